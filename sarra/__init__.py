@@ -1,0 +1,3 @@
+"""sarra: a data pump in the Sarracenia style."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The broker layer: the only code that imports pika."""

@@ -1,0 +1,1 @@
+"""Command-line entry points: the sr_<component> commands and sr."""

@@ -1,0 +1,1 @@
+"""Components: presets of defaults over the one loop, and their process management."""

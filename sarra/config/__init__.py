@@ -1,0 +1,1 @@
+"""Configuration: the typed option table, the config-file parser, variables and credentials."""

@@ -1,0 +1,1 @@
+"""The loop over notices and its stages (filled in by the component issues)."""

@@ -1,0 +1,1 @@
+"""Checksum methods and partitioned-file arithmetic. Pure."""

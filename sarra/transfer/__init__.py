@@ -1,0 +1,1 @@
+"""Transfers: one backend per URL scheme, and the confinement of local paths."""
