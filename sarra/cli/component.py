@@ -1,0 +1,89 @@
+"""The sr_<component> commands: parse the command line, run the action, report user mistakes
+as one clear line each (never a traceback)."""
+
+from __future__ import annotations
+
+import sys
+
+from sarra.cli.actions import HANDLERS, ActionError
+from sarra.cli.args import UsageError, parse
+from sarra.config.credentials import redact_text
+from sarra.config.errors import ConfigError, ConfigErrors
+
+EXIT_USAGE = 2
+EXIT_ERROR = 1
+
+
+def main(component: str, argv: list[str] | None = None) -> int:
+    """Run `sr_<component> [options] action [config ...]`; returns the exit status."""
+    program = f"sr_{component}"
+    try:
+        command = parse(sys.argv[1:] if argv is None else argv)
+        for warning in command.warnings:
+            print(f"{program}: warning: {warning}", file=sys.stderr)
+        return HANDLERS[command.action](component, command)
+    except UsageError as err:
+        print(f"{program}: {err}\nusage: {program} [options] action [config ...]"
+              f"  (see: {program} help)", file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
+    except ConfigErrors as err:
+        for error in err.errors:
+            print(f"{program}: {redact_text(str(error))}", file=sys.stderr)
+        return EXIT_USAGE
+    except (ConfigError, ActionError) as err:
+        print(f"{program}: {redact_text(str(err))}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as err:
+        print(f"{program}: {redact_text(str(err))}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+def _entry(component: str) -> None:
+    sys.exit(main(component))
+
+
+def sr_post() -> None:
+    """Console script sr_post."""
+    _entry("post")
+
+
+def sr_watch() -> None:
+    """Console script sr_watch."""
+    _entry("watch")
+
+
+def sr_poll() -> None:
+    """Console script sr_poll."""
+    _entry("poll")
+
+
+def sr_subscribe() -> None:
+    """Console script sr_subscribe."""
+    _entry("subscribe")
+
+
+def sr_sarra() -> None:
+    """Console script sr_sarra."""
+    _entry("sarra")
+
+
+def sr_shovel() -> None:
+    """Console script sr_shovel."""
+    _entry("shovel")
+
+
+def sr_winnow() -> None:
+    """Console script sr_winnow."""
+    _entry("winnow")
+
+
+def sr_sender() -> None:
+    """Console script sr_sender."""
+    _entry("sender")
+
+
+def sr_report() -> None:
+    """Console script sr_report."""
+    _entry("report")

@@ -1,0 +1,398 @@
+"""The option table: every option declared once, with its aliases, kind, defaults and help.
+
+This one table drives parsing, validation, `help`, `show` and the option reference in docs/.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from types import MappingProxyType
+from typing import Any
+
+COMPONENTS: tuple[str, ...] = (
+    "post",
+    "watch",
+    "poll",
+    "subscribe",
+    "sarra",
+    "shovel",
+    "winnow",
+    "sender",
+    "report",
+)
+"""The components, by the short name used in directories (~/.config/sarra/<name>/)."""
+
+
+class Kind(Enum):
+    """How an option's value is written and what it becomes."""
+
+    FLAG = "flag"  # bare name = true; true/false, yes/no, on/off, 1/0
+    COUNT = "count"  # whole number
+    NUMBER = "number"  # decimal number
+    DURATION = "duration"  # seconds; units s m h d w
+    SIZE = "size"  # bytes; units b k m g t (powers of 2)
+    OCTAL = "octal"  # permission mode
+    TEXT = "text"  # a string, taken as written
+    URL = "url"  # a URL; its password is never shown
+    LIST = "list"  # comma-separated list
+    CHOICE = "choice"  # one of the listed words
+    REPEAT = "repeat"  # each line adds a value; `name None` clears
+    DURATION_OR_FLAG = "duration-or-flag"  # bare = on with a default duration; off = 0
+    MASK = "mask"  # accept/reject: a regular expression, captured with the placement options
+    SUBTOPIC = "subtopic"  # a binding, captured with the exchange and topic_prefix in force
+    HEADER = "header"  # k=v adds a header, k=None removes it
+    DECLARE = "declare"  # declare env K=V | source U | subscriber U | exchange X
+    INCLUDE = "include"  # read another file here
+
+
+Group = str
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option: name, aliases, kind, default (and per-component defaults), one line of help."""
+
+    name: str
+    kind: Kind
+    default: Any
+    help: str
+    group: Group
+    aliases: tuple[str, ...] = ()
+    per_component: Mapping[str, Any] = field(default_factory=dict)
+    choices: tuple[str, ...] = ()
+    order_dependent: bool = False
+    per_notice: bool = False
+    deprecated: str = ""
+
+    def default_for(self, component: str) -> Any:
+        """The default value of this option for a component."""
+        return self.per_component.get(component, self.default)
+
+
+BROKER = "Broker, exchanges, queues and bindings"
+FILTER = "Selection and placement (accept/reject and what they capture)"
+DELIVERY = "Delivery"
+POSTING = "Posting"
+SOURCE = "Posting files: post, watch and poll"
+DUPLICATES = "Duplicate suppression"
+PROCESS = "Processes, logs and state"
+PLUGINS = "Plugins"
+ADMIN = "Administration"
+OBSOLETE = "Deprecated (accepted, with a warning)"
+
+GROUPS: tuple[Group, ...] = (
+    BROKER,
+    FILTER,
+    DELIVERY,
+    POSTING,
+    SOURCE,
+    DUPLICATES,
+    PROCESS,
+    PLUGINS,
+    ADMIN,
+    OBSOLETE,
+)
+
+PLUGIN_ENTRY_POINTS: tuple[str, ...] = (
+    "on_message",
+    "on_part",
+    "on_file",
+    "on_post",
+    "on_start",
+    "on_stop",
+    "on_heartbeat",
+    "on_report",
+    "on_watch",
+    "on_line",
+    "on_html_page",
+    "on_data",
+    "destfn_script",
+    "do_download",
+    "do_get",
+    "do_put",
+    "do_send",
+    "do_poll",
+    "do_task",
+)
+
+_CONSUMERS_ACCEPT_ALL = {"sarra": True, "shovel": True, "winnow": True, "report": True}
+_POSTERS_ACCEPT_ALL = {"post": True, "watch": True}
+
+_O = Option
+# fmt: off
+_TABLE: tuple[Option, ...] = (
+    # --- broker, exchanges, queues, bindings
+    _O("broker", Kind.URL, None, "broker to consume from: amqp[s]://user@host[:port]/vhost", BROKER,
+       ("b",)),
+    _O("exchange", Kind.TEXT, None, "exchange to bind the queue to", BROKER, ("ex",),
+       {"subscribe": "xpublic", "sender": "xpublic", "report": "xreport"}),
+    _O("exchange_suffix", Kind.TEXT, None, "exchange is xs_<broker user>_<suffix>", BROKER),
+    _O("exchange_split", Kind.FLAG, False,
+       "instance i binds exchange<NN> (NN = i-1): identical checksums reach one instance", BROKER),
+    _O("topic_prefix", Kind.TEXT, "v02.post",
+       "topic prefix of notices consumed (a value with v03 reads v03 notices)", BROKER, ("tp",),
+       {"report": "v02.report"}),
+    _O("subtopic", Kind.SUBTOPIC, [],
+       "binding pattern below topic_prefix (* one level, # any); repeatable; None = no binding",
+       BROKER, ("sub",)),
+    _O("queue", Kind.TEXT, None, "queue name (default q_<user>.<program>.<config>...)", BROKER,
+       ("queue_name", "qn")),
+    _O("queue_suffix", Kind.TEXT, None, "suffix inserted into the generated queue name", BROKER),
+    _O("durable", Kind.FLAG, True, "declare the queue durable (survives a broker restart)",
+       BROKER),
+    _O("expire", Kind.DURATION, 300.0, "the broker deletes the queue after this long unused",
+       BROKER, ("expiry",)),
+    _O("message_ttl", Kind.DURATION, 0.0, "notices older than this are dropped by the broker "
+       "(0 = never)", BROKER),
+    _O("persistent", Kind.FLAG, True, "publish notices persistent (delivery mode 2)", BROKER),
+    _O("prefetch", Kind.COUNT, 100, "notices the broker sends ahead of acknowledgement", BROKER),
+    _O("reset", Kind.FLAG, False, "delete and re-create the queue (and duplicate cache) at start",
+       BROKER),
+    _O("declare_queue", Kind.FLAG, True, "declare the queue (False on locked-down brokers)",
+       BROKER, ("dq",)),
+    _O("bind_queue", Kind.FLAG, True, "bind the queue (False on locked-down brokers)", BROKER,
+       ("bq",)),
+    _O("declare_exchange", Kind.FLAG, True, "declare post exchanges", BROKER, ("dx",)),
+    _O("use_pika", Kind.FLAG, False, "accepted for compatibility; sarra always uses pika", BROKER),
+    _O("use_amqplib", Kind.FLAG, False, "accepted for compatibility; sarra always uses pika",
+       BROKER),
+    _O("tls_rigour", Kind.CHOICE, "normal",
+       "TLS checks: lax (none), normal, strict (TLS 1.2+ and verified certificates)", BROKER,
+       choices=("lax", "normal", "strict")),
+    # --- selection and placement
+    _O("accept", Kind.MASK, None, "regex on the URL: accept matching notices (first match wins)",
+       FILTER, ("get",)),
+    _O("reject", Kind.MASK, None, "regex on the URL: reject matching notices", FILTER),
+    _O("accept_unmatch", Kind.FLAG, False, "accept notices that match no accept/reject", FILTER,
+       ("au",), {**_CONSUMERS_ACCEPT_ALL, **_POSTERS_ACCEPT_ALL}),
+    _O("directory", Kind.TEXT, ".", "local directory for files accepted after this line", FILTER,
+       order_dependent=True, per_notice=True),
+    _O("mirror", Kind.FLAG, False, "reproduce the source's directory tree under directory",
+       FILTER, per_component={"sarra": True, "sender": True}, order_dependent=True),
+    _O("strip", Kind.TEXT, "0", "remove N leading directories, or the first match of a regex",
+       FILTER, order_dependent=True),
+    _O("flatten", Kind.TEXT, "/", "join the path's parts with this character ('/' = off)",
+       FILTER, order_dependent=True),
+    _O("filename", Kind.TEXT, None, "Sundew file-name keyword (WHATFN, DESTFN=x, ...)", FILTER,
+       order_dependent=True),
+    _O("base_dir", Kind.TEXT, None, "local root of relative paths (senders and posters)", FILTER,
+       ("bd", "document_root"), per_notice=True),
+    _O("rename", Kind.TEXT, None, "write the file under this name (ends with / = directory)",
+       FILTER, ("rn",), per_notice=True),
+    _O("tempdir", Kind.TEXT, None,
+       "assemble files here and rename them into the destination when complete", FILTER),
+    _O("log_reject", Kind.FLAG, False, "log every rejected notice with its reason", FILTER),
+    _O("source_from_exchange", Kind.FLAG, False, "take the source from the xs_<user> exchange",
+       FILTER, ("sfe",)),
+    _O("source", Kind.TEXT, None, "source header of posted notices", FILTER),
+    _O("cluster", Kind.TEXT, None, "this pump's cluster name (from_cluster header)", FILTER,
+       ("from_cluster",)),
+    _O("cluster_aliases", Kind.LIST, [], "other names of this cluster", FILTER),
+    _O("gateway_for", Kind.LIST, [], "clusters this pump forwards to", FILTER),
+    _O("to", Kind.LIST, [], "destination clusters (to_clusters header)", FILTER),
+    _O("header", Kind.HEADER, {}, "name=value adds a header to notices; name=None removes it",
+       FILTER),
+    # --- delivery
+    _O("inflight", Kind.TEXT, ".tmp",
+       "how a file is hidden until complete: .suffix, '.' prefix, dir/, seconds, umask or NONE",
+       DELIVERY, ("lock",), {"sarra": "NONE", "post": "NONE", "watch": "NONE", "poll": "NONE"}),
+    _O("overwrite", Kind.FLAG, False,
+       "download even when the local file already matches the notice", DELIVERY, ("o",)),
+    _O("discard", Kind.FLAG, False, "delete each file after it was downloaded (for testing)",
+       DELIVERY, ("d",)),
+    _O("delete", Kind.FLAG, False, "delete the source after the download", DELIVERY),
+    _O("notify_only", Kind.FLAG, False, "do not download: only announce", DELIVERY,
+       ("n", "no_download"), {"shovel": True, "winnow": True, "report": True}),
+    _O("outlet", Kind.CHOICE, "post", "where notices go: post, json (print), url (print)",
+       DELIVERY, choices=("post", "json", "url")),
+    _O("attempts", Kind.COUNT, 3, "immediate tries of a transfer before the retry queue",
+       DELIVERY, ("at",)),
+    _O("retry", Kind.FLAG, True, "keep failed notices in the retry queue", DELIVERY,
+       ("retry_mode",)),
+    _O("retry_ttl", Kind.DURATION, 0.0, "give up retrying after this long (0 = expire)", DELIVERY),
+    _O("timeout", Kind.DURATION, 300.0, "time limit of a transfer without progress (0 = none)",
+       DELIVERY),
+    _O("batch", Kind.COUNT, 100, "transfers per connection before it is renewed", DELIVERY),
+    _O("bufsize", Kind.SIZE, 1 << 20, "read/write buffer size of transfers", DELIVERY),
+    _O("kbytes_ps", Kind.COUNT, 0, "throttle transfers to this many kB/s (0 = unthrottled)",
+       DELIVERY),
+    _O("inplace", Kind.FLAG, False, "write parts into the final file rather than part files",
+       DELIVERY, ("in", "assemble"), {"subscribe": True}),
+    _O("preserve_time", Kind.FLAG, True, "apply (posters: announce) mtime and atime", DELIVERY,
+       ("pt",)),
+    _O("preserve_mode", Kind.FLAG, True, "apply (posters: announce) the permission mode",
+       DELIVERY, ("pm",)),
+    _O("chmod", Kind.OCTAL, 0, "mode of written files (0 = umask); poll: mask files must match",
+       DELIVERY, ("default_mode", "dm"), {"poll": 0o400}),
+    _O("chmod_dir", Kind.OCTAL, 0o775, "mode of created directories", DELIVERY,
+       ("default_dir_mode",)),
+    _O("chmod_log", Kind.OCTAL, 0o600, "mode of log files", DELIVERY),
+    _O("xattr_disable", Kind.FLAG, False, "accepted for compatibility; sarra never writes "
+       "extended attributes on source files", DELIVERY),
+    _O("inline", Kind.FLAG, False, "put small files' contents in the notice (v03)", DELIVERY,
+       ("content",)),
+    _O("inline_max", Kind.SIZE, 1024, "largest file put inline", DELIVERY),
+    _O("inline_encoding", Kind.CHOICE, "guess", "encoding of inline contents", DELIVERY,
+       choices=("guess", "text", "binary")),
+    # --- posting
+    _O("post_broker", Kind.URL, None, "broker to publish notices to", POSTING, ("pb",)),
+    _O("post_exchange", Kind.TEXT, None, "exchange to publish to (posters: xs_<user>)", POSTING,
+       ("pe", "px"), {"sarra": "xpublic"}),
+    _O("post_exchange_suffix", Kind.TEXT, None, "post exchange is xs_<user>_<suffix>", POSTING),
+    _O("post_exchange_split", Kind.COUNT, 0,
+       "publish to post_exchange<NN>, NN from the checksum, over N exchanges", POSTING,
+       ("pes",)),
+    _O("post_topic_prefix", Kind.TEXT, None,
+       "topic prefix of published notices: v02.post or v03 (default: topic_prefix)", POSTING,
+       ("ptp",)),
+    _O("post_base_url", Kind.TEXT, None, "base URL of published notices (comma list: rotate)",
+       POSTING, ("pbu", "url", "post_url")),
+    _O("post_base_dir", Kind.TEXT, None, "removed from local paths to make the relative path",
+       POSTING, ("pbd",), per_notice=True),
+    _O("post_on_start", Kind.FLAG, True, "watch: announce the existing tree at start", POSTING,
+       ("pos",)),
+    _O("report_back", Kind.FLAG, True, "publish a report for each notice handled", POSTING,
+       ("rb",), {"sarra": False, "report": False}),
+    _O("report_exchange", Kind.TEXT, None, "exchange reports go to (default xs_<user>)", POSTING),
+    # --- post / watch / poll
+    _O("path", Kind.REPEAT, [], "files or directories to announce", SOURCE, ("p",)),
+    _O("pipe", Kind.FLAG, False, "read the paths to announce on standard input", SOURCE),
+    _O("sleep", Kind.DURATION, 0.0, "period of a watch or poll pass (post: 0 = once)", SOURCE,
+       per_component={"poll": 300.0, "watch": 0.1}),
+    _O("events", Kind.TEXT, "create|delete|link|modify",
+       "file-system events to announce, joined by |", SOURCE, ("e",)),
+    _O("follow_symlinks", Kind.FLAG, False, "descend into symbolic links", SOURCE, ("fs",)),
+    _O("force_polling", Kind.FLAG, False, "poll the tree rather than inotify (network mounts)",
+       SOURCE, ("fp",)),
+    _O("realpath_post", Kind.FLAG, False, "announce the real path (symbolic links resolved)",
+       SOURCE, ("realpath",)),
+    _O("realpath_filter", Kind.FLAG, False, "filter on the real path", SOURCE),
+    _O("blocksize", Kind.SIZE, 0, "0 = automatic partitioning, 1 = whole file, N = parts of N",
+       SOURCE),
+    _O("parts", Kind.TEXT, None, "partition method: 0[,bsz], 1, i,bsz or p", SOURCE,
+       per_component={"poll": "1"}),
+    _O("sum", Kind.TEXT, "d", "checksum method: d s n 0 a z,X", SOURCE,
+       per_component={"poll": "z,d"}),
+    _O("randomize", Kind.FLAG, False, "shuffle part order and checksum method (testing)", SOURCE,
+       ("r",)),
+    _O("reconnect", Kind.FLAG, False, "reconnect to the broker for every post", SOURCE, ("rr",)),
+    _O("destination", Kind.URL, None, "remote server: listed by poll, written by sender", SOURCE),
+    _O("file_time_limit", Kind.DURATION, 60 * 86400.0, "poll: ignore files older than this",
+       SOURCE),
+    _O("destination_timezone", Kind.TEXT, "UTC", "poll: time zone of remote listings", SOURCE),
+    _O("ls_file_index", Kind.NUMBER, -1, "poll: column of the file name in ls lines", SOURCE),
+    _O("poll_without_vip", Kind.FLAG, True, "poll: list even without the vip", SOURCE),
+    _O("pulse_message", Kind.TEXT, None, "text of an administrative pulse", SOURCE),
+    _O("shim_defer_posting_to_exit", Kind.FLAG, False, "shim: post when the process exits",
+       SOURCE),
+    _O("shim_post_minterval", Kind.DURATION, 5.0, "shim: least interval between posts of a file",
+       SOURCE),
+    _O("shim_skip_parent_open_files", Kind.FLAG, True, "shim: skip files the parent holds open",
+       SOURCE),
+    # --- duplicates
+    _O("suppress_duplicates", Kind.DURATION_OR_FLAG, 0.0,
+       "drop notices seen within this time (bare = 300s; off = 0)", DUPLICATES,
+       ("sd", "nd", "cache", "caching", "no_duplicates"), {"winnow": 1200.0}),
+    _O("suppress_duplicates_basis", Kind.CHOICE, "path",
+       "what makes two notices the same: path, name or data", DUPLICATES, ("cache_basis",),
+       choices=("path", "name", "data")),
+    _O("cache_stat", Kind.FLAG, False, "log duplicate cache statistics", DUPLICATES),
+    # --- processes, logs and state
+    _O("instances", Kind.COUNT, 1, "processes sharing the queue", PROCESS, ("i",)),
+    _O("heartbeat", Kind.DURATION, 300.0, "period of housekeeping and on_heartbeat plugins",
+       PROCESS),
+    _O("sanity_log_dead", Kind.DURATION, 0.0,
+       "sanity restarts an instance whose log is older (0 = 1.5 x heartbeat)", PROCESS),
+    _O("vip", Kind.LIST, [], "run only while this IP address is on a local interface", PROCESS),
+    _O("loglevel", Kind.CHOICE, "info", "critical, error, warning, info, debug or none", PROCESS,
+       ("ll",), choices=("critical", "error", "warning", "info", "debug", "none")),
+    _O("debug", Kind.FLAG, False, "same as loglevel debug", PROCESS),
+    _O("logrotate", Kind.COUNT, 5, "rotated log files kept", PROCESS, ("lr", "logdays")),
+    _O("logrotate_interval", Kind.DURATION, 86400.0, "log rotation period (1d = at midnight)",
+       PROCESS, ("lri",)),
+    _O("statehost", Kind.CHOICE, "false", "keep state under a per-host directory", PROCESS,
+       choices=("false", "true", "short", "fqdn")),
+    _O("windows_run", Kind.CHOICE, "exe", "accepted for compatibility (Windows launcher)",
+       PROCESS, choices=("exe", "pyw", "py")),
+    _O("save", Kind.FLAG, False, "save consumed notices to a file instead of processing", PROCESS),
+    _O("restore", Kind.FLAG, False, "process the saved notices", PROCESS),
+    _O("restore_to_queue", Kind.TEXT, None, "publish saved notices into this queue", PROCESS,
+       ("r2q",)),
+    _O("save_file", Kind.TEXT, None, "file of save/restore", PROCESS),
+    _O("remote_config_url", Kind.TEXT, None, "URL this config is refreshed from", PROCESS),
+    _O("dry_run", Kind.FLAG, False, "log transfers instead of doing them", PROCESS,
+       ("simulate",)),
+    _O("hb_memory_max", Kind.SIZE, 0, "hb_memory: restart above this resident size (0 = auto)",
+       PROCESS),
+    _O("hb_memory_multiplier", Kind.NUMBER, 3.0, "hb_memory: restart above baseline x this",
+       PROCESS),
+    _O("hb_memory_baseline_file", Kind.COUNT, 100, "hb_memory: items before the baseline",
+       PROCESS),
+    # --- plugins
+    _O("plugin", Kind.REPEAT, [], "a plugin file whose class provides several entry points",
+       PLUGINS),
+    *(
+        _O(entry, Kind.REPEAT, [], f"plugin run at {entry} (repeatable; None clears)", PLUGINS)
+        for entry in PLUGIN_ENTRY_POINTS
+    ),
+    _O("include", Kind.INCLUDE, None, "read another file here (.inc, globs allowed)", PLUGINS,
+       ("config",)),
+    # --- administration
+    _O("admin", Kind.URL, None, "the broker administrator's URL", ADMIN),
+    _O("feeder", Kind.URL, None, "the pump's feeder URL", ADMIN, ("manager",)),
+    _O("declare", Kind.DECLARE, [], "declare env K=V | source U | subscriber U | exchange X",
+       ADMIN),
+    _O("max_queue_size", Kind.COUNT, 25000, "queues larger than this are reported", ADMIN),
+    _O("set_passwords", Kind.FLAG, True, "set broker users' passwords from credentials", ADMIN),
+    _O("users", Kind.FLAG, False, "manage broker users", ADMIN),
+    _O("report_daemons", Kind.FLAG, False, "run the report-routing shovels", ADMIN),
+    # --- deprecated
+    *(
+        _O(old, Kind.TEXT, None, f"deprecated: {instead}", OBSOLETE, deprecated=instead)
+        for old, instead in (
+            ("host", "give the host in the broker URL"),
+            ("amqp-user", "give the user in the broker URL"),
+            ("amqp-password", "put the password in credentials.conf"),
+            ("http-user", "put the user in credentials.conf"),
+            ("http-password", "put the password in credentials.conf"),
+            ("topic", "use subtopic"),
+            ("exchange_type", "exchanges are always of type topic"),
+            ("exchange_key", "use subtopic"),
+            ("recompute_chksum", "no longer has any effect"),
+            ("interface", "use vip"),
+            ("role", "use declare source|subscriber <user>"),
+        )
+    ),
+)
+# fmt: on
+del _O
+
+OPTIONS: Mapping[str, Option] = MappingProxyType({o.name: o for o in _TABLE})
+"""Options by their canonical name, in table order."""
+
+_BY_ANY_NAME: dict[str, Option] = {}
+for _option in _TABLE:
+    for _name in (_option.name, *_option.aliases):
+        if _name in _BY_ANY_NAME:
+            raise RuntimeError(f"option name {_name!r} declared twice")
+        _BY_ANY_NAME[_name] = _option
+del _option, _name
+
+
+def find(name: str) -> Option | None:
+    """The option a name or alias stands for; None when unknown."""
+    return _BY_ANY_NAME.get(name)
+
+
+def closest(name: str) -> str | None:
+    """The canonical name of the option whose name or alias is closest to a mistyped one."""
+    matches = difflib.get_close_matches(name, list(_BY_ANY_NAME), n=1, cutoff=0.75)
+    return _BY_ANY_NAME[matches[0]].name if matches else None
+
+
+def all_names() -> list[str]:
+    """Every accepted name and alias."""
+    return list(_BY_ANY_NAME)

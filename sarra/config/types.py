@@ -1,0 +1,99 @@
+"""Value parsers for the kinds of option: each turns config text into a typed value or raises
+ValueError with a reason an operator can act on."""
+
+from __future__ import annotations
+
+import re
+
+TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
+FALSE_WORDS = frozenset({"false", "no", "off", "0", "none"})
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SIZE_UNITS = {"b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+_NUMBER_UNIT = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
+
+
+def parse_bool(text: str) -> bool:
+    """true/yes/on/1 or false/no/off/0/none, in any case."""
+    word = text.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueError(f"{text!r} is not a boolean (use true/false, yes/no, on/off or 1/0)")
+
+
+def is_bool_word(text: str) -> bool:
+    """True when the text is one of the boolean words."""
+    return text.strip().lower() in TRUE_WORDS | FALSE_WORDS
+
+
+def _number_and_unit(text: str, units: dict[str, int], what: str, unit_help: str) -> float:
+    match = _NUMBER_UNIT.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not {what} (a number with an optional unit {unit_help})")
+    number, unit = match.groups()
+    unit = unit.lower()
+    if unit and unit not in units:
+        raise ValueError(f"{text!r}: unknown unit {unit!r} (use {unit_help})")
+    return float(number) * units.get(unit, 1)
+
+
+def parse_duration(text: str) -> float:
+    """A duration in seconds: a number with an optional unit s, m, h, d or w (bare = seconds)."""
+    return _number_and_unit(text, _DURATION_UNITS, "a duration", "s, m, h, d or w")
+
+
+def parse_size(text: str) -> int:
+    """A size in bytes: a number with an optional unit b, k, m, g or t (powers of 2)."""
+    return int(_number_and_unit(text, _SIZE_UNITS, "a size", "b, k, m, g or t"))
+
+
+def parse_count(text: str) -> int:
+    """A whole number, zero or more."""
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise ValueError(f"{text!r} must not be negative")
+    return value
+
+
+def parse_float(text: str) -> float:
+    """A decimal number."""
+    try:
+        return float(text.strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+
+
+def parse_octal(text: str) -> int:
+    """A permission mode written in octal, e.g. 644 or 0o644."""
+    word = text.strip().lower().removeprefix("0o")
+    if not word or any(c not in "01234567" for c in word):
+        raise ValueError(f"{text!r} is not an octal mode (e.g. 644)")
+    return int(word, 8)
+
+
+def parse_list(text: str) -> list[str]:
+    """A comma-separated list; blanks around items are dropped."""
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest exact way to write a duration in config syntax."""
+    for unit in ("w", "d", "h", "m"):
+        size = _DURATION_UNITS[unit]
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def format_size(size: int) -> str:
+    """The shortest exact way to write a size in config syntax."""
+    for unit in ("t", "g", "m", "k"):
+        step = _SIZE_UNITS[unit]
+        if size >= step and size % step == 0:
+            return f"{size // step}{unit}"
+    return f"{size}"

@@ -1,0 +1,112 @@
+"""`${NAME}` variables in option values.
+
+Two kinds: those known when the config is read (HOSTNAME, CONFIG, PROGRAM, BROKER_USER, RANDID,
+other options, the environment) and those known only per notice (dates, SOURCE, BD, PBD, the
+Sundew fields, the groups of the accept pattern). Options that keep per-notice variables hold
+them as written until a notice is placed; everywhere else every variable is expanded on read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+
+VARIABLE = re.compile(r"\$\{([^}]*)\}")
+
+_DATE_FORMATS = {
+    "YYYYMMDD": "%Y%m%d",
+    "YYYY": "%Y",
+    "MM": "%m",
+    "DD": "%d",
+    "HH": "%H",
+    "JJJ": "%j",
+}
+_DATE = re.compile(r"^(YYYYMMDD|YYYY|MM|DD|HH|JJJ)(?:([-+])(\d+)([DHMdhm]))?$")
+_OFFSET_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+
+PER_NOTICE_NAMES = frozenset(
+    {
+        "SOURCE",
+        "BD",
+        "PBD",
+        "T1",
+        "T2",
+        "A1",
+        "A2",
+        "ii",
+        "CCCC",
+        "YY",
+        "GG",
+        "Gg",
+        "BBB",
+        "RYYYY",
+        "RMM",
+        "RDD",
+        "RHH",
+        "RMN",
+        "RSS",
+    }
+)
+"""Variables whose value comes from the notice being placed (besides dates and group numbers)."""
+
+
+class UnknownVariable(ValueError):
+    """A `${NAME}` with no value."""
+
+
+def date_value(name: str, now: datetime | None = None) -> str | None:
+    """The value of a date variable such as YYYYMMDD or JJJ-1D (UTC); None if not a date one."""
+    match = _DATE.match(name)
+    if not match:
+        return None
+    base, sign, amount, unit = match.groups()
+    when = now or datetime.now(UTC)
+    if sign:
+        delta = timedelta(**{_OFFSET_UNITS[unit.lower()]: int(amount)})
+        when = when - delta if sign == "-" else when + delta
+    return when.strftime(_DATE_FORMATS[base])
+
+
+def is_per_notice(name: str) -> bool:
+    """True for a variable whose value is known only when a notice is placed."""
+    return name in PER_NOTICE_NAMES or name.isdigit() or _DATE.match(name) is not None
+
+
+def expand(
+    text: str,
+    lookup: Callable[[str], str | None],
+    *,
+    keep_per_notice: bool = False,
+) -> str:
+    """Replace every `${NAME}` in text by lookup(NAME).
+
+    With keep_per_notice, per-notice variables are left as written for later expansion.
+    A name that lookup does not know (and that is not kept) raises UnknownVariable.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if keep_per_notice and is_per_notice(name):
+            return match.group(0)
+        value = lookup(name)
+        if value is None:
+            value = date_value(name)
+        if value is None:
+            raise UnknownVariable(f"unknown variable ${{{name}}}")
+        return value
+
+    return VARIABLE.sub(replace, text)
+
+
+def notice_lookup(
+    values: Mapping[str, str], now: datetime | None = None
+) -> Callable[[str], str | None]:
+    """A lookup for per-notice expansion: the given values, then the date variables."""
+
+    def lookup(name: str) -> str | None:
+        if name in values:
+            return values[name]
+        return date_value(name, now)
+
+    return lookup

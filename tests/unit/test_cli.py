@@ -1,0 +1,190 @@
+"""The sr_<component> and sr commands, run as an operator runs them (installed console scripts)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+SECRET = "Sup3r-s3cret"
+
+
+def run(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / argv[0]), *argv[1:]],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "EDITOR": "true", **(env or {})},
+        timeout=60,
+        check=False,
+    )
+
+
+def no_traceback(result: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.fixture
+def feed(sarra_home: Path) -> Path:
+    path = sarra_home / "subscribe" / "feed.conf"
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        f"broker amqps://tsub:{SECRET}@broker.example.org/\n"
+        "subtopic observations.#\n"
+        "directory /data/obs\naccept .*\\.xml$\n"
+    )
+    return path
+
+
+def test_show_gives_values_origins_and_rules_without_the_password(feed: Path) -> None:
+    result = run("sr_subscribe", "show", "feed")
+    assert result.returncode == 0, result.stderr
+    assert SECRET not in result.stdout + result.stderr
+    assert "amqps://tsub:***@broker.example.org/" in result.stdout
+    assert f"{feed}:1" in result.stdout
+    assert "accept .*\\.xml$  ->  directory=/data/obs mirror=False" in result.stdout
+    assert "xpublic  v02.post.observations.#" in result.stdout
+    assert "expire" in result.stdout and "5m" in result.stdout
+
+
+def test_password_on_the_command_line_is_never_printed(feed: Path) -> None:
+    broker = f"amqp://u:{SECRET}@h/"
+    result = run("sr_subscribe", "--broker", broker, "--expire", "soon", "show", "feed")
+    assert result.returncode == 2
+    assert SECRET not in result.stdout + result.stderr
+    assert "command line: expire: 'soon' is not a duration" in result.stderr
+
+
+def test_config_error_is_file_line_reason_without_traceback(sarra_home: Path) -> None:
+    path = sarra_home / "subscribe" / "bad.conf"
+    path.parent.mkdir(parents=True)
+    path.write_text("broker amqp://localhost/\nsubtopc a.#\n")
+    result = run("sr_subscribe", "show", "bad")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"sr_subscribe: {path}:2: unknown option 'subtopc'; did you mean 'subtopic'?"
+    )
+
+
+def test_loose_credentials_are_refused_with_the_fix(sarra_home: Path, feed: Path) -> None:
+    credentials = sarra_home / "credentials.conf"
+    credentials.write_text(f"amqps://tsub:{SECRET}@broker.example.org/\n")
+    credentials.chmod(0o644)
+    result = run("sr_subscribe", "show", "feed")
+    assert result.returncode == 1
+    assert "chmod 600" in result.stderr and str(credentials) in result.stderr
+    assert SECRET not in result.stdout + result.stderr
+    no_traceback(result)
+    credentials.chmod(0o600)
+    assert run("sr_subscribe", "show", "feed").returncode == 0
+
+
+def test_add_list_disable_enable_remove(sarra_home: Path, tmp_path: Path) -> None:
+    assert run("sr_subscribe", "add", "dd_swob").returncode == 0
+    assert (sarra_home / "subscribe" / "dd_swob.conf").is_file()
+    again = run("sr_subscribe", "add", "dd_swob")
+    assert again.returncode == 1 and "already exists" in again.stderr
+
+    listing = run("sr_subscribe", "list").stdout
+    assert "ddi_ninjo_part1.conf" in listing  # shipped examples
+    assert "  dd_swob.conf" in listing  # the user's configs
+
+    assert run("sr_subscribe", "disable", "dd_swob").returncode == 0
+    assert (sarra_home / "subscribe" / "dd_swob.conf.off").is_file()
+    disabled = run("sr_subscribe", "show", "dd_swob")
+    assert disabled.returncode == 1 and "enable dd_swob" in disabled.stderr
+    assert "dd_swob (disabled)" in run("sr", "list").stdout
+    assert run("sr_subscribe", "enable", "dd_swob").returncode == 0
+    assert run("sr_subscribe", "show", "dd_swob").returncode == 0
+
+    assert run("sr_subscribe", "remove", "dd_swob").returncode == 0
+    assert not list((sarra_home / "subscribe").iterdir())
+
+
+def test_add_refuses_a_config_with_errors(tmp_path: Path, sarra_home: Path) -> None:
+    source = tmp_path / "broken.conf"
+    source.write_text("accept [\n")
+    result = run("sr_subscribe", "add", str(source))
+    assert result.returncode == 2 and f"{source}:1: accept:" in result.stderr
+    assert not (sarra_home / "subscribe" / "broken.conf").exists()
+
+
+def test_add_a_plugin_goes_to_plugins(tmp_path: Path, sarra_home: Path) -> None:
+    plugin = tmp_path / "msg_mine.py"
+    plugin.write_text("# a plugin\n")
+    assert run("sr_subscribe", "add", str(plugin)).returncode == 0
+    assert (sarra_home / "plugins" / "msg_mine.py").is_file()
+    assert "msg_mine" in run("sr_subscribe", "list", "plugins").stdout
+
+
+def test_list_one_file_prints_it(feed: Path) -> None:
+    assert run("sr_subscribe", "list", "feed").stdout == feed.read_text()
+
+
+def test_log_when_there_is_none_says_where_it_looked(feed: Path) -> None:
+    result = run("sr_subscribe", "log", "feed")
+    assert result.returncode == 1 and "no log yet for feed" in result.stderr
+
+
+def test_log_shows_the_end_of_each_instance_log(feed: Path, tmp_path: Path) -> None:
+    logs = tmp_path / "cache" / "sarra" / "log"
+    logs.mkdir(parents=True)
+    for instance in (1, 2):
+        lines = "".join(f"line {n} of {instance}\n" for n in range(20))
+        (logs / f"sr_subscribe_feed_{instance:02d}.log").write_text(lines)
+    result = run("sr_subscribe", "log", "feed", "other")  # two configs: no following
+    assert result.returncode == 1  # 'other' has no log
+    assert "line 19 of 1" in result.stdout and "line 19 of 2" in result.stdout
+    assert "line 9 of 1" not in result.stdout
+
+
+def test_edit_checks_the_config_afterwards(feed: Path) -> None:
+    result = run("sr_subscribe", "edit", "feed")
+    assert result.returncode == 0 and f"{feed}: valid" in result.stdout
+
+
+def test_actions_not_built_yet_say_so_after_checking(feed: Path) -> None:
+    result = run("sr_subscribe", "start", "feed")
+    assert result.returncode == 3 and "not built yet" in result.stderr
+
+
+def test_old_argument_order_is_accepted_with_a_warning(feed: Path) -> None:
+    result = run("sr_subscribe", "feed", "show")
+    assert result.returncode == 0 and "old order" in result.stderr
+
+
+def test_unknown_command_line_option_suggests(feed: Path) -> None:
+    result = run("sr_subscribe", "--expier", "5m", "show", "feed")
+    assert result.returncode == 2 and "did you mean --expire?" in result.stderr
+
+
+def test_flags_on_the_command_line_do_not_swallow_the_action(feed: Path) -> None:
+    result = run("sr_subscribe", "--reset", "--notify_only", "false", "show", "feed")
+    assert result.returncode == 0, result.stderr
+    assert "reset                        True" in result.stdout
+    assert "notify_only                  False" in result.stdout
+
+
+def test_help_lists_options_and_explains_one() -> None:
+    listing = run("sr_sarra", "help").stdout
+    assert "usage: sr_sarra" in listing and "suppress_duplicates" in listing
+    one = run("sr_sarra", "help", "mirror").stdout
+    assert "default for sr_sarra: True" in one
+
+
+def test_sr_check_examples_all_parse() -> None:
+    result = run("sr", "check", "--examples")
+    assert result.returncode == 0, result.stdout
+    assert "0 with errors" in result.stdout
+
+
+def test_sr_check_reports_faulty_user_configs(feed: Path, sarra_home: Path) -> None:
+    (sarra_home / "subscribe" / "bad.conf").write_text("prefetch lots\n")
+    result = run("sr", "check")
+    assert result.returncode == 1
+    assert "ok    subscribe/feed.conf" in result.stdout
+    assert "bad.conf:1: prefetch: 'lots' is not a whole number" in result.stdout
