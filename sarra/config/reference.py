@@ -1,0 +1,79 @@
+"""The option reference of docs/options.md, generated from the option table so it cannot drift.
+
+Regenerate with: python -m sarra.config.reference > docs/options.md
+"""
+
+from __future__ import annotations
+
+from sarra.config.options import COMPONENTS, GROUPS, OPTIONS, Kind, Option
+from sarra.config.show import format_value
+
+_KIND_HELP = {
+    Kind.FLAG: "bare name = true; true/false, yes/no, on/off, 1/0",
+    Kind.COUNT: "whole number",
+    Kind.NUMBER: "number",
+    Kind.DURATION: "a number with s, m, h, d or w (bare = seconds)",
+    Kind.SIZE: "a number with b, k, m, g or t (powers of 2)",
+    Kind.OCTAL: "octal mode, e.g. 644",
+    Kind.TEXT: "text",
+    Kind.URL: "URL (its password is never shown)",
+    Kind.LIST: "comma-separated list",
+    Kind.CHOICE: "one word of the listed ones",
+    Kind.REPEAT: "each line adds one; `None` clears",
+    Kind.DURATION_OR_FLAG: "duration, or a flag (bare = 300s, off = 0)",
+    Kind.MASK: "regular expression [file-name keyword]",
+    Kind.SUBTOPIC: "topic pattern; each line adds a binding",
+    Kind.HEADER: "name=value",
+    Kind.DECLARE: "what value",
+    Kind.INCLUDE: "file name or glob",
+}
+
+
+def _defaults(option: Option) -> str:
+    text = format_value(option, option.default)
+    overrides = [
+        f"{c}: {format_value(option, option.per_component[c])}"
+        for c in COMPONENTS
+        if c in option.per_component
+    ]
+    return text + (f" ({'; '.join(overrides)})" if overrides else "")
+
+
+def render() -> str:
+    """docs/options.md: every option, grouped, with aliases, kind, defaults and help."""
+    lines = [
+        "# Option reference",
+        "",
+        "Generated from the option table (`sarra/config/options.py`) by",
+        "`python -m sarra.config.reference`; do not edit by hand.",
+        "",
+        "Kinds of value:",
+        "",
+        *(f"- *{kind.value}*: {text}" for kind, text in _KIND_HELP.items()),
+        "",
+        "Options marked *placement* are captured by each `accept` line that follows them.",
+        "Options marked *per notice* keep date and notice variables until a file is placed.",
+    ]
+    for group in GROUPS:
+        lines += ["", f"## {group}", "", "| option | aliases | kind | default | meaning |"]
+        lines.append("|---|---|---|---|---|")
+        for option in OPTIONS.values():
+            if option.group != group:
+                continue
+            notes = [n for n, on in (("placement", option.order_dependent),
+                                     ("per notice", option.per_notice)) if on]  # fmt: skip
+            meaning = option.help.replace("|", "\\|")
+            if option.choices:
+                meaning += f" (one of: {', '.join(option.choices)})"
+            if notes:
+                meaning += f" *{', '.join(notes)}*"
+            aliases = ", ".join(f"`{a}`" for a in option.aliases)
+            default = _defaults(option).replace("|", "\\|")
+            lines.append(
+                f"| `{option.name}` | {aliases} | {option.kind.value} | {default} | {meaning} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(render(), end="")
