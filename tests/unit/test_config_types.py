@@ -30,8 +30,10 @@ def test_bad_duration_says_which_units(text: str) -> None:
         types.parse_duration(text)
 
 
-@pytest.mark.parametrize(("text", "value"), [("yes", True), ("On", True), ("1", True),
-                                             ("FALSE", False), ("off", False), ("None", False)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("yes", True), ("On", True), ("1", True), ("FALSE", False), ("off", False), ("None", False)],
+)
 def test_booleans(text: str, value: bool) -> None:
     assert types.parse_bool(text) is value
 
