@@ -1,0 +1,155 @@
+"""The notice: one model for every format, shaped after v03 (the richer one).
+
+Times are kept as strings in the v03 form `YYYYMMDDTHHMMSS.fff...` (UTC) so no precision is lost;
+v02 writes the same without the `T`. Fields that no codec knows are kept in `extra` and written
+back out, so they survive every round trip.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sarra.integrity.parts import INPLACE, PARTITIONED, Parts
+
+_V02_TIME = re.compile(r"([0-9]{8})([0-9]{6}(?:\.[0-9]+)?)")
+_V03_TIME = re.compile(r"([0-9]{8})T([0-9]{6}(?:\.[0-9]+)?)")
+
+
+def time_v02_to_v03(text: str) -> str:
+    """`YYYYMMDDHHMMSS.fff` -> `YYYYMMDDTHHMMSS.fff`; a v03 time is returned as is."""
+    match = _V02_TIME.fullmatch(text)
+    if match:
+        return f"{match[1]}T{match[2]}"
+    if _V03_TIME.fullmatch(text):
+        return text
+    raise ValueError(f"not a timestamp: {text!r}")
+
+
+def time_v03_to_v02(text: str) -> str:
+    """`YYYYMMDDTHHMMSS.fff` -> `YYYYMMDDHHMMSS.fff`; a v02 time is returned as is."""
+    match = _V03_TIME.fullmatch(text)
+    if match:
+        return match[1] + match[2]
+    if _V02_TIME.fullmatch(text):
+        return text
+    raise ValueError(f"not a timestamp: {text!r}")
+
+
+def time_to_epoch(text: str) -> float:
+    """Seconds since the epoch of a v02 or v03 time string."""
+    whole, _, fraction = time_v03_to_v02(text).partition(".")
+    moment = datetime.strptime(whole, "%Y%m%d%H%M%S")
+    return calendar.timegm(moment.timetuple()) + float(f"0.{fraction or 0}")
+
+
+def epoch_to_time(seconds: float) -> str:
+    """A v03 time string (microseconds) for seconds since the epoch."""
+    whole, micro = divmod(round(seconds * 1_000_000), 1_000_000)
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime(whole)) + f".{micro:06d}"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The checksum of a file in v03 form: a method name and its value (base64 for digests)."""
+
+    method: str
+    value: str
+
+
+_BLOCK_METHODS = {"inplace": INPLACE, "partitioned": PARTITIONED}
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """One block of a partitioned file (v03 `blocks`); invalid numbers raise ValueError."""
+
+    method: str
+    size: int
+    count: int
+    remainder: int
+    number: int
+
+    def __post_init__(self) -> None:
+        if self.method not in _BLOCK_METHODS:
+            raise ValueError(f"blocks method must be inplace or partitioned, not {self.method!r}")
+        self.to_parts()
+
+    def to_parts(self) -> Parts:
+        """The v02 parts of this block."""
+        return Parts(
+            _BLOCK_METHODS[self.method], self.size, self.count, self.remainder, self.number
+        )
+
+    @classmethod
+    def from_parts(cls, parts: Parts) -> Blocks:
+        """The block described by v02 `i` or `p` parts."""
+        methods = {letter: name for name, letter in _BLOCK_METHODS.items()}
+        if parts.method not in methods:
+            raise ValueError(f"parts {parts} describe a whole file, not a block")
+        return cls(
+            methods[parts.method],
+            parts.block_size,
+            parts.block_count,
+            parts.remainder,
+            parts.number,
+        )
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a component reports about a notice it processed (v02 report body, v03 `report`).
+
+    `elapsed` (seconds, v02 body or v03 `elapsedTime`) and `time_completed` are kept as given.
+    """
+
+    code: int
+    message: str | None = None
+    host: str | None = None
+    user: str | None = None
+    elapsed: str | float | None = None
+    time_completed: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Notice:
+    """A file announcement.
+
+    `size` is the size of the file, or of this block when `blocks` is set (as v2 writes it).
+    `file_op` holds the v03 fileOp keys: link, hlink, remove, rename (the old path), directory.
+    `topic` and `exchange` are where it travelled; they are not part of the body and are
+    ignored when notices are compared.
+    """
+
+    pubtime: str
+    base_url: str
+    rel_path: str
+    identity: Identity | None = None
+    size: int | None = None
+    blocks: Blocks | None = None
+    file_op: dict[str, Any] | None = None
+    mtime: str | None = None
+    atime: str | None = None
+    mode: str | None = None
+    rename: str | None = None
+    retrieve_path: str | None = None
+    source: str | None = None
+    from_cluster: str | None = None
+    to_clusters: str | None = None
+    content: dict[str, Any] | None = None
+    report: Report | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    topic: str | None = field(default=None, compare=False)
+    exchange: str | None = field(default=None, compare=False)
+
+    @property
+    def url(self) -> str:
+        """base_url + rel_path; a `/` is added between them only when neither has one."""
+        if self.base_url.endswith("/") or self.rel_path.startswith("/"):
+            return self.base_url + self.rel_path
+        return f"{self.base_url}/{self.rel_path}"

@@ -1,0 +1,257 @@
+"""The v03 codec: the body is one JSON object, the topic travels as the routing key.
+
+On decode the older names `integrity` (for `identity`) and `retPath` (for `retrievePath`) are
+accepted, times in the v02 form are normalised, and `blocks` numbers written as strings (as v2
+does) are read as integers. Unknown keys are kept in `Notice.extra` and written back.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sarra.integrity.checksum import identity_to_sum
+from sarra.message.errors import MalformedNotice, NotEncodable, excerpt
+from sarra.message.notice import Blocks, Identity, Notice, Report, time_v02_to_v03
+from sarra.message.topic import RoutingKey, report_prefix, routing_key
+
+CONTENT_TYPE = "application/json"
+
+FIELDS = frozenset(
+    {
+        "pubTime",
+        "baseUrl",
+        "relPath",
+        "identity",
+        "size",
+        "blocks",
+        "fileOp",
+        "mtime",
+        "atime",
+        "mode",
+        "rename",
+        "retrievePath",
+        "source",
+        "from_cluster",
+        "to_clusters",
+        "content",
+        "report",
+    }
+)
+"""The keys this codec reads into Notice fields."""
+
+ALIASES = {"integrity": "identity", "retPath": "retrievePath"}
+"""Older key names accepted on decode."""
+
+RESERVED = FIELDS | frozenset(ALIASES) | {"parts"}
+"""Keys an extra field may not be written as: they would be read as something else
+(sr3 reads a `parts` key, left by old v2 versions, as size and blocks)."""
+
+REPORT_FIELDS = frozenset(
+    {"code", "resultCode", "message", "host", "user", "elapsedTime", "timeCompleted"}
+)
+"""Keys of `report` read into Report fields; an extra report key may not be written as one."""
+
+_STRING_FIELDS = {
+    "mode": "mode",
+    "rename": "rename",
+    "retrievePath": "retrieve_path",
+    "source": "source",
+    "from_cluster": "from_cluster",
+    "to_clusters": "to_clusters",
+}
+_BLOCK_KEYS = ("method", "size", "count", "remainder", "number")
+_REPORT_KEYS = {"message": "message", "host": "host", "user": "user"}
+_CHECKED_METHODS = {"md5", "sha512", "md5name", "cod"}
+
+
+def encode(notice: Notice, topic_prefix: str = "v03") -> tuple[RoutingKey, bytes]:
+    """The routing key and JSON body of a notice (reports go under `<prefix>.report`)."""
+    prefix = report_prefix(topic_prefix) if notice.report is not None else topic_prefix
+    try:
+        pubtime = time_v02_to_v03(notice.pubtime)
+    except ValueError as error:
+        raise NotEncodable(f"pubtime: {error}") from None
+    body: dict[str, Any] = {
+        "pubTime": pubtime,
+        "baseUrl": notice.base_url,
+        "relPath": notice.rel_path,
+    }
+    optional: dict[str, Any] = {
+        "identity": _identity_json(notice.identity),
+        "size": notice.size,
+        "blocks": _blocks_json(notice.blocks),
+        "fileOp": notice.file_op,
+        "mtime": notice.mtime,
+        "atime": notice.atime,
+        "content": notice.content,
+        "report": _report_json(notice.report),
+    }
+    optional.update((key, getattr(notice, attr)) for key, attr in _STRING_FIELDS.items())
+    body.update((key, value) for key, value in optional.items() if value is not None)
+    body.update((key, value) for key, value in notice.extra.items() if key not in RESERVED)
+    try:
+        data = json.dumps(body, ensure_ascii=False, allow_nan=False).encode()
+    except (TypeError, ValueError) as error:
+        raise NotEncodable(f"not JSON-serialisable: {error}") from None
+    return routing_key(notice.rel_path, prefix), data
+
+
+def _identity_json(identity: Identity | None) -> dict[str, str] | None:
+    return None if identity is None else {"method": identity.method, "value": identity.value}
+
+
+def _blocks_json(blocks: Blocks | None) -> dict[str, Any] | None:
+    return None if blocks is None else {key: getattr(blocks, key) for key in _BLOCK_KEYS}
+
+
+def _report_json(report: Report | None) -> dict[str, Any] | None:
+    if report is None:
+        return None
+    known = {
+        "code": report.code,
+        "message": report.message,
+        "host": report.host,
+        "user": report.user,
+        "elapsedTime": report.elapsed,
+        "timeCompleted": report.time_completed,
+    }
+    data = {key: value for key, value in known.items() if value is not None}
+    data.update((k, v) for k, v in report.extra.items() if k not in REPORT_FIELDS)
+    return data
+
+
+def decode(routing_key: str, body: bytes | str) -> Notice:
+    """The notice in a v03 body; MalformedNotice says why when it is not one."""
+    try:
+        parsed = json.loads(body)
+    except (ValueError, RecursionError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise MalformedNotice(f"body is not JSON ({reason}): {excerpt(body)}") from None
+    if not isinstance(parsed, dict):
+        raise MalformedNotice(f"body is a JSON {type(parsed).__name__}, not an object")
+    fields = dict(parsed)
+    for old, new in ALIASES.items():
+        if old in fields:
+            fields.setdefault(new, fields.pop(old))
+    pubtime = _required_text(fields, "pubTime")
+    try:
+        pubtime = time_v02_to_v03(pubtime)
+    except ValueError:
+        raise MalformedNotice(f"pubTime is not YYYYMMDDTHHMMSS.fff: {excerpt(pubtime)}") from None
+    strings = {attr: _text(fields.pop(key, None), key) for key, attr in _STRING_FIELDS.items()}
+    return Notice(
+        pubtime=pubtime,
+        base_url=_required_text(fields, "baseUrl"),
+        rel_path=_required_text(fields, "relPath"),
+        identity=_identity(fields.pop("identity", None)),
+        size=_count(fields.pop("size", None), "size"),
+        blocks=_blocks(fields.pop("blocks", None)),
+        file_op=_object(fields.pop("fileOp", None), "fileOp"),
+        mtime=_time(fields.pop("mtime", None), "mtime"),
+        atime=_time(fields.pop("atime", None), "atime"),
+        content=_object(fields.pop("content", None), "content"),
+        report=_report(fields.pop("report", None)),
+        **strings,
+        extra=fields,
+        topic=routing_key,
+    )
+
+
+def _required_text(fields: dict[str, Any], key: str) -> str:
+    if key not in fields:
+        raise MalformedNotice(f"missing {key}")
+    value = _text(fields.pop(key), key)
+    if not value:
+        raise MalformedNotice(f"{key} is empty")
+    return value
+
+
+def _text(value: Any, key: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise MalformedNotice(f"{key} must be a string, not {type(value).__name__}")
+    return value
+
+
+def _time(value: Any, key: str) -> str | None:
+    text = _text(value, key)
+    try:
+        return None if text is None else time_v02_to_v03(text)
+    except ValueError:
+        return text  # kept as given: an odd time in an optional field is no reason to refuse
+
+
+def _count(value: Any, key: str) -> int | None:
+    return None if value is None else _natural(value, key)
+
+
+def _natural(value: Any, key: str) -> int:
+    """A non-negative integer, also accepted as a string of digits (v2 writes strings)."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise MalformedNotice(f"{key} must be a non-negative integer, not {excerpt(repr(value))}")
+
+
+def _object(value: Any, key: str) -> dict[str, Any] | None:
+    if value is not None and not isinstance(value, dict):
+        raise MalformedNotice(f"{key} must be an object, not {type(value).__name__}")
+    return value
+
+
+def _identity(value: Any) -> Identity | None:
+    data = _object(value, "identity")
+    if data is None:
+        return None
+    method, checksum = data.get("method"), data.get("value")
+    if not isinstance(method, str) or not isinstance(checksum, str):
+        raise MalformedNotice("identity needs a string method and a string value")
+    if method in _CHECKED_METHODS:
+        try:
+            identity_to_sum(method, checksum)
+        except ValueError as error:
+            raise MalformedNotice(f"identity: {error}") from None
+    return Identity(method, checksum)
+
+
+def _blocks(value: Any) -> Blocks | None:
+    data = _object(value, "blocks")
+    if data is None:
+        return None
+    unknown = sorted(set(data) - set(_BLOCK_KEYS))
+    if unknown:
+        raise MalformedNotice(f"unsupported blocks field(s): {', '.join(unknown)}")
+    missing = [key for key in _BLOCK_KEYS if data.get(key) is None]
+    if missing:
+        raise MalformedNotice(f"blocks without {', '.join(missing)}")
+    method = data["method"]
+    if not isinstance(method, str):
+        raise MalformedNotice("blocks.method must be a string")
+    numbers = [_natural(data[key], f"blocks.{key}") for key in _BLOCK_KEYS[1:]]
+    try:
+        return Blocks(method, *numbers)
+    except ValueError as error:
+        raise MalformedNotice(f"blocks: {error}") from None
+
+
+def _report(value: Any) -> Report | None:
+    data = _object(value, "report")
+    if data is None:
+        return None
+    fields = dict(data)
+    code = fields.pop("code", None)
+    result_code = fields.pop("resultCode", None)
+    if code is None and result_code is None:
+        raise MalformedNotice("report without a code")
+    code = _natural(code if code is not None else result_code, "report.code")
+    known = {
+        attr: _text(fields.pop(key, None), f"report.{key}") for key, attr in _REPORT_KEYS.items()
+    }
+    elapsed = fields.pop("elapsedTime", None)
+    if elapsed is not None and (
+        isinstance(elapsed, bool) or not isinstance(elapsed, (str, int, float))
+    ):
+        raise MalformedNotice("report.elapsedTime must be a number or a string")
+    time_completed = _text(fields.pop("timeCompleted", None), "report.timeCompleted")
+    return Report(code, elapsed=elapsed, time_completed=time_completed, extra=fields, **known)
