@@ -27,8 +27,8 @@ from sarra.config.options import COMPONENTS, OPTIONS, PLUGIN_ENTRY_POINTS, Kind,
 from sarra.config.options import closest as closest_option
 from sarra.config.options import find as find_option
 from sarra.config.variables import UnknownVariable, expand
+from sarra.integrity.checksum import COD_FLAGS, DATA_FLAGS
 
-_SUM_FLAGS = ("d", "s", "n", "0", "a", "z", "L", "R")
 _EVENTS = frozenset({"create", "delete", "link", "modify", "move", "mkdir", "rmdir"})
 _UNESCAPED_SPACE = re.compile(r"(?<!\\)\s+")
 _MAX_INCLUDE_DEPTH = 20
@@ -377,9 +377,11 @@ def _check_url(value: str) -> str:
 def _validate(name: str, value: Any) -> Any:
     """Checks of single options whose text has more shape than their kind says."""
     if name == "sum":
-        flag = value.split(",", 1)[0]
-        if flag not in _SUM_FLAGS:
-            raise ValueError(f"{value!r}: checksum method must be one of {' '.join(_SUM_FLAGS)}")
+        flag, _, algorithm = value.partition(",")
+        if flag not in DATA_FLAGS:
+            raise ValueError(f"{value!r}: checksum method must be one of {' '.join(DATA_FLAGS)}")
+        if flag == "z" and algorithm not in COD_FLAGS:
+            raise ValueError(f"{value!r}: z needs the checksum to compute on download, e.g. z,d")
     elif name == "events":
         unknown = [e for e in value.split("|") if e not in _EVENTS]
         if unknown:

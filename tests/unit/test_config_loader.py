@@ -329,3 +329,14 @@ def test_dates_with_offsets() -> None:
     assert date_value("JJJ", now) == "061"
     assert date_value("MM+1D", now + timedelta(days=30)) == "04"
     assert date_value("NOT_A_DATE", now) is None
+
+
+@pytest.mark.parametrize("value", ["d", "s", "n", "0", "a", "z,d", "z,s"])
+def test_checksum_methods_accepted(tmp_path: Path, value: str) -> None:
+    assert load("post", write(tmp_path / "c.conf", f"sum {value}\n")).sum == value
+
+
+@pytest.mark.parametrize(("value", "reason"), [("x", "must be one of"), ("z", "z needs")])
+def test_checksum_method_refused(tmp_path: Path, value: str, reason: str) -> None:
+    with pytest.raises(ConfigErrors, match=reason):
+        load("post", write(tmp_path / "c.conf", f"sum {value}\n"))
