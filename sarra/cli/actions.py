@@ -11,8 +11,9 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
+from sarra.cli import lifecycle
 from sarra.cli.args import ACTIONS, CommandLine
-from sarra.components.pidfiles import running_pids
+from sarra.components.instances import running_pids
 from sarra.config import paths
 from sarra.config.credentials import Credentials
 from sarra.config.loader import (
@@ -25,10 +26,7 @@ from sarra.config.loader import (
 from sarra.config.options import GROUPS, OPTIONS, find
 from sarra.config.show import format_value, render
 
-NOT_BUILT = frozenset(
-    {"foreground", "start", "stop", "restart", "reload", "status", "sanity", "cleanup", "declare",
-     "setup"}
-)  # fmt: skip
+NOT_BUILT = frozenset({"cleanup", "declare", "setup"})
 
 
 class ActionError(Exception):
@@ -306,5 +304,12 @@ HANDLERS: dict[str, Callable[[str, CommandLine], int]] = {
     "list": list_,
     "log": log,
     "help": help_,
+    "foreground": lifecycle.foreground,
+    "start": lifecycle.start,
+    "stop": lifecycle.stop,
+    "restart": lifecycle.restart,
+    "reload": lifecycle.reload,
+    "status": lifecycle.status,
+    "sanity": lifecycle.sanity,
     **{action: not_built for action in NOT_BUILT},
 }

@@ -52,15 +52,19 @@ class CommandLine:
     overrides: list[tuple[str, str | None]] = field(default_factory=list)
     instance: int | None = None
     warnings: list[str] = field(default_factory=list)
+    option_words: list[str] = field(default_factory=list)
+    """The option words as given (without --no), to pass on to instances."""
 
 
 def parse(argv: list[str]) -> CommandLine:
     """Split a command line into options, the action and config names."""
     overrides: list[tuple[str, str | None]] = []
     positionals: list[str] = []
+    option_words: list[str] = []
     instance: int | None = None
     words = list(argv)
     while words:
+        remaining = len(words)
         word = words.pop(0)
         if word == "--":
             positionals.extend(words)
@@ -75,23 +79,30 @@ def parse(argv: list[str]) -> CommandLine:
         if name == "no":
             instance = _instance_number(inline if has_value else _take(words, word))
             continue
-        option = find_option(name.replace("-", "_")) or find_option(name)
-        if option is None:
-            hint = closest_option(name.replace("-", "_"))
-            raise UsageError(
-                f"unknown option {word}" + (f"; did you mean --{hint}?" if hint else "")
-            )
-        if has_value:
-            overrides.append((option.name, inline))
-        elif option.kind == Kind.FLAG:
-            value = words.pop(0) if words and types.is_bool_word(words[0]) else None
-            overrides.append((option.name, value))
-        elif option.kind == Kind.DURATION_OR_FLAG:
-            value = words.pop(0) if words and _is_duration_or_bool(words[0]) else None
-            overrides.append((option.name, value))
-        else:
-            overrides.append((option.name, _take(words, word)))
-    return _command(positionals, overrides, instance)
+        overrides.append(_option(name, word, has_value, inline, words))
+        consumed = remaining - len(words)
+        start = len(argv) - remaining
+        option_words.extend(argv[start : start + consumed])
+    command = _command(positionals, overrides, instance)
+    command.option_words = option_words
+    return command
+
+
+def _option(
+    name: str, word: str, has_value: bool, inline: str, words: list[str]
+) -> tuple[str, str | None]:
+    """One option of the command line, taking its value from the words that follow if needed."""
+    option = find_option(name.replace("-", "_")) or find_option(name)
+    if option is None:
+        hint = closest_option(name.replace("-", "_"))
+        raise UsageError(f"unknown option {word}" + (f"; did you mean --{hint}?" if hint else ""))
+    if has_value:
+        return option.name, inline
+    if option.kind == Kind.FLAG:
+        return option.name, words.pop(0) if words and types.is_bool_word(words[0]) else None
+    if option.kind == Kind.DURATION_OR_FLAG:
+        return option.name, words.pop(0) if words and _is_duration_or_bool(words[0]) else None
+    return option.name, _take(words, word)
 
 
 def _command(

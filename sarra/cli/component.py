@@ -87,3 +87,7 @@ def sr_sender() -> None:
 def sr_report() -> None:
     """Console script sr_report."""
     _entry("report")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2:]))

@@ -1,0 +1,135 @@
+"""The actions that run and manage instances: foreground, start, stop, restart, reload,
+status and sanity."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+from sarra.cli.args import CommandLine
+from sarra.components import instances
+from sarra.components.run import EXIT_NOT_BUILT, run_instance, runner_for
+from sarra.config.loader import Config, load
+from sarra.config.loader import resolve_config_path as resolve
+
+
+def _loaded(component: str, ref: str, command: CommandLine) -> tuple[Path, Config]:
+    path = resolve(component, ref)
+    config = load(component, path, overrides=command.overrides)
+    for warning in config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return path, config
+
+
+def _require_built(component: str) -> bool:
+    if runner_for(component) is None:
+        print(f"sr_{component}: not built yet in this version of sarra", file=sys.stderr)
+        return False
+    return True
+
+
+def foreground(component: str, command: CommandLine) -> int:
+    """Run one instance in this process: instance 0 logs to the terminal; `--no N` is what
+    start runs in the background for instance N."""
+    ref = command.configs[0]
+    path = resolve(component, ref)
+    return run_instance(component, path, command.overrides, command.instance or 0)
+
+
+def start(component: str, command: CommandLine) -> int:
+    """Start the instances of each config not running yet."""
+    if not _require_built(component):
+        return EXIT_NOT_BUILT
+    status = 0
+    for ref in command.configs:
+        path, config = _loaded(component, ref, command)
+        count = max(1, config.instances)
+
+        def command_for(number: int, path: Path = path) -> list[str]:
+            words = [*command.option_words, "--no", str(number), "foreground", str(path)]
+            return instances.python_command(component, words)
+
+        problems = instances.start(component, config.name, count, command_for)
+        for problem in problems:
+            print(f"sr_{component} {config.name}: {problem}", file=sys.stderr)
+        running = len(instances.running_pids(component, config.name))
+        print(f"sr_{component} {config.name}: {running} of {count} instances running")
+        status = status or (1 if problems else 0)
+    return status
+
+
+def stop(component: str, command: CommandLine) -> int:
+    """Stop every instance of each config (TERM, then KILL)."""
+    for ref in command.configs:
+        name = resolve(component, ref).name.removesuffix(".conf")
+        stopped = instances.stop(component, name)
+        print(f"sr_{component} {name}: stopped" + (f" {len(stopped)} instances" if stopped else ""))
+    return 0
+
+
+def restart(component: str, command: CommandLine) -> int:
+    """Stop, then start."""
+    stop(component, command)
+    return start(component, command)
+
+
+def reload(component: str, command: CommandLine) -> int:
+    """Make the running instances re-read their config (SIGHUP)."""
+    for ref in command.configs:
+        _, config = _loaded(component, ref, command)
+        signalled = instances.signal_all(component, config.name, signal.SIGHUP)
+        print(f"sr_{component} {config.name}: {len(signalled)} instances reloading")
+    return 0
+
+
+def describe(component: str, name: str) -> tuple[str, bool]:
+    """One status line for a config, and whether it is as it should be."""
+    found = instances.instances(component, name)
+    expected = instances.expected(component, name)
+    running = [i for i in found if i.running]
+    if not expected and not running:
+        return f"sr_{component} {name}: stopped", True
+    detail = ", ".join(f"{i.number:02d} pid {i.pid}" for i in running)
+    missing = [f"{i.number:02d}" for i in found if not i.running and i.number <= expected]
+    if missing:
+        text = f"partial {len(running)}/{expected}: missing {' '.join(missing)}"
+        return f"sr_{component} {name}: {text}" + (f" ({detail})" if detail else ""), False
+    return f"sr_{component} {name}: running {len(running)}/{expected} ({detail})", True
+
+
+def status(component: str, command: CommandLine) -> int:
+    """Say which instances of each config run; non-zero when some are missing."""
+    healthy = True
+    for ref in command.configs:
+        name = resolve(component, ref).name.removesuffix(".conf")
+        line, ok = describe(component, name)
+        print(line)
+        healthy = healthy and ok
+    return 0 if healthy else 1
+
+
+def sanity(component: str, command: CommandLine) -> int:
+    """Restart the missing instances of each config that was started."""
+    for ref in command.configs:
+        path, config = _loaded(component, ref, command)
+        expected = instances.expected(component, config.name)
+        if not expected:
+            print(f"sr_{component} {config.name}: not started, left alone")
+            continue
+        missing = [i.number for i in instances.instances(component, config.name)
+                   if not i.running and i.number <= expected]  # fmt: skip
+        if not missing:
+            print(f"sr_{component} {config.name}: all {expected} instances running")
+            continue
+
+        def command_for(number: int, path: Path = path) -> list[str]:
+            words = [*command.option_words, "--no", str(number), "foreground", str(path)]
+            return instances.python_command(component, words)
+
+        problems = instances.start(component, config.name, expected, command_for)
+        restarted = " ".join(f"{n:02d}" for n in missing)
+        print(f"sr_{component} {config.name}: restarted missing instances {restarted}")
+        for problem in problems:
+            print(f"sr_{component} {config.name}: {problem}", file=sys.stderr)
+    return 0

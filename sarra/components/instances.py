@@ -1,0 +1,231 @@
+"""Instances of a config: the processes that share its queue, their pid and state files.
+
+Files, in the established layout (~/.cache/sarra/<component>/<config>/):
+`sr_<component>_<config>.state` holds the number of instances started;
+`sr_<component>_<config>_NN.pid` the pid of instance NN (01, 02, ...), written by the instance
+itself once it is running and removed when it exits.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sarra.config import paths
+
+START_WAIT = 15.0
+"""Seconds start waits for an instance to write its pid file before calling it failed."""
+
+STOP_WAIT = 10.0
+"""Seconds stop waits after TERM before it KILLs."""
+
+
+@dataclass(frozen=True)
+class Instance:
+    """What is known of one instance of a config."""
+
+    number: int
+    pid: int | None
+    running: bool
+
+
+def state_file(component: str, config: str) -> Path:
+    """The file holding the number of instances started."""
+    return paths.state_dir(component, config) / f"sr_{component}_{config}.state"
+
+
+def expected(component: str, config: str) -> int:
+    """How many instances were started (0 when never started or stopped)."""
+    try:
+        return int(state_file(component, config).read_text().strip())
+    except (OSError, ValueError):
+        return 0
+
+
+def _write_state(component: str, config: str, count: int) -> None:
+    path = state_file(component, config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{count}\n")
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def is_alive(pid: int) -> bool:
+    """True when a process of that pid exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def _is_ours(pid: int, component: str, config: str) -> bool:
+    """Guard against a recycled pid: the process must be a sarra instance of this config."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return is_alive(pid)
+    words = [w.decode(errors="replace") for w in cmdline]
+    return any("sarra" in w or f"sr_{component}" in w for w in words) and any(
+        config in w for w in words
+    )
+
+
+def instances(component: str, config: str) -> list[Instance]:
+    """Every instance expected or having a pid file, in number order."""
+    directory = paths.state_dir(component, config)
+    numbers = set(range(1, expected(component, config) + 1))
+    prefix = f"sr_{component}_{config}_"
+    if directory.is_dir():
+        for path in directory.glob(f"{prefix}*.pid"):
+            number = path.name[len(prefix) : -len(".pid")]
+            if number.isdigit():
+                numbers.add(int(number))
+    found = []
+    for number in sorted(numbers):
+        pid = _read_pid(paths.pid_file(component, config, number))
+        running = pid is not None and is_alive(pid) and _is_ours(pid, component, config)
+        found.append(Instance(number, pid, running))
+    return found
+
+
+def running_pids(component: str, config: str) -> list[int]:
+    """The pids of the config's running instances."""
+    return [i.pid for i in instances(component, config) if i.running and i.pid is not None]
+
+
+def write_pid(component: str, config: str, number: int) -> Path:
+    """Record this process as instance `number` (atomically: write, then rename)."""
+    path = paths.pid_file(component, config, number)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".new")
+    temporary.write_text(f"{os.getpid()}\n")
+    temporary.replace(path)
+    return path
+
+
+def remove_pid(path: Path) -> None:
+    """Remove a pid file if it still names this process."""
+    if _read_pid(path) == os.getpid():
+        path.unlink(missing_ok=True)
+
+
+def _spawn(command: Sequence[str], log: Path) -> subprocess.Popen[bytes]:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as output:
+        return subprocess.Popen(
+            list(command),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=output,
+            start_new_session=True,
+        )
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return ""
+    return "\n".join(f"    {line}" for line in text)
+
+
+def start(
+    component: str, config: str, count: int, command_for: Callable[[int], Sequence[str]]
+) -> list[str]:
+    """Start the missing instances 1..count; stop any beyond count. Returns problems found.
+
+    command_for(number) gives the command line of instance `number`. Waits (bounded) for each
+    new instance to write its pid file, so a config that fails at start is reported now.
+    """
+    current = {i.number: i for i in instances(component, config)}
+    _write_state(component, config, count)
+    for extra in [n for n, i in current.items() if n > count and i.running]:
+        _stop_one(component, config, extra, current[extra].pid)
+    started: dict[int, subprocess.Popen[bytes]] = {}
+    for number in range(1, count + 1):
+        if number in current and current[number].running:
+            continue
+        paths.pid_file(component, config, number).unlink(missing_ok=True)
+        log = paths.log_file(component, config, number)
+        started[number] = _spawn(command_for(number), log)
+    return _await_started(component, config, started)
+
+
+def _await_started(
+    component: str, config: str, started: dict[int, subprocess.Popen[bytes]]
+) -> list[str]:
+    problems = []
+    deadline = time.monotonic() + START_WAIT
+    waiting = dict(started)
+    while waiting and time.monotonic() < deadline:
+        for number, process in list(waiting.items()):
+            if _read_pid(paths.pid_file(component, config, number)) == process.pid:
+                del waiting[number]
+            elif process.poll() is not None:
+                del waiting[number]
+                log = paths.log_file(component, config, number)
+                problems.append(
+                    f"instance {number:02d} exited at start (status {process.returncode});"
+                    f" the end of {log}:\n{_tail(log)}"
+                )
+        time.sleep(0.02)
+    for number in waiting:
+        problems.append(f"instance {number:02d} did not report running within {START_WAIT:g}s")
+    return problems
+
+
+def _stop_one(component: str, config: str, number: int, pid: int | None) -> None:
+    if pid is not None and is_alive(pid) and _is_ours(pid, component, config):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_WAIT
+        while is_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if is_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+            while is_alive(pid):
+                time.sleep(0.01)
+    paths.pid_file(component, config, number).unlink(missing_ok=True)
+
+
+def stop(component: str, config: str) -> list[int]:
+    """Stop every instance (TERM, then KILL after STOP_WAIT); returns the numbers stopped."""
+    stopped = []
+    for instance in instances(component, config):
+        if instance.running:
+            stopped.append(instance.number)
+        _stop_one(component, config, instance.number, instance.pid)
+    state_file(component, config).unlink(missing_ok=True)
+    return stopped
+
+
+def signal_all(component: str, config: str, signum: int) -> list[int]:
+    """Send a signal to every running instance; returns the numbers signalled."""
+    signalled = []
+    for instance in instances(component, config):
+        if instance.running and instance.pid is not None:
+            os.kill(instance.pid, signum)
+            signalled.append(instance.number)
+    return signalled
+
+
+def python_command(component: str, words: Sequence[str]) -> list[str]:
+    """The command line that runs sr_<component> with these words in a new process."""
+    return [sys.executable, "-m", "sarra.cli.component", component, *words]
