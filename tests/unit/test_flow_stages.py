@@ -1,0 +1,148 @@
+"""Stages of the loop that need no server: placement, inflight names, duplicate cache,
+retry queue."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from sarra.config.errors import Where
+from sarra.config.masks import Mask
+from sarra.flow.inflight import Inflight, publish_file
+from sarra.flow.nodupe import NoDupeCache, notice_key
+from sarra.flow.placement import place
+from sarra.flow.retry import RetryEntry, RetryQueue
+from sarra.message.notice import Identity, Notice
+from sarra.transfer.confine import PathRefused
+
+
+def mask(directory: str, **captured: object) -> Mask:
+    fields: dict[str, object] = {"mirror": False, "strip": "0", "flatten": "/", "filename": None}
+    fields |= captured
+    return Mask(pattern=".*", regex=re.compile(".*"), accept=True, directory=directory,
+                where=Where("test", 1), **fields)  # type: ignore[arg-type]  # fmt: skip
+
+
+def notice(rel_path: str, **fields: object) -> Notice:
+    return Notice("20240101T000000.0", "http://h/", rel_path, **fields)  # type: ignore[arg-type]
+
+
+def test_no_mirror_puts_files_in_the_directory(tmp_path: Path) -> None:
+    placed = place(notice("a/b/c.txt"), mask(str(tmp_path)), mask("."))
+    assert placed.path == tmp_path.resolve() / "c.txt"
+
+
+def test_mirror_keeps_the_tree_and_strip_removes_levels(tmp_path: Path) -> None:
+    placed = place(notice("/a/b/c.txt"), mask(str(tmp_path), mirror=True), mask("."))
+    assert placed.path == tmp_path.resolve() / "a/b/c.txt"
+    stripped = place(notice("/a/b/c.txt"), mask(str(tmp_path), mirror=True, strip="1"), mask("."))
+    assert stripped.path == tmp_path.resolve() / "b/c.txt"
+    by_regex = place(notice("/data/x/c.txt"), mask(str(tmp_path), mirror=True, strip="^data/"),
+                     mask("."))  # fmt: skip
+    assert by_regex.path == tmp_path.resolve() / "x/c.txt"
+
+
+def test_flatten_and_filename_keywords(tmp_path: Path) -> None:
+    flat = place(notice("a/b/c.txt"), mask(str(tmp_path), flatten="-"), mask("."))
+    assert flat.path.name == "a-b-c.txt"
+    whatfn = place(notice("a/SACN31:CWAO:x"), mask(str(tmp_path), filename="WHATFN"), mask("."))
+    assert whatfn.path.name == "SACN31"
+
+
+def test_rename_header_and_directory_variables(tmp_path: Path) -> None:
+    renamed = place(notice("a/c.txt", rename="new/"), mask(str(tmp_path)), mask("."))
+    assert renamed.path == tmp_path.resolve() / "new/c.txt"
+    when = datetime(2024, 5, 6, tzinfo=UTC)
+    dated = place(notice("a/c.txt", source="metpx"),
+                  mask(str(tmp_path) + "/${YYYYMMDD}/${SOURCE}"), mask("."), now=when)  # fmt: skip
+    assert dated.path == tmp_path.resolve() / "20240506/metpx/c.txt"
+
+
+@pytest.mark.parametrize("hostile", ["../../etc/passwd", "a/../../x", "/../x"])
+def test_paths_that_climb_out_are_refused(tmp_path: Path, hostile: str) -> None:
+    with pytest.raises(PathRefused):
+        place(notice(hostile), mask(str(tmp_path), mirror=True), mask("."))
+
+
+def test_rename_that_climbs_out_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(PathRefused):
+        place(notice("a.txt", rename="../../evil"), mask(str(tmp_path)), mask("."))
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [(".tmp", "f.txt.tmp"), (".", ".f.txt"), ("part/", "part/f.txt"), ("NONE", "f.txt")],
+)
+def test_inflight_names(tmp_path: Path, rule: str, expected: str) -> None:
+    final = tmp_path / "f.txt"
+    assert Inflight(rule).temporary(final) == tmp_path / expected
+
+
+def test_tempdir_and_publish(tmp_path: Path) -> None:
+    inflight = Inflight(".tmp", tempdir=str(tmp_path / "work"))
+    final = tmp_path / "out" / "f.txt"
+    temporary = inflight.temporary(final)
+    assert temporary == tmp_path / "work" / "f.txt"
+    temporary.parent.mkdir()
+    final.parent.mkdir()
+    temporary.write_text("data")
+    publish_file(temporary, final)
+    assert final.read_text() == "data" and not temporary.exists()
+
+
+def test_nodupe_ttl_and_persistence(tmp_path: Path) -> None:
+    file = tmp_path / "cache"
+    cache = NoDupeCache(ttl=60, file=file)
+    n = notice("a/b.txt", identity=Identity("md5", "abc"))
+    key, path = notice_key(n, "path")
+    assert cache.check(key, path, now=1000.0) is True
+    assert cache.check(key, path, now=1010.0) is False
+    assert cache.check(key, "other/b.txt", now=1010.0) is True
+    cache.close()
+    reloaded = NoDupeCache(ttl=10**10, file=file)
+    assert reloaded.check(key, path) is False
+    assert reloaded.compact(now=time.time()) == 2
+
+
+def test_nodupe_basis() -> None:
+    a = notice("x/f.txt", identity=Identity("md5", "abc"))
+    b = notice("y/f.txt", identity=Identity("md5", "abc"))
+    assert notice_key(a, "path") != notice_key(b, "path")
+    assert notice_key(a, "name") == notice_key(b, "name")
+    assert notice_key(a, "data") == notice_key(b, "data")
+
+
+def entry(name: str, first_failure: float | None = None) -> RetryEntry:
+    return RetryEntry(routing_key=f"v02.post.{name}", body=b"body \x00 bytes", headers={"a": "b"},
+                      content_type="text/plain", exchange="xpublic",
+                      first_failure=first_failure or time.time())  # fmt: skip
+
+
+def test_retry_queue_survives_a_crash(tmp_path: Path) -> None:
+    queue = RetryQueue(tmp_path / "retry", ttl=3600)
+    queue.put(entry("one"))
+    queue.put(entry("two"))
+    # no close: a crash; a new queue reads both back, bytes intact
+    again = RetryQueue(tmp_path / "retry", ttl=3600)
+    assert [e.routing_key for e in again.pending] == ["v02.post.one", "v02.post.two"]
+    assert again.pending[0].body == b"body \x00 bytes"
+
+
+def test_retry_waits_then_gives_up_after_ttl(tmp_path: Path) -> None:
+    queue = RetryQueue(tmp_path / "retry", ttl=100)
+    queue.put(entry("late"))
+    assert queue.take() is None  # its delay is not over
+    taken = queue.take(now=time.time() + 5)
+    assert taken is not None and taken.routing_key == "v02.post.late"
+    queue.compact()  # in hand: still kept on disk
+    assert len(RetryQueue(tmp_path / "retry", ttl=100)) == 1
+    queue.done(taken)
+    queue.put(entry("old", first_failure=time.time() - 1000))
+    assert queue.take(now=time.time() + 600) is None
+    assert len(queue) == 0
+    queue.close()
+    assert (tmp_path / "retry").read_text() == ""
