@@ -5,7 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from sarra.cli.actions import examples_dir
+from sarra.cli.actions import HANDLERS, examples_dir
+from sarra.cli.args import CommandLine
+from sarra.components.run import runner_for
 from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_text
 from sarra.config.errors import ConfigError, ConfigErrors
@@ -16,10 +18,10 @@ USAGE = """usage: sr action
 actions:
   check [--examples]   read every config (or every shipped example) and report errors
   list                 list every config of every component
-  start, stop, restart, status, sanity, declare, setup, dump
-                       act on every config (not built yet in this version)"""
+  start, stop, restart, status, sanity
+                       the same action for every enabled config of every component"""
 
-NOT_BUILT = frozenset({"start", "stop", "restart", "status", "sanity", "declare", "setup", "dump"})
+LIFECYCLE = ("start", "stop", "restart", "status", "sanity")
 
 
 def _all_configs(examples: bool) -> list[tuple[str, Path]]:
@@ -76,6 +78,22 @@ def list_all() -> int:
     return 0
 
 
+def every_config(action: str) -> int:
+    """Run a life-cycle action on every enabled config of the components built so far."""
+    status = 0
+    for component in COMPONENTS:
+        names = config_names(component)
+        if not names or (action not in ("stop", "status") and runner_for(component) is None):
+            continue
+        command = CommandLine(action=action, configs=names)
+        try:
+            status = max(status, HANDLERS[action](component, command))
+        except ConfigError as err:
+            print(f"sr_{component}: {redact_text(str(err))}", file=sys.stderr)
+            status = max(status, 1)
+    return status
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run `sr action`; returns the exit status."""
     args = sys.argv[1:] if argv is None else argv
@@ -87,9 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         return check(examples=bool(rest))
     if action == "list" and not rest:
         return list_all()
-    if action in NOT_BUILT:
-        print(f"sr {action}: not built yet in this version of sarra", file=sys.stderr)
-        return 3
+    if action in LIFECYCLE and not rest:
+        return every_config(action)
     print(f"sr: cannot do {' '.join(args)!r}\n{USAGE}", file=sys.stderr)
     return 2
 
