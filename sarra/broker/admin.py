@@ -1,0 +1,113 @@
+"""The broker actions of the command line: declare, setup and cleanup of a config.
+
+- declare: the queue(s) and the post exchanges, no bindings;
+- setup: the queue(s), their bindings and the post exchanges;
+- cleanup: delete the queue(s), and the post exchanges if no queue is bound to them (never the
+  shared ones: xpublic, xreport, xs_mqtt_public, xwinnow*).
+
+declare_queue, bind_queue and declare_exchange set to False leave their part alone. Each action
+returns one line per thing done or left alone; a refusal of the broker raises BrokerError with
+the broker's reason and a hint, meant to be printed as is (no traceback).
+"""
+
+from __future__ import annotations
+
+import pika
+from pika import exceptions as pika_exceptions
+
+from sarra.broker import naming, plan
+from sarra.broker.connect import ConnectionSettings
+from sarra.broker.errors import BrokerError, describe, explain
+from sarra.broker.topology import DeleteExchange, DeleteQueue, Step, exchange_steps
+from sarra.config.credentials import Credentials
+from sarra.config.loader import Config
+
+
+def declare(config: Config, *, credentials: Credentials | None = None) -> list[str]:
+    """Declare the queue(s) of the config and its post exchanges, without bindings."""
+    return _act(config, credentials, bindings=False)
+
+
+def setup(config: Config, *, credentials: Credentials | None = None) -> list[str]:
+    """Declare the queue(s) of the config, bind them, and declare its post exchanges."""
+    return _act(config, credentials, bindings=True)
+
+
+def cleanup(config: Config, *, credentials: Credentials | None = None) -> list[str]:
+    """Delete the queue(s) of the config, and its post exchanges when unused and not shared."""
+    lines: list[str] = []
+    if plan.consumes(config):
+        if not config.declare_queue:
+            lines.append("declare_queue is off: the queue is left alone")
+        else:
+            specs = plan.queue_specs(config, create=False)
+            if not specs:
+                lines.append("no queue name kept for this config: no queue to delete")
+            steps: list[Step] = [DeleteQueue(spec.name) for spec in specs]
+            lines += _run(_settings(config, config.broker, credentials), steps)
+    exchanges = plan.post_exchanges(config)
+    if exchanges and not config.declare_exchange:
+        lines.append("declare_exchange is off: the post exchanges are left alone")
+    elif exchanges:
+        kept = [name for name in exchanges if naming.is_protected_exchange(name)]
+        lines += [f"kept exchange {name}: shared by all users" for name in kept]
+        steps = [DeleteExchange(name) for name in exchanges if name not in kept]
+        lines += _run(_settings(config, plan.post_broker(config), credentials), steps)
+    return lines
+
+
+def _act(config: Config, credentials: Credentials | None, *, bindings: bool) -> list[str]:
+    lines: list[str] = []
+    if plan.consumes(config):
+        steps = [
+            step for spec in plan.queue_specs(config) for step in spec.steps(bindings=bindings)
+        ]
+        if not config.declare_queue:
+            lines.append("declare_queue is off: the queue is not declared")
+        if bindings and not config.bind_queue:
+            lines.append("bind_queue is off: the queue is not bound")
+        lines += _run(_settings(config, config.broker, credentials), steps)
+    exchanges = plan.post_exchanges(config)
+    if exchanges and not config.declare_exchange:
+        lines.append("declare_exchange is off: the post exchanges are not declared")
+    elif exchanges:
+        settings = _settings(config, plan.post_broker(config), credentials)
+        lines += _run(settings, exchange_steps(exchanges))
+    return lines
+
+
+def _settings(
+    config: Config, url: str | None, credentials: Credentials | None
+) -> ConnectionSettings:
+    assert url is not None
+    return plan.connection_settings(config, url, "admin", credentials=credentials)
+
+
+def _run(settings: ConnectionSettings, steps: list[Step]) -> list[str]:
+    """Run the steps on a blocking connection; one line per step."""
+    if not steps:
+        return []
+    try:
+        connection = pika.BlockingConnection(settings.parameters())
+    except (pika_exceptions.AMQPError, OSError) as error:
+        raise BrokerError(f"{settings.url}: cannot connect: {describe(error)}") from None
+    lines = []
+    try:
+        channel = connection.channel()
+        for step in steps:
+            try:
+                step.run(channel)
+            except pika_exceptions.ChannelClosedByBroker as error:
+                if isinstance(step, DeleteExchange) and error.reply_code == 406:
+                    lines.append(f"kept exchange {step.name}: queues are bound to it")
+                    channel = connection.channel()
+                    continue
+                reason = explain(error.reply_code, error.reply_text)
+                raise BrokerError(f"{settings.url}: cannot {step}: {reason}") from None
+            lines.append(f"{settings.url}: {step}")
+    except pika_exceptions.AMQPConnectionError as error:
+        raise BrokerError(f"{settings.url}: connection lost: {describe(error)}") from None
+    finally:
+        if connection.is_open:
+            connection.close()
+    return lines

@@ -1,0 +1,58 @@
+"""How to open a connection: pika's parameters from a broker URL, TLS rigour, heartbeat and
+the name the connection shows on the broker."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+
+import pika
+
+from sarra.broker.url import BrokerUrl
+
+TLS_RIGOURS = ("lax", "normal", "strict")
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """A broker and how to talk to it.
+
+    `name` is shown by `rabbitmqctl list_connections client_properties` (see
+    naming.connection_name); `heartbeat` is the AMQP heartbeat in seconds (0 turns it off,
+    which leaves dead connections undetected); `tls_rigour` applies to amqps URLs: lax checks
+    nothing, normal verifies the certificate and host name, strict also refuses TLS below 1.2.
+    """
+
+    url: BrokerUrl
+    name: str
+    heartbeat: float = 60.0
+    tls_rigour: str = "normal"
+
+    def parameters(self) -> pika.ConnectionParameters:
+        """pika's connection parameters."""
+        url = self.url
+        return pika.ConnectionParameters(
+            host=url.host,
+            port=url.port,
+            virtual_host=url.vhost,
+            credentials=pika.PlainCredentials(url.user, url.password, erase_on_connect=False),
+            heartbeat=max(1, round(self.heartbeat)) if self.heartbeat > 0 else 0,
+            client_properties={"connection_name": self.name, "product": "sarra"},
+            ssl_options=pika.SSLOptions(tls_context(self.tls_rigour), url.host)
+            if url.tls
+            else None,
+            connection_attempts=1,
+        )
+
+
+def tls_context(rigour: str) -> ssl.SSLContext:
+    """The TLS context of a tls_rigour setting."""
+    if rigour not in TLS_RIGOURS:
+        raise ValueError(f"tls_rigour {rigour!r} is not one of {', '.join(TLS_RIGOURS)}")
+    context = ssl.create_default_context()
+    if rigour == "lax":
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    elif rigour == "strict":
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context

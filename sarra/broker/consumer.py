@@ -1,0 +1,199 @@
+"""Consuming a queue: basic_consume with a prefetch, deliveries handed over in batches,
+acknowledgements taken from any thread.
+
+The I/O thread collects the deliveries of one read from the socket and hands them over at once;
+callers take them with `get_batch`. `ack` queues the acknowledgement for the I/O thread, which
+sends as few frames as it can (see acks.py) and never acknowledges what was not asked for.
+
+Each channel opened is a new generation: after a reconnection, the broker redelivers what was
+not acknowledged on the old channel (with the redelivered flag), so acknowledgements of the old
+generation are dropped, and deliveries of it not yet taken by a caller are forgotten.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from typing import Any, NamedTuple
+
+from pika.channel import Channel
+from pika.spec import Basic, BasicProperties
+
+from sarra.broker.acks import AckTracker
+from sarra.broker.backoff import Backoff
+from sarra.broker.connect import ConnectionSettings
+from sarra.broker.link import Link, Wakeup
+from sarra.broker.topology import QueueSpec, run_steps
+
+_log = logging.getLogger(__name__)
+
+
+class Delivery(NamedTuple):
+    """One notice received; pass it back to `Consumer.ack` when done with it."""
+
+    routing_key: str
+    exchange: str
+    body: bytes
+    headers: dict[str, Any]
+    content_type: str | None
+    redelivered: bool
+    delivery_tag: int
+    generation: int
+
+
+class Consumer:
+    """Consumes one queue (declared and bound on every connection if its spec says so).
+
+    The connection is its own (see docs/broker.md): `start()` it, take deliveries with
+    `get_batch`, `ack` each when done, `close()` at the end.
+    """
+
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        queue: QueueSpec,
+        *,
+        prefetch: int = 100,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.queue = queue
+        self._prefetch = prefetch
+        self._link = Link(settings, self, backoff)
+        self._taken = threading.Condition()
+        self._handed_over: deque[Delivery] = deque()  # guarded by _taken
+        self._acks: deque[Delivery] = deque()
+        self._ack_wakeup = Wakeup(self._link, self._send_acks)
+        # I/O thread only:
+        self._channel: Channel | None = None
+        self._consumer_tag: str | None = None
+        self._generation = 0
+        self._tracker = AckTracker()
+        self._incoming: list[Delivery] = []
+
+    # --- any thread
+
+    def start(self) -> Consumer:
+        """Start the I/O thread; it connects, declares, binds and consumes by itself."""
+        self._link.start()
+        return self
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait until the queue is being consumed; False if `timeout` passed first."""
+        return self._link.wait_ready(timeout)
+
+    def get_batch(self, max_count: int = 100, timeout: float = 1.0) -> list[Delivery]:
+        """Up to `max_count` deliveries, waiting at most `timeout` seconds for the first."""
+        deadline = time.monotonic() + timeout
+        with self._taken:
+            while not self._handed_over:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return []
+                self._taken.wait(remaining)
+            waiting = self._handed_over
+            return [waiting.popleft() for _ in range(min(max_count, len(waiting)))]
+
+    def ack(self, delivery: Delivery) -> None:
+        """Acknowledge a delivery: the broker forgets it (sent soon, by the I/O thread)."""
+        self._acks.append(delivery)
+        self._ack_wakeup.request()
+
+    def close(self, timeout: float = 10.0) -> bool:
+        """Stop consuming, send the acknowledgements asked for, close the connection and end
+        the thread; True if it ended within `timeout`. Deliveries not acknowledged go back to
+        the queue."""
+        return self._link.close(timeout)
+
+    def __enter__(self) -> Consumer:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # --- Session, in the I/O thread
+
+    def open(self, channel: Channel) -> None:
+        self._generation += 1
+        self._channel = channel
+        self._tracker = AckTracker()
+        channel.add_on_cancel_callback(self._on_cancelled)
+        steps = self.queue.steps()
+        channel.basic_qos(
+            prefetch_count=self._prefetch,
+            callback=lambda _frame: run_steps(channel, steps, self._consume),
+        )
+
+    def _consume(self) -> None:
+        assert self._channel is not None
+        self._consumer_tag = self._channel.basic_consume(
+            self.queue.name, self._on_message, callback=lambda _frame: self._link.ready()
+        )
+
+    def lost(self, reason: BaseException | None) -> None:
+        self._channel = None
+        self._consumer_tag = None
+        self._incoming.clear()
+        with self._taken:
+            forgotten = len(self._handed_over)
+            self._handed_over.clear()
+        if forgotten:
+            _log.debug("%d deliveries not yet taken will be redelivered", forgotten)
+
+    def stop(self) -> None:
+        if self._channel is not None and self._consumer_tag is not None:
+            self._channel.basic_cancel(self._consumer_tag)
+        self._send_acks()
+
+    def _on_message(
+        self, _channel: Channel, method: Basic.Deliver, properties: BasicProperties, body: bytes
+    ) -> None:
+        headers = properties.headers
+        if headers:
+            headers = {
+                k: v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+                for k, v in headers.items()
+            }
+        tag = method.delivery_tag
+        self._tracker.delivered(tag)
+        if not self._incoming:  # the first of this read: hand them all over once it is done
+            self._link.call_later(0, self._hand_over)
+        self._incoming.append(
+            Delivery(
+                method.routing_key,
+                method.exchange,
+                body,
+                headers or {},
+                properties.content_type,
+                method.redelivered,
+                tag,
+                self._generation,
+            )
+        )
+
+    def _hand_over(self) -> None:
+        batch, self._incoming = self._incoming, []
+        if batch:
+            with self._taken:
+                self._handed_over.extend(batch)
+                self._taken.notify_all()
+
+    def _send_acks(self) -> None:
+        acks = self._acks
+        done = [acks.popleft() for _ in range(len(acks))]
+        channel = self._channel
+        if channel is None or not channel.is_open:
+            return  # lost with the channel: the broker redelivers them
+        generation = self._generation
+        tags = [d.delivery_tag for d in done if d.generation == generation]
+        for tag, multiple in self._tracker.acks(tags):
+            channel.basic_ack(tag, multiple)
+
+    def _on_cancelled(self, _frame: object) -> None:
+        _log.warning(
+            "the broker cancelled consumption of queue %s (deleted?); consuming again",
+            self.queue.name,
+        )
+        if self._channel is not None and self._channel.is_open:
+            self._channel.close()

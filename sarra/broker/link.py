@@ -1,0 +1,242 @@
+"""One broker connection, with one channel, living in its own I/O thread and re-opened after
+every failure.
+
+The thread runs pika's select loop and nothing else: it never waits on a caller, so heartbeats
+flow however long the callers work. Other threads talk to it only through `call_soon`. What
+the channel is for (consuming, publishing) is a `Session`: the link tells it when a channel is
+open and when it is gone, and the session tells the link when it works (`ready`).
+
+After a failure (connection refused or lost, channel closed by the broker) the link waits a
+back-off delay and tries again: a new channel if the connection still stands, else a new
+connection. Each failure is logged once with its reason, and each recovery.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from pika.adapters.select_connection import IOLoop, SelectConnection
+from pika.channel import Channel
+
+from sarra.broker.backoff import Backoff
+from sarra.broker.connect import ConnectionSettings
+from sarra.broker.errors import describe
+
+_log = logging.getLogger(__name__)
+
+# pika reports each failure itself, at ERROR, in its words; the link reports them once, in ours.
+# Set the "pika" logger's level explicitly to see pika's own lines.
+if logging.getLogger("pika").level == logging.NOTSET:
+    logging.getLogger("pika").setLevel(logging.CRITICAL)
+
+
+class Session(Protocol):
+    """What a link's channel is for; every method runs in the I/O thread."""
+
+    def open(self, channel: Channel) -> None:
+        """Set up a newly opened channel, then call the link's `ready()`."""
+
+    def lost(self, reason: BaseException | None) -> None:
+        """The channel is gone (closed by the broker, or with its connection)."""
+
+    def stop(self) -> None:
+        """The link is closing on request: send what can be sent without waiting."""
+
+
+class Link:
+    """A connection and its channel in a dedicated I/O thread, kept open until `close()`."""
+
+    def __init__(
+        self, settings: ConnectionSettings, session: Session, backoff: Backoff | None = None
+    ) -> None:
+        self.settings = settings
+        self._session = session
+        self._backoff = backoff or Backoff()
+        self._ioloop = IOLoop()
+        self._thread = threading.Thread(target=self._run, name=settings.name, daemon=True)
+        self._ready = threading.Event()
+        # I/O thread only:
+        self._connection: SelectConnection | None = None
+        self._channel: Channel | None = None
+        self._retry: Any = None
+        self._stopping = False
+        self._failures = 0
+        self._down_since: float | None = None
+        self._was_ready = False
+
+    # --- any thread
+
+    def start(self) -> None:
+        """Start the I/O thread, which connects (and reconnects) by itself."""
+        self._thread.start()
+
+    def call_soon(self, callback: Callable[[], None]) -> None:
+        """Have the I/O thread call `callback` as soon as it can."""
+        self._ioloop.add_callback_threadsafe(callback)
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait until the session works (again); False if `timeout` passed first."""
+        return self._ready.wait(timeout)
+
+    @property
+    def is_ready(self) -> bool:
+        """Whether the session works now."""
+        return self._ready.is_set()
+
+    def close(self, timeout: float = 10.0) -> bool:
+        """Let the session stop, close the connection and end the thread (waiting at most
+        `timeout`); True when the thread has ended."""
+        if not self._thread.is_alive():
+            return True
+        self.call_soon(self._stop)
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    # --- I/O thread
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> object:
+        """Have `callback` called after `delay` seconds (I/O thread only)."""
+        return self._ioloop.call_later(delay, callback)
+
+    def ready(self) -> None:
+        """The session says its channel works: reset the back-off, log a recovery."""
+        if self._failures:
+            down = time.monotonic() - (self._down_since or time.monotonic())
+            _log.info(
+                "%s: connection %r working again after %d failed attempt%s (%.1f s)",
+                self.settings.url,
+                self.settings.name,
+                self._failures,
+                "" if self._failures == 1 else "s",
+                down,
+            )
+        elif not self._was_ready:
+            _log.info("%s: connected as %r", self.settings.url, self.settings.name)
+        self._failures = 0
+        self._down_since = None
+        self._was_ready = True
+        self._backoff.reset()
+        self._ready.set()
+
+    def _run(self) -> None:
+        try:
+            self._connect()
+            self._ioloop.start()
+        finally:
+            self._ioloop.close()
+
+    def _connect(self) -> None:
+        self._retry = None
+        if self._stopping:
+            return
+        try:
+            self._connection = SelectConnection(
+                self.settings.parameters(),
+                on_open_callback=self._on_connection_open,
+                on_open_error_callback=self._on_connection_failed,
+                on_close_callback=self._on_connection_failed,
+                custom_ioloop=self._ioloop,
+            )
+        except Exception as error:  # e.g. a TLS context that cannot be built
+            self._failed(error, self._connect)
+
+    def _on_connection_open(self, connection: SelectConnection) -> None:
+        connection.add_on_connection_blocked_callback(self._on_blocked)
+        connection.add_on_connection_unblocked_callback(self._on_unblocked)
+        self._open_channel()
+
+    def _open_channel(self) -> None:
+        self._retry = None
+        connection = self._connection
+        if self._stopping or connection is None or not connection.is_open:
+            return
+        connection.channel(on_open_callback=self._on_channel_open)
+
+    def _on_channel_open(self, channel: Channel) -> None:
+        self._channel = channel
+        channel.add_on_close_callback(self._on_channel_closed)
+        self._session.open(channel)
+
+    def _on_channel_closed(self, _channel: Channel, reason: BaseException) -> None:
+        self._channel = None
+        self._ready.clear()
+        self._session.lost(reason)
+        connection = self._connection
+        if not self._stopping and connection is not None and connection.is_open:
+            self._failed(reason, self._open_channel)  # the connection stands: a new channel
+        # otherwise the connection is going too, and _on_connection_failed follows
+
+    def _on_connection_failed(self, _connection: SelectConnection, reason: BaseException) -> None:
+        self._connection = None
+        self._ready.clear()
+        if self._stopping:
+            self._ioloop.stop()
+        else:
+            self._failed(reason, self._connect)
+
+    def _failed(self, reason: BaseException, retry: Callable[[], None]) -> None:
+        self._failures += 1
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+        delay = self._backoff.next()
+        _log.warning(
+            "%s: %s (connection %r); trying again in %.1f s",
+            self.settings.url,
+            describe(reason),
+            self.settings.name,
+            delay,
+        )
+        self._retry = self._ioloop.call_later(delay, retry)
+
+    def _on_blocked(self, _connection: SelectConnection, frame: Any) -> None:
+        _log.warning(
+            "%s: the broker holds back this connection: %s",
+            self.settings.url,
+            getattr(frame.method, "reason", "resource alarm"),
+        )
+
+    def _on_unblocked(self, _connection: SelectConnection, _frame: Any) -> None:
+        _log.info("%s: the broker lets this connection through again", self.settings.url)
+
+    def _stop(self) -> None:
+        self._stopping = True
+        if self._retry is not None:
+            self._ioloop.remove_timeout(self._retry)
+            self._retry = None
+        channel = self._channel
+        if channel is not None and channel.is_open:
+            self._session.stop()
+        connection = self._connection
+        if connection is not None and not connection.is_closed:
+            if not connection.is_closing:
+                connection.close()
+            # _on_connection_failed stops the loop once the connection is closed
+        else:
+            self._ioloop.stop()
+
+
+class Wakeup:
+    """Calls `callback` in a link's I/O thread when asked from any thread; the asks made before
+    the call runs are all served by that one call (one wake-up of the loop, not one each).
+
+    The callback must take everything waiting at the time it runs (it is cleared first).
+    """
+
+    def __init__(self, link: Link, callback: Callable[[], None]) -> None:
+        self._link = link
+        self._callback = callback
+        self._pending = False
+
+    def request(self) -> None:
+        """Ask for a call (any thread)."""
+        if not self._pending:
+            self._pending = True
+            self._link.call_soon(self._run)
+
+    def _run(self) -> None:
+        self._pending = False
+        self._callback()

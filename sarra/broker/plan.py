@@ -1,0 +1,150 @@
+"""From a configuration to what the broker layer works with: connection settings, the queue
+with its bindings, the exchanges posted to.
+
+Consumers (subscribe, sarra, shovel, winnow, sender, report) consume from `broker`. The post
+broker is `post_broker`, or `broker` for the components that always post (post, watch, poll,
+sarra, shovel, winnow). Without exchange_split all instances share one queue; with it, instance
+i has its own queue (`_NN`, NN = i-1) bound to `<exchange>NN`.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import unquote, urlsplit
+
+from sarra.broker import naming
+from sarra.broker.connect import ConnectionSettings
+from sarra.broker.errors import BrokerUrlError
+from sarra.broker.topology import QueueSpec
+from sarra.broker.url import parse_broker_url
+from sarra.config.credentials import Credentials
+from sarra.config.loader import Config
+from sarra.message.topic import subtopic_binding
+
+_log = logging.getLogger(__name__)
+
+CONSUMERS = frozenset({"subscribe", "sarra", "shovel", "winnow", "sender", "report"})
+"""Components that consume a queue."""
+
+ALWAYS_POST = frozenset({"post", "watch", "poll", "sarra", "shovel", "winnow"})
+"""Components that post even without a post_broker (to their broker)."""
+
+
+def consumes(config: Config) -> bool:
+    """Whether the component consumes a queue."""
+    return config.component in CONSUMERS and bool(config.broker)
+
+
+def post_broker(config: Config) -> str | None:
+    """The URL of the broker notices are posted to, if the component posts."""
+    if config.post_broker:
+        return config.post_broker
+    return config.broker if config.component in ALWAYS_POST else None
+
+
+def connection_settings(
+    config: Config,
+    url: str,
+    role: str,
+    instance: int = 1,
+    *,
+    credentials: Credentials | None = None,
+    heartbeat: float = 60.0,
+) -> ConnectionSettings:
+    """How to connect to `url` for `role` (consumer, publisher, admin) of a config's instance."""
+    return ConnectionSettings(
+        url=parse_broker_url(url, credentials),
+        name=naming.connection_name(config.component, config.name, instance, role),
+        heartbeat=heartbeat,
+        tls_rigour=config.tls_rigour,
+    )
+
+
+def consume_exchange(config: Config) -> str:
+    """The exchange bound to when a subtopic line names none: xs_<user>_<exchange_suffix>,
+    else the exchange option, else xs_<user>."""
+    user = _user(config.broker, "broker")
+    if config.exchange_suffix:
+        return naming.user_exchange(user, config.exchange_suffix)
+    return config.exchange or naming.user_exchange(user)
+
+
+def bindings(config: Config, share: int | None = None) -> tuple[tuple[str, str], ...]:
+    """(exchange, key) of each subtopic line; `<topic_prefix>.#` if there is none; nothing
+    after `subtopic None`. With `share` (exchange_split), the exchanges of that share."""
+    default = consume_exchange(config)
+    if config.bindings:
+        pairs = [
+            (b.exchange or default, subtopic_binding(b.topic_prefix, b.subtopic))
+            for b in config.bindings
+        ]
+    elif "subtopic" in config.origin:  # subtopic None
+        pairs = []
+    else:
+        pairs = [(default, subtopic_binding(config.topic_prefix, "#"))]
+    if share is not None:
+        pairs = [(naming.split_exchange_name(exchange, share), key) for exchange, key in pairs]
+    return tuple(pairs)
+
+
+def queue_spec(config: Config, instance: int = 1, *, create: bool = True) -> QueueSpec | None:
+    """The queue an instance consumes: the queue option, else the name kept in the state
+    directory, else a new one (kept there). With create False, None when none is kept."""
+    user = _user(config.broker, "broker")
+    name = config.queue
+    if name:
+        if not name.startswith(naming.queue_standard_prefix(user)):
+            _log.warning(
+                "queue %s does not start with %s: the broker may refuse it",
+                name,
+                naming.queue_standard_prefix(user),
+            )
+    else:
+        path = naming.qname_file(config.component, config.name, user)
+
+        def make() -> str:
+            return naming.queue_name(user, config.component, config.name, config.queue_suffix)
+
+        name = naming.stored_queue_name(path, make if create else None)
+        if name is None:
+            return None
+    share = instance - 1 if config.exchange_split else None
+    if share is not None:
+        name = naming.split_queue_name(name, share)
+    return QueueSpec(
+        name=name,
+        durable=config.durable,
+        expire=config.expire,
+        message_ttl=config.message_ttl,
+        bindings=bindings(config, share),
+        declare=config.declare_queue,
+        bind=config.bind_queue,
+    )
+
+
+def queue_specs(config: Config, *, create: bool = True) -> list[QueueSpec]:
+    """The queues of every instance: one, or one per instance with exchange_split."""
+    count = config.instances if config.exchange_split else 1
+    specs = [queue_spec(config, instance, create=create) for instance in range(1, count + 1)]
+    return [spec for spec in specs if spec is not None]
+
+
+def post_exchanges(config: Config) -> list[str]:
+    """The exchanges notices are posted to: xs_<user>_<post_exchange_suffix>, else the
+    post_exchange option, else xs_<user>; each of <exchange>NN with post_exchange_split."""
+    url = post_broker(config)
+    if url is None:
+        return []
+    user = _user(url, "post_broker")
+    if config.post_exchange_suffix:
+        exchange = naming.user_exchange(user, config.post_exchange_suffix)
+    else:
+        exchange = config.post_exchange or naming.user_exchange(user)
+    return naming.post_exchange_names(exchange, config.post_exchange_split)
+
+
+def _user(url: str | None, option: str) -> str:
+    """The user a broker URL names, decoded (anonymous when none)."""
+    if not url:
+        raise BrokerUrlError(f"no {option} is set")
+    return unquote(urlsplit(url).username or "") or "anonymous"

@@ -1,0 +1,285 @@
+"""Publishing with publisher confirms, pipelined.
+
+`publish` queues a notice and returns a `Confirmation` at once. The I/O thread keeps up to
+`window` notices published and not yet confirmed; each confirm from the broker (often covering
+many notices) settles their confirmations and lets more go. When the channel or connection is
+lost, the notices not yet confirmed are published again, first, once it is back: at least once,
+never dropped. A notice is failed only when the broker refuses it: a nack, or an exchange that
+does not exist or may not be written to (the channel closes naming it).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from pika import BasicProperties
+from pika.channel import Channel
+from pika.frame import Method
+from pika.spec import Basic
+
+from sarra.broker.backoff import Backoff
+from sarra.broker.connect import ConnectionSettings
+from sarra.broker.errors import PublishError, describe, refused_exchange
+from sarra.broker.link import Link, Wakeup
+from sarra.broker.topology import exchange_steps, run_steps
+
+_log = logging.getLogger(__name__)
+
+_CONFIRMED = "confirmed"
+
+
+class Confirmation:
+    """The broker's answer to one publish: wait for it, or have a callback called with it.
+
+    Callbacks run in the publisher's I/O thread (or at once, if already settled): keep them
+    short, and never wait on the publisher in them.
+    """
+
+    __slots__ = ("_callbacks", "_lock", "_outcome")
+
+    def __init__(self, lock: threading.Condition) -> None:
+        self._lock = lock
+        self._outcome: str | PublishError | None = None
+        self._callbacks: list[Callable[[Confirmation], None]] = []
+
+    def done(self) -> bool:
+        """Whether the broker has answered (or the publisher gave up at close)."""
+        return self._outcome is not None
+
+    @property
+    def error(self) -> PublishError | None:
+        """Why the notice was not taken; None if confirmed or not settled yet."""
+        outcome = self._outcome
+        return outcome if isinstance(outcome, PublishError) else None
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until settled; True when confirmed, False when refused or timed out."""
+        with self._lock:
+            self._lock.wait_for(self.done, timeout)
+        return self._outcome == _CONFIRMED
+
+    def result(self, timeout: float | None = None) -> None:
+        """Return once confirmed; raise PublishError if refused, TimeoutError if no answer."""
+        if not self.wait(timeout):
+            raise self.error or TimeoutError("no confirmation from the broker in time")
+
+    def add_done_callback(self, callback: Callable[[Confirmation], None]) -> None:
+        """Call `callback(self)` once settled."""
+        with self._lock:
+            if self._outcome is None:
+                self._callbacks.append(callback)
+                return
+        callback(self)
+
+
+@dataclass(slots=True)
+class _Notice:
+    exchange: str
+    routing_key: str
+    body: bytes
+    properties: BasicProperties
+    confirmation: Confirmation
+
+
+class Publisher:
+    """Publishes to exchanges of one broker, declaring them on every connection if asked.
+
+    The connection is its own (see docs/broker.md): `start()` it, `publish`, `flush` before
+    acknowledging what the notices stand for, `close()` at the end. `publish` blocks while
+    `max_outstanding` notices are unconfirmed (the broker is down or slow), so that memory stays
+    bounded.
+    """
+
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        exchanges: Iterable[str] = (),
+        *,
+        declare_exchanges: bool = True,
+        window: int = 1000,
+        max_outstanding: int = 10_000,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self._steps = exchange_steps(list(exchanges)) if declare_exchanges else []
+        self._window = window
+        self._max_outstanding = max(max_outstanding, window)
+        self._link = Link(settings, self, backoff)
+        self._wakeup = Wakeup(self._link, self._send)
+        self._backlog: deque[_Notice] = deque()  # published by callers, not yet sent
+        self._settled = threading.Condition()
+        self._outstanding = 0  # guarded by _settled: published and not settled
+        self._closed = False
+        # I/O thread only: sent, by sequence number; None once settled out of order
+        self._unconfirmed: deque[list] = deque()  # [sequence number, _Notice | None]
+        self._sequence = 0
+        self._channel: Channel | None = None
+
+    # --- any thread
+
+    def start(self) -> Publisher:
+        """Start the I/O thread; it connects and declares by itself."""
+        self._link.start()
+        return self
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait until notices can be sent; False if `timeout` passed first."""
+        return self._link.wait_ready(timeout)
+
+    def publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        headers: Mapping[str, str] | None = None,
+        content_type: str = "text/plain",
+        persistent: bool = True,
+    ) -> Confirmation:
+        """Queue a notice for publishing; the Confirmation settles when the broker answers."""
+        properties = BasicProperties(
+            content_type=content_type,
+            headers=dict(headers) if headers else None,
+            delivery_mode=2 if persistent else 1,
+        )
+        with self._settled:
+            self._settled.wait_for(
+                lambda: self._closed or self._outstanding < self._max_outstanding
+            )
+            if self._closed:
+                raise PublishError("publish on a closed publisher")
+            self._outstanding += 1
+            confirmation = Confirmation(self._settled)
+        self._backlog.append(_Notice(exchange, routing_key, body, properties, confirmation))
+        self._wakeup.request()
+        return confirmation
+
+    @property
+    def outstanding(self) -> int:
+        """Notices published and not yet settled."""
+        return self._outstanding
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every notice published so far is settled; False if `timeout` passed."""
+        with self._settled:
+            return self._settled.wait_for(lambda: self._outstanding == 0, timeout)
+
+    def close(self, timeout: float = 10.0) -> bool:
+        """Wait (at most `timeout`) for outstanding confirms, then close; True if all came.
+
+        Notices still unconfirmed then are failed, so that no caller waits forever.
+        """
+        flushed = self.flush(timeout)
+        self._link.close(timeout)
+        with self._settled:
+            self._closed = True
+            self._settled.notify_all()
+        leftovers = [n for _, n in self._unconfirmed if n is not None] + list(self._backlog)
+        self._unconfirmed.clear()
+        self._backlog.clear()
+        if leftovers:
+            _log.warning("closed with %d notices unconfirmed by the broker", len(leftovers))
+            self._settle(
+                leftovers, PublishError("the publisher closed before the broker confirmed")
+            )
+        return flushed
+
+    def __enter__(self) -> Publisher:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # --- Session, in the I/O thread
+
+    def open(self, channel: Channel) -> None:
+        self._channel = channel
+        self._sequence = 0
+        channel.confirm_delivery(
+            self._on_confirm, callback=lambda _frame: run_steps(channel, self._steps, self._ready)
+        )
+
+    def _ready(self) -> None:
+        self._link.ready()
+        self._send()
+
+    def lost(self, reason: BaseException | None) -> None:
+        self._channel = None
+        again = [n for _, n in self._unconfirmed if n is not None]
+        self._unconfirmed.clear()
+        waiting = self._backlog
+        again += [waiting.popleft() for _ in range(len(waiting))]
+        refused = refused_exchange(reason)
+        if refused is not None and reason is not None:
+            failed = [n for n in again if n.exchange == refused]
+            again = [n for n in again if n.exchange != refused]
+            error = PublishError(f"exchange {refused}: {describe(reason)}")
+            _log.error("%d notices not published: %s", len(failed), error)
+            self._settle(failed, error)
+        if again:
+            _log.info("%d notices will be published again once reconnected", len(again))
+        waiting.extendleft(reversed(again))
+
+    def stop(self) -> None:
+        """Nothing to finish: close() has waited for the confirms already."""
+
+    def _send(self) -> None:
+        channel = self._channel
+        if channel is None or not self._link.is_ready:
+            return
+        backlog, unconfirmed = self._backlog, self._unconfirmed
+        room = self._window - len(unconfirmed)
+        sequence = self._sequence
+        while room > 0 and backlog:
+            notice = backlog.popleft()
+            sequence += 1
+            unconfirmed.append([sequence, notice])
+            channel.basic_publish(
+                notice.exchange, notice.routing_key, notice.body, notice.properties
+            )
+            room -= 1
+        self._sequence = sequence
+
+    def _on_confirm(self, frame: Method) -> None:
+        method = frame.method
+        tag = method.delivery_tag
+        unconfirmed = self._unconfirmed
+        settled: list[_Notice] = []
+        if method.multiple:
+            while unconfirmed and unconfirmed[0][0] <= tag:
+                notice = unconfirmed.popleft()[1]
+                if notice is not None:
+                    settled.append(notice)
+        elif unconfirmed and unconfirmed[0][0] <= tag:
+            entry = unconfirmed[tag - unconfirmed[0][0]]
+            if entry[1] is not None:
+                settled.append(entry[1])
+                entry[1] = None
+            while unconfirmed and unconfirmed[0][1] is None:
+                unconfirmed.popleft()
+        error = None
+        if isinstance(method, Basic.Nack):
+            error = PublishError("the broker could not take the notice (nack)")
+            _log.error("%d notices refused by the broker (nack)", len(settled))
+        self._settle(settled, error)
+        self._send()
+
+    def _settle(self, notices: list[_Notice], error: PublishError | None) -> None:
+        outcome = error or _CONFIRMED
+        callbacks = []
+        with self._settled:
+            for notice in notices:
+                confirmation = notice.confirmation
+                confirmation._outcome = outcome
+                if confirmation._callbacks:
+                    callbacks += [(fn, confirmation) for fn in confirmation._callbacks]
+                    confirmation._callbacks = []
+            self._outstanding -= len(notices)
+            self._settled.notify_all()
+        for callback, confirmation in callbacks:
+            try:
+                callback(confirmation)
+            except Exception:
+                _log.exception("a confirmation callback failed")

@@ -1,0 +1,154 @@
+"""What is declared on a broker, as steps that run on a pika channel of either kind.
+
+A step calls one channel method; on a blocking channel it returns when the broker has answered,
+on an asynchronous channel it passes `callback=` and the next step runs from there. Exchanges
+are topic exchanges, durable, not auto-deleted; queues are not exclusive nor auto-deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class Step(Protocol):
+    """One declaration; str() says what it does, for logs and errors."""
+
+    def run(self, channel: Any, **callback: Any) -> None:
+        """Call the channel method (with `callback=` on an asynchronous channel)."""
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """A queue to consume from: its declaration, its bindings, and what may be done about them.
+
+    `expire` and `message_ttl` are in seconds, 0 meaning none; `bindings` are
+    (exchange, routing key) pairs; `declare` and `bind` are the declare_queue and bind_queue
+    options (False on brokers where the administrator does it).
+    """
+
+    name: str
+    durable: bool = True
+    expire: float = 300.0
+    message_ttl: float = 0.0
+    bindings: tuple[tuple[str, str], ...] = ()
+    declare: bool = True
+    bind: bool = True
+
+    def arguments(self) -> dict[str, int]:
+        """The x-arguments of the declaration (milliseconds)."""
+        arguments = {}
+        if self.expire > 0:
+            arguments["x-expires"] = round(self.expire * 1000)
+        if self.message_ttl > 0:
+            arguments["x-message-ttl"] = round(self.message_ttl * 1000)
+        return arguments
+
+    def steps(self, *, bindings: bool = True) -> list[Step]:
+        """The declaration (if `declare`), then the bindings (if asked and `bind`)."""
+        steps: list[Step] = [DeclareQueue(self)] if self.declare else []
+        if bindings and self.bind:
+            steps += [Bind(self.name, exchange, key) for exchange, key in self.bindings]
+        return steps
+
+
+@dataclass(frozen=True)
+class DeclareQueue:
+    """Declare a queue (idempotent when the arguments are the same)."""
+
+    queue: QueueSpec
+
+    def run(self, channel: Any, **callback: Any) -> None:
+        channel.queue_declare(
+            queue=self.queue.name,
+            durable=self.queue.durable,
+            exclusive=False,
+            auto_delete=False,
+            arguments=self.queue.arguments(),
+            **callback,
+        )
+
+    def __str__(self) -> str:
+        return f"declare queue {self.queue.name}"
+
+
+@dataclass(frozen=True)
+class Bind:
+    """Bind a queue to an exchange with one routing key."""
+
+    queue: str
+    exchange: str
+    key: str
+
+    def run(self, channel: Any, **callback: Any) -> None:
+        channel.queue_bind(
+            queue=self.queue, exchange=self.exchange, routing_key=self.key, **callback
+        )
+
+    def __str__(self) -> str:
+        return f"bind queue {self.queue} to exchange {self.exchange} with key {self.key}"
+
+
+@dataclass(frozen=True)
+class DeclareExchange:
+    """Declare a topic exchange, durable, not auto-deleted."""
+
+    name: str
+
+    def run(self, channel: Any, **callback: Any) -> None:
+        channel.exchange_declare(
+            exchange=self.name, exchange_type="topic", durable=True, auto_delete=False, **callback
+        )
+
+    def __str__(self) -> str:
+        return f"declare exchange {self.name}"
+
+
+@dataclass(frozen=True)
+class DeleteQueue:
+    """Delete a queue, with its bindings and any notice still in it."""
+
+    name: str
+
+    def run(self, channel: Any, **callback: Any) -> None:
+        channel.queue_delete(queue=self.name, **callback)
+
+    def __str__(self) -> str:
+        return f"delete queue {self.name}"
+
+
+@dataclass(frozen=True)
+class DeleteExchange:
+    """Delete an exchange, only if no queue is bound to it."""
+
+    name: str
+
+    def run(self, channel: Any, **callback: Any) -> None:
+        channel.exchange_delete(exchange=self.name, if_unused=True, **callback)
+
+    def __str__(self) -> str:
+        return f"delete exchange {self.name} (if unused)"
+
+
+def exchange_steps(names: Sequence[str]) -> list[Step]:
+    """Declare each of the exchanges."""
+    return [DeclareExchange(name) for name in names]
+
+
+def run_steps(channel: Any, steps: Sequence[Step], done: Callable[[], None]) -> None:
+    """Run `steps` one after another on an asynchronous channel, then call `done()`.
+
+    A step the broker refuses closes the channel: the channel's close callback hears of it,
+    and the remaining steps never run.
+    """
+    remaining: Iterator[Step] = iter(steps)
+
+    def next_step(_frame: object = None) -> None:
+        step = next(remaining, None)
+        if step is None:
+            done()
+        else:
+            step.run(channel, callback=next_step)
+
+    next_step()
