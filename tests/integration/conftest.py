@@ -1,0 +1,111 @@
+"""Session-wide test servers (see tests/servers.py), all serving one directory, `served_root`."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from servers import (
+    FTP_USER,
+    PASSWORD,
+    SSHD,
+    TOKEN,
+    WEB_USER,
+    FtpServer,
+    HttpServer,
+    SshServer,
+    make_certificate,
+)
+
+
+@pytest.fixture(scope="session")
+def served_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The directory every test server serves (http root, ftp home, a directory sftp reaches)."""
+    return tmp_path_factory.mktemp("served").resolve()
+
+
+@pytest.fixture(scope="session")
+def tls_certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(certificate, key) of a self-signed certificate for 127.0.0.1; the cert is its own CA."""
+    return make_certificate(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="session")
+def http_server(served_root: Path) -> Iterator[HttpServer]:
+    """HTTP on 127.0.0.1, Basic auth as WEB_USER / PASSWORD."""
+    server = HttpServer(served_root, user=WEB_USER, password=PASSWORD).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def https_server(served_root: Path, tls_certificate: tuple[Path, Path]) -> Iterator[HttpServer]:
+    """HTTPS on 127.0.0.1 with the self-signed certificate, bearer token TOKEN."""
+    server = HttpServer(served_root, token=TOKEN, tls=tls_certificate).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def ftp_server(served_root: Path) -> Iterator[FtpServer]:
+    """pyftpdlib FTP on 127.0.0.1, FTP_USER / PASSWORD, home served_root."""
+    server = FtpServer(served_root, FTP_USER, PASSWORD).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def ftp_server_without_mlsd(served_root: Path) -> Iterator[FtpServer]:
+    """Like ftp_server, but without MLSD (as vsftpd): listings come from LIST."""
+    server = FtpServer(served_root, FTP_USER, PASSWORD, mlsd=False).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def ftps_server(served_root: Path, tls_certificate: tuple[Path, Path]) -> Iterator[FtpServer]:
+    """pyftpdlib FTPS (explicit TLS on control and data) on 127.0.0.1, FTP_USER / PASSWORD."""
+    pytest.importorskip("OpenSSL", reason="pyftpdlib's FTPS server needs pyOpenSSL")
+    server = FtpServer(served_root, FTP_USER, PASSWORD, tls=tls_certificate).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
+    """OpenSSH's sshd on 127.0.0.1 with a generated host key; `client_key` logs in as us."""
+    if not SSHD.exists():
+        pytest.skip(f"{SSHD} is absent (install openssh-server)")
+    server = SshServer(tmp_path_factory.mktemp("sshd")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ssh_user() -> str:
+    """Who the tests log in to sshd as: the user running them."""
+    return getpass.getuser()
+
+
+@pytest.fixture
+def ssh_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sshd: SshServer) -> Path:
+    """A fresh HOME whose ~/.ssh/known_hosts holds sshd's host key; no ssh agent."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "known_hosts").write_text(sshd.known_hosts_line + "\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    return home
+
+
+@pytest.fixture
+def trust_test_certificate(
+    monkeypatch: pytest.MonkeyPatch, tls_certificate: tuple[Path, Path]
+) -> Path:
+    """Make the self-signed certificate trusted (by OpenSSL's and requests' CA variables)."""
+    cert = tls_certificate[0]
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    return cert
