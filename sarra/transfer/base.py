@@ -93,7 +93,8 @@ class Transfer(ABC):
     """A connection to one server for copying files; see the module docstring for paths.
 
     Every failure is raised as a TransientError or a PermanentError (Unsupported where the
-    protocol cannot do the operation), never as the library's own exception.
+    protocol cannot do the operation), never as the library's own exception. A backend is not
+    thread-safe: give each worker thread its own.
     """
 
     capabilities: ClassVar[frozenset[str]] = frozenset({"get"})
@@ -240,6 +241,12 @@ class Transfer(ABC):
             raise TransientError(
                 operation, self.url(path), f"ended after {copied} of {length} bytes"
             )
+
+    def _check_offset(self, operation: str, path: str, offset: int, size: int) -> None:
+        """An offset past the end of the file is transient, like a short read."""
+        if offset > size:
+            reason = f"offset {offset} is past the end of the file ({size} bytes)"
+            raise TransientError(operation, self.url(path), reason)
 
     def _file_done(self) -> None:
         """Count a file against `batch`, renewing the connection when the batch is full."""

@@ -79,8 +79,8 @@ class FtpTransfer(Transfer):
         try:
             with self._failing("get", remote_path):
                 ftp = self._connection()
-                if length is not None:
-                    self._check_reaches_end(ftp, remote_path, offset + length)
+                if offset or length is not None:
+                    self._check_range_fits(ftp, remote_path, offset, length)
                 ftp.voidcmd(self._type)
                 conn, _ = ftp.ntransfercmd(f"RETR {remote_path}", rest=offset or None)
                 with self._dropping_on_error():
@@ -252,8 +252,11 @@ class FtpTransfer(Transfer):
             self._disconnect()
             raise
 
-    def _check_reaches_end(self, ftp: ftplib.FTP, path: str, end: int) -> None:
-        """Refuse a range that stops before the end of the file: FTP cannot stop a read early."""
+    def _check_range_fits(
+        self, ftp: ftplib.FTP, path: str, offset: int, length: int | None
+    ) -> None:
+        """Check a range against the file's size (SIZE): FTP cannot stop a read early, so a
+        range must run to the end of the file; one past the end is transient."""
         ftp.voidcmd("TYPE I")
         try:
             size = ftp.size(path)
@@ -263,6 +266,10 @@ class FtpTransfer(Transfer):
             size = None
         if size is None:
             raise self.unsupported("get", path, "ftp cannot read a byte range (no SIZE)")
+        self._check_offset("get", path, offset, size)
+        if length is None:
+            return
+        end = offset + length
         if end < size:
             reason = f"ftp cannot read a byte range that stops before the end ({end} < {size})"
             raise self.unsupported("get", path, reason)

@@ -36,6 +36,7 @@ class LocalTransfer(Transfer):
     ) -> int:
         check_range(offset, length)
         with self._failing("get", remote_path), open(remote_path, "rb") as source:
+            self._check_offset("get", remote_path, offset, os.fstat(source.fileno()).st_size)
             source.seek(offset)
             copied = self._copy(source.read, local_file.write, length, progress)
         self._check_copied("get", remote_path, copied, length)

@@ -67,6 +67,7 @@ class SftpTransfer(Transfer):
                 self._connection().open(remote_path, "rb") as remote,
             ):
                 size = remote.stat().st_size or 0
+                self._check_offset("get", remote_path, offset, size)
                 end = size if length is None else min(size, offset + length)
                 read = _WindowReader(remote, offset, end, self.settings.bufsize)
                 copied = self._copy(read, local_file.write, length, progress)

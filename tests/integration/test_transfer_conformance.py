@@ -228,6 +228,9 @@ def test_range_past_the_end_is_transient(target: Target) -> None:
             _get(remote, target.remote(path), 990, 20)
         with pytest.raises(TransientError):
             _get(remote, target.remote(path), 2_000, 10)
+        with pytest.raises(TransientError):
+            _get(remote, target.remote(path), 2_000)
+        assert _get(remote, target.remote(path), 999) == _data(1_000)[999:]
 
 
 def test_get_of_a_missing_file_is_permanent(target: Target) -> None:
