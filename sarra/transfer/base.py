@@ -186,10 +186,14 @@ class Transfer(ABC):
 
     def url(self, path: str = "") -> str:
         """The URL of `path` on this server, for messages (it never holds the password)."""
-        server = self.server
-        user = f"{server.user}@" if server.user else ""
-        port = f":{server.port}" if server.port is not None else ""
-        return f"{server.scheme}://{user}{server.host}{port}{path}"
+        user = f"{self.server.user}@" if self.server.user else ""
+        return f"{self.server.scheme}://{user}{self.host_port}{path}"
+
+    @property
+    def host_port(self) -> str:
+        """host:port as a URL writes it (an IPv6 address in brackets)."""
+        host = f"[{self.server.host}]" if ":" in self.server.host else self.server.host
+        return host if self.server.port is None else f"{host}:{self.server.port}"
 
     def unsupported(self, operation: str, path: str, why: str = "") -> Unsupported:
         """The error for an operation this protocol cannot do."""

@@ -130,8 +130,7 @@ class HttpTransfer(Transfer):
             raise TransientError("get", self.url(path), reason)
 
     def _address(self, path: str) -> str:
-        port = f":{self.server.port}" if self.server.port is not None else ""
-        return f"{self.server.scheme}://{self.server.host}{port}{quote(path)}"
+        return f"{self.server.scheme}://{self.host_port}{quote(path)}"
 
     def _connection(self) -> requests.Session:
         if self._session is None:

@@ -125,6 +125,7 @@ def test_the_server_never_shows_its_password() -> None:
     remote = open_transfer(f"ftp://bob:{SECRET}@h:2121/")
     assert remote.url("/a b") == "ftp://bob@h:2121/a b"
     assert "s3cr" not in repr(remote.server)
+    assert open_transfer("sftp://[::1]/").url("/x") == "sftp://[::1]:22/x"
 
 
 @pytest.mark.parametrize(
