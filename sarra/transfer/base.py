@@ -206,12 +206,11 @@ class Transfer(ABC):
 
     @contextmanager
     def _failing(self, operation: str, path: str) -> Iterator[None]:
-        """Turn exceptions into TransferErrors; a transient one also drops the connection."""
+        """Turn library exceptions into TransferErrors; a transient one also drops the
+        connection, which may be broken or out of step."""
         try:
             yield
-        except TransferError as exc:
-            if isinstance(exc, TransientError):
-                self._disconnect()
+        except TransferError:
             raise
         except Exception as exc:
             classified = self._classify(exc)
