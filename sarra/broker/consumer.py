@@ -149,12 +149,6 @@ class Consumer:
     def _on_message(
         self, _channel: Channel, method: Basic.Deliver, properties: BasicProperties, body: bytes
     ) -> None:
-        headers = properties.headers
-        if headers:
-            headers = {
-                k: v.decode("utf-8", "replace") if isinstance(v, bytes) else v
-                for k, v in headers.items()
-            }
         tag = method.delivery_tag
         self._tracker.delivered(tag)
         if not self._incoming:  # the first of this read: hand them all over once it is done
@@ -164,7 +158,7 @@ class Consumer:
                 method.routing_key,
                 method.exchange,
                 body,
-                headers or {},
+                _text_headers(properties.headers),
                 properties.content_type,
                 method.redelivered,
                 tag,
@@ -197,3 +191,15 @@ class Consumer:
         )
         if self._channel is not None and self._channel.is_open:
             self._channel.close()
+
+
+def _text_headers(headers: dict[str, Any] | None) -> dict[str, Any]:
+    """Header values as text (pika leaves a value that is not valid UTF-8 as bytes)."""
+    if not headers:
+        return {}
+    if any(isinstance(value, bytes) for value in headers.values()):
+        return {
+            name: value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+            for name, value in headers.items()
+        }
+    return headers

@@ -104,18 +104,20 @@ class Link:
 
     def ready(self) -> None:
         """The session says its channel works: reset the back-off, log a recovery."""
-        if self._failures:
+        url, name, failures = self.settings.url, self.settings.name, self._failures
+        if failures:
             down = time.monotonic() - (self._down_since or time.monotonic())
             _log.info(
-                "%s: connection %r working again after %d failed attempt%s (%.1f s)",
-                self.settings.url,
-                self.settings.name,
-                self._failures,
-                "" if self._failures == 1 else "s",
+                "%s: %r %s after %d failed attempt%s (%.1f s)",
+                url,
+                name,
+                "reconnected" if self._was_ready else "connected",
+                failures,
+                "" if failures == 1 else "s",
                 down,
             )
         elif not self._was_ready:
-            _log.info("%s: connected as %r", self.settings.url, self.settings.name)
+            _log.info("%s: %r connected", url, name)
         self._failures = 0
         self._down_since = None
         self._was_ready = True

@@ -35,7 +35,8 @@ class BrokerUrl:
 
     def __str__(self) -> str:
         path = "" if self.vhost == "/" else quote(self.vhost, safe="")
-        return f"{self.scheme}://{quote(self.user, safe='')}@{self.host}:{self.port}/{path}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{quote(self.user, safe='')}@{host}:{self.port}/{path}"
 
 
 def parse_broker_url(url: str, credentials: Credentials | None = None) -> BrokerUrl:

@@ -325,7 +325,8 @@ def test_recovers_after_the_broker_closes_every_connection(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("CONNECTION_FORCED" in w for w in warnings)
     assert not any("PRECONDITION_FAILED" in w for w in warnings)  # no ack on the wrong channel
-    assert any("working again" in r.getMessage() for r in caplog.records)
+    assert any("'test rc-sub' reconnected" in r.getMessage() for r in caplog.records)
+    assert any("'test rc-pub' reconnected" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.broker

@@ -173,6 +173,7 @@ def test_url_shows_no_password() -> None:
     url = parse_broker_url("amqp://bob:s3cret@host/v%2Fh", creds())
     assert str(url) == "amqp://bob@host:5672/v%2Fh"
     assert "s3cret" not in repr(url)
+    assert str(parse_broker_url("amqp://u:p@[::1]/", creds())) == "amqp://u@[::1]:5672/"
 
 
 def test_connection_parameters() -> None:

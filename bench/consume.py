@@ -1,0 +1,128 @@
+"""Consuming throughput: sarra's Consumer against a bare pika consumer, draining the same
+number of small notices published beforehand to the local RabbitMQ, in the same run.
+
+The baseline is pika alone, in one thread: SelectConnection (its fastest adapter) with
+basic_consume, prefetch 1000, acknowledging every 100th delivery with multiple=True in the message
+callback. sarra's Consumer takes batches with get_batch in the calling thread and acknowledges
+each delivery on its own, as a component does; its I/O thread turns those into multiple acks.
+The two take turns over a few rounds; the best rate of each is kept. Prints notices/s of each and
+the ratio.
+
+    .venv/bin/python bench/consume.py [count] [broker URL]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from collections.abc import Callable
+
+import pika
+from pika.channel import Channel
+from pika.spec import Basic
+
+from sarra.broker.connect import ConnectionSettings
+from sarra.broker.consumer import Consumer
+from sarra.broker.publisher import Publisher
+from sarra.broker.topology import QueueSpec
+from sarra.broker.url import parse_broker_url
+from sarra.config.credentials import Credentials
+
+PREFETCH = 1000
+ROUNDS = 3
+BODY = b"20240101120000.5 https://dd.weather.gc.ca /observations/swob-ml/20240101/x.xml"
+HEADERS = {"sum": "d,25d231ec0ae3c569ba27ab7a74dd72ce", "parts": "1,5354,1,0,0", "source": "x"}
+
+
+def fill(settings: ConnectionSettings, exchange: str, count: int) -> None:
+    """Publish `count` notices with confirms (the queue is bound to the exchange)."""
+    with Publisher(settings, [exchange]) as publisher:
+        for i in range(count):
+            publisher.publish(exchange, f"v02.post.bench.{i % 10}", BODY, HEADERS)
+        if not publisher.flush(300):
+            raise SystemExit("the broker did not confirm every notice")
+
+
+def bare(settings: ConnectionSettings, queue: str, count: int) -> None:
+    """Drain with pika alone: its select loop, acknowledging in the message callback."""
+    received = 0
+
+    def on_open(connection: pika.SelectConnection) -> None:
+        connection.channel(on_open_callback=on_channel)
+
+    def on_channel(channel: Channel) -> None:
+        channel.basic_qos(
+            prefetch_count=PREFETCH, callback=lambda _f: channel.basic_consume(queue, on_message)
+        )
+
+    def on_message(channel: Channel, method: Basic.Deliver, _p: object, _b: bytes) -> None:
+        nonlocal received
+        received += 1
+        if received % 100 == 0 or received == count:
+            channel.basic_ack(method.delivery_tag, multiple=True)
+        if received == count:
+            channel.connection.close()
+
+    connection = pika.SelectConnection(
+        settings.parameters(),
+        on_open_callback=on_open,
+        on_close_callback=lambda c, _e: c.ioloop.stop(),
+    )
+    connection.ioloop.start()
+
+
+def layered(settings: ConnectionSettings, spec: QueueSpec, count: int) -> None:
+    """Drain with sarra's Consumer."""
+    with Consumer(settings, spec, prefetch=PREFETCH) as consumer:
+        received = 0
+        while received < count:
+            batch = consumer.get_batch(PREFETCH, timeout=5)
+            if not batch:
+                raise SystemExit(f"stalled after {received} notices")
+            for delivery in batch:
+                consumer.ack(delivery)
+            received += len(batch)
+
+
+def rate(work: Callable[[], None], count: int) -> float:
+    start = time.perf_counter()
+    work()
+    return count / (time.perf_counter() - start)
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    url = parse_broker_url(
+        sys.argv[2] if len(sys.argv) > 2 else "amqp://guest:guest@localhost/", Credentials()
+    )
+    settings = ConnectionSettings(url, "bench consume")
+    tag = uuid.uuid4().hex[:8]
+    exchange = f"xs_{url.user}_bench_{tag}"
+    spec = QueueSpec(f"q_{url.user}.bench.{tag}", expire=600, bindings=((exchange, "v02.post.#"),))
+    with Publisher(settings, [exchange]) as publisher:  # declare the exchange
+        publisher.wait_ready(10)
+    with Consumer(settings, spec) as consumer:  # declare and bind the queue
+        consumer.wait_ready(10)
+    best = {"bare": 0.0, "sarra": 0.0}
+    try:
+        for _ in range(ROUNDS):
+            fill(settings, exchange, count)
+            best["bare"] = max(best["bare"], rate(lambda: bare(settings, spec.name, count), count))
+            fill(settings, exchange, count)
+            best["sarra"] = max(best["sarra"], rate(lambda: layered(settings, spec, count), count))
+    finally:
+        connection = pika.BlockingConnection(settings.parameters())
+        channel = connection.channel()
+        channel.queue_delete(spec.name)
+        channel.exchange_delete(exchange)
+        connection.close()
+    baseline, ours = best["bare"], best["sarra"]
+    print(f"{count} notices, prefetch {PREFETCH}, best of {ROUNDS} rounds")
+    print(f"bare pika consumer   {baseline:10,.0f} notices/s")
+    print(f"sarra Consumer       {ours:10,.0f} notices/s")
+    print(f"ratio                {ours / baseline:10.0%}")
+
+
+if __name__ == "__main__":
+    main()
