@@ -127,9 +127,27 @@ class Link:
     def _run(self) -> None:
         try:
             self._connect()
-            self._ioloop.start()
+            while True:
+                try:
+                    self._ioloop.start()
+                    return  # stopped by close()
+                except Exception:
+                    _log.exception(
+                        "%s: unexpected error in the thread of connection %r; reconnecting",
+                        self.settings.url,
+                        self.settings.name,
+                    )
+                    self._abandon()
         finally:
             self._ioloop.close()
+
+    def _abandon(self) -> None:
+        """After an unexpected error: close the connection, which brings the usual recovery."""
+        connection = self._connection
+        if connection is not None and connection.is_open:
+            connection.close()
+        elif self._stopping and connection is None:
+            self._ioloop.stop()
 
     def _connect(self) -> None:
         self._retry = None

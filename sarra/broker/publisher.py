@@ -227,7 +227,7 @@ class Publisher:
 
     def _send(self) -> None:
         channel = self._channel
-        if channel is None or not self._link.is_ready:
+        if channel is None or not channel.is_open or not self._link.is_ready:
             return
         backlog, unconfirmed = self._backlog, self._unconfirmed
         room = self._window - len(unconfirmed)

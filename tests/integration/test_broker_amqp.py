@@ -342,6 +342,32 @@ def test_publishing_to_a_missing_exchange_fails_only_those_notices(url: str, tag
         publisher.publish(good, "k", b"after").result(10)
 
 
+@pytest.mark.broker
+def test_an_unexpected_error_in_the_io_thread_reconnects(
+    url: str, tag: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    exchange = f"xs_guest_{tag}"
+    spec = QueueSpec(f"q_guest.oops.{tag}", bindings=((exchange, "#"),))
+    hand_over = Consumer._hand_over
+    failures = [RuntimeError("a bug")]
+
+    def buggy(self: Consumer) -> None:
+        if failures:
+            raise failures.pop()
+        hand_over(self)
+
+    monkeypatch.setattr(Consumer, "_hand_over", buggy)
+    with (
+        Publisher(settings(url, "oops-pub"), [exchange]) as publisher,
+        Consumer(settings(url, "oops-sub"), spec, backoff=fast()) as consumer,
+    ):
+        assert publisher.wait_ready(10) and consumer.wait_ready(10)
+        publisher.publish(exchange, "k", b"survives").result(10)
+        [delivery] = take(consumer, 1, timeout=10)
+        assert (delivery.body, delivery.redelivered, delivery.generation) == (b"survives", True, 2)
+    assert "unexpected error in the thread of connection 'test oops-sub'" in caplog.text
+
+
 def test_a_refused_connection_is_retried_without_showing_the_password(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
