@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import FrameType
 
+from sarra.broker.errors import BrokerError
 from sarra.components.instances import remove_pid, write_pid
 from sarra.components.logs import setup_logging
 from sarra.config.errors import ConfigError
@@ -22,7 +23,7 @@ from sarra.config.loader import Config, load
 Runner = Callable[[Config, int, threading.Event], None]
 """A component's loop: runs until the event is set."""
 
-RUNNERS: dict[str, str] = {}
+RUNNERS: dict[str, str] = {"subscribe": "sarra.flow.loop:run"}
 """The components built so far: component -> "module:function" of its Runner."""
 
 EXIT_NOT_BUILT = 3
@@ -77,6 +78,9 @@ def run_instance(
                 config = load(component, path, overrides=overrides)
             except ConfigError as err:
                 logger.error("config not reloaded, the old one stays in force: %s", err)
+    except (ConfigError, BrokerError) as err:
+        logger.error("sr_%s %s %02d cannot run: %s", component, config.name, number, err)
+        return 2
     except Exception:
         logger.exception("sr_%s %s %02d stopped by an unexpected error", component, config.name,
                          number)  # fmt: skip

@@ -215,6 +215,7 @@ _TABLE: tuple[Option, ...] = (
     _O("retry_ttl", Kind.DURATION, 0.0, "give up retrying after this long (0 = expire)", DELIVERY),
     _O("timeout", Kind.DURATION, 300.0, "time limit of a transfer without progress (0 = none)",
        DELIVERY),
+    _O("threads", Kind.COUNT, 4, "transfers run in parallel by one instance", DELIVERY),
     _O("batch", Kind.COUNT, 100, "transfers per connection before it is renewed", DELIVERY),
     _O("bufsize", Kind.SIZE, 1 << 20, "read/write buffer size of transfers", DELIVERY),
     _O("kbytes_ps", Kind.COUNT, 0, "throttle transfers to this many kB/s (0 = unthrottled)",

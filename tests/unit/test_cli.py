@@ -148,7 +148,7 @@ def test_edit_checks_the_config_afterwards(feed: Path) -> None:
 
 
 def test_actions_not_built_yet_say_so_after_checking(feed: Path) -> None:
-    result = run("sr_subscribe", "start", "feed")
+    result = run("sr_subscribe", "cleanup", "feed")
     assert result.returncode == 3 and "not built yet" in result.stderr
 
 

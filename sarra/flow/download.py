@@ -1,0 +1,227 @@
+"""The work of a subscriber: bring a notice's file to its place, complete or not at all.
+
+The file is written under its inflight name, checksummed while it is written, given its mode
+and time, then renamed into place. A local file that already matches the notice is not fetched
+again (overwrite False), which is also how a redelivered notice is recognised after a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import posixpath
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import unquote, urlsplit
+
+from sarra.config.credentials import Credentials, redact_url
+from sarra.config.loader import Config
+from sarra.flow.inflight import Inflight, publish_file
+from sarra.flow.placement import Placement
+from sarra.integrity.checksum import b64_to_hex, checksum_file, new_checksum
+from sarra.message.notice import Notice, time_to_epoch
+from sarra.transfer.base import Transfer
+from sarra.transfer.confine import PathRefused, confine, confine_link_target
+from sarra.transfer.errors import PermanentError, TransientError
+from sarra.transfer.registry import open_transfer
+
+logger = logging.getLogger(__name__)
+
+_COMPUTABLE = {"md5": "d", "sha512": "s"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one notice's file."""
+
+    status: str  # done, skipped, transient, permanent
+    reason: str = ""
+    path: Path | None = None
+    size: int = 0
+    seconds: float = 0.0
+    checksum: str | None = None  # the v02 value computed while writing, if any
+
+
+class _HashingWriter:
+    """A file object's write that also feeds a checksum."""
+
+    def __init__(self, file: BinaryIO, flag: str | None) -> None:
+        self.file = file
+        self.checksum = new_checksum(flag) if flag else None
+
+    def write(self, data: bytes) -> int:
+        if self.checksum is not None:
+            self.checksum.update(data)
+        return self.file.write(data)
+
+
+def remote_path(notice: Notice) -> str:
+    """The path on the server: the base URL's path joined with the notice's relative path."""
+    relative = notice.retrieve_path or notice.rel_path
+    base = unquote(urlsplit(notice.base_url).path)
+    if relative.startswith("/") or not base:
+        return relative if relative.startswith("/") else "/" + relative
+    return posixpath.join(base if base.endswith("/") else base + "/", relative)
+
+
+def server_key(notice: Notice) -> str:
+    """The server part of the notice's base URL (one transfer per server and thread)."""
+    parts = urlsplit(notice.base_url)
+    return f"{parts.scheme}://{parts.netloc}/"
+
+
+class Downloader:
+    """Fetches notices' files; each worker thread keeps its own connection per server."""
+
+    def __init__(self, config: Config, credentials: Credentials) -> None:
+        self.config = config
+        self.credentials = credentials
+        self.inflight = Inflight(config.inflight, config.tempdir)
+        self._local = threading.local()
+
+    def _transfer(self, notice: Notice) -> Transfer:
+        transfers: dict[str, Transfer] = self._local.__dict__.setdefault("transfers", {})
+        key = server_key(notice)
+        if key not in transfers:
+            config = self.config
+            transfers[key] = open_transfer(
+                key,
+                self.credentials,
+                timeout=config.timeout,
+                bufsize=config.bufsize,
+                batch=config.batch,
+                kbytes_ps=config.kbytes_ps,
+                tls_rigour=config.tls_rigour,
+            )
+        return transfers[key]
+
+    def close_thread(self) -> None:
+        """Close the connections of the calling thread."""
+        for transfer in self._local.__dict__.pop("transfers", {}).values():
+            transfer.close()
+
+    # --- the work
+
+    def fetch(self, notice: Notice, placement: Placement) -> Outcome:
+        """Bring one notice's file (or apply its file operation) at its placement."""
+        started = time.monotonic()
+        try:
+            if notice.file_op:
+                return self._file_op(notice, placement)
+            if notice.blocks is not None and notice.blocks.count > 1:
+                return Outcome("permanent", "notices of file parts are not handled yet")
+            if not self.config.overwrite and self._already_here(notice, placement.path):
+                return Outcome("skipped", "the local file already matches", placement.path)
+            return self._download(notice, placement.path, started)
+        except TransientError as err:
+            return Outcome("transient", str(err))
+        except (PermanentError, PathRefused) as err:
+            return Outcome("permanent", str(err))
+        except OSError as err:
+            return Outcome("transient", f"{placement.path}: {err.strerror or err}")
+
+    def _download(self, notice: Notice, final: Path, started: float) -> Outcome:
+        config = self.config
+        temporary = self.inflight.temporary(final)
+        self._make_dirs(temporary.parent)
+        self._make_dirs(final.parent)
+        method = notice.identity.method if notice.identity else None
+        flag = _COMPUTABLE.get(method or "")
+        try:
+            with open(temporary, "wb") as file:
+                writer = _HashingWriter(file, flag)
+                size = self._transfer(notice).get(remote_path(notice), writer)  # type: ignore[arg-type]
+            computed = writer.checksum.value() if writer.checksum else None
+            self._apply_attributes(notice, temporary)
+            publish_file(temporary, final)
+        except BaseException:
+            if temporary != final:
+                temporary.unlink(missing_ok=True)
+            raise
+        reason = ""
+        if computed is not None and notice.identity is not None:
+            expected = b64_to_hex(notice.identity.value)
+            if computed != expected:
+                reason = f"checksum differs from the notice's ({method} {computed} != {expected})"
+        if notice.size is not None and notice.size != size and not reason:
+            reason = f"size {size} differs from the notice's {notice.size}"
+        seconds = time.monotonic() - started
+        if config.discard:
+            final.unlink(missing_ok=True)
+        return Outcome("done", reason, final, size, seconds, computed)
+
+    def _make_dirs(self, directory: Path) -> None:
+        if not directory.is_dir():
+            directory.mkdir(parents=True, exist_ok=True)
+            if self.config.chmod_dir:
+                directory.chmod(self.config.chmod_dir)
+
+    def _apply_attributes(self, notice: Notice, path: Path) -> None:
+        config = self.config
+        if config.preserve_mode and notice.mode:
+            try:
+                path.chmod(int(notice.mode, 8) & 0o7777)
+            except ValueError:
+                logger.warning("ignored mode %r of %s", notice.mode, redact_url(notice.url))
+        elif config.chmod:
+            path.chmod(config.chmod)
+        if config.preserve_time and notice.mtime:
+            try:
+                mtime = time_to_epoch(notice.mtime)
+                atime = time_to_epoch(notice.atime) if notice.atime else mtime
+            except ValueError:
+                return
+            os.utime(path, (atime, mtime))
+
+    def _already_here(self, notice: Notice, final: Path) -> bool:
+        """True when the local file is the notice's file: same size and checksum, or (for
+        checksums that cannot be computed) same size and not older."""
+        try:
+            stat = final.stat()
+        except OSError:
+            return False
+        if notice.size is not None and stat.st_size != notice.size:
+            return False
+        identity = notice.identity
+        if identity is not None and identity.method in _COMPUTABLE:
+            local = checksum_file(final, _COMPUTABLE[identity.method], bufsize=self.config.bufsize)
+            return local == b64_to_hex(identity.value)
+        if notice.mtime is None or notice.size is None:
+            return False
+        try:
+            return stat.st_mtime >= time_to_epoch(notice.mtime)
+        except ValueError:
+            return False
+
+    def _file_op(self, notice: Notice, placement: Placement) -> Outcome:
+        operation = notice.file_op or {}
+        path = placement.path
+        if "remove" in operation:
+            if path.is_dir() and not path.is_symlink():
+                path.rmdir()
+            else:
+                path.unlink(missing_ok=True)
+            return Outcome("done", "removed", path)
+        if "directory" in operation:
+            self._make_dirs(path)
+            return Outcome("done", "directory made", path)
+        if "link" in operation:
+            relative_dir = path.parent.relative_to(placement.root)
+            target = confine_link_target(placement.root, str(relative_dir), operation["link"])
+            self._make_dirs(path.parent)
+            temporary = path.with_name(f".{path.name}.sarra-link")
+            temporary.unlink(missing_ok=True)
+            temporary.symlink_to(target)
+            os.replace(temporary, path)
+            return Outcome("done", f"linked to {target}", path)
+        if "rename" in operation:
+            old = confine(placement.root, str(operation["rename"]))
+            if old.exists():
+                self._make_dirs(path.parent)
+                os.replace(old, path)
+                return Outcome("done", f"renamed from {old}", path)
+            return self._download(notice, path, time.monotonic())
+        return Outcome("permanent", f"unknown file operation {sorted(operation)}")

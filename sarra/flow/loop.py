@@ -1,0 +1,355 @@
+"""The loop of the components fed from a queue: gather -> filter -> work -> post -> acknowledge.
+
+The broker connections live in their own threads (sarra.broker); this loop takes deliveries in
+batches, filters them in the calling thread and hands the work (downloads) to a small pool of
+worker threads. A notice is acknowledged only when its work is done: its file complete under
+its final name, its onward notice confirmed by the broker, or its failure kept in the on-disk
+retry queue. Malformed notices, rejected ones and refused paths are logged and acknowledged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import humanize
+
+from sarra.broker import plan
+from sarra.broker.consumer import Consumer, Delivery
+from sarra.broker.publisher import Confirmation, Publisher
+from sarra.config import paths
+from sarra.config.credentials import Credentials, redact_url
+from sarra.config.errors import ConfigError, Where
+from sarra.config.loader import Config
+from sarra.config.masks import Mask, is_accepted
+from sarra.flow.download import Downloader, Outcome
+from sarra.flow.nodupe import NoDupeCache, notice_key
+from sarra.flow.placement import Placement, place
+from sarra.flow.retry import RetryEntry, RetryQueue
+from sarra.message import decode_any, v02, v03
+from sarra.message.errors import MalformedNotice, NotEncodable
+from sarra.message.notice import Notice, epoch_to_time
+from sarra.message.topic import split_exchange
+from sarra.transfer.confine import PathRefused
+
+logger = logging.getLogger("sarra.flow")
+
+BATCH = 1000
+"""Most deliveries taken from the consumer at once."""
+
+
+@dataclass
+class Job:
+    """One notice on its way through the loop, with where it came from."""
+
+    notice: Notice
+    delivery: Delivery | None
+    retry: RetryEntry | None
+    raw: RetryEntry
+
+
+class ConsumerLoop:
+    """One instance's loop; `run()` returns when `stop` is set."""
+
+    def __init__(self, config: Config, number: int, stop: threading.Event) -> None:
+        if not config.broker:
+            raise ConfigError(None, f"{config.name}: no broker set (add a broker line)")
+        self.config = config
+        self.number = max(number, 1)
+        self.stop = stop
+        self.counts: Counter[str] = Counter()
+        self.bytes = 0
+        self._lock = threading.Lock()
+        self.credentials = Credentials.load(paths.credentials_file())
+        state = paths.state_dir(config.component, config.name)
+        prefix = f"sr_{config.component}_{config.name}_{self.number:02d}"
+        self.retry = RetryQueue(state / f"{prefix}.retry", config.retry_ttl or config.expire)
+        self.nodupe = (
+            NoDupeCache(config.suppress_duplicates, state / f"recent_files_{self.number:03d}.cache")
+            if config.suppress_duplicates
+            else None
+        )
+        self.default_mask = Mask(
+            pattern="",
+            regex=re.compile(""),
+            accept=True,
+            directory=config.directory,
+            mirror=config.mirror,
+            strip=config.strip,
+            flatten=config.flatten,
+            filename=config.filename,
+            where=Where("accept_unmatch"),
+        )
+        self.downloader = None if config.notify_only else Downloader(config, self.credentials)
+        self.consumer: Consumer | None = None
+        self.publisher: Publisher | None = None
+        self.post_exchanges: list[str] = []
+
+    # --- set up and run
+
+    def _connect(self) -> None:
+        config = self.config
+        spec = plan.queue_spec(config, self.number)
+        settings = plan.connection_settings(
+            config, config.broker, "consumer", self.number, credentials=self.credentials
+        )
+        self.consumer = Consumer(settings, spec, prefetch=config.prefetch).start()  # type: ignore[arg-type]
+        post_url = plan.post_broker(config)
+        if post_url:
+            self.post_exchanges = plan.post_exchanges(config)
+            self.publisher = Publisher(
+                plan.connection_settings(
+                    config, post_url, "publisher", self.number, credentials=self.credentials
+                ),
+                self.post_exchanges,
+                declare_exchanges=config.declare_exchange,
+            ).start()
+        logger.info(
+            "consuming queue %s on %s (prefetch %d)%s",
+            spec.name if spec else "-",
+            redact_url(config.broker),
+            config.prefetch,
+            f", posting to {redact_url(post_url)} {','.join(self.post_exchanges)}"
+            if post_url
+            else "",
+        )
+
+    def run(self) -> None:
+        """Consume until stopped; then finish the work in hand and close."""
+        self._connect()
+        assert self.consumer is not None
+        threads = 1 if self.downloader is None else max(1, self.config.threads)
+        pool = ThreadPoolExecutor(threads, thread_name_prefix="transfer")
+        last_heartbeat = time.monotonic()
+        try:
+            while not self.stop.is_set():
+                batch = self.consumer.get_batch(BATCH, timeout=0.2)
+                for delivery in batch:
+                    self._gathered(delivery, pool)
+                if not batch:
+                    self._retry_some(pool)
+                if time.monotonic() - last_heartbeat >= self.config.heartbeat:
+                    last_heartbeat = time.monotonic()
+                    self._heartbeat()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=False)
+            if self.publisher is not None:
+                self.publisher.close()
+            self.consumer.close()
+            self.retry.close()
+            if self.nodupe is not None:
+                self.nodupe.close()
+            self._heartbeat()
+
+    # --- gather and filter (in the loop's thread)
+
+    def _gathered(self, delivery: Delivery, pool: ThreadPoolExecutor) -> None:
+        self._count("received")
+        raw = RetryEntry(
+            routing_key=delivery.routing_key,
+            body=delivery.body,
+            headers={k: str(v) for k, v in delivery.headers.items()},
+            content_type=delivery.content_type,
+            exchange=delivery.exchange,
+        )
+        try:
+            notice = decode_any(
+                delivery.routing_key, delivery.body, delivery.headers, delivery.content_type
+            )
+        except MalformedNotice as err:
+            self._count("malformed")
+            logger.warning("malformed notice dropped (%s): %s", delivery.routing_key, err.reason)
+            self.consumer.ack(delivery)  # type: ignore[union-attr]
+            return
+        notice.exchange = delivery.exchange
+        self._filter(Job(notice, delivery, None, raw), pool)
+
+    def _filter(self, job: Job, pool: ThreadPoolExecutor) -> None:
+        config = self.config
+        notice = job.notice
+        url = notice.url
+        accepted, mask = is_accepted(config.masks, url, config.accept_unmatch)
+        if not accepted:
+            self._count("rejected")
+            if config.log_reject:
+                why = f"matches reject {mask.pattern} ({mask.where})" if mask else "no accept"
+                logger.info("rejected %s: %s", redact_url(url), why)
+            self._finish(job)
+            return
+        if self.nodupe is not None and job.retry is None:
+            key, path = notice_key(notice, config.suppress_duplicates_basis)
+            if not self.nodupe.check(key, path):
+                self._count("duplicates")
+                logger.debug("duplicate dropped: %s", redact_url(url))
+                self._finish(job)
+                return
+        if self.downloader is None:
+            self._post_then_finish(job, notice)
+            return
+        try:
+            placement = place(
+                notice, mask, self.default_mask, url_match=mask.regex.match(url) if mask else None
+            )
+        except PathRefused as err:
+            self._count("refused")
+            logger.error("refused %s: %s", redact_url(url), err)
+            self._finish(job)
+            return
+        pool.submit(self._work, job, placement)
+
+    # --- work (in a worker thread)
+
+    def _work(self, job: Job, placement: Placement) -> None:
+        assert self.downloader is not None
+        notice = job.notice
+        url = redact_url(notice.url)
+        outcome = self.downloader.fetch(notice, placement)
+        attempt = 1
+        while outcome.status == "transient" and attempt < self.config.attempts:
+            if self.stop.is_set():
+                break
+            attempt += 1
+            logger.warning("failed %s (try %d of %d): %s", url, attempt - 1,
+                           self.config.attempts, outcome.reason)  # fmt: skip
+            outcome = self.downloader.fetch(notice, placement)
+        self._outcome(job, outcome)
+
+    def _outcome(self, job: Job, outcome: Outcome) -> None:
+        notice = job.notice
+        url = redact_url(notice.url)
+        if outcome.status == "done":
+            self._count("downloaded")
+            with self._lock:
+                self.bytes += outcome.size
+            rate = outcome.size / outcome.seconds if outcome.seconds > 0 else 0
+            logger.info(
+                "downloaded %s to %s (%s in %.3fs, %s/s)%s",
+                url,
+                outcome.path,
+                humanize.naturalsize(outcome.size, binary=True),
+                outcome.seconds,
+                humanize.naturalsize(rate, binary=True),
+                f"; warning: {outcome.reason}" if outcome.reason else "",
+            )
+            self._post_then_finish(job, self._onward(notice, outcome))
+        elif outcome.status == "skipped":
+            self._count("skipped")
+            logger.info("skipped %s: %s (%s)", url, outcome.reason, outcome.path)
+            self._finish(job)
+        elif outcome.status == "transient" and self.config.retry:
+            self._count("failed")
+            job.raw.reason = outcome.reason
+            if job.retry is not None:
+                job.retry.attempts += 1
+            entry = job.retry or job.raw
+            logger.error("failed %s: %s; kept for retry", url, outcome.reason)
+            self.retry.put(entry)
+            self._ack(job)
+        else:
+            self._count("failed")
+            logger.error("failed %s: %s; dropped", url, outcome.reason)
+            self._finish(job)
+
+    def _onward(self, notice: Notice, outcome: Outcome) -> Notice:
+        """The notice to post for a downloaded file: the local file under post_base_url."""
+        config = self.config
+        if not config.post_base_url or outcome.path is None:
+            return notice
+        relative = str(outcome.path)
+        if config.post_base_dir and relative.startswith(config.post_base_dir):
+            relative = relative[len(config.post_base_dir) :]
+        return dataclasses.replace(
+            notice, base_url=config.post_base_url.split(",")[0], rel_path=relative,
+            pubtime=epoch_to_time(time.time()),
+        )  # fmt: skip
+
+    # --- post and acknowledge
+
+    def _post_then_finish(self, job: Job, notice: Notice) -> None:
+        if self.publisher is None:
+            self._finish(job)
+            return
+        try:
+            confirmation = self._publish(notice, job)
+        except NotEncodable as err:
+            logger.error("not posted %s: %s", redact_url(notice.url), err)
+            self._finish(job)
+            return
+
+        def settled(done: Confirmation) -> None:
+            if done.error is None:
+                self._count("posted")
+                self._finish(job)
+            else:
+                logger.error("post of %s refused by the broker: %s; it will come again",
+                             redact_url(notice.url), done.error)  # fmt: skip
+
+        confirmation.add_done_callback(settled)
+
+    def _publish(self, notice: Notice, job: Job) -> Confirmation:
+        assert self.publisher is not None
+        config = self.config
+        prefix = config.post_topic_prefix or config.topic_prefix
+        exchanges = self.post_exchanges or [job.notice.exchange or ""]
+        if config.post_exchange_split > 1 and notice.identity is not None:
+            base = exchanges[0][:-2]
+            exchange = split_exchange(base, config.post_exchange_split, notice.identity.value)
+        else:
+            exchange = exchanges[0]
+        if prefix.startswith("v03"):
+            key, body = v03.encode(notice, prefix)
+            return self.publisher.publish(exchange, key, body, None, v03.CONTENT_TYPE)
+        key, text, headers = v02.encode(notice, prefix)
+        return self.publisher.publish(exchange, key, text.encode(), headers, v02.CONTENT_TYPE)
+
+    def _finish(self, job: Job) -> None:
+        if job.retry is not None:
+            self.retry.done(job.retry)
+        self._ack(job)
+
+    def _ack(self, job: Job) -> None:
+        if job.delivery is not None:
+            self.consumer.ack(job.delivery)  # type: ignore[union-attr]
+
+    # --- retries and housekeeping
+
+    def _retry_some(self, pool: ThreadPoolExecutor) -> None:
+        for _ in range(10):
+            entry = self.retry.take()
+            if entry is None:
+                return
+            try:
+                notice = decode_any(entry.routing_key, entry.body, entry.headers,
+                                    entry.content_type)  # fmt: skip
+            except MalformedNotice:
+                self.retry.done(entry)
+                continue
+            notice.exchange = entry.exchange
+            self._count("retried")
+            self._filter(Job(notice, None, entry, entry), pool)
+
+    def _count(self, what: str) -> None:
+        with self._lock:
+            self.counts[what] += 1
+
+    def _heartbeat(self) -> None:
+        if self.nodupe is not None:
+            self.nodupe.compact()
+        self.retry.compact()
+        with self._lock:
+            counts = dict(self.counts)
+            size = self.bytes
+        summary = ", ".join(f"{n} {what}" for what, n in sorted(counts.items())) or "nothing"
+        logger.info("so far: %s; %s downloaded; %d in the retry queue", summary,
+                    humanize.naturalsize(size, binary=True), len(self.retry))  # fmt: skip
+
+
+def run(config: Config, number: int, stop: threading.Event) -> None:
+    """The Runner of consuming components."""
+    ConsumerLoop(config, number, stop).run()
