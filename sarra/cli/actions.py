@@ -11,11 +11,13 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
+from sarra.broker.errors import BrokerError
 from sarra.cli import lifecycle
 from sarra.cli.args import ACTIONS, CommandLine
 from sarra.components.instances import running_pids
 from sarra.config import paths
-from sarra.config.credentials import Credentials
+from sarra.config.credentials import Credentials, redact_text
+from sarra.config.errors import ConfigError
 from sarra.config.loader import (
     Config,
     config_name,
@@ -26,11 +28,7 @@ from sarra.config.loader import (
 from sarra.config.options import GROUPS, OPTIONS, find
 from sarra.config.show import format_value, render
 
-NOT_BUILT = frozenset({"cleanup", "declare", "setup"})
-
-
-class ActionError(Exception):
-    """An action refused or failed for a reason the user can act on."""
+ActionError = lifecycle.Refused
 
 
 def examples_dir() -> Path:
@@ -61,18 +59,6 @@ def show(component: str, command: CommandLine) -> int:
     for ref in command.configs:
         sys.stdout.write(render(load_config(component, ref, command)))
     return 0
-
-
-def not_built(component: str, command: CommandLine) -> int:
-    """Check the configs, then say plainly that the action is not built yet."""
-    for ref in command.configs:
-        _warn(load_config(component, ref, command))
-    print(
-        f"sr_{component} {command.action}: not built yet in this version of sarra; the configs"
-        f" named were checked and are valid (see them with: sr_{component} show <config>)",
-        file=sys.stderr,
-    )
-    return 3
 
 
 def add(component: str, command: CommandLine) -> int:
@@ -127,14 +113,15 @@ def remove(component: str, command: CommandLine) -> int:
                  if p.exists()]  # fmt: skip
         if not found:
             raise ActionError(f"no config {name} in {directory}")
+        try:
+            lifecycle.cleanup(component, CommandLine("cleanup", [name], command.overrides))
+        except (BrokerError, ConfigError) as err:
+            print(f"warning: queue not removed ({redact_text(str(err))});"
+                  " unused, it expires by itself (option expire)", file=sys.stderr)  # fmt: skip
+            lifecycle.remove_state(component, name)
         for path in found:
             path.unlink()
             print(f"removed {path}")
-        state = paths.state_dir(component, name)
-        if state.is_dir():
-            shutil.rmtree(state)
-            print(f"removed {state}")
-        print("its queue on the broker, unused from now on, expires by itself (option expire)")
     return 0
 
 
@@ -311,5 +298,7 @@ HANDLERS: dict[str, Callable[[str, CommandLine], int]] = {
     "reload": lifecycle.reload,
     "status": lifecycle.status,
     "sanity": lifecycle.sanity,
-    **{action: not_built for action in NOT_BUILT},
+    "cleanup": lifecycle.cleanup,
+    "declare": lifecycle.declare,
+    "setup": lifecycle.setup,
 }

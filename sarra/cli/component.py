@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 
+from sarra.broker.errors import BrokerError
 from sarra.cli.actions import HANDLERS, ActionError
 from sarra.cli.args import UsageError, parse
 from sarra.config.credentials import redact_text
@@ -30,7 +31,7 @@ def main(component: str, argv: list[str] | None = None) -> int:
         for error in err.errors:
             print(f"{program}: {redact_text(str(error))}", file=sys.stderr)
         return EXIT_USAGE
-    except (ConfigError, ActionError) as err:
+    except (ConfigError, ActionError, BrokerError) as err:
         print(f"{program}: {redact_text(str(err))}", file=sys.stderr)
         return EXIT_ERROR
     except OSError as err:

@@ -3,13 +3,18 @@ status and sanity."""
 
 from __future__ import annotations
 
+import shutil
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+from sarra.broker import admin
 from sarra.cli.args import CommandLine
 from sarra.components import instances
 from sarra.components.run import EXIT_NOT_BUILT, run_instance, runner_for
+from sarra.config import paths
+from sarra.config.credentials import Credentials
 from sarra.config.loader import Config, load
 from sarra.config.loader import resolve_config_path as resolve
 
@@ -132,4 +137,51 @@ def sanity(component: str, command: CommandLine) -> int:
         print(f"sr_{component} {config.name}: restarted missing instances {restarted}")
         for problem in problems:
             print(f"sr_{component} {config.name}: {problem}", file=sys.stderr)
+    return 0
+
+
+class Refused(Exception):
+    """An action refused for a reason the user can act on."""
+
+
+def _broker_action(
+    component: str, command: CommandLine, act: Callable[..., list[str]], verb: str
+) -> int:
+    credentials = Credentials.load(paths.credentials_file())
+    for ref in command.configs:
+        _, config = _loaded(component, ref, command)
+        for line in act(config, credentials=credentials):
+            print(f"sr_{component} {config.name} {verb}: {line}")
+    return 0
+
+
+def declare(component: str, command: CommandLine) -> int:
+    """Declare the queue (without bindings) and the post exchanges on the broker."""
+    return _broker_action(component, command, admin.declare, "declare")
+
+
+def setup(component: str, command: CommandLine) -> int:
+    """Declare the queue, its bindings and the post exchanges on the broker."""
+    return _broker_action(component, command, admin.setup, "setup")
+
+
+def remove_state(component: str, name: str) -> None:
+    """Delete a config's local state: queue name, retry queue, duplicate cache."""
+    state = paths.state_dir(component, name)
+    if state.is_dir():
+        shutil.rmtree(state)
+        print(f"sr_{component} {name}: removed {state}")
+
+
+def cleanup(component: str, command: CommandLine) -> int:
+    """Delete the queue (with its bindings) and unused post exchanges on the broker, then the
+    local state; refused while an instance runs."""
+    for ref in command.configs:
+        name = resolve(component, ref).name.removesuffix(".conf")
+        pids = instances.running_pids(component, name)
+        if pids:
+            raise Refused(f"{name} is running (pids {' '.join(map(str, pids))}): stop it first")
+    _broker_action(component, command, admin.cleanup, "cleanup")
+    for ref in command.configs:
+        remove_state(component, resolve(component, ref).name.removesuffix(".conf"))
     return 0

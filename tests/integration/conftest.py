@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import getpass
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from servers import (
@@ -18,6 +20,10 @@ from servers import (
     SshServer,
     make_certificate,
 )
+
+from sarra.broker import plan
+from sarra.broker.publisher import Publisher
+from sarra.config.loader import load
 
 
 @pytest.fixture(scope="session")
@@ -112,3 +118,27 @@ def trust_test_certificate(
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
     return cert
+
+
+@pytest.fixture
+def exchange(tmp_path: Path) -> str:
+    """A fresh exchange, declared as the pump's feeder would have."""
+    name = f"xtest_{uuid.uuid4().hex[:12]}"
+    config = load("subscribe", None, name="declarer")
+    settings = plan.connection_settings(config, "amqp://guest:guest@127.0.0.1/", "publisher")
+    with Publisher(settings, [name]) as publisher:
+        assert publisher.wait_ready(20)
+    return name
+
+
+@pytest.fixture
+def credentials(sarra_home: Path, http_server: HttpServer, ftp_server: FtpServer) -> Path:
+    path = sarra_home / "credentials.conf"
+    secret = quote(PASSWORD, safe="")
+    path.write_text(
+        "amqp://guest:guest@127.0.0.1/\n"
+        f"http://{WEB_USER}:{secret}@127.0.0.1:{http_server.port}/\n"
+        f"ftp://{FTP_USER}:{secret}@127.0.0.1:{ftp_server.port}/\n"
+    )
+    path.chmod(0o600)
+    return path

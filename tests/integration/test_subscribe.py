@@ -6,122 +6,13 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from servers import FTP_USER, PASSWORD, WEB_USER, FtpServer, HttpServer, SshServer
-
-from sarra.broker import plan
-from sarra.broker.publisher import Publisher
-from sarra.config.loader import Config, load
-from sarra.flow.loop import ConsumerLoop
-from sarra.integrity.checksum import checksum_bytes, sum_to_identity
-from sarra.message import v02
-from sarra.message.notice import Identity, Notice, epoch_to_time
+from pumpkit import MTIME, announce, file_notice, raw_publish, running, subscriber, wait_for
+from servers import FTP_USER, FtpServer, HttpServer, SshServer
 
 pytestmark = pytest.mark.broker
-
-MTIME = 1_600_000_000.0
-
-
-def wait_for(condition: Callable[[], bool], what: str, deadline: float = 20.0) -> None:
-    """Wait (bounded) for a condition, polling."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-@pytest.fixture
-def exchange(tmp_path: Path) -> str:
-    """A fresh exchange, declared as the pump's feeder would have."""
-    name = f"xtest_{uuid.uuid4().hex[:12]}"
-    config = load("subscribe", None, name="declarer")
-    settings = plan.connection_settings(config, "amqp://guest:guest@127.0.0.1/", "publisher")
-    with Publisher(settings, [name]) as publisher:
-        assert publisher.wait_ready(20)
-    return name
-
-
-@pytest.fixture
-def credentials(sarra_home: Path, http_server: HttpServer, ftp_server: FtpServer) -> Path:
-    path = sarra_home / "credentials.conf"
-    secret = quote(PASSWORD, safe="")
-    path.write_text(
-        "amqp://guest:guest@127.0.0.1/\n"
-        f"http://{WEB_USER}:{secret}@127.0.0.1:{http_server.port}/\n"
-        f"ftp://{FTP_USER}:{secret}@127.0.0.1:{ftp_server.port}/\n"
-    )
-    path.chmod(0o600)
-    return path
-
-
-def subscriber(tmp_path: Path, exchange: str, body: str) -> Config:
-    path = tmp_path / "test.conf"
-    path.write_text(
-        f"broker amqp://guest@127.0.0.1/\nexchange {exchange}\nexpire 1m\nheartbeat 1\n" + body
-    )
-    return load("subscribe", path)
-
-
-def announce(
-    config: Config, notices: list[Notice], exchange: str, prefix: str = "v02.post"
-) -> None:
-    settings = plan.connection_settings(config, "amqp://guest:guest@127.0.0.1/", "publisher")
-    with Publisher(settings, [exchange]) as publisher:
-        for notice in notices:
-            key, body, headers = v02.encode(notice, prefix)
-            publisher.publish(exchange, key, body.encode(), headers)
-        assert publisher.flush(20)
-
-
-def raw_publish(config: Config, exchange: str, key: str, body: bytes) -> None:
-    settings = plan.connection_settings(config, "amqp://guest:guest@127.0.0.1/", "publisher")
-    with Publisher(settings, [exchange]) as publisher:
-        publisher.publish(exchange, key, body, {})
-        assert publisher.flush(20)
-
-
-def file_notice(base_url: str, rel_path: str, data: bytes, mode: str = "640") -> Notice:
-    method, value = sum_to_identity("d," + checksum_bytes(data, "d"))
-    return Notice(
-        epoch_to_time(time.time()),
-        base_url,
-        rel_path,
-        identity=Identity(method, value),
-        size=len(data),
-        mtime=epoch_to_time(MTIME),
-        mode=mode,
-    )
-
-
-@contextmanager
-def running(config: Config) -> Iterator[ConsumerLoop]:
-    stop = threading.Event()
-    loop = ConsumerLoop(config, 1, stop)
-    thread = threading.Thread(target=loop.run)
-    thread.start()
-    try:
-        assert loop_ready(loop)
-        yield loop
-    finally:
-        stop.set()
-        thread.join(30)
-        assert not thread.is_alive()
-
-
-def loop_ready(loop: ConsumerLoop) -> bool:
-    wait_for(lambda: loop.consumer is not None, "the consumer")
-    assert loop.consumer is not None
-    return loop.consumer.wait_ready(20)
 
 
 def test_downloads_from_every_backend_with_mode_and_time(

@@ -147,8 +147,10 @@ def test_edit_checks_the_config_afterwards(feed: Path) -> None:
     assert result.returncode == 0 and f"{feed}: valid" in result.stdout
 
 
-def test_actions_not_built_yet_say_so_after_checking(feed: Path) -> None:
-    result = run("sr_subscribe", "cleanup", "feed")
+def test_components_not_built_yet_say_so(sarra_home: Path) -> None:
+    (sarra_home / "sarra").mkdir()
+    (sarra_home / "sarra" / "pump.conf").write_text("broker amqp://localhost/\nexchange xs_a\n")
+    result = run("sr_sarra", "start", "pump")
     assert result.returncode == 3 and "not built yet" in result.stderr
 
 

@@ -1,0 +1,152 @@
+"""sr_subscribe as an operator runs it: daemons started, watched, killed and restarted; the
+broker dropping every connection mid-flow. Nothing is lost, nothing half-written is seen."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from pumpkit import announce, file_notice, running, subscriber, wait_for
+from servers import HttpServer
+
+from sarra.components import instances
+
+pytestmark = pytest.mark.broker
+
+BIN = Path(sys.executable).parent
+COUNT = 2000
+
+
+def sr(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / argv[0]), *argv[1:]], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def many_files(served_root: Path, exchange: str) -> dict[str, bytes]:
+    directory = served_root / f"many_{exchange}"
+    directory.mkdir()
+    files = {}
+    for number in range(COUNT):
+        name = f"f{number:05d}.dat"
+        data = os.urandom(2048) + name.encode()
+        (directory / name).write_bytes(data)
+        files[name] = data
+    return files
+
+
+def complete_files(destination: Path, files: dict[str, bytes]) -> int:
+    """How many files are in place; fails if any file under a final name is not complete."""
+    if not destination.is_dir():
+        return 0
+    present = 0
+    for path in destination.iterdir():
+        if path.name in files:
+            assert path.read_bytes() == files[path.name], f"{path.name} is not complete"
+            present += 1
+    return present
+
+
+def config_file(sarra_home: Path, exchange: str, destination: Path, instances: int) -> Path:
+    path = sarra_home / "subscribe" / "daemon.conf"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f"broker amqp://guest@127.0.0.1/\nexchange {exchange}\nexpire 2m\n"
+        f"instances {instances}\ndirectory {destination}\naccept .*\n"
+    )
+    return path
+
+
+def test_daemons_start_report_and_stop(
+    sarra_home: Path, tmp_path: Path, exchange: str, credentials: Path
+) -> None:
+    config_file(sarra_home, exchange, tmp_path / "out", instances=2)
+    started = sr("sr_subscribe", "start", "daemon")
+    try:
+        assert started.returncode == 0, started.stderr
+        assert "2 of 2 instances running" in started.stdout
+        status = sr("sr_subscribe", "status", "daemon")
+        assert status.returncode == 0 and "running 2/2" in status.stdout
+        assert "sr_subscribe daemon: running 2/2" in sr("sr", "status").stdout
+        pids = instances.running_pids("subscribe", "daemon")
+        assert len(pids) == 2
+        os.kill(pids[0], signal.SIGKILL)
+        wait_for(lambda: len(instances.running_pids("subscribe", "daemon")) == 1, "one death")
+        partial = sr("sr_subscribe", "status", "daemon")
+        assert partial.returncode == 1 and "missing" in partial.stdout
+        sanity = sr("sr_subscribe", "sanity", "daemon")
+        assert "restarted missing instances" in sanity.stdout
+        assert len(instances.running_pids("subscribe", "daemon")) == 2
+        logs = sorted(p.name for p in (tmp_path / "cache" / "sarra" / "log").iterdir())
+        assert logs == ["sr_subscribe_daemon_01.log", "sr_subscribe_daemon_02.log"]
+        refused = sr("sr_subscribe", "cleanup", "daemon")
+        assert refused.returncode == 1 and "stop it first" in refused.stderr
+    finally:
+        stopped = sr("sr_subscribe", "stop", "daemon")
+    assert stopped.returncode == 0
+    assert instances.running_pids("subscribe", "daemon") == []
+    assert "stopped" in sr("sr_subscribe", "status", "daemon").stdout
+    cleaned = sr("sr_subscribe", "cleanup", "daemon")
+    assert cleaned.returncode == 0 and "delete queue q_guest.sr_subscribe.daemon." in cleaned.stdout
+    queues = subprocess.run(["rabbitmqctl", "-q", "list_queues", "name"], capture_output=True,
+                            text=True, check=True).stdout  # fmt: skip
+    assert "sr_subscribe.daemon." not in queues
+
+
+def test_kill_9_in_the_middle_then_restart_loses_nothing(
+    sarra_home: Path,
+    tmp_path: Path,
+    exchange: str,
+    credentials: Path,
+    served_root: Path,
+    http_server: HttpServer,
+) -> None:
+    files = many_files(served_root, exchange)
+    destination = tmp_path / "out"
+    config_file(sarra_home, exchange, destination, instances=2)
+    base = f"http://127.0.0.1:{http_server.port}/"
+    notices = [file_notice(base, f"many_{exchange}/{n}", d) for n, d in files.items()]
+    assert sr("sr_subscribe", "start", "daemon").returncode == 0
+    try:
+        announce(subscriber(tmp_path, exchange, ""), notices, exchange)
+        wait_for(lambda: complete_files(destination, files) >= COUNT // 10, "some downloads")
+        for pid in instances.running_pids("subscribe", "daemon"):
+            os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: not instances.running_pids("subscribe", "daemon"), "the kills")
+        assert complete_files(destination, files) < COUNT, "too fast to test a crash"
+        assert sr("sr_subscribe", "start", "daemon").returncode == 0
+        wait_for(lambda: complete_files(destination, files) == COUNT, "every file", 120)
+    finally:
+        sr("sr_subscribe", "stop", "daemon")
+        sr("sr_subscribe", "cleanup", "daemon")
+    leftovers = [p.name for p in destination.iterdir() if p.name not in files]
+    assert leftovers == []
+
+
+def test_broker_closing_every_connection_mid_flow_loses_nothing(
+    tmp_path: Path, exchange: str, credentials: Path, served_root: Path, http_server: HttpServer
+) -> None:
+    files = many_files(served_root, exchange)
+    destination = tmp_path / "out"
+    config = subscriber(tmp_path, exchange, f"directory {destination}\naccept .*\n")
+    base = f"http://127.0.0.1:{http_server.port}/"
+    notices = [file_notice(base, f"many_{exchange}/{n}", d) for n, d in files.items()]
+    with running(config) as loop:
+        publishing = threading.Thread(target=announce, args=(config, notices, exchange))
+        publishing.start()
+        wait_for(lambda: complete_files(destination, files) >= COUNT // 10, "some downloads")
+        subprocess.run(
+            ["rabbitmqctl", "close_all_connections", "-p", "/", "test: connection dropped"],
+            check=True,
+            capture_output=True,
+        )
+        publishing.join(60)
+        wait_for(lambda: complete_files(destination, files) == COUNT, "every file", 120)
+        assert loop.consumer is not None
+        wait_for(lambda: loop.counts["downloaded"] + loop.counts["skipped"] >= COUNT, "acks")
+    assert sorted(p.name for p in destination.iterdir()) == sorted(files)
