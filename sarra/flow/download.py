@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import posixpath
+import queue
 import threading
 import time
 from dataclasses import dataclass
@@ -46,16 +47,51 @@ class Outcome:
 
 
 class _HashingWriter:
-    """A file object's write that also feeds a checksum."""
+    """A file object's write that also feeds a checksum.
+
+    Large chunks are hashed by a thread of its own (hashlib lets go of the GIL), so that the
+    checksum of a large file costs no time beside the network and the disk: the copy reads the
+    next chunk while the previous one is hashed.
+    """
+
+    PARALLEL_FROM = 256 << 10
 
     def __init__(self, file: BinaryIO, flag: str | None) -> None:
         self.file = file
         self.checksum = new_checksum(flag) if flag else None
+        self._chunks: queue.Queue[bytes | None] | None = None
+        self._hasher: threading.Thread | None = None
 
     def write(self, data: bytes) -> int:
         if self.checksum is not None:
-            self.checksum.update(data)
+            if self._chunks is None and len(data) >= self.PARALLEL_FROM:
+                self._chunks = queue.Queue(maxsize=4)
+                self._hasher = threading.Thread(target=self._hash, name="checksum", daemon=True)
+                self._hasher.start()
+            if self._chunks is not None:
+                self._chunks.put(data)
+            else:
+                self.checksum.update(data)
         return self.file.write(data)
+
+    def _hash(self) -> None:
+        assert self._chunks is not None and self.checksum is not None
+        while (chunk := self._chunks.get()) is not None:
+            self.checksum.update(chunk)
+
+    def value(self) -> str | None:
+        """The checksum of everything written (waits for the hashing thread)."""
+        if self.checksum is None:
+            return None
+        self.close()
+        return self.checksum.value()
+
+    def close(self) -> None:
+        """Stop the hashing thread, if one runs."""
+        if self._chunks is not None and self._hasher is not None:
+            self._chunks.put(None)
+            self._hasher.join()
+            self._chunks = None
 
 
 def remote_path(notice: Notice) -> str:
@@ -133,8 +169,11 @@ class Downloader:
         try:
             with open(temporary, "wb") as file:
                 writer = _HashingWriter(file, flag)
-                size = self._transfer(notice).get(remote_path(notice), writer)  # type: ignore[arg-type]
-            computed = writer.checksum.value() if writer.checksum else None
+                try:
+                    size = self._transfer(notice).get(remote_path(notice), writer)  # type: ignore[arg-type]
+                finally:
+                    writer.close()
+            computed = writer.value()
             self._apply_attributes(notice, temporary)
             publish_file(temporary, final)
         except BaseException:

@@ -46,12 +46,28 @@ BATCH = 1000
 
 @dataclass
 class Job:
-    """One notice on its way through the loop, with where it came from."""
+    """One notice on its way through the loop: from a delivery, or from the retry queue."""
 
     notice: Notice
     delivery: Delivery | None
     retry: RetryEntry | None
-    raw: RetryEntry
+
+    def retry_entry(self, reason: str) -> RetryEntry:
+        """The entry that keeps this notice in the retry queue."""
+        if self.retry is not None:
+            self.retry.attempts += 1
+            self.retry.reason = reason
+            return self.retry
+        delivery = self.delivery
+        assert delivery is not None
+        return RetryEntry(
+            routing_key=delivery.routing_key,
+            body=delivery.body,
+            headers={k: str(v) for k, v in delivery.headers.items()},
+            content_type=delivery.content_type,
+            exchange=delivery.exchange,
+            reason=reason,
+        )
 
 
 class ConsumerLoop:
@@ -151,13 +167,6 @@ class ConsumerLoop:
 
     def _gathered(self, delivery: Delivery, pool: ThreadPoolExecutor) -> None:
         self._count("received")
-        raw = RetryEntry(
-            routing_key=delivery.routing_key,
-            body=delivery.body,
-            headers={k: str(v) for k, v in delivery.headers.items()},
-            content_type=delivery.content_type,
-            exchange=delivery.exchange,
-        )
         try:
             notice = decode_any(
                 delivery.routing_key, delivery.body, delivery.headers, delivery.content_type
@@ -168,7 +177,7 @@ class ConsumerLoop:
             self.consumer.ack(delivery)  # type: ignore[union-attr]
             return
         notice.exchange = delivery.exchange
-        self._filter(Job(notice, delivery, None, raw), pool)
+        self._filter(Job(notice, delivery, None), pool)
 
     def _filter(self, job: Job, pool: ThreadPoolExecutor) -> None:
         config = self.config
@@ -244,12 +253,8 @@ class ConsumerLoop:
             self._finish(job)
         elif outcome.status == "transient" and self.config.retry:
             self._count("failed")
-            job.raw.reason = outcome.reason
-            if job.retry is not None:
-                job.retry.attempts += 1
-            entry = job.retry or job.raw
             logger.error("failed %s: %s; kept for retry", url, outcome.reason)
-            self.retry.put(entry)
+            self.retry.put(job.retry_entry(outcome.reason))
             self._ack(job)
         else:
             self._count("failed")
@@ -332,7 +337,7 @@ class ConsumerLoop:
                 continue
             notice.exchange = entry.exchange
             self._count("retried")
-            self._filter(Job(notice, None, entry, entry), pool)
+            self._filter(Job(notice, None, entry), pool)
 
     def _count(self, what: str) -> None:
         with self._lock:
