@@ -255,8 +255,9 @@ _TABLE: tuple[Option, ...] = (
        POSTING, ("pbd",), per_notice=True),
     _O("post_on_start", Kind.FLAG, True, "watch: announce the existing tree at start", POSTING,
        ("pos",)),
-    _O("report_back", Kind.FLAG, True, "publish a report for each notice handled", POSTING,
-       ("rb",), {"sarra": False, "report": False}),
+    _O("report_back", Kind.FLAG, False,
+       "publish a report for each file handled (off: most accounts cannot write reports)",
+       POSTING, ("rb",)),
     _O("report_exchange", Kind.TEXT, None, "exchange reports go to (default xs_<user>)", POSTING),
     # --- post / watch / poll
     _O("path", Kind.REPEAT, [], "files or directories to announce", SOURCE, ("p",)),

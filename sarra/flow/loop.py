@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+import socket
 import threading
 import time
 from collections import Counter
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 import humanize
 
-from sarra.broker import plan
+from sarra.broker import naming, plan
 from sarra.broker.consumer import Consumer, Delivery
 from sarra.broker.publisher import Confirmation, Publisher
 from sarra.config import paths
@@ -34,7 +35,7 @@ from sarra.flow.placement import Placement, place
 from sarra.flow.retry import RetryEntry, RetryQueue
 from sarra.message import decode_any, v02, v03
 from sarra.message.errors import MalformedNotice, NotEncodable
-from sarra.message.notice import Notice, epoch_to_time
+from sarra.message.notice import Notice, Report, epoch_to_time
 from sarra.message.topic import split_exchange
 from sarra.transfer.confine import PathRefused
 
@@ -106,6 +107,8 @@ class ConsumerLoop:
         self.consumer: Consumer | None = None
         self.publisher: Publisher | None = None
         self.post_exchanges: list[str] = []
+        self.reporter: Publisher | None = None
+        self.report_exchange = ""
 
     # --- set up and run
 
@@ -124,6 +127,16 @@ class ConsumerLoop:
                     config, post_url, "publisher", self.number, credentials=self.credentials
                 ),
                 self.post_exchanges,
+                declare_exchanges=config.declare_exchange,
+            ).start()
+        if config.report_back:
+            user = config.broker_user() or "anonymous"
+            self.report_exchange = config.report_exchange or naming.user_exchange(user)
+            self.reporter = Publisher(
+                plan.connection_settings(
+                    config, config.broker, "reporter", self.number, credentials=self.credentials
+                ),
+                [self.report_exchange],
                 declare_exchanges=config.declare_exchange,
             ).start()
         logger.info(
@@ -155,8 +168,9 @@ class ConsumerLoop:
                     self._heartbeat()
         finally:
             pool.shutdown(wait=True, cancel_futures=False)
-            if self.publisher is not None:
-                self.publisher.close()
+            for publisher in (self.publisher, self.reporter):
+                if publisher is not None:
+                    publisher.close()
             self.consumer.close()
             self.retry.close()
             if self.nodupe is not None:
@@ -246,19 +260,23 @@ class ConsumerLoop:
                 humanize.naturalsize(rate, binary=True),
                 f"; warning: {outcome.reason}" if outcome.reason else "",
             )
+            self._report(notice, 201, "Downloaded", outcome.seconds)
             self._post_then_finish(job, self._onward(notice, outcome))
         elif outcome.status == "skipped":
             self._count("skipped")
             logger.info("skipped %s: %s (%s)", url, outcome.reason, outcome.path)
+            self._report(notice, 304, f"Not modified: {outcome.reason}", outcome.seconds)
             self._finish(job)
         elif outcome.status == "transient" and self.config.retry:
             self._count("failed")
             logger.error("failed %s: %s; kept for retry", url, outcome.reason)
             self.retry.put(job.retry_entry(outcome.reason))
+            self._report(notice, 499, f"Download failed, kept for retry: {outcome.reason}")
             self._ack(job)
         else:
             self._count("failed")
             logger.error("failed %s: %s; dropped", url, outcome.reason)
+            self._report(notice, 499, f"Download failed: {outcome.reason}")
             self._finish(job)
 
     def _onward(self, notice: Notice, outcome: Outcome) -> Notice:
@@ -321,6 +339,25 @@ class ConsumerLoop:
     def _ack(self, job: Job) -> None:
         if job.delivery is not None:
             self.consumer.ack(job.delivery)  # type: ignore[union-attr]
+
+    def _report(self, notice: Notice, code: int, message: str, seconds: float = 0.0) -> None:
+        """Publish a report of what became of a notice (report_back), never blocking the ack."""
+        if self.reporter is None:
+            return
+        report = Report(
+            code=code, message=message, host=socket.gethostname(),
+            user=self.config.broker_user(), elapsed=f"{seconds:.6f}",
+        )  # fmt: skip
+        prefix = self.config.topic_prefix
+        try:
+            if prefix.startswith("v03"):
+                key, body = v03.encode(dataclasses.replace(notice, report=report), prefix)
+                self.reporter.publish(self.report_exchange, key, body, None, v03.CONTENT_TYPE)
+            else:
+                key, text, headers = v02.encode(dataclasses.replace(notice, report=report), prefix)
+                self.reporter.publish(self.report_exchange, key, text.encode(), headers)
+        except NotEncodable as err:
+            logger.warning("no report for %s: %s", redact_url(notice.url), err)
 
     # --- retries and housekeeping
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sarra.broker import plan
+from sarra.broker.consumer import Consumer
 from sarra.broker.publisher import Publisher
+from sarra.broker.topology import QueueSpec
 from sarra.config.loader import Config, load
 from sarra.flow.loop import ConsumerLoop
 from sarra.integrity.checksum import checksum_bytes, sum_to_identity
-from sarra.message import v02
+from sarra.message import decode_any, v02
 from sarra.message.notice import Identity, Notice, epoch_to_time
 
 MTIME = 1_600_000_000.0
@@ -87,3 +90,38 @@ def loop_ready(loop: ConsumerLoop) -> bool:
     wait_for(lambda: loop.consumer is not None, "the consumer")
     assert loop.consumer is not None
     return loop.consumer.wait_ready(20)
+
+
+def watch(config: Config, exchange: str) -> Consumer:
+    """A consumer of everything posted to an exchange (declared here if need be)."""
+    settings = plan.connection_settings(config, "amqp://guest:guest@127.0.0.1/", "watcher")
+    with Publisher(settings, [exchange]) as publisher:
+        assert publisher.wait_ready(20)
+    spec = QueueSpec(
+        name=f"q_guest.watch.{uuid.uuid4().hex[:8]}",
+        durable=False,
+        expire=60,
+        message_ttl=0,
+        bindings=((exchange, "#"),),
+        declare=True,
+        bind=True,
+    )
+    consumer = Consumer(settings, spec).start()
+    assert consumer.wait_ready(20)
+    return consumer
+
+
+def take(consumer: Consumer, count: int) -> list[Notice]:
+    """`count` notices from a watching consumer (bounded wait), decoded."""
+    found: list[Notice] = []
+    end = time.monotonic() + 20
+    while len(found) < count and time.monotonic() < end:
+        for delivery in consumer.get_batch(count - len(found), timeout=0.5):
+            found.append(
+                decode_any(
+                    delivery.routing_key, delivery.body, delivery.headers, delivery.content_type
+                )
+            )
+            consumer.ack(delivery)
+    assert len(found) == count, f"got {len(found)} of {count} notices"
+    return found

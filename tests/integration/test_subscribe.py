@@ -9,7 +9,17 @@ import os
 from pathlib import Path
 
 import pytest
-from pumpkit import MTIME, announce, file_notice, raw_publish, running, subscriber, wait_for
+from pumpkit import (
+    MTIME,
+    announce,
+    file_notice,
+    raw_publish,
+    running,
+    subscriber,
+    take,
+    wait_for,
+    watch,
+)
 from servers import FTP_USER, FtpServer, HttpServer, SshServer
 
 pytestmark = pytest.mark.broker
@@ -126,3 +136,35 @@ def test_missing_file_is_dropped_not_retried_forever(
         announce(config, [notice], exchange)
         wait_for(lambda: loop.counts["failed"] == 1, "the failure")
         assert len(loop.retry) == 0
+
+
+def test_reposts_downloaded_files_and_reports_back(
+    tmp_path: Path, exchange: str, credentials: Path, served_root: Path, http_server: HttpServer
+) -> None:
+    data = b"to be passed on"
+    name = f"onward_{exchange}.txt"
+    (served_root / name).write_bytes(data)
+    destination = tmp_path / "out"
+    onward, reports = f"{exchange}_onward", f"{exchange}_reports"
+    config = subscriber(
+        tmp_path,
+        exchange,
+        f"directory {destination}\naccept .*\npost_broker amqp://guest@127.0.0.1/\n"
+        f"post_exchange {onward}\npost_base_url http://mirror.example/\n"
+        f"post_base_dir {destination}\nreport_back\nreport_exchange {reports}\n",
+    )
+    watchers = {x: watch(config, x) for x in (onward, reports)}
+    try:
+        with running(config) as loop:
+            notice = file_notice(f"http://127.0.0.1:{http_server.port}/", name, data)
+            announce(config, [notice], exchange)
+            wait_for(lambda: loop.counts["posted"] == 1, "the onward post")
+            [posted] = take(watchers[onward], 1)
+            [report] = take(watchers[reports], 1)
+    finally:
+        for consumer in watchers.values():
+            consumer.close()
+    assert posted.base_url == "http://mirror.example/" and posted.rel_path == f"/{name}"
+    assert posted.identity == notice.identity
+    assert report.report is not None and report.report.code == 201
+    assert report.rel_path == name
