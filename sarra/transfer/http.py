@@ -1,24 +1,39 @@
-"""http and https: downloads and index-page listings with requests, one keep-alive Session each.
+"""http and https: downloads and index-page listings with urllib3, one keep-alive pool each.
+
+Each backend holds one connection pool for its server (one connection, kept alive and reused,
+renewed after `batch` files) and sends every GET straight to it: no per-request URL parsing,
+environment scan or session merging, so a small file costs little CPU. The environment (proxies,
+CA bundle) is read once, when the backend first connects.
 
 Byte ranges use `Range: bytes=a-b`. A server that ignores it answers 200 with the whole file:
 then the bytes before the offset are read and thrown away, so the right bytes are written all the
 same (at the cost of reading them; a warning says so once per server). Bodies are fetched with
 `Accept-Encoding: identity` and written as they come, so a .gz file stays the file it is.
+
+Redirects are followed (at most _MAX_REDIRECTS); the credentials are sent to the server's own
+scheme, host and port only, never to another host a redirect leads to.
 """
 
 from __future__ import annotations
 
+import codecs
+import ipaddress
 import logging
+import os
 import re
+import ssl
 import warnings
-from typing import BinaryIO
-from urllib.parse import quote
+from typing import Any, BinaryIO
+from urllib.parse import quote, unquote, urljoin, urlsplit
+from urllib.request import getproxies_environment
 
-import requests
 import urllib3
 from urllib3.exceptions import InsecureRequestWarning
+from urllib3.util import Retry, Timeout, make_headers
+from urllib3.util.ssl_ import create_urllib3_context
 
-from sarra.config.credentials import Credential
+from sarra import __version__
+from sarra.config.credentials import DEFAULT_PORTS, Credential, redact_url
 from sarra.transfer.base import Entry, Transfer, TransferSettings, check_range
 from sarra.transfer.errors import (
     PermanentError,
@@ -33,7 +48,14 @@ from sarra.transfer.stream import Progress, Read
 log = logging.getLogger(__name__)
 
 _CONTENT_RANGE = re.compile(r"bytes\s+(?P<first>\d+)-(?P<last>\d+)/(?P<size>\d+|\*)")
+_CHARSET = re.compile(r"""charset\s*=\s*["']?([\w.:-]+)""", re.I)
 _TRANSIENT_4XX = frozenset({408, 425, 429})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_MAX_REDIRECTS = 10
+_DRAIN_LIMIT = 64 * 1024  # an error page or redirect body up to this is read to keep the connection
+# urllib3 neither retries nor follows redirects itself: errors come out as they happen.
+_NO_RETRIES = Retry(total=False, redirect=False)
+_CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")
 # Servers warned about (once each): those ignoring Range, those reached without TLS checks.
 _warned: set[tuple[str, str]] = set()
 
@@ -41,9 +63,17 @@ _warned: set[tuple[str, str]] = set()
 class HttpStatus(Exception):
     """An HTTP reply other than success, before it is classified."""
 
-    def __init__(self, response: requests.Response) -> None:
-        self.status = response.status_code
-        super().__init__(f"{response.status_code} {response.reason or ''}".strip())
+    def __init__(self, response: urllib3.BaseHTTPResponse) -> None:
+        self.status = response.status
+        super().__init__(f"{response.status} {response.reason or ''}".strip())
+
+
+class _Failure(Exception):
+    """A failure found here (not by urllib3), already classified."""
+
+    def __init__(self, kind: type[TransferError], reason: str) -> None:
+        self.kind = kind
+        super().__init__(reason)
 
 
 class HttpTransfer(Transfer):
@@ -53,7 +83,16 @@ class HttpTransfer(Transfer):
 
     def __init__(self, server: Credential, settings: TransferSettings) -> None:
         super().__init__(server, settings)
-        self._session: requests.Session | None = None
+        self._port = server.port or DEFAULT_PORTS.get(server.scheme, 80)
+        self._pool: urllib3.HTTPConnectionPool | None = None
+        # What the pool is asked for before a path: "" or, through a plain-http proxy, the origin.
+        self._prefix = ""
+        # Managers by proxy (None: direct): a proxy's, and those for hosts redirects lead to.
+        self._managers: dict[str | None, urllib3.PoolManager] = {}
+        self._headers = _headers(server)  # what every request carries
+        self._proxies: dict[str, str] | None = None  # the environment's, read once
+        self._ca: str | None = None
+        self._tls: dict[str, Any] | None = None
 
     def get(
         self,
@@ -67,19 +106,20 @@ class HttpTransfer(Transfer):
         check_range(offset, length)
         if length == 0:
             return 0
-        headers = {"Accept-Encoding": "identity"}
         ranged = offset > 0 or length is not None
-        if ranged:
-            last = "" if length is None else str(offset + length - 1)
-            headers["Range"] = f"bytes={offset}-{last}"
         try:
-            with (
-                self._failing("get", remote_path),
-                self._request(remote_path, headers, stream=True) as response,
-            ):
+            with self._failing("get", remote_path):
+                headers = self._headers
                 if ranged:
-                    self._skip_to(response, remote_path, offset)
-                copied = self._copy(_reader(response), local_file.write, length, progress)
+                    last = "" if length is None else str(offset + length - 1)
+                    headers = {**headers, "Range": f"bytes={offset}-{last}"}
+                response = self._request(remote_path, headers)
+                try:
+                    if ranged:
+                        self._skip_to(response, remote_path, offset)
+                    copied = self._copy(_reader(response), local_file.write, length, progress)
+                finally:
+                    _release(response)
         finally:
             self._file_done()
         self._check_copied("get", remote_path, copied, length)
@@ -87,31 +127,93 @@ class HttpTransfer(Transfer):
 
     def ls(self, remote_dir: str) -> list[Entry]:
         directory = remote_dir if remote_dir.endswith("/") else remote_dir + "/"
-        with (
-            self._failing("ls", directory),
-            self._request(directory, {"Accept-Encoding": "identity"}, stream=False) as response,
-        ):
-            return parse_index(response.text, directory)
+        with self._failing("ls", directory):
+            response = self._request(directory, self._headers)
+            try:
+                page = response.read(decode_content=False)
+            finally:
+                _release(response)
+            return parse_index(_text(page, response.headers.get("Content-Type", "")), directory)
 
-    def _request(self, path: str, headers: dict[str, str], *, stream: bool) -> requests.Response:
-        """GET a path; any reply but a success raises HttpStatus."""
-        timeout = self.settings.socket_timeout
-        response = self._connection().get(
-            self._address(path),
+    # --- requests
+
+    def _request(self, path: str, headers: dict[str, str]) -> urllib3.BaseHTTPResponse:
+        """GET a path of this server, following redirects; any reply but a success raises
+        HttpStatus. The body is left to read."""
+        pool = self._pool if self._pool is not None else self._connect()
+        response = pool.urlopen(
+            "GET",
+            self._prefix + quote(path),
             headers=headers,
-            stream=stream,
-            timeout=(timeout, timeout),
-            # Given per request: requests lets REQUESTS_CA_BUNDLE override a Session's verify.
-            verify=not self.settings.lax,
+            retries=_NO_RETRIES,
+            redirect=False,
+            assert_same_host=False,
+            preload_content=False,
+            decode_content=False,
         )
-        if response.status_code >= 300:
-            response.close()
+        if response.status in _REDIRECTS:
+            response = self._follow(response, pool, self._address(path), headers)
+        if response.status >= 300:
+            _release(response, drain=True)
             raise HttpStatus(response)
         return response
 
-    def _skip_to(self, response: requests.Response, path: str, offset: int) -> None:
+    def _follow(
+        self,
+        response: urllib3.BaseHTTPResponse,
+        own: urllib3.HTTPConnectionPool,
+        url: str,
+        headers: dict[str, str],
+    ) -> urllib3.BaseHTTPResponse:
+        """Follow the redirects that `response` (from `url`, through `own`, the server's pool)
+        starts; return the first other reply."""
+        same_server = True
+        for _ in range(_MAX_REDIRECTS):
+            location = response.headers.get("Location")
+            if not location:
+                return response
+            _release(response, drain=True)
+            url = urljoin(url, location.strip())
+            parts = urlsplit(url)
+            scheme = parts.scheme.lower()
+            try:
+                port = parts.port or DEFAULT_PORTS.get(scheme)
+            except ValueError:
+                port = None
+            if scheme not in ("http", "https") or not parts.hostname or port is None:
+                raise _Failure(PermanentError, f"redirected to {redact_url(url)}, not an http URL")
+            same_server = same_server and (scheme, parts.hostname, port) == (
+                self.server.scheme,
+                self.server.host.lower(),
+                self._port,
+            )
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            if same_server:
+                pool: urllib3.HTTPConnectionPool | urllib3.PoolManager = own
+                target = self._prefix + target
+            else:
+                # Another host: it gets no credentials, now or after any further redirect.
+                headers = {k: v for k, v in headers.items() if k != "Authorization"}
+                pool = self._manager(self._proxy_for(scheme, parts.hostname, port))
+                target = f"{scheme}://{parts.netloc.rpartition('@')[2]}{target}"
+            response = pool.urlopen(
+                "GET",
+                target,
+                headers=headers,
+                retries=_NO_RETRIES,
+                redirect=False,
+                assert_same_host=False,
+                preload_content=False,
+                decode_content=False,
+            )
+            if response.status not in _REDIRECTS:
+                return response
+        _release(response)
+        raise _Failure(TransientError, f"more than {_MAX_REDIRECTS} redirects")
+
+    def _skip_to(self, response: urllib3.BaseHTTPResponse, path: str, offset: int) -> None:
         """Make the body start at `offset`: check a 206's Content-Range, or skip through a 200."""
-        if response.status_code == 206:
+        if response.status == 206:
             found = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", "").strip())
             if found is None or int(found["first"]) != offset:
                 got = response.headers.get("Content-Range", "no Content-Range")
@@ -132,24 +234,116 @@ class HttpTransfer(Transfer):
     def _address(self, path: str) -> str:
         return f"{self.server.scheme}://{self.host_port}{quote(path)}"
 
-    def _connection(self) -> requests.Session:
-        if self._session is None:
-            session = requests.Session()
-            server = self.server
-            if server.bearer_token:
-                session.headers["Authorization"] = f"Bearer {server.bearer_token}"
-            elif server.user is not None and server.password is not None:
-                session.auth = (server.user, server.password)
-            if self.settings.lax and server.scheme == "https":
-                self._warn_once("lax", f"{self.url()}: tls_rigour lax, certificates not checked")
+    # --- connections
+
+    def _connect(self) -> urllib3.HTTPConnectionPool:
+        """Make the pool for this server, reading the environment the first time."""
+        if self._proxies is None:
+            self._read_environment()
+        server = self.server
+        proxy = self._proxy_for(server.scheme, server.host, self._port)
+        tls = self._tls_options() if server.scheme == "https" else {}
+        pool: urllib3.HTTPConnectionPool
+        if proxy is None:
+            pool_class = (
+                urllib3.HTTPSConnectionPool
+                if server.scheme == "https"
+                else urllib3.HTTPConnectionPool
+            )
+            pool = pool_class(server.host, self._port, **self._pool_options(), **tls)
+            self._prefix = ""
+        else:
+            pool = self._manager(proxy).connection_from_host(server.host, self._port, server.scheme)
+            # A plain-http proxy is asked for the whole URL; https goes through a CONNECT tunnel.
+            plain = server.scheme == "http" and not proxy.startswith("socks")
+            self._prefix = f"http://{self.host_port}" if plain else ""
+        if self.settings.lax and server.scheme == "https":
+            self._warn_once("lax", f"{self.url()}: tls_rigour lax, certificates not checked")
+        self._pool = pool
+        return pool
+
+    def _read_environment(self) -> None:
+        """Take the proxies and the CA bundle from the environment."""
+        self._proxies = getproxies_environment()
+        self._ca = next((os.environ[v] for v in _CA_VARIABLES if os.environ.get(v)), None)
+
+    def _pool_options(self) -> dict[str, Any]:
+        timeout = self.settings.socket_timeout
+        return {
+            "timeout": Timeout(connect=timeout, read=timeout),
+            "retries": _NO_RETRIES,
+            "maxsize": 1,
+            "block": False,
+        }
+
+    def _tls_options(self) -> dict[str, Any]:
+        """How https connections are checked, made once: the context loads the CA bundle."""
+        if self._tls is None:
+            if self.settings.lax:
+                context = create_urllib3_context(cert_reqs=ssl.CERT_NONE)
                 warnings.filterwarnings("ignore", category=InsecureRequestWarning)
-            self._session = session
-        return self._session
+                self._tls = {
+                    "ssl_context": context,
+                    "cert_reqs": "CERT_NONE",
+                    "assert_hostname": False,
+                }
+            else:
+                context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+                ca = self._ca or _default_ca()
+                try:
+                    if ca is None:
+                        context.load_default_certs()
+                    elif os.path.isdir(ca):
+                        context.load_verify_locations(capath=ca)
+                    else:
+                        context.load_verify_locations(cafile=ca)
+                except (OSError, ssl.SSLError) as exc:
+                    reason = getattr(exc, "strerror", None) or str(exc)
+                    raise _Failure(PermanentError, f"CA bundle {ca}: {reason}") from exc
+                self._tls = {"ssl_context": context, "cert_reqs": "CERT_REQUIRED"}
+        return self._tls
+
+    def _manager(self, proxy: str | None) -> urllib3.PoolManager:
+        """The pool manager for a proxy (None: direct connections), made on first use."""
+        manager = self._managers.get(proxy)
+        if manager is None:
+            options = {**self._pool_options(), **self._tls_options()}
+            if proxy is None:
+                manager = urllib3.PoolManager(num_pools=4, **options)
+            elif proxy.startswith("socks"):
+                try:
+                    from urllib3.contrib.socks import SOCKSProxyManager
+                except ImportError as exc:
+                    reason = "a socks proxy is set, which needs PySocks (not installed)"
+                    raise _Failure(PermanentError, reason) from exc
+                manager = SOCKSProxyManager(proxy, num_pools=4, **options)
+            else:
+                parts = urlsplit(proxy)
+                auth = {}
+                if parts.username is not None:
+                    user_pass = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+                    auth = make_headers(proxy_basic_auth=user_pass)
+                manager = urllib3.ProxyManager(
+                    proxy, num_pools=4, proxy_headers=auth or None, **options
+                )
+            self._managers[proxy] = manager
+        return manager
+
+    def _proxy_for(self, scheme: str, host: str, port: int) -> str | None:
+        """The proxy URL the environment gives for a server, or None to connect directly."""
+        proxies = self._proxies or {}
+        proxy = proxies.get(scheme) or proxies.get("all")
+        if not proxy or _bypassed(host, port, proxies.get("no", "")):
+            return None
+        return proxy if "://" in proxy else f"http://{proxy}"
 
     def _disconnect(self) -> None:
-        if self._session is not None:
-            self._session.close()
-            self._session = None
+        pool, self._pool = self._pool, None
+        managers, self._managers = list(self._managers.values()), {}
+        if pool is not None:
+            pool.close()
+        for manager in managers:
+            manager.clear()
 
     def _warn_once(self, what: str, message: str) -> None:
         key = (what, self.url())
@@ -164,36 +358,135 @@ class HttpTransfer(Transfer):
             if exc.status >= 500 or exc.status in _TRANSIENT_4XX:
                 return TransientError, str(exc)
             return PermanentError, str(exc)
+        if isinstance(exc, _Failure):
+            return exc.kind, str(exc)
         cause = _os_error_in(exc)
         if cause is not None:
             return os_error_class(cause), os_error_reason(cause)
-        if isinstance(exc, requests.Timeout | urllib3.exceptions.TimeoutError):
+        if isinstance(exc, urllib3.exceptions.TimeoutError):
             return TransientError, "timed out (no progress within the timeout)"
-        if isinstance(exc, requests.RequestException | urllib3.exceptions.HTTPError):
+        if isinstance(exc, urllib3.exceptions.HTTPError):
             return TransientError, _last_line(exc)
         return None
 
 
-def _reader(response: requests.Response) -> Read:
+def _reader(response: urllib3.BaseHTTPResponse) -> Read:
     """Read the body as it is on the wire (no content decoding)."""
-    return lambda n: response.raw.read(n, decode_content=False)
+    read = response.read
+    return lambda n: read(n, decode_content=False)
+
+
+def _release(response: urllib3.BaseHTTPResponse, *, drain: bool = False) -> None:
+    """Give the connection back to the pool. A body read to its end has done so already; a
+    short rest is read when `drain` (an error page), otherwise the connection is closed."""
+    if response.connection is None:
+        return
+    left = response.length_remaining
+    if drain and left is not None and left <= _DRAIN_LIMIT:
+        response.drain_conn()
+    else:
+        response.close()
+    response.release_conn()
+
+
+def _headers(server: Credential) -> dict[str, str]:
+    """The headers of every request to the server: bodies as stored, and its credentials."""
+    headers = {
+        "User-Agent": f"sarra/{__version__}",
+        "Accept": "*/*",
+        "Accept-Encoding": "identity",
+    }
+    if server.bearer_token:
+        headers["Authorization"] = f"Bearer {server.bearer_token}"
+    elif server.user is not None and server.password is not None:
+        headers["Authorization"] = _basic(server.user, server.password)
+    return headers
+
+
+def _text(page: bytes, content_type: str) -> str:
+    """An index page as text: in its declared charset, else UTF-8, else Latin-1."""
+    declared = _CHARSET.search(content_type)
+    if declared:
+        try:
+            return page.decode(codecs.lookup(declared[1]).name, errors="replace")
+        except LookupError:
+            pass
+    try:
+        return page.decode()
+    except UnicodeDecodeError:
+        return page.decode("latin-1")
+
+
+def _basic(user: str, password: str) -> str:
+    """The Basic Authorization value (Latin-1 as usual, UTF-8 for what Latin-1 cannot write)."""
+    pair = f"{user}:{password}"
+    try:
+        raw = pair.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = pair.encode()
+    return make_headers(basic_auth=raw.decode("latin-1"))["authorization"]
+
+
+def _default_ca() -> str | None:
+    """certifi's bundle where it is installed (as requests used), else None: the system's."""
+    try:
+        import certifi
+    except ImportError:
+        return None
+    return certifi.where()
+
+
+def _bypassed(host: str, port: int, no_proxy: str) -> bool:
+    """Whether no_proxy exempts a host: `*`, a name or domain suffix (`.example.org` or
+    `example.org`), optionally with `:port`, an IP address or a CIDR network."""
+    host = host.lower().strip("[]")
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    for entry in no_proxy.replace(" ", ",").split(","):
+        entry = entry.strip().lower()
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        name, _, entry_port = entry.rpartition(":") if _has_port(entry) else (entry, "", "")
+        if entry_port and entry_port != str(port):
+            continue
+        name = name.strip("[]").lstrip(".")
+        if address is not None:
+            try:
+                if address in ipaddress.ip_network(name, strict=False):
+                    return True
+            except ValueError:
+                pass
+        if host == name or host.endswith("." + name):
+            return True
+    return False
+
+
+def _has_port(entry: str) -> bool:
+    """Whether a no_proxy entry ends in :port (an IPv6 address alone has colons too)."""
+    head, colon, tail = entry.rpartition(":")
+    if not colon or not tail.isdigit():
+        return False
+    return head.endswith("]") or ":" not in head
 
 
 def _os_error_in(exc: BaseException) -> OSError | None:
-    """The OSError at the root of a requests/urllib3 exception, if any (refused, reset, TLS...)."""
+    """The OSError at the root of a urllib3 exception, if any (refused, reset, TLS...)."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, OSError) and not isinstance(
-            current, requests.RequestException | urllib3.exceptions.HTTPError
-        ):
+        if isinstance(current, OSError) and not isinstance(current, urllib3.exceptions.HTTPError):
             return current
         reason = getattr(current, "reason", None)
+        inner = [a for a in current.args if isinstance(a, BaseException)]
         if isinstance(reason, BaseException):
             current = reason
-        elif current.args and isinstance(current.args[0], BaseException):
-            current = current.args[0]
+        elif inner:
+            current = inner[0]
         else:
             current = current.__cause__ or current.__context__
     return None
