@@ -29,6 +29,10 @@ from sarra.broker.topology import QueueSpec, run_steps
 
 _log = logging.getLogger(__name__)
 
+ACK_GATHER = 0.005
+"""Seconds acknowledgements are gathered before they are sent together, unless a quarter of
+the prefetch is waiting (then they go at once, so that the broker never runs dry)."""
+
 
 class Delivery(NamedTuple):
     """One notice received; pass it back to `Consumer.ack` when done with it."""
@@ -64,7 +68,8 @@ class Consumer:
         self._taken = threading.Condition()
         self._handed_over: deque[Delivery] = deque()  # guarded by _taken
         self._acks: deque[Delivery] = deque()
-        self._ack_wakeup = Wakeup(self._link, self._send_acks)
+        self._ack_soon = Wakeup(self._link, self._send_acks, gather=ACK_GATHER)
+        self._ack_now = Wakeup(self._link, self._send_acks)
         # I/O thread only:
         self._channel: Channel | None = None
         self._consumer_tag: str | None = None
@@ -98,7 +103,10 @@ class Consumer:
     def ack(self, delivery: Delivery) -> None:
         """Acknowledge a delivery: the broker forgets it (sent soon, by the I/O thread)."""
         self._acks.append(delivery)
-        self._ack_wakeup.request()
+        if len(self._acks) >= max(1, self._prefetch // 4):
+            self._ack_now.request()  # the broker would soon run out of prefetch
+        else:
+            self._ack_soon.request()
 
     def close(self, timeout: float = 10.0) -> bool:
         """Stop consuming, send the acknowledgements asked for, close the connection and end

@@ -244,18 +244,24 @@ class Wakeup:
     the call runs are all served by that one call (one wake-up of the loop, not one each).
 
     The callback must take everything waiting at the time it runs (it is cleared first).
+    With `gather` > 0 the call waits that many seconds after the first ask, so that the asks of
+    that window are served together (acknowledgements: fewer frames and wake-ups).
     """
 
-    def __init__(self, link: Link, callback: Callable[[], None]) -> None:
+    def __init__(self, link: Link, callback: Callable[[], None], gather: float = 0.0) -> None:
         self._link = link
         self._callback = callback
+        self._gather = gather
         self._pending = False
 
     def request(self) -> None:
         """Ask for a call (any thread)."""
         if not self._pending:
             self._pending = True
-            self._link.call_soon(self._run)
+            if self._gather > 0:
+                self._link.call_soon(lambda: self._link.call_later(self._gather, self._run))
+            else:
+                self._link.call_soon(self._run)
 
     def _run(self) -> None:
         self._pending = False
