@@ -56,6 +56,13 @@ def cleanup(config: Config, *, credentials: Credentials | None = None) -> list[s
     return lines
 
 
+def reset(config: Config, *, credentials: Credentials | None = None) -> list[str]:
+    """Delete the queue(s) of the config, so that they are declared anew (option reset)."""
+    specs = plan.queue_specs(config, create=False)
+    steps: list[Step] = [DeleteQueue(spec.name) for spec in specs]
+    return _run(_settings(config, config.broker, credentials), steps)
+
+
 def _act(config: Config, credentials: Credentials | None, *, bindings: bool) -> list[str]:
     lines: list[str] = []
     if plan.consumes(config):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import signal
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -114,14 +115,37 @@ def status(component: str, command: CommandLine) -> int:
     return 0 if healthy else 1
 
 
+def _hung(component: str, config: Config) -> list[instances.Instance]:
+    """Running instances whose log has not changed for sanity_log_dead (1.5 x heartbeat):
+    a live instance writes at least its heartbeat line."""
+    limit = config.sanity_log_dead or 1.5 * config.heartbeat
+    now = time.time()
+    hung = []
+    for instance in instances.instances(component, config.name):
+        log = paths.log_file(component, config.name, instance.number)
+        try:
+            age = now - log.stat().st_mtime
+        except OSError:
+            continue
+        if instance.running and age > limit:
+            hung.append(instance)
+    return hung
+
+
 def sanity(component: str, command: CommandLine) -> int:
-    """Restart the missing instances of each config that was started."""
+    """Restart the missing instances of each config that was started, and those whose log has
+    been silent for longer than sanity_log_dead."""
     for ref in command.configs:
         path, config = _loaded(component, ref, command)
         expected = instances.expected(component, config.name)
         if not expected:
             print(f"sr_{component} {config.name}: not started, left alone")
             continue
+        hung = _hung(component, config)
+        for instance in hung:
+            print(f"sr_{component} {config.name}: instance {instance.number:02d} (pid"
+                  f" {instance.pid}) wrote no log line for too long: restarting it")  # fmt: skip
+            instances.stop_one(component, config.name, instance)
         missing = [i.number for i in instances.instances(component, config.name)
                    if not i.running and i.number <= expected]  # fmt: skip
         if not missing:

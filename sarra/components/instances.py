@@ -205,6 +205,11 @@ def _stop_one(component: str, config: str, number: int, pid: int | None) -> None
     paths.pid_file(component, config, number).unlink(missing_ok=True)
 
 
+def stop_one(component: str, config: str, instance: Instance) -> None:
+    """Stop one instance (TERM, then KILL after STOP_WAIT)."""
+    _stop_one(component, config, instance.number, instance.pid)
+
+
 def stop(component: str, config: str) -> list[int]:
     """Stop every instance (TERM, then KILL after STOP_WAIT); returns the numbers stopped."""
     stopped = []

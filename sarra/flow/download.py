@@ -188,9 +188,19 @@ class Downloader:
         if notice.size is not None and notice.size != size and not reason:
             reason = f"size {size} differs from the notice's {notice.size}"
         seconds = time.monotonic() - started
+        if config.delete:
+            self._delete_source(notice)
         if config.discard:
             final.unlink(missing_ok=True)
         return Outcome("done", reason, final, size, seconds, computed)
+
+    def _delete_source(self, notice: Notice) -> None:
+        """Option delete: remove the source once its copy is in place (a failure is logged:
+        the copy is safe either way)."""
+        try:
+            self._transfer(notice).delete(remote_path(notice))
+        except (TransientError, PermanentError) as err:
+            logger.warning("source not deleted: %s", err)
 
     def _make_dirs(self, directory: Path) -> None:
         if not directory.is_dir():

@@ -9,8 +9,10 @@ retry queue. Malformed notices, rejected ones and refused paths are logged and a
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import os
 import re
 import socket
 import threading
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 
 import humanize
 
-from sarra.broker import naming, plan
+from sarra.broker import admin, naming, plan
 from sarra.broker.consumer import Consumer, Delivery
 from sarra.broker.publisher import Confirmation, Publisher
 from sarra.config import paths
@@ -78,7 +80,8 @@ class ConsumerLoop:
         if not config.broker:
             raise ConfigError(None, f"{config.name}: no broker set (add a broker line)")
         self.config = config
-        self.number = max(number, 1)
+        self.number = number  # 0 in the foreground: its own retry queue and cache files
+        self.share = max(number, 1)  # which queue it consumes (with exchange_split)
         self.stop = stop
         self.counts: Counter[str] = Counter()
         self.bytes = 0
@@ -87,8 +90,11 @@ class ConsumerLoop:
         state = paths.state_dir(config.component, config.name)
         prefix = f"sr_{config.component}_{config.name}_{self.number:02d}"
         self.retry = RetryQueue(state / f"{prefix}.retry", config.retry_ttl or config.expire)
+        cache_file = state / f"recent_files_{self.number:03d}.cache"
+        if config.reset:
+            cache_file.unlink(missing_ok=True)
         self.nodupe = (
-            NoDupeCache(config.suppress_duplicates, state / f"recent_files_{self.number:03d}.cache")
+            NoDupeCache(config.suppress_duplicates, cache_file)
             if config.suppress_duplicates
             else None
         )
@@ -114,7 +120,10 @@ class ConsumerLoop:
 
     def _connect(self) -> None:
         config = self.config
-        spec = plan.queue_spec(config, self.number)
+        if config.reset and self.share == 1:
+            for line in admin.reset(config, credentials=self.credentials):
+                logger.info("reset: %s", line)
+        spec = plan.queue_spec(config, self.share)
         settings = plan.connection_settings(
             config, config.broker, "consumer", self.number, credentials=self.credentials
         )
@@ -381,6 +390,10 @@ class ConsumerLoop:
             self.counts[what] += 1
 
     def _heartbeat(self) -> None:
+        if self.number:  # a sign of life for sanity, whatever the log level
+            log = paths.log_file(self.config.component, self.config.name, self.number)
+            with contextlib.suppress(OSError):
+                os.utime(log)
         if self.nodupe is not None:
             self.nodupe.compact()
         self.retry.compact()

@@ -168,3 +168,25 @@ def test_reposts_downloaded_files_and_reports_back(
     assert posted.identity == notice.identity
     assert report.report is not None and report.report.code == 201
     assert report.rel_path == name
+
+
+def test_reset_drops_what_waited_in_the_queue_and_delete_removes_the_source(
+    tmp_path: Path, exchange: str, credentials: Path
+) -> None:
+    source = tmp_path / "source"
+    source.mkdir()
+    old, new = source / "old.txt", source / "new.txt"
+    old.write_bytes(b"stale")
+    new.write_bytes(b"fresh")
+    destination = tmp_path / "out"
+    body = f"directory {destination}\naccept .*\ndelete\n"
+    config = subscriber(tmp_path, exchange, body)
+    with running(config):
+        pass  # the queue now exists
+    announce(config, [file_notice("file:", str(old), b"stale")], exchange)
+    config = subscriber(tmp_path, exchange, body + "reset\n")
+    with running(config) as loop:
+        announce(config, [file_notice("file:", str(new), b"fresh")], exchange)
+        wait_for(lambda: loop.counts["downloaded"] == 1, "the fresh file")
+    assert (destination / "new.txt").read_bytes() == b"fresh" and not new.exists()
+    assert not (destination / "old.txt").exists() and old.exists()

@@ -98,6 +98,24 @@ def test_daemons_start_report_and_stop(
     assert "sr_subscribe.daemon." not in queues
 
 
+def test_sanity_restarts_an_instance_whose_log_went_silent(
+    sarra_home: Path, tmp_path: Path, exchange: str, credentials: Path
+) -> None:
+    path = config_file(sarra_home, exchange, tmp_path / "out", instances=1)
+    path.write_text(path.read_text() + "heartbeat 1h\nsanity_log_dead 1\n")
+    assert sr("sr_subscribe", "start", "daemon").returncode == 0
+    try:
+        [before] = instances.running_pids("subscribe", "daemon")
+        log = tmp_path / "cache" / "sarra" / "log" / "sr_subscribe_daemon_01.log"
+        os.utime(log, (0, 0))  # as if it had written nothing for a long time
+        sanity = sr("sr_subscribe", "sanity", "daemon")
+        assert "wrote no log line for too long" in sanity.stdout, sanity.stdout
+        [after] = instances.running_pids("subscribe", "daemon")
+        assert after != before
+    finally:
+        sr("sr_subscribe", "stop", "daemon")
+
+
 def test_kill_9_in_the_middle_then_restart_loses_nothing(
     sarra_home: Path,
     tmp_path: Path,
