@@ -95,7 +95,8 @@ def test_daemons_start_report_and_stop(
     assert cleaned.returncode == 0 and "delete queue q_guest.sr_subscribe.daemon." in cleaned.stdout
     queues = subprocess.run(["rabbitmqctl", "-q", "list_queues", "name"], capture_output=True,
                             text=True, check=True).stdout  # fmt: skip
-    assert "sr_subscribe.daemon." not in queues
+    deleted = cleaned.stdout.split("delete queue ", 1)[1].split()[0]
+    assert deleted not in queues.split()
 
 
 def test_sanity_restarts_an_instance_whose_log_went_silent(
@@ -114,6 +115,7 @@ def test_sanity_restarts_an_instance_whose_log_went_silent(
         assert after != before
     finally:
         sr("sr_subscribe", "stop", "daemon")
+        sr("sr_subscribe", "cleanup", "daemon")
 
 
 def test_kill_9_in_the_middle_then_restart_loses_nothing(
