@@ -34,11 +34,11 @@ from sarra.config.masks import Mask, is_accepted
 from sarra.flow.download import Downloader, Outcome
 from sarra.flow.nodupe import NoDupeCache, notice_key
 from sarra.flow.placement import Placement, place
+from sarra.flow.publish import NoticePublisher
 from sarra.flow.retry import RetryEntry, RetryQueue
 from sarra.message import decode_any, v02, v03
 from sarra.message.errors import MalformedNotice, NotEncodable
 from sarra.message.notice import Notice, Report, epoch_to_time
-from sarra.message.topic import split_exchange
 from sarra.transfer.confine import PathRefused
 
 logger = logging.getLogger("sarra.flow")
@@ -111,8 +111,7 @@ class ConsumerLoop:
         )
         self.downloader = None if config.notify_only else Downloader(config, self.credentials)
         self.consumer: Consumer | None = None
-        self.publisher: Publisher | None = None
-        self.post_exchanges: list[str] = []
+        self.publisher: NoticePublisher | None = None
         self.reporter: Publisher | None = None
         self.report_exchange = ""
 
@@ -128,16 +127,8 @@ class ConsumerLoop:
             config, config.broker, "consumer", self.number, credentials=self.credentials
         )
         self.consumer = Consumer(settings, spec, prefetch=config.prefetch).start()  # type: ignore[arg-type]
-        post_url = plan.post_broker(config)
-        if post_url:
-            self.post_exchanges = plan.post_exchanges(config)
-            self.publisher = Publisher(
-                plan.connection_settings(
-                    config, post_url, "publisher", self.number, credentials=self.credentials
-                ),
-                self.post_exchanges,
-                declare_exchanges=config.declare_exchange,
-            ).start()
+        if plan.post_broker(config):
+            self.publisher = NoticePublisher(config, self.credentials, self.number).start()
         if config.report_back:
             user = config.broker_user() or "anonymous"
             self.report_exchange = config.report_exchange or naming.user_exchange(user)
@@ -153,9 +144,7 @@ class ConsumerLoop:
             spec.name if spec else "-",
             redact_url(config.broker),
             config.prefetch,
-            f", posting to {redact_url(post_url)} {','.join(self.post_exchanges)}"
-            if post_url
-            else "",
+            f", posting to {self.publisher.describe()}" if self.publisher else "",
         )
 
     def run(self) -> None:
@@ -308,7 +297,7 @@ class ConsumerLoop:
             self._finish(job)
             return
         try:
-            confirmation = self._publish(notice, job)
+            confirmation = self.publisher.publish(notice)
         except NotEncodable as err:
             logger.error("not posted %s: %s", redact_url(notice.url), err)
             self._finish(job)
@@ -323,22 +312,6 @@ class ConsumerLoop:
                              redact_url(notice.url), done.error)  # fmt: skip
 
         confirmation.add_done_callback(settled)
-
-    def _publish(self, notice: Notice, job: Job) -> Confirmation:
-        assert self.publisher is not None
-        config = self.config
-        prefix = config.post_topic_prefix or config.topic_prefix
-        exchanges = self.post_exchanges or [job.notice.exchange or ""]
-        if config.post_exchange_split > 1 and notice.identity is not None:
-            base = exchanges[0][:-2]
-            exchange = split_exchange(base, config.post_exchange_split, notice.identity.value)
-        else:
-            exchange = exchanges[0]
-        if prefix.startswith("v03"):
-            key, body = v03.encode(notice, prefix)
-            return self.publisher.publish(exchange, key, body, None, v03.CONTENT_TYPE)
-        key, text, headers = v02.encode(notice, prefix)
-        return self.publisher.publish(exchange, key, text.encode(), headers, v02.CONTENT_TYPE)
 
     def _finish(self, job: Job) -> None:
         if job.retry is not None:

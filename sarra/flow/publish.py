@@ -1,0 +1,84 @@
+"""Publishing notices to the post broker: which exchange (with post_exchange_split), which
+topic prefix and format (v02 or v03), through one confirming publisher."""
+
+from __future__ import annotations
+
+from sarra.broker import plan
+from sarra.broker.publisher import Confirmation, Publisher
+from sarra.config.credentials import Credentials, redact_url
+from sarra.config.loader import Config
+from sarra.message import v02, v03
+from sarra.message.notice import Notice
+from sarra.message.topic import split_exchange
+
+FOLLOW_INPUT = frozenset({"subscribe", "shovel", "sender"})
+"""Components that, without post_exchange, post to the exchange each notice came from."""
+
+
+class NoticePublisher:
+    """Publishes notices as the config says; `publish` may raise NotEncodable."""
+
+    def __init__(self, config: Config, credentials: Credentials, number: int = 0) -> None:
+        url = plan.post_broker(config)
+        if url is None:
+            raise ValueError(f"{config.name}: no post_broker to publish to")
+        self.url = url
+        self.config = config
+        self.prefix = config.post_topic_prefix or config.topic_prefix
+        self.follow_input = (
+            config.component in FOLLOW_INPUT
+            and not config.post_exchange
+            and not config.post_exchange_suffix
+        )
+        self.exchanges = [] if self.follow_input else plan.post_exchanges(config)
+        settings = plan.connection_settings(
+            config, url, "publisher", max(number, 1), credentials=credentials
+        )
+        self.publisher = Publisher(
+            settings, self.exchanges, declare_exchanges=config.declare_exchange
+        )
+
+    def start(self) -> NoticePublisher:
+        """Connect (in the publisher's own thread)."""
+        self.publisher.start()
+        return self
+
+    def describe(self) -> str:
+        """Where notices go, for a log line."""
+        where = (
+            "the exchange each notice came from" if self.follow_input else ",".join(self.exchanges)
+        )
+        return f"{redact_url(self.url)} {where} ({self.prefix})"
+
+    def exchange_for(self, notice: Notice) -> str:
+        """The exchange a notice is posted to."""
+        if self.follow_input:
+            return notice.exchange or ""
+        split = self.config.post_exchange_split
+        if split > 1:
+            base = self.exchanges[0][:-2]  # post_exchange_names gives <exchange>00 first
+            value = notice.identity.value if notice.identity else notice.rel_path
+            return split_exchange(base, split, value)
+        return self.exchanges[0]
+
+    def publish(self, notice: Notice) -> Confirmation:
+        """Publish one notice; the Confirmation settles when the broker has it."""
+        exchange = self.exchange_for(notice)
+        persistent = self.config.persistent
+        if self.prefix.startswith("v03"):
+            key, body = v03.encode(notice, self.prefix)
+            return self.publisher.publish(
+                exchange, key, body, None, v03.CONTENT_TYPE, persistent=persistent
+            )
+        key, text, headers = v02.encode(notice, self.prefix)
+        return self.publisher.publish(
+            exchange, key, text.encode(), headers, v02.CONTENT_TYPE, persistent=persistent
+        )
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every notice published is confirmed; False if `timeout` passed first."""
+        return self.publisher.flush(timeout)
+
+    def close(self) -> None:
+        """Wait (bounded) for the confirms, then close."""
+        self.publisher.close()
