@@ -52,6 +52,7 @@ def setup_logging(config: Config, instance: int) -> logging.Logger:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if config.debug else _LEVELS[config.loglevel])
-    logging.getLogger("pika").setLevel(logging.WARNING)
+    # pika's own warnings repeat, with internal reprs, what the broker layer says clearly
+    logging.getLogger("pika").setLevel(logging.WARNING if config.debug else logging.CRITICAL)
     logging.getLogger("paramiko").setLevel(logging.WARNING)
     return logging.getLogger(f"sarra.{config.component}")
