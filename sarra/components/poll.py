@@ -1,0 +1,364 @@
+"""sr_poll: every `sleep` seconds, list remote directories and announce new or changed files.
+
+    list -> filter -> compare with what was announced -> post -> (confirmed) remember
+
+A pass opens one transfer to `destination` and lists, through it, each directory the config
+names: the `directory` in force at each accept line (and the last one, with accept_unmatch).
+Subdirectories are not descended into. A file is announced when its name passes the
+accept/reject lines read under its directory, it is not older than file_time_limit, its mode
+(when the listing gives one) has the `chmod` bits, and its size or mtime differ from those last
+announced. What was announced is remembered on disk (sarra.flow.poll_state) only for notices the
+broker confirmed: a crash announces a file again, it never loses one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import posixpath
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+import humanize
+
+from sarra.broker import plan
+from sarra.broker.publisher import Confirmation
+from sarra.config import paths
+from sarra.config.credentials import Credentials, redact_url
+from sarra.config.errors import ConfigError
+from sarra.config.loader import Config
+from sarra.config.masks import Mask, is_accepted
+from sarra.config.variables import UnknownVariable, expand, notice_lookup
+from sarra.flow.poll_state import SeenFiles, Signature, load_seen, save_seen, state_file
+from sarra.flow.publish import NoticePublisher
+from sarra.integrity.checksum import new_checksum, sum_to_identity
+from sarra.message.errors import NotEncodable
+from sarra.message.notice import Identity, Notice, epoch_to_time
+from sarra.transfer import Entry, Transfer, TransferError, TransientError, open_transfer
+
+logger = logging.getLogger(__name__)
+
+ERROR_REPEAT = 3600.0
+"""Seconds before a persisting permanent failure to list a directory is logged again."""
+
+
+@dataclass
+class PolledDirectory:
+    """One remote directory of the config: its rules, what was announced from it, and how
+    listing it fares."""
+
+    configured: str  # as written in the config: may hold date variables
+    masks: list[Mask]
+    state_path: Path
+    seen: SeenFiles
+    failing_since: float | None = None  # wall time of the first failure of the current outage
+    error_logged: float | None = None  # monotonic time of the last permanent-failure log line
+
+    def expanded(self) -> str:
+        """The directory with its date variables (${YYYYMMDD}, ...) as of now."""
+        return expand(self.configured, notice_lookup({}))
+
+
+@dataclass
+class Announced:
+    """A file announced in this pass, waiting for the broker's confirmation."""
+
+    name: str
+    confirmation: Confirmation | None  # None: not postable, logged; remembered all the same
+
+
+class Poll:
+    """One poll instance; `run()` returns when `stop` is set. `passes` counts complete passes
+    (listed, announced, confirmed, remembered)."""
+
+    def __init__(self, config: Config, number: int, stop: threading.Event) -> None:
+        if not config.destination:
+            raise ConfigError(None, f"{config.name}: no destination to poll (add a destination)")
+        if not plan.post_broker(config):
+            raise ConfigError(None, f"{config.name}: no broker to post to (add a broker line)")
+        self.config = config
+        self.number = number
+        self.stop = stop
+        self.credentials = Credentials.load(paths.credentials_file())
+        try:  # a backend is made without connecting: this checks the scheme and port only
+            self._open().close()
+        except TransferError as err:
+            raise ConfigError(config.origin.get("destination"), f"destination: {err}") from None
+        self.destination_path = unquote(urlsplit(config.destination).path)
+        base = config.post_base_url.split(",")[0] if config.post_base_url else config.destination
+        self.base_url = _without_password(base)
+        self.sum = _poll_sum(config)
+        self.directories = self._directories()
+        self.publisher: NoticePublisher | None = None
+        self.passes = 0
+        self._last_heartbeat = time.monotonic()
+
+    def _directories(self) -> list[PolledDirectory]:
+        config = self.config
+        names = [mask.directory for mask in config.masks if mask.accept]
+        if config.accept_unmatch:
+            names.append(config.directory)
+        state = paths.state_dir(config.component, config.name)
+        polled = []
+        for name in dict.fromkeys(names):
+            masks = [mask for mask in config.masks if mask.directory == name]
+            path = state_file(state, name)
+            directory = PolledDirectory(name, masks, path, load_seen(path))
+            try:
+                directory.expanded()
+            except UnknownVariable as err:
+                where = masks[0].where if masks else config.origin.get("directory")
+                raise ConfigError(where, f"directory {name}: {err}") from None
+            polled.append(directory)
+        if not polled:
+            raise ConfigError(None, f"{config.name}: nothing to poll: no accept line")
+        for mask in config.masks:
+            if not mask.accept and mask.directory not in names:
+                logger.warning("%s: reject %s is read under directory %s, which no accept line"
+                               " polls: it has no effect", mask.where, mask.pattern,
+                               mask.directory)  # fmt: skip
+        return polled
+
+    def _open(self) -> Transfer:
+        config = self.config
+        return open_transfer(
+            config.destination,
+            self.credentials,
+            timeout=config.timeout,
+            tls_rigour=config.tls_rigour,
+        )
+
+    # --- the loop
+
+    def run(self) -> None:
+        """Poll until stopped."""
+        config = self.config
+        self.publisher = NoticePublisher(config, self.credentials, self.number).start()
+        logger.info(
+            "polling %s every %s: %s; posting to %s",
+            redact_url(config.destination),
+            humanize.precisedelta(config.sleep, minimum_unit="milliseconds"),
+            ", ".join(d.configured for d in self.directories),
+            self.publisher.describe(),
+        )
+        try:
+            while not self.stop.is_set():
+                started = time.monotonic()
+                self.poll_once()
+                self._heartbeat()
+                self._sleep_until(started + config.sleep)
+        finally:
+            self.publisher.close()
+
+    def poll_once(self) -> int:
+        """One pass over every directory; returns how many files the broker confirmed.
+
+        It counts in `passes` when it ran to its end: every directory visited and every
+        notice settled (not cut short by `stop`)."""
+        assert self.publisher is not None
+        pending: list[tuple[PolledDirectory, str, dict[str, Signature], list[Announced]]] = []
+        listed = 0
+        with self._open() as remote:
+            for polled in self.directories:
+                if self.stop.is_set():
+                    break
+                directory = polled.expanded()
+                entries = self._list(remote, polled, directory)
+                if entries is None:
+                    continue
+                current = {e.name: e for e in entries if self._announceable(polled, e)}
+                listed += len(current)
+                seen = polled.seen.files if polled.seen.directory == directory else {}
+                announced = [
+                    self._announce(directory, entry)
+                    for name, entry in current.items()
+                    if seen.get(name) != _signature(entry)
+                ]
+                signatures = {name: _signature(entry) for name, entry in current.items()}
+                pending.append((polled, directory, signatures, announced))
+        complete = not self.stop.is_set()
+        while not self.publisher.flush(0.5):
+            self._heartbeat()  # the broker may be away a long time: the poll is not dead
+            if self.stop.is_set():
+                complete = False
+                break
+        count = sum(self._remember(*batch) for batch in pending)
+        level = logging.INFO if count else logging.DEBUG
+        logger.log(level, "pass done: %d announced; %d files accepted in %d of %d directories",
+                   count, listed, len(pending), len(self.directories))  # fmt: skip
+        if complete:
+            self.passes += 1
+        return count
+
+    # --- list and filter
+
+    def _list(
+        self, remote: Transfer, polled: PolledDirectory, directory: str
+    ) -> list[Entry] | None:
+        """The entries of a directory; None (logged as the failure deserves) if it fails."""
+        path = listing_path(self.destination_path, directory)
+        url = remote.url(path)
+        try:
+            entries = remote.ls(path)
+        except TransientError as err:
+            if polled.failing_since is None:
+                polled.failing_since = time.time()
+                every = humanize.precisedelta(self.config.sleep)
+                logger.warning("cannot list %s: %s; trying again every %s (logged once)",
+                               url, err.reason, every)  # fmt: skip
+            else:
+                logger.debug("still cannot list %s: %s", url, err.reason)
+            return None
+        except Exception as err:  # permanent, or unforeseen: the poll must go on all the same
+            polled.failing_since = polled.failing_since or time.time()
+            now = time.monotonic()
+            if polled.error_logged is None or now - polled.error_logged >= ERROR_REPEAT:
+                polled.error_logged = now
+                reason = err.reason if isinstance(err, TransferError) else repr(err)
+                logger.error("cannot list %s: %s (logged again in an hour if it persists)",
+                             url, reason, exc_info=not isinstance(err, TransferError))  # fmt: skip
+            return None
+        if polled.failing_since is not None:
+            since = humanize.naturaldelta(time.time() - polled.failing_since)
+            logger.info("listing %s works again, after failing for %s", url, since)
+            polled.failing_since = polled.error_logged = None
+        return entries
+
+    def _announceable(self, polled: PolledDirectory, entry: Entry) -> bool:
+        """Whether a listed entry is a file this directory's rules let through."""
+        config = self.config
+        if entry.is_dir or entry.is_link:
+            return False
+        accepted, _ = is_accepted(polled.masks, entry.name, config.accept_unmatch)
+        if not accepted:
+            return False
+        limit = config.file_time_limit
+        if limit and entry.mtime is not None and entry.mtime < time.time() - limit:
+            return False
+        return entry.mode is None or (entry.mode & config.chmod) == config.chmod
+
+    # --- announce and remember
+
+    def _announce(self, directory: str, entry: Entry) -> Announced:
+        assert self.publisher is not None
+        notice = self._notice(directory, entry)
+        url = redact_url(notice.url)
+        try:
+            confirmation = self.publisher.publish(notice)
+        except NotEncodable as err:
+            logger.error("cannot announce %s: %s", url, err)
+            return Announced(entry.name, None)
+        size = "size unknown" if entry.size is None else f"{entry.size} bytes"
+        when = "" if notice.mtime is None else f", mtime {notice.mtime}"
+        logger.info("announced %s (%s%s)", url, size, when)
+        return Announced(entry.name, confirmation)
+
+    def _notice(self, directory: str, entry: Entry) -> Notice:
+        config = self.config
+        letter = self.sum.partition(",")[0]
+        value = new_checksum(self.sum, entry.name).value()
+        mtime = entry.mtime if config.preserve_time else None
+        mode = entry.mode if config.preserve_mode else None
+        return Notice(
+            pubtime=epoch_to_time(time.time()),
+            base_url=self.base_url,
+            rel_path=posixpath.normpath(posixpath.join(directory, entry.name)),
+            identity=Identity(*sum_to_identity(f"{letter},{value}")),
+            size=entry.size,
+            mtime=None if mtime is None else epoch_to_time(mtime),
+            mode=None if mode is None else f"{mode:o}",
+        )
+
+    def _remember(
+        self,
+        polled: PolledDirectory,
+        directory: str,
+        signatures: dict[str, Signature],
+        announced: list[Announced],
+    ) -> int:
+        """Keep the listing as what was announced, except files whose notice the broker has
+        not confirmed: for them the old signature (or none) stays, so they come again.
+        Returns how many were confirmed."""
+        old = polled.seen.files if polled.seen.directory == directory else {}
+        files = dict(signatures)
+        confirmed = 0
+        for item in announced:
+            if item.confirmation is None or item.confirmation.wait(0):
+                confirmed += item.confirmation is not None
+            elif item.name in old:
+                files[item.name] = old[item.name]
+            else:
+                del files[item.name]
+        seen = SeenFiles(directory, files)
+        if seen != polled.seen:
+            polled.seen = seen
+            try:
+                save_seen(polled.state_path, seen)
+            except OSError as err:
+                logger.error("cannot keep the state of %s in %s: %s; a restart will announce"
+                             " its files again", directory, polled.state_path, err)  # fmt: skip
+        return confirmed
+
+    # --- waiting
+
+    def _sleep_until(self, deadline: float) -> None:
+        while not self.stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self.stop.wait(min(left, self.config.heartbeat))
+            self._heartbeat()
+
+    def _heartbeat(self) -> None:
+        """A sign of life for `sanity` every heartbeat, since an idle poll logs nothing."""
+        now = time.monotonic()
+        if now - self._last_heartbeat < self.config.heartbeat:
+            return
+        self._last_heartbeat = now
+        if self.number:
+            log = paths.log_file(self.config.component, self.config.name, self.number)
+            with contextlib.suppress(OSError):
+                os.utime(log)
+
+
+def listing_path(destination_path: str, directory: str) -> str:
+    """The server path of a polled directory: below the destination URL's path, or absolute,
+    as the downloader joins a notice's base URL and relative path."""
+    if directory.startswith("/") or not destination_path:
+        return posixpath.normpath("/" + directory.lstrip("/"))
+    return posixpath.normpath(posixpath.join(destination_path, directory))
+
+
+def _signature(entry: Entry) -> Signature:
+    return entry.size, entry.mtime
+
+
+def _without_password(url: str) -> str:
+    """The URL without a password, which must never travel in a notice."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}@{host}"))
+
+
+def _poll_sum(config: Config) -> str:
+    """The `sum` a poll can announce: it never reads the files, so md5 or sha512 become
+    checksum on download (z,d or z,s); `a` (arbitrary) cannot be given at all."""
+    letter = config.sum.partition(",")[0]
+    if letter == "a":
+        raise ConfigError(config.origin.get("sum"), "sum a: a poll has no value to announce")
+    if letter in ("d", "s"):
+        logger.warning("sum %s: a poll does not read the files it announces; announcing z,%s"
+                       " (checksum on download) instead", config.sum, letter)  # fmt: skip
+        return f"z,{letter}"
+    return config.sum
+
+
+def run(config: Config, number: int, stop: threading.Event) -> None:
+    """The Runner of sr_poll."""
+    Poll(config, number, stop).run()

@@ -1,0 +1,205 @@
+"""sr_poll end to end on the real RabbitMQ, polling real sftp and http servers: each new file is
+announced once, again only when its size or mtime changes (also across a restart), never when
+rejected, too old or unreadable; a server that is down, or a directory that is missing, is
+logged once and survived.
+
+Every wait is bounded. "Nothing else was announced" is checked by order: once two passes have
+ended, whatever they announced is already in the watching queue, so the next notice taken is
+the one for the change made after them only if nothing was announced in between.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from pumpkit import take, wait_for, watch
+from servers import LOCALHOST, HttpServer, SshServer, free_port
+
+from sarra.broker.consumer import Consumer
+from sarra.components.poll import Poll
+from sarra.config import paths
+from sarra.config.loader import Config, load
+from sarra.message.notice import Identity, Notice, epoch_to_time
+
+pytestmark = pytest.mark.broker
+
+DAY = 86400.0
+
+
+def poller(tmp_path: Path, exchange: str, destination: str, body: str) -> Config:
+    path = tmp_path / "polltest.conf"
+    path.write_text(
+        f"broker amqp://guest@127.0.0.1/\npost_exchange {exchange}\ndestination {destination}\n"
+        "sleep 0.1\nheartbeat 1\n" + body
+    )
+    return load("poll", path)
+
+
+@contextmanager
+def polling(config: Config) -> Iterator[Poll]:
+    """The poll's loop running in a thread, stopped (and checked to end) on the way out."""
+    stop = threading.Event()
+    poll = Poll(config, 1, stop)
+    thread = threading.Thread(target=poll.run)
+    thread.start()
+    try:
+        yield poll
+    finally:
+        stop.set()
+        thread.join(30)
+        assert not thread.is_alive()
+
+
+def settle(poll: Poll) -> None:
+    """Wait until a whole pass began and ended after this call."""
+    start = poll.passes
+    wait_for(lambda: poll.passes >= start + 2, "two more passes")
+
+
+def next_notice(consumer: Consumer) -> Notice:
+    [notice] = take(consumer, 1)
+    return notice
+
+
+def name_of(notice: Notice) -> str:
+    return notice.rel_path.rsplit("/", 1)[-1]
+
+
+@pytest.fixture(params=["sftp", "http"])
+def remote(
+    request: pytest.FixtureRequest, credentials: Path, served_root: Path, exchange: str
+) -> tuple[str, str, Path]:
+    """(destination, directory to poll, its local path) on the sftp or the http server."""
+    local = served_root / f"poll_{exchange}"
+    local.mkdir()
+    if request.param == "http":
+        server: HttpServer = request.getfixturevalue("http_server")
+        return f"http://{LOCALHOST}:{server.port}/", local.name, local
+    sshd: SshServer = request.getfixturevalue("sshd")
+    request.getfixturevalue("ssh_home")
+    destination = f"sftp://{request.getfixturevalue('ssh_user')}@{LOCALHOST}:{sshd.port}/"
+    with credentials.open("a") as out:
+        out.write(f"{destination} ssh_keyfile={sshd.client_key}\n")
+    return destination, str(local), local
+
+
+def test_new_and_changed_files_are_announced_once_across_restarts(
+    tmp_path: Path, exchange: str, remote: tuple[str, str, Path]
+) -> None:
+    destination, directory, local = remote
+    now = time.time()
+    for name in ("a.dat", "b.dat", "skip.tmp", "old.dat"):
+        (local / name).write_bytes(name.encode() * 10)
+    os.utime(local / "old.dat", (now - 90 * DAY, now - 90 * DAY))
+    (local / "sub").mkdir()
+    (local / "sub" / "deep.dat").write_bytes(b"not descended into")
+    if destination.startswith("sftp"):  # the only listing here that gives modes
+        (local / "secret.dat").write_bytes(b"mode 200: lacks the chmod 400 bits")
+        (local / "secret.dat").chmod(0o200)
+    config = poller(
+        tmp_path, exchange, destination, f"directory {directory}\nreject .*\\.tmp$\naccept .*\n"
+    )
+    consumer = watch(config, exchange)
+    with polling(config) as poll:
+        first = sorted(take(consumer, 2), key=name_of)
+        assert [n.rel_path for n in first] == [f"{directory}/a.dat", f"{directory}/b.dat"]
+        for notice in first:
+            stat = (local / name_of(notice)).stat()
+            assert notice.base_url == destination
+            assert notice.size == stat.st_size
+            assert notice.identity == Identity("cod", "md5")
+            if destination.startswith("sftp"):
+                assert notice.mtime == epoch_to_time(int(stat.st_mtime))
+                assert notice.mode == f"{stat.st_mode & 0o7777:o}"
+        settle(poll)
+        with (local / "a.dat").open("ab") as grown:
+            grown.write(b"more")
+        grown_notice = next_notice(consumer)
+        assert name_of(grown_notice) == "a.dat"
+        assert grown_notice.size == (local / "a.dat").stat().st_size
+        settle(poll)
+        os.utime(local / "b.dat", (now - 3600, now - 3600))  # mtime alone changes
+        assert name_of(next_notice(consumer)) == "b.dat"
+        settle(poll)
+        (local / "b.dat").rename(tmp_path / "b.dat")  # forgotten once gone ...
+        settle(poll)
+        (tmp_path / "b.dat").rename(local / "b.dat")  # ... so announced when back
+        assert name_of(next_notice(consumer)) == "b.dat"
+        settle(poll)
+    state = paths.state_dir("poll", config.name) / ("ls" + directory.replace("/", "_"))
+    assert state.is_file()
+    with (local / "a.dat").open("ab") as grown:
+        grown.write(b"changed while the poll was stopped")
+    with polling(config) as poll:
+        assert name_of(next_notice(consumer)) == "a.dat"
+        settle(poll)
+        (local / "c.dat").write_bytes(b"new after the restart")
+        assert name_of(next_notice(consumer)) == "c.dat"
+    consumer.close()
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+
+def test_a_server_down_is_logged_once_and_survived(
+    tmp_path: Path, exchange: str, credentials: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = tmp_path / "www"
+    root.mkdir()
+    (root / "late.dat").write_bytes(b"served once the server is up")
+    port = free_port()
+    config = poller(tmp_path, exchange, f"http://{LOCALHOST}:{port}/", "accept .*\n")
+    consumer = watch(config, exchange)
+    caplog.set_level(logging.INFO)
+    with polling(config) as poll:
+        wait_for(lambda: poll.passes >= 3, "three passes against a server that is down")
+        warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+        down = [r.getMessage() for r in warnings if "cannot list" in r.getMessage()]
+        assert len(down) == 1 and f":{port}/" in down[0], down
+        server = ThreadingHTTPServer((LOCALHOST, port), partial(_QuietHandler, directory=root))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            assert next_notice(consumer).rel_path == "late.dat"
+        finally:
+            server.shutdown()
+            server.server_close()
+    assert "works again" in caplog.text
+    consumer.close()
+
+
+def test_a_missing_directory_is_logged_once_while_the_others_are_polled(
+    tmp_path: Path,
+    exchange: str,
+    credentials: Path,
+    served_root: Path,
+    http_server: HttpServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    present = served_root / f"present_{exchange}"
+    present.mkdir()
+    (present / "here.dat").write_bytes(b"here")
+    config = poller(
+        tmp_path,
+        exchange,
+        f"http://{LOCALHOST}:{http_server.port}/",
+        f"directory missing_{exchange}\naccept .*\ndirectory {present.name}\naccept .*\n",
+    )
+    consumer = watch(config, exchange)
+    caplog.set_level(logging.INFO)
+    with polling(config) as poll:
+        assert next_notice(consumer).rel_path == f"{present.name}/here.dat"
+        wait_for(lambda: poll.passes >= 3, "three passes")
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and f"missing_{exchange}: 404 Not Found" in errors[0], errors
+    consumer.close()
