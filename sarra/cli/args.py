@@ -58,6 +58,17 @@ class CommandLine:
 
 def parse(argv: list[str]) -> CommandLine:
     """Split a command line into options, the action and config names."""
+    overrides, positionals, option_words, instance = split(argv)
+    command = _command(positionals, overrides, instance)
+    command.option_words = option_words
+    return command
+
+
+def split(
+    argv: list[str],
+) -> tuple[list[tuple[str, str | None]], list[str], list[str], int | None]:
+    """The options (as (name, value) pairs), the other words, the option words as given and
+    the --no instance number of a command line."""
     overrides: list[tuple[str, str | None]] = []
     positionals: list[str] = []
     option_words: list[str] = []
@@ -83,9 +94,7 @@ def parse(argv: list[str]) -> CommandLine:
         consumed = remaining - len(words)
         start = len(argv) - remaining
         option_words.extend(argv[start : start + consumed])
-    command = _command(positionals, overrides, instance)
-    command.option_words = option_words
-    return command
+    return overrides, positionals, option_words, instance
 
 
 def _option(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 from sarra.broker.errors import BrokerError
+from sarra.cli import post
 from sarra.cli.actions import HANDLERS, ActionError
 from sarra.cli.args import UsageError, parse
 from sarra.config.credentials import redact_text
@@ -16,10 +17,14 @@ EXIT_ERROR = 1
 
 
 def main(component: str, argv: list[str] | None = None) -> int:
-    """Run `sr_<component> [options] action [config ...]`; returns the exit status."""
+    """Run `sr_<component> [options] action [config ...]` (for sr_post also `sr_post [options]
+    path ...`, see sarra.cli.post); returns the exit status."""
     program = f"sr_{component}"
+    words = sys.argv[1:] if argv is None else argv
     try:
-        command = parse(sys.argv[1:] if argv is None else argv)
+        if component == "post" and not post.wants_action(words):
+            return post.main(words)
+        command = parse(words)
         for warning in command.warnings:
             print(f"{program}: warning: {warning}", file=sys.stderr)
         return HANDLERS[command.action](component, command)

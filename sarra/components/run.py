@@ -23,7 +23,11 @@ from sarra.config.loader import Config, load
 Runner = Callable[[Config, int, threading.Event], None]
 """A component's loop: runs until the event is set."""
 
-RUNNERS: dict[str, str] = {"subscribe": "sarra.flow.loop:run", "poll": "sarra.components.poll:run"}
+RUNNERS: dict[str, str] = {
+    "subscribe": "sarra.flow.loop:run",
+    "poll": "sarra.components.poll:run",
+    "post": "sarra.components.post:run",
+}
 """The components built so far: component -> "module:function" of its Runner."""
 
 EXIT_NOT_BUILT = 3

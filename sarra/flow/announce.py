@@ -1,0 +1,249 @@
+"""Notices for local files: what sr_post and sr_watch announce for a path. No broker here.
+
+A regular file is announced with its checksum (`sum`) and size; when `blocksize` and `parts`
+partition it, with one notice per block, each carrying that block's checksum. preserve_time adds
+mtime and atime, preserve_mode the mode. A symbolic link is announced as fileOp link (v02 sum
+`L`), a removal as fileOp remove (`R`), a rename as the file under its new name with fileOp
+rename naming the old one. `header k=v` lines add (or, with None, remove) fields of every notice.
+
+The URL of a file is `post_base_url` (default `file:`) followed by the relative path: the path
+less `post_base_dir`, without its leading `/`; with a bare `file:` base, the absolute path.
+Source files are only read: checksums of a file unchanged since they were computed (same size,
+mtime and ctime) are kept in memory for the life of the process, never in extended attributes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import stat
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from sarra.config.loader import Config
+from sarra.config.masks import is_accepted
+from sarra.integrity.checksum import DigestChecksum, checksum_file, new_checksum, sum_to_identity
+from sarra.integrity.parts import INPLACE, PARTITIONED, WHOLE, partition
+from sarra.message.notice import Blocks, Identity, Notice, epoch_to_time
+
+logger = logging.getLogger("sarra.flow.announce")
+
+CACHE_ENTRIES = 100_000
+"""Most checksums kept in memory (the least recently used go first)."""
+
+_FIELDS = {
+    name: name for name in ("mtime", "atime", "mode", "rename", "source", "from_cluster")
+} | {"to_clusters": "to_clusters"}
+"""`header` names that set a Notice field rather than an extra header."""
+
+
+class ChecksumCache:
+    """Checksums of byte ranges of files, by file identity: reading a file again is needed only
+    when its size, mtime or ctime changed (ctime changes on every write, and cannot be set)."""
+
+    def __init__(self, entries: int = CACHE_ENTRIES) -> None:
+        self.entries = entries
+        self._values: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+
+    def value(self, path: str, st: os.stat_result, flag: str, offset: int, length: int) -> str:
+        """The v02 checksum value of `length` bytes at `offset` of the file `st` describes."""
+        key = (path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, flag, offset, length)
+        cached = self._values.get(key)
+        if cached is not None:
+            self._values.move_to_end(key)
+            return cached
+        value = checksum_file(path, flag, offset, length)
+        self._values[key] = value
+        if len(self._values) > self.entries:
+            self._values.popitem(last=False)
+        return value
+
+
+def partitioning(config: Config) -> tuple[int, str]:
+    """(blocksize option, method) from `blocksize` and `parts`: `1` whole files, `p` blocks
+    announced as part files, `i,N` and `0,N` blocks of N bytes, `0` automatic."""
+    parts = config.parts
+    if not parts:
+        return config.blocksize, INPLACE
+    method, _, size = parts.partition(",")
+    if method == WHOLE:
+        return 1, INPLACE
+    if method == PARTITIONED:
+        return config.blocksize, PARTITIONED
+    return (int(size) if size else config.blocksize), INPLACE
+
+
+class Announcer:
+    """Builds the notices a config announces for local paths; `accepts` applies its masks."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        letter = config.sum.partition(",")[0]
+        if letter == "a":
+            raise ValueError("sum a (arbitrary) comes from an application: sarra cannot post it")
+        self.sum = config.sum
+        self.sum_letter = letter
+        self.computed = isinstance(new_checksum(config.sum, "x"), DigestChecksum)
+        self.blocksize, self.method = partitioning(config)
+        self.base_urls = itertools.cycle((config.post_base_url or "file:").split(","))
+        self.base_dir = (config.post_base_dir or "").rstrip("/")
+        self.checksums = ChecksumCache()
+        host = urlsplit(config.post_broker or config.broker or "").hostname
+        self.from_cluster = config.cluster or host
+        self.to_clusters = ",".join(config.to) or host
+
+    def accepts(self, path: str) -> bool:
+        """Whether the accept/reject rules take a local path (realpath_filter: its real path)."""
+        if self.config.realpath_filter:
+            path = os.path.realpath(path)
+        accepted, _ = is_accepted(self.config.masks, path, self.config.accept_unmatch)
+        return accepted
+
+    def rel_path(self, path: str, base_url: str) -> str:
+        """The relative path announcing `path` under `base_url`."""
+        if base_url == "file:":
+            return path
+        base_dir = self.base_dir
+        if base_dir and path.startswith(base_dir + "/"):
+            return path[len(base_dir) + 1 :]
+        return path
+
+    def notices(
+        self, path: str, st: os.stat_result, renamed_from: str | None = None
+    ) -> list[Notice]:
+        """The notices of a file or symbolic link as it is now (`st` from os.lstat), with fileOp
+        rename when it was `renamed_from` another path. Empty for other kinds of file.
+
+        Raises OSError when the file cannot be read (or vanished), ValueError when it shrank
+        while its checksum was computed."""
+        if self.config.realpath_post:
+            real = os.path.realpath(path)
+            if real != path:
+                path, st = real, os.stat(real)
+        if stat.S_ISLNK(st.st_mode):
+            return [self._link(path, os.readlink(path), renamed_from)]
+        if stat.S_ISREG(st.st_mode):
+            return self._file(path, st, renamed_from)
+        return []
+
+    def remove(self, path: str) -> Notice:
+        """The notice of a removed file (or symbolic link)."""
+        return self._notice(path, {"remove": ""})
+
+    def directory(self, path: str, removed: bool = False) -> Notice:
+        """The notice of a directory made (or removed)."""
+        return self._notice(path, {"directory": "", "remove": ""} if removed else {"directory": ""})
+
+    # --- building
+
+    def _file(self, path: str, st: os.stat_result, renamed_from: str | None) -> list[Notice]:
+        base_url = next(self.base_urls)
+        fields = self._fields(path, base_url, renamed_from)
+        config = self.config
+        if config.preserve_time:
+            fields["mtime"] = epoch_to_time(st.st_mtime_ns / 1e9)
+            fields["atime"] = epoch_to_time(st.st_atime_ns / 1e9)
+        if config.preserve_mode:
+            fields["mode"] = f"{stat.S_IMODE(st.st_mode):o}"
+        self._apply_headers(fields)
+        blocks = partition(st.st_size, self.blocksize, self.method)
+        notices = []
+        for block in blocks:
+            if self.computed:
+                value = self.checksums.value(path, st, self.sum, block.offset, block.length)
+            else:
+                value = checksum_file(path, self.sum)
+            whole = block.method == WHOLE
+            notices.append(
+                Notice(
+                    **{**fields, "extra": dict(fields["extra"])},
+                    identity=Identity(*sum_to_identity(f"{self.sum_letter},{value}")),
+                    size=st.st_size if whole else block.length,
+                    blocks=None if whole else Blocks.from_parts(block),
+                )
+            )
+        return notices
+
+    def _link(self, path: str, target: str, renamed_from: str | None) -> Notice:
+        base_url = next(self.base_urls)
+        fields = self._fields(path, base_url, renamed_from)
+        fields["file_op"] = {**(fields["file_op"] or {}), "link": target}
+        self._apply_headers(fields)
+        return Notice(**fields)
+
+    def _notice(self, path: str, file_op: dict[str, str]) -> Notice:
+        fields = self._fields(path, next(self.base_urls), None)
+        fields["file_op"] = file_op
+        self._apply_headers(fields)
+        return Notice(**fields)
+
+    def _fields(self, path: str, base_url: str, renamed_from: str | None) -> dict[str, Any]:
+        config = self.config
+        return {
+            "pubtime": epoch_to_time(time.time()),
+            "base_url": base_url,
+            "rel_path": self.rel_path(path, base_url),
+            "file_op": (
+                {"rename": self.rel_path(renamed_from, base_url)} if renamed_from else None
+            ),
+            "rename": config.rename,
+            "source": config.source,
+            "from_cluster": self.from_cluster,
+            "to_clusters": self.to_clusters,
+            "extra": {},
+        }
+
+    def _apply_headers(self, fields: dict[str, Any]) -> None:
+        for name, value in self.config.header.items():
+            if name in _FIELDS:
+                fields[_FIELDS[name]] = value
+            elif value is None:
+                fields["extra"].pop(name, None)
+            else:
+                fields["extra"][name] = value
+
+
+def walk(top: str, follow_symlinks: bool = False) -> Iterator[tuple[str, os.stat_result]]:
+    """(path, lstat) of `top` when it is not a directory, else of every file and symbolic link
+    below it, in name order. With follow_symlinks, links to directories are descended (each
+    directory once) instead of being yielded. Directories that cannot be read are logged and
+    skipped; OSError if `top` itself does not exist."""
+    st = os.lstat(top)
+    if not _is_directory(top, st, follow_symlinks):
+        yield top, st
+        return
+    seen: set[tuple[int, int]] = set()
+    stack = [top]
+    while stack:
+        directory = stack.pop()
+        try:
+            identity = os.stat(directory)
+            if (identity.st_dev, identity.st_ino) in seen:
+                continue
+            seen.add((identity.st_dev, identity.st_ino))
+            with os.scandir(directory) as scan:
+                entries = sorted(scan, key=lambda entry: entry.name)
+        except OSError as err:
+            logger.warning("cannot list %s: %s", directory, err.strerror or err)
+            continue
+        below = []
+        for entry in entries:
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue  # gone since it was listed
+            if _is_directory(entry.path, st, follow_symlinks):
+                below.append(entry.path)
+            elif stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
+                yield entry.path, st
+        stack.extend(reversed(below))
+
+
+def _is_directory(path: str, st: os.stat_result, follow_symlinks: bool) -> bool:
+    if stat.S_ISDIR(st.st_mode):
+        return True
+    return follow_symlinks and stat.S_ISLNK(st.st_mode) and os.path.isdir(path)
