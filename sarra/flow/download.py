@@ -3,6 +3,7 @@
 The file is written under its inflight name, checksummed while it is written, given its mode
 and time, then renamed into place. A local file that already matches the notice is not fetched
 again (overwrite False), which is also how a redelivered notice is recognised after a crash.
+A notice of one part of a file is handed to sarra.flow.parts_download.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
@@ -21,6 +23,7 @@ from urllib.parse import unquote, urlsplit
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.loader import Config
 from sarra.flow.inflight import Inflight, publish_file
+from sarra.flow.parts_download import PartDownloader
 from sarra.flow.placement import Placement
 from sarra.integrity.checksum import b64_to_hex, checksum_file, new_checksum
 from sarra.message.notice import Notice, time_to_epoch
@@ -116,6 +119,12 @@ class Downloader:
         self.config = config
         self.credentials = credentials
         self.inflight = Inflight(config.inflight, config.tempdir)
+        self.parts = PartDownloader(
+            self.inflight,
+            inplace=config.inplace,
+            overwrite=config.overwrite,
+            bufsize=config.bufsize,
+        )
         self._local = threading.local()
 
     def _transfer(self, notice: Notice) -> Transfer:
@@ -148,7 +157,7 @@ class Downloader:
             if notice.file_op:
                 return self._file_op(notice, placement)
             if notice.blocks is not None and notice.blocks.count > 1:
-                return Outcome("permanent", "notices of file parts are not handled yet")
+                return self._part(notice, placement.path, started)
             if not self.config.overwrite and self._already_here(notice, placement.path):
                 return Outcome("skipped", "the local file already matches", placement.path)
             return self._download(notice, placement.path, started)
@@ -193,6 +202,40 @@ class Downloader:
         if config.discard:
             final.unlink(missing_ok=True)
         return Outcome("done", reason, final, size, seconds, computed)
+
+    def _part(self, notice: Notice, final: Path, started: float) -> Outcome:
+        """One part of a file (see sarra.flow.parts_download)."""
+        self._make_dirs(final.parent)
+        self._make_dirs(self.parts.work_file(final).parent)
+        result = self.parts.fetch(
+            notice,
+            final,
+            partial(self._get_range, notice),
+            partial(self._apply_attributes, notice),
+        )
+        if result.published:
+            if self.config.delete:
+                self._delete_source(notice)
+            if self.config.discard:
+                final.unlink(missing_ok=True)
+        seconds = time.monotonic() - started
+        return Outcome(result.status, result.reason, final, result.fetched, seconds)
+
+    def _get_range(
+        self, notice: Notice, file: BinaryIO, offset: int, length: int, flag: str
+    ) -> str:
+        """Copy a byte range of the notice's remote file to `file`; the checksum of the bytes."""
+        transfer = self._transfer(notice)
+        path = remote_path(notice)
+        if "get_range" not in transfer.capabilities:
+            why = f"{transfer.server.scheme} cannot fetch a byte range (a part of a file)"
+            raise transfer.unsupported("get", path, why)
+        writer = _HashingWriter(file, flag)
+        try:
+            transfer.get(path, writer, offset, length)  # type: ignore[arg-type]
+        finally:
+            writer.close()
+        return writer.value() or ""
 
     def _delete_source(self, notice: Notice) -> None:
         """Option delete: remove the source once its copy is in place (a failure is logged:
