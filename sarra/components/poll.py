@@ -89,8 +89,11 @@ class Poll:
         except TransferError as err:
             raise ConfigError(config.origin.get("destination"), f"destination: {err}") from None
         self.destination_path = unquote(urlsplit(config.destination).path)
-        base = config.post_base_url.split(",")[0] if config.post_base_url else config.destination
-        self.base_url = _without_password(base)
+        if config.post_base_url:  # the relative path is the directory as written, below it
+            self.base_url = _without_password(config.post_base_url.split(",")[0])
+        else:  # the server's root, and the whole path listed as the relative path
+            parts = urlsplit(_without_password(config.destination))
+            self.base_url = f"{parts.scheme}://{parts.netloc}/"
         self.sum = _poll_sum(config)
         self.directories = self._directories()
         self.publisher: NoticePublisher | None = None
@@ -257,6 +260,12 @@ class Poll:
         logger.info("announced %s (%s%s)", url, size, when)
         return Announced(entry.name, confirmation)
 
+    def _relative_dir(self, directory: str) -> str:
+        """The directory part of announced paths (base URL + relative path = the file)."""
+        if self.config.post_base_url:
+            return posixpath.normpath(directory)
+        return listing_path(self.destination_path, directory)
+
     def _notice(self, directory: str, entry: Entry) -> Notice:
         config = self.config
         letter = self.sum.partition(",")[0]
@@ -266,7 +275,7 @@ class Poll:
         return Notice(
             pubtime=epoch_to_time(time.time()),
             base_url=self.base_url,
-            rel_path=posixpath.normpath(posixpath.join(directory, entry.name)),
+            rel_path=posixpath.join(self._relative_dir(directory), entry.name),
             identity=Identity(*sum_to_identity(f"{letter},{value}")),
             size=entry.size,
             mtime=None if mtime is None else epoch_to_time(mtime),
@@ -326,8 +335,7 @@ class Poll:
 
 
 def listing_path(destination_path: str, directory: str) -> str:
-    """The server path of a polled directory: below the destination URL's path, or absolute,
-    as the downloader joins a notice's base URL and relative path."""
+    """The server path of a polled directory: below the destination URL's path, or absolute."""
     if directory.startswith("/") or not destination_path:
         return posixpath.normpath("/" + directory.lstrip("/"))
     return posixpath.normpath(posixpath.join(destination_path, directory))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import posixpath
 import queue
 import threading
 import time
@@ -98,12 +97,11 @@ class _HashingWriter:
 
 
 def remote_path(notice: Notice) -> str:
-    """The path on the server: the base URL's path joined with the notice's relative path."""
+    """The path on the server: the base URL's path followed by the notice's relative path
+    (as the established formats define the URL: base URL + relative path)."""
     relative = notice.retrieve_path or notice.rel_path
-    base = unquote(urlsplit(notice.base_url).path)
-    if relative.startswith("/") or not base:
-        return relative if relative.startswith("/") else "/" + relative
-    return posixpath.join(base if base.endswith("/") else base + "/", relative)
+    base = unquote(urlsplit(notice.base_url).path).rstrip("/")
+    return f"{base}/{relative.lstrip('/')}"
 
 
 def server_key(notice: Notice) -> str:
@@ -154,6 +152,7 @@ class Downloader:
         """Bring one notice's file (or apply its file operation) at its placement."""
         started = time.monotonic()
         try:
+            self._check_local_source(notice)
             if notice.file_op:
                 return self._file_op(notice, placement)
             if notice.blocks is not None and notice.blocks.count > 1:
@@ -167,6 +166,19 @@ class Downloader:
             return Outcome("permanent", str(err))
         except OSError as err:
             return Outcome("transient", f"{placement.path}: {err.strerror or err}")
+
+    def _check_local_source(self, notice: Notice) -> None:
+        """A file: notice names a file of this host: it is read only below base_dir, so that a
+        notice cannot make the subscriber copy (or delete) any file it can reach."""
+        if urlsplit(notice.base_url).scheme != "file":
+            return
+        base_dir = self.config.base_dir
+        source = remote_path(notice)
+        if not base_dir:
+            raise PathRefused(source, "file: notices are read only below base_dir, which is unset")
+        real_source = os.path.realpath(source)
+        if not Path(real_source).is_relative_to(os.path.realpath(base_dir)):
+            raise PathRefused(source, f"outside base_dir {base_dir}")
 
     def _download(self, notice: Notice, final: Path, started: float) -> Outcome:
         config = self.config
@@ -193,9 +205,12 @@ class Downloader:
         if computed is not None and notice.identity is not None:
             expected = b64_to_hex(notice.identity.value)
             if computed != expected:
-                reason = f"checksum differs from the notice's ({method} {computed} != {expected})"
+                reason = (
+                    f"warning: checksum differs from the notice's"
+                    f" ({method} {computed} != {expected})"
+                )
         if notice.size is not None and notice.size != size and not reason:
-            reason = f"size {size} differs from the notice's {notice.size}"
+            reason = f"warning: size {size} differs from the notice's {notice.size}"
         seconds = time.monotonic() - started
         if config.delete:
             self._delete_source(notice)

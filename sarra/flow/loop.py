@@ -256,7 +256,7 @@ class ConsumerLoop:
                 humanize.naturalsize(outcome.size, binary=True),
                 outcome.seconds,
                 humanize.naturalsize(rate, binary=True),
-                f"; warning: {outcome.reason}" if outcome.reason else "",
+                f"; {outcome.reason}" if outcome.reason else "",
             )
             self._report(notice, 201, "Downloaded", outcome.seconds)
             self._post_then_finish(job, self._onward(notice, outcome))

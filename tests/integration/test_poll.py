@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import posixpath
 import threading
 import time
 from collections.abc import Iterator
@@ -111,7 +112,9 @@ def test_new_and_changed_files_are_announced_once_across_restarts(
     consumer = watch(config, exchange)
     with polling(config) as poll:
         first = sorted(take(consumer, 2), key=name_of)
-        assert [n.rel_path for n in first] == [f"{directory}/a.dat", f"{directory}/b.dat"]
+        # without post_base_url: the server's root as base URL, the whole path as relative path
+        expected = [posixpath.join("/", directory, name) for name in ("a.dat", "b.dat")]
+        assert [n.rel_path for n in first] == expected
         for notice in first:
             stat = (local / name_of(notice)).stat()
             assert notice.base_url == destination
@@ -170,7 +173,7 @@ def test_a_server_down_is_logged_once_and_survived(
         server = ThreadingHTTPServer((LOCALHOST, port), partial(_QuietHandler, directory=root))
         threading.Thread(target=server.serve_forever, daemon=True).start()
         try:
-            assert next_notice(consumer).rel_path == "late.dat"
+            assert next_notice(consumer).rel_path == "/late.dat"
         finally:
             server.shutdown()
             server.server_close()
@@ -198,7 +201,7 @@ def test_a_missing_directory_is_logged_once_while_the_others_are_polled(
     consumer = watch(config, exchange)
     caplog.set_level(logging.INFO)
     with polling(config) as poll:
-        assert next_notice(consumer).rel_path == f"{present.name}/here.dat"
+        assert next_notice(consumer).rel_path == f"/{present.name}/here.dat"
         wait_for(lambda: poll.passes >= 3, "three passes")
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1 and f"missing_{exchange}: 404 Not Found" in errors[0], errors

@@ -63,7 +63,9 @@ def test_downloads_from_every_backend_with_mode_and_time(
         notices.append(file_notice(base, rel, files[name]))
     destination = tmp_path / "out"
     config = subscriber(
-        tmp_path, exchange, f"directory {destination}\nreject .*\\.tmpx$\naccept .*\n"
+        tmp_path,
+        exchange,
+        f"directory {destination}\nbase_dir {served_root}\nreject .*\\.tmpx$\naccept .*\n",
     )
     with running(config) as loop:
         announce(config, notices, exchange)
@@ -101,12 +103,16 @@ def test_hostile_and_malformed_notices_are_dropped_and_survived(
         raw_publish(config, exchange, "v02.post.y", b'{"pubTime": "20240101T000000"}')
         announce(config, [file_notice(base, "../escaped.txt", data)], exchange)
         announce(config, [file_notice(base, "link/escaped.txt", data)], exchange)
+        announce(config, [file_notice("file:", "/etc/hostname", b"")], exchange)  # no base_dir
         announce(config, [file_notice(base, f"good_{exchange}.txt", data)], exchange)
         wait_for(lambda: (destination / f"good_{exchange}.txt").exists(), "the good file")
         wait_for(lambda: loop.counts["refused"] == 2, "two refusals")
+        wait_for(lambda: loop.counts["failed"] == 1, "the file: notice refused")
         assert loop.counts["malformed"] == 2
     assert not outside.exists() and not (tmp_path / "escaped.txt").exists()
     assert "refused" in caplog.text and "malformed notice dropped" in caplog.text
+    assert "file: notices are read only below base_dir" in caplog.text
+    assert not (destination / "hostname").exists()
 
 
 def test_a_file_already_present_is_not_fetched_again(
@@ -179,7 +185,7 @@ def test_reset_drops_what_waited_in_the_queue_and_delete_removes_the_source(
     old.write_bytes(b"stale")
     new.write_bytes(b"fresh")
     destination = tmp_path / "out"
-    body = f"directory {destination}\naccept .*\ndelete\n"
+    body = f"directory {destination}\nbase_dir {source}\naccept .*\ndelete\n"
     config = subscriber(tmp_path, exchange, body)
     with running(config):
         pass  # the queue now exists

@@ -64,7 +64,12 @@ def fetched(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def downloader(tmp_path: Path, inplace: bool, *options: tuple[str, str]) -> Downloader:
-    overrides = [("inplace", str(inplace)), ("directory", str(tmp_path / "out")), *options]
+    overrides = [
+        ("inplace", str(inplace)),
+        ("directory", str(tmp_path / "out")),
+        ("base_dir", str(tmp_path)),
+        *options,
+    ]
     return Downloader(load("subscribe", None, overrides=overrides), Credentials())
 
 
