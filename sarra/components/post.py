@@ -16,6 +16,7 @@ import os
 import stat
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable
 
 import humanize
@@ -40,10 +41,17 @@ CONNECT_WAIT = 30.0
 CONFIRM_WAIT = 60.0
 """Seconds the end of a run waits for the broker to confirm what was posted."""
 
+SEND_EVERY = 100
+"""Files whose notices are held before they are published together."""
+
 
 class Poster:
     """Announces local paths through one NoticePublisher; counts what it posted and keeps the
-    notices the broker refused. Used from one thread (callbacks of confirmations aside)."""
+    notices the broker refused. Used from one thread.
+
+    The notices of the files found are held, then published together by `send` (called by
+    post_path at its end, and whenever SEND_EVERY files are held): publishing in a burst lets
+    the publisher's thread send them in one go instead of waking for each file."""
 
     def __init__(self, config: Config, credentials: Credentials) -> None:
         if plan.post_broker(config) is None:
@@ -52,13 +60,16 @@ class Poster:
             self.announcer = Announcer(config)
         except ValueError as err:
             raise ConfigError(None, f"{config.name}: {err}") from None
+        self.follow_symlinks = config.follow_symlinks
         self.publisher = NoticePublisher(config, credentials)
         self.files = 0
         self.bytes = 0
         self.errors = 0
         self.refused: list[str] = []
         self.started = time.monotonic()
-        self._lock = threading.Lock()
+        self._held: list[tuple[list[Notice], int]] = []  # the notices of a file, its size
+        self._shown: dict[str, str] = {}  # base URL -> as shown in logs
+        self._unsettled: deque[tuple[str, Confirmation]] = deque()  # (url, its confirmation)
 
     def start(self, timeout: float | None = None) -> bool:
         """Connect; with a timeout, wait that long for the broker (False if it did not answer)."""
@@ -73,20 +84,22 @@ class Poster:
         when the path does not exist."""
         path = os.path.abspath(path)
         try:
-            for found, st in walk(path, self.announcer.config.follow_symlinks):
+            for found, st in walk(path, self.follow_symlinks):
                 self.post_file(found, st)
         except OSError as err:
             self.errors += 1
             logger.error("cannot post %s: %s", path, err.strerror or err)
             return False
+        finally:
+            self.send()
         return True
 
     def post_file(
         self, path: str, st: os.stat_result | None = None, renamed_from: str | None = None
     ) -> bool:
-        """Post one file or symbolic link if the accept/reject rules take it (`st` is its lstat,
-        taken now if not given). A file that vanished or changed while it was read is logged
-        and skipped (False)."""
+        """Announce one file or symbolic link if the accept/reject rules take it (`st` is its
+        lstat, taken now if not given). A file that vanished or changed while it was read is
+        logged and skipped (False)."""
         if not self.announcer.accepts(path):
             logger.debug("rejected %s", path)
             return False
@@ -106,30 +119,48 @@ class Poster:
             return False
         if not notices:
             return False
-        if self.publish(notices):
-            self.files += 1
-            if stat.S_ISREG(st.st_mode):
-                self.bytes += st.st_size
+        self._hold(notices, st.st_size if stat.S_ISREG(st.st_mode) else 0)
         return True
 
     def post_removal(self, path: str) -> bool:
-        """Post the removal of a file or link, if the rules take its path."""
+        """Announce the removal of a file or link, if the rules take its path."""
         if not self.announcer.accepts(path):
             return False
-        return self.publish([self.announcer.remove(path)])
+        self._hold([self.announcer.remove(path)], 0)
+        return True
 
     def post_directory(self, path: str, removed: bool = False) -> bool:
-        """Post that a directory was made (or removed), if the rules take its path."""
+        """Announce that a directory was made (or removed), if the rules take its path."""
         if not self.announcer.accepts(path):
             return False
-        return self.publish([self.announcer.directory(path, removed)])
+        self._hold([self.announcer.directory(path, removed)], 0)
+        return True
 
     # --- publishing
 
-    def publish(self, notices: list[Notice]) -> bool:
-        """Publish the notices of one file and log it; False if one could not be encoded."""
-        first = notices[0]
-        url = redact_url(first.url)
+    def _hold(self, notices: list[Notice], size: int) -> None:
+        self._held.append((notices, size))
+        if len(self._held) >= SEND_EVERY:
+            self.send()
+
+    def send(self) -> None:
+        """Publish the notices held, then log one line per file posted (and each notice the
+        broker refused since the last time)."""
+        self._reap()
+        held, self._held = self._held, []
+        posted = []
+        for notices, size in held:
+            url = self._shown_url(notices[0])
+            if self._publish(notices, url):
+                posted.append((notices, url))
+                self.files += 1
+                self.bytes += size
+        for notices, url in posted:
+            first = notices[0]
+            logger.info("posted %s to %s%s", url, self.publisher.exchange_for(first),
+                        _what(first, len(notices)))  # fmt: skip
+
+    def _publish(self, notices: list[Notice], url: str) -> bool:
         for notice in notices:
             try:
                 confirmation = self.publisher.publish(notice)
@@ -137,16 +168,24 @@ class Poster:
                 self.errors += 1
                 logger.error("not posted %s: %s", url, err)
                 return False
-            confirmation.add_done_callback(lambda done, url=url: self._settled(done, url))
-        logger.info("posted %s to %s%s", url, self.publisher.exchange_for(first),
-                    _what(first, len(notices)))  # fmt: skip
+            self._unsettled.append((url, confirmation))
         return True
 
-    def _settled(self, confirmation: Confirmation, url: str) -> None:
-        if confirmation.error is not None:
-            with self._lock:
+    def _reap(self) -> None:
+        """Forget the notices the broker has answered for, keeping those it refused."""
+        unsettled = self._unsettled
+        while unsettled and unsettled[0][1].done():
+            url, confirmation = unsettled.popleft()
+            if confirmation.error is not None:
                 self.refused.append(f"{url}: {confirmation.error}")
-            logger.error("not confirmed by the broker: %s: %s", url, confirmation.error)
+                logger.error("not confirmed by the broker: %s: %s", url, confirmation.error)
+
+    def _shown_url(self, notice: Notice) -> str:
+        """The notice's URL with any password in its base hidden (as log lines show it)."""
+        base = self._shown.get(notice.base_url)
+        if base is None:
+            base = self._shown[notice.base_url] = redact_url(notice.base_url)
+        return notice.url.replace(notice.base_url, base, 1)
 
     def summary(self) -> str:
         """Files and bytes posted, with the rates, since the start."""
@@ -158,12 +197,13 @@ class Poster:
         )
 
     def finish(self, timeout: float = CONFIRM_WAIT) -> list[str]:
-        """Wait (bounded) for the broker's confirms and close; returns what it refused or did
-        not confirm, one `url: reason` each."""
+        """Send what is held, wait (bounded) for the broker's confirms and close; returns what
+        it refused or did not confirm, one `url: reason` each."""
+        self.send()
         self.publisher.flush(timeout)
         self.publisher.close()
-        with self._lock:
-            return list(self.refused)
+        self._reap()
+        return list(self.refused)
 
 
 def _what(notice: Notice, count: int) -> str:

@@ -27,6 +27,7 @@ RUNNERS: dict[str, str] = {
     "subscribe": "sarra.flow.loop:run",
     "poll": "sarra.components.poll:run",
     "post": "sarra.components.post:run",
+    "watch": "sarra.components.watch:run",
 }
 """The components built so far: component -> "module:function" of its Runner."""
 

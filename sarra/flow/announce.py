@@ -14,6 +14,7 @@ mtime and ctime) are kept in memory for the life of the process, never in extend
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
@@ -92,15 +93,30 @@ class Announcer:
         self.base_urls = itertools.cycle((config.post_base_url or "file:").split(","))
         self.base_dir = (config.post_base_dir or "").rstrip("/")
         self.checksums = ChecksumCache()
+        self.masks = config.masks
+        self.accept_unmatch = config.accept_unmatch
+        self.realpath_filter = config.realpath_filter
+        self.realpath_post = config.realpath_post
+        self.preserve_time = config.preserve_time
+        self.preserve_mode = config.preserve_mode
         host = urlsplit(config.post_broker or config.broker or "").hostname
-        self.from_cluster = config.cluster or host
-        self.to_clusters = ",".join(config.to) or host
+        self.fixed = {
+            "rename": config.rename,
+            "source": config.source,
+            "from_cluster": config.cluster or host,
+            "to_clusters": ",".join(config.to) or host,
+        }
+        headers = config.header.items()
+        self.overrides = {_FIELDS[name]: value for name, value in headers if name in _FIELDS}
+        self.extra = {
+            name: value for name, value in headers if name not in _FIELDS and value is not None
+        }
 
     def accepts(self, path: str) -> bool:
         """Whether the accept/reject rules take a local path (realpath_filter: its real path)."""
-        if self.config.realpath_filter:
+        if self.realpath_filter:
             path = os.path.realpath(path)
-        accepted, _ = is_accepted(self.config.masks, path, self.config.accept_unmatch)
+        accepted, _ = is_accepted(self.masks, path, self.accept_unmatch)
         return accepted
 
     def rel_path(self, path: str, base_url: str) -> str:
@@ -120,12 +136,12 @@ class Announcer:
 
         Raises OSError when the file cannot be read (or vanished), ValueError when it shrank
         while its checksum was computed."""
-        if self.config.realpath_post:
+        if self.realpath_post:
             real = os.path.realpath(path)
             if real != path:
                 path, st = real, os.stat(real)
         if stat.S_ISLNK(st.st_mode):
-            return [self._link(path, os.readlink(path), renamed_from)]
+            return [self._notice(path, {"link": os.readlink(path)}, renamed_from)]
         if stat.S_ISREG(st.st_mode):
             return self._file(path, st, renamed_from)
         return []
@@ -141,18 +157,15 @@ class Announcer:
     # --- building
 
     def _file(self, path: str, st: os.stat_result, renamed_from: str | None) -> list[Notice]:
-        base_url = next(self.base_urls)
-        fields = self._fields(path, base_url, renamed_from)
-        config = self.config
-        if config.preserve_time:
-            fields["mtime"] = epoch_to_time(st.st_mtime_ns / 1e9)
-            fields["atime"] = epoch_to_time(st.st_atime_ns / 1e9)
-        if config.preserve_mode:
+        fields = self._fields(path, None, renamed_from)
+        if self.preserve_time:
+            fields["mtime"] = _time(st.st_mtime_ns)
+            fields["atime"] = _time(st.st_atime_ns)
+        if self.preserve_mode:
             fields["mode"] = f"{stat.S_IMODE(st.st_mode):o}"
-        self._apply_headers(fields)
-        blocks = partition(st.st_size, self.blocksize, self.method)
+        fields.update(self.overrides)
         notices = []
-        for block in blocks:
+        for block in partition(st.st_size, self.blocksize, self.method):
             if self.computed:
                 value = self.checksums.value(path, st, self.sum, block.offset, block.length)
             else:
@@ -160,51 +173,46 @@ class Announcer:
             whole = block.method == WHOLE
             notices.append(
                 Notice(
-                    **{**fields, "extra": dict(fields["extra"])},
+                    **fields,
                     identity=Identity(*sum_to_identity(f"{self.sum_letter},{value}")),
                     size=st.st_size if whole else block.length,
                     blocks=None if whole else Blocks.from_parts(block),
+                    extra=dict(self.extra),
                 )
             )
         return notices
 
-    def _link(self, path: str, target: str, renamed_from: str | None) -> Notice:
+    def _notice(
+        self, path: str, file_op: dict[str, str], renamed_from: str | None = None
+    ) -> Notice:
+        fields = self._fields(path, file_op, renamed_from)
+        fields.update(self.overrides)
+        return Notice(**fields, extra=dict(self.extra))
+
+    def _fields(
+        self, path: str, file_op: dict[str, str] | None, renamed_from: str | None
+    ) -> dict[str, Any]:
         base_url = next(self.base_urls)
-        fields = self._fields(path, base_url, renamed_from)
-        fields["file_op"] = {**(fields["file_op"] or {}), "link": target}
-        self._apply_headers(fields)
-        return Notice(**fields)
-
-    def _notice(self, path: str, file_op: dict[str, str]) -> Notice:
-        fields = self._fields(path, next(self.base_urls), None)
-        fields["file_op"] = file_op
-        self._apply_headers(fields)
-        return Notice(**fields)
-
-    def _fields(self, path: str, base_url: str, renamed_from: str | None) -> dict[str, Any]:
-        config = self.config
+        if renamed_from:
+            file_op = {**(file_op or {}), "rename": self.rel_path(renamed_from, base_url)}
         return {
-            "pubtime": epoch_to_time(time.time()),
+            **self.fixed,
+            "pubtime": _time(time.time_ns()),
             "base_url": base_url,
             "rel_path": self.rel_path(path, base_url),
-            "file_op": (
-                {"rename": self.rel_path(renamed_from, base_url)} if renamed_from else None
-            ),
-            "rename": config.rename,
-            "source": config.source,
-            "from_cluster": self.from_cluster,
-            "to_clusters": self.to_clusters,
-            "extra": {},
+            "file_op": file_op,
         }
 
-    def _apply_headers(self, fields: dict[str, Any]) -> None:
-        for name, value in self.config.header.items():
-            if name in _FIELDS:
-                fields[_FIELDS[name]] = value
-            elif value is None:
-                fields["extra"].pop(name, None)
-            else:
-                fields["extra"][name] = value
+
+def _time(ns: int) -> str:
+    """epoch_to_time of nanoseconds since the epoch; the whole seconds' text is remembered."""
+    whole, micro = divmod((ns + 500) // 1000, 1_000_000)
+    return f"{_second(whole)}.{micro:06d}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _second(whole: int) -> str:
+    return epoch_to_time(whole).partition(".")[0]
 
 
 def walk(top: str, follow_symlinks: bool = False) -> Iterator[tuple[str, os.stat_result]]:

@@ -63,7 +63,9 @@ def test_notices_are_right_and_a_subscriber_downloads_every_file(
     config = poster(tmp_path, exchange, f"post_topic_prefix {prefix}\nsum s\n")
     destination = tmp_path / "out"
     fetcher = subscriber(
-        tmp_path, exchange, f"topic_prefix {prefix}\ndirectory {destination}\naccept .*\n"
+        tmp_path,
+        exchange,
+        f"topic_prefix {prefix}\nbase_dir {tmp_path / 'src'}\ndirectory {destination}\naccept .*\n",
     )
     consumer = watch(config, exchange)
     try:
@@ -87,6 +89,30 @@ def test_notices_are_right_and_a_subscriber_downloads_every_file(
         assert notice.mode == "640"
         copy = destination / path.name
         assert copy.read_bytes() == data and copy.stat().st_mtime == MTIME
+
+
+def test_a_file_posted_in_parts_is_put_together_by_a_subscriber(
+    tmp_path: Path, exchange: str, amqp_credentials: Credentials
+) -> None:
+    source = tmp_path / "src" / "big.dat"
+    source.parent.mkdir()
+    data = os.urandom(10_000)
+    source.write_bytes(data)
+    config = poster(tmp_path, exchange, "blocksize 4k\n")
+    destination = tmp_path / "out"
+    fetcher = subscriber(
+        tmp_path, exchange, f"base_dir {source.parent}\ndirectory {destination}\naccept .*\n"
+    )
+    consumer = watch(config, exchange)
+    try:
+        with running(fetcher):
+            assert post.post_once(config, amqp_credentials, [str(source)]) == 0
+            notices = take(consumer, 3)
+            wait_for(lambda: (destination / "big.dat").exists(), "the reassembled file")
+    finally:
+        consumer.close()
+    assert sorted(n.blocks.number for n in notices if n.blocks) == [0, 1, 2]
+    assert (destination / "big.dat").read_bytes() == data
 
 
 def test_a_tree_of_5000_files_goes_through_one_connection_and_one_wait(
