@@ -185,13 +185,13 @@ def test_files_there_at_start_and_inflight_seconds(tmp_path: Path, exchange: str
 
 def test_polling_announces_a_file_once(tmp_path: Path, exchange: str) -> None:
     tree = tmp_path / "tree"
-    config = watcher(tmp_path, exchange, "force_polling\nsleep 0.3\n")
+    config = watcher(tmp_path, exchange, "force_polling\nsleep 0.5\n")
     with watching(config) as (_, consumer):
         with open(tree / "polled.dat", "wb") as out:
-            for _ in range(3):
-                out.write(b"x" * 100)
+            for _ in range(6):
+                out.write(b"x" * 50)
                 out.flush()
-                time.sleep(0.2)  # the scenario: a writer slower than a polling pass
+                time.sleep(0.15)  # the scenario: a writer seen by polling passes mid-way
         [notice] = take(consumer, 1)
         nothing_more(consumer)
     assert notice.rel_path == str(tree / "polled.dat") and notice.size == 300
