@@ -266,7 +266,11 @@ def help_(component: str, command: CommandLine) -> int:
             if option.choices:
                 print(f"  one of: {', '.join(option.choices)}")
         return 0
-    print(f"usage: sr_{component} [options] action [config ...]\n")
+    print(f"usage: sr_{component} [options] action [config ...]")
+    if component == "post":
+        print("       sr_post [options] [-p] path ...   (announce once, then exit)")
+        print("       sr_post [options] -pipe < paths   (one path a line)")
+    print()
     print("actions:")
     for action, text in ACTIONS.items():
         print(f"  {action:<11} {text}")

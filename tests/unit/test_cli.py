@@ -190,3 +190,7 @@ def test_sr_check_reports_faulty_user_configs(feed: Path, sarra_home: Path) -> N
     assert result.returncode == 1
     assert "ok    subscribe/feed.conf" in result.stdout
     assert "bad.conf:1: prefetch: 'lots' is not a whole number" in result.stdout
+
+
+def test_sr_post_help_shows_the_path_form() -> None:
+    assert "sr_post [options] [-p] path ..." in run("sr_post", "help").stdout
