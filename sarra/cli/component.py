@@ -3,6 +3,7 @@ as one clear line each (never a traceback)."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 from sarra.broker.errors import BrokerError
@@ -39,6 +40,9 @@ def main(component: str, argv: list[str] | None = None) -> int:
     except (ConfigError, ActionError, BrokerError) as err:
         print(f"{program}: {redact_text(str(err))}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:  # output piped into head, less...: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as err:
         print(f"{program}: {redact_text(str(err))}", file=sys.stderr)
         return EXIT_ERROR
