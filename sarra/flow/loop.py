@@ -248,16 +248,17 @@ class ConsumerLoop:
             self._count("downloaded")
             with self._lock:
                 self.bytes += outcome.size
-            rate = outcome.size / outcome.seconds if outcome.seconds > 0 else 0
-            logger.info(
-                "downloaded %s to %s (%s in %.3fs, %s/s)%s",
-                url,
-                outcome.path,
-                humanize.naturalsize(outcome.size, binary=True),
-                outcome.seconds,
-                humanize.naturalsize(rate, binary=True),
-                f"; {outcome.reason}" if outcome.reason else "",
-            )
+            if logger.isEnabledFor(logging.INFO):
+                rate = outcome.size / outcome.seconds if outcome.seconds > 0 else 0
+                logger.info(
+                    "downloaded %s to %s (%s in %.3fs, %s/s)%s",
+                    url,
+                    outcome.path,
+                    humanize.naturalsize(outcome.size, binary=True),
+                    outcome.seconds,
+                    humanize.naturalsize(rate, binary=True),
+                    f"; {outcome.reason}" if outcome.reason else "",
+                )
             self._report(notice, 201, "Downloaded", outcome.seconds)
             self._post_then_finish(job, self._onward(notice, outcome))
         elif outcome.status == "skipped":
