@@ -34,6 +34,7 @@ from consume import bare, fill  # noqa: E402
 
 from sarra.broker import admin, plan  # noqa: E402
 from sarra.broker.publisher import Publisher  # noqa: E402
+from sarra.components.logs import setup_logging  # noqa: E402
 from sarra.config.loader import Config, load  # noqa: E402
 from sarra.flow.loop import ConsumerLoop  # noqa: E402
 from sarra.integrity.checksum import checksum_bytes, sum_to_identity  # noqa: E402
@@ -59,7 +60,9 @@ def subscriber(work: Path, name: str, exchange: str, body: str) -> Config:
 
 
 def drain(config: Config, done: Callable[[ConsumerLoop], bool]) -> float:
-    """Run a subscriber loop until done(loop); the seconds it took from its start."""
+    """Run a subscriber loop, logging to its file as a started instance does, until
+    done(loop); the seconds it took from its start."""
+    setup_logging(config, 1)
     stop = threading.Event()
     loop = ConsumerLoop(config, 1, stop)
     thread = threading.Thread(target=loop.run)
