@@ -35,6 +35,16 @@ def _require_built(component: str) -> bool:
     return True
 
 
+def _launcher(component: str, command: CommandLine, path: Path) -> Callable[[int], list[str]]:
+    """The command line of instance N of a config, with the options given to this command."""
+
+    def command_for(number: int) -> list[str]:
+        words = [*command.option_words, "--no", str(number), "foreground", str(path)]
+        return instances.python_command(component, words)
+
+    return command_for
+
+
 def foreground(component: str, command: CommandLine) -> int:
     """Run one instance in this process: instance 0 logs to the terminal; `--no N` is what
     start runs in the background for instance N."""
@@ -52,11 +62,9 @@ def start(component: str, command: CommandLine) -> int:
         path, config = _loaded(component, ref, command)
         count = max(1, config.instances)
 
-        def command_for(number: int, path: Path = path) -> list[str]:
-            words = [*command.option_words, "--no", str(number), "foreground", str(path)]
-            return instances.python_command(component, words)
-
-        problems = instances.start(component, config.name, count, command_for)
+        problems = instances.start(
+            component, config.name, count, _launcher(component, command, path)
+        )
         for problem in problems:
             print(f"sr_{component} {config.name}: {problem}", file=sys.stderr)
         running = len(instances.running_pids(component, config.name))
@@ -152,11 +160,8 @@ def sanity(component: str, command: CommandLine) -> int:
             print(f"sr_{component} {config.name}: all {expected} instances running")
             continue
 
-        def command_for(number: int, path: Path = path) -> list[str]:
-            words = [*command.option_words, "--no", str(number), "foreground", str(path)]
-            return instances.python_command(component, words)
-
-        problems = instances.start(component, config.name, expected, command_for)
+        launcher = _launcher(component, command, path)
+        problems = instances.start(component, config.name, expected, launcher)
         restarted = " ".join(f"{n:02d}" for n in missing)
         print(f"sr_{component} {config.name}: restarted missing instances {restarted}")
         for problem in problems:
