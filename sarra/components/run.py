@@ -25,6 +25,9 @@ Runner = Callable[[Config, int, threading.Event], None]
 
 RUNNERS: dict[str, str] = {
     "subscribe": "sarra.flow.loop:run",
+    "sarra": "sarra.flow.loop:run",
+    "shovel": "sarra.flow.loop:run",
+    "winnow": "sarra.flow.loop:run",
     "poll": "sarra.components.poll:run",
     "post": "sarra.components.post:run",
     "watch": "sarra.components.watch:run",

@@ -148,9 +148,9 @@ def test_edit_checks_the_config_afterwards(feed: Path) -> None:
 
 
 def test_components_not_built_yet_say_so(sarra_home: Path) -> None:
-    (sarra_home / "sarra").mkdir()
-    (sarra_home / "sarra" / "pump.conf").write_text("broker amqp://localhost/\nexchange xs_a\n")
-    result = run("sr_sarra", "start", "pump")
+    (sarra_home / "sender").mkdir()
+    (sarra_home / "sender" / "out.conf").write_text("broker amqp://localhost/\naccept .*\n")
+    result = run("sr_sender", "start", "out")
     assert result.returncode == 3 and "not built yet" in result.stderr
 
 

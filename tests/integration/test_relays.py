@@ -1,0 +1,86 @@
+"""sr_shovel, sr_winnow and sr_sarra: the consumer loop with their presets, on the real broker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pumpkit import announce, file_notice, running, take, wait_for, watch
+from servers import HttpServer
+
+from sarra.config.loader import Config, load
+
+pytestmark = pytest.mark.broker
+
+
+def relay(tmp_path: Path, component: str, exchange: str, body: str) -> Config:
+    path = tmp_path / f"{component}.conf"
+    path.write_text(
+        f"broker amqp://guest@127.0.0.1/\nexchange {exchange}\nexpire 1m\n"
+        f"post_exchange {exchange}_out\n{body}"
+    )
+    return load(component, path)
+
+
+def test_shovel_passes_notices_on_unchanged(
+    tmp_path: Path, exchange: str, credentials: Path
+) -> None:
+    config = relay(tmp_path, "shovel", exchange, "")
+    consumer = watch(config, f"{exchange}_out")
+    notices = [file_notice("http://example.org/", f"a/f{n}.txt", b"x" * n) for n in range(5)]
+    try:
+        with running(config) as loop:
+            announce(config, notices, exchange)
+            wait_for(lambda: loop.counts["posted"] == 5, "five posts")
+            got = take(consumer, 5)
+    finally:
+        consumer.close()
+    assert sorted(n.rel_path for n in got) == sorted(n.rel_path for n in notices)
+    assert {n.identity for n in got} == {n.identity for n in notices}
+
+
+def test_winnow_passes_the_first_copy_only(
+    tmp_path: Path, exchange: str, credentials: Path
+) -> None:
+    config = relay(tmp_path, "winnow", exchange, "")
+    assert config.suppress_duplicates == 1200
+    consumer = watch(config, f"{exchange}_out")
+    first = [file_notice("http://feed1.example/", f"obs/f{n}.txt", b"%d" % n) for n in range(4)]
+    again = [file_notice("http://feed2.example/", f"obs/f{n}.txt", b"%d" % n) for n in range(4)]
+    try:
+        with running(config) as loop:
+            announce(config, first + again, exchange)
+            wait_for(lambda: loop.counts["duplicates"] == 4, "four duplicates")
+            got = take(consumer, 4)
+            assert loop.counts["posted"] == 4
+    finally:
+        consumer.close()
+    assert {n.base_url for n in got} == {"http://feed1.example/"}
+
+
+def test_sarra_downloads_then_announces_its_copy(
+    tmp_path: Path, exchange: str, credentials: Path, served_root: Path, http_server: HttpServer
+) -> None:
+    data = b"product body"
+    name = f"sarra_{exchange}.txt"
+    docroot = tmp_path / "docroot"
+    config = relay(
+        tmp_path,
+        "sarra",
+        exchange,
+        f"directory {docroot}\npost_base_url http://pump.example/\npost_base_dir {docroot}\n",
+    )
+    assert config.mirror is True
+    consumer = watch(config, f"{exchange}_out")
+    try:
+        with running(config) as loop:
+            notice = file_notice(f"http://127.0.0.1:{http_server.port}/", f"in/{name}", data)
+            (served_root / "in").mkdir(exist_ok=True)
+            (served_root / "in" / name).write_bytes(data)
+            announce(config, [notice], exchange)
+            [posted] = take(consumer, 1)
+            assert loop.counts["downloaded"] == 1
+    finally:
+        consumer.close()
+    assert (docroot / "in" / name).read_bytes() == data
+    assert posted.base_url == "http://pump.example/" and posted.rel_path == f"/in/{name}"
