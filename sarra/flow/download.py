@@ -46,6 +46,7 @@ class Outcome:
     size: int = 0
     seconds: float = 0.0
     checksum: str | None = None  # the v02 value computed while writing, if any
+    whole: bool = True  # False for a part that left its file incomplete
 
 
 class _HashingWriter:
@@ -234,7 +235,9 @@ class Downloader:
             if self.config.discard:
                 final.unlink(missing_ok=True)
         seconds = time.monotonic() - started
-        return Outcome(result.status, result.reason, final, result.fetched, seconds)
+        return Outcome(
+            result.status, result.reason, final, result.fetched, seconds, whole=result.published
+        )
 
     def _get_range(
         self, notice: Notice, file: BinaryIO, offset: int, length: int, flag: str

@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import humanize
 
@@ -36,9 +37,10 @@ from sarra.flow.nodupe import NoDupeCache, notice_key
 from sarra.flow.placement import Placement, place
 from sarra.flow.publish import NoticePublisher
 from sarra.flow.retry import RetryEntry, RetryQueue
+from sarra.integrity.checksum import checksum_file, sum_to_identity
 from sarra.message import decode_any, v02, v03
 from sarra.message.errors import MalformedNotice, NotEncodable
-from sarra.message.notice import Notice, Report, epoch_to_time
+from sarra.message.notice import Identity, Notice, Report, epoch_to_time
 from sarra.transfer.confine import PathRefused
 
 logger = logging.getLogger("sarra.flow")
@@ -260,7 +262,10 @@ class ConsumerLoop:
                     f"; {outcome.reason}" if outcome.reason else "",
                 )
             self._report(notice, 201, "Downloaded", outcome.seconds)
-            self._post_then_finish(job, self._onward(notice, outcome))
+            if outcome.whole:
+                self._post_then_finish(job, self._onward(notice, outcome))
+            else:  # a part of a file still incomplete: nothing to announce yet
+                self._finish(job)
         elif outcome.status == "skipped":
             self._count("skipped")
             logger.info("skipped %s: %s (%s)", url, outcome.reason, outcome.path)
@@ -279,8 +284,11 @@ class ConsumerLoop:
             self._finish(job)
 
     def _onward(self, notice: Notice, outcome: Outcome) -> Notice:
-        """The notice to post for a downloaded file: the local file under post_base_url."""
+        """The notice to post for a downloaded file: the local file under post_base_url; a file
+        assembled from parts is announced once, whole, with the checksum of the whole file."""
         config = self.config
+        if notice.blocks is not None and outcome.path is not None:
+            notice = self._whole_file(notice, outcome.path)
         if not config.post_base_url or outcome.path is None:
             return notice
         relative = str(outcome.path)
@@ -290,6 +298,14 @@ class ConsumerLoop:
             notice, base_url=config.post_base_url.split(",")[0], rel_path=relative,
             pubtime=epoch_to_time(time.time()),
         )  # fmt: skip
+
+    def _whole_file(self, notice: Notice, path: Path) -> Notice:
+        identity = None
+        if notice.identity is not None and notice.identity.method in ("md5", "sha512"):
+            flag = "d" if notice.identity.method == "md5" else "s"
+            value = checksum_file(path, flag, bufsize=self.config.bufsize)
+            identity = Identity(*sum_to_identity(f"{flag},{value}"))
+        return dataclasses.replace(notice, blocks=None, size=path.stat().st_size, identity=identity)
 
     # --- post and acknowledge
 

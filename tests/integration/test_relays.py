@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,9 @@ from pumpkit import announce, file_notice, running, take, wait_for, watch
 from servers import HttpServer
 
 from sarra.config.loader import Config, load
+from sarra.integrity.checksum import checksum_file, hex_to_b64
+from sarra.integrity.parts import partition
+from sarra.message.notice import Blocks, Identity, Notice, epoch_to_time
 
 pytestmark = pytest.mark.broker
 
@@ -84,3 +89,41 @@ def test_sarra_downloads_then_announces_its_copy(
         consumer.close()
     assert (docroot / "in" / name).read_bytes() == data
     assert posted.base_url == "http://pump.example/" and posted.rel_path == f"/in/{name}"
+
+
+def test_sarra_announces_a_file_received_in_parts_once_whole(
+    tmp_path: Path, exchange: str, credentials: Path, served_root: Path, http_server: HttpServer
+) -> None:
+    source = served_root / f"parts_{exchange}.dat"
+    source.write_bytes(os.urandom(10_000))
+    size = source.stat().st_size
+    notices = [
+        Notice(
+            epoch_to_time(time.time()),
+            f"http://127.0.0.1:{http_server.port}/",
+            source.name,
+            identity=Identity("md5", hex_to_b64(checksum_file(source, "d", p.offset, p.length))),
+            size=p.length,
+            blocks=Blocks.from_parts(p),
+        )
+        for p in partition(size, 4096)
+    ]
+    docroot = tmp_path / "docroot"
+    config = relay(
+        tmp_path,
+        "sarra",
+        exchange,
+        f"directory {docroot}\npost_base_url http://pump.example/\npost_base_dir {docroot}\n",
+    )
+    consumer = watch(config, f"{exchange}_out")
+    try:
+        with running(config) as loop:
+            announce(config, notices, exchange)
+            wait_for(lambda: loop.counts["downloaded"] == 3, "three parts")
+            [posted] = take(consumer, 1)
+            assert consumer.get_batch(10, timeout=0.5) == []  # the parts are not announced
+    finally:
+        consumer.close()
+    assert (docroot / source.name).read_bytes() == source.read_bytes()
+    assert posted.blocks is None and posted.size == size
+    assert posted.identity == Identity("md5", hex_to_b64(checksum_file(source, "d")))
