@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from sarra.broker import plan
 from sarra.broker.consumer import Consumer
@@ -18,6 +19,8 @@ from sarra.flow.loop import ConsumerLoop
 from sarra.integrity.checksum import checksum_bytes, sum_to_identity
 from sarra.message import decode_any, v02
 from sarra.message.notice import Identity, Notice, epoch_to_time
+
+R = TypeVar("R", bound="Runnable")
 
 MTIME = 1_600_000_000.0
 
@@ -71,19 +74,33 @@ def file_notice(base_url: str, rel_path: str, data: bytes, mode: str = "640") ->
     )
 
 
+class Runnable(Protocol):
+    """A component's loop object: run() returns once its stop event is set."""
+
+    def run(self) -> None: ...
+
+
 @contextmanager
-def running(config: Config) -> Iterator[ConsumerLoop]:
+def in_thread(make: Callable[[threading.Event], R]) -> Iterator[R]:
+    """make(stop)'s run() in a thread, stopped (and checked to end) on the way out."""
     stop = threading.Event()
-    loop = ConsumerLoop(config, 1, stop)
-    thread = threading.Thread(target=loop.run)
+    runnable = make(stop)
+    thread = threading.Thread(target=runnable.run)
     thread.start()
     try:
-        assert loop_ready(loop)
-        yield loop
+        yield runnable
     finally:
         stop.set()
         thread.join(30)
         assert not thread.is_alive()
+
+
+@contextmanager
+def running(config: Config) -> Iterator[ConsumerLoop]:
+    """A subscriber loop in a thread, once it consumes."""
+    with in_thread(lambda stop: ConsumerLoop(config, 1, stop)) as loop:
+        assert loop_ready(loop)
+        yield loop
 
 
 def loop_ready(loop: ConsumerLoop) -> bool:

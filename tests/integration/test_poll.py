@@ -15,14 +15,13 @@ import os
 import posixpath
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from pumpkit import take, wait_for, watch
+from pumpkit import in_thread, take, wait_for, watch
 from servers import LOCALHOST, HttpServer, SshServer, free_port
 
 from sarra.broker.consumer import Consumer
@@ -45,19 +44,9 @@ def poller(tmp_path: Path, exchange: str, destination: str, body: str) -> Config
     return load("poll", path)
 
 
-@contextmanager
-def polling(config: Config) -> Iterator[Poll]:
+def polling(config: Config) -> AbstractContextManager[Poll]:
     """The poll's loop running in a thread, stopped (and checked to end) on the way out."""
-    stop = threading.Event()
-    poll = Poll(config, 1, stop)
-    thread = threading.Thread(target=poll.run)
-    thread.start()
-    try:
-        yield poll
-    finally:
-        stop.set()
-        thread.join(30)
-        assert not thread.is_alive()
+    return in_thread(lambda stop: Poll(config, 1, stop))
 
 
 def settle(poll: Poll) -> None:
