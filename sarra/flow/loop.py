@@ -26,7 +26,7 @@ import humanize
 
 from sarra.broker import admin, naming, plan
 from sarra.broker.consumer import Consumer, Delivery
-from sarra.broker.publisher import Confirmation, Publisher
+from sarra.broker.publisher import Confirmation
 from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.errors import ConfigError, Where
@@ -38,7 +38,7 @@ from sarra.flow.placement import Placement, place
 from sarra.flow.publish import NoticePublisher
 from sarra.flow.retry import RetryEntry, RetryQueue
 from sarra.integrity.checksum import checksum_file, sum_to_identity
-from sarra.message import decode_any, v02, v03
+from sarra.message import decode_any
 from sarra.message.errors import MalformedNotice, NotEncodable
 from sarra.message.notice import Identity, Notice, Report, epoch_to_time
 from sarra.transfer.confine import PathRefused
@@ -114,8 +114,7 @@ class ConsumerLoop:
         self.downloader = None if config.notify_only else Downloader(config, self.credentials)
         self.consumer: Consumer | None = None
         self.publisher: NoticePublisher | None = None
-        self.reporter: Publisher | None = None
-        self.report_exchange = ""
+        self.reporter: NoticePublisher | None = None
 
     # --- set up and run
 
@@ -133,13 +132,9 @@ class ConsumerLoop:
             self.publisher = NoticePublisher(config, self.credentials, self.number).start()
         if config.report_back:
             user = config.broker_user() or "anonymous"
-            self.report_exchange = config.report_exchange or naming.user_exchange(user)
-            self.reporter = Publisher(
-                plan.connection_settings(
-                    config, config.broker, "reporter", self.number, credentials=self.credentials
-                ),
-                [self.report_exchange],
-                declare_exchanges=config.declare_exchange,
+            exchange = config.report_exchange or naming.user_exchange(user)
+            self.reporter = NoticePublisher(
+                config, self.credentials, self.number, reports_to=exchange
             ).start()
         logger.info(
             "consuming queue %s on %s (prefetch %d)%s",
@@ -347,14 +342,8 @@ class ConsumerLoop:
             code=code, message=message, host=socket.gethostname(),
             user=self.config.broker_user(), elapsed=f"{seconds:.6f}",
         )  # fmt: skip
-        prefix = self.config.topic_prefix
         try:
-            if prefix.startswith("v03"):
-                key, body = v03.encode(dataclasses.replace(notice, report=report), prefix)
-                self.reporter.publish(self.report_exchange, key, body, None, v03.CONTENT_TYPE)
-            else:
-                key, text, headers = v02.encode(dataclasses.replace(notice, report=report), prefix)
-                self.reporter.publish(self.report_exchange, key, text.encode(), headers)
+            self.reporter.publish(dataclasses.replace(notice, report=report))
         except NotEncodable as err:
             logger.warning("no report for %s: %s", redact_url(notice.url), err)
 

@@ -18,21 +18,36 @@ FOLLOW_INPUT = frozenset({"subscribe", "shovel", "sender"})
 class NoticePublisher:
     """Publishes notices as the config says; `publish` may raise NotEncodable."""
 
-    def __init__(self, config: Config, credentials: Credentials, number: int = 0) -> None:
-        url = plan.post_broker(config)
+    def __init__(
+        self,
+        config: Config,
+        credentials: Credentials,
+        number: int = 0,
+        *,
+        reports_to: str | None = None,
+    ) -> None:
+        """Posts as the config says; with `reports_to`, publishes reports to that exchange of
+        the consuming broker instead, under the input topic prefix."""
+        url = config.broker if reports_to else plan.post_broker(config)
         if url is None:
             raise ValueError(f"{config.name}: no post_broker to publish to")
         self.url = url
         self.config = config
-        self.prefix = config.post_topic_prefix or config.topic_prefix
-        self.follow_input = (
-            config.component in FOLLOW_INPUT
-            and not config.post_exchange
-            and not config.post_exchange_suffix
-        )
-        self.exchanges = [] if self.follow_input else plan.post_exchanges(config)
+        if reports_to:
+            self.prefix = config.topic_prefix
+            self.follow_input = False
+            self.exchanges = [reports_to]
+        else:
+            self.prefix = config.post_topic_prefix or config.topic_prefix
+            self.follow_input = (
+                config.component in FOLLOW_INPUT
+                and not config.post_exchange
+                and not config.post_exchange_suffix
+            )
+            self.exchanges = [] if self.follow_input else plan.post_exchanges(config)
+        role = "reporter" if reports_to else "publisher"
         settings = plan.connection_settings(
-            config, url, "publisher", max(number, 1), credentials=credentials
+            config, url, role, max(number, 1), credentials=credentials
         )
         self.publisher = Publisher(
             settings, self.exchanges, declare_exchanges=config.declare_exchange
