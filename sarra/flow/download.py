@@ -184,8 +184,9 @@ class Downloader:
     def _download(self, notice: Notice, final: Path, started: float) -> Outcome:
         config = self.config
         temporary = self.inflight.temporary(final)
-        self._make_dirs(temporary.parent)
         self._make_dirs(final.parent)
+        if temporary.parent != final.parent:  # tempdir, or an inflight sub-directory
+            self._make_dirs(temporary.parent)
         method = notice.identity.method if notice.identity else None
         flag = _COMPUTABLE.get(method or "")
         try:
