@@ -27,13 +27,21 @@ from sarra.config.errors import ConfigError
 
 log = logging.getLogger("sarra.eumetcast")
 
+DESCRIPTIONS = {
+    "move_it_server": "Watch directories, announce each new file over ZeroMQ and push it to the "
+    "clients that ask for it (EUMETCast data exchange, trollmoves-compatible).",
+    "move_it_client": "Listen to move_it servers and mirrors, have the files needed pushed here "
+    "(the first announcement wins), and re-announce them.",
+    "move_it_mirror": "A gateway: relay the announcements of move_it servers, and fetch each "
+    "file on demand for the clients beyond it.",
+}
 FORMAT = "[%(asctime)s %(levelname)-8s %(name)s] %(message)s"
 
 
 def _parser(
     prog: str, port: bool, server: bool = False, stats: bool = False
 ) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTIONS[prog])
     parser.add_argument("config_file", help="the configuration file to run on")
     parser.add_argument("-l", "--log", help="the file to log to (stdout otherwise)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")

@@ -161,7 +161,7 @@ def count(caplog, text: str) -> int:
 def test_two_providers_same_file_one_transfer(tmp_path, running, caplog):
     first, src1 = start_server(tmp_path, running, PLAIN_SERVER_INI, "one.ini")
     second, src2 = start_server(tmp_path, running, PLAIN_SERVER_INI, "two.ini")
-    client, dst = file_client(tmp_path, running, first, second)
+    _client, dst = file_client(tmp_path, running, first, second)
     name = segment(3, platform="MSG2")
     write(src1 / name, b"from one")
     write(src2 / name, b"from two")
@@ -185,7 +185,7 @@ def test_first_provider_killed_mid_push_fails_over_to_second(tmp_path, running, 
         raise OSError("killed")
 
     stuck.push = hang  # type: ignore[method-assign]
-    client, dst = file_client(tmp_path, running, first, second, timeout=0.3)
+    _client, dst = file_client(tmp_path, running, first, second, timeout=0.3)
     name = segment(4)
     try:
         write(src1 / name, b"from one")
@@ -233,7 +233,7 @@ def test_slow_push_is_not_transferred_twice(tmp_path, running, caplog):
         return real(source, destination)
 
     pusher.push = slow  # type: ignore[method-assign]
-    client, dst = file_client(tmp_path, running, server, timeout=0.3)
+    _client, dst = file_client(tmp_path, running, server, timeout=0.3)
     write(src / segment(7), b"slow")
     wait_for((dst / "MSG4" / segment(7)).exists, "the slow segment")
     wait_for(lambda: count(caplog, "received " + segment(7)) == 1, "the reply")
@@ -294,7 +294,7 @@ def test_client_memory_survives_restart(tmp_path, running, caplog):
     wait_for((dst / "MSG4" / segment(9)).exists, "the segment")
     client.stop()
     (dst / "MSG4" / segment(9)).unlink()
-    again, _ = file_client(tmp_path, running, server, name="again.ini")
+    _again, _ = file_client(tmp_path, running, server, name="again.ini")
     server.chains[0].backlog()  # a server restart announces it again
     wait_for(lambda: count(caplog, "ack for " + segment(9)) >= 1, "the ack of a file known")
     assert not (dst / "MSG4" / segment(9)).exists()
@@ -314,8 +314,12 @@ def test_ping_info_and_bad_requests(tmp_path, running):
     wait_for(lambda: server.chains[0].served, "the announcement")
     info = request(address, Message(TOPIC, "info", {"max_count": 5}), 5)
     assert info.type == "info" and info.data["files"] == [f"{TOPIC}/{segment(10)}"]
-    away = request(address, Message(TOPIC, "push", {"uri": "/etc/passwd", "uid": "passwd",
-                                                    "destination": "file:///tmp/x/"}), 5)
+    away = request(
+        address,
+        Message(
+            TOPIC, "push", {"uri": "/etc/passwd", "uid": "passwd", "destination": "file:///tmp/x/"}
+        ),
+        5,
+    )
     assert away.type == "err" and "not reachable" in away.data
     assert request(address, Message(TOPIC, "hello", {"a": 1}), 5).type == "unknown"
-

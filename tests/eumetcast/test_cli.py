@@ -1,0 +1,67 @@
+"""The move_it_* commands as processes: seed configs, -l logs our own loggers too, -s stats,
+user mistakes reported as file:line without a traceback."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import free_port, segment, wait_for, write
+from test_exchange import FILE_CLIENT_INI, PLAIN_SERVER_INI, ini
+
+BIN = Path(sys.executable).parent
+
+
+def spawn(*args: object) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([str(a) for a in args], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)  # fmt: skip
+
+
+def stop(process: subprocess.Popen[bytes]) -> str:
+    process.send_signal(signal.SIGTERM)
+    out, _ = process.communicate(timeout=15)
+    assert process.returncode == 0, out.decode()
+    return out.decode()
+
+
+def test_server_and_client_commands_move_files(tmp_path):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    port = free_port()
+    server_ini = ini(tmp_path, "s.ini", PLAIN_SERVER_INI, SRC=src, PORT=free_port(),
+                     STATION="s")  # fmt: skip
+    client_ini = ini(tmp_path, "c.ini", FILE_CLIENT_INI, PROVIDERS=f"127.0.0.1:{port}", DST=dst,
+                     TIMEOUT=5)  # fmt: skip
+    server_log, client_log, stats = tmp_path / "s.log", tmp_path / "c.log", tmp_path / "stats"
+    server = spawn(BIN / "move_it_server", "-l", server_log, "-p", port, "--disable-backlog",
+                   server_ini)  # fmt: skip
+    client = spawn(BIN / "move_it_client", "-l", client_log, "-s", stats, client_ini)
+    try:
+        # the client may join after the first announcements: announce until one gets through
+        for n in range(1, 60):
+            write(src / segment(n), b"via the commands")
+            end = time.monotonic() + 0.5
+            while time.monotonic() < end and not list(dst.glob("MSG4/*")):
+                time.sleep(0.02)
+            if list(dst.glob("MSG4/*")):
+                break
+        wait_for(lambda: stats.exists() and stats.read_text(), "the stats line")
+    finally:
+        stop(client)
+        stop(server)
+    assert "sarra.eumetcast.server] [s] announced" in server_log.read_text()
+    assert "sarra.eumetcast.client] [plain] received" in client_log.read_text()
+    assert " - pytroll://1b/hrit-segment/0deg file " in stats.read_text()
+
+
+def test_config_mistake_is_one_line_with_its_place(tmp_path):
+    bad = tmp_path / "bad.ini"
+    bad.write_text("[a]\norigin = /data/{name}\ntopic = /t\nrequest_port = lots\n")
+    done = subprocess.run([BIN / "move_it_server", bad], capture_output=True, timeout=30)
+    assert done.returncode == 2
+    err = done.stderr.decode()
+    assert f"{bad}:4: [a] request_port = lots: not a port number" in err
+    assert "Traceback" not in err
