@@ -2,7 +2,8 @@
 
 The destination is the URL of the push request: `file:///dir/`, `ftp://user:pw@host/dir/`,
 `sftp://user@host/dir/` or `scp://user@host/dir/` (scp goes through the sftp backend, on the
-same ssh server). A path ending in `/` is a directory the file keeps its name in. Connections are
+same ssh server). A path ending in `/` is a directory the file keeps its name in; the file is
+written under a hidden `.name.part` and renamed into place when whole. Connections are
 kept for `connection_uptime` seconds (default 30) after their last use and reused meanwhile.
 """
 
@@ -67,10 +68,13 @@ class Pusher:
         path = target_path(parts.path, source)
         key = (scheme, server.host, server.port, server.user, server.password)
         transfer = self._take(key, server)
+        directory, name = posixpath.split(path)
+        hidden = posixpath.join(directory, f".{name}.part")
         try:
-            transfer.mkdir(posixpath.dirname(path) or "/")
+            transfer.mkdir(directory or "/")
             with open(source, "rb") as local:
-                transfer.put(local, path)
+                transfer.put(local, hidden)
+            transfer.rename(hidden, path)
         except BaseException:
             transfer.close()
             raise

@@ -3,6 +3,7 @@ user mistakes reported as file:line without a traceback."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -16,13 +17,19 @@ BIN = Path(sys.executable).parent
 
 
 def spawn(*args: object) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONFAULTHANDLER": "1"}
     return subprocess.Popen([str(a) for a in args], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)  # fmt: skip
+                            stderr=subprocess.STDOUT, env=env)  # fmt: skip
 
 
 def stop(process: subprocess.Popen[bytes]) -> str:
     process.send_signal(signal.SIGTERM)
-    out, _ = process.communicate(timeout=15)
+    try:
+        out, _ = process.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)  # faulthandler shows where it hung
+        out, _ = process.communicate(timeout=15)
+        raise AssertionError("did not stop:\n" + out.decode()[-6000:]) from None
     assert process.returncode == 0, out.decode()
     return out.decode()
 
