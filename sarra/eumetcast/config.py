@@ -2,12 +2,14 @@
 
 Each section is one independent chain. Mistakes are ConfigErrors naming `file:line: reason`;
 the option names and defaults are those of trollmoves, so its configs read unchanged. Options
-that trollmoves reads but does not use (publisher_port, scheme, ...) are accepted and ignored.
+that trollmoves reads but does not use (publisher_port, scheme, ...) are accepted and ignored;
+an unknown option in a server section is logged (`file:line`) and ignored, as trollmoves does.
 """
 
 from __future__ import annotations
 
 import configparser
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,12 +18,19 @@ from typing import Any
 from sarra.config.errors import ConfigError, ConfigErrors, Where
 from sarra.eumetcast.patterns import Pattern
 
+log = logging.getLogger(__name__)
+
 COMPRESSIONS_SERVER = ("xrit", "bzip")
 COMPRESSIONS_CLIENT = ("xrit", "bzip", "tar")
 DESTINATION_SCHEMES = ("file", "ftp", "scp", "sftp")
 _TRUE = ("1", "yes", "true", "on")
 _FALSE = ("0", "no", "false", "off")
-_LEGACY_CONNECTION = ("ssh_key_filename", "ssh_private_key_file", "connection_uptime")
+_LEGACY_CONNECTION = (
+    "ssh_key_filename",
+    "ssh_private_key_file",
+    "ssh_connection_timeout",
+    "connection_uptime",
+)
 
 SERVER_KEYS = {
     "origin", "topic", "request_port", "request_address", "info", "station", "compression",
@@ -126,7 +135,12 @@ class Section:
         return pattern
 
     def unknown(self, known: set[str]) -> list[str]:
-        return [k for k in self.values if k not in known and not k.startswith("connection_")]
+        """The options not in `known` (connection parameters, legacy names included, are)."""
+        return [
+            k
+            for k in self.values
+            if k not in known and k not in _LEGACY_CONNECTION and not k.startswith("connection_")
+        ]
 
 
 @dataclass(frozen=True)
@@ -371,7 +385,9 @@ def read_server(path: str | Path) -> list[ServerChain]:
     chains = [_server(s) for s in sections]
     for section in sections:
         for key in section.unknown(SERVER_KEYS):
-            section.fail(key, f"unknown option {key}")
+            log.warning(
+                "%s: [%s] unknown option %s: ignored", section.where(key), section.name, key
+            )
         if section.text("listen"):
             section.fail("listen", "listen (relaying posttroll messages) is not supported")
     _check_ports(sections, [c.request_port if c else None for c in chains])

@@ -326,3 +326,48 @@ def test_ping_info_and_bad_requests(tmp_path, running):
     )
     assert away.type == "err" and "not reachable" in away.data
     assert request(address, Message(TOPIC, "hello", {"a": 1}), 5).type == "unknown"
+
+
+TAR_SERVER_INI = """\
+[@STATION@]
+origin = @SRC@/{name}.tar
+request_port = @PORT@
+request_address = 127.0.0.1
+topic = /1b/hrit-segment/0deg
+"""
+
+
+def test_client_untars_into_a_dataset(tmp_path, running, listen):
+    import io
+    import tarfile
+
+    server, src = start_server(tmp_path, running, TAR_SERVER_INI)
+    dst = tmp_path / "dst"
+    text = FILE_CLIENT_INI.replace("{platform_name}/", "") + "compression = tar\n"
+    path = ini(tmp_path, "c.ini", text, PROVIDERS=providers(server), DST=dst, TIMEOUT=5)
+    client = running(Client(read_client(path), tmp_path / "state"))
+    out = listen(client.sections[0].publisher, TOPIC)
+    wait_subscribed_all(server, TOPIC, 1)
+    packed = io.BytesIO()
+    with tarfile.open(fileobj=packed, mode="w") as archive:
+        for member in ("a.txt", "b.txt"):
+            info = tarfile.TarInfo(member)
+            info.size = 3
+            archive.addfile(info, io.BytesIO(member[0].encode() * 3))
+    write(src / "pair.tar", packed.getvalue())
+    wait_for(lambda: out.of_type("dataset"), "the dataset announcement")
+    dataset = out.of_type("dataset")[0].data["dataset"]
+    assert [item["uid"] for item in dataset] == ["a.txt", "b.txt"]
+    assert (dst / "b.txt").read_bytes() == b"bbb"
+
+
+def test_silent_provider_is_resubscribed(tmp_path, running, caplog):
+    server, src = start_server(tmp_path, running, PLAIN_SERVER_INI)
+    dst = tmp_path / "dst"
+    text = FILE_CLIENT_INI + "heartbeat_alarm_scale = 0.01\n"  # 0.3 s without a message
+    path = ini(tmp_path, "c.ini", text, PROVIDERS=providers(server), DST=dst, TIMEOUT=5)
+    running(Client(read_client(path), tmp_path / "state"))
+    wait_for(lambda: count(caplog, "missing a heartbeat") >= 1, "the heartbeat alarm")
+    wait_subscribed_all(server, TOPIC, 1)
+    write(src / segment(13), b"after the alarm")
+    wait_for((dst / "MSG4" / segment(13)).exists, "a file after resubscribing")

@@ -148,3 +148,15 @@ def test_memory_is_first_wins_with_ttl_across_restarts(tmp_path):
     short.add("x")
     time.sleep(0.06)
     assert "x" not in short
+
+
+def test_trollmoves_server_options_read(tmp_path, caplog):
+    path = tmp_path / "s.ini"
+    path.write_text(
+        "[a]\norigin = /data/{name}\ntopic = /t\nrequest_port = 9093\nssh_key_filename = /k\n"
+        "publisher_port = 9010\norigin_inotify_base_dir_skip_levels = -1\nfancy = 1\n"
+        "connection_parameters__connection_uptime = 5\n"
+    )
+    (chain,) = read_server(path)
+    assert chain.connection_parameters == {"ssh_key_filename": "/k", "connection_uptime": "5"}
+    assert f"{path}:8: [a] unknown option fancy: ignored" in caplog.text
