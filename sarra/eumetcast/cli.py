@@ -167,9 +167,7 @@ def mirror_main(argv: list[str] | None = None) -> int:
 
     args = _parser("move_it_mirror", port=True).parse_args(argv)
     setup_logging(args)
-    return _run(
-        lambda: Mirror(read_mirror(args.config_file), args.port, state_dir(args.config_file))
-    )
+    return _run(lambda: Mirror(read_mirror(args.config_file), args.port))
 
 
 def _stats(path: str) -> Callable[[Any, Any], None]:

@@ -233,7 +233,12 @@ class ClientSection:
                     log.error("[%s] could not get a working source for %s", self.name, key[0])
                     return
                 source = sources.popleft()
-            if self.fetch(source) is not None:
+            try:
+                fetched = self.fetch(source)
+            except Exception:  # a bug must not leave the file marked as under way for ever
+                log.exception("[%s] fetching %s failed", self.name, key[0])
+                fetched = None
+            if fetched is not None:
                 with self._lock:
                     for uid in key:
                         self.memory.add(uid)

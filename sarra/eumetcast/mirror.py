@@ -17,7 +17,6 @@ import socket
 import threading
 import time
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any
 
 from sarra.eumetcast import messages
@@ -33,13 +32,13 @@ log = logging.getLogger(__name__)
 class MirrorSection(ServingChain):
     """One mirror section: its inner client, its registry of announced files, its request port."""
 
-    def __init__(self, chain: MirrorChain, publisher: Publisher, state_dir: Path | None) -> None:
+    def __init__(self, chain: MirrorChain, publisher: Publisher) -> None:
         super().__init__(chain.server)
         self.mirror = chain
         self.publisher = publisher
         host = chain.server.request_address or socket.gethostname()
         self.request_address = f"{host}:{chain.server.request_port}"
-        self.client = ClientSection(chain.client, state_dir, announcement=self._announced)
+        self.client = ClientSection(chain.client, None, announcement=self._announced)
         self.registry: OrderedDict[str, list[Message]] = OrderedDict()  # uid -> announcements
         self._registry_lock = threading.Lock()
         self._fetching: dict[str, threading.Lock] = {}
@@ -130,11 +129,9 @@ class MirrorSection(ServingChain):
 class Mirror:
     """Every section of a mirror config, one PUB socket for the relayed announcements."""
 
-    def __init__(
-        self, chains: list[MirrorChain], port: int = 9010, state_dir: Path | None = None
-    ) -> None:
+    def __init__(self, chains: list[MirrorChain], port: int = 9010) -> None:
         self.publisher = Publisher(port, "move_it_mirror")
-        self.sections = [MirrorSection(c, self.publisher, state_dir) for c in chains]
+        self.sections = [MirrorSection(c, self.publisher) for c in chains]
 
     def start(self) -> Mirror:
         self.publisher.start()

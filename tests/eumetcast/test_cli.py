@@ -72,3 +72,18 @@ def test_config_mistake_is_one_line_with_its_place(tmp_path):
     err = done.stderr.decode()
     assert f"{bad}:4: [a] request_port = lots: not a port number" in err
     assert "Traceback" not in err
+
+
+def test_mirror_command_starts_on_the_seed_config_and_stops(tmp_path):
+    from servers import wait_until_listening
+    from test_mirror import GATE_INI
+
+    request_port = free_port()
+    path = ini(tmp_path, "gate.ini", GATE_INI, PORT=request_port, PROVIDERS="127.0.0.1:1",
+               LOGIN="u:p", FTP=21, FTPHOME=tmp_path)  # fmt: skip
+    mirror = spawn(BIN / "move_it_mirror", "-p", free_port(), path)
+    try:
+        wait_until_listening(request_port, process=mirror)
+    finally:
+        out = stop(mirror)
+    assert "move_it_mirror publishing on port" in out
