@@ -97,6 +97,9 @@ def request(address: str, message: Message, timeout: float) -> Message | None:
         if not sock.poll(int(timeout * 1000)):
             return None
         raw = sock.recv()
+    except zmq.ZMQError as err:  # a bad address: as good as no reply
+        log.warning("cannot ask %s: %s", address, err)
+        return None
     finally:
         sock.close()
     try:

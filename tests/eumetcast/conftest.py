@@ -6,85 +6,14 @@ from __future__ import annotations
 
 import getpass
 import logging
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import zmq
-from servers import FTP_USER, PASSWORD, SSHD, FtpServer, SshServer, free_port
+from moveit_kit import Listener, wait_subscribed
+from servers import FTP_USER, PASSWORD, SSHD, FtpServer, SshServer
 
-from sarra.eumetcast import messages
-from sarra.eumetcast.messages import Message
-from sarra.eumetcast.sockets import Publisher, context
-
-HRIT = (
-    "H-000-{series:_<6s}-{platform_name:_<5s}_______-{channel:_<9s}-{segment:_<9s}"
-    "-{nominal_time:%Y%m%d%H%M}-{compressed:_<2s}"
-)
-TOPIC = "/1b/hrit-segment/0deg"
-
-__all__ = ["FTP_USER", "PASSWORD", "free_port"]
-
-
-def wait_for(condition: Callable[[], object], what: str, deadline: float = 15.0) -> None:
-    """Wait (bounded) for a condition, polling."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if condition():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def segment(number: int = 1, platform: str = "MSG4", compressed: str = "__") -> str:
-    """A HRIT segment's name."""
-    return (
-        f"H-000-{platform:_<6s}-{platform:_<5s}_______-IR_108___-{number:06d}___"
-        f"-202401011200-{compressed}"
-    )
-
-
-def write(path: Path, data: bytes) -> Path:
-    """Write a file as a reception would: into a hidden name, then renamed into place."""
-    hidden = path.with_name("." + path.name + ".part")
-    hidden.write_bytes(data)
-    hidden.rename(path)
-    return path
-
-
-def wait_subscribed(publisher: Publisher, topic: str, count: int = 1) -> None:
-    """Wait until `count` subscribers listen to `topic` (no announcement lost to a slow join)."""
-    wait_for(lambda: publisher.subscribers(topic) >= count, f"{count} subscribers to {topic}")
-
-
-class Listener:
-    """A SUB socket collecting the messages of a publisher, in a thread."""
-
-    def __init__(self, port: int, topic: str = "") -> None:
-        self.received: list[Message] = []
-        self.topic = topic
-        self._sock = context().socket(zmq.SUB)
-        self._sock.setsockopt(zmq.LINGER, 0)
-        self._sock.setsockopt(zmq.SUBSCRIBE, messages.prefix(topic) if topic else b"")
-        self._sock.connect(f"tcp://127.0.0.1:{port}")
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            if self._sock.poll(50):
-                self.received.append(messages.decode(self._sock.recv()))
-        self._sock.close()
-
-    def of_type(self, kind: str) -> list[Message]:
-        return [m for m in self.received if m.type == kind]
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
+from sarra.eumetcast.sockets import Publisher
 
 
 @pytest.fixture

@@ -10,8 +10,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import TOPIC, free_port, segment, wait_for, write
-from test_exchange import FILE_CLIENT_INI, PLAIN_SERVER_INI, ini, providers, start_server
+from moveit_kit import (
+    FILE_CLIENT_INI,
+    PLAIN_SERVER_INI,
+    TOPIC,
+    free_port,
+    ini,
+    providers,
+    segment,
+    start_server,
+    wait_for,
+    write,
+)
 
 from sarra.eumetcast.client import Client
 from sarra.eumetcast.config import read_client

@@ -3,8 +3,21 @@ paths adjusted) fetching by FTP, and a client beyond it that knows only the gate
 
 from __future__ import annotations
 
-from conftest import FTP_USER, PASSWORD, TOPIC, free_port, segment, wait_for, write
-from test_exchange import FILE_CLIENT_INI, PLAIN_SERVER_INI, count, ini, providers, start_server
+from moveit_kit import (
+    FILE_CLIENT_INI,
+    FTP_USER,
+    PASSWORD,
+    PLAIN_SERVER_INI,
+    TOPIC,
+    count,
+    free_port,
+    ini,
+    providers,
+    segment,
+    start_server,
+    wait_for,
+    write,
+)
 
 from sarra.eumetcast.client import Client
 from sarra.eumetcast.config import read_client, read_mirror

@@ -10,8 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import free_port, segment, wait_for, write
-from test_exchange import FILE_CLIENT_INI, PLAIN_SERVER_INI, ini
+from moveit_kit import FILE_CLIENT_INI, PLAIN_SERVER_INI, free_port, ini, segment, wait_for, write
 
 BIN = Path(sys.executable).parent
 
@@ -76,7 +75,7 @@ def test_config_mistake_is_one_line_with_its_place(tmp_path):
 
 def test_mirror_command_starts_on_the_seed_config_and_stops(tmp_path):
     from servers import wait_until_listening
-    from test_mirror import GATE_INI
+    from test_moveit_mirror import GATE_INI
 
     request_port = free_port()
     path = ini(tmp_path, "gate.ini", GATE_INI, PORT=request_port, PROVIDERS="127.0.0.1:1",

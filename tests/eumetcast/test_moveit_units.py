@@ -7,7 +7,7 @@ import re
 import time
 
 import pytest
-from conftest import HRIT
+from moveit_kit import HRIT
 from posttroll.message import Message as PosttrollMessage
 
 from sarra.config.errors import ConfigError

@@ -7,9 +7,18 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import TOPIC, segment, wait_for, write
 from integration.pumpkit import take, watch
-from test_exchange import FILE_CLIENT_INI, PLAIN_SERVER_INI, ini, providers, start_server
+from moveit_kit import (
+    FILE_CLIENT_INI,
+    PLAIN_SERVER_INI,
+    TOPIC,
+    ini,
+    providers,
+    segment,
+    start_server,
+    wait_for,
+    write,
+)
 
 from sarra.config.loader import load
 from sarra.eumetcast.bridge import bridges

@@ -6,10 +6,25 @@ from __future__ import annotations
 import bz2
 import threading
 import time
-from pathlib import Path
 from urllib.parse import quote
 
-from conftest import FTP_USER, HRIT, PASSWORD, TOPIC, free_port, segment, wait_for, write
+from moveit_kit import (
+    FILE_CLIENT_INI,
+    HRIT,
+    PLAIN_SERVER_INI,
+    TOPIC,
+    count,
+    file_client,
+    free_port,
+    ini,
+    providers,
+    segment,
+    start_server,
+    wait_for,
+    wait_subscribed_all,
+    write,
+)
+from servers import FTP_USER, PASSWORD
 
 from sarra.eumetcast.client import Client
 from sarra.eumetcast.config import read_client, read_server
@@ -51,45 +66,6 @@ publish_port = 0
 platform_name = MSG1:Meteosat-8|MSG2:Meteosat-9|MSG3:Meteosat-10|MSG4:Meteosat-11
 """
 
-PLAIN_SERVER_INI = """\
-[@STATION@]
-origin = @SRC@/@HRIT@
-request_port = @PORT@
-request_address = 127.0.0.1
-topic = /1b/hrit-segment/0deg
-station = @STATION@
-"""
-
-FILE_CLIENT_INI = """\
-[plain]
-providers = @PROVIDERS@
-destination = file://@DST@/{platform_name}/
-topic = /1b/hrit-segment/0deg
-transfer_req_timeout = @TIMEOUT@
-platform_name = MSG1:Meteosat-8|MSG2:Meteosat-9
-"""
-
-
-def ini(tmp_path: Path, name: str, text: str, **values: object) -> Path:
-    """Write a config with its @KEY@ placeholders filled."""
-    for key, value in {"HRIT": HRIT, **values}.items():
-        text = text.replace(f"@{key}@", str(value))
-    path = tmp_path / name
-    path.write_text(text)
-    return path
-
-
-def start_server(tmp_path: Path, running, text: str, name: str = "server.ini", **values: object):
-    src = tmp_path / name.replace(".ini", "_src")
-    src.mkdir()
-    values = {"SRC": src, "PORT": free_port(), "STATION": name, "DELAY": 30, **values}
-    server = running(Server(read_server(ini(tmp_path, name, text, **values)), 0, backlog=False))
-    return server, src
-
-
-def providers(*servers: Server) -> str:
-    return " ".join(f"127.0.0.1:{s.publisher.port}" for s in servers)
-
 
 def test_seed_server_with_xrit_feeds_seed_ftp_client(
     tmp_path, running, listen, ftp_server, ftp_home, xrit_decompress
@@ -127,10 +103,6 @@ def test_seed_server_with_xrit_feeds_seed_ftp_client(
     assert len(announced.of_type("file")) == 1
 
 
-def wait_subscribed_all(server: Server, topic: str, count: int) -> None:
-    wait_for(lambda: server.publisher.subscribers(topic) >= count, f"{count} subscribers")
-
-
 def test_seed_scp_client_gets_files_by_ssh(tmp_path, running, sshd, ssh_home, ssh_user):
     key = f"connection_parameters__ssh_private_key_file = {sshd.client_key}\n"
     server, src = start_server(tmp_path, running, PLAIN_SERVER_INI + key)
@@ -142,22 +114,6 @@ def test_seed_scp_client_gets_files_by_ssh(tmp_path, running, sshd, ssh_home, ss
     write(src / segment(2), b"by ssh")
     wait_for((dst / segment(2)).exists, "the segment pushed by sftp")
     assert (dst / segment(2)).read_bytes() == b"by ssh"
-
-
-def file_client(
-    tmp_path: Path, running, *servers: Server, timeout: float = 10, name="c.ini", joined=1
-):
-    dst = tmp_path / "dst"
-    path = ini(tmp_path, name, FILE_CLIENT_INI, PROVIDERS=providers(*servers), DST=dst,
-               TIMEOUT=timeout)  # fmt: skip
-    client = running(Client(read_client(path), tmp_path / "state"))
-    for server in servers:
-        wait_subscribed_all(server, TOPIC, joined)
-    return client, dst
-
-
-def count(caplog, text: str) -> int:
-    return sum(text in record.getMessage() for record in caplog.records)
 
 
 def test_two_providers_same_file_one_transfer(tmp_path, running, caplog):
