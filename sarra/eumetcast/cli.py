@@ -94,35 +94,38 @@ def state_dir(config_file: str) -> Path:
     return Path(platformdirs.user_cache_dir("sarra")) / "eumetcast" / Path(config_file).stem
 
 
-def _run(make: Callable[[], Any]) -> int:
-    """Run what `make` builds until SIGTERM/SIGINT; rebuild it on SIGHUP."""
+def _run(read: Callable[[], list[Any]], build: Callable[[list[Any]], Any]) -> int:
+    """Run what `build` makes of the config `read` gives until SIGTERM/SIGINT; on SIGHUP, read
+    the config again and, if it is right, stop and rebuild (the ports are taken again)."""
     stop = threading.Event()
     reload = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGHUP, lambda *_: reload.set())
     try:
-        running = make().start()
+        running = build(read()).start()
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 2
     except OSError as err:
         print(f"cannot start: {err}", file=sys.stderr)
         return 1
-    while not stop.is_set():
-        if stop.wait(1.0):
-            break
-        if reload.is_set():
-            reload.clear()
-            log.info("reloading the configuration")
-            try:
-                fresh = make()
-            except ConfigError as err:
-                log.error("configuration not reloaded: %s", err)
-                continue
-            running.stop()
-            time.sleep(0.2)
-            running = fresh.start()
+    while not stop.wait(1.0):
+        if not reload.is_set():
+            continue
+        reload.clear()
+        log.info("reloading the configuration")
+        try:
+            chains = read()
+        except ConfigError as err:
+            log.error("configuration not reloaded: %s", err)
+            continue
+        running.stop()
+        try:
+            running = build(chains).start()
+        except OSError as err:
+            log.critical("cannot restart: %s", err)
+            return 1
     running.stop()
     return 0
 
@@ -133,14 +136,12 @@ def server_main(argv: list[str] | None = None) -> int:
 
     args = _parser("move_it_server", port=True, server=True).parse_args(argv)
     setup_logging(args)
-    return _run(
-        lambda: Server(
-            read_server(args.config_file),
-            args.port,
-            backlog=not args.disable_backlog,
-            polling=args.watchdog,
-        )
-    )
+
+    def build(chains: list[Any]) -> Server:
+        backlog = not args.disable_backlog
+        return Server(chains, args.port, backlog=backlog, polling=args.watchdog)
+
+    return _run(lambda: read_server(args.config_file), build)
 
 
 def client_main(argv: list[str] | None = None) -> int:
@@ -151,14 +152,13 @@ def client_main(argv: list[str] | None = None) -> int:
     args = _parser("move_it_client", port=False, stats=True).parse_args(argv)
     setup_logging(args)
 
-    def make() -> Any:
-        chains = read_client(args.config_file)
-        received = bridges(chains)
+    def build(chains: list[Any]) -> Client:
+        received: list[Any] = list(bridges(chains))
         if args.stats:
             received.append(_stats(args.stats))
         return Client(chains, state_dir(args.config_file), received)
 
-    return _run(make)
+    return _run(lambda: read_client(args.config_file), build)
 
 
 def mirror_main(argv: list[str] | None = None) -> int:
@@ -167,7 +167,7 @@ def mirror_main(argv: list[str] | None = None) -> int:
 
     args = _parser("move_it_mirror", port=True).parse_args(argv)
     setup_logging(args)
-    return _run(lambda: Mirror(read_mirror(args.config_file), args.port))
+    return _run(lambda: read_mirror(args.config_file), lambda chains: Mirror(chains, args.port))
 
 
 def _stats(path: str) -> Callable[[Any, Any], None]:

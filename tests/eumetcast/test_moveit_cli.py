@@ -86,3 +86,21 @@ def test_mirror_command_starts_on_the_seed_config_and_stops(tmp_path):
     finally:
         out = stop(mirror)
     assert "move_it_mirror publishing on port" in out
+
+
+def test_sighup_rereads_the_server_config(tmp_path):
+    from servers import wait_until_listening
+
+    first, second = free_port(), free_port()
+    path = ini(tmp_path, "s.ini", PLAIN_SERVER_INI, SRC=tmp_path / "a", PORT=first, STATION="a")
+    server = spawn(BIN / "move_it_server", "-p", free_port(), "--disable-backlog", path)
+    try:
+        wait_until_listening(first, process=server)
+        more = ini(tmp_path, "b.ini", PLAIN_SERVER_INI, SRC=tmp_path / "b", PORT=second,
+                   STATION="b")  # fmt: skip
+        path.write_text(path.read_text() + more.read_text())
+        server.send_signal(signal.SIGHUP)
+        wait_until_listening(second, process=server)
+    finally:
+        out = stop(server)
+    assert "reloading the configuration" in out
