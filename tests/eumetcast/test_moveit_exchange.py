@@ -327,3 +327,15 @@ def test_silent_provider_is_resubscribed(tmp_path, running, caplog):
     wait_subscribed_all(server, TOPIC, 1)
     write(src / segment(13), b"after the alarm")
     wait_for((dst / "MSG4" / segment(13)).exists, "a file after resubscribing")
+
+
+def test_client_honours_a_providers_own_topic(tmp_path, running):
+    server, src = start_server(tmp_path, running, PLAIN_SERVER_INI)
+    dst = tmp_path / "dst"
+    text = FILE_CLIENT_INI.replace("topic = /1b/hrit-segment/0deg", "topic = /elsewhere")
+    own = providers(server) + TOPIC
+    path = ini(tmp_path, "c.ini", text, PROVIDERS=own, DST=dst, TIMEOUT=5)
+    running(Client(read_client(path), tmp_path / "state"))
+    wait_subscribed_all(server, TOPIC, 1)
+    write(src / segment(14), b"by the provider's topic")
+    wait_for((dst / "MSG4" / segment(14)).exists, "the segment on the provider's own topic")
