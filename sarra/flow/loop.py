@@ -21,6 +21,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import humanize
 
@@ -35,13 +36,15 @@ from sarra.config.masks import Mask, is_accepted
 from sarra.flow.download import Downloader, Outcome
 from sarra.flow.nodupe import NoDupeCache, notice_key
 from sarra.flow.placement import Placement, place
+from sarra.flow.plugin_parent import Msg
+from sarra.flow.plugins import PluginFailed, Plugins
 from sarra.flow.publish import NoticePublisher
 from sarra.flow.retry import RetryEntry, RetryQueue
 from sarra.integrity.checksum import checksum_file, sum_to_identity
 from sarra.message import decode_any
 from sarra.message.errors import MalformedNotice, NotEncodable
 from sarra.message.notice import Identity, Notice, Report, epoch_to_time
-from sarra.transfer.confine import PathRefused
+from sarra.transfer.confine import PathRefused, confine
 
 logger = logging.getLogger("sarra.flow")
 
@@ -56,6 +59,7 @@ class Job:
     notice: Notice
     delivery: Delivery | None
     retry: RetryEntry | None
+    msg: Msg | None = None  # parent.msg, when plugins look at this notice
 
     def retry_entry(self, reason: str) -> RetryEntry:
         """The entry that keeps this notice in the retry queue."""
@@ -112,6 +116,10 @@ class ConsumerLoop:
             where=Where("accept_unmatch"),
         )
         self.downloader = None if config.notify_only else Downloader(config, self.credentials)
+        self.plugins = Plugins.load(config, number, stop) or None
+        if self.plugins is not None:  # for the hb_* plugins
+            parent = self.plugins.parent
+            parent.counts, parent.retry, parent.nodupe = self.counts, self.retry, self.nodupe
         self.consumer: Consumer | None = None
         self.publisher: NoticePublisher | None = None
         self.reporter: NoticePublisher | None = None
@@ -151,6 +159,8 @@ class ConsumerLoop:
         threads = 1 if self.downloader is None else max(1, self.config.threads)
         pool = ThreadPoolExecutor(threads, thread_name_prefix="transfer")
         last_heartbeat = time.monotonic()
+        if self.plugins is not None:
+            self.plugins.event("on_start")
         try:
             while not self.stop.is_set():
                 batch = self.consumer.get_batch(BATCH, timeout=0.2)
@@ -171,6 +181,8 @@ class ConsumerLoop:
             if self.nodupe is not None:
                 self.nodupe.close()
             self._heartbeat()
+            if self.plugins is not None:
+                self.plugins.event("on_stop")
 
     # --- gather and filter (in the loop's thread)
 
@@ -207,19 +219,24 @@ class ConsumerLoop:
                 logger.debug("duplicate dropped: %s", redact_url(url))
                 self._finish(job)
                 return
-        if self.downloader is None:
-            self._post_then_finish(job, notice)
+        placement = None
+        if self.downloader is not None:
+            try:
+                placement = place(
+                    notice, mask, self.default_mask,
+                    url_match=mask.regex.match(url) if mask else None,
+                )  # fmt: skip
+            except PathRefused as err:
+                self._count("refused")
+                logger.error("refused %s: %s", redact_url(url), err)
+                self._finish(job)
+                return
+        if self.plugins is not None and not self._on_message(job, placement):
             return
-        try:
-            placement = place(
-                notice, mask, self.default_mask, url_match=mask.regex.match(url) if mask else None
-            )
-        except PathRefused as err:
-            self._count("refused")
-            logger.error("refused %s: %s", redact_url(url), err)
-            self._finish(job)
-            return
-        pool.submit(self._work, job, placement)
+        if placement is None:
+            self._post_then_finish(job, job.notice)
+        else:
+            pool.submit(self._work, job, job_placement(job, placement))
 
     # --- work (in a worker thread)
 
@@ -227,7 +244,7 @@ class ConsumerLoop:
         assert self.downloader is not None
         notice = job.notice
         url = redact_url(notice.url)
-        outcome = self.downloader.fetch(notice, placement)
+        outcome = self._fetch(job, placement)
         attempt = 1
         while outcome.status == "transient" and attempt < self.config.attempts:
             if self.stop.is_set():
@@ -235,8 +252,16 @@ class ConsumerLoop:
             attempt += 1
             logger.warning("failed %s (try %d of %d): %s", url, attempt - 1,
                            self.config.attempts, outcome.reason)  # fmt: skip
-            outcome = self.downloader.fetch(notice, placement)
+            outcome = self._fetch(job, placement)
         self._outcome(job, outcome)
+
+    def _fetch(self, job: Job, placement: Placement) -> Outcome:
+        assert self.downloader is not None
+        if self.plugins is not None:
+            outcome = self._plugin_transfer(job, placement)
+            if outcome is not None:
+                return outcome
+        return self.downloader.fetch(job.notice, placement)
 
     def _outcome(self, job: Job, outcome: Outcome) -> None:
         notice = job.notice
@@ -257,6 +282,8 @@ class ConsumerLoop:
                     f"; {outcome.reason}" if outcome.reason else "",
                 )
             self._report(notice, 201, "Downloaded", outcome.seconds)
+            if self.plugins is not None and not self._after_download(job, outcome):
+                return
             if outcome.whole:
                 self._post_then_finish(job, self._onward(notice, outcome))
             else:  # a part of a file still incomplete: nothing to announce yet
@@ -269,9 +296,8 @@ class ConsumerLoop:
         elif outcome.status == "transient" and self.config.retry:
             self._count("failed")
             logger.error("failed %s: %s; kept for retry", url, outcome.reason)
-            self.retry.put(job.retry_entry(outcome.reason))
             self._report(notice, 499, f"Download failed, kept for retry: {outcome.reason}")
-            self._ack(job)
+            self._keep_for_retry(job, outcome.reason)
         else:
             self._count("failed")
             logger.error("failed %s: %s; dropped", url, outcome.reason)
@@ -308,6 +334,11 @@ class ConsumerLoop:
         if self.publisher is None:
             self._finish(job)
             return
+        if self.plugins is not None and self.plugins.has("on_post"):
+            posted = self._on_post(job, notice)
+            if posted is None:
+                return
+            notice = posted
         try:
             confirmation = self.publisher.publish(notice)
         except NotEncodable as err:
@@ -330,6 +361,10 @@ class ConsumerLoop:
             self.retry.done(job.retry)
         self._ack(job)
 
+    def _keep_for_retry(self, job: Job, reason: str) -> None:
+        self.retry.put(job.retry_entry(reason))
+        self._ack(job)
+
     def _ack(self, job: Job) -> None:
         if job.delivery is not None:
             self.consumer.ack(job.delivery)  # type: ignore[union-attr]
@@ -342,8 +377,18 @@ class ConsumerLoop:
             code=code, message=message, host=socket.gethostname(),
             user=self.config.broker_user(), elapsed=f"{seconds:.6f}",
         )  # fmt: skip
+        notice = dataclasses.replace(notice, report=report)
+        if self.plugins is not None and self.plugins.has("on_report"):
+            try:
+                msg = self.plugins.message(notice)
+                if not self.plugins.run("on_report", msg):
+                    return
+                notice = msg.to_notice()
+            except (PluginFailed, MalformedNotice) as err:
+                logger.warning("no report for %s: %s", redact_url(notice.url), err)
+                return
         try:
-            self.reporter.publish(dataclasses.replace(notice, report=report))
+            self.reporter.publish(notice)
         except NotEncodable as err:
             logger.warning("no report for %s: %s", redact_url(notice.url), err)
 
@@ -364,6 +409,123 @@ class ConsumerLoop:
             self._count("retried")
             self._filter(Job(notice, None, entry), pool)
 
+    # --- plugins (sarra.flow.plugins): each hook says whether the notice goes on
+
+    def _plugin_failed(self, job: Job, err: PluginFailed) -> None:
+        """A plugin raised (it is logged), or asked to see the notice later: the notice goes
+        to the retry queue."""
+        self._count("delayed" if err.later else "failed")
+        level = logging.INFO if err.later else logging.ERROR
+        if self.config.retry:
+            logger.log(level, "%s: %s; kept for retry", redact_url(job.notice.url), err)
+            self._keep_for_retry(job, str(err))
+        else:
+            logger.log(level, "%s: %s; dropped", redact_url(job.notice.url), err)
+            self._finish(job)
+
+    def _plugin_stopped(self, job: Job, entry: str) -> None:
+        self._count("stopped by plugin")
+        logger.debug("%s: a plugin at %s returned False", redact_url(job.notice.url), entry)
+        self._finish(job)
+
+    def _on_message(self, job: Job, placement: Placement | None) -> bool:
+        """destfn_script and on_message: False when the notice stops here (handled)."""
+        plugins = self.plugins
+        assert plugins is not None
+        if not (plugins.has("on_message") or plugins.has("destfn_script")):
+            return True
+        if placement is not None:
+            new_dir, new_file = str(placement.path.parent), placement.path.name
+        else:
+            new_dir, new_file = self.config.directory, job.notice.rel_path.rpartition("/")[2]
+        msg = plugins.message(job.notice, new_dir=new_dir, new_file=new_file,
+                              is_retry=job.retry is not None)  # fmt: skip
+        job.msg = msg
+        try:
+            if placement is not None and plugins.has("destfn_script"):
+                plugins.parent.new_file = msg.new_file
+                plugins.run("destfn_script", msg)
+                msg.new_file = plugins.parent.new_file
+            if not plugins.run("on_message", msg):
+                self._plugin_stopped(job, "on_message")
+                return False
+            job.notice = msg.to_notice()
+        except PluginFailed as err:
+            self._plugin_failed(job, err)
+            return False
+        except MalformedNotice as err:
+            self._count("malformed")
+            logger.error("%s: changed by a plugin into no notice: %s",
+                         redact_url(job.notice.url), err)  # fmt: skip
+            self._finish(job)
+            return False
+        return True
+
+    def _plugin_transfer(self, job: Job, placement: Placement) -> Outcome | None:
+        """do_download, then do_get plugins of the notice's scheme; None = built-in."""
+        plugins = self.plugins
+        assert plugins is not None
+        scheme = urlsplit(job.notice.base_url).scheme
+        for entry in ("do_download", "do_get"):
+            if not plugins.has(entry):
+                continue
+            started = time.monotonic()
+            msg = job.msg or plugins.message(job.notice)
+            msg.new_dir, msg.new_file = str(placement.path.parent), placement.path.name
+            try:
+                done = plugins.transfer(entry, scheme, msg)
+            except PluginFailed as err:
+                return Outcome("transient", str(err))
+            if done is None:
+                continue
+            if not done:
+                return Outcome("transient", f"{entry} plugin failed")
+            path = Path(msg.local_file or placement.path)
+            size = path.stat().st_size if path.is_file() else 0
+            return Outcome("done", f"by {entry} plugin", path, size, time.monotonic() - started)
+        return None
+
+    def _after_download(self, job: Job, outcome: Outcome) -> bool:
+        """on_part (each part, a whole file being one), then on_file (the file complete):
+        False when the notice stops here."""
+        plugins = self.plugins
+        assert plugins is not None
+        entries = [e for e in ("on_part", "on_file") if plugins.has(e)]
+        if not entries or job.notice.file_op or outcome.path is None:
+            return True
+        msg = job.msg or plugins.message(job.notice)
+        msg.local_file = str(outcome.path)
+        try:
+            for entry in entries:
+                if entry == "on_file" and not outcome.whole:
+                    break
+                if not plugins.run(entry, msg):
+                    self._plugin_stopped(job, entry)
+                    return False
+        except PluginFailed as err:
+            self._plugin_failed(job, err)
+            return False
+        return True
+
+    def _on_post(self, job: Job, notice: Notice) -> Notice | None:
+        """on_post: the notice to publish, or None when it is not published (handled)."""
+        plugins = self.plugins
+        assert plugins is not None
+        msg = plugins.message(notice)
+        if job.msg is not None:
+            msg.new_dir, msg.new_file = job.msg.new_dir, job.msg.new_file
+        try:
+            if plugins.run("on_post", msg):
+                return msg.to_notice()
+            self._plugin_stopped(job, "on_post")
+        except PluginFailed as err:
+            self._plugin_failed(job, err)
+        except MalformedNotice as err:
+            logger.error("not posted %s: changed by a plugin into no notice: %s",
+                         redact_url(notice.url), err)  # fmt: skip
+            self._finish(job)
+        return None
+
     def _count(self, what: str) -> None:
         with self._lock:
             self.counts[what] += 1
@@ -376,12 +538,26 @@ class ConsumerLoop:
         if self.nodupe is not None:
             self.nodupe.compact()
         self.retry.compact()
+        if self.plugins is not None:
+            self.plugins.event("on_heartbeat")
         with self._lock:
             counts = dict(self.counts)
             size = self.bytes
         summary = ", ".join(f"{n} {what}" for what, n in sorted(counts.items())) or "nothing"
         logger.info("so far: %s; %s downloaded; %d in the retry queue", summary,
                     humanize.naturalsize(size, binary=True), len(self.retry))  # fmt: skip
+
+
+def job_placement(job: Job, placement: Placement) -> Placement:
+    """The placement after the plugins: where they moved new_dir/new_file, confined there."""
+    msg = job.msg
+    if msg is None or msg.new_file is None:
+        return placement
+    new_dir = Path(msg.new_dir or placement.path.parent)
+    if new_dir == placement.path.parent and msg.new_file == placement.path.name:
+        return placement
+    root = placement.root if new_dir.is_relative_to(placement.root) else new_dir
+    return Placement(root, confine(root, str(new_dir.relative_to(root) / msg.new_file)))
 
 
 def run(config: Config, number: int, stop: threading.Event) -> None:
