@@ -24,7 +24,7 @@ class MsgSpeedo:
         self.messages += 1
         self.bytes += msg.length
         now = time.monotonic()
-        elapsed = now - self.started
+        elapsed = max(now - self.started, 1e-6)
         if elapsed >= self.interval:
             lag = msg.get_elapse()
             level = logging.WARNING if lag > self.maxlag else logging.INFO

@@ -1,0 +1,198 @@
+"""Plugins on the real broker: plugins written against the established interface, in both
+forms, run unchanged in sr_subscribe (renaming, skipping, options, a named pipe fed by
+file_rxpipe, msg_speedo's rates), and a plugin that raises sends its notices to the retry
+queue while the others are delivered and the component goes on."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from pumpkit import announce, file_notice, running, subscriber, wait_for
+from servers import HttpServer
+
+pytestmark = pytest.mark.broker
+
+RENAMER = """
+# the entry point form, as established: a class, an instance, self.on_message
+class Renamer:
+    def __init__(self, parent):
+        parent.declare_option("renamer_prefix")
+        parent.declare_option("renamer_dir")
+        self.prefix = parent.renamer_prefix[0]
+        self.directory = parent.renamer_dir[0]
+
+    def on_message(self, parent):
+        msg = parent.msg
+        msg.new_dir = self.directory
+        msg.new_file = self.prefix + msg.new_file
+        return True
+
+renamer = Renamer(self)
+self.on_message = renamer.on_message
+"""
+
+SKIPPER = """
+# the class form, as established: self.plugin names the class
+import re
+
+class Skipper:
+    def __init__(self, parent):
+        parent.declare_option("skipper_pattern")
+        self.pattern = re.compile(parent.skipper_pattern[0])
+        self.skipped = []
+
+    def on_message(self, parent):
+        if self.pattern.search(parent.msg.relpath):
+            parent.logger.info("skipper: skipping %s", parent.msg.urlstr)
+            return False
+        return True
+
+    def on_file(self, parent):
+        parent.logger.info("skipper saw file %s", parent.msg.local_file)
+        return True
+
+self.plugin = 'Skipper'
+"""
+
+FLAKY = """
+import threading
+
+class Flaky:
+    def __init__(self, parent):
+        self.calls = 0
+        self.lock = threading.Lock()
+
+    def on_message(self, parent):
+        with self.lock:
+            self.calls += 1
+            calls = self.calls
+        if calls % 10 == 0:
+            raise RuntimeError(f"call {calls} fails, as every tenth does")
+        return True
+
+self.on_message = Flaky(self).on_message
+"""
+
+
+def _serve(served_root: Path, folder: str, names: list[str]) -> dict[str, bytes]:
+    source = served_root / folder
+    source.mkdir()
+    files = {name: os.urandom(200 + i) for i, name in enumerate(names)}
+    for name, data in files.items():
+        (source / name).write_bytes(data)
+    return files
+
+
+def test_established_plugins_in_both_forms_rename_skip_and_read_options(
+    tmp_path: Path,
+    sarra_home: Path,
+    credentials: Path,
+    exchange: str,
+    served_root: Path,
+    http_server: HttpServer,
+) -> None:
+    (sarra_home / "plugins").mkdir()
+    (sarra_home / "plugins" / "renamer.py").write_text(RENAMER)
+    (sarra_home / "plugins" / "skipper.py").write_text(SKIPPER)
+    folder = f"plug_{exchange}"
+    names = ["a.dat", "b.dat", "skip_c.dat", "d.dat"]
+    files = _serve(served_root, folder, names)
+    base = f"http://127.0.0.1:{http_server.port}/"
+    renamed = tmp_path / "renamed"
+    config = subscriber(
+        tmp_path, exchange,
+        f"directory {tmp_path / 'out'}\naccept .*\n"
+        f"skipper_pattern skip_\nplugin skipper\n"
+        f"renamer_prefix new_\nrenamer_dir {renamed}\non_message renamer\n",
+    )  # fmt: skip
+    with running(config) as loop:
+        announce(config, [file_notice(base, f"{folder}/{n}", files[n]) for n in names], exchange)
+        wait_for(lambda: loop.counts["downloaded"] == 3, "the downloads")
+        wait_for(lambda: loop.counts["stopped by plugin"] == 1, "the skip")
+    assert sorted(p.name for p in renamed.iterdir()) == ["new_a.dat", "new_b.dat", "new_d.dat"]
+    for name in ("a.dat", "b.dat", "d.dat"):
+        assert (renamed / f"new_{name}").read_bytes() == files[name]
+    assert not (tmp_path / "out").exists()
+
+
+def test_file_rxpipe_feeds_a_named_pipe_that_a_reader_tails(
+    tmp_path: Path, credentials: Path, exchange: str, served_root: Path, http_server: HttpServer
+) -> None:
+    fifo = tmp_path / "received.pipe"
+    os.mkfifo(fifo)
+    lines: list[str] = []
+
+    def tail() -> None:
+        with open(fifo, encoding="utf-8") as reader:
+            for line in reader:
+                lines.append(line.rstrip("\n"))
+
+    reader = threading.Thread(target=tail, daemon=True)
+    reader.start()
+    folder = f"pipe_{exchange}"
+    names = ["one.dat", "two.dat", "three.dat"]
+    files = _serve(served_root, folder, names)
+    base = f"http://127.0.0.1:{http_server.port}/"
+    out = tmp_path / "out"
+    config = subscriber(
+        tmp_path, exchange,
+        f"directory {out}\naccept .*\nfile_rxpipe_name {fifo}\non_file file_rxpipe\n",
+    )  # fmt: skip
+    with running(config):
+        announce(config, [file_notice(base, f"{folder}/{n}", files[n]) for n in names], exchange)
+        wait_for(lambda: len(lines) == 3, "three names from the pipe")
+    assert sorted(lines) == sorted(str(out / n) for n in names)
+    assert all(Path(line).read_bytes() == files[Path(line).name] for line in lines)
+
+
+def test_msg_speedo_prints_rates(
+    tmp_path: Path, credentials: Path, exchange: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="sarra.plugins")
+    config = subscriber(
+        tmp_path, exchange, "notify_only\naccept .*\nmsg_speedo_interval 0\nplugin msg_speedo\n"
+    )
+    notices = [file_notice("http://example.com/", f"speedo/{i}.dat", b"x" * 100) for i in range(50)]
+    with running(config) as loop:
+        announce(config, notices, exchange)
+        wait_for(lambda: loop.counts["received"] == 50, "the notices")
+    lines = [r.getMessage() for r in caplog.records if "msg_speedo:" in r.getMessage()]
+    assert lines, "no rate printed"
+    assert all("notices/s" in line and "bytes/s" in line and "lag" in line for line in lines)
+
+
+def test_a_plugin_raising_on_every_tenth_notice_sends_those_to_retry(
+    tmp_path: Path,
+    sarra_home: Path,
+    credentials: Path,
+    exchange: str,
+    served_root: Path,
+    http_server: HttpServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    (sarra_home / "plugins").mkdir()
+    (sarra_home / "plugins" / "flaky.py").write_text(FLAKY)
+    folder = f"flaky_{exchange}"
+    names = [f"f{i:02d}.dat" for i in range(30)]
+    files = _serve(served_root, folder, names)
+    base = f"http://127.0.0.1:{http_server.port}/"
+    out = tmp_path / "out"
+    config = subscriber(tmp_path, exchange, f"directory {out}\naccept .*\non_message flaky\n")
+    with running(config) as loop:
+        announce(config, [file_notice(base, f"{folder}/{n}", files[n]) for n in names], exchange)
+        wait_for(lambda: loop.counts["failed"] >= 3, "the failures")
+        wait_for(lambda: loop.counts["downloaded"] == 30, "every file, the failed after a retry")
+        assert loop.counts["retried"] >= 3
+        late = _serve(served_root, f"{folder}_late", ["late.dat"])
+        announce(config, [file_notice(base, f"{folder}_late/late.dat", late["late.dat"])],
+                 exchange)  # fmt: skip
+        wait_for(lambda: (out / "late.dat").exists(), "a notice after the failures")
+    for name in names:
+        assert (out / name).read_bytes() == files[name]
+    tracebacks = [r for r in caplog.records if r.exc_info and "flaky" in r.getMessage()]
+    assert len(tracebacks) == 1  # the traceback once; one line for the later failures
+    assert len([r for r in caplog.records if "traceback logged before" in r.getMessage()]) >= 2
