@@ -29,7 +29,8 @@ class AccelScp:
         final = msg.local_file
         temporary = os.path.join(msg.new_dir, "." + msg.new_file + ".accel")
         os.makedirs(msg.new_dir, exist_ok=True)
-        argv = [*self.command, *port, f"{host}:{url.path}", temporary]
+        path = "/" + url.path.lstrip("/")
+        argv = [*self.command, *port, f"{host}:{path}", temporary]
         result = subprocess.run(argv, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             parent.logger.error("accel_scp: %s failed (%d): %s", msg.urlstr, result.returncode,
