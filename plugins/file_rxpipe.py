@@ -1,6 +1,7 @@
 """on_file file_rxpipe: write the path of each file received, one a line, to the named pipe
 file_rxpipe_name (another program reads it, e.g. to process each file as it arrives). While
-no program reads the pipe, names are dropped with a warning."""
+no program reads the pipe, names are dropped with a warning. A name that is no pipe is made
+a plain file, appended to (tail -f reads it)."""
 
 import errno
 import os
@@ -18,7 +19,8 @@ class FileRxpipe:
 
     def _open(self):
         try:
-            fd = os.open(self.name, os.O_WRONLY | os.O_NONBLOCK)
+            flags = os.O_WRONLY | os.O_NONBLOCK | os.O_APPEND | os.O_CREAT
+            fd = os.open(self.name, flags, 0o644)
         except OSError as err:
             if err.errno != errno.ENXIO:
                 raise
