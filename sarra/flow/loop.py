@@ -235,8 +235,15 @@ class ConsumerLoop:
             return
         if placement is None:
             self._post_then_finish(job, job.notice)
-        else:
-            pool.submit(self._work, job, job_placement(job, placement))
+            return
+        try:
+            placement = job_placement(job, placement)
+        except PathRefused as err:
+            self._count("refused")
+            logger.error("refused %s: a plugin's new_dir/new_file: %s", redact_url(url), err)
+            self._finish(job)
+            return
+        pool.submit(self._work, job, placement)
 
     # --- work (in a worker thread)
 

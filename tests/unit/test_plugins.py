@@ -13,8 +13,12 @@ import pytest
 from sarra.cli.component import main
 from sarra.config.errors import ConfigError
 from sarra.config.loader import Config, load
+from sarra.flow.loop import Job, job_placement
+from sarra.flow.placement import Placement
+from sarra.flow.plugin_parent import Msg
 from sarra.flow.plugins import PluginFailed, Plugins, find, shipped_dir
 from sarra.message.notice import Notice, epoch_to_time
+from sarra.transfer.confine import PathRefused
 
 ENTRY_FORM = """
 class Tagger:
@@ -225,3 +229,18 @@ def test_list_plugins_shows_the_search_path_and_add_copies_into_it(
     assert f"User plugins ({sarra_home / 'plugins'})" in user
     assert "  mine\n" in user and "  msg_log\n" in user
     assert "  msg_speedo\n" in shipped and "__init__" not in shipped
+
+
+def test_new_dir_and_new_file_from_plugins_are_confined(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    placement = Placement(root, root / "a" / "b.txt")
+    job = Job(a_notice(), None, None, Msg(a_notice(), new_dir=str(root / "a"), new_file="b.txt"))
+    assert job_placement(job, placement) is placement
+    assert job.msg is not None
+    job.msg.new_dir, job.msg.new_file = str(root / "c"), "d.txt"
+    assert job_placement(job, placement) == Placement(root, root / "c" / "d.txt")
+    job.msg.new_dir = str(tmp_path / "elsewhere")
+    assert job_placement(job, placement).path == tmp_path / "elsewhere" / "d.txt"
+    job.msg.new_file = "../../escape.txt"
+    with pytest.raises(PathRefused):
+        job_placement(job, placement)
