@@ -11,8 +11,13 @@ import threading
 from pathlib import Path
 
 import pytest
-from pumpkit import announce, file_notice, running, subscriber, wait_for
-from servers import HttpServer
+from pumpkit import announce, file_notice, in_thread, running, subscriber, take, wait_for, watch
+from servers import LOCALHOST, HttpServer
+
+from sarra.components.poll import Poll
+from sarra.components.post import post_once
+from sarra.config.credentials import Credentials
+from sarra.config.loader import load
 
 pytestmark = pytest.mark.broker
 
@@ -196,3 +201,109 @@ def test_a_plugin_raising_on_every_tenth_notice_sends_those_to_retry(
     tracebacks = [r for r in caplog.records if r.exc_info and "flaky" in r.getMessage()]
     assert len(tracebacks) == 1  # the traceback once; one line for the later failures
     assert len([r for r in caplog.records if "traceback logged before" in r.getMessage()]) >= 2
+
+
+SKIP_POST = """
+def no_skips(parent):
+    return "skip" not in parent.msg.relpath
+
+self.on_post = no_skips
+"""
+
+SMALL_ONLY = """
+class SmallOnly:
+    def __init__(self, parent):
+        parent.declare_option("small_only_max")
+        self.largest = int(parent.small_only_max[0])
+
+    def on_line(self, parent):
+        return int(parent.line.split()[4]) <= self.largest
+
+self.plugin = 'SmallOnly'
+"""
+
+LISTER = """
+class Lister:
+    def __init__(self, parent):
+        self.passes = 0
+
+    def registered_as(self):
+        return ["http"]
+
+    def do_poll(self, parent):
+        self.passes += 1
+        if self.passes == 1:
+            for name in ("x.dat", "y.dat"):
+                parent.post(parent.destination, "listed/" + name, {"sum": "0,1234"})
+        return True
+
+self.plugin = 'Lister'
+"""
+
+
+def test_on_post_plugins_change_and_hold_back_what_sr_post_posts(
+    tmp_path: Path, sarra_home: Path, credentials: Path, exchange: str
+) -> None:
+    (sarra_home / "plugins").mkdir()
+    (sarra_home / "plugins" / "no_skips.py").write_text(SKIP_POST)
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("a.dat", "skip.dat", "b.dat"):
+        (source / name).write_bytes(name.encode())
+    path = tmp_path / "poster.conf"
+    path.write_text(
+        f"post_broker amqp://guest@127.0.0.1/\npost_exchange {exchange}\n"
+        "post_override to_clusters DDI\non_post post_override\non_post no_skips\n"
+    )
+    config = load("post", path)
+    consumer = watch(config, exchange)
+    try:
+        assert post_once(config, Credentials.load(credentials), [str(source)]) == 0
+        posted = take(consumer, 2)
+        assert not consumer.get_batch(1, timeout=0.5)
+    finally:
+        consumer.close()
+    assert sorted(Path(n.rel_path).name for n in posted) == ["a.dat", "b.dat"]
+    assert all(n.to_clusters == "DDI" for n in posted)
+
+
+def test_poll_plugins_filter_lines_and_poll_by_themselves(
+    tmp_path: Path,
+    sarra_home: Path,
+    credentials: Path,
+    exchange: str,
+    served_root: Path,
+    http_server: HttpServer,
+) -> None:
+    (sarra_home / "plugins").mkdir()
+    (sarra_home / "plugins" / "small_only.py").write_text(SMALL_ONLY)
+    (sarra_home / "plugins" / "lister.py").write_text(LISTER)
+    local = served_root / f"pollplug_{exchange}"
+    local.mkdir()
+    (local / "small.dat").write_bytes(b"s" * 10)
+    (local / "large.dat").write_bytes(b"l" * 5000)
+    destination = f"http://{LOCALHOST}:{http_server.port}/"
+    head = (
+        f"broker amqp://guest@127.0.0.1/\npost_exchange {exchange}\ndestination {destination}\n"
+        "sleep 0.1\nheartbeat 1\n"
+    )
+    (tmp_path / "lines.conf").write_text(
+        head + f"directory {local.name}\naccept .*\nsmall_only_max 100\nplugin small_only\n"
+    )
+    (tmp_path / "own.conf").write_text(head + "accept .*\ndo_poll lister\n")
+    by_lines = load("poll", tmp_path / "lines.conf")
+    consumer = watch(by_lines, exchange)
+    try:
+        with in_thread(lambda stop: Poll(by_lines, 1, stop)) as poll:
+            [small] = take(consumer, 1)
+            wait_for(lambda: poll.passes >= 2, "a pass after the first")
+        assert Path(small.rel_path).name == "small.dat"
+        assert not consumer.get_batch(1, timeout=0.3)
+        own = load("poll", tmp_path / "own.conf")
+        with in_thread(lambda stop: Poll(own, 1, stop)) as poll:
+            listed = take(consumer, 2)
+            wait_for(lambda: poll.passes >= 2, "two passes of the plugin")
+        expected = [f"{destination}listed/{name}" for name in ("x.dat", "y.dat")]
+        assert sorted(n.url for n in listed) == expected
+    finally:
+        consumer.close()
