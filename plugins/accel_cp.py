@@ -27,7 +27,7 @@ class AccelCp:
         if base_dir is None or os.path.commonpath([source, base_dir]) != base_dir:
             parent.logger.error("accel_cp: %s is not below base_dir %s", source, base_dir)
             return False
-        final = msg.local_file
+        final = os.path.join(msg.new_dir, msg.new_file)
         temporary = os.path.join(msg.new_dir, "." + msg.new_file + ".accel")
         os.makedirs(msg.new_dir, exist_ok=True)
         result = subprocess.run([*self.command, source, temporary], capture_output=True,

@@ -26,7 +26,7 @@ class AccelScp:
         url = msg.url
         host = f"{url.username}@{url.hostname}" if url.username else url.hostname
         port = ["-P", str(url.port)] if url.port else []
-        final = msg.local_file
+        final = os.path.join(msg.new_dir, msg.new_file)
         temporary = os.path.join(msg.new_dir, "." + msg.new_file + ".accel")
         os.makedirs(msg.new_dir, exist_ok=True)
         path = "/" + url.path.lstrip("/")

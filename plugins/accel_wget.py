@@ -23,7 +23,7 @@ class AccelWget:
         msg = parent.msg
         if msg.length < self.threshold:
             return None
-        final = msg.local_file
+        final = os.path.join(msg.new_dir, msg.new_file)
         temporary = os.path.join(msg.new_dir, "." + msg.new_file + ".accel")
         os.makedirs(msg.new_dir, exist_ok=True)
         result = subprocess.run([*self.command, "-O", temporary, msg.urlstr],

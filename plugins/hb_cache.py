@@ -10,8 +10,10 @@ class HbCache:
         cache = getattr(parent, "nodupe", None)
         if cache is None:
             parent.logger.info("hb_cache: no duplicate cache (suppress_duplicates is off)")
-        else:
+        elif hasattr(cache, "entries"):
             parent.logger.info("hb_cache: %d entries in the duplicate cache", len(cache.entries))
+        else:
+            parent.logger.info("hb_cache: the duplicate cache is shared (Redis expires it)")
         return True
 
 

@@ -21,6 +21,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import humanize
@@ -33,18 +34,19 @@ from sarra.config.credentials import Credentials, redact_url
 from sarra.config.errors import ConfigError, Where
 from sarra.config.loader import Config
 from sarra.config.masks import Mask, is_accepted
-from sarra.flow.download import Downloader, Outcome
-from sarra.flow.nodupe import NoDupeCache, notice_key
-from sarra.flow.placement import Placement, place
+from sarra.flow.download import Downloader, Outcome, remote_path
+from sarra.flow.nodupe import NoDupeUnavailable, notice_key, open_nodupe
+from sarra.flow.placement import Placement
 from sarra.flow.plugin_parent import Msg
 from sarra.flow.plugins import PluginFailed, Plugins
 from sarra.flow.publish import NoticePublisher
 from sarra.flow.retry import RetryEntry, RetryQueue
+from sarra.flow.send import Sender
 from sarra.integrity.checksum import checksum_file, sum_to_identity
 from sarra.message import decode_any
 from sarra.message.errors import MalformedNotice, NotEncodable
 from sarra.message.notice import Identity, Notice, Report, epoch_to_time
-from sarra.transfer.confine import PathRefused, confine
+from sarra.transfer.confine import PathRefused, confine, confine_remote
 
 logger = logging.getLogger("sarra.flow")
 
@@ -59,6 +61,8 @@ class Job:
     notice: Notice
     delivery: Delivery | None
     retry: RetryEntry | None
+    claim: tuple[str, str] | None = None
+    """Its (key, path) in the duplicate cache, settled when it is acknowledged."""
     msg: Msg | None = None  # parent.msg, when plugins look at this notice
 
     def retry_entry(self, reason: str) -> RetryEntry:
@@ -97,13 +101,7 @@ class ConsumerLoop:
         prefix = f"sr_{config.component}_{config.name}_{self.number:02d}"
         self.retry = RetryQueue(state / f"{prefix}.retry", config.retry_ttl or config.expire)
         cache_file = state / f"recent_files_{self.number:03d}.cache"
-        if config.reset:
-            cache_file.unlink(missing_ok=True)
-        self.nodupe = (
-            NoDupeCache(config.suppress_duplicates, cache_file)
-            if config.suppress_duplicates
-            else None
-        )
+        self.nodupe = open_nodupe(config, cache_file, stop)
         self.default_mask = Mask(
             pattern="",
             regex=re.compile(""),
@@ -115,7 +113,9 @@ class ConsumerLoop:
             filename=config.filename,
             where=Where("accept_unmatch"),
         )
-        self.downloader = None if config.notify_only else Downloader(config, self.credentials)
+        self.worker = _worker(config, self.credentials)
+        self.sends = config.component == "sender"
+        self.failed_code = 496 if self.sends else 499
         self.plugins = Plugins.load(config, number, stop) or None
         if self.plugins is not None:  # for the hb_* plugins
             parent = self.plugins.parent
@@ -156,7 +156,7 @@ class ConsumerLoop:
         """Consume until stopped; then finish the work in hand and close."""
         self._connect()
         assert self.consumer is not None
-        threads = 1 if self.downloader is None else max(1, self.config.threads)
+        threads = 1 if self.worker is None else max(1, self.config.threads)
         pool = ThreadPoolExecutor(threads, thread_name_prefix="transfer")
         last_heartbeat = time.monotonic()
         if self.plugins is not None:
@@ -173,6 +173,8 @@ class ConsumerLoop:
                     self._heartbeat()
         finally:
             pool.shutdown(wait=True, cancel_futures=False)
+            if self.worker is not None:
+                self.worker.close()
             for publisher in (self.publisher, self.reporter):
                 if publisher is not None:
                     publisher.close()
@@ -214,15 +216,23 @@ class ConsumerLoop:
             return
         if self.nodupe is not None and job.retry is None:
             key, path = notice_key(notice, config.suppress_duplicates_basis)
-            if not self.nodupe.check(key, path):
+            redelivered = job.delivery is not None and job.delivery.redelivered
+            try:
+                passes = self.nodupe.claim(key, path, redelivered)
+            except NoDupeUnavailable:
+                return  # stopping: the broker delivers it again
+            if not passes:
                 self._count("duplicates")
                 logger.debug("duplicate dropped: %s", redact_url(url))
                 self._finish(job)
                 return
+            job.claim = (key, path)
+        if notice.report is not None and config.component == "report":
+            self._reported(notice, notice.report)
         placement = None
-        if self.downloader is not None:
+        if self.worker is not None:
             try:
-                placement = place(
+                placement = self.worker.place(
                     notice, mask, self.default_mask,
                     url_match=mask.regex.match(url) if mask else None,
                 )  # fmt: skip
@@ -237,7 +247,7 @@ class ConsumerLoop:
             self._post_then_finish(job, job.notice)
             return
         try:
-            placement = job_placement(job, placement)
+            placement = job_placement(job, placement, remote=self.sends)
         except PathRefused as err:
             self._count("refused")
             logger.error("refused %s: a plugin's new_dir/new_file: %s", redact_url(url), err)
@@ -248,7 +258,7 @@ class ConsumerLoop:
     # --- work (in a worker thread)
 
     def _work(self, job: Job, placement: Placement) -> None:
-        assert self.downloader is not None
+        assert self.worker is not None
         notice = job.notice
         url = redact_url(notice.url)
         outcome = self._fetch(job, placement)
@@ -263,24 +273,26 @@ class ConsumerLoop:
         self._outcome(job, outcome)
 
     def _fetch(self, job: Job, placement: Placement) -> Outcome:
-        assert self.downloader is not None
+        assert self.worker is not None
         if self.plugins is not None:
             outcome = self._plugin_transfer(job, placement)
             if outcome is not None:
                 return outcome
-        return self.downloader.fetch(job.notice, placement)
+        return self.worker.handle(job.notice, placement)
 
     def _outcome(self, job: Job, outcome: Outcome) -> None:
         notice = job.notice
         url = redact_url(notice.url)
         if outcome.status == "done":
-            self._count("downloaded")
+            done = self.worker.done if self.worker else "downloaded"
+            self._count(done)
             with self._lock:
                 self.bytes += outcome.size
             if logger.isEnabledFor(logging.INFO):
                 rate = outcome.size / outcome.seconds if outcome.seconds > 0 else 0
                 logger.info(
-                    "downloaded %s to %s (%s in %.3fs, %s/s)%s",
+                    "%s %s to %s (%s in %.3fs, %s/s)%s",
+                    done,
                     url,
                     outcome.path,
                     humanize.naturalsize(outcome.size, binary=True),
@@ -288,7 +300,7 @@ class ConsumerLoop:
                     humanize.naturalsize(rate, binary=True),
                     f"; {outcome.reason}" if outcome.reason else "",
                 )
-            self._report(notice, 201, "Downloaded", outcome.seconds)
+            self._report(notice, 201, done.capitalize(), outcome.seconds)
             if self.plugins is not None and not self._after_download(job, outcome):
                 return
             if outcome.whole:
@@ -303,12 +315,12 @@ class ConsumerLoop:
         elif outcome.status == "transient" and self.config.retry:
             self._count("failed")
             logger.error("failed %s: %s; kept for retry", url, outcome.reason)
-            self._report(notice, 499, f"Download failed, kept for retry: {outcome.reason}")
+            self._report(notice, self.failed_code, f"Failed, kept for retry: {outcome.reason}")
             self._keep_for_retry(job, outcome.reason)
         else:
             self._count("failed")
             logger.error("failed %s: %s; dropped", url, outcome.reason)
-            self._report(notice, 499, f"Download failed: {outcome.reason}")
+            self._report(notice, self.failed_code, f"Failed: {outcome.reason}")
             self._finish(job)
 
     def _onward(self, notice: Notice, outcome: Outcome) -> Notice:
@@ -317,13 +329,14 @@ class ConsumerLoop:
         config = self.config
         if notice.blocks is not None and outcome.path is not None:
             notice = self._whole_file(notice, outcome.path)
-        if not config.post_base_url or outcome.path is None:
+        base_url = config.post_base_url or (config.destination if self.sends else None)
+        if not base_url or outcome.path is None:
             return notice
         relative = str(outcome.path)
         if config.post_base_dir and relative.startswith(config.post_base_dir):
             relative = relative[len(config.post_base_dir) :]
         return dataclasses.replace(
-            notice, base_url=config.post_base_url.split(",")[0], rel_path=relative,
+            notice, base_url=base_url.split(",")[0], rel_path=relative,
             pubtime=epoch_to_time(time.time()),
         )  # fmt: skip
 
@@ -373,6 +386,11 @@ class ConsumerLoop:
         self._ack(job)
 
     def _ack(self, job: Job) -> None:
+        if job.claim is not None:
+            try:
+                self.nodupe.settle(*job.claim)  # type: ignore[union-attr]
+            except NoDupeUnavailable:
+                return  # stopping: delivered again, and taken over as claimed
         if job.delivery is not None:
             self.consumer.ack(job.delivery)  # type: ignore[union-attr]
 
@@ -398,6 +416,13 @@ class ConsumerLoop:
             self.reporter.publish(notice)
         except NotEncodable as err:
             logger.warning("no report for %s: %s", redact_url(notice.url), err)
+
+    def _reported(self, notice: Notice, report: Report) -> None:
+        """sr_report: one line per report received, counted by its class of code."""
+        self._count(f"reports {report.code // 100}xx")
+        logger.info("report %d %s: %s by %s@%s (%ss)", report.code, report.message or "",
+                    redact_url(notice.url), report.user or "-", report.host or "-",
+                    report.elapsed if report.elapsed is not None else "-")  # fmt: skip
 
     # --- retries and housekeeping
 
@@ -469,16 +494,22 @@ class ConsumerLoop:
         return True
 
     def _plugin_transfer(self, job: Job, placement: Placement) -> Outcome | None:
-        """do_download, then do_get plugins of the notice's scheme; None = built-in."""
+        """do_download then do_get plugins of the notice's scheme (a sender: do_send then
+        do_put, of the destination's scheme); None = the built-in transfer."""
         plugins = self.plugins
         assert plugins is not None
-        scheme = urlsplit(job.notice.base_url).scheme
-        for entry in ("do_download", "do_get"):
+        if self.sends:
+            entries, scheme = ("do_send", "do_put"), urlsplit(self.config.destination).scheme
+        else:
+            entries, scheme = ("do_download", "do_get"), urlsplit(job.notice.base_url).scheme
+        for entry in entries:
             if not plugins.has(entry):
                 continue
             started = time.monotonic()
             msg = job.msg or plugins.message(job.notice)
             msg.new_dir, msg.new_file = str(placement.path.parent), placement.path.name
+            if self.sends and urlsplit(job.notice.base_url).scheme == "file":
+                msg.local_file = remote_path(job.notice)  # the file to send
             try:
                 done = plugins.transfer(entry, scheme, msg)
             except PluginFailed as err:
@@ -487,21 +518,22 @@ class ConsumerLoop:
                 continue
             if not done:
                 return Outcome("transient", f"{entry} plugin failed")
-            path = Path(msg.local_file or placement.path)
-            size = path.stat().st_size if path.is_file() else 0
+            path = Path(msg.new_dir or placement.path.parent) / (msg.new_file or "")
+            size = path.stat().st_size if not self.sends and path.is_file() else 0
+            size = size or job.notice.size or 0
             return Outcome("done", f"by {entry} plugin", path, size, time.monotonic() - started)
         return None
 
     def _after_download(self, job: Job, outcome: Outcome) -> bool:
-        """on_part (each part, a whole file being one), then on_file (the file complete):
-        False when the notice stops here."""
+        """on_part (each part, a whole file being one), then on_file (the file complete), for
+        downloads: False when the notice stops here."""
         plugins = self.plugins
         assert plugins is not None
         entries = [e for e in ("on_part", "on_file") if plugins.has(e)]
-        if not entries or job.notice.file_op or outcome.path is None:
+        if not entries or self.sends or job.notice.file_op or outcome.path is None:
             return True
         msg = job.msg or plugins.message(job.notice)
-        msg.local_file = str(outcome.path)
+        msg.new_dir, msg.new_file = str(outcome.path.parent), outcome.path.name
         try:
             for entry in entries:
                 if entry == "on_file" and not outcome.whole:
@@ -551,12 +583,41 @@ class ConsumerLoop:
             counts = dict(self.counts)
             size = self.bytes
         summary = ", ".join(f"{n} {what}" for what, n in sorted(counts.items())) or "nothing"
-        logger.info("so far: %s; %s downloaded; %d in the retry queue", summary,
-                    humanize.naturalsize(size, binary=True), len(self.retry))  # fmt: skip
+        logger.info("so far: %s; %s %s; %d in the retry queue", summary,
+                    humanize.naturalsize(size, binary=True),
+                    self.worker.done if self.worker else "moved", len(self.retry))  # fmt: skip
 
 
-def job_placement(job: Job, placement: Placement) -> Placement:
-    """The placement after the plugins: where they moved new_dir/new_file, confined there."""
+class Worker(Protocol):
+    """What the loop's workers do with an accepted notice: a Downloader or a Sender."""
+
+    done: str
+    """The verb of the log line and count of a file handled: downloaded, sent."""
+
+    def place(
+        self,
+        notice: Notice,
+        mask: Mask | None,
+        default: Mask,
+        *,
+        url_match: re.Match[str] | None = None,
+    ) -> Placement: ...
+
+    def handle(self, notice: Notice, placement: Placement) -> Outcome: ...
+
+    def close(self) -> None: ...
+
+
+def _worker(config: Config, credentials: Credentials) -> Worker | None:
+    """The worker of a component: a sender sends, the others download unless notify_only."""
+    if config.component == "sender":
+        return Sender(config, credentials)
+    return None if config.notify_only else Downloader(config, credentials)
+
+
+def job_placement(job: Job, placement: Placement, remote: bool = False) -> Placement:
+    """The placement after the plugins: where they moved new_dir/new_file, confined there
+    (`remote`: a sender's destination, judged on the names alone)."""
     msg = job.msg
     if msg is None or msg.new_file is None:
         return placement
@@ -564,7 +625,9 @@ def job_placement(job: Job, placement: Placement) -> Placement:
     if new_dir == placement.path.parent and msg.new_file == placement.path.name:
         return placement
     root = placement.root if new_dir.is_relative_to(placement.root) else new_dir
-    return Placement(root, confine(root, str(new_dir.relative_to(root) / msg.new_file)))
+    relative = str(new_dir.relative_to(root) / msg.new_file)
+    path = Path(confine_remote(str(root), relative)) if remote else confine(root, relative)
+    return Placement(root, path)
 
 
 def run(config: Config, number: int, stop: threading.Event) -> None:

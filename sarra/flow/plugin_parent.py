@@ -71,6 +71,7 @@ class Msg:
         self.headers: dict[str, str] = headers
         self.new_dir = new_dir
         self.new_file = new_file
+        self._local_file: str | None = None
         self.new_baseurl: str | None = None
         self.new_relpath: str | None = None
         self.isRetry = is_retry
@@ -130,14 +131,16 @@ class Msg:
 
     @property
     def local_file(self) -> str | None:
-        """The local path of the file: new_dir/new_file."""
+        """The local file: as set (a sender's source file), else new_dir/new_file."""
+        if self._local_file is not None:
+            return self._local_file
         if self.new_file is None:
             return None
         return os.path.join(self.new_dir or "", self.new_file)
 
     @local_file.setter
-    def local_file(self, path: str) -> None:
-        self.new_dir, self.new_file = os.path.split(path)
+    def local_file(self, path: str | None) -> None:
+        self._local_file = path
 
     def get_elapse(self) -> float:
         """Seconds since the notice was published."""

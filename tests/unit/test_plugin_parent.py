@@ -83,9 +83,11 @@ def test_changes_to_headers_url_and_topic_make_a_new_notice() -> None:
     assert headers["flavour"] == "vanilla"
 
 
-def test_local_file_sets_new_dir_and_new_file() -> None:
-    msg = Msg(a_notice())
-    msg.local_file = "/var/data/x.bin"
+def test_local_file_is_new_dir_and_new_file_unless_set() -> None:
+    msg = Msg(a_notice(), new_dir="/var/data", new_file="x.bin")
+    assert msg.local_file == "/var/data/x.bin"
+    msg.local_file = "/srv/outgoing/x.bin"  # a sender's source
+    assert msg.local_file == "/srv/outgoing/x.bin"
     assert (msg.new_dir, msg.new_file) == ("/var/data", "x.bin")
 
 

@@ -234,7 +234,8 @@ def test_list_plugins_shows_the_search_path_and_add_copies_into_it(
 def test_new_dir_and_new_file_from_plugins_are_confined(tmp_path: Path) -> None:
     root = tmp_path / "root"
     placement = Placement(root, root / "a" / "b.txt")
-    job = Job(a_notice(), None, None, Msg(a_notice(), new_dir=str(root / "a"), new_file="b.txt"))
+    job = Job(a_notice(), None, None)
+    job.msg = Msg(a_notice(), new_dir=str(root / "a"), new_file="b.txt")
     assert job_placement(job, placement) is placement
     assert job.msg is not None
     job.msg.new_dir, job.msg.new_file = str(root / "c"), "d.txt"
@@ -244,3 +245,6 @@ def test_new_dir_and_new_file_from_plugins_are_confined(tmp_path: Path) -> None:
     job.msg.new_file = "../../escape.txt"
     with pytest.raises(PathRefused):
         job_placement(job, placement)
+    remote = Placement(Path("data"), Path("data/a/b.txt"))
+    job.msg.new_dir, job.msg.new_file = "data/c", "d.txt"
+    assert job_placement(job, remote, remote=True) == Placement(Path("data"), Path("data/c/d.txt"))

@@ -44,7 +44,7 @@ def notice(rel_path: str = "dir/sub/b.txt", data: bytes = b"abc", age: float = 1
 def msg_of(plugins: Plugins, n: Notice, local: Path | None = None) -> Msg:
     msg = plugins.message(n)
     if local is not None:
-        msg.local_file = str(local)
+        msg.new_dir, msg.new_file = str(local.parent), local.name
     return msg
 
 
@@ -278,7 +278,8 @@ def test_hb_memory_restarts_above_its_limit(tmp_path: Path) -> None:
 def test_hb_cache_and_hb_retry(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     p = plugin(tmp_path, "on_heartbeat hb_cache\non_heartbeat hb_retry")
     p.parent.nodupe = NoDupeCache(60)
-    p.parent.nodupe.check("k", "p")
+    assert p.parent.nodupe.claim("k", "p")
+    p.parent.nodupe.settle("k", "p")
     p.parent.retry = RetryQueue(tmp_path / "r.retry", 60)
     p.event("on_heartbeat")
     assert messages(caplog, "hb_cache: 1 entries")
