@@ -307,3 +307,52 @@ def test_poll_plugins_filter_lines_and_poll_by_themselves(
         assert sorted(n.url for n in listed) == expected
     finally:
         consumer.close()
+
+
+COPIER = """
+import shutil
+
+class Copier:
+    def __init__(self, parent):
+        parent.declare_option("copier_min")
+        self.smallest = int(parent.copier_min[0])
+
+    def registered_as(self):
+        return ["file"]
+
+    def do_send(self, parent):
+        msg = parent.msg
+        if msg.length < self.smallest:
+            return None  # the built-in sender does it
+        shutil.copyfile(msg.local_file, msg.new_dir + "/" + msg.new_file + ".by_plugin")
+        return True
+
+self.plugin = 'Copier'
+"""
+
+
+def test_a_do_send_plugin_sends_the_files_it_takes_and_leaves_the_others(
+    tmp_path: Path, sarra_home: Path, credentials: Path, exchange: str
+) -> None:
+    (sarra_home / "plugins").mkdir()
+    (sarra_home / "plugins" / "copier.py").write_text(COPIER)
+    root, remote = tmp_path / "local", tmp_path / "remote"
+    (root / "src").mkdir(parents=True)
+    remote.mkdir()
+    files = {"small.dat": b"s" * 10, "large.dat": b"l" * 3000}
+    for name, data in files.items():
+        (root / "src" / name).write_bytes(data)
+    path = tmp_path / "sender.conf"
+    path.write_text(
+        f"broker amqp://guest@127.0.0.1/\nexchange {exchange}\nexpire 1m\n"
+        f"destination file://{remote}\nbase_dir {root}\ncopier_min 1000\nplugin copier\n"
+        "accept .*\n"
+    )
+    config = load("sender", path)
+    notices = [file_notice("file:", str(root / "src" / n), d) for n, d in files.items()]
+    with running(config) as loop:
+        announce(config, notices, exchange)
+        wait_for(lambda: loop.counts["sent"] == 2, "both files sent")
+    assert (remote / "src/small.dat").read_bytes() == files["small.dat"]
+    assert (remote / "src/large.dat.by_plugin").read_bytes() == files["large.dat"]
+    assert not (remote / "src/large.dat").exists()
