@@ -5,6 +5,11 @@ batches, filters them in the calling thread and hands the work (downloads) to a 
 worker threads. A notice is acknowledged only when its work is done: its file complete under
 its final name, its onward notice confirmed by the broker, or its failure kept in the on-disk
 retry queue. Malformed notices, rejected ones and refused paths are logged and acknowledged.
+
+Plugins (sarra.flow.plugins), when the config names any, run at fixed points: on_start and
+on_stop, on_message after the filter, do_download/do_get (do_send/do_put) before the worker's
+own transfer, on_part/on_file after a download, on_post before a publish, on_report before a
+report, on_heartbeat; a plugin that raises sends its notice to the retry queue.
 """
 
 from __future__ import annotations
