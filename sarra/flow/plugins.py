@@ -24,6 +24,7 @@ None (let the built-in transfer do it).
 from __future__ import annotations
 
 import contextlib
+import difflib
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -132,13 +133,16 @@ class Plugins:
                     hooks.setdefault(name, []).append(hook)
             except ConfigError as err:
                 errors.append(err)
+        declared = parent.declared
         for name in config.plugin_options:
-            if name not in parent.declared:
-                hint = closest_option(name)
+            if name not in declared:
+                close = difflib.get_close_matches(name, declared, n=1, cutoff=0.6)
+                hint = close[0] if close else closest_option(name)
                 reason = f"unknown option {name!r}"
                 reason += f"; did you mean {hint!r}?" if hint else " (no plugin declares it)"
                 errors.append(ConfigError(config.origin.get(name), reason))
         if errors:
+            errors.sort(key=lambda e: (e.where.file, e.where.line) if e.where else ("", 0))
             raise ConfigErrors(errors)
         for name, entry_hooks in hooks.items():
             logger.debug("%s: %s", name, ", ".join(h.name for h in entry_hooks))

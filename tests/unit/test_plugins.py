@@ -195,7 +195,7 @@ def test_options_no_plugin_declares_are_errors_at_their_line(
     with pytest.raises(ConfigError) as caught:
         Plugins.load(config)
     text = str(caught.value)
-    assert "p.conf:4: unknown option 'tga'" in text
+    assert "p.conf:4: unknown option 'tga'; did you mean 'tag'?" in text
     assert "p.conf:6: unknown option 'unheard_of' (no plugin declares it)" in text
     assert "'tag'" not in text
 
