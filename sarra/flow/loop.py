@@ -101,6 +101,8 @@ class ConsumerLoop:
         self.counts: Counter[str] = Counter()
         self.bytes = 0
         self._lock = threading.Lock()
+        self._busy: dict[tuple[Path, int], list[tuple[Job, Placement]]] = {}
+        """Files (or parts) in the workers' hands, each with the jobs waiting for it."""
         self.credentials = Credentials.load(paths.credentials_file())
         state = paths.state_dir(config.component, config.name)
         prefix = f"sr_{config.component}_{config.name}_{self.number:02d}"
@@ -258,11 +260,35 @@ class ConsumerLoop:
             logger.error("refused %s: a plugin's new_dir/new_file: %s", redact_url(url), err)
             self._finish(job)
             return
-        pool.submit(self._work, job, placement)
+        slot = (placement.path, notice.blocks.number if notice.blocks else 0)
+        with self._lock:
+            waiting = self._busy.get(slot)
+            if waiting is not None:  # the same file (or part) is in hand: after it
+                waiting.append((job, placement))
+                return
+            self._busy[slot] = []
+        pool.submit(self._work, job, placement, slot)
 
     # --- work (in a worker thread)
 
-    def _work(self, job: Job, placement: Placement) -> None:
+    def _work(self, job: Job, placement: Placement, slot: tuple[Path, int]) -> None:
+        """Handle a job, then each job that waited for the same file (a copy of the notice,
+        most likely, which then finds the file in place)."""
+        following: tuple[Job, Placement] | None = (job, placement)
+        while following is not None:
+            try:
+                self._handle(*following)
+            except Exception as err:  # a defect: logged, the notice kept for a retry
+                logger.exception("failed %s: %s", redact_url(following[0].notice.url), err)
+                self.retry.put(following[0].retry_entry(f"unexpected error: {err}"))
+                self._ack(following[0])
+            with self._lock:
+                waiting = self._busy[slot]
+                following = waiting.pop(0) if waiting else None
+                if following is None:
+                    del self._busy[slot]
+
+    def _handle(self, job: Job, placement: Placement) -> None:
         assert self.worker is not None
         notice = job.notice
         url = redact_url(notice.url)

@@ -120,20 +120,21 @@ class Sender:
             if blocks is not None and blocks.count > 1:  # a part: written in place at its offset
                 file.seek(blocks.offset)
                 size = transfer.put(file, remote, blocks.offset, blocks.size)
-            else:
-                temporary = str(self.inflight.temporary(final))
-                if temporary != remote:
-                    self._make_dirs(transfer, posixpath.dirname(temporary))
-                size = transfer.put(file, temporary)
-                if temporary != remote:
-                    transfer.rename(temporary, remote)
+                return Outcome("done", "", final, size, time.monotonic() - started)
+            temporary = str(self.inflight.temporary(final))
+            if temporary != remote:
+                self._make_dirs(transfer, posixpath.dirname(temporary))
+            size = transfer.put(file, temporary)
+        # mode and time before the rename: the file appears complete, with its attributes
         mode = _mode(notice) if config.preserve_mode else None
         if mode is None and config.chmod:
             mode = config.chmod
         if mode is not None:
-            self._optional(transfer.chmod, remote, mode)
+            self._optional(transfer.chmod, temporary, mode)
         if config.preserve_time and notice.mtime:
-            self._optional(transfer.utime, remote, time_to_epoch(notice.mtime))
+            self._optional(transfer.utime, temporary, time_to_epoch(notice.mtime))
+        if temporary != remote:
+            transfer.rename(temporary, remote)
         return Outcome("done", "", final, size, time.monotonic() - started)
 
     def _file_op(self, transfer: Transfer, notice: Notice, placement: Placement) -> Outcome:
