@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
@@ -342,7 +343,7 @@ def test_a_do_send_plugin_sends_the_files_it_takes_and_leaves_the_others(
     files = {"small.dat": b"s" * 10, "large.dat": b"l" * 3000}
     for name, data in files.items():
         (root / "src" / name).write_bytes(data)
-    path = tmp_path / "sender.conf"
+    path = tmp_path / f"sender_{uuid.uuid4().hex[:8]}.conf"
     path.write_text(
         f"broker amqp://guest@127.0.0.1/\nexchange {exchange}\nexpire 1m\n"
         f"destination file://{remote}\nbase_dir {root}\ncopier_min 1000\nplugin copier\n"
