@@ -33,7 +33,7 @@ from sarra.config.errors import ConfigError, Where
 from sarra.config.loader import Config
 from sarra.config.masks import Mask, is_accepted
 from sarra.flow.download import Downloader, Outcome
-from sarra.flow.nodupe import NoDupeCache, notice_key
+from sarra.flow.nodupe import NoDupeUnavailable, notice_key, open_nodupe
 from sarra.flow.placement import Placement, place
 from sarra.flow.publish import NoticePublisher
 from sarra.flow.retry import RetryEntry, RetryQueue
@@ -56,6 +56,8 @@ class Job:
     notice: Notice
     delivery: Delivery | None
     retry: RetryEntry | None
+    claim: tuple[str, str] | None = None
+    """Its (key, path) in the duplicate cache, settled when it is acknowledged."""
 
     def retry_entry(self, reason: str) -> RetryEntry:
         """The entry that keeps this notice in the retry queue."""
@@ -93,13 +95,7 @@ class ConsumerLoop:
         prefix = f"sr_{config.component}_{config.name}_{self.number:02d}"
         self.retry = RetryQueue(state / f"{prefix}.retry", config.retry_ttl or config.expire)
         cache_file = state / f"recent_files_{self.number:03d}.cache"
-        if config.reset:
-            cache_file.unlink(missing_ok=True)
-        self.nodupe = (
-            NoDupeCache(config.suppress_duplicates, cache_file)
-            if config.suppress_duplicates
-            else None
-        )
+        self.nodupe = open_nodupe(config, cache_file, stop)
         self.default_mask = Mask(
             pattern="",
             regex=re.compile(""),
@@ -202,11 +198,17 @@ class ConsumerLoop:
             return
         if self.nodupe is not None and job.retry is None:
             key, path = notice_key(notice, config.suppress_duplicates_basis)
-            if not self.nodupe.check(key, path):
+            redelivered = job.delivery is not None and job.delivery.redelivered
+            try:
+                passes = self.nodupe.claim(key, path, redelivered)
+            except NoDupeUnavailable:
+                return  # stopping: the broker delivers it again
+            if not passes:
                 self._count("duplicates")
                 logger.debug("duplicate dropped: %s", redact_url(url))
                 self._finish(job)
                 return
+            job.claim = (key, path)
         if self.downloader is None:
             self._post_then_finish(job, notice)
             return
@@ -331,6 +333,11 @@ class ConsumerLoop:
         self._ack(job)
 
     def _ack(self, job: Job) -> None:
+        if job.claim is not None:
+            try:
+                self.nodupe.settle(*job.claim)  # type: ignore[union-attr]
+            except NoDupeUnavailable:
+                return  # stopping: delivered again, and taken over as claimed
         if job.delivery is not None:
             self.consumer.ack(job.delivery)  # type: ignore[union-attr]
 
