@@ -182,7 +182,8 @@ class Cluster:
             check=False,
         )
         if done.returncode != 0:
-            raise RuntimeError(f"rabbitmqctl {' '.join(argv)} on {node.name}: {done.stderr.strip()}")
+            command = " ".join(argv)
+            raise RuntimeError(f"rabbitmqctl {command} on {node.name}: {done.stderr.strip()}")
         return done.stdout
 
     def leader(self, queue: str, via: Node | None = None) -> Node:
