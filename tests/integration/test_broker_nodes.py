@@ -11,6 +11,7 @@ import time
 import uuid
 from pathlib import Path
 
+import pika
 import pytest
 
 from sarra.broker import admin, plan
@@ -81,3 +82,36 @@ def test_quorum_queue_declared_and_a_type_change_refused_with_advice(tmp_path: P
     finally:
         admin.cleanup(quorum)
     assert name not in queue_types()
+
+
+def test_a_nacked_notice_is_published_again_not_failed(caplog: pytest.LogCaptureFixture) -> None:
+    """A queue full with x-overflow reject-publish nacks, as a quorum queue does while it has
+    no leader: the notice waits, unconfirmed, and goes through once there is room."""
+    caplog.set_level(logging.WARNING, logger="sarra.broker")
+    tag = uuid.uuid4().hex[:8]
+    exchange, queue = f"xtest_{tag}", f"q_guest.nack.{tag}"
+    url = "amqp://guest:guest@127.0.0.1/"
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        channel = connection.channel()
+        channel.exchange_declare(exchange, "topic", durable=True)
+        arguments = {"x-max-length": 1, "x-overflow": "reject-publish"}
+        channel.queue_declare(queue, durable=True, arguments=arguments)
+        channel.queue_bind(queue, exchange, "#")
+        settings = plan.connection_settings(config(Path("."), ""), url, "publisher")
+        with Publisher(settings, [exchange]) as publisher:
+            publisher.publish(exchange, "k", b"first").result(10)
+            second = publisher.publish(exchange, "k", b"second")
+            assert not second.wait(2)  # nacked, kept, not failed
+            assert second.error is None
+            assert "not taken by the broker for now (nack)" in caplog.text
+            _method, _props, body = channel.basic_get(queue, auto_ack=True)
+            assert body == b"first"
+            second.result(15)  # published again once there is room
+        _method, _props, body = channel.basic_get(queue, auto_ack=True)
+        assert body == b"second"
+    finally:
+        channel = connection.channel()
+        channel.queue_delete(queue)
+        channel.exchange_delete(exchange)
+        connection.close()
