@@ -1,5 +1,5 @@
-"""The actions of the sr_<component> commands that need no broker, and the plain answer of
-those not built yet. Each returns the process exit status; user mistakes raise ActionError."""
+"""The actions of the sr_<component> commands that need no broker. Each returns the process
+exit status; user mistakes raise ActionError."""
 
 from __future__ import annotations
 

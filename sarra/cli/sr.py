@@ -7,7 +7,6 @@ from pathlib import Path
 
 from sarra.cli.actions import HANDLERS, examples_dir
 from sarra.cli.args import CommandLine
-from sarra.components.run import runner_for
 from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_text
 from sarra.config.errors import ConfigError, ConfigErrors
@@ -79,11 +78,11 @@ def list_all() -> int:
 
 
 def every_config(action: str) -> int:
-    """Run a life-cycle action on every enabled config of the components built so far."""
+    """Run a life-cycle action on every enabled config of every component."""
     status = 0
     for component in COMPONENTS:
         names = config_names(component)
-        if not names or (action not in ("stop", "status") and runner_for(component) is None):
+        if not names:
             continue
         command = CommandLine(action=action, configs=names)
         try:

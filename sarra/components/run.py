@@ -28,21 +28,18 @@ RUNNERS: dict[str, str] = {
     "sarra": "sarra.flow.loop:run",
     "shovel": "sarra.flow.loop:run",
     "winnow": "sarra.flow.loop:run",
+    "sender": "sarra.flow.loop:run",
+    "report": "sarra.flow.loop:run",
     "poll": "sarra.components.poll:run",
     "post": "sarra.components.post:run",
     "watch": "sarra.components.watch:run",
 }
-"""The components built so far: component -> "module:function" of its Runner."""
-
-EXIT_NOT_BUILT = 3
+"""Every component: component -> "module:function" of its Runner."""
 
 
-def runner_for(component: str) -> Runner | None:
-    """The loop of a component, or None when it is not built yet."""
-    target = RUNNERS.get(component)
-    if target is None:
-        return None
-    module, _, function = target.partition(":")
+def runner_for(component: str) -> Runner:
+    """The loop of a component."""
+    module, _, function = RUNNERS[component].partition(":")
     runner: Runner = getattr(importlib.import_module(module), function)
     return runner
 
@@ -55,9 +52,6 @@ def run_instance(
     config = load(component, path, overrides=overrides)
     logger = setup_logging(config, number)
     runner = runner_for(component)
-    if runner is None:
-        logger.error("sr_%s is not built yet in this version of sarra", component)
-        return EXIT_NOT_BUILT
     stop = threading.Event()
     reload = threading.Event()
 

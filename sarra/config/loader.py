@@ -320,6 +320,19 @@ class _Reader:
                 f"{config.name}: no accept line and accept_unmatch is False: every notice is"
                 " rejected"
             )
+        if (
+            config.component == "winnow"
+            and config.values["instances"] > 1
+            and not config.values["exchange_split"]
+            and config.values["nodupe_driver"] == "disk"
+        ):
+            # Each instance keeps its own cache: copies of a product must reach the same one.
+            config.values["exchange_split"] = True
+            config.warnings.append(
+                f"{config.name}: a winnow of {config.values['instances']} instances with its "
+                "cache on disk splits its exchange (exchange_split): each instance binds "
+                "<exchange>NN, fed by post_exchange_split upstream (or use nodupe_driver redis)"
+            )
         self.errors.sort(key=lambda e: (e.where.file, e.where.line) if e.where else ("", 0))
         if self.errors:
             raise ConfigErrors(self.errors)

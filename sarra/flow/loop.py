@@ -21,6 +21,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import humanize
 
@@ -34,9 +35,10 @@ from sarra.config.loader import Config
 from sarra.config.masks import Mask, is_accepted
 from sarra.flow.download import Downloader, Outcome
 from sarra.flow.nodupe import NoDupeUnavailable, notice_key, open_nodupe
-from sarra.flow.placement import Placement, place
+from sarra.flow.placement import Placement
 from sarra.flow.publish import NoticePublisher
 from sarra.flow.retry import RetryEntry, open_retry_queue
+from sarra.flow.send import Sender
 from sarra.integrity.checksum import checksum_file, sum_to_identity
 from sarra.message import decode_any
 from sarra.message.errors import MalformedNotice, NotEncodable
@@ -90,6 +92,8 @@ class ConsumerLoop:
         self.counts: Counter[str] = Counter()
         self.bytes = 0
         self._lock = threading.Lock()
+        self._busy: dict[tuple[Path, int], list[tuple[Job, Placement]]] = {}
+        """Files (or parts) in the workers' hands, each with the jobs waiting for it."""
         self.credentials = Credentials.load(paths.credentials_file())
         state = paths.state_dir(config.component, config.name)
         prefix = f"sr_{config.component}_{config.name}_{self.number:02d}"
@@ -107,7 +111,9 @@ class ConsumerLoop:
             filename=config.filename,
             where=Where("accept_unmatch"),
         )
-        self.downloader = None if config.notify_only else Downloader(config, self.credentials)
+        self.worker = _worker(config, self.credentials)
+        self.sends = config.component == "sender"
+        self.failed_code = 496 if self.sends else 499
         self.consumer: Consumer | None = None
         self.publisher: NoticePublisher | None = None
         self.reporter: NoticePublisher | None = None
@@ -144,7 +150,7 @@ class ConsumerLoop:
         """Consume until stopped; then finish the work in hand and close."""
         self._connect()
         assert self.consumer is not None
-        threads = 1 if self.downloader is None else max(1, self.config.threads)
+        threads = 1 if self.worker is None else max(1, self.config.threads)
         pool = ThreadPoolExecutor(threads, thread_name_prefix="transfer")
         last_heartbeat = time.monotonic()
         try:
@@ -159,6 +165,8 @@ class ConsumerLoop:
                     self._heartbeat()
         finally:
             pool.shutdown(wait=True, cancel_futures=False)
+            if self.worker is not None:
+                self.worker.close()
             for publisher in (self.publisher, self.reporter):
                 if publisher is not None:
                     publisher.close()
@@ -209,11 +217,13 @@ class ConsumerLoop:
                 self._finish(job)
                 return
             job.claim = (key, path)
-        if self.downloader is None:
+        if notice.report is not None and config.component == "report":
+            self._reported(notice, notice.report)
+        if self.worker is None:
             self._post_then_finish(job, notice)
             return
         try:
-            placement = place(
+            placement = self.worker.place(
                 notice, mask, self.default_mask, url_match=mask.regex.match(url) if mask else None
             )
         except PathRefused as err:
@@ -221,15 +231,39 @@ class ConsumerLoop:
             logger.error("refused %s: %s", redact_url(url), err)
             self._finish(job)
             return
-        pool.submit(self._work, job, placement)
+        slot = (placement.path, notice.blocks.number if notice.blocks else 0)
+        with self._lock:
+            waiting = self._busy.get(slot)
+            if waiting is not None:  # the same file (or part) is in hand: after it
+                waiting.append((job, placement))
+                return
+            self._busy[slot] = []
+        pool.submit(self._work, job, placement, slot)
 
     # --- work (in a worker thread)
 
-    def _work(self, job: Job, placement: Placement) -> None:
-        assert self.downloader is not None
+    def _work(self, job: Job, placement: Placement, slot: tuple[Path, int]) -> None:
+        """Handle a job, then each job that waited for the same file (a copy of the notice,
+        most likely, which then finds the file in place)."""
+        following: tuple[Job, Placement] | None = (job, placement)
+        while following is not None:
+            try:
+                self._handle(*following)
+            except Exception as err:  # a defect: logged, the notice kept for a retry
+                logger.exception("failed %s: %s", redact_url(following[0].notice.url), err)
+                self.retry.put(following[0].retry_entry(f"unexpected error: {err}"))
+                self._ack(following[0])
+            with self._lock:
+                waiting = self._busy[slot]
+                following = waiting.pop(0) if waiting else None
+                if following is None:
+                    del self._busy[slot]
+
+    def _handle(self, job: Job, placement: Placement) -> None:
+        assert self.worker is not None
         notice = job.notice
         url = redact_url(notice.url)
-        outcome = self.downloader.fetch(notice, placement)
+        outcome = self.worker.handle(notice, placement)
         attempt = 1
         while outcome.status == "transient" and attempt < self.config.attempts:
             if self.stop.is_set():
@@ -237,20 +271,22 @@ class ConsumerLoop:
             attempt += 1
             logger.warning("failed %s (try %d of %d): %s", url, attempt - 1,
                            self.config.attempts, outcome.reason)  # fmt: skip
-            outcome = self.downloader.fetch(notice, placement)
+            outcome = self.worker.handle(notice, placement)
         self._outcome(job, outcome)
 
     def _outcome(self, job: Job, outcome: Outcome) -> None:
         notice = job.notice
         url = redact_url(notice.url)
         if outcome.status == "done":
-            self._count("downloaded")
+            done = self.worker.done if self.worker else "downloaded"
+            self._count(done)
             with self._lock:
                 self.bytes += outcome.size
             if logger.isEnabledFor(logging.INFO):
                 rate = outcome.size / outcome.seconds if outcome.seconds > 0 else 0
                 logger.info(
-                    "downloaded %s to %s (%s in %.3fs, %s/s)%s",
+                    "%s %s to %s (%s in %.3fs, %s/s)%s",
+                    done,
                     url,
                     outcome.path,
                     humanize.naturalsize(outcome.size, binary=True),
@@ -258,7 +294,7 @@ class ConsumerLoop:
                     humanize.naturalsize(rate, binary=True),
                     f"; {outcome.reason}" if outcome.reason else "",
                 )
-            self._report(notice, 201, "Downloaded", outcome.seconds)
+            self._report(notice, 201, done.capitalize(), outcome.seconds)
             if outcome.whole:
                 self._post_then_finish(job, self._onward(notice, outcome))
             else:  # a part of a file still incomplete: nothing to announce yet
@@ -272,12 +308,12 @@ class ConsumerLoop:
             self._count("failed")
             logger.error("failed %s: %s; kept for retry", url, outcome.reason)
             self.retry.put(job.retry_entry(outcome.reason))
-            self._report(notice, 499, f"Download failed, kept for retry: {outcome.reason}")
+            self._report(notice, self.failed_code, f"Failed, kept for retry: {outcome.reason}")
             self._ack(job)
         else:
             self._count("failed")
             logger.error("failed %s: %s; dropped", url, outcome.reason)
-            self._report(notice, 499, f"Download failed: {outcome.reason}")
+            self._report(notice, self.failed_code, f"Failed: {outcome.reason}")
             self._finish(job)
 
     def _onward(self, notice: Notice, outcome: Outcome) -> Notice:
@@ -286,13 +322,14 @@ class ConsumerLoop:
         config = self.config
         if notice.blocks is not None and outcome.path is not None:
             notice = self._whole_file(notice, outcome.path)
-        if not config.post_base_url or outcome.path is None:
+        base_url = config.post_base_url or (config.destination if self.sends else None)
+        if not base_url or outcome.path is None:
             return notice
         relative = str(outcome.path)
         if config.post_base_dir and relative.startswith(config.post_base_dir):
             relative = relative[len(config.post_base_dir) :]
         return dataclasses.replace(
-            notice, base_url=config.post_base_url.split(",")[0], rel_path=relative,
+            notice, base_url=base_url.split(",")[0], rel_path=relative,
             pubtime=epoch_to_time(time.time()),
         )  # fmt: skip
 
@@ -354,6 +391,13 @@ class ConsumerLoop:
         except NotEncodable as err:
             logger.warning("no report for %s: %s", redact_url(notice.url), err)
 
+    def _reported(self, notice: Notice, report: Report) -> None:
+        """sr_report: one line per report received, counted by its class of code."""
+        self._count(f"reports {report.code // 100}xx")
+        logger.info("report %d %s: %s by %s@%s (%ss)", report.code, report.message or "",
+                    redact_url(notice.url), report.user or "-", report.host or "-",
+                    report.elapsed if report.elapsed is not None else "-")  # fmt: skip
+
     # --- retries and housekeeping
 
     def _retry_some(self, pool: ThreadPoolExecutor) -> None:
@@ -387,8 +431,36 @@ class ConsumerLoop:
             counts = dict(self.counts)
             size = self.bytes
         summary = ", ".join(f"{n} {what}" for what, n in sorted(counts.items())) or "nothing"
-        logger.info("so far: %s; %s downloaded; %d in the retry queue", summary,
-                    humanize.naturalsize(size, binary=True), len(self.retry))  # fmt: skip
+        logger.info("so far: %s; %s %s; %d in the retry queue", summary,
+                    humanize.naturalsize(size, binary=True),
+                    self.worker.done if self.worker else "moved", len(self.retry))  # fmt: skip
+
+
+class Worker(Protocol):
+    """What the loop's workers do with an accepted notice: a Downloader or a Sender."""
+
+    done: str
+    """The verb of the log line and count of a file handled: downloaded, sent."""
+
+    def place(
+        self,
+        notice: Notice,
+        mask: Mask | None,
+        default: Mask,
+        *,
+        url_match: re.Match[str] | None = None,
+    ) -> Placement: ...
+
+    def handle(self, notice: Notice, placement: Placement) -> Outcome: ...
+
+    def close(self) -> None: ...
+
+
+def _worker(config: Config, credentials: Credentials) -> Worker | None:
+    """The worker of a component: a sender sends, the others download unless notify_only."""
+    if config.component == "sender":
+        return Sender(config, credentials)
+    return None if config.notify_only else Downloader(config, credentials)
 
 
 def run(config: Config, number: int, stop: threading.Event) -> None:
