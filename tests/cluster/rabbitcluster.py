@@ -1,6 +1,7 @@
 """A throw-away RabbitMQ cluster of a few nodes on this machine, for tests.
 
-Each node has its own name (sarra-cN@localhost), AMQP and distribution ports, and data and log
+Each node has its own name (sarra-cN-<random>@localhost, so that runs at the same time, or
+nodes left over by a crash, do not clash), AMQP and distribution ports, and data and log
 directories under one temporary directory; all share an Erlang cookie kept in a HOME of their
 own, and load no plugin (the management plugin would clash with the machine's main node on
 15672). The machine's own RabbitMQ node is never touched: the nodes only share its epmd.
@@ -56,7 +57,7 @@ class Node:
 class Cluster:
     """`size` nodes joined into one cluster; `stop()` ends them all and removes their files."""
 
-    def __init__(self, base: Path, size: int = 3, prefix: str = "sarra-c") -> None:
+    def __init__(self, base: Path, size: int = 3) -> None:
         self.base = base
         home = base / "home"
         home.mkdir(parents=True, exist_ok=True)
@@ -66,6 +67,7 @@ class Cluster:
         (base / "enabled_plugins").write_text("[].\n")
         (base / "rabbitmq-env.conf").write_text("")
         self.nodes: list[Node] = []
+        token = os.urandom(3).hex()
         for number in range(1, size + 1):
             node_base = base / f"node{number}"
             node_base.mkdir(exist_ok=True)
@@ -75,7 +77,7 @@ class Cluster:
                 "loopback_users = none\n"
                 "cluster_partition_handling = pause_minority\n"
             )
-            name = f"{prefix}{number}@localhost"
+            name = f"sarra-c{number}-{token}@localhost"
             env = {
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                 "HOME": str(home),
