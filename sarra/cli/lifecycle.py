@@ -18,6 +18,7 @@ from sarra.config import paths
 from sarra.config.credentials import Credentials
 from sarra.config.loader import Config, load
 from sarra.config.loader import resolve_config_path as resolve
+from sarra.flow.plugins import Plugins
 
 
 def _loaded(component: str, ref: str, command: CommandLine) -> tuple[Path, Config]:
@@ -51,6 +52,7 @@ def start(component: str, command: CommandLine) -> int:
     status = 0
     for ref in command.configs:
         path, config = _loaded(component, ref, command)
+        Plugins.load(config)  # a plugin that cannot load, or an unknown option, stops here
         count = max(1, config.instances)
 
         problems = instances.start(

@@ -12,6 +12,7 @@ from sarra.config.credentials import Credentials, redact_text
 from sarra.config.errors import ConfigError, ConfigErrors
 from sarra.config.loader import config_names, load
 from sarra.config.options import COMPONENTS
+from sarra.flow.plugins import Plugins
 
 USAGE = """usage: sr action
 actions:
@@ -49,6 +50,7 @@ def check(examples: bool) -> int:
         label = f"{component}/{path.name}"
         try:
             config = load(component, path)
+            Plugins.load(config)  # the plugins it names, and the options they declare
         except ConfigErrors as err:
             faulty += 1
             print(f"ERROR {label}")

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -19,6 +21,7 @@ from sarra.components.instances import remove_pid, write_pid
 from sarra.components.logs import setup_logging
 from sarra.config.errors import ConfigError
 from sarra.config.loader import Config, load
+from sarra.flow import plugins
 
 Runner = Callable[[Config, int, threading.Event], None]
 """A component's loop: runs until the event is set."""
@@ -72,6 +75,10 @@ def run_instance(
         while True:
             logger.info("sr_%s %s %02d running (config %s)", component, config.name, number, path)
             runner(config, number, stop)
+            if plugins.RESTART.is_set() and number:
+                logger.info("sr_%s %s %02d restarting afresh", component, config.name, number)
+                logging.shutdown()
+                os.execv(sys.executable, sys.orig_argv)
             if not reload.is_set():
                 break
             reload.clear()

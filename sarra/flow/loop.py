@@ -5,6 +5,11 @@ batches, filters them in the calling thread and hands the work (downloads) to a 
 worker threads. A notice is acknowledged only when its work is done: its file complete under
 its final name, its onward notice confirmed by the broker, or its failure kept in the on-disk
 retry queue. Malformed notices, rejected ones and refused paths are logged and acknowledged.
+
+Plugins (sarra.flow.plugins), when the config names any, run at fixed points: on_start and
+on_stop, on_message after the filter, do_download/do_get (do_send/do_put) before the worker's
+own transfer, on_part/on_file after a download, on_post before a publish, on_report before a
+report, on_heartbeat; a plugin that raises sends its notice to the retry queue.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import humanize
 
@@ -33,9 +39,11 @@ from sarra.config.credentials import Credentials, redact_url
 from sarra.config.errors import ConfigError, Where
 from sarra.config.loader import Config
 from sarra.config.masks import Mask, is_accepted
-from sarra.flow.download import Downloader, Outcome
+from sarra.flow.download import Downloader, Outcome, remote_path
 from sarra.flow.nodupe import NoDupeUnavailable, notice_key, open_nodupe
 from sarra.flow.placement import Placement
+from sarra.flow.plugin_parent import Msg
+from sarra.flow.plugins import PluginFailed, Plugins
 from sarra.flow.publish import NoticePublisher
 from sarra.flow.retry import RetryEntry, open_retry_queue
 from sarra.flow.send import Sender
@@ -43,7 +51,7 @@ from sarra.integrity.checksum import checksum_file, sum_to_identity
 from sarra.message import decode_any
 from sarra.message.errors import MalformedNotice, NotEncodable
 from sarra.message.notice import Identity, Notice, Report, epoch_to_time
-from sarra.transfer.confine import PathRefused
+from sarra.transfer.confine import PathRefused, confine, confine_remote
 
 logger = logging.getLogger("sarra.flow")
 
@@ -60,6 +68,7 @@ class Job:
     retry: RetryEntry | None
     claim: tuple[str, str] | None = None
     """Its (key, path) in the duplicate cache, settled when it is acknowledged."""
+    msg: Msg | None = None  # parent.msg, when plugins look at this notice
 
     def retry_entry(self, reason: str) -> RetryEntry:
         """The entry that keeps this notice in the retry queue."""
@@ -114,6 +123,10 @@ class ConsumerLoop:
         self.worker = _worker(config, self.credentials)
         self.sends = config.component == "sender"
         self.failed_code = 496 if self.sends else 499
+        self.plugins = Plugins.load(config, number, stop) or None
+        if self.plugins is not None:  # for the hb_* plugins
+            parent = self.plugins.parent
+            parent.counts, parent.retry, parent.nodupe = self.counts, self.retry, self.nodupe
         self.consumer: Consumer | None = None
         self.publisher: NoticePublisher | None = None
         self.reporter: NoticePublisher | None = None
@@ -153,6 +166,8 @@ class ConsumerLoop:
         threads = 1 if self.worker is None else max(1, self.config.threads)
         pool = ThreadPoolExecutor(threads, thread_name_prefix="transfer")
         last_heartbeat = time.monotonic()
+        if self.plugins is not None:
+            self.plugins.event("on_start")
         try:
             while not self.stop.is_set():
                 batch = self.consumer.get_batch(BATCH, timeout=0.2)
@@ -175,6 +190,8 @@ class ConsumerLoop:
             if self.nodupe is not None:
                 self.nodupe.close()
             self._heartbeat()
+            if self.plugins is not None:
+                self.plugins.event("on_stop")
 
     # --- gather and filter (in the loop's thread)
 
@@ -219,16 +236,28 @@ class ConsumerLoop:
             job.claim = (key, path)
         if notice.report is not None and config.component == "report":
             self._reported(notice, notice.report)
-        if self.worker is None:
-            self._post_then_finish(job, notice)
+        placement = None
+        if self.worker is not None:
+            try:
+                placement = self.worker.place(
+                    notice, mask, self.default_mask,
+                    url_match=mask.regex.match(url) if mask else None,
+                )  # fmt: skip
+            except PathRefused as err:
+                self._count("refused")
+                logger.error("refused %s: %s", redact_url(url), err)
+                self._finish(job)
+                return
+        if self.plugins is not None and not self._on_message(job, placement):
+            return
+        if placement is None:
+            self._post_then_finish(job, job.notice)
             return
         try:
-            placement = self.worker.place(
-                notice, mask, self.default_mask, url_match=mask.regex.match(url) if mask else None
-            )
+            placement = job_placement(job, placement, remote=self.sends)
         except PathRefused as err:
             self._count("refused")
-            logger.error("refused %s: %s", redact_url(url), err)
+            logger.error("refused %s: a plugin's new_dir/new_file: %s", redact_url(url), err)
             self._finish(job)
             return
         slot = (placement.path, notice.blocks.number if notice.blocks else 0)
@@ -263,7 +292,7 @@ class ConsumerLoop:
         assert self.worker is not None
         notice = job.notice
         url = redact_url(notice.url)
-        outcome = self.worker.handle(notice, placement)
+        outcome = self._fetch(job, placement)
         attempt = 1
         while outcome.status == "transient" and attempt < self.config.attempts:
             if self.stop.is_set():
@@ -271,8 +300,16 @@ class ConsumerLoop:
             attempt += 1
             logger.warning("failed %s (try %d of %d): %s", url, attempt - 1,
                            self.config.attempts, outcome.reason)  # fmt: skip
-            outcome = self.worker.handle(notice, placement)
+            outcome = self._fetch(job, placement)
         self._outcome(job, outcome)
+
+    def _fetch(self, job: Job, placement: Placement) -> Outcome:
+        assert self.worker is not None
+        if self.plugins is not None:
+            outcome = self._plugin_transfer(job, placement)
+            if outcome is not None:
+                return outcome
+        return self.worker.handle(job.notice, placement)
 
     def _outcome(self, job: Job, outcome: Outcome) -> None:
         notice = job.notice
@@ -295,6 +332,8 @@ class ConsumerLoop:
                     f"; {outcome.reason}" if outcome.reason else "",
                 )
             self._report(notice, 201, done.capitalize(), outcome.seconds)
+            if self.plugins is not None and not self._after_download(job, outcome):
+                return
             if outcome.whole:
                 self._post_then_finish(job, self._onward(notice, outcome))
             else:  # a part of a file still incomplete: nothing to announce yet
@@ -307,9 +346,8 @@ class ConsumerLoop:
         elif outcome.status == "transient" and self.config.retry:
             self._count("failed")
             logger.error("failed %s: %s; kept for retry", url, outcome.reason)
-            self.retry.put(job.retry_entry(outcome.reason))
             self._report(notice, self.failed_code, f"Failed, kept for retry: {outcome.reason}")
-            self._ack(job)
+            self._keep_for_retry(job, outcome.reason)
         else:
             self._count("failed")
             logger.error("failed %s: %s; dropped", url, outcome.reason)
@@ -347,6 +385,11 @@ class ConsumerLoop:
         if self.publisher is None:
             self._finish(job)
             return
+        if self.plugins is not None and self.plugins.has("on_post"):
+            posted = self._on_post(job, notice)
+            if posted is None:
+                return
+            notice = posted
         try:
             confirmation = self.publisher.publish(notice)
         except NotEncodable as err:
@@ -369,6 +412,10 @@ class ConsumerLoop:
             self.retry.done(job.retry)
         self._ack(job)
 
+    def _keep_for_retry(self, job: Job, reason: str) -> None:
+        self.retry.put(job.retry_entry(reason))
+        self._ack(job)
+
     def _ack(self, job: Job) -> None:
         if job.claim is not None:
             try:
@@ -386,8 +433,18 @@ class ConsumerLoop:
             code=code, message=message, host=socket.gethostname(),
             user=self.config.broker_user(), elapsed=f"{seconds:.6f}",
         )  # fmt: skip
+        notice = dataclasses.replace(notice, report=report)
+        if self.plugins is not None and self.plugins.has("on_report"):
+            try:
+                msg = self.plugins.message(notice)
+                if not self.plugins.run("on_report", msg):
+                    return
+                notice = msg.to_notice()
+            except (PluginFailed, MalformedNotice) as err:
+                logger.warning("no report for %s: %s", redact_url(notice.url), err)
+                return
         try:
-            self.reporter.publish(dataclasses.replace(notice, report=report))
+            self.reporter.publish(notice)
         except NotEncodable as err:
             logger.warning("no report for %s: %s", redact_url(notice.url), err)
 
@@ -415,6 +472,130 @@ class ConsumerLoop:
             self._count("retried")
             self._filter(Job(notice, None, entry), pool)
 
+    # --- plugins (sarra.flow.plugins): each hook says whether the notice goes on
+
+    def _plugin_failed(self, job: Job, err: PluginFailed) -> None:
+        """A plugin raised (it is logged), or asked to see the notice later: the notice goes
+        to the retry queue."""
+        self._count("delayed" if err.later else "failed")
+        level = logging.INFO if err.later else logging.ERROR
+        if self.config.retry:
+            logger.log(level, "%s: %s; kept for retry", redact_url(job.notice.url), err)
+            self._keep_for_retry(job, str(err))
+        else:
+            logger.log(level, "%s: %s; dropped", redact_url(job.notice.url), err)
+            self._finish(job)
+
+    def _plugin_stopped(self, job: Job, entry: str) -> None:
+        self._count("stopped by plugin")
+        logger.debug("%s: a plugin at %s returned False", redact_url(job.notice.url), entry)
+        self._finish(job)
+
+    def _on_message(self, job: Job, placement: Placement | None) -> bool:
+        """destfn_script and on_message: False when the notice stops here (handled)."""
+        plugins = self.plugins
+        assert plugins is not None
+        if not (plugins.has("on_message") or plugins.has("destfn_script")):
+            return True
+        if placement is not None:
+            new_dir, new_file = str(placement.path.parent), placement.path.name
+        else:
+            new_dir, new_file = self.config.directory, job.notice.rel_path.rpartition("/")[2]
+        msg = plugins.message(job.notice, new_dir=new_dir, new_file=new_file,
+                              is_retry=job.retry is not None)  # fmt: skip
+        job.msg = msg
+        try:
+            if placement is not None and plugins.has("destfn_script"):
+                plugins.parent.new_file = msg.new_file
+                plugins.run("destfn_script", msg)
+                msg.new_file = plugins.parent.new_file
+            if not plugins.run("on_message", msg):
+                self._plugin_stopped(job, "on_message")
+                return False
+            job.notice = msg.to_notice()
+        except PluginFailed as err:
+            self._plugin_failed(job, err)
+            return False
+        except MalformedNotice as err:
+            self._count("malformed")
+            logger.error("%s: changed by a plugin into no notice: %s",
+                         redact_url(job.notice.url), err)  # fmt: skip
+            self._finish(job)
+            return False
+        return True
+
+    def _plugin_transfer(self, job: Job, placement: Placement) -> Outcome | None:
+        """do_download then do_get plugins of the notice's scheme (a sender: do_send then
+        do_put, of the destination's scheme); None = the built-in transfer."""
+        plugins = self.plugins
+        assert plugins is not None
+        if self.sends:
+            entries, scheme = ("do_send", "do_put"), urlsplit(self.config.destination).scheme
+        else:
+            entries, scheme = ("do_download", "do_get"), urlsplit(job.notice.base_url).scheme
+        for entry in entries:
+            if not plugins.has(entry):
+                continue
+            started = time.monotonic()
+            msg = job.msg or plugins.message(job.notice)
+            msg.new_dir, msg.new_file = str(placement.path.parent), placement.path.name
+            if self.sends and urlsplit(job.notice.base_url).scheme == "file":
+                msg.local_file = remote_path(job.notice)  # the file to send
+            try:
+                done = plugins.transfer(entry, scheme, msg)
+            except PluginFailed as err:
+                return Outcome("transient", str(err))
+            if done is None:
+                continue
+            if not done:
+                return Outcome("transient", f"{entry} plugin failed")
+            path = Path(msg.new_dir or placement.path.parent) / (msg.new_file or "")
+            size = path.stat().st_size if not self.sends and path.is_file() else 0
+            size = size or job.notice.size or 0
+            return Outcome("done", f"by {entry} plugin", path, size, time.monotonic() - started)
+        return None
+
+    def _after_download(self, job: Job, outcome: Outcome) -> bool:
+        """on_part (each part, a whole file being one), then on_file (the file complete), for
+        downloads: False when the notice stops here."""
+        plugins = self.plugins
+        assert plugins is not None
+        entries = [e for e in ("on_part", "on_file") if plugins.has(e)]
+        if not entries or self.sends or job.notice.file_op or outcome.path is None:
+            return True
+        msg = job.msg or plugins.message(job.notice)
+        msg.new_dir, msg.new_file = str(outcome.path.parent), outcome.path.name
+        try:
+            for entry in entries:
+                if entry == "on_file" and not outcome.whole:
+                    break
+                if not plugins.run(entry, msg):
+                    self._plugin_stopped(job, entry)
+                    return False
+        except PluginFailed as err:
+            self._plugin_failed(job, err)
+            return False
+        return True
+
+    def _on_post(self, job: Job, notice: Notice) -> Notice | None:
+        """on_post: the notice to publish, or None when it is not published (handled)."""
+        plugins = self.plugins
+        assert plugins is not None
+        msg = plugins.message(notice)
+        if job.msg is not None:
+            msg.new_dir, msg.new_file = job.msg.new_dir, job.msg.new_file
+        try:
+            if plugins.run("on_post", msg):
+                return msg.to_notice()
+            self._plugin_stopped(job, "on_post")
+        except PluginFailed as err:
+            self._plugin_failed(job, err)
+        except MalformedNotice as err:
+            logger.error("not posted %s: changed by a plugin into no notice: %s",
+                         redact_url(notice.url), err)  # fmt: skip
+            self._finish(job)
+        return None
+
     def _count(self, what: str) -> None:
         with self._lock:
             self.counts[what] += 1
@@ -427,6 +608,8 @@ class ConsumerLoop:
         if self.nodupe is not None:
             self.nodupe.compact()
         self.retry.compact()
+        if self.plugins is not None:
+            self.plugins.event("on_heartbeat")
         with self._lock:
             counts = dict(self.counts)
             size = self.bytes
@@ -461,6 +644,21 @@ def _worker(config: Config, credentials: Credentials) -> Worker | None:
     if config.component == "sender":
         return Sender(config, credentials)
     return None if config.notify_only else Downloader(config, credentials)
+
+
+def job_placement(job: Job, placement: Placement, remote: bool = False) -> Placement:
+    """The placement after the plugins: where they moved new_dir/new_file, confined there
+    (`remote`: a sender's destination, judged on the names alone)."""
+    msg = job.msg
+    if msg is None or msg.new_file is None:
+        return placement
+    new_dir = Path(msg.new_dir or placement.path.parent)
+    if new_dir == placement.path.parent and msg.new_file == placement.path.name:
+        return placement
+    root = placement.root if new_dir.is_relative_to(placement.root) else new_dir
+    relative = str(new_dir.relative_to(root) / msg.new_file)
+    path = Path(confine_remote(str(root), relative)) if remote else confine(root, relative)
+    return Placement(root, path)
 
 
 def run(config: Config, number: int, stop: threading.Event) -> None:

@@ -70,7 +70,7 @@ def test_two_winnows_on_a_shared_cache_pass_one_copy(
     out = f"xtest_{uuid.uuid4().hex[:10]}_out"
     configs = []
     for number, feed in enumerate(feeds):
-        path = tmp_path / f"winnow{number}.conf"
+        path = tmp_path / f"winnow{number}_{uuid.uuid4().hex[:8]}.conf"
         path.write_text(
             f"broker amqp://guest@127.0.0.1/\nexchange {feed}\nexpire 1m\npost_exchange {out}\n"
             f"nodupe_driver redis\nnodupe_redis_serverurl {REDIS}\n"

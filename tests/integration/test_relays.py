@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.broker
 
 
 def relay(tmp_path: Path, component: str, exchange: str, body: str) -> Config:
-    path = tmp_path / f"{component}.conf"
+    path = tmp_path / f"{component}_{uuid.uuid4().hex[:8]}.conf"
     path.write_text(
         f"broker amqp://guest@127.0.0.1/\nexchange {exchange}\nexpire 1m\n"
         f"post_exchange {exchange}_out\n{body}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.broker
 
 
 def sender(tmp_path: Path, exchange: str, body: str, post: bool = True) -> Config:
-    path = tmp_path / "sender.conf"
+    path = tmp_path / f"sender_{uuid.uuid4().hex[:8]}.conf"
     posting = f"post_broker amqp://guest@127.0.0.1/\npost_exchange {exchange}_out\n"
     path.write_text(
         f"broker amqp://guest@127.0.0.1/\nexchange {exchange}\nexpire 1m\n"
