@@ -84,7 +84,9 @@ def test_quorum_queue_declared_and_a_type_change_refused_with_advice(tmp_path: P
     assert name not in queue_types()
 
 
-def test_a_nacked_notice_is_published_again_not_failed(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_nacked_notice_is_published_again_not_failed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """A queue full with x-overflow reject-publish nacks, as a quorum queue does while it has
     no leader: the notice waits, unconfirmed, and goes through once there is room."""
     caplog.set_level(logging.WARNING, logger="sarra.broker")
@@ -98,7 +100,7 @@ def test_a_nacked_notice_is_published_again_not_failed(caplog: pytest.LogCapture
         arguments = {"x-max-length": 1, "x-overflow": "reject-publish"}
         channel.queue_declare(queue, durable=True, arguments=arguments)
         channel.queue_bind(queue, exchange, "#")
-        settings = plan.connection_settings(config(Path("."), ""), url, "publisher")
+        settings = plan.connection_settings(config(tmp_path, ""), url, "publisher")
         with Publisher(settings, [exchange]) as publisher:
             publisher.publish(exchange, "k", b"first").result(10)
             second = publisher.publish(exchange, "k", b"second")
