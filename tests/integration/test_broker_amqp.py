@@ -364,7 +364,8 @@ def test_an_unexpected_error_in_the_io_thread_reconnects(
         assert publisher.wait_ready(10) and consumer.wait_ready(10)
         publisher.publish(exchange, "k", b"survives").result(10)
         [delivery] = take(consumer, 1, timeout=10)
-        assert (delivery.body, delivery.redelivered, delivery.generation) == (b"survives", True, 2)
+        assert (delivery.body, delivery.redelivered) == (b"survives", True)
+        assert delivery.generation >= 2  # delivered again on a connection after the failed one
     assert "unexpected error in the thread of connection 'test oops-sub'" in caplog.text
 
 
