@@ -92,7 +92,8 @@ def test_every_config_in_the_docs_parses(block: Block, tmp_path: Path) -> None:
     assert component in COMPONENTS, f"{block.where}: ```conf {component}: no such component"
     path = tmp_path / "shown.conf"
     path.write_text("\n".join(block.lines) + "\n")
-    load(component, path)  # raises ConfigErrors with file:line: reason
+    config = load(component, path)  # raises ConfigErrors with file:line: reason
+    assert config.warnings == [], block.where
 
 
 def test_every_credentials_file_in_the_docs_parses() -> None:
@@ -136,6 +137,12 @@ def test_every_relative_link_resolves() -> None:
             if anchor and path.suffix == ".md" and anchor not in _anchors(path):
                 broken.append(f"{doc.name}: {target} (no such heading)")
     assert broken == []
+
+
+def test_anchors_are_github_heading_slugs() -> None:
+    assert _slug("Priorities: separate queues") == "priorities-separate-queues"
+    assert _slug("`credentials.conf`") == "credentialsconf"
+    assert _slug("Redundant feeds with sr_winnow") == "redundant-feeds-with-sr_winnow"
 
 
 def test_blocks_finds_fenced_and_indented_blocks() -> None:

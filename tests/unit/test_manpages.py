@@ -102,3 +102,11 @@ def test_roff_converts_the_markdown_blocks_of_the_docs() -> None:
         ".RS 4", ".nf", "\\&.code line", ".fi", ".RE",
         ".RS 4", ".nf", "broker x", ".fi", ".RE",
     ]  # fmt: skip
+
+
+def test_the_sr_page_names_every_action_of_sr() -> None:
+    from sarra.cli import sr
+
+    synopsis = " ".join(commands.by_name("sr").synopsis)
+    for action in (*sr.LIFECYCLE, "check", "--examples", "list"):
+        assert action in synopsis, action
