@@ -35,6 +35,8 @@ def _command(command: Command) -> list[str]:
     lines = [f"## {command.name}", "", f"{command.name}: {command.summary}.", ""]
     lines += [f"    {form}" for form in command.synopsis] + [""]
     lines += [command.description.rstrip(), ""]
+    for title, text in command.sections:
+        lines += [f"{title}:", "", text.rstrip(), ""]
     if command.component is not None:
         lines += [
             "Actions: [those of every component](#actions-of-the-sr_component-commands); "

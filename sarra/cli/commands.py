@@ -23,6 +23,8 @@ class Command:
     examples: str = ""
     see_also: tuple[str, ...] = ()
     """Other pages, as name(section)."""
+    sections: tuple[tuple[str, str], ...] = ()
+    """More sections, as (title, Markdown), after the description (e.g. FILES, EXIT STATUS)."""
 
 
 def _component(
@@ -112,6 +114,27 @@ were typed in turn. Disabled configs (`<name>.conf.off`) are left alone.
 The package installs a systemd user unit, `sarra.service`, that runs `sr start` when the
 user's service manager starts and `sr stop` when it stops.
 """,
+        sections=(
+            (
+                "Files",
+                """\
+| file | what it holds |
+|---|---|
+| `~/.config/sarra/<component>/*.conf` | the configs `sr` acts on |
+| `/usr/lib/systemd/user/sarra.service` | the systemd user unit (installed by the package) |
+""",
+            ),
+            (
+                "Exit status",
+                """\
+| status | meaning |
+|---|---|
+| 0 | done; every config read without error |
+| 1 | a config has errors (`check`), or an action failed for some config |
+| 2 | an action `sr` does not know |
+""",
+            ),
+        ),
         examples="""\
     sr check                          # before starting anything
     sr start

@@ -88,6 +88,8 @@ def command_page(command: Command) -> Page:
     for number, form in enumerate(command.synopsis):
         body += [".br"] * bool(number) + [f"\\fB{roff.escape(form)}\\fR"]
     body += _section("DESCRIPTION", command.description)
+    for title, text in command.sections:
+        body += _section(title.upper(), text)
     if command.component is not None:
         component = command.component
         body += roff.convert(commands.COMMON)
