@@ -1,5 +1,5 @@
-"""The actions of the sr_<component> commands that need no broker, and the plain answer of
-those not built yet. Each returns the process exit status; user mistakes raise ActionError."""
+"""The actions of the sr_<component> commands that need no broker. Each returns the process
+exit status; user mistakes raise ActionError."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from sarra.config.loader import (
 )
 from sarra.config.options import GROUPS, OPTIONS, find
 from sarra.config.show import format_value, render
+from sarra.flow import plugins
 
 ActionError = lifecycle.Refused
 
@@ -34,11 +35,6 @@ ActionError = lifecycle.Refused
 def examples_dir() -> Path:
     """The example configs shipped with the package."""
     return Path(str(resources.files("sarra") / "examples"))
-
-
-def shipped_plugins_dir() -> Path:
-    """The plugins shipped with the package."""
-    return Path(str(resources.files("sarra.plugins")))
 
 
 def load_config(component: str, ref: str, command: CommandLine) -> Config:
@@ -83,6 +79,10 @@ def _find_addable(component: str, ref: str) -> Path:
     given = Path(os.path.expanduser(ref))
     if given.is_file():
         return given
+    if ref.endswith(".py"):  # a shipped plugin, copied to be changed
+        shipped = plugins.shipped_dir() / ref
+        if shipped.is_file():
+            return shipped
     for candidate in (
         examples_dir() / component / ref,
         examples_dir() / component / f"{ref}.conf",
@@ -90,8 +90,8 @@ def _find_addable(component: str, ref: str) -> Path:
         if candidate.is_file():
             return candidate
     raise ActionError(
-        f"{ref}: no such file, and no shipped example of that name"
-        f" (see them with: sr_{component} list)"
+        f"{ref}: no such file, and no shipped example or plugin of that name"
+        f" (see them with: sr_{component} list, sr_{component} list plugins)"
     )
 
 
@@ -207,13 +207,15 @@ def list_(component: str, command: CommandLine) -> int:
 
 
 def _list_plugins() -> None:
-    for title, directory in (
-        ("User plugins", paths.plugins_dir()),
-        ("Shipped plugins", shipped_plugins_dir()),
+    """The plugins of each directory of the search path, in the order they are searched."""
+    for (directory, names), title in zip(
+        plugins.available(), ("User plugins", "Shipped plugins"), strict=True
     ):
-        names = sorted(p.stem for p in directory.glob("*.py") if p.name != "__init__.py")
         print(f"{title} ({directory}):")
-        print("  " + ("  ".join(names) if names else "(none)"))
+        for name in names:
+            print(f"  {name}")
+        if not names:
+            print("  (none)")
 
 
 def _listable(component: str, ref: str) -> Path:
@@ -224,8 +226,7 @@ def _listable(component: str, ref: str) -> Path:
         paths.config_dir() / ref,
         examples_dir() / component / ref,
         examples_dir() / component / f"{ref}.conf",
-        paths.plugins_dir() / f"{ref.removesuffix('.py')}.py",
-        shipped_plugins_dir() / f"{ref.removesuffix('.py')}.py",
+        *(d / f"{ref.removesuffix('.py')}.py" for d in plugins.search_path()),
     ):
         if candidate.is_file():
             return candidate

@@ -44,6 +44,10 @@ def _command(command: Command) -> list[str]:
             "",
             *_own_defaults(command.component),
         ]
+    if command.arguments is not None:
+        lines += ["| argument | meaning |", "|---|---|"]
+        lines += [f"| `{tag}` | {text} |" for tag, text in commands.arguments(command.arguments())]
+        lines.append("")
     if command.examples:
         lines += ["Example:", "", command.examples.rstrip(), ""]
     others = [page.partition("(")[0] for page in command.see_also]

@@ -6,7 +6,11 @@ every console script has one. Texts are Markdown in the subset sarra.cli.roff un
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from sarra.eumetcast import cli as eumetcast_cli
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,22 @@ class Command:
     """Other pages, as name(section)."""
     sections: tuple[tuple[str, str], ...] = ()
     """More sections, as (title, Markdown), after the description (e.g. FILES, EXIT STATUS)."""
+    arguments: Callable[[], argparse.ArgumentParser] | None = None
+    """For a command with an argparse command line: its parser, whose options are listed."""
+
+
+def arguments(parser: argparse.ArgumentParser) -> list[tuple[str, str]]:
+    """The (how it is written, what it does) of each argument of an argparse command line."""
+    rows = []
+    for action in parser._actions:
+        if not action.option_strings:
+            rows.append((action.metavar or action.dest, action.help or ""))
+            continue
+        value = "" if action.nargs == 0 else f" {action.metavar or action.dest.upper()}"
+        rows.append(
+            (", ".join(f"{flag}{value}" for flag in action.option_strings), action.help or "")
+        )
+    return rows
 
 
 def _component(
@@ -88,6 +108,28 @@ _CONSUMER = """\
 It binds a queue on the broker to the exchange with one binding per `subtopic`, takes the
 notices it receives through the `accept`/`reject` rules in order, and acknowledges each only
 when its work is done, so that nothing is lost when it stops or crashes.
+"""
+
+
+def _move_it(prog: str, summary: str, more: str, see_also: tuple[str, ...]) -> Command:
+    parser = eumetcast_cli.parser_for(prog)
+    usage = " ".join(parser.format_usage().removeprefix("usage: ").split())
+    return Command(
+        name=prog,
+        summary=summary,
+        synopsis=(usage,),
+        description=f"{eumetcast_cli.DESCRIPTIONS[prog]}\n{more}\n{EUMETCAST}",
+        arguments=lambda: eumetcast_cli.parser_for(prog),
+        see_also=see_also,
+    )
+
+
+EUMETCAST = """\
+The config is an INI file as pytroll's trollmoves reads it, one section per chain; the wire
+protocol is trollmoves' (posttroll messages over ZeroMQ), so these commands exchange files with
+stations that run trollmoves. SIGTERM and SIGINT stop the command; SIGHUP makes it re-read its
+config. The how-to, with every option of the config, is [eumetcast.md](eumetcast.md)
+(`/usr/share/doc/sarra/eumetcast.md` in the package).
 """
 
 COMMANDS: tuple[Command, ...] = (
@@ -356,6 +398,35 @@ accept .*
 ```
 """,
         ("sr_subscribe(1)",),
+    ),
+    _move_it(
+        "move_it_server",
+        "announce received files over ZeroMQ and push them to the clients that ask",
+        """
+It watches the directory of each section's `origin` pattern, announces each new file on the
+publish port, and on a client's request writes the file into the client's destination (file,
+ftp, scp or sftp).
+""",
+        ("move_it_client(1)", "move_it_mirror(1)"),
+    ),
+    _move_it(
+        "move_it_client",
+        "have the files announced by move_it servers pushed here, first come first served",
+        """
+It subscribes to the servers (and mirrors) of each section, asks the first that announces a
+file to push it, tells the others it has it, and announces what it received on its own
+`publish_port`; a section may post the files to a Sarracenia pump as well.
+""",
+        ("move_it_server(1)", "move_it_mirror(1)"),
+    ),
+    _move_it(
+        "move_it_mirror",
+        "relay the announcements of move_it servers and fetch files on demand",
+        """
+A gateway between networks: it announces the files of the servers behind it as its own, and
+when a client asks for one, has it pushed here first and then serves it.
+""",
+        ("move_it_server(1)", "move_it_client(1)"),
     ),
 )
 

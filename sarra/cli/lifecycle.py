@@ -13,11 +13,12 @@ from pathlib import Path
 from sarra.broker import admin
 from sarra.cli.args import CommandLine
 from sarra.components import instances
-from sarra.components.run import EXIT_NOT_BUILT, run_instance, runner_for
+from sarra.components.run import run_instance
 from sarra.config import paths
 from sarra.config.credentials import Credentials
 from sarra.config.loader import Config, load
 from sarra.config.loader import resolve_config_path as resolve
+from sarra.flow.plugins import Plugins
 
 
 def _loaded(component: str, ref: str, command: CommandLine) -> tuple[Path, Config]:
@@ -26,13 +27,6 @@ def _loaded(component: str, ref: str, command: CommandLine) -> tuple[Path, Confi
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return path, config
-
-
-def _require_built(component: str) -> bool:
-    if runner_for(component) is None:
-        print(f"sr_{component}: not built yet in this version of sarra", file=sys.stderr)
-        return False
-    return True
 
 
 def _launcher(component: str, command: CommandLine, path: Path) -> Callable[[int], list[str]]:
@@ -55,11 +49,10 @@ def foreground(component: str, command: CommandLine) -> int:
 
 def start(component: str, command: CommandLine) -> int:
     """Start the instances of each config not running yet."""
-    if not _require_built(component):
-        return EXIT_NOT_BUILT
     status = 0
     for ref in command.configs:
         path, config = _loaded(component, ref, command)
+        Plugins.load(config)  # a plugin that cannot load, or an unknown option, stops here
         count = max(1, config.instances)
 
         problems = instances.start(

@@ -108,9 +108,15 @@ def command_page(command: Command) -> Page:
         body += _section("FILES", commands.FILES)
         body += _section("ENVIRONMENT", commands.ENVIRONMENT)
         body += _section("EXIT STATUS", commands.EXIT_STATUS)
+    if command.arguments is not None:
+        body.append(".SH OPTIONS")
+        for tag, text in commands.arguments(command.arguments()):
+            body += [".TP", f"\\fB{roff.escape(tag)}\\fR", roff.line(roff.escape(text))]
     if command.examples:
         body += _section("EXAMPLES", command.examples)
-    others = [*command.see_also, "sr_config(5)", "sarra-options(7)"]
+    others = list(command.see_also)
+    if command.arguments is None:  # the sr commands, whose options are the table's
+        others += ["sr_config(5)", "sarra-options(7)"]
     return Page(command.name, 1, command.summary, tuple(body + _see_also(others)))
 
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 from sarra.cli.actions import HANDLERS, examples_dir
 from sarra.cli.args import CommandLine
-from sarra.components.run import runner_for
 from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_text
 from sarra.config.errors import ConfigError, ConfigErrors
 from sarra.config.loader import config_names, load
 from sarra.config.options import COMPONENTS
+from sarra.flow.plugins import Plugins
 
 USAGE = """usage: sr action
 actions:
@@ -50,6 +50,7 @@ def check(examples: bool) -> int:
         label = f"{component}/{path.name}"
         try:
             config = load(component, path)
+            Plugins.load(config)  # the plugins it names, and the options they declare
         except ConfigErrors as err:
             faulty += 1
             print(f"ERROR {label}")
@@ -79,11 +80,11 @@ def list_all() -> int:
 
 
 def every_config(action: str) -> int:
-    """Run a life-cycle action on every enabled config of the components built so far."""
+    """Run a life-cycle action on every enabled config of every component."""
     status = 0
     for component in COMPONENTS:
         names = config_names(component)
-        if not names or (action not in ("stop", "status") and runner_for(component) is None):
+        if not names:
             continue
         command = CommandLine(action=action, configs=names)
         try:

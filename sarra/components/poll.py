@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import posixpath
+import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -33,10 +34,11 @@ from sarra.config.errors import ConfigError
 from sarra.config.loader import Config
 from sarra.config.masks import Mask, is_accepted
 from sarra.config.variables import UnknownVariable, expand, notice_lookup
+from sarra.flow.plugins import PluginFailed, Plugins
 from sarra.flow.poll_state import SeenFiles, Signature, load_seen, save_seen, state_file
 from sarra.flow.publish import NoticePublisher
 from sarra.integrity.checksum import new_checksum, sum_to_identity
-from sarra.message.errors import NotEncodable
+from sarra.message.errors import MalformedNotice, NotEncodable
 from sarra.message.notice import Identity, Notice, epoch_to_time
 from sarra.transfer import Entry, Transfer, TransferError, TransientError, open_transfer
 
@@ -96,6 +98,7 @@ class Poll:
             self.base_url = f"{parts.scheme}://{parts.netloc}/"
         self.sum = _poll_sum(config)
         self.directories = self._directories()
+        self.plugins = Plugins.load(config, number, stop) or None
         self.publisher: NoticePublisher | None = None
         self.passes = 0
         self._last_heartbeat = time.monotonic()
@@ -148,14 +151,41 @@ class Poll:
             ", ".join(d.configured for d in self.directories),
             self.publisher.describe(),
         )
+        if self.plugins is not None:
+            self.plugins.parent.poster = self._post_from_plugin
+            self.plugins.event("on_start")
         try:
             while not self.stop.is_set():
                 started = time.monotonic()
-                self.poll_once()
+                if not self._plugin_poll():
+                    self.poll_once()
                 self._heartbeat()
                 self._sleep_until(started + config.sleep)
         finally:
+            if self.plugins is not None:
+                self.plugins.event("on_stop")
             self.publisher.close()
+
+    def _plugin_poll(self) -> bool:
+        """A do_poll plugin of the destination's scheme, instead of listing: True when one
+        did the pass (its notices go through parent.post)."""
+        if self.plugins is None or not self.plugins.has("do_poll"):
+            return False
+        scheme = urlsplit(self.config.destination).scheme
+        try:
+            done = self.plugins.transfer("do_poll", scheme, None)
+        except PluginFailed:
+            return True  # logged; the next pass tries again
+        if done is None:
+            return False
+        assert self.publisher is not None
+        while not self.publisher.flush(0.5) and not self.stop.is_set():
+            self._heartbeat()
+        self.passes += 1
+        return True
+
+    def _post_from_plugin(self, notice: Notice) -> bool:
+        return self._publish(notice) is not None
 
     def poll_once(self) -> int:
         """One pass over every directory; returns how many files the broker confirmed.
@@ -242,23 +272,55 @@ class Poll:
         limit = config.file_time_limit
         if limit and entry.mtime is not None and entry.mtime < time.time() - limit:
             return False
-        return entry.mode is None or (entry.mode & config.chmod) == config.chmod
+        if entry.mode is not None and (entry.mode & config.chmod) != config.chmod:
+            return False
+        return self.plugins is None or self._on_line(entry)
+
+    def _on_line(self, entry: Entry) -> bool:
+        """on_line plugins see each entry as an `ls -l` line in parent.line (and the entry in
+        parent.entry); False leaves the file out."""
+        plugins = self.plugins
+        if plugins is None or not plugins.has("on_line"):
+            return True
+        plugins.parent.line = ls_line(entry)
+        plugins.parent.entry = entry
+        try:
+            return plugins.run("on_line")
+        except PluginFailed:
+            return False
 
     # --- announce and remember
 
     def _announce(self, directory: str, entry: Entry) -> Announced:
-        assert self.publisher is not None
         notice = self._notice(directory, entry)
-        url = redact_url(notice.url)
-        try:
-            confirmation = self.publisher.publish(notice)
-        except NotEncodable as err:
-            logger.error("cannot announce %s: %s", url, err)
+        confirmation = self._publish(notice)
+        if confirmation is None:
             return Announced(entry.name, None)
+        url = redact_url(notice.url)
         size = "size unknown" if entry.size is None else f"{entry.size} bytes"
         when = "" if notice.mtime is None else f", mtime {notice.mtime}"
         logger.info("announced %s (%s%s)", url, size, when)
         return Announced(entry.name, confirmation)
+
+    def _publish(self, notice: Notice) -> Confirmation | None:
+        """Publish a notice, after the on_post plugins; None if it is not (logged)."""
+        assert self.publisher is not None
+        url = redact_url(notice.url)
+        plugins = self.plugins
+        if plugins is not None and plugins.has("on_post"):
+            msg = plugins.message(notice)
+            try:
+                if not plugins.run("on_post", msg):
+                    return None
+                notice = msg.to_notice()
+            except (PluginFailed, MalformedNotice) as err:
+                logger.error("cannot announce %s: %s", url, err)
+                return None
+        try:
+            return self.publisher.publish(notice)
+        except NotEncodable as err:
+            logger.error("cannot announce %s: %s", url, err)
+            return None
 
     def _relative_dir(self, directory: str) -> str:
         """The directory part of announced paths (base URL + relative path = the file)."""
@@ -328,6 +390,8 @@ class Poll:
         if now - self._last_heartbeat < self.config.heartbeat:
             return
         self._last_heartbeat = now
+        if self.plugins is not None:
+            self.plugins.event("on_heartbeat")
         if self.number:
             log = paths.log_file(self.config.component, self.config.name, self.number)
             with contextlib.suppress(OSError):
@@ -339,6 +403,13 @@ def listing_path(destination_path: str, directory: str) -> str:
     if directory.startswith("/") or not destination_path:
         return posixpath.normpath("/" + directory.lstrip("/"))
     return posixpath.normpath(posixpath.join(destination_path, directory))
+
+
+def ls_line(entry: Entry) -> str:
+    """An entry as a line of `ls -l`: mode, links, owner, group, size, date, name."""
+    mode = stat.filemode(stat.S_IFREG | (entry.mode or 0))
+    when = time.strftime("%b %d %H:%M", time.gmtime(entry.mtime or 0))
+    return f"{mode} 1 - - {entry.size or 0} {when} {entry.name}"
 
 
 def _signature(entry: Entry) -> Signature:

@@ -29,8 +29,9 @@ from sarra.config.credentials import Credentials, redact_url
 from sarra.config.errors import ConfigError
 from sarra.config.loader import Config
 from sarra.flow.announce import Announcer, walk
+from sarra.flow.plugins import PluginFailed, Plugins
 from sarra.flow.publish import NoticePublisher
-from sarra.message.errors import NotEncodable
+from sarra.message.errors import MalformedNotice, NotEncodable
 from sarra.message.notice import Notice
 
 logger = logging.getLogger("sarra.post")
@@ -61,6 +62,7 @@ class Poster:
         except ValueError as err:
             raise ConfigError(None, f"{config.name}: {err}") from None
         self.follow_symlinks = config.follow_symlinks
+        self.plugins = Plugins.load(config) or None
         self.publisher = NoticePublisher(config, credentials)
         self.files = 0
         self.bytes = 0
@@ -161,7 +163,10 @@ class Poster:
                         _what(first, len(notices)))  # fmt: skip
 
     def _publish(self, notices: list[Notice], url: str) -> bool:
-        for notice in notices:
+        for original in notices:
+            notice = self._on_post(original, url) if self.plugins is not None else original
+            if notice is None:
+                return False
             try:
                 confirmation = self.publisher.publish(notice)
             except NotEncodable as err:
@@ -170,6 +175,26 @@ class Poster:
                 return False
             self._unsettled.append((url, confirmation))
         return True
+
+    def _on_post(self, notice: Notice, url: str) -> Notice | None:
+        """The notice as the on_post plugins leave it; None when one refuses it (False) or
+        fails (logged)."""
+        plugins = self.plugins
+        if plugins is None or not plugins.has("on_post"):
+            return notice
+        msg = plugins.message(notice)
+        msg.local_file = notice.rel_path
+        try:
+            if plugins.run("on_post", msg):
+                return msg.to_notice()
+            logger.debug("not posted %s: an on_post plugin returned False", url)
+        except PluginFailed as err:
+            self.errors += 1
+            logger.error("not posted %s: %s", url, err)
+        except MalformedNotice as err:
+            self.errors += 1
+            logger.error("not posted %s: changed by a plugin into no notice: %s", url, err)
+        return None
 
     def _reap(self) -> None:
         """Forget the notices the broker has answered for, keeping those it refused."""
@@ -186,6 +211,11 @@ class Poster:
         if base is None:
             base = self._shown[notice.base_url] = redact_url(notice.base_url)
         return notice.url.replace(notice.base_url, base, 1)
+
+    def event(self, entry: str) -> None:
+        """Run the plugins of on_start, on_stop, on_heartbeat or on_watch, if any."""
+        if self.plugins is not None:
+            self.plugins.event(entry)
 
     def summary(self) -> str:
         """Files and bytes posted, with the rates, since the start."""
@@ -249,6 +279,7 @@ def run(config: Config, number: int, stop: threading.Event) -> None:
         )
     poster = Poster(config, Credentials.load(paths.credentials_file()))
     poster.start()
+    poster.event("on_start")
     try:
         while True:
             for name in config.path:
@@ -257,6 +288,7 @@ def run(config: Config, number: int, stop: threading.Event) -> None:
             if config.sleep <= 0 or stop.wait(config.sleep):
                 break
     finally:
+        poster.event("on_stop")
         failed = poster.finish()
     if failed:
         raise PublishError(f"{len(failed)} notices not confirmed by the broker: {failed[0]} ...")

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -19,6 +21,7 @@ from sarra.components.instances import remove_pid, write_pid
 from sarra.components.logs import setup_logging
 from sarra.config.errors import ConfigError
 from sarra.config.loader import Config, load
+from sarra.flow import plugins
 
 Runner = Callable[[Config, int, threading.Event], None]
 """A component's loop: runs until the event is set."""
@@ -28,21 +31,18 @@ RUNNERS: dict[str, str] = {
     "sarra": "sarra.flow.loop:run",
     "shovel": "sarra.flow.loop:run",
     "winnow": "sarra.flow.loop:run",
+    "sender": "sarra.flow.loop:run",
+    "report": "sarra.flow.loop:run",
     "poll": "sarra.components.poll:run",
     "post": "sarra.components.post:run",
     "watch": "sarra.components.watch:run",
 }
-"""The components built so far: component -> "module:function" of its Runner."""
-
-EXIT_NOT_BUILT = 3
+"""Every component: component -> "module:function" of its Runner."""
 
 
-def runner_for(component: str) -> Runner | None:
-    """The loop of a component, or None when it is not built yet."""
-    target = RUNNERS.get(component)
-    if target is None:
-        return None
-    module, _, function = target.partition(":")
+def runner_for(component: str) -> Runner:
+    """The loop of a component."""
+    module, _, function = RUNNERS[component].partition(":")
     runner: Runner = getattr(importlib.import_module(module), function)
     return runner
 
@@ -55,9 +55,6 @@ def run_instance(
     config = load(component, path, overrides=overrides)
     logger = setup_logging(config, number)
     runner = runner_for(component)
-    if runner is None:
-        logger.error("sr_%s is not built yet in this version of sarra", component)
-        return EXIT_NOT_BUILT
     stop = threading.Event()
     reload = threading.Event()
 
@@ -78,6 +75,10 @@ def run_instance(
         while True:
             logger.info("sr_%s %s %02d running (config %s)", component, config.name, number, path)
             runner(config, number, stop)
+            if plugins.RESTART.is_set() and number:
+                logger.info("sr_%s %s %02d restarting afresh", component, config.name, number)
+                logging.shutdown()
+                os.execv(sys.executable, sys.orig_argv)
             if not reload.is_set():
                 break
             reload.clear()

@@ -120,6 +120,7 @@ class Watch:
         self.poster.start()
         observer = self._observe()
         last_heartbeat = time.monotonic()
+        self.poster.event("on_start")
         try:
             if self.config.post_on_start:
                 for root in self.roots:
@@ -129,11 +130,13 @@ class Watch:
             while not self.stop.is_set():
                 self._handle_events(self._timeout())
                 self._settle()
+                self.poster.event("on_watch")
                 self.poster.send()
                 if time.monotonic() - last_heartbeat >= self.config.heartbeat:
                     last_heartbeat = time.monotonic()
                     self._heartbeat()
         finally:
+            self.poster.event("on_stop")
             observer.stop()
             observer.join(10)
             failed = self.poster.finish(10)
@@ -194,6 +197,7 @@ class Watch:
                 os.utime(log)
         logger.info("so far: %s; %d files waiting to be complete", self.poster.summary(),
                     len(self.pending))  # fmt: skip
+        self.poster.event("on_heartbeat")
 
     # --- events
 

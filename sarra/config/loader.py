@@ -23,7 +23,14 @@ from urllib.parse import urlsplit
 from sarra.config import paths, types
 from sarra.config.errors import ConfigError, ConfigErrors, Where
 from sarra.config.masks import Mask
-from sarra.config.options import COMPONENTS, OPTIONS, PLUGIN_ENTRY_POINTS, Kind, Option
+from sarra.config.options import (
+    COMPONENTS,
+    OPTIONS,
+    PLUGIN_ENTRY_POINTS,
+    PLUGINS,
+    Kind,
+    Option,
+)
 from sarra.config.options import closest as closest_option
 from sarra.config.options import find as find_option
 from sarra.config.variables import UnknownVariable, expand
@@ -51,6 +58,8 @@ class Config:
     Options are attributes (`config.broker`, `config.expire`); `origin` says which file and
     line set each one (absent = default). Options no table entry knows are kept, as lists of
     their values, in `plugin_options` when the config names plugins that may declare them.
+    `plugin_lines` holds the plugin lines in force, in config order: (entry point, plugin,
+    where).
     """
 
     component: str
@@ -60,6 +69,7 @@ class Config:
     masks: list[Mask] = field(default_factory=list)
     bindings: list[Binding] = field(default_factory=list)
     plugin_options: dict[str, list[str]] = field(default_factory=dict)
+    plugin_lines: list[tuple[str, str, Where]] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -191,10 +201,17 @@ class _Reader:
             case Kind.DECLARE:
                 config.values[option.name].append(self._declare(str(value)))
             case Kind.REPEAT:
+                plugin = option.group == PLUGINS
                 if str(value).lower() == "none":
                     config.values[option.name] = []
+                    if plugin:
+                        config.plugin_lines = [
+                            p for p in config.plugin_lines if p[0] != option.name
+                        ]
                 else:
                     config.values[option.name].append(value)
+                    if plugin:
+                        config.plugin_lines.append((option.name, str(value), where))
             case _:
                 config.values[option.name] = _parse_scalar(option, value)
         if option.order_dependent:
@@ -302,6 +319,7 @@ class _Reader:
         for name, uses in self.unknown.items():
             if has_plugins:
                 config.plugin_options[name] = [value for value, _ in uses]
+                config.origin[name] = uses[0][1]
                 continue
             hint = closest_option(name)
             reason = f"unknown option {name!r}"
@@ -319,6 +337,19 @@ class _Reader:
             config.warnings.append(
                 f"{config.name}: no accept line and accept_unmatch is False: every notice is"
                 " rejected"
+            )
+        if (
+            config.component == "winnow"
+            and config.values["instances"] > 1
+            and not config.values["exchange_split"]
+            and config.values["nodupe_driver"] == "disk"
+        ):
+            # Each instance keeps its own cache: copies of a product must reach the same one.
+            config.values["exchange_split"] = True
+            config.warnings.append(
+                f"{config.name}: a winnow of {config.values['instances']} instances with its "
+                "cache on disk splits its exchange (exchange_split): each instance binds "
+                "<exchange>NN, fed by post_exchange_split upstream (or use nodupe_driver redis)"
             )
         self.errors.sort(key=lambda e: (e.where.file, e.where.line) if e.where else ("", 0))
         if self.errors:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -21,15 +22,16 @@ from urllib.parse import unquote, urlsplit
 
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.loader import Config
+from sarra.config.masks import Mask
+from sarra.flow.connections import ThreadTransfers
 from sarra.flow.inflight import Inflight, publish_file
 from sarra.flow.parts_download import PartDownloader
-from sarra.flow.placement import Placement
+from sarra.flow.placement import Placement, place
 from sarra.integrity.checksum import b64_to_hex, checksum_file, new_checksum
 from sarra.message.notice import Notice, time_to_epoch
 from sarra.transfer.base import Transfer
 from sarra.transfer.confine import PathRefused, confine, confine_link_target
 from sarra.transfer.errors import PermanentError, TransientError
-from sarra.transfer.registry import open_transfer
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +116,8 @@ def server_key(notice: Notice) -> str:
 class Downloader:
     """Fetches notices' files; each worker thread keeps its own connection per server."""
 
+    done = "downloaded"
+
     def __init__(self, config: Config, credentials: Credentials) -> None:
         self.config = config
         self.credentials = credentials
@@ -124,32 +128,29 @@ class Downloader:
             overwrite=config.overwrite,
             bufsize=config.bufsize,
         )
-        self._local = threading.local()
+        self.transfers = ThreadTransfers(config, credentials)
+
+    @staticmethod
+    def place(
+        notice: Notice,
+        mask: Mask | None,
+        default: Mask,
+        *,
+        url_match: re.Match[str] | None = None,
+    ) -> Placement:
+        """The local path of a notice's file (see sarra.flow.placement.place)."""
+        return place(notice, mask, default, url_match=url_match)
 
     def _transfer(self, notice: Notice) -> Transfer:
-        transfers: dict[str, Transfer] = self._local.__dict__.setdefault("transfers", {})
-        key = server_key(notice)
-        if key not in transfers:
-            config = self.config
-            transfers[key] = open_transfer(
-                key,
-                self.credentials,
-                timeout=config.timeout,
-                bufsize=config.bufsize,
-                batch=config.batch,
-                kbytes_ps=config.kbytes_ps,
-                tls_rigour=config.tls_rigour,
-            )
-        return transfers[key]
+        return self.transfers.get(server_key(notice))
 
-    def close_thread(self) -> None:
-        """Close the connections of the calling thread."""
-        for transfer in self._local.__dict__.pop("transfers", {}).values():
-            transfer.close()
+    def close(self) -> None:
+        """Close the connections of every worker thread (once they are done)."""
+        self.transfers.close()
 
     # --- the work
 
-    def fetch(self, notice: Notice, placement: Placement) -> Outcome:
+    def handle(self, notice: Notice, placement: Placement) -> Outcome:
         """Bring one notice's file (or apply its file operation) at its placement."""
         started = time.monotonic()
         try:

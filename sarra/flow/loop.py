@@ -5,6 +5,11 @@ batches, filters them in the calling thread and hands the work (downloads) to a 
 worker threads. A notice is acknowledged only when its work is done: its file complete under
 its final name, its onward notice confirmed by the broker, or its failure kept in the on-disk
 retry queue. Malformed notices, rejected ones and refused paths are logged and acknowledged.
+
+Plugins (sarra.flow.plugins), when the config names any, run at fixed points: on_start and
+on_stop, on_message after the filter, do_download/do_get (do_send/do_put) before the worker's
+own transfer, on_part/on_file after a download, on_post before a publish, on_report before a
+report, on_heartbeat; a plugin that raises sends its notice to the retry queue.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit
 
 import humanize
 
@@ -32,16 +39,19 @@ from sarra.config.credentials import Credentials, redact_url
 from sarra.config.errors import ConfigError, Where
 from sarra.config.loader import Config
 from sarra.config.masks import Mask, is_accepted
-from sarra.flow.download import Downloader, Outcome
-from sarra.flow.nodupe import NoDupeCache, notice_key
-from sarra.flow.placement import Placement, place
+from sarra.flow.download import Downloader, Outcome, remote_path
+from sarra.flow.nodupe import NoDupeUnavailable, notice_key, open_nodupe
+from sarra.flow.placement import Placement
+from sarra.flow.plugin_parent import Msg
+from sarra.flow.plugins import PluginFailed, Plugins
 from sarra.flow.publish import NoticePublisher
 from sarra.flow.retry import RetryEntry, RetryQueue
+from sarra.flow.send import Sender
 from sarra.integrity.checksum import checksum_file, sum_to_identity
 from sarra.message import decode_any
 from sarra.message.errors import MalformedNotice, NotEncodable
 from sarra.message.notice import Identity, Notice, Report, epoch_to_time
-from sarra.transfer.confine import PathRefused
+from sarra.transfer.confine import PathRefused, confine, confine_remote
 
 logger = logging.getLogger("sarra.flow")
 
@@ -56,6 +66,9 @@ class Job:
     notice: Notice
     delivery: Delivery | None
     retry: RetryEntry | None
+    claim: tuple[str, str] | None = None
+    """Its (key, path) in the duplicate cache, settled when it is acknowledged."""
+    msg: Msg | None = None  # parent.msg, when plugins look at this notice
 
     def retry_entry(self, reason: str) -> RetryEntry:
         """The entry that keeps this notice in the retry queue."""
@@ -88,18 +101,14 @@ class ConsumerLoop:
         self.counts: Counter[str] = Counter()
         self.bytes = 0
         self._lock = threading.Lock()
+        self._busy: dict[tuple[Path, int], list[tuple[Job, Placement]]] = {}
+        """Files (or parts) in the workers' hands, each with the jobs waiting for it."""
         self.credentials = Credentials.load(paths.credentials_file())
         state = paths.state_dir(config.component, config.name)
         prefix = f"sr_{config.component}_{config.name}_{self.number:02d}"
         self.retry = RetryQueue(state / f"{prefix}.retry", config.retry_ttl or config.expire)
         cache_file = state / f"recent_files_{self.number:03d}.cache"
-        if config.reset:
-            cache_file.unlink(missing_ok=True)
-        self.nodupe = (
-            NoDupeCache(config.suppress_duplicates, cache_file)
-            if config.suppress_duplicates
-            else None
-        )
+        self.nodupe = open_nodupe(config, cache_file, stop)
         self.default_mask = Mask(
             pattern="",
             regex=re.compile(""),
@@ -111,7 +120,13 @@ class ConsumerLoop:
             filename=config.filename,
             where=Where("accept_unmatch"),
         )
-        self.downloader = None if config.notify_only else Downloader(config, self.credentials)
+        self.worker = _worker(config, self.credentials)
+        self.sends = config.component == "sender"
+        self.failed_code = 496 if self.sends else 499
+        self.plugins = Plugins.load(config, number, stop) or None
+        if self.plugins is not None:  # for the hb_* plugins
+            parent = self.plugins.parent
+            parent.counts, parent.retry, parent.nodupe = self.counts, self.retry, self.nodupe
         self.consumer: Consumer | None = None
         self.publisher: NoticePublisher | None = None
         self.reporter: NoticePublisher | None = None
@@ -148,9 +163,11 @@ class ConsumerLoop:
         """Consume until stopped; then finish the work in hand and close."""
         self._connect()
         assert self.consumer is not None
-        threads = 1 if self.downloader is None else max(1, self.config.threads)
+        threads = 1 if self.worker is None else max(1, self.config.threads)
         pool = ThreadPoolExecutor(threads, thread_name_prefix="transfer")
         last_heartbeat = time.monotonic()
+        if self.plugins is not None:
+            self.plugins.event("on_start")
         try:
             while not self.stop.is_set():
                 batch = self.consumer.get_batch(BATCH, timeout=0.2)
@@ -163,6 +180,8 @@ class ConsumerLoop:
                     self._heartbeat()
         finally:
             pool.shutdown(wait=True, cancel_futures=False)
+            if self.worker is not None:
+                self.worker.close()
             for publisher in (self.publisher, self.reporter):
                 if publisher is not None:
                     publisher.close()
@@ -171,6 +190,8 @@ class ConsumerLoop:
             if self.nodupe is not None:
                 self.nodupe.close()
             self._heartbeat()
+            if self.plugins is not None:
+                self.plugins.event("on_stop")
 
     # --- gather and filter (in the loop's thread)
 
@@ -202,32 +223,76 @@ class ConsumerLoop:
             return
         if self.nodupe is not None and job.retry is None:
             key, path = notice_key(notice, config.suppress_duplicates_basis)
-            if not self.nodupe.check(key, path):
+            redelivered = job.delivery is not None and job.delivery.redelivered
+            try:
+                passes = self.nodupe.claim(key, path, redelivered)
+            except NoDupeUnavailable:
+                return  # stopping: the broker delivers it again
+            if not passes:
                 self._count("duplicates")
                 logger.debug("duplicate dropped: %s", redact_url(url))
                 self._finish(job)
                 return
-        if self.downloader is None:
-            self._post_then_finish(job, notice)
+            job.claim = (key, path)
+        if notice.report is not None and config.component == "report":
+            self._reported(notice, notice.report)
+        placement = None
+        if self.worker is not None:
+            try:
+                placement = self.worker.place(
+                    notice, mask, self.default_mask,
+                    url_match=mask.regex.match(url) if mask else None,
+                )  # fmt: skip
+            except PathRefused as err:
+                self._count("refused")
+                logger.error("refused %s: %s", redact_url(url), err)
+                self._finish(job)
+                return
+        if self.plugins is not None and not self._on_message(job, placement):
+            return
+        if placement is None:
+            self._post_then_finish(job, job.notice)
             return
         try:
-            placement = place(
-                notice, mask, self.default_mask, url_match=mask.regex.match(url) if mask else None
-            )
+            placement = job_placement(job, placement, remote=self.sends)
         except PathRefused as err:
             self._count("refused")
-            logger.error("refused %s: %s", redact_url(url), err)
+            logger.error("refused %s: a plugin's new_dir/new_file: %s", redact_url(url), err)
             self._finish(job)
             return
-        pool.submit(self._work, job, placement)
+        slot = (placement.path, notice.blocks.number if notice.blocks else 0)
+        with self._lock:
+            waiting = self._busy.get(slot)
+            if waiting is not None:  # the same file (or part) is in hand: after it
+                waiting.append((job, placement))
+                return
+            self._busy[slot] = []
+        pool.submit(self._work, job, placement, slot)
 
     # --- work (in a worker thread)
 
-    def _work(self, job: Job, placement: Placement) -> None:
-        assert self.downloader is not None
+    def _work(self, job: Job, placement: Placement, slot: tuple[Path, int]) -> None:
+        """Handle a job, then each job that waited for the same file (a copy of the notice,
+        most likely, which then finds the file in place)."""
+        following: tuple[Job, Placement] | None = (job, placement)
+        while following is not None:
+            try:
+                self._handle(*following)
+            except Exception as err:  # a defect: logged, the notice kept for a retry
+                logger.exception("failed %s: %s", redact_url(following[0].notice.url), err)
+                self.retry.put(following[0].retry_entry(f"unexpected error: {err}"))
+                self._ack(following[0])
+            with self._lock:
+                waiting = self._busy[slot]
+                following = waiting.pop(0) if waiting else None
+                if following is None:
+                    del self._busy[slot]
+
+    def _handle(self, job: Job, placement: Placement) -> None:
+        assert self.worker is not None
         notice = job.notice
         url = redact_url(notice.url)
-        outcome = self.downloader.fetch(notice, placement)
+        outcome = self._fetch(job, placement)
         attempt = 1
         while outcome.status == "transient" and attempt < self.config.attempts:
             if self.stop.is_set():
@@ -235,20 +300,30 @@ class ConsumerLoop:
             attempt += 1
             logger.warning("failed %s (try %d of %d): %s", url, attempt - 1,
                            self.config.attempts, outcome.reason)  # fmt: skip
-            outcome = self.downloader.fetch(notice, placement)
+            outcome = self._fetch(job, placement)
         self._outcome(job, outcome)
+
+    def _fetch(self, job: Job, placement: Placement) -> Outcome:
+        assert self.worker is not None
+        if self.plugins is not None:
+            outcome = self._plugin_transfer(job, placement)
+            if outcome is not None:
+                return outcome
+        return self.worker.handle(job.notice, placement)
 
     def _outcome(self, job: Job, outcome: Outcome) -> None:
         notice = job.notice
         url = redact_url(notice.url)
         if outcome.status == "done":
-            self._count("downloaded")
+            done = self.worker.done if self.worker else "downloaded"
+            self._count(done)
             with self._lock:
                 self.bytes += outcome.size
             if logger.isEnabledFor(logging.INFO):
                 rate = outcome.size / outcome.seconds if outcome.seconds > 0 else 0
                 logger.info(
-                    "downloaded %s to %s (%s in %.3fs, %s/s)%s",
+                    "%s %s to %s (%s in %.3fs, %s/s)%s",
+                    done,
                     url,
                     outcome.path,
                     humanize.naturalsize(outcome.size, binary=True),
@@ -256,7 +331,9 @@ class ConsumerLoop:
                     humanize.naturalsize(rate, binary=True),
                     f"; {outcome.reason}" if outcome.reason else "",
                 )
-            self._report(notice, 201, "Downloaded", outcome.seconds)
+            self._report(notice, 201, done.capitalize(), outcome.seconds)
+            if self.plugins is not None and not self._after_download(job, outcome):
+                return
             if outcome.whole:
                 self._post_then_finish(job, self._onward(notice, outcome))
             else:  # a part of a file still incomplete: nothing to announce yet
@@ -269,13 +346,12 @@ class ConsumerLoop:
         elif outcome.status == "transient" and self.config.retry:
             self._count("failed")
             logger.error("failed %s: %s; kept for retry", url, outcome.reason)
-            self.retry.put(job.retry_entry(outcome.reason))
-            self._report(notice, 499, f"Download failed, kept for retry: {outcome.reason}")
-            self._ack(job)
+            self._report(notice, self.failed_code, f"Failed, kept for retry: {outcome.reason}")
+            self._keep_for_retry(job, outcome.reason)
         else:
             self._count("failed")
             logger.error("failed %s: %s; dropped", url, outcome.reason)
-            self._report(notice, 499, f"Download failed: {outcome.reason}")
+            self._report(notice, self.failed_code, f"Failed: {outcome.reason}")
             self._finish(job)
 
     def _onward(self, notice: Notice, outcome: Outcome) -> Notice:
@@ -284,13 +360,14 @@ class ConsumerLoop:
         config = self.config
         if notice.blocks is not None and outcome.path is not None:
             notice = self._whole_file(notice, outcome.path)
-        if not config.post_base_url or outcome.path is None:
+        base_url = config.post_base_url or (config.destination if self.sends else None)
+        if not base_url or outcome.path is None:
             return notice
         relative = str(outcome.path)
         if config.post_base_dir and relative.startswith(config.post_base_dir):
             relative = relative[len(config.post_base_dir) :]
         return dataclasses.replace(
-            notice, base_url=config.post_base_url.split(",")[0], rel_path=relative,
+            notice, base_url=base_url.split(",")[0], rel_path=relative,
             pubtime=epoch_to_time(time.time()),
         )  # fmt: skip
 
@@ -308,6 +385,11 @@ class ConsumerLoop:
         if self.publisher is None:
             self._finish(job)
             return
+        if self.plugins is not None and self.plugins.has("on_post"):
+            posted = self._on_post(job, notice)
+            if posted is None:
+                return
+            notice = posted
         try:
             confirmation = self.publisher.publish(notice)
         except NotEncodable as err:
@@ -330,7 +412,16 @@ class ConsumerLoop:
             self.retry.done(job.retry)
         self._ack(job)
 
+    def _keep_for_retry(self, job: Job, reason: str) -> None:
+        self.retry.put(job.retry_entry(reason))
+        self._ack(job)
+
     def _ack(self, job: Job) -> None:
+        if job.claim is not None:
+            try:
+                self.nodupe.settle(*job.claim)  # type: ignore[union-attr]
+            except NoDupeUnavailable:
+                return  # stopping: delivered again, and taken over as claimed
         if job.delivery is not None:
             self.consumer.ack(job.delivery)  # type: ignore[union-attr]
 
@@ -342,10 +433,27 @@ class ConsumerLoop:
             code=code, message=message, host=socket.gethostname(),
             user=self.config.broker_user(), elapsed=f"{seconds:.6f}",
         )  # fmt: skip
+        notice = dataclasses.replace(notice, report=report)
+        if self.plugins is not None and self.plugins.has("on_report"):
+            try:
+                msg = self.plugins.message(notice)
+                if not self.plugins.run("on_report", msg):
+                    return
+                notice = msg.to_notice()
+            except (PluginFailed, MalformedNotice) as err:
+                logger.warning("no report for %s: %s", redact_url(notice.url), err)
+                return
         try:
-            self.reporter.publish(dataclasses.replace(notice, report=report))
+            self.reporter.publish(notice)
         except NotEncodable as err:
             logger.warning("no report for %s: %s", redact_url(notice.url), err)
+
+    def _reported(self, notice: Notice, report: Report) -> None:
+        """sr_report: one line per report received, counted by its class of code."""
+        self._count(f"reports {report.code // 100}xx")
+        logger.info("report %d %s: %s by %s@%s (%ss)", report.code, report.message or "",
+                    redact_url(notice.url), report.user or "-", report.host or "-",
+                    report.elapsed if report.elapsed is not None else "-")  # fmt: skip
 
     # --- retries and housekeeping
 
@@ -364,6 +472,130 @@ class ConsumerLoop:
             self._count("retried")
             self._filter(Job(notice, None, entry), pool)
 
+    # --- plugins (sarra.flow.plugins): each hook says whether the notice goes on
+
+    def _plugin_failed(self, job: Job, err: PluginFailed) -> None:
+        """A plugin raised (it is logged), or asked to see the notice later: the notice goes
+        to the retry queue."""
+        self._count("delayed" if err.later else "failed")
+        level = logging.INFO if err.later else logging.ERROR
+        if self.config.retry:
+            logger.log(level, "%s: %s; kept for retry", redact_url(job.notice.url), err)
+            self._keep_for_retry(job, str(err))
+        else:
+            logger.log(level, "%s: %s; dropped", redact_url(job.notice.url), err)
+            self._finish(job)
+
+    def _plugin_stopped(self, job: Job, entry: str) -> None:
+        self._count("stopped by plugin")
+        logger.debug("%s: a plugin at %s returned False", redact_url(job.notice.url), entry)
+        self._finish(job)
+
+    def _on_message(self, job: Job, placement: Placement | None) -> bool:
+        """destfn_script and on_message: False when the notice stops here (handled)."""
+        plugins = self.plugins
+        assert plugins is not None
+        if not (plugins.has("on_message") or plugins.has("destfn_script")):
+            return True
+        if placement is not None:
+            new_dir, new_file = str(placement.path.parent), placement.path.name
+        else:
+            new_dir, new_file = self.config.directory, job.notice.rel_path.rpartition("/")[2]
+        msg = plugins.message(job.notice, new_dir=new_dir, new_file=new_file,
+                              is_retry=job.retry is not None)  # fmt: skip
+        job.msg = msg
+        try:
+            if placement is not None and plugins.has("destfn_script"):
+                plugins.parent.new_file = msg.new_file
+                plugins.run("destfn_script", msg)
+                msg.new_file = plugins.parent.new_file
+            if not plugins.run("on_message", msg):
+                self._plugin_stopped(job, "on_message")
+                return False
+            job.notice = msg.to_notice()
+        except PluginFailed as err:
+            self._plugin_failed(job, err)
+            return False
+        except MalformedNotice as err:
+            self._count("malformed")
+            logger.error("%s: changed by a plugin into no notice: %s",
+                         redact_url(job.notice.url), err)  # fmt: skip
+            self._finish(job)
+            return False
+        return True
+
+    def _plugin_transfer(self, job: Job, placement: Placement) -> Outcome | None:
+        """do_download then do_get plugins of the notice's scheme (a sender: do_send then
+        do_put, of the destination's scheme); None = the built-in transfer."""
+        plugins = self.plugins
+        assert plugins is not None
+        if self.sends:
+            entries, scheme = ("do_send", "do_put"), urlsplit(self.config.destination).scheme
+        else:
+            entries, scheme = ("do_download", "do_get"), urlsplit(job.notice.base_url).scheme
+        for entry in entries:
+            if not plugins.has(entry):
+                continue
+            started = time.monotonic()
+            msg = job.msg or plugins.message(job.notice)
+            msg.new_dir, msg.new_file = str(placement.path.parent), placement.path.name
+            if self.sends and urlsplit(job.notice.base_url).scheme == "file":
+                msg.local_file = remote_path(job.notice)  # the file to send
+            try:
+                done = plugins.transfer(entry, scheme, msg)
+            except PluginFailed as err:
+                return Outcome("transient", str(err))
+            if done is None:
+                continue
+            if not done:
+                return Outcome("transient", f"{entry} plugin failed")
+            path = Path(msg.new_dir or placement.path.parent) / (msg.new_file or "")
+            size = path.stat().st_size if not self.sends and path.is_file() else 0
+            size = size or job.notice.size or 0
+            return Outcome("done", f"by {entry} plugin", path, size, time.monotonic() - started)
+        return None
+
+    def _after_download(self, job: Job, outcome: Outcome) -> bool:
+        """on_part (each part, a whole file being one), then on_file (the file complete), for
+        downloads: False when the notice stops here."""
+        plugins = self.plugins
+        assert plugins is not None
+        entries = [e for e in ("on_part", "on_file") if plugins.has(e)]
+        if not entries or self.sends or job.notice.file_op or outcome.path is None:
+            return True
+        msg = job.msg or plugins.message(job.notice)
+        msg.new_dir, msg.new_file = str(outcome.path.parent), outcome.path.name
+        try:
+            for entry in entries:
+                if entry == "on_file" and not outcome.whole:
+                    break
+                if not plugins.run(entry, msg):
+                    self._plugin_stopped(job, entry)
+                    return False
+        except PluginFailed as err:
+            self._plugin_failed(job, err)
+            return False
+        return True
+
+    def _on_post(self, job: Job, notice: Notice) -> Notice | None:
+        """on_post: the notice to publish, or None when it is not published (handled)."""
+        plugins = self.plugins
+        assert plugins is not None
+        msg = plugins.message(notice)
+        if job.msg is not None:
+            msg.new_dir, msg.new_file = job.msg.new_dir, job.msg.new_file
+        try:
+            if plugins.run("on_post", msg):
+                return msg.to_notice()
+            self._plugin_stopped(job, "on_post")
+        except PluginFailed as err:
+            self._plugin_failed(job, err)
+        except MalformedNotice as err:
+            logger.error("not posted %s: changed by a plugin into no notice: %s",
+                         redact_url(notice.url), err)  # fmt: skip
+            self._finish(job)
+        return None
+
     def _count(self, what: str) -> None:
         with self._lock:
             self.counts[what] += 1
@@ -376,12 +608,57 @@ class ConsumerLoop:
         if self.nodupe is not None:
             self.nodupe.compact()
         self.retry.compact()
+        if self.plugins is not None:
+            self.plugins.event("on_heartbeat")
         with self._lock:
             counts = dict(self.counts)
             size = self.bytes
         summary = ", ".join(f"{n} {what}" for what, n in sorted(counts.items())) or "nothing"
-        logger.info("so far: %s; %s downloaded; %d in the retry queue", summary,
-                    humanize.naturalsize(size, binary=True), len(self.retry))  # fmt: skip
+        logger.info("so far: %s; %s %s; %d in the retry queue", summary,
+                    humanize.naturalsize(size, binary=True),
+                    self.worker.done if self.worker else "moved", len(self.retry))  # fmt: skip
+
+
+class Worker(Protocol):
+    """What the loop's workers do with an accepted notice: a Downloader or a Sender."""
+
+    done: str
+    """The verb of the log line and count of a file handled: downloaded, sent."""
+
+    def place(
+        self,
+        notice: Notice,
+        mask: Mask | None,
+        default: Mask,
+        *,
+        url_match: re.Match[str] | None = None,
+    ) -> Placement: ...
+
+    def handle(self, notice: Notice, placement: Placement) -> Outcome: ...
+
+    def close(self) -> None: ...
+
+
+def _worker(config: Config, credentials: Credentials) -> Worker | None:
+    """The worker of a component: a sender sends, the others download unless notify_only."""
+    if config.component == "sender":
+        return Sender(config, credentials)
+    return None if config.notify_only else Downloader(config, credentials)
+
+
+def job_placement(job: Job, placement: Placement, remote: bool = False) -> Placement:
+    """The placement after the plugins: where they moved new_dir/new_file, confined there
+    (`remote`: a sender's destination, judged on the names alone)."""
+    msg = job.msg
+    if msg is None or msg.new_file is None:
+        return placement
+    new_dir = Path(msg.new_dir or placement.path.parent)
+    if new_dir == placement.path.parent and msg.new_file == placement.path.name:
+        return placement
+    root = placement.root if new_dir.is_relative_to(placement.root) else new_dir
+    relative = str(new_dir.relative_to(root) / msg.new_file)
+    path = Path(confine_remote(str(root), relative)) if remote else confine(root, relative)
+    return Placement(root, path)
 
 
 def run(config: Config, number: int, stop: threading.Event) -> None:

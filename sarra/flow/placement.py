@@ -57,13 +57,27 @@ def place(
     """The local path of a notice's file. `default` holds the placement in force at the end of
     the config (used when accept_unmatch took the notice). Raises PathRefused when the result
     would leave the directory."""
+    directory, relative = placed(notice, mask, default, url_match=url_match, values=values, now=now)
+    return Placement(Path(directory), confine(directory, relative))
+
+
+def placed(
+    notice: Notice,
+    mask: Mask | None,
+    default: Mask,
+    *,
+    url_match: re.Match[str] | None = None,
+    values: dict[str, str] | None = None,
+    now: datetime | None = None,
+) -> tuple[str, str]:
+    """The directory (expanded) and the path below it of a notice's file, not yet confined."""
     rule = mask or default
     known = {"SOURCE": notice.source or ""}
     if url_match is not None:
         known |= {str(i): group or "" for i, group in enumerate(url_match.groups(), start=1)}
         known["0"] = url_match.group(0)
     known |= values or {}
-    directory = Path(expand(rule.directory, notice_lookup(known, now)))
+    directory = expand(rule.directory, notice_lookup(known, now))
     relative = _strip(notice.rel_path, rule.strip)
     if rule.flatten != "/":
         relative = relative.replace("/", rule.flatten)
@@ -75,7 +89,7 @@ def place(
         relative = _renamed(notice.rename, relative)
     if not relative or relative.endswith("/"):
         raise PathRefused(notice.rel_path, "names no file")
-    return Placement(directory, confine(directory, relative))
+    return directory, relative
 
 
 def _renamed(rename: str, relative: str) -> str:

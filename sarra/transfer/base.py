@@ -187,7 +187,8 @@ class Transfer(ABC):
     def url(self, path: str = "") -> str:
         """The URL of `path` on this server, for messages (it never holds the password)."""
         user = f"{self.server.user}@" if self.server.user else ""
-        return f"{self.server.scheme}://{user}{self.host_port}{path}"
+        separator = "" if path.startswith("/") or not path else "/"
+        return f"{self.server.scheme}://{user}{self.host_port}{separator}{path}"
 
     @property
     def host_port(self) -> str:

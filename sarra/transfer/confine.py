@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 StrPath = str | os.PathLike[str]
 
@@ -30,20 +30,8 @@ def confine(root: StrPath, rel_path: str) -> Path:
     never above root. Existing components that are symlinks must resolve inside root. The result
     is below root's real path (root itself may be a symlink) and holds no '.' or '..'.
     """
-    _check_name(rel_path)
     shown_root = _show(os.fspath(root))
-    names: list[str] = []
-    for segment in rel_path.split("/"):
-        if segment in ("", "."):
-            continue
-        if segment != "..":
-            names.append(segment)
-        elif names:
-            names.pop()
-        else:
-            raise PathRefused(rel_path, f"climbs out of {shown_root}")
-    if not names:
-        raise PathRefused(rel_path, f"names {shown_root} itself, not a file in it")
+    names = _names(rel_path, shown_root)
     real_root = Path(os.path.realpath(root))
     current = real_root
     for depth, name in enumerate(names, start=1):
@@ -60,6 +48,30 @@ def confine(root: StrPath, rel_path: str) -> Path:
                 reason = f"{_show(link)} is a symlink to {_show(target)}, outside {shown_root}"
                 raise PathRefused(rel_path, reason)
     return real_root.joinpath(*names)
+
+
+def confine_remote(root: str, rel_path: str) -> PurePosixPath:
+    """The path of `rel_path` below a remote directory `root`, or PathRefused: the same rules
+    as `confine`, judged on the names alone (the remote file system cannot be examined)."""
+    return PurePosixPath(root).joinpath(*_names(rel_path, _show(root)))
+
+
+def _names(rel_path: str, shown_root: str) -> list[str]:
+    """The names of `rel_path` with '.' and '..' resolved, or PathRefused if it climbs out."""
+    _check_name(rel_path)
+    names: list[str] = []
+    for segment in rel_path.split("/"):
+        if segment in ("", "."):
+            continue
+        if segment != "..":
+            names.append(segment)
+        elif names:
+            names.pop()
+        else:
+            raise PathRefused(rel_path, f"climbs out of {shown_root}")
+    if not names:
+        raise PathRefused(rel_path, f"names {shown_root} itself, not a file in it")
+    return names
 
 
 def confine_link_target(root: StrPath, link_dir: StrPath, target: str) -> str:

@@ -155,7 +155,12 @@ class FtpTransfer(Transfer):
             for name in filter(None, path.split("/")):
                 current = posixpath.join(current, name)
                 if not self._is_dir(ftp, current):
-                    ftp.mkd(current)
+                    try:
+                        ftp.mkd(current)
+                    except ftplib.error_perm:
+                        if not self._is_dir(ftp, current):  # else made meanwhile by another
+                            raise
+                        continue
                     made.append(current)
             for directory in made:
                 if not self._site_chmod(ftp, directory, mode):

@@ -71,14 +71,19 @@ class LocalTransfer(Transfer):
         with self._failing("mkdir", path):
             missing: list[str] = []
             current = os.path.normpath(path)
-            while not os.path.isdir(current):
+            while current and not os.path.isdir(current):
                 missing.append(current)
                 parent = os.path.dirname(current)
                 if parent == current:
                     break
                 current = parent
             for directory in reversed(missing):
-                os.mkdir(directory)
+                try:
+                    os.mkdir(directory)
+                except FileExistsError:
+                    if not os.path.isdir(directory):  # else made meanwhile by another
+                        raise
+                    continue
                 os.chmod(directory, mode)
 
     def delete(self, path: str) -> None:

@@ -114,7 +114,12 @@ class SftpTransfer(Transfer):
                     break
                 current = parent
             for directory in reversed(missing):
-                sftp.mkdir(directory, mode)
+                try:
+                    sftp.mkdir(directory, mode)
+                except OSError:
+                    if not self._is_dir(sftp, directory):  # else made meanwhile by another
+                        raise
+                    continue
                 sftp.chmod(directory, mode)  # mkdir's mode is cut by the server's umask
 
     def delete(self, path: str) -> None:

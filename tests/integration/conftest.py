@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from pumpkit import declare
 from servers import (
     FTP_USER,
     PASSWORD,
@@ -21,8 +22,6 @@ from servers import (
     make_certificate,
 )
 
-from sarra.broker import plan
-from sarra.broker.publisher import Publisher
 from sarra.config.loader import load
 
 
@@ -124,10 +123,7 @@ def trust_test_certificate(
 def exchange(tmp_path: Path) -> str:
     """A fresh exchange, declared as the pump's feeder would have."""
     name = f"xtest_{uuid.uuid4().hex[:12]}"
-    config = load("subscribe", None, name="declarer")
-    settings = plan.connection_settings(config, "amqp://guest:guest@127.0.0.1/", "publisher")
-    with Publisher(settings, [name]) as publisher:
-        assert publisher.wait_ready(20)
+    declare(load("subscribe", None, name="declarer"), name)
     return name
 
 

@@ -109,11 +109,17 @@ def loop_ready(loop: ConsumerLoop) -> bool:
     return loop.consumer.wait_ready(20)
 
 
+def declare(config: Config, *exchanges: str) -> None:
+    """Declare exchanges, as the pump's feeder would have."""
+    settings = plan.connection_settings(config, "amqp://guest:guest@127.0.0.1/", "publisher")
+    with Publisher(settings, list(exchanges)) as publisher:
+        assert publisher.wait_ready(20)
+
+
 def watch(config: Config, exchange: str) -> Consumer:
     """A consumer of everything posted to an exchange (declared here if need be)."""
+    declare(config, exchange)
     settings = plan.connection_settings(config, "amqp://guest:guest@127.0.0.1/", "watcher")
-    with Publisher(settings, [exchange]) as publisher:
-        assert publisher.wait_ready(20)
     spec = QueueSpec(
         name=f"q_guest.watch.{uuid.uuid4().hex[:8]}",
         durable=False,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
+import uuid
 from pathlib import Path
 
 import pytest
-from pumpkit import announce, file_notice, running, take, wait_for, watch
+from pumpkit import announce, declare, file_notice, running, subscriber, take, wait_for, watch
 from servers import HttpServer
 
 from sarra.config.loader import Config, load
@@ -19,7 +21,7 @@ pytestmark = pytest.mark.broker
 
 
 def relay(tmp_path: Path, component: str, exchange: str, body: str) -> Config:
-    path = tmp_path / f"{component}.conf"
+    path = tmp_path / f"{component}_{uuid.uuid4().hex[:8]}.conf"
     path.write_text(
         f"broker amqp://guest@127.0.0.1/\nexchange {exchange}\nexpire 1m\n"
         f"post_exchange {exchange}_out\n{body}"
@@ -127,3 +129,38 @@ def test_sarra_announces_a_file_received_in_parts_once_whole(
     assert (docroot / source.name).read_bytes() == source.read_bytes()
     assert posted.blocks is None and posted.size == size
     assert posted.identity == Identity("md5", hex_to_b64(checksum_file(source, "d")))
+
+
+def test_report_reads_what_a_subscriber_reports_back(
+    tmp_path: Path,
+    exchange: str,
+    credentials: Path,
+    served_root: Path,
+    http_server: HttpServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, "sarra.flow")
+    reports = f"{exchange}_reports"
+    (served_root / f"rep_{exchange}.txt").write_bytes(b"reported")
+    path = tmp_path / "report.conf"
+    path.write_text(f"broker amqp://guest@127.0.0.1/\nexchange {reports}\nexpire 1m\n")
+    report_config = load("report", path)
+    assert report_config.topic_prefix == "v02.report" and report_config.notify_only
+    sub = subscriber(
+        tmp_path, exchange,
+        f"directory {tmp_path / 'out'}\naccept .*\nreport_back\nreport_exchange {reports}\n",
+    )  # fmt: skip
+    declare(sub, reports)
+    found = file_notice(f"http://127.0.0.1:{http_server.port}/", f"rep_{exchange}.txt", b"x")
+    missing = file_notice(f"http://127.0.0.1:{http_server.port}/", "no/such/file", b"x")
+    with running(report_config) as report_loop, running(sub):
+        announce(sub, [found, missing], exchange)
+        wait_for(
+            lambda: report_loop.counts["reports 2xx"] == 1 and report_loop.counts["reports 4xx"],
+            "a report of each",
+        )
+    assert any(
+        r.getMessage().startswith("report 201 Downloaded:")
+        and f"rep_{exchange}.txt" in r.getMessage()
+        for r in caplog.records
+    )

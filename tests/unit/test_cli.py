@@ -147,13 +147,6 @@ def test_edit_checks_the_config_afterwards(feed: Path) -> None:
     assert result.returncode == 0 and f"{feed}: valid" in result.stdout
 
 
-def test_components_not_built_yet_say_so(sarra_home: Path) -> None:
-    (sarra_home / "sender").mkdir()
-    (sarra_home / "sender" / "out.conf").write_text("broker amqp://localhost/\naccept .*\n")
-    result = run("sr_sender", "start", "out")
-    assert result.returncode == 3 and "not built yet" in result.stderr
-
-
 def test_old_argument_order_is_accepted_with_a_warning(feed: Path) -> None:
     result = run("sr_subscribe", "feed", "show")
     assert result.returncode == 0 and "old order" in result.stderr

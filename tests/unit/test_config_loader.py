@@ -340,3 +340,16 @@ def test_checksum_methods_accepted(tmp_path: Path, value: str) -> None:
 def test_checksum_method_refused(tmp_path: Path, value: str, reason: str) -> None:
     with pytest.raises(ConfigErrors, match=reason):
         load("post", write(tmp_path / "c.conf", f"sum {value}\n"))
+
+
+def test_a_winnow_of_several_instances_splits_its_exchange_unless_its_cache_is_shared(
+    tmp_path: Path,
+) -> None:
+    base = "broker amqp://localhost/\nexchange xwinnow\npost_exchange xout\ninstances 2\n"
+    split = load("winnow", write(tmp_path / "a.conf", base))
+    assert split.exchange_split is True
+    assert any("exchange_split" in warning for warning in split.warnings)
+    shared = load("winnow", write(tmp_path / "b.conf", base + "nodupe_driver redis\n"))
+    assert shared.exchange_split is False
+    one = load("winnow", write(tmp_path / "c.conf", base.replace("instances 2", "instances 1")))
+    assert one.exchange_split is False

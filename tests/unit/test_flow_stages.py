@@ -99,13 +99,27 @@ def test_nodupe_ttl_and_persistence(tmp_path: Path) -> None:
     cache = NoDupeCache(ttl=60, file=file)
     n = notice("a/b.txt", identity=Identity("md5", "abc"))
     key, path = notice_key(n, "path")
-    assert cache.check(key, path, now=1000.0) is True
-    assert cache.check(key, path, now=1010.0) is False
-    assert cache.check(key, "other/b.txt", now=1010.0) is True
+    assert cache.claim(key, path, now=1000.0) is True
+    assert cache.claim(key, path, now=1001.0) is False  # claimed by the first copy
+    cache.settle(key, path, now=1002.0)
+    assert cache.claim(key, path, now=1010.0) is False
+    assert cache.claim(key, path, now=1071.0) is True  # the TTL ran out (from 1010)
+    assert cache.claim(key, "other/b.txt", now=1010.0) is True
+    cache.settle(key, "other/b.txt")
     cache.close()
     reloaded = NoDupeCache(ttl=10**10, file=file)
-    assert reloaded.check(key, path) is False
+    assert reloaded.claim(key, path) is False
     assert reloaded.compact(now=time.time()) == 2
+
+
+def test_nodupe_claim_not_settled_is_forgotten_by_a_restart(tmp_path: Path) -> None:
+    """Killed between claim and settle: the redelivered copy passes after the restart."""
+    file = tmp_path / "cache"
+    cache = NoDupeCache(ttl=60, file=file)
+    assert cache.claim("k", "p") is True
+    assert cache.claim("k", "p", redelivered=True) is True  # taken over
+    cache.close()
+    assert NoDupeCache(ttl=60, file=file).claim("k", "p", redelivered=True) is True
 
 
 def test_nodupe_basis() -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from sarra.config.credentials import Credentials
 from sarra.config.loader import load
-from sarra.flow import download
+from sarra.flow import connections
 from sarra.flow.download import Downloader, Outcome
 from sarra.flow.placement import Placement
 from sarra.integrity.checksum import checksum_file, hex_to_b64
@@ -48,12 +48,12 @@ class Recording:
 def record_transfers(monkeypatch: pytest.MonkeyPatch, ranges: bool = True) -> list[int]:
     """Make every Downloader of the test use Recording transfers; the offsets they fetch."""
     offsets: list[int] = []
-    real = download.open_transfer
+    real = connections.open_transfer
 
     def opened(*args: Any, **kwargs: Any) -> Recording:
         return Recording(real(*args, **kwargs), offsets, ranges)
 
-    monkeypatch.setattr(download, "open_transfer", opened)
+    monkeypatch.setattr(connections, "open_transfer", opened)
     return offsets
 
 
@@ -130,7 +130,7 @@ def test_parts_in_any_order_make_the_file_only_when_all_are_here(
     outcomes = []
     for notice in notices:
         assert not place.path.exists(), "the final name appeared before the last part"
-        outcomes.append(worker.fetch(notice, place))
+        outcomes.append(worker.handle(notice, place))
     assert [o.status for o in outcomes] == ["done"] * len(notices), outcomes
     assert "file complete" in outcomes[-1].reason
     assert all("file complete" not in o.reason for o in outcomes[:-1])
@@ -148,7 +148,7 @@ def test_part_files_or_the_work_file_hold_the_parts_until_the_end(
     notices = part_notices(source_file(tmp_path, data))
     worker, place = downloader(tmp_path, inplace), placement(tmp_path)
     for notice in notices[:3]:
-        assert worker.fetch(notice, place).reason.endswith(f"of {len(notices)} parts here")
+        assert worker.handle(notice, place).reason.endswith(f"of {len(notices)} parts here")
     kept = leftovers(tmp_path)
     if inplace:
         assert kept == [".big.dat.sarra-parts", "big.dat.tmp"]
@@ -164,7 +164,7 @@ def test_parts_from_several_threads_twice_over(tmp_path: Path, data: bytes, inpl
     random.Random(7).shuffle(notices)
     worker, place = downloader(tmp_path, inplace), placement(tmp_path)
     with ThreadPoolExecutor(8) as pool:
-        outcomes = list(pool.map(lambda n: worker.fetch(n, place), notices))
+        outcomes = list(pool.map(lambda n: worker.handle(n, place), notices))
     statuses = sorted(o.status for o in outcomes)
     assert statuses == ["done"] * 11 + ["skipped"] * 11, outcomes
     assert sum("file complete" in o.reason for o in outcomes) == 1
@@ -178,8 +178,8 @@ def test_a_part_redelivered_after_the_file_is_complete_is_skipped(
     notices = part_notices(source_file(tmp_path, data))
     worker, place = downloader(tmp_path, True), placement(tmp_path)
     for notice in notices:
-        worker.fetch(notice, place)
-    again = worker.fetch(notices[4], place)
+        worker.handle(notice, place)
+    again = worker.handle(notices[4], place)
     assert again.status == "skipped" and "this version" in again.reason
     assert len(fetched) == len(notices)
     assert leftovers(tmp_path) == []
@@ -193,15 +193,15 @@ def test_a_part_corrupted_at_the_source_is_refused_then_fetched_again(
     notices = part_notices(source)
     worker, place = downloader(tmp_path, inplace), placement(tmp_path)
     for notice in notices[:-1]:
-        worker.fetch(notice, place)
+        worker.handle(notice, place)
     spoiled = bytearray(data)
     spoiled[-5] ^= 0xFF
     source.write_bytes(spoiled)
-    refused = worker.fetch(notices[-1], place)
+    refused = worker.handle(notices[-1], place)
     assert refused.status == "transient" and "checksum" in refused.reason
     assert not place.path.exists()
     source.write_bytes(data)
-    assert worker.fetch(notices[-1], place).status == "done"
+    assert worker.handle(notices[-1], place).status == "done"
     assert place.path.read_bytes() == data
 
 
@@ -212,13 +212,13 @@ def test_a_changed_file_moves_only_its_changed_part(
     source = source_file(tmp_path, data)
     worker, place = downloader(tmp_path, inplace), placement(tmp_path)
     for notice in part_notices(source):
-        worker.fetch(notice, place)
+        worker.handle(notice, place)
     changed = bytearray(data)
     changed[5 * BLOCK + 10 : 5 * BLOCK + 20] = os.urandom(10)
     source.write_bytes(changed)
     os.utime(source, (MTIME + 60, MTIME + 60))
     fetched.clear()
-    outcomes = [worker.fetch(n, place) for n in reversed(part_notices(source))]
+    outcomes = [worker.handle(n, place) for n in reversed(part_notices(source))]
     assert fetched == [5 * BLOCK]
     assert sorted(o.status for o in outcomes) == ["done"] + ["skipped"] * 10, outcomes
     assert "file complete" in outcomes[-1].reason
@@ -231,15 +231,15 @@ def test_the_old_file_stays_whole_until_the_changed_file_is(tmp_path: Path, data
     source = source_file(tmp_path, data)
     worker, place = downloader(tmp_path, True), placement(tmp_path)
     for notice in part_notices(source):
-        worker.fetch(notice, place)
+        worker.handle(notice, place)
     changed = bytes(reversed(data))
     source.write_bytes(changed)
     os.utime(source, (MTIME, MTIME))
     notices = part_notices(source)
     for notice in notices[:-1]:
-        worker.fetch(notice, place)
+        worker.handle(notice, place)
         assert place.path.read_bytes() == data
-    worker.fetch(notices[-1], place)
+    worker.handle(notices[-1], place)
     assert place.path.read_bytes() == changed
 
 
@@ -247,12 +247,12 @@ def test_a_file_that_grew_is_cut_anew(tmp_path: Path, data: bytes, fetched: list
     source = source_file(tmp_path, data)
     worker, place = downloader(tmp_path, False), placement(tmp_path)
     for notice in part_notices(source):
-        worker.fetch(notice, place)
+        worker.handle(notice, place)
     grown = data + os.urandom(BLOCK)
     source.write_bytes(grown)
     fetched.clear()
     for notice in part_notices(source):
-        worker.fetch(notice, place)
+        worker.handle(notice, place)
     assert place.path.read_bytes() == grown
     assert fetched == [10 * BLOCK, 11 * BLOCK]  # the short last block, and the new one
     assert leftovers(tmp_path) == []
@@ -265,13 +265,13 @@ def test_a_restart_resumes_from_the_files_on_disk(
     place = placement(tmp_path)
     first = downloader(tmp_path, True)
     for notice in notices[:6]:
-        first.fetch(notice, place)
+        first.handle(notice, place)
     fetched.clear()
     second = downloader(tmp_path, True)  # a new process: only the disk remembers
-    redelivered = second.fetch(notices[5], place)
+    redelivered = second.handle(notices[5], place)
     assert redelivered.status == "skipped" and "already here" in redelivered.reason
     for notice in notices[6:]:
-        second.fetch(notice, place)
+        second.handle(notice, place)
     assert fetched == [n.blocks.to_parts().offset for n in notices[6:]]  # type: ignore[union-attr]
     assert place.path.read_bytes() == data
 
@@ -280,20 +280,20 @@ def test_a_part_spoiled_on_disk_is_dropped_not_published(tmp_path: Path, data: b
     notices = part_notices(source_file(tmp_path, data))
     worker, place = downloader(tmp_path, True), placement(tmp_path)
     for notice in notices[:-1]:
-        worker.fetch(notice, place)
+        worker.handle(notice, place)
     with open(tmp_path / "out" / "big.dat.tmp", "r+b") as work:
         work.write(b"spoiled")
-    last = worker.fetch(notices[-1], place)
+    last = worker.handle(notices[-1], place)
     assert last.status == "done" and "no longer match" in last.reason
     assert not place.path.exists()
-    assert worker.fetch(notices[0], place).status == "done"  # announced again: fetched
+    assert worker.handle(notices[0], place).status == "done"  # announced again: fetched
     assert place.path.read_bytes() == data
 
 
 def test_inflight_none_still_assembles_under_a_hidden_name(tmp_path: Path, data: bytes) -> None:
     notices = part_notices(source_file(tmp_path, data))
     worker, place = downloader(tmp_path, True, ("inflight", "NONE")), placement(tmp_path)
-    worker.fetch(notices[0], place)
+    worker.handle(notices[0], place)
     assert leftovers(tmp_path) == [".big.dat.sarra-parts", ".big.dat.sarra-work"]
     assert not place.path.exists()
 
@@ -303,14 +303,14 @@ def test_a_scheme_without_ranges_is_permanent(
 ) -> None:
     record_transfers(monkeypatch, ranges=False)
     notices = part_notices(source_file(tmp_path, data))
-    outcome = downloader(tmp_path, True).fetch(notices[0], placement(tmp_path))
+    outcome = downloader(tmp_path, True).handle(notices[0], placement(tmp_path))
     assert outcome.status == "permanent" and "cannot fetch a byte range" in outcome.reason
 
 
 def test_parts_without_a_data_checksum_are_permanent(tmp_path: Path, data: bytes) -> None:
     notice = part_notices(source_file(tmp_path, data))[0]
     notice.identity = Identity("random", "1234")
-    outcome: Outcome = downloader(tmp_path, True).fetch(notice, placement(tmp_path))
+    outcome: Outcome = downloader(tmp_path, True).handle(notice, placement(tmp_path))
     assert outcome.status == "permanent" and "md5 or sha512" in outcome.reason
 
 
@@ -319,18 +319,18 @@ def test_workers_of_one_file_do_not_wait_for_each_others_downloads(
 ) -> None:
     """Two parts are in flight at once: writing in place shares the work file."""
     both = threading.Barrier(2, timeout=10)
-    real = download.open_transfer
+    real = connections.open_transfer
 
     class Slow(Recording):
         def get(self, path: str, file: BinaryIO, offset: int = 0, length: int | None = None) -> int:
             both.wait()
             return super().get(path, file, offset, length)
 
-    monkeypatch.setattr(download, "open_transfer", lambda *a, **k: Slow(real(*a, **k), [], True))
+    monkeypatch.setattr(connections, "open_transfer", lambda *a, **k: Slow(real(*a, **k), [], True))
     notices = part_notices(source_file(tmp_path, data))[:2]
     worker, place = downloader(tmp_path, True), placement(tmp_path)
     with ThreadPoolExecutor(2) as pool:
-        outcomes = list(pool.map(lambda n: worker.fetch(n, place), notices))
+        outcomes = list(pool.map(lambda n: worker.handle(n, place), notices))
     assert [o.status for o in outcomes] == ["done", "done"]
 
 
@@ -338,8 +338,8 @@ def test_a_state_line_cut_short_by_a_crash_is_forgotten(tmp_path: Path, data: by
     notices = part_notices(source_file(tmp_path, data))
     worker, place = downloader(tmp_path, True), placement(tmp_path)
     for notice in notices[:-1]:
-        worker.fetch(notice, place)
+        worker.handle(notice, place)
     with open(tmp_path / "out" / ".big.dat.sarra-parts", "a") as state:
         state.write("have 10 wo")  # the crash came mid-line, before the part was acknowledged
-    assert worker.fetch(notices[-1], place).status == "done"
+    assert worker.handle(notices[-1], place).status == "done"
     assert place.path.read_bytes() == data

@@ -1,0 +1,282 @@
+"""What a plugin sees: the `parent` object and its `parent.msg`, as the established plugins
+use them.
+
+`parent` holds the config's options as attributes (`parent.directory`, `parent.broker`), the
+options only plugins know as lists of the values written (`parent.msg_speedo_interval[0]`),
+`parent.logger`, `parent.declare_option(name)`, the helpers `duration_from_str`, `isTrue`,
+`chunksize_from_str`, and whatever the plugins set on it. `parent.msg` is the notice in hand,
+one per thread (downloads run in several threads).
+
+`parent.msg` shows a notice in the v02 vocabulary: topic, notice (the v02 body), pubtime,
+baseurl, relpath, headers (v02 header strings: sum, parts, mtime, ...), partstr, sumstr, url
+(parsed), urlstr, new_dir, new_file, local_file, isRetry... A plugin may change baseurl,
+relpath, pubtime, topic and headers (set_notice, set_topic help); `Msg.to_notice` turns the
+changes back into a Notice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import ParseResult, urlparse
+
+from sarra.config import paths, types
+from sarra.config.loader import Config
+from sarra.config.options import PLUGIN_ENTRY_POINTS
+from sarra.message import v02
+from sarra.message.errors import MalformedNotice, NotEncodable
+from sarra.message.notice import (
+    Notice,
+    epoch_to_time,
+    time_to_epoch,
+    time_v02_to_v03,
+    time_v03_to_v02,
+)
+from sarra.message.topic import escape, path_to_topic
+
+logger = logging.getLogger("sarra.plugins")
+
+REGISTERED_NAMES = frozenset({*PLUGIN_ENTRY_POINTS, "plugin", "registered_as"})
+"""What a plugin file assigns on `self` to register itself."""
+
+
+class Msg:
+    """A notice as the established plugins know it (see the module's doc)."""
+
+    def __init__(
+        self,
+        notice: Notice,
+        *,
+        topic_prefix: str = "v02.post",
+        new_dir: str | None = None,
+        new_file: str | None = None,
+        is_retry: bool = False,
+    ) -> None:
+        self._notice = notice
+        try:
+            topic, body, headers = v02.encode(notice, topic_prefix)
+            self.pubtime, self.baseurl, _ = body.split(" ", 2)
+        except NotEncodable:  # a v03 notice with more than v02 can carry: the bare fields
+            topic, headers = notice.topic or path_to_topic(notice.rel_path, topic_prefix), {}
+            self.pubtime = _v02_time(notice.pubtime)
+            self.baseurl = notice.base_url
+        self.topic: str = notice.topic or str(topic)
+        self.exchange = notice.exchange
+        self.relpath = notice.rel_path
+        self.headers: dict[str, str] = headers
+        self.new_dir = new_dir
+        self.new_file = new_file
+        self._local_file: str | None = None
+        self.new_baseurl: str | None = None
+        self.new_relpath: str | None = None
+        self.isRetry = is_retry
+        self.isPulse = False
+        self.local_offset = 0
+        self.in_partfile = False
+        blocks = notice.blocks
+        self.offset = blocks.number * blocks.size if blocks else 0
+        self.length = notice.size or 0
+        self.report_code: int | None = None
+        self.report_message: str | None = None
+        self._original = (self.topic, self.pubtime, self.baseurl, self.relpath, dict(headers))
+
+    # --- the v02 view
+
+    @property
+    def notice(self) -> str:
+        """The v02 body: `pubtime baseurl relpath`."""
+        return f"{self.pubtime} {self.baseurl} {escape(self.relpath)}"
+
+    @property
+    def urlstr(self) -> str:
+        """The URL of the file: baseurl + relpath."""
+        if self.baseurl.endswith("/") or self.relpath.startswith("/"):
+            return self.baseurl + self.relpath
+        return f"{self.baseurl}/{self.relpath}"
+
+    @property
+    def url(self) -> ParseResult:
+        """The URL of the file, parsed (url.scheme, url.hostname, url.path ...)."""
+        return urlparse(self.urlstr)
+
+    @property
+    def partstr(self) -> str | None:
+        """The v02 parts header (1,size,1,0,0 for a whole file)."""
+        return self.headers.get("parts")
+
+    @property
+    def sumstr(self) -> str | None:
+        """The v02 sum header (d,<md5 hex> ...)."""
+        return self.headers.get("sum")
+
+    @property
+    def sumflg(self) -> str | None:
+        """The checksum letter of the sum header."""
+        return self.sumstr.split(",", 1)[0] if self.sumstr else None
+
+    @property
+    def partflg(self) -> str | None:
+        """The partition method letter of the parts header (1, i or p)."""
+        return self.partstr.split(",", 1)[0] if self.partstr else None
+
+    @property
+    def hdrstr(self) -> str:
+        """The headers as `name=value` words."""
+        return " ".join(f"{k}={v}" for k, v in sorted(self.headers.items()))
+
+    @property
+    def local_file(self) -> str | None:
+        """The local file: as set (a sender's source file), else new_dir/new_file."""
+        if self._local_file is not None:
+            return self._local_file
+        if self.new_file is None:
+            return None
+        return os.path.join(self.new_dir or "", self.new_file)
+
+    @local_file.setter
+    def local_file(self, path: str | None) -> None:
+        self._local_file = path
+
+    def get_elapse(self) -> float:
+        """Seconds since the notice was published."""
+        try:
+            return time.time() - time_to_epoch(self.pubtime)
+        except ValueError:
+            return 0.0
+
+    def set_notice(self, baseurl: str, relpath: str, pubtime: str | None = None) -> None:
+        """Point the notice at another URL (and publication time, v02 form)."""
+        self.baseurl = baseurl
+        self.relpath = relpath
+        if pubtime is not None:
+            self.pubtime = pubtime
+
+    def set_topic(self, topic_prefix: str, relpath: str) -> None:
+        """The topic of a path below a prefix (the file name is not part of it)."""
+        self.topic = path_to_topic(relpath, topic_prefix)
+
+    # --- back to the model
+
+    def changed(self) -> bool:
+        """Whether a plugin changed what the notice says."""
+        now = (self.topic, self.pubtime, self.baseurl, self.relpath, self.headers)
+        return now != self._original
+
+    def to_notice(self) -> Notice:
+        """The notice with the plugins' changes (the original when nothing changed).
+        MalformedNotice if the changes make no notice."""
+        if not self.changed():
+            return self._notice
+        body = f"{self.pubtime} {self.baseurl} {escape(self.relpath)}"
+        if self._notice.report is not None:  # keep the report words as they were
+            _, original, _ = v02.encode(self._notice)
+            body = " ".join([body, *original.split(" ")[3:]])
+        notice = v02.decode(self.topic, body, {k: v for k, v in self.headers.items()})
+        notice.exchange = self.exchange
+        notice.content = self._notice.content
+        return notice
+
+
+def _v02_time(text: str) -> str:
+    try:
+        return time_v03_to_v02(text)
+    except ValueError:
+        return text
+
+
+def v03_time(text: str) -> str:
+    """A v02 (or v03) time as v03, for plugins that build notices."""
+    try:
+        return time_v02_to_v03(text)
+    except ValueError as err:
+        raise MalformedNotice(str(err)) from None
+
+
+class Parent:
+    """The `parent` object handed to every plugin (see the module's doc)."""
+
+    def __init__(self, config: Config, number: int = 0) -> None:
+        object.__setattr__(self, "_config", config)
+        object.__setattr__(self, "_local", threading.local())
+        object.__setattr__(self, "_declared", set())
+        object.__setattr__(self, "registering", None)
+        self.logger = logger
+        self.no = number
+        self.program_name = config.program
+        self.config_name = config.name
+        self.user_config_dir = str(paths.config_dir())
+        self.user_cache_dir = str(paths.state_dir(config.component, config.name))
+        self.restart_instance: Callable[[], None] = lambda: None
+        """Set by the component: stop this instance so that it starts afresh."""
+        self.poster: Callable[[Notice], bool] | None = None
+        """Set by posting components: publish a notice (see post)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        registering = self.registering
+        if registering is not None and name in REGISTERED_NAMES:
+            registering[name] = value  # `self.on_message = ...` in a plugin file being read
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self._config, name)
+
+    @property
+    def msg(self) -> Msg | None:
+        """The notice in hand in this thread."""
+        return getattr(self._local, "msg", None)
+
+    @msg.setter
+    def msg(self, msg: Msg | None) -> None:
+        self._local.msg = msg
+
+    @property
+    def declared(self) -> frozenset[str]:
+        """The option names plugins declared."""
+        return frozenset(self._declared)
+
+    def declare_option(self, name: str) -> None:
+        """Make an option known: a config may set it without an 'unknown option' error."""
+        self._declared.add(name)
+
+    # --- the established helpers
+
+    @staticmethod
+    def duration_from_str(text: str, default_unit: str = "s") -> float:
+        """Seconds of a duration such as 30, 5m, 1h."""
+        text = str(text)
+        return types.parse_duration(text if not text[-1:].isdigit() else text + default_unit)
+
+    @staticmethod
+    def chunksize_from_str(text: str) -> int:
+        """Bytes of a size such as 10, 4k, 1m."""
+        return types.parse_size(str(text))
+
+    @staticmethod
+    def isTrue(text: str | bool) -> bool:
+        """Whether an option's text means true."""
+        return text if isinstance(text, bool) else types.parse_bool(str(text))
+
+    def post(self, baseurl: str, relpath: str, headers: dict[str, str] | None = None) -> bool:
+        """Announce a file (do_poll plugins): its URL as base and relative path, and v02
+        headers (sum, parts, mtime, ...); published now. False if this component cannot."""
+        if self.poster is None:
+            self.logger.error("parent.post: this component does not post")
+            return False
+        pubtime = time_v03_to_v02(epoch_to_time(time.time()))
+        body = f"{pubtime} {baseurl} {escape(relpath)}"
+        notice = v02.decode(path_to_topic(relpath, "v02.post"), body, dict(headers or {}))
+        return self.poster(notice)
+
+    def state_file(self, name: str) -> Path:
+        """A file of this config's state directory, for plugins that keep state."""
+        directory = Path(self.user_cache_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory / name

@@ -1,0 +1,296 @@
+"""Plugins: found on the search path, loaded in both established forms, run at their entry
+points.
+
+Search path: ~/.config/sarra/plugins, then the plugins shipped in the package (sarra.plugins);
+`.py` may be left out of the name. A plugin file is executed with `self` bound to the `parent`
+object (sarra.flow.plugin_parent) and registers itself in one of two ways:
+
+- entry point form: `x = Cls(self)` then `self.on_message = x.on_message`, named in the config
+  by `on_message <file>` (every entry point the file assigns is registered);
+- class form: `self.plugin = 'ClassName'`, named by `plugin <file>`: the class is made with
+  `ClassName(parent)` and each of its methods named like an entry point is registered.
+
+Several plugins of one entry point run in config order; the first to return False stops the
+notice (or file). A plugin that raises has its traceback logged once (then one line each time)
+and the caller gets PluginFailed: a notice goes to the retry queue, the component goes on.
+A plugin that cannot be found or loaded, and an option no plugin declares, stop the component
+at its start with `file:line: reason`.
+
+Protocol plugins (do_download, do_get, do_send, do_put, do_poll) apply to the URL schemes their
+`registered_as()` returns (all schemes without one) and answer True (done), False (failed) or
+None (let the built-in transfer do it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sarra.config import paths
+from sarra.config.errors import ConfigError, ConfigErrors, Where
+from sarra.config.loader import Config
+from sarra.config.options import PLUGIN_ENTRY_POINTS
+from sarra.config.options import closest as closest_option
+from sarra.flow.plugin_parent import Msg, Parent
+from sarra.message.notice import Notice
+
+logger = logging.getLogger("sarra.plugins")
+
+PROTOCOL_ENTRY_POINTS = frozenset({"do_download", "do_get", "do_send", "do_put", "do_poll"})
+
+RESTART = threading.Event()
+"""Set when a plugin asked for its instance to start afresh (hb_memory); see components.run."""
+
+
+class PluginFailed(Exception):
+    """A plugin raised while it handled a notice (already logged); `later` when it asked for
+    the notice to be retried later (RetryLater), which is no error."""
+
+    def __init__(self, reason: str, later: bool = False) -> None:
+        super().__init__(reason)
+        self.later = later
+
+
+class RetryLater(Exception):
+    """Raised by a plugin (as parent.RetryLater) to send the notice to the retry queue
+    without an error: it is not ready yet (msg_fdelay)."""
+
+
+def shipped_dir() -> Path:
+    """The plugins shipped with the package."""
+    return Path(str(resources.files("sarra.plugins")))
+
+
+def search_path() -> list[Path]:
+    """Where plugins are looked for, in order."""
+    return [paths.plugins_dir(), shipped_dir()]
+
+
+def available() -> Iterator[tuple[Path, list[str]]]:
+    """Each directory of the search path with the names of the plugins in it."""
+    for directory in search_path():
+        names = sorted(p.stem for p in directory.glob("*.py") if p.name != "__init__.py")
+        yield directory, names
+
+
+def find(name: str, where: Where | None = None) -> Path:
+    """The file of a plugin named in a config: a path, or a name on the search path."""
+    given = Path(name).expanduser()
+    if "/" in name and given.is_file():
+        return given
+    for directory in search_path():
+        for candidate in (directory / name, directory / f"{name}.py"):
+            if candidate.is_file() and candidate.name != "__init__.py":
+                return candidate
+    where_looked = ", ".join(str(d) for d in search_path())
+    raise ConfigError(where, f"plugin {name}: not found (looked in {where_looked})")
+
+
+@dataclass
+class Hook:
+    """One registered entry point of one plugin."""
+
+    name: str  # e.g. msg_log.on_message
+    function: Callable[[Parent], Any]
+    schemes: frozenset[str] | None = None  # protocol plugins: from registered_as(); None = all
+    failed_before: set[type] = field(default_factory=set)
+
+
+class Plugins:
+    """The plugins of one config, loaded; `run`, `transfer` and `event` call them."""
+
+    def __init__(self, parent: Parent, hooks: dict[str, list[Hook]]) -> None:
+        self.parent = parent
+        self.hooks = hooks
+        self._topic_prefix = parent.post_topic_prefix or parent.topic_prefix
+
+    @classmethod
+    def load(cls, config: Config, number: int = 0, stop: threading.Event | None = None) -> Plugins:
+        """Load the plugins a config names, in config order, and check its plugin options.
+        Raises ConfigErrors naming every file:line at fault."""
+        parent = Parent(config, number)
+
+        def restart() -> None:
+            logger.warning("plugin asked for a restart of this instance")
+            RESTART.set()
+            if stop is not None:
+                stop.set()
+
+        parent.restart_instance = restart
+        parent.RetryLater = RetryLater
+        hooks: dict[str, list[Hook]] = {}
+        errors: list[ConfigError] = []
+        for entry, ref, where in config.plugin_lines:
+            try:
+                for name, hook in _load_file(parent, find(ref, where), entry, where):
+                    hooks.setdefault(name, []).append(hook)
+            except ConfigError as err:
+                errors.append(err)
+        declared = parent.declared
+        for name in config.plugin_options:
+            if name not in declared:
+                close = difflib.get_close_matches(name, declared, n=1, cutoff=0.6)
+                hint = close[0] if close else closest_option(name)
+                reason = f"unknown option {name!r}"
+                reason += f"; did you mean {hint!r}?" if hint else " (no plugin declares it)"
+                errors.append(ConfigError(config.origin.get(name), reason))
+        if errors:
+            errors.sort(key=lambda e: (e.where.file, e.where.line) if e.where else ("", 0))
+            raise ConfigErrors(errors)
+        for name, entry_hooks in hooks.items():
+            logger.debug("%s: %s", name, ", ".join(h.name for h in entry_hooks))
+        return cls(parent, hooks)
+
+    def __bool__(self) -> bool:
+        return bool(self.hooks)
+
+    def has(self, entry: str) -> bool:
+        """Whether any plugin is registered at an entry point."""
+        return entry in self.hooks
+
+    def message(
+        self,
+        notice: Notice,
+        *,
+        new_dir: str | None = None,
+        new_file: str | None = None,
+        is_retry: bool = False,
+    ) -> Msg:
+        """The `parent.msg` of a notice."""
+        return Msg(notice, topic_prefix=self._topic_prefix, new_dir=new_dir,
+                   new_file=new_file, is_retry=is_retry)  # fmt: skip
+
+    def run(self, entry: str, msg: Msg | None = None) -> bool:
+        """Run the plugins of an entry point with `msg` as parent.msg, in order; False as soon
+        as one returns False. Raises PluginFailed when one raises."""
+        hooks = self.hooks.get(entry)
+        if not hooks:
+            return True
+        parent = self.parent
+        if msg is not None:
+            parent.msg = msg
+        return all(self._call(hook) is not False for hook in hooks)
+
+    def transfer(self, entry: str, scheme: str, msg: Msg | None) -> bool | None:
+        """Run the protocol plugins of an entry point that take `scheme`: True (done) or
+        False (failed) from the first that answers, None when all leave it to the built-in
+        transfer. Raises PluginFailed when one raises."""
+        hooks = self.hooks.get(entry)
+        if not hooks:
+            return None
+        if msg is not None:
+            self.parent.msg = msg
+        for hook in hooks:
+            if hook.schemes is None or scheme in hook.schemes:
+                result = self._call(hook)
+                if result is not None:
+                    return bool(result)
+        return None
+
+    def event(self, entry: str) -> None:
+        """Run the plugins of an entry point that concerns no notice (on_start, on_stop,
+        on_heartbeat, on_watch): failures are logged and the component goes on."""
+        if entry in self.hooks:
+            with contextlib.suppress(PluginFailed):
+                self.run(entry)
+
+    def _call(self, hook: Hook) -> Any:
+        try:
+            return hook.function(self.parent)
+        except RetryLater as err:
+            raise PluginFailed(f"{hook.name}: {err}", later=True) from err
+        except Exception as err:
+            kind = type(err)
+            if kind in hook.failed_before:
+                logger.error("plugin %s failed: %s: %s (traceback logged before)",
+                             hook.name, kind.__name__, err)  # fmt: skip
+            else:
+                hook.failed_before.add(kind)
+                logger.error("plugin %s failed: %s: %s", hook.name, kind.__name__, err,
+                             exc_info=err)  # fmt: skip
+            raise PluginFailed(f"plugin {hook.name} failed: {kind.__name__}: {err}") from err
+
+
+def _load_file(
+    parent: Parent, path: Path, entry: str, where: Where | None
+) -> list[tuple[str, Hook]]:
+    """Execute a plugin file and return the entry points it registers."""
+    try:
+        code = compile(path.read_bytes(), str(path), "exec")
+    except SyntaxError as err:
+        raise ConfigError(where, f"plugin {path}:{err.lineno}: {err.msg}") from None
+    except OSError as err:
+        raise ConfigError(where, f"plugin {path}: {err.strerror or err}") from None
+    namespace: dict[str, Any] = {"__name__": f"sarra_plugin_{path.stem}", "__file__": str(path),
+                                 "self": parent, "logger": parent.logger}  # fmt: skip
+    registered: dict[str, Any] = {}
+    parent.registering = registered
+    try:
+        exec(code, namespace)
+    except Exception as err:
+        reason = f"plugin {path} cannot load: {type(err).__name__}: {err}"
+        raise ConfigError(where, reason) from None
+    finally:
+        parent.registering = None
+    functions = {name: value for name, value in registered.items() if name in PLUGIN_ENTRY_POINTS}
+    instance = None
+    class_name = registered.get("plugin")
+    if class_name:
+        plugin_class = namespace.get(str(class_name))
+        if not isinstance(plugin_class, type):
+            raise ConfigError(where, f"plugin {path}: self.plugin names {class_name!r}, which the"
+                                     " file does not define as a class")  # fmt: skip
+        try:
+            instance = plugin_class(parent)
+        except Exception as err:
+            raise ConfigError(where, f"plugin {path}: {class_name}(parent) failed: "
+                                     f"{type(err).__name__}: {err}") from None  # fmt: skip
+        for name in PLUGIN_ENTRY_POINTS:
+            method = getattr(instance, name, None)
+            if callable(method):
+                functions.setdefault(name, method)
+    if entry != "plugin" and entry not in functions:
+        raise ConfigError(
+            where,
+            f"plugin {path} registers no {entry} (it must set"
+            f" self.{entry}, or self.plugin to a class with {entry})",
+        )
+    if not functions:
+        raise ConfigError(
+            where,
+            f"plugin {path} registers no entry point (it must set"
+            " self.plugin to a class, or self.on_<entry>)",
+        )
+    hooks = []
+    for name, function in functions.items():
+        if not callable(function):
+            raise ConfigError(where, f"plugin {path}: self.{name} is not a function")
+        schemes = None
+        if name in PROTOCOL_ENTRY_POINTS:
+            schemes = _schemes(registered, function, instance, path, where)
+        hooks.append((name, Hook(f"{path.stem}.{name}", function, schemes)))
+    return hooks
+
+
+def _schemes(registered: dict[str, Any], function: Any,
+             instance: Any, path: Path, where: Where | None) -> frozenset[str] | None:  # fmt: skip
+    """The URL schemes a protocol plugin takes, from its registered_as(); None = every one."""
+    candidates = (
+        getattr(getattr(function, "__self__", None), "registered_as", None),
+        getattr(instance, "registered_as", None),
+        registered.get("registered_as"),
+    )
+    for registered_as in candidates:
+        if callable(registered_as):
+            try:
+                return frozenset(str(s) for s in registered_as())
+            except Exception as err:
+                raise ConfigError(where, f"plugin {path}: registered_as() failed: {err}") from None
+    return None

@@ -1,0 +1,137 @@
+"""sr_sender on the real broker: local files pushed to sftp, ftp and a local directory."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from pumpkit import MTIME, announce, file_notice, running, take, wait_for, watch
+from servers import FTP_USER, FtpServer, SshServer
+
+from sarra.config.loader import Config, load
+from sarra.message.notice import Notice, epoch_to_time
+
+pytestmark = pytest.mark.broker
+
+
+def sender(tmp_path: Path, exchange: str, body: str, post: bool = True) -> Config:
+    path = tmp_path / f"sender_{uuid.uuid4().hex[:8]}.conf"
+    posting = f"post_broker amqp://guest@127.0.0.1/\npost_exchange {exchange}_out\n"
+    path.write_text(
+        f"broker amqp://guest@127.0.0.1/\nexchange {exchange}\nexpire 1m\n"
+        f"{posting if post else ''}{body}accept .*\n"
+    )
+    return load("sender", path)
+
+
+def local_files(root: Path, count: int) -> dict[str, bytes]:
+    """`count` files below root/src (one in a sub-directory), by their path below root."""
+    files = {f"src/f{n}.dat": os.urandom(500 + n) for n in range(count)}
+    files["src/deep/er.dat"] = b"deeper"
+    for name, data in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    return files
+
+
+def notices_of(root: Path, files: dict[str, bytes]) -> list[Notice]:
+    return [file_notice("file:", str(root / n), data, mode="600") for n, data in files.items()]
+
+
+def test_sends_to_sftp_with_mode_time_and_onward_notice(
+    tmp_path: Path, exchange: str, credentials: Path, sshd: SshServer, ssh_home: Path
+) -> None:
+    user = os.environ.get("USER", "root")
+    credentials.write_text(
+        credentials.read_text()
+        + f"sftp://{user}@127.0.0.1:{sshd.port}/ ssh_keyfile={sshd.client_key}\n"
+    )
+    root, remote = tmp_path / "local", tmp_path / "remote"
+    files = local_files(root, 5)
+    config = sender(
+        tmp_path, exchange,
+        f"destination sftp://{user}@127.0.0.1:{sshd.port}/\nbase_dir {root}\n"
+        f"directory {remote}\nstrip 1\n",
+    )  # fmt: skip
+    consumer = watch(config, f"{exchange}_out")
+    try:
+        with running(config) as loop:
+            announce(config, notices_of(root, files), exchange)
+            got = take(consumer, len(files))
+            assert loop.counts["sent"] == len(files)
+    finally:
+        consumer.close()
+    for name, data in files.items():
+        copy = remote / name.removeprefix("src/")
+        assert copy.read_bytes() == data
+        assert copy.stat().st_mode & 0o777 == 0o600
+        assert copy.stat().st_mtime == MTIME
+    assert not [p for p in remote.rglob("*.tmp")]  # nothing left under an inflight name
+    onward = {n.url for n in got}
+    assert f"sftp://{user}@127.0.0.1:{sshd.port}/{remote}/deep/er.dat" in onward
+
+
+def test_sends_to_ftp_and_applies_remove_and_link_events(
+    tmp_path: Path, exchange: str, credentials: Path, served_root: Path, ftp_server: FtpServer
+) -> None:
+    root = tmp_path / "local"
+    files = local_files(root, 3)
+    target = f"sent_{exchange}"
+    config = sender(
+        tmp_path, exchange,
+        f"destination ftp://{FTP_USER}@127.0.0.1:{ftp_server.port}/\nbase_dir {root}\n"
+        f"directory {target}\nstrip 1\n",
+    )  # fmt: skip
+    remove = Notice(epoch_to_time(time.time()), "file:", str(root / "src/f0.dat"),
+                    file_op={"remove": ""})  # fmt: skip
+    with running(config) as loop:
+        announce(config, notices_of(root, files), exchange)
+        wait_for(lambda: loop.counts["sent"] == len(files), "the files sent")
+        announce(config, [remove], exchange)
+        wait_for(lambda: loop.counts["sent"] == len(files) + 1, "the removal")
+    assert not (served_root / target / "f0.dat").exists()
+    for name in ("src/f1.dat", "src/f2.dat", "src/deep/er.dat"):
+        assert (served_root / target / name.removeprefix("src/")).read_bytes() == files[name]
+
+
+def test_sends_to_a_local_directory_with_links(
+    tmp_path: Path, exchange: str, credentials: Path
+) -> None:
+    root, remote = tmp_path / "local", tmp_path / "remote"
+    files = local_files(root, 2)
+    link = Notice(epoch_to_time(time.time()), "file:", str(root / "src/latest.dat"),
+                  file_op={"link": "f1.dat"})  # fmt: skip
+    config = sender(
+        tmp_path, exchange, f"destination file://{remote}\nbase_dir {root}\n", post=False
+    )
+    with running(config) as loop:
+        announce(config, [*notices_of(root, files), link], exchange)
+        wait_for(lambda: loop.counts["sent"] == len(files) + 1, "the files and the link")
+    assert (remote / "src/f1.dat").read_bytes() == files["src/f1.dat"]
+    assert os.readlink(remote / "src/latest.dat") == "f1.dat"
+
+
+def test_refuses_files_outside_base_dir_and_keeps_going(
+    tmp_path: Path, exchange: str, credentials: Path
+) -> None:
+    root, remote = tmp_path / "local", tmp_path / "remote"
+    files = local_files(root, 1)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not to be sent")
+    hostile = [
+        file_notice("file:", str(secret), b"not to be sent"),
+        file_notice("file:", f"{root}/../secret.txt", b"not to be sent"),
+        file_notice("file:", str(root / "src/../../secret.txt"), b"not to be sent"),
+    ]
+    config = sender(
+        tmp_path, exchange, f"destination file://{remote}\nbase_dir {root}\n", post=False
+    )
+    with running(config) as loop:
+        announce(config, [*hostile, *notices_of(root, files)], exchange)
+        wait_for(lambda: loop.counts["sent"] == len(files), "the good files")
+        wait_for(lambda: loop.counts["refused"] == len(hostile), "the refusals")
+    assert not list(remote.rglob("secret.txt"))
+    assert (remote / "src/f0.dat").read_bytes() == files["src/f0.dat"]
