@@ -94,10 +94,15 @@ def _run(settings: ConnectionSettings, steps: list[Step]) -> list[str]:
     """Run the steps on a blocking connection; one line per step."""
     if not steps:
         return []
-    try:
-        connection = pika.BlockingConnection(settings.parameters())
-    except (pika_exceptions.AMQPError, OSError) as error:
-        raise BrokerError(f"{settings.url}: cannot connect: {describe(error)}") from None
+    connection, url, failures = None, settings.url, []
+    for node, url in enumerate(settings.nodes):  # the first node of a cluster that answers
+        try:
+            connection = pika.BlockingConnection(settings.parameters(node))
+            break
+        except (pika_exceptions.AMQPError, OSError) as error:
+            failures.append(f"{url}: cannot connect: {describe(error)}")
+    if connection is None:
+        raise BrokerError("; ".join(failures))
     lines = []
     try:
         channel = connection.channel()
@@ -110,10 +115,10 @@ def _run(settings: ConnectionSettings, steps: list[Step]) -> list[str]:
                     channel = connection.channel()
                     continue
                 reason = explain(error.reply_code, error.reply_text)
-                raise BrokerError(f"{settings.url}: cannot {step}: {reason}") from None
-            lines.append(f"{settings.url}: {step}")
+                raise BrokerError(f"{url}: cannot {step}: {reason}") from None
+            lines.append(f"{url}: {step}")
     except pika_exceptions.AMQPConnectionError as error:
-        raise BrokerError(f"{settings.url}: connection lost: {describe(error)}") from None
+        raise BrokerError(f"{url}: connection lost: {describe(error)}") from None
     finally:
         if connection.is_open:
             connection.close()

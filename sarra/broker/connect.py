@@ -21,16 +21,23 @@ class ConnectionSettings:
     naming.connection_name); `heartbeat` is the AMQP heartbeat in seconds (0 turns it off,
     which leaves dead connections undetected); `tls_rigour` applies to amqps URLs: lax checks
     nothing, normal verifies the certificate and host name, strict also refuses TLS below 1.2.
+    `alternates` are the other nodes of a cluster, tried in turn when one fails.
     """
 
     url: BrokerUrl
     name: str
     heartbeat: float = 60.0
     tls_rigour: str = "normal"
+    alternates: tuple[BrokerUrl, ...] = ()
 
-    def parameters(self) -> pika.ConnectionParameters:
-        """pika's connection parameters."""
-        url = self.url
+    @property
+    def nodes(self) -> tuple[BrokerUrl, ...]:
+        """Every broker that may be connected to: `url` first, then the alternates."""
+        return (self.url, *self.alternates)
+
+    def parameters(self, node: int = 0) -> pika.ConnectionParameters:
+        """pika's connection parameters for one of the `nodes` (the first by default)."""
+        url = self.nodes[node % len(self.nodes)]
         return pika.ConnectionParameters(
             host=url.host,
             port=url.port,

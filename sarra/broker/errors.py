@@ -52,6 +52,11 @@ def _hint(code: int, text: str) -> str:
         return "the exchange does not exist (yet): it is declared by whoever posts to it"
     if code == 404 and _QUOTED_QUEUE.search(text):
         return "the queue does not exist: declare it (declare_queue on, or the declare action)"
+    if code == 406 and "inequivalent arg 'x-queue-type'" in text:
+        return (
+            "the queue exists with another queue_type: delete it with the cleanup action "
+            "(its notices go with it), then start again"
+        )
     if code == 406 and "inequivalent arg" in text:
         return (
             "the queue exists with other settings: use the same options, "

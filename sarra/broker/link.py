@@ -9,6 +9,11 @@ open and when it is gone, and the session tells the link when it works (`ready`)
 After a failure (connection refused or lost, channel closed by the broker) the link waits a
 back-off delay and tries again: a new channel if the connection still stands, else a new
 connection. Each failure is logged once with its reason, and each recovery.
+
+With several brokers (the nodes of a cluster, `ConnectionSettings.alternates`), a lost or
+refused connection is followed at once by an attempt on the next node; the back-off delay comes
+only after every node has failed in turn. A channel closed on a connection that still stands is
+re-opened on the same node.
 """
 
 from __future__ import annotations
@@ -25,8 +30,12 @@ from pika.channel import Channel
 from sarra.broker.backoff import Backoff
 from sarra.broker.connect import ConnectionSettings
 from sarra.broker.errors import describe
+from sarra.broker.url import BrokerUrl
 
 _log = logging.getLogger(__name__)
+
+NEXT_NODE_DELAY = 0.05
+"""Seconds before trying the next node of a cluster after one failed."""
 
 # pika reports each failure itself, at ERROR, in its words; the link reports them once, in ours.
 # Set the "pika" logger's level explicitly to see pika's own lines.
@@ -67,6 +76,8 @@ class Link:
         self._failures = 0
         self._down_since: float | None = None
         self._was_ready = False
+        self._node = 0  # which of settings.nodes is connected to (or tried)
+        self._round = 0  # nodes tried in turn since the last back-off delay
 
     # --- any thread
 
@@ -81,6 +92,11 @@ class Link:
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Wait until the session works (again); False if `timeout` passed first."""
         return self._ready.wait(timeout)
+
+    @property
+    def broker(self) -> BrokerUrl:
+        """The broker (node) connected to, or being tried."""
+        return self.settings.nodes[self._node]
 
     @property
     def is_ready(self) -> bool:
@@ -104,7 +120,7 @@ class Link:
 
     def ready(self) -> None:
         """The session says its channel works: reset the back-off, log a recovery."""
-        url, name, failures = self.settings.url, self.settings.name, self._failures
+        url, name, failures = self.broker, self.settings.name, self._failures
         if failures:
             down = time.monotonic() - (self._down_since or time.monotonic())
             _log.info(
@@ -121,6 +137,7 @@ class Link:
         self._failures = 0
         self._down_since = None
         self._was_ready = True
+        self._round = 0
         self._backoff.reset()
         self._ready.set()
 
@@ -134,7 +151,7 @@ class Link:
                 except Exception:
                     _log.exception(
                         "%s: unexpected error in the thread of connection %r; reconnecting",
-                        self.settings.url,
+                        self.broker,
                         self.settings.name,
                     )
                     self._abandon()
@@ -155,14 +172,14 @@ class Link:
             return
         try:
             self._connection = SelectConnection(
-                self.settings.parameters(),
+                self.settings.parameters(self._node),
                 on_open_callback=self._on_connection_open,
                 on_open_error_callback=self._on_connection_failed,
                 on_close_callback=self._on_connection_failed,
                 custom_ioloop=self._ioloop,
             )
         except Exception as error:  # e.g. a TLS context that cannot be built
-            self._failed(error, self._connect)
+            self._failed(error, self._connect, next_node=True)
 
     def _on_connection_open(self, connection: SelectConnection) -> None:
         connection.add_on_connection_blocked_callback(self._on_blocked)
@@ -196,18 +213,30 @@ class Link:
         if self._stopping:
             self._ioloop.stop()
         else:
-            self._failed(reason, self._connect)
+            self._failed(reason, self._connect, next_node=True)
 
-    def _failed(self, reason: BaseException, retry: Callable[[], None]) -> None:
+    def _failed(
+        self, reason: BaseException, retry: Callable[[], None], *, next_node: bool = False
+    ) -> None:
         self._failures += 1
         if self._down_since is None:
             self._down_since = time.monotonic()
-        delay = self._backoff.next()
+        failed = self.broker
+        nodes = len(self.settings.nodes)
+        if next_node and nodes > 1:
+            self._node = (self._node + 1) % nodes
+            self._round += 1
+        if next_node and nodes > 1 and self._round < nodes:
+            delay = NEXT_NODE_DELAY
+        else:
+            self._round = 0
+            delay = self._backoff.next()
         _log.warning(
-            "%s: %s (connection %r); trying again in %.1f s",
-            self.settings.url,
+            "%s: %s (connection %r); trying %s in %.1f s",
+            failed,
             describe(reason),
             self.settings.name,
+            "again" if self.broker == failed else self.broker,
             delay,
         )
         self._retry = self._ioloop.call_later(delay, retry)
@@ -215,12 +244,12 @@ class Link:
     def _on_blocked(self, _connection: SelectConnection, frame: Any) -> None:
         _log.warning(
             "%s: the broker holds back this connection: %s",
-            self.settings.url,
+            self.broker,
             getattr(frame.method, "reason", "resource alarm"),
         )
 
     def _on_unblocked(self, _connection: SelectConnection, _frame: Any) -> None:
-        _log.info("%s: the broker lets this connection through again", self.settings.url)
+        _log.info("%s: the broker lets this connection through again", self.broker)
 
     def _stop(self) -> None:
         self._stopping = True

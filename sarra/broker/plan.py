@@ -16,7 +16,7 @@ from sarra.broker import naming
 from sarra.broker.connect import ConnectionSettings
 from sarra.broker.errors import BrokerUrlError
 from sarra.broker.topology import QueueSpec
-from sarra.broker.url import parse_broker_url
+from sarra.broker.url import parse_broker_urls
 from sarra.config.credentials import Credentials
 from sarra.config.loader import Config
 from sarra.message.topic import subtopic_binding
@@ -51,12 +51,20 @@ def connection_settings(
     credentials: Credentials | None = None,
     heartbeat: float = 60.0,
 ) -> ConnectionSettings:
-    """How to connect to `url` for `role` (consumer, publisher, admin) of a config's instance."""
+    """How to connect to `url` for `role` (consumer, publisher, admin) of a config's instance.
+
+    A URL listing several hosts (a cluster) gives settings whose `alternates` are the hosts
+    after the first; instances start on different hosts of the list, so that they spread over
+    the cluster's nodes."""
+    nodes = parse_broker_urls(url, credentials)
+    shift = (max(instance, 1) - 1) % len(nodes)
+    first, *others = nodes[shift:] + nodes[:shift]
     return ConnectionSettings(
-        url=parse_broker_url(url, credentials),
+        url=first,
         name=naming.connection_name(config.component, config.name, instance, role),
         heartbeat=heartbeat,
         tls_rigour=config.tls_rigour,
+        alternates=tuple(others),
     )
 
 
@@ -108,6 +116,8 @@ def queue_spec(config: Config, instance: int = 1, *, create: bool = True) -> Que
         name = naming.stored_queue_name(path, make if create else None)
         if name is None:
             return None
+    if config.queue_type == "quorum" and not config.durable:
+        _log.warning("durable off is ignored: a quorum queue is always durable")
     share = instance - 1 if config.exchange_split else None
     if share is not None:
         name = naming.split_queue_name(name, share)
@@ -119,6 +129,7 @@ def queue_spec(config: Config, instance: int = 1, *, create: bool = True) -> Que
         bindings=bindings(config, share),
         declare=config.declare_queue,
         bind=config.bind_queue,
+        queue_type=config.queue_type,
     )
 
 

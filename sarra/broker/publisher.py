@@ -4,8 +4,12 @@
 `window` notices published and not yet confirmed; each confirm from the broker (often covering
 many notices) settles their confirmations and lets more go. When the channel or connection is
 lost, the notices not yet confirmed are published again, first, once it is back: at least once,
-never dropped. A notice is failed only when the broker refuses it: a nack, or an exchange that
-does not exist or may not be written to (the channel closes naming it).
+never dropped. A nack (the broker could not take the notice now: a quorum queue electing a
+new leader after its node died, a queue at its length limit) is answered by publishing the
+notices again after a back-off delay, on a new channel: RabbitMQ 3.10 nacks everything
+published on a channel that first met a quorum queue while it had no leader. A notice is
+failed only when the broker refuses it for good: an exchange that does not exist or may not be
+written to (the channel closes naming it), or the publisher closing before it is confirmed.
 """
 
 from __future__ import annotations
@@ -115,6 +119,8 @@ class Publisher:
         self._closed = False
         # I/O thread only: sent, by sequence number; None once settled out of order
         self._unconfirmed: deque[list] = deque()  # [sequence number, _Notice | None]
+        self._nacked: list[_Notice] = []  # waiting to be published again
+        self._nack_backoff = Backoff(first=0.5, cap=10.0)
         self._sequence = 0
         self._channel: Channel | None = None
 
@@ -177,8 +183,10 @@ class Publisher:
             self._closed = True
             self._settled.notify_all()
         leftovers = [n for _, n in self._unconfirmed if n is not None] + list(self._backlog)
+        leftovers += self._nacked
         self._unconfirmed.clear()
         self._backlog.clear()
+        self._nacked.clear()
         if leftovers:
             _log.warning("closed with %d notices unconfirmed by the broker", len(leftovers))
             self._settle(
@@ -259,11 +267,34 @@ class Publisher:
                 entry[1] = None
             while unconfirmed and unconfirmed[0][1] is None:
                 unconfirmed.popleft()
-        error = None
         if isinstance(method, Basic.Nack):
-            error = PublishError("the broker could not take the notice (nack)")
-            _log.error("%d notices refused by the broker (nack)", len(settled))
-        self._settle(settled, error)
+            self._nacked_now(settled)
+            return
+        self._nack_backoff.reset()
+        self._settle(settled, None)
+        self._send()
+
+    def _nacked_now(self, notices: list[_Notice]) -> None:
+        """Publish the notices again after a delay, and the others on a new channel."""
+        if notices:
+            delay = self._nack_backoff.next()
+            _log.warning(
+                "%d notices not taken by the broker for now (nack); publishing them again "
+                "in %.1f s, on a new channel", len(notices), delay,
+            )  # fmt: skip
+            self._nacked += notices
+            self._link.call_later(delay, lambda: self._publish_again(notices))
+        channel = self._channel
+        if channel is not None and channel.is_open:
+            channel.close()  # the link opens another; lost() takes back what it had in hand
+
+    def _publish_again(self, notices: list[_Notice]) -> None:
+        """Nacked notices go first in the backlog (unless close() has failed them already)."""
+        waiting = {id(n) for n in self._nacked}
+        again = [n for n in notices if id(n) in waiting]
+        chosen = {id(n) for n in again}
+        self._nacked = [n for n in self._nacked if id(n) not in chosen]
+        self._backlog.extendleft(reversed(again))
         self._send()
 
     def _settle(self, notices: list[_Notice], error: PublishError | None) -> None:

@@ -3,6 +3,11 @@
 A step calls one channel method; on a blocking channel it returns when the broker has answered,
 on an asynchronous channel it passes `callback=` and the next step runs from there. Exchanges
 are topic exchanges, durable, not auto-deleted; queues are not exclusive nor auto-deleted.
+
+A quorum queue (queue_type quorum) is replicated by a RabbitMQ cluster: it is declared with
+`x-queue-type: quorum` and always durable (the broker refuses a non-durable, exclusive or
+auto-deleted one, and a priority queue). It honours `x-expires` and `x-message-ttl` (RabbitMQ
+3.10 and later), but re-declaring it does not renew its expiry lease the way a consumer does.
 """
 
 from __future__ import annotations
@@ -35,10 +40,18 @@ class QueueSpec:
     bindings: tuple[tuple[str, str], ...] = ()
     declare: bool = True
     bind: bool = True
+    queue_type: str = "classic"
 
-    def arguments(self) -> dict[str, int]:
-        """The x-arguments of the declaration (milliseconds)."""
-        arguments = {}
+    @property
+    def is_durable(self) -> bool:
+        """Whether the queue is declared durable (a quorum queue always is)."""
+        return self.durable or self.queue_type == "quorum"
+
+    def arguments(self) -> dict[str, int | str]:
+        """The x-arguments of the declaration (durations in milliseconds)."""
+        arguments: dict[str, int | str] = {}
+        if self.queue_type != "classic":
+            arguments["x-queue-type"] = self.queue_type
         if self.expire > 0:
             arguments["x-expires"] = round(self.expire * 1000)
         if self.message_ttl > 0:
@@ -62,7 +75,7 @@ class DeclareQueue:
     def run(self, channel: Any, **callback: Any) -> None:
         channel.queue_declare(
             queue=self.queue.name,
-            durable=self.queue.durable,
+            durable=self.queue.is_durable,
             exclusive=False,
             auto_delete=False,
             arguments=self.queue.arguments(),

@@ -3,6 +3,10 @@
 No user means anonymous:anonymous, no host means localhost, no port the scheme's default (5672,
 or 5671 for amqps), no path (or `/`, or `/%2f`) the vhost `/`. A password missing from the URL
 is taken from credentials.conf; none there either is an error.
+
+Several nodes of a RabbitMQ cluster are listed in the host part, separated by commas:
+`amqp://user@host1:5701,host2:5702,host3/vhost`. Each host is a broker of its own, with the
+user, vhost and scheme of the URL and its password looked up for that host.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from sarra.broker.errors import BrokerUrlError
-from sarra.config import paths
+from sarra.config import paths, types
 from sarra.config.credentials import DEFAULT_PORTS, Credentials, redact_url
 
 SCHEMES = ("amqp", "amqps")
@@ -37,6 +41,22 @@ class BrokerUrl:
         path = "" if self.vhost == "/" else quote(self.vhost, safe="")
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{self.scheme}://{quote(self.user, safe='')}@{host}:{self.port}/{path}"
+
+
+def split_hosts(url: str) -> list[str]:
+    """One single-host URL per host of `url` (itself if it names one host or none)."""
+    try:
+        return types.split_hosts(url)
+    except ValueError as err:
+        raise BrokerUrlError(f"{redact_url(url)}: {err}") from None
+
+
+def parse_broker_urls(url: str, credentials: Credentials | None = None) -> list[BrokerUrl]:
+    """Every broker `url` names (several for a cluster listed as host1,host2,...), each with
+    its password; see parse_broker_url."""
+    if credentials is None:
+        credentials = Credentials.load(paths.credentials_file())
+    return [parse_broker_url(one, credentials) for one in split_hosts(url)]
 
 
 def parse_broker_url(url: str, credentials: Credentials | None = None) -> BrokerUrl:

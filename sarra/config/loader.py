@@ -394,8 +394,10 @@ def _parse_scalar(option: Option, value: str | None) -> Any:
 
 def _check_url(value: str) -> str:
     try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
+        hosts = types.split_hosts(value) if value.lower().startswith("amqp") else [value]
+        for one in hosts:  # the nodes of a cluster: amqp://user@host1,host2:5702/
+            parts = urlsplit(one)
+            parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as err:
         raise ValueError(f"not a valid URL: {err}") from None
     if not parts.scheme or ("://" not in value and parts.scheme != "file"):

@@ -125,8 +125,9 @@ _O = Option
 # fmt: off
 _TABLE: tuple[Option, ...] = (
     # --- broker, exchanges, queues, bindings
-    _O("broker", Kind.URL, None, "broker to consume from: amqp[s]://user@host[:port]/vhost", BROKER,
-       ("b",)),
+    _O("broker", Kind.URL, None, "broker to consume from: amqp[s]://user@host[:port]/vhost; "
+       "the nodes of a cluster as user@host1[:port],host2[:port],... (the next is tried when one "
+       "fails)", BROKER, ("b",)),
     _O("exchange", Kind.TEXT, None, "exchange to bind the queue to", BROKER, ("ex",),
        {"subscribe": "xpublic", "sender": "xpublic", "report": "xreport"}),
     _O("exchange_suffix", Kind.TEXT, None, "exchange is xs_<broker user>_<suffix>", BROKER),
@@ -249,7 +250,8 @@ _TABLE: tuple[Option, ...] = (
     _O("inline_encoding", Kind.CHOICE, "guess", "encoding of inline contents", DELIVERY,
        choices=("guess", "text", "binary")),
     # --- posting
-    _O("post_broker", Kind.URL, None, "broker to publish notices to", POSTING, ("pb",)),
+    _O("post_broker", Kind.URL, None, "broker to publish notices to (several hosts as in broker)",
+       POSTING, ("pb",)),
     _O("post_exchange", Kind.TEXT, None, "exchange to publish to (posters: xs_<user>)", POSTING,
        ("pe", "px"), {"sarra": "xpublic"}),
     _O("post_exchange_suffix", Kind.TEXT, None, "post exchange is xs_<user>_<suffix>", POSTING),

@@ -97,3 +97,21 @@ def format_size(size: int) -> str:
         if size >= step and size % step == 0:
             return f"{size // step}{unit}"
     return f"{size}"
+
+
+def split_hosts(url: str) -> list[str]:
+    """One URL per host of a URL listing several (`amqp://user@h1:5701,h2,h3/vhost`, the
+    nodes of a cluster), each with the scheme, user and path of the list; `[url]` itself when
+    it names one host or none. An empty host in the list is a ValueError."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return [url]
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    netloc, tail = rest[:end], rest[end:]
+    userinfo, at, hosts = netloc.rpartition("@")
+    if "," not in hosts:
+        return [url]
+    names = [name.strip() for name in hosts.split(",")]
+    if not all(names):
+        raise ValueError("an empty host in the list of hosts")
+    return [f"{scheme}://{userinfo}{at}{name}{tail}" for name in names]

@@ -26,6 +26,20 @@ def context() -> zmq.Context:
     return zmq.Context.instance()
 
 
+def bind(socket: zmq.Socket, address: str, patience: float = 5.0) -> None:
+    """Bind, waiting (at most `patience` s) for a port still held by a socket just closed:
+    ZeroMQ releases a closed socket's port in its own thread, a moment later (a reload)."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            socket.bind(address)
+            return
+        except zmq.ZMQError as err:
+            if err.errno != zmq.EADDRINUSE or time.monotonic() > deadline:
+                raise OSError(err.errno, f"{address}: {err.strerror}") from err
+            time.sleep(0.05)
+
+
 class Publisher:
     """A PUB socket bound on all interfaces; `port` 0 picks a free one. Thread-safe send; beats
     under `/heartbeat/<name>` every messages.BEAT_INTERVAL seconds once started.
@@ -40,7 +54,7 @@ class Publisher:
         self.socket.setsockopt(zmq.LINGER, 0)
         self.socket.setsockopt(zmq.SNDHWM, 100_000)
         if port:
-            self.socket.bind(f"tcp://{host}:{port}")
+            bind(self.socket, f"tcp://{host}:{port}")
             self.port = port
         else:
             self.port = self.socket.bind_to_random_port(f"tcp://{host}")
@@ -121,7 +135,7 @@ class RequestServer:
         self.name = name
         self.router = context().socket(zmq.ROUTER)
         self.router.setsockopt(zmq.LINGER, 0)
-        self.router.bind(f"tcp://*:{port}")
+        bind(self.router, f"tcp://*:{port}")
         self.port = port
         inproc = f"inproc://replies-{name}-{next(_replies)}"
         self.pull = context().socket(zmq.PULL)

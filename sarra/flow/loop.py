@@ -45,7 +45,7 @@ from sarra.flow.placement import Placement
 from sarra.flow.plugin_parent import Msg
 from sarra.flow.plugins import PluginFailed, Plugins
 from sarra.flow.publish import NoticePublisher
-from sarra.flow.retry import RetryEntry, RetryQueue
+from sarra.flow.retry import RetryEntry, open_retry_queue
 from sarra.flow.send import Sender
 from sarra.integrity.checksum import checksum_file, sum_to_identity
 from sarra.message import decode_any
@@ -106,7 +106,7 @@ class ConsumerLoop:
         self.credentials = Credentials.load(paths.credentials_file())
         state = paths.state_dir(config.component, config.name)
         prefix = f"sr_{config.component}_{config.name}_{self.number:02d}"
-        self.retry = RetryQueue(state / f"{prefix}.retry", config.retry_ttl or config.expire)
+        self.retry = open_retry_queue(config, state / f"{prefix}.retry", stop)
         cache_file = state / f"recent_files_{self.number:03d}.cache"
         self.nodupe = open_nodupe(config, cache_file, stop)
         self.default_mask = Mask(

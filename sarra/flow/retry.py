@@ -6,6 +6,10 @@ when it first failed), appended and synced before the broker message is acknowle
 are retried oldest first with a growing delay; an entry older than `ttl` is given up with a log
 line. `compact()` rewrites the file with the entries still pending (including those being
 retried right now), so a crash at any moment loses none.
+
+`open_retry_queue` gives the queue a config asks for: this one (retry_driver disk, one file per
+instance) or the one in Redis shared by all instances of the config (retry_driver redis, see
+retry_redis.py). Both have the same methods: put, take, done, compact, close and len().
 """
 
 from __future__ import annotations
@@ -14,10 +18,14 @@ import base64
 import json
 import logging
 import os
+import threading
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
+
+from sarra.config.loader import Config
 
 logger = logging.getLogger(__name__)
 
@@ -127,3 +135,27 @@ class RetryQueue:
         """Compact and close."""
         self.compact()
         self._append.close()
+
+
+class Retries(Protocol):
+    """What the loop needs of a retry queue (RetryQueue, RedisRetryQueue)."""
+
+    def __len__(self) -> int: ...
+    def put(self, entry: RetryEntry) -> None: ...
+    def take(self, now: float | None = None) -> RetryEntry | None: ...
+    def done(self, entry: RetryEntry) -> None: ...
+    def compact(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def open_retry_queue(config: Config, file: Path, stop: threading.Event) -> Retries:
+    """The retry queue of a config's instance: `file` (retry_driver disk), or the queue in
+    Redis at redisqueue_serverurl shared by every instance of the config (retry_driver redis,
+    keys sarra.retry.<component>.<config>:*). Entries expire after retry_ttl, else expire."""
+    ttl = config.retry_ttl or config.expire
+    if config.retry_driver == "redis":
+        from sarra.flow.retry_redis import RedisRetryQueue  # it builds on this module
+
+        keybase = f"sarra.retry.{config.component}.{config.name}"
+        return RedisRetryQueue(config.redisqueue_serverurl, keybase, ttl, stop=stop)
+    return RetryQueue(file, ttl)

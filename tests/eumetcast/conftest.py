@@ -4,14 +4,12 @@ this process and to listen to what they publish."""
 
 from __future__ import annotations
 
-import getpass
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from moveit_kit import Listener, wait_subscribed
-from servers import FTP_USER, PASSWORD, SSHD, FtpServer, SshServer
 
 from sarra.eumetcast.sockets import Publisher
 
@@ -58,42 +56,9 @@ def xrit_decompress(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def ftp_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("ftp_home").resolve()
-
-
-@pytest.fixture(scope="session")
-def ftp_server(ftp_home: Path) -> Iterator[FtpServer]:
-    """pyftpdlib FTP on 127.0.0.1, FTP_USER / PASSWORD, home ftp_home."""
-    server = FtpServer(ftp_home, FTP_USER, PASSWORD).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
-    """OpenSSH's sshd on 127.0.0.1; `client_key` logs in as us."""
-    if not SSHD.exists():
-        pytest.skip(f"{SSHD} is absent (install openssh-server)")
-    server = SshServer(tmp_path_factory.mktemp("sshd")).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def ssh_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sshd: SshServer) -> Path:
-    """A fresh HOME whose known_hosts holds sshd's host key; no ssh agent."""
-    home = tmp_path / "home"
-    (home / ".ssh").mkdir(parents=True)
-    (home / ".ssh" / "known_hosts").write_text(sshd.known_hosts_line + "\n")
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
-    return home
-
-
-@pytest.fixture
-def ssh_user() -> str:
-    return getpass.getuser()
+def ftp_home(served_root: Path) -> Path:
+    """The FTP server's home (the directory every test server serves)."""
+    return served_root
 
 
 @pytest.fixture(autouse=True)

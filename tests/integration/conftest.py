@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,22 +12,14 @@ from pumpkit import declare
 from servers import (
     FTP_USER,
     PASSWORD,
-    SSHD,
     TOKEN,
     WEB_USER,
     FtpServer,
     HttpServer,
-    SshServer,
     make_certificate,
 )
 
 from sarra.config.loader import load
-
-
-@pytest.fixture(scope="session")
-def served_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The directory every test server serves (http root, ftp home, a directory sftp reaches)."""
-    return tmp_path_factory.mktemp("served").resolve()
 
 
 @pytest.fixture(scope="session")
@@ -54,14 +45,6 @@ def https_server(served_root: Path, tls_certificate: tuple[Path, Path]) -> Itera
 
 
 @pytest.fixture(scope="session")
-def ftp_server(served_root: Path) -> Iterator[FtpServer]:
-    """pyftpdlib FTP on 127.0.0.1, FTP_USER / PASSWORD, home served_root."""
-    server = FtpServer(served_root, FTP_USER, PASSWORD).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
 def ftp_server_without_mlsd(served_root: Path) -> Iterator[FtpServer]:
     """Like ftp_server, but without MLSD (as vsftpd): listings come from LIST."""
     server = FtpServer(served_root, FTP_USER, PASSWORD, mlsd=False).start()
@@ -76,36 +59,6 @@ def ftps_server(served_root: Path, tls_certificate: tuple[Path, Path]) -> Iterat
     server = FtpServer(served_root, FTP_USER, PASSWORD, tls=tls_certificate).start()
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="session")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
-    """OpenSSH's sshd on 127.0.0.1 with a generated host key; `client_key` logs in as us."""
-    if not SSHD.exists():
-        pytest.skip(f"{SSHD} is absent (install openssh-server)")
-    try:
-        server = SshServer(tmp_path_factory.mktemp("sshd")).start()
-    except PermissionError as exc:
-        pytest.skip(f"cannot prepare sshd here: {exc}")
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def ssh_user() -> str:
-    """Who the tests log in to sshd as: the user running them."""
-    return getpass.getuser()
-
-
-@pytest.fixture
-def ssh_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sshd: SshServer) -> Path:
-    """A fresh HOME whose ~/.ssh/known_hosts holds sshd's host key; no ssh agent."""
-    home = tmp_path / "home"
-    (home / ".ssh").mkdir(parents=True)
-    (home / ".ssh" / "known_hosts").write_text(sshd.known_hosts_line + "\n")
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
-    return home
 
 
 @pytest.fixture
