@@ -24,9 +24,6 @@ from sarra.config.options import find as find_option
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
 
-PENDING = {"cluster.md"}
-"""Pages being written in other branches: a link to one is checked once the page is there."""
-
 _FENCE = re.compile(r"^```(.*)$")
 _LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
 
@@ -130,8 +127,7 @@ def test_every_relative_link_resolves() -> None:
             file_part, _, anchor = target.partition("#")
             path = (doc.parent / file_part).resolve() if file_part else doc
             if not path.exists():
-                if path.name not in PENDING:
-                    broken.append(f"{doc.name}: {target} (no such file)")
+                broken.append(f"{doc.name}: {target} (no such file)")
                 continue
             if anchor and path.suffix == ".md" and anchor not in _anchors(path):
                 broken.append(f"{doc.name}: {target} (no such heading)")
