@@ -8,7 +8,7 @@ from __future__ import annotations
 from sarra.config.options import COMPONENTS, GROUPS, OPTIONS, Kind, Option
 from sarra.config.show import format_value
 
-_KIND_HELP = {
+KIND_HELP = {
     Kind.FLAG: "bare name = true; true/false, yes/no, on/off, 1/0",
     Kind.COUNT: "whole number",
     Kind.NUMBER: "number",
@@ -29,7 +29,8 @@ _KIND_HELP = {
 }
 
 
-def _defaults(option: Option) -> str:
+def defaults(option: Option) -> str:
+    """An option's default, followed by those of the components where it differs."""
     text = format_value(option, option.default)
     overrides = [
         f"{c}: {format_value(option, option.per_component[c])}"
@@ -37,6 +38,12 @@ def _defaults(option: Option) -> str:
         if c in option.per_component
     ]
     return text + (f" ({'; '.join(overrides)})" if overrides else "")
+
+
+def notes(option: Option) -> str:
+    """Whether an option is captured by accept lines (placement) and kept per notice."""
+    marks = (("placement", option.order_dependent), ("per notice", option.per_notice))
+    return ", ".join(name for name, on in marks if on)
 
 
 def render() -> str:
@@ -49,7 +56,7 @@ def render() -> str:
         "",
         "Kinds of value:",
         "",
-        *(f"- *{kind.value}*: {text}" for kind, text in _KIND_HELP.items()),
+        *(f"- *{kind.value}*: {text}" for kind, text in KIND_HELP.items()),
         "",
         "Options marked *placement* are captured by each `accept` line that follows them.",
         "Options marked *per notice* keep date and notice variables until a file is placed.",
@@ -60,15 +67,13 @@ def render() -> str:
         for option in OPTIONS.values():
             if option.group != group:
                 continue
-            notes = [n for n, on in (("placement", option.order_dependent),
-                                     ("per notice", option.per_notice)) if on]  # fmt: skip
             meaning = option.help.replace("|", "\\|")
             if option.choices:
                 meaning += f" (one of: {', '.join(option.choices)})"
-            if notes:
-                meaning += f" *{', '.join(notes)}*"
+            if notes(option):
+                meaning += f" *{notes(option)}*"
             aliases = ", ".join(f"`{a}`" for a in option.aliases)
-            default = _defaults(option).replace("|", "\\|")
+            default = defaults(option).replace("|", "\\|")
             lines.append(
                 f"| `{option.name}` | {aliases} | {option.kind.value} | {default} | {meaning} |"
             )

@@ -67,6 +67,15 @@ def _parser(
     return parser
 
 
+def parser_for(prog: str) -> argparse.ArgumentParser:
+    """The command line of one of the three commands (also read by its man page)."""
+    if prog == "move_it_server":
+        return _parser(prog, port=True, server=True)
+    if prog == "move_it_client":
+        return _parser(prog, port=False, stats=True)
+    return _parser(prog, port=True)
+
+
 def setup_logging(args: argparse.Namespace) -> None:
     """-c, else -l and -v: every logger (ours included) goes to the chosen place."""
     if args.log_config:
@@ -134,7 +143,7 @@ def server_main(argv: list[str] | None = None) -> int:
     from sarra.eumetcast.config import read_server
     from sarra.eumetcast.server import Server
 
-    args = _parser("move_it_server", port=True, server=True).parse_args(argv)
+    args = parser_for("move_it_server").parse_args(argv)
     setup_logging(args)
 
     def build(chains: list[Any]) -> Server:
@@ -149,7 +158,7 @@ def client_main(argv: list[str] | None = None) -> int:
     from sarra.eumetcast.client import Client
     from sarra.eumetcast.config import read_client
 
-    args = _parser("move_it_client", port=False, stats=True).parse_args(argv)
+    args = parser_for("move_it_client").parse_args(argv)
     setup_logging(args)
 
     def build(chains: list[Any]) -> Client:
@@ -165,7 +174,7 @@ def mirror_main(argv: list[str] | None = None) -> int:
     from sarra.eumetcast.config import read_mirror
     from sarra.eumetcast.mirror import Mirror
 
-    args = _parser("move_it_mirror", port=True).parse_args(argv)
+    args = parser_for("move_it_mirror").parse_args(argv)
     setup_logging(args)
     return _run(lambda: read_mirror(args.config_file), lambda chains: Mirror(chains, args.port))
 

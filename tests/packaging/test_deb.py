@@ -1,0 +1,120 @@
+"""The Debian package: tools/build-deb builds it; installed into a scratch root, its commands
+run, its man pages are there and render, its systemd user unit runs sr start and sr stop.
+
+Skipped where dpkg-buildpackage or debhelper are absent (tools/system-packages installs them
+when run as root, as in CI).
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sarra.cli import commands
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPENDENCIES = ("pika", "paramiko", "requests", "platformdirs", "humanize", "watchdog", "redis")
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("dpkg-buildpackage") is None or shutil.which("dh") is None,
+    reason="dpkg-buildpackage and debhelper are not installed (tools/system-packages)",
+)
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The package, built by tools/build-deb and unpacked into a scratch root."""
+    out = tmp_path_factory.mktemp("deb")
+    built = subprocess.run(
+        [str(ROOT / "tools" / "build-deb"), str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    deb = Path(built.stdout.split()[-1])
+    assert deb.name.endswith("_all.deb") and deb.is_file()
+    root = tmp_path_factory.mktemp("root")
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+    return root
+
+
+def _python() -> str:
+    """Debian's python3 when its packages of sarra's dependencies are installed, else ours."""
+    probe = "import " + ", ".join(DEPENDENCIES)
+    debian = subprocess.run(["/usr/bin/python3", "-c", probe], capture_output=True, check=False)
+    return "/usr/bin/python3" if debian.returncode == 0 else sys.executable
+
+
+def _run(root: Path, *words: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(root / "usr/lib/python3/dist-packages")}
+    return subprocess.run(
+        [_python(), str(root / "usr/bin" / words[0]), *words[1:]],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_the_commands_run_from_the_package(installed: Path) -> None:
+    result = _run(installed, "sr_subscribe", "help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: sr_subscribe [options] action [config ...]")
+    where = subprocess.run(
+        [_python(), "-c", "import sarra; print(sarra.__file__)"],
+        env={**os.environ, "PYTHONPATH": str(installed / "usr/lib/python3/dist-packages")},
+        capture_output=True,
+        text=True,
+        cwd=installed,
+        check=True,
+    )
+    assert where.stdout.startswith(str(installed)), "sarra was not imported from the package"
+    examples = _run(installed, "sr", "check", "--examples")
+    assert examples.returncode == 0, examples.stdout + examples.stderr
+    assert "0 with errors" in examples.stdout
+
+
+def test_every_console_script_is_installed_with_its_man_page(installed: Path) -> None:
+    entry_points = configparser.ConfigParser()
+    (info,) = (installed / "usr/lib/python3/dist-packages").glob("sarra-*-info")
+    entry_points.read(info / "entry_points.txt")
+    scripts = set(entry_points["console_scripts"])
+    assert {c.name for c in commands.COMMANDS} == scripts
+    for name in scripts:
+        assert (installed / "usr/bin" / name).is_file(), name
+        assert (installed / "usr/share/man/man1" / f"{name}.1.gz").is_file(), name
+    assert (installed / "usr/share/man/man5/sr_config.5.gz").is_file()
+    assert (installed / "usr/share/man/man7/sarra-options.7.gz").is_file()
+
+
+@pytest.mark.skipif(shutil.which("man") is None, reason="man is not installed")
+def test_the_man_pages_render_without_a_warning(installed: Path) -> None:
+    pages = sorted((installed / "usr/share/man").glob("man*/*.gz"))
+    assert len(pages) == len(commands.COMMANDS) + 2
+    for page in pages:
+        result = subprocess.run(
+            ["man", "--warnings", "-l", str(page)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "MANWIDTH": "80", "MAN_KEEP_FORMATTING": ""},
+            check=False,
+        )
+        assert (result.returncode, result.stderr) == (0, ""), page.name
+        assert "NAME" in result.stdout and "SEE ALSO" in result.stdout, page.name
+
+
+def test_the_systemd_user_unit_runs_sr_start_and_sr_stop(installed: Path) -> None:
+    unit = configparser.ConfigParser()
+    unit.read(installed / "usr/lib/systemd/user/sarra.service")
+    assert unit["Service"]["ExecStart"] == "/usr/bin/sr start"
+    assert unit["Service"]["ExecStop"] == "/usr/bin/sr stop"
+    assert unit["Install"]["WantedBy"] == "default.target"
