@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
 import time
 import uuid
@@ -52,6 +54,30 @@ def announce(
             key, body, headers = v02.encode(notice, prefix)
             publisher.publish(exchange, key, body.encode(), headers)
         assert publisher.flush(20)
+
+
+@contextmanager
+def scratch_vhost() -> Iterator[str]:
+    """A virtual host of its own on the local RabbitMQ (a broker of its own, in effect),
+    open to guest, deleted afterwards."""
+    name = f"sarra-test-{uuid.uuid4().hex[:8]}"
+    ctl("add_vhost", name)
+    try:
+        ctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+        yield name
+    finally:
+        ctl("delete_vhost", name)
+
+
+def ctl(*args: str) -> str:
+    """rabbitmqctl's answer (quiet)."""
+    # the tests point XDG_CONFIG_HOME at a scratch directory, which the Erlang VM complains of
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+    done = subprocess.run(
+        ["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=60, check=True,
+        env=env,
+    )  # fmt: skip
+    return done.stdout
 
 
 def raw_publish(config: Config, exchange: str, key: str, body: bytes) -> None:
@@ -109,17 +135,20 @@ def loop_ready(loop: ConsumerLoop) -> bool:
     return loop.consumer.wait_ready(20)
 
 
-def declare(config: Config, *exchanges: str) -> None:
+BROKER = "amqp://guest:guest@127.0.0.1/"
+
+
+def declare(config: Config, *exchanges: str, broker: str = BROKER) -> None:
     """Declare exchanges, as the pump's feeder would have."""
-    settings = plan.connection_settings(config, "amqp://guest:guest@127.0.0.1/", "publisher")
+    settings = plan.connection_settings(config, broker, "publisher")
     with Publisher(settings, list(exchanges)) as publisher:
         assert publisher.wait_ready(20)
 
 
-def watch(config: Config, exchange: str) -> Consumer:
+def watch(config: Config, exchange: str, broker: str = BROKER) -> Consumer:
     """A consumer of everything posted to an exchange (declared here if need be)."""
-    declare(config, exchange)
-    settings = plan.connection_settings(config, "amqp://guest:guest@127.0.0.1/", "watcher")
+    declare(config, exchange, broker=broker)
+    settings = plan.connection_settings(config, broker, "watcher")
     spec = QueueSpec(
         name=f"q_guest.watch.{uuid.uuid4().hex[:8]}",
         durable=False,

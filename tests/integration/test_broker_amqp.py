@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -22,6 +20,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from pumpkit import ctl, scratch_vhost
 
 from sarra.broker import admin, plan
 from sarra.broker.backoff import Backoff
@@ -38,21 +37,6 @@ from sarra.config.loader import Config, load
 def fast() -> Backoff:
     """Quick retries (each link needs its own Backoff)."""
     return Backoff(first=0.3, cap=2.0)
-
-
-def ctl(*args: str) -> str:
-    """rabbitmqctl's answer (quiet)."""
-    # the tests point XDG_CONFIG_HOME at a scratch directory, which the Erlang VM complains of
-    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
-    done = subprocess.run(
-        ["rabbitmqctl", "-q", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        env=env,
-    )
-    return done.stdout
 
 
 def ctl_json(*args: str) -> list[dict]:
@@ -73,13 +57,8 @@ def vhost() -> Iterator[str]:
         pytest.skip("rabbitmqctl is not installed")
     if not broker_answers():
         pytest.skip("RabbitMQ does not answer on 127.0.0.1:5672 (run tools/ensure-rabbitmq)")
-    name = f"sarra-test-{uuid.uuid4().hex[:8]}"
-    ctl("add_vhost", name)
-    try:
-        ctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+    with scratch_vhost() as name:
         yield name
-    finally:
-        ctl("delete_vhost", name)
 
 
 @pytest.fixture

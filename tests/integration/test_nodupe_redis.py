@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from collections.abc import Iterator
@@ -9,10 +10,13 @@ from pathlib import Path
 
 import pytest
 import redis
-from pumpkit import announce, declare, file_notice, running, take, wait_for, watch
+from pumpkit import announce, declare, file_notice, running, scratch_vhost, wait_for, watch
 
-from sarra.config.loader import load
+from sarra.broker.consumer import Consumer
+from sarra.config.loader import Config, load
 from sarra.flow.nodupe import NoDupeUnavailable, RedisNoDupe
+from sarra.message import decode_any
+from sarra.message.notice import Notice
 
 pytestmark = pytest.mark.broker
 
@@ -62,41 +66,68 @@ def test_unreachable_redis_gives_up_only_when_stopping() -> None:
         cache.claim("k", "p")
 
 
-def test_two_winnows_on_a_shared_cache_pass_one_copy(
+def test_two_hosts_winnows_on_a_shared_cache_pass_one_copy(
     tmp_path: Path, keybase: str, credentials: Path
 ) -> None:
-    """Two feeds (as two brokers' shovels) reach two winnows: one copy of each product."""
-    feeds = [f"xtest_{uuid.uuid4().hex[:10]}" for _ in range(2)]
-    out = f"xtest_{uuid.uuid4().hex[:10]}_out"
-    configs = []
-    for number, feed in enumerate(feeds):
-        path = tmp_path / f"winnow{number}_{uuid.uuid4().hex[:8]}.conf"
-        path.write_text(
-            f"broker amqp://guest@127.0.0.1/\nexchange {feed}\nexpire 1m\npost_exchange {out}\n"
-            f"nodupe_driver redis\nnodupe_redis_serverurl {REDIS}\n"
-            f"nodupe_redis_keybase {keybase}\n"
-        )
-        configs.append(load("winnow", path))
-    declare(configs[0], *feeds)
-    consumer = watch(configs[0], out)
-    products = [b"product %d" % n for n in range(200)]
-    try:
-        with running(configs[0]) as first, running(configs[1]) as second:
-            for number, feed in enumerate(feeds):
-                notices = [
-                    file_notice(f"http://feed{number}.example/", f"obs/p{n}.txt", data)
-                    for n, data in enumerate(products)
-                ]
-                announce(configs[number], notices, feed)
-            wait_for(
-                lambda: (
-                    first.counts["posted"] + second.counts["posted"] == 200
-                    and first.counts["duplicates"] + second.counts["duplicates"] == 200
-                ),
-                "200 passed and 200 dropped",
-            )
-            got = take(consumer, 200)
-            assert consumer.get_batch(10, timeout=0.5) == []
-    finally:
-        consumer.close()
-    assert sorted(n.rel_path for n in got) == sorted(f"obs/p{n}.txt" for n in range(200))
+    """Two hosts, each with its own broker (here a vhost each), a shovel bringing the products
+    of an upstream pump to it, and a winnow; the winnows share their cache in Redis. Exactly
+    one copy of each product comes out, on one host or the other."""
+    tag = uuid.uuid4().hex[:8]
+    upstream, feed, out = f"xtest_{tag}_public", f"xwinnow_{tag}", f"xtest_{tag}_out"
+    products = [b"product %d" % n for n in range(300)]
+    notices = [
+        file_notice("http://pump.example/", f"obs/p{n}.txt", d) for n, d in enumerate(products)
+    ]
+    with scratch_vhost() as host_a, scratch_vhost() as host_b:
+        brokers = [f"amqp://guest@127.0.0.1/{host}" for host in (host_a, host_b)]
+        with credentials.open("a") as out_file:
+            out_file.writelines(b.replace("guest@", "guest:guest@") + "\n" for b in brokers)
+        configs = []
+        for number, broker in enumerate(brokers):
+            configs.append(relay(tmp_path, "shovel", f"shovel{number}",
+                                 f"broker amqp://guest@127.0.0.1/\nexchange {upstream}\n"
+                                 f"post_broker {broker}\npost_exchange {feed}\n"))  # fmt: skip
+            configs.append(relay(tmp_path, "winnow", f"winnow{number}",
+                                 f"broker {broker}\nexchange {feed}\npost_exchange {out}\n"
+                                 f"nodupe_driver redis\nnodupe_redis_serverurl {REDIS}\n"
+                                 f"nodupe_redis_keybase {keybase}\n"))  # fmt: skip
+        declare(configs[0], upstream)
+        watchers = []
+        for broker in brokers:
+            declare(configs[0], feed, broker=broker.replace("guest@", "guest:guest@"))
+            watchers.append(watch(configs[0], out, broker=broker.replace("guest@", "guest:guest@")))
+        try:
+            with contextlib.ExitStack() as stack:
+                loops = [stack.enter_context(running(config)) for config in configs]
+                announce(configs[0], notices, upstream)
+                winnows = loops[1::2]
+                wait_for(
+                    lambda: (
+                        sum(w.counts["posted"] for w in winnows) == len(products)
+                        and sum(w.counts["duplicates"] for w in winnows) == len(products)
+                    ),
+                    "one copy passed and one dropped of each product",
+                )
+                got = [n for watcher in watchers for n in drain(watcher)]
+        finally:
+            for watcher in watchers:
+                watcher.close()
+    assert sorted(n.rel_path for n in got) == sorted(n.rel_path for n in notices)
+    assert all(w.counts["posted"] for w in winnows), "both hosts took a share"
+
+
+def relay(tmp_path: Path, component: str, name: str, body: str) -> Config:
+    path = tmp_path / f"{name}_{uuid.uuid4().hex[:8]}.conf"
+    path.write_text(f"expire 1m\n{body}")
+    return load(component, path)
+
+
+def drain(consumer: Consumer) -> list[Notice]:
+    """What a watcher received, until a second passes without more."""
+    found = []
+    while batch := consumer.get_batch(1000, timeout=1.0):
+        for delivery in batch:
+            found.append(decode_any(delivery.routing_key, delivery.body, delivery.headers,
+                                    delivery.content_type))  # fmt: skip
+            consumer.ack(delivery)
+    return found
