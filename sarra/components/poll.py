@@ -14,6 +14,7 @@ broker confirmed: a crash announces a file again, it never loses one.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import posixpath
@@ -41,6 +42,7 @@ from sarra.integrity.checksum import new_checksum, sum_to_identity
 from sarra.message.errors import MalformedNotice, NotEncodable
 from sarra.message.notice import Identity, Notice, epoch_to_time
 from sarra.transfer import Entry, Transfer, TransferError, TransientError, open_transfer
+from sarra.transfer.listing import parse_ls_line
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +88,7 @@ class Poll:
         self.number = number
         self.stop = stop
         self.credentials = Credentials.load(paths.credentials_file())
+        self.plugins = Plugins.load(config, number, stop) or None
         try:  # a backend is made without connecting: this checks the scheme and port only
             self._open().close()
         except TransferError as err:
@@ -98,7 +101,6 @@ class Poll:
             self.base_url = f"{parts.scheme}://{parts.netloc}/"
         self.sum = _poll_sum(config)
         self.directories = self._directories()
-        self.plugins = Plugins.load(config, number, stop) or None
         self.publisher: NoticePublisher | None = None
         self.passes = 0
         self._last_heartbeat = time.monotonic()
@@ -131,12 +133,36 @@ class Poll:
 
     def _open(self) -> Transfer:
         config = self.config
-        return open_transfer(
+        transfer = open_transfer(
             config.destination,
             self.credentials,
             timeout=config.timeout,
             tls_rigour=config.tls_rigour,
         )
+        html_plugins = self.plugins is not None and self.plugins.has("on_html_page")
+        if html_plugins and hasattr(transfer, "index_parser"):  # http(s): index pages
+            transfer.index_parser = self._on_html_page
+        return transfer
+
+    def _on_html_page(self, page: str, directory: str) -> list[Entry]:
+        """on_html_page plugins read an index page (parent.inline) and fill parent.entries:
+        file name -> `ls -l` style line, as the established html_page plugin does."""
+        plugins = self.plugins
+        assert plugins is not None
+        parent = plugins.parent
+        parent.inline, parent.entries = page, {}
+        try:
+            plugins.run("on_html_page")
+        except PluginFailed as err:
+            raise TransientError("ls", directory, str(err)) from err
+        entries = []
+        for name, line in dict(parent.entries).items():
+            entry = parse_ls_line(str(line))
+            if entry is None:
+                logger.warning("on_html_page: not an ls -l line for %s: %r", name, line)
+                continue
+            entries.append(dataclasses.replace(entry, name=str(name)))
+        return entries
 
     # --- the loop
 

@@ -14,6 +14,7 @@ import queue
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -27,6 +28,7 @@ from sarra.flow.connections import ThreadTransfers
 from sarra.flow.inflight import Inflight, publish_file
 from sarra.flow.parts_download import PartDownloader
 from sarra.flow.placement import Placement, place
+from sarra.flow.plugins import PluginFailed
 from sarra.integrity.checksum import b64_to_hex, checksum_file, new_checksum
 from sarra.message.notice import Notice, time_to_epoch
 from sarra.transfer.base import Transfer
@@ -49,6 +51,7 @@ class Outcome:
     seconds: float = 0.0
     checksum: str | None = None  # the v02 value computed while writing, if any
     whole: bool = True  # False for a part that left its file incomplete
+    transformed: bool = False  # on_data plugins changed the data: its checksum is not the notice's
 
 
 class _HashingWriter:
@@ -99,6 +102,18 @@ class _HashingWriter:
             self._chunks = None
 
 
+class _Transforming:
+    """A file object's write that writes its data as `transform` (on_data plugins) makes it."""
+
+    def __init__(self, file: BinaryIO, transform: Callable[[bytes], bytes]) -> None:
+        self.file = file
+        self.transform = transform
+
+    def write(self, data: bytes) -> int:
+        self.file.write(self.transform(data))
+        return len(data)
+
+
 def remote_path(notice: Notice) -> str:
     """The path on the server: the base URL's path followed by the notice's relative path
     (as the established formats define the URL: base URL + relative path)."""
@@ -129,6 +144,8 @@ class Downloader:
             bufsize=config.bufsize,
         )
         self.transfers = ThreadTransfers(config, credentials)
+        self.on_data: Callable[[bytes], bytes] | None = None
+        """Set when on_data plugins transform what is downloaded (whole files only)."""
 
     @staticmethod
     def place(
@@ -162,7 +179,7 @@ class Downloader:
             if not self.config.overwrite and self._already_here(notice, placement.path):
                 return Outcome("skipped", "the local file already matches", placement.path)
             return self._download(notice, placement.path, started)
-        except TransientError as err:
+        except (TransientError, PluginFailed) as err:
             return Outcome("transient", str(err))
         except (PermanentError, PathRefused) as err:
             return Outcome("permanent", str(err))
@@ -192,7 +209,8 @@ class Downloader:
         flag = _COMPUTABLE.get(method or "")
         try:
             with open(temporary, "wb") as file:
-                writer = _HashingWriter(file, flag)
+                target = file if self.on_data is None else _Transforming(file, self.on_data)
+                writer = _HashingWriter(target, flag)  # type: ignore[arg-type]
                 try:
                     size = self._transfer(notice).get(remote_path(notice), writer)  # type: ignore[arg-type]
                 finally:
@@ -204,7 +222,7 @@ class Downloader:
             if temporary != final:
                 temporary.unlink(missing_ok=True)
             raise
-        reason = ""
+        reason = "transformed by on_data plugins" if self.on_data is not None else ""
         if computed is not None and notice.identity is not None:
             expected = b64_to_hex(notice.identity.value)
             if computed != expected:
@@ -219,7 +237,8 @@ class Downloader:
             self._delete_source(notice)
         if config.discard:
             final.unlink(missing_ok=True)
-        return Outcome("done", reason, final, size, seconds, computed)
+        return Outcome("done", reason, final, size, seconds, computed,
+                       transformed=self.on_data is not None)  # fmt: skip
 
     def _part(self, notice: Notice, final: Path, started: float) -> Outcome:
         """One part of a file (see sarra.flow.parts_download)."""

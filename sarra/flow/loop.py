@@ -124,6 +124,9 @@ class ConsumerLoop:
         self.sends = config.component == "sender"
         self.failed_code = 496 if self.sends else 499
         self.plugins = Plugins.load(config, number, stop) or None
+        plugins = self.plugins
+        if plugins is not None and plugins.has("on_data") and isinstance(self.worker, Downloader):
+            self.worker.on_data = plugins.transform
         if self.plugins is not None:  # for the hb_* plugins
             parent = self.plugins.parent
             parent.counts, parent.retry, parent.nodupe = self.counts, self.retry, self.nodupe
@@ -331,7 +334,10 @@ class ConsumerLoop:
                     humanize.naturalsize(rate, binary=True),
                     f"; {outcome.reason}" if outcome.reason else "",
                 )
-            self._report(notice, 201, done.capitalize(), outcome.seconds)
+            if outcome.transformed:
+                self._report(notice, 203, "Transformed during download", outcome.seconds)
+            else:
+                self._report(notice, 201, done.capitalize(), outcome.seconds)
             if self.plugins is not None and not self._after_download(job, outcome):
                 return
             if outcome.whole:
@@ -358,7 +364,7 @@ class ConsumerLoop:
         """The notice to post for a downloaded file: the local file under post_base_url; a file
         assembled from parts is announced once, whole, with the checksum of the whole file."""
         config = self.config
-        if notice.blocks is not None and outcome.path is not None:
+        if (notice.blocks is not None or outcome.transformed) and outcome.path is not None:
             notice = self._whole_file(notice, outcome.path)
         base_url = config.post_base_url or (config.destination if self.sends else None)
         if not base_url or outcome.path is None:
@@ -525,14 +531,19 @@ class ConsumerLoop:
         return True
 
     def _plugin_transfer(self, job: Job, placement: Placement) -> Outcome | None:
-        """do_download then do_get plugins of the notice's scheme (a sender: do_send then
-        do_put, of the destination's scheme); None = the built-in transfer."""
+        """do_task (any scheme), then do_download and do_get plugins of the notice's scheme (a
+        sender: do_send and do_put, of the destination's scheme); None = the built-in
+        transfer."""
         plugins = self.plugins
         assert plugins is not None
         if self.sends:
-            entries, scheme = ("do_send", "do_put"), urlsplit(self.config.destination).scheme
+            entries, scheme = (
+                ("do_task", "do_send", "do_put"),
+                urlsplit(self.config.destination).scheme,
+            )
         else:
-            entries, scheme = ("do_download", "do_get"), urlsplit(job.notice.base_url).scheme
+            entries = ("do_task", "do_download", "do_get")
+            scheme = urlsplit(job.notice.base_url).scheme
         for entry in entries:
             if not plugins.has(entry):
                 continue

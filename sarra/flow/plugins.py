@@ -194,6 +194,13 @@ class Plugins:
                     return bool(result)
         return None
 
+    def transform(self, data: bytes) -> bytes:
+        """on_data: each plugin's `on_data(parent, chunk)` in turn gets the chunk as the one
+        before left it, and returns it transformed. Raises PluginFailed when one raises."""
+        for hook in self.hooks.get("on_data", ()):
+            data = self._call(hook, data)
+        return data
+
     def event(self, entry: str) -> None:
         """Run the plugins of an entry point that concerns no notice (on_start, on_stop,
         on_heartbeat, on_watch): failures are logged and the component goes on."""
@@ -201,9 +208,9 @@ class Plugins:
             with contextlib.suppress(PluginFailed):
                 self.run(entry)
 
-    def _call(self, hook: Hook) -> Any:
+    def _call(self, hook: Hook, *args: Any) -> Any:
         try:
-            return hook.function(self.parent)
+            return hook.function(self.parent, *args)
         except RetryLater as err:
             raise PluginFailed(f"{hook.name}: {err}", later=True) from err
         except Exception as err:

@@ -23,6 +23,7 @@ import os
 import re
 import ssl
 import warnings
+from collections.abc import Callable
 from typing import Any, BinaryIO
 from urllib.parse import quote, unquote, urljoin, urlsplit
 from urllib.request import getproxies_environment
@@ -83,6 +84,8 @@ class HttpTransfer(Transfer):
 
     def __init__(self, server: Credential, settings: TransferSettings) -> None:
         super().__init__(server, settings)
+        self.index_parser: Callable[[str, str], list[Entry]] = parse_index
+        """Turns a directory's index page into its entries (a poll's on_html_page plugins)."""
         self._port = server.port or DEFAULT_PORTS.get(server.scheme, 80)
         self._pool: urllib3.HTTPConnectionPool | None = None
         # What the pool is asked for before a path: "" or, through a plain-http proxy, the origin.
@@ -133,7 +136,8 @@ class HttpTransfer(Transfer):
                 page = response.read(decode_content=False)
             finally:
                 _release(response)
-            return parse_index(_text(page, response.headers.get("Content-Type", "")), directory)
+            text = _text(page, response.headers.get("Content-Type", ""))
+            return self.index_parser(text, directory)
 
     # --- requests
 

@@ -357,3 +357,110 @@ def test_a_do_send_plugin_sends_the_files_it_takes_and_leaves_the_others(
     assert (remote / "src/small.dat").read_bytes() == files["small.dat"]
     assert (remote / "src/large.dat.by_plugin").read_bytes() == files["large.dat"]
     assert not (remote / "src/large.dat").exists()
+
+
+UPPER = """
+class Upper:
+    def on_data(self, parent, chunk):
+        return chunk.upper()
+
+self.on_data = Upper().on_data
+"""
+
+TASK = """
+class Task:
+    def do_task(self, parent):
+        msg = parent.msg
+        if not msg.new_file.startswith("task_"):
+            return None  # the built-in download
+        with open(msg.new_dir + "/" + msg.new_file, "w") as out:
+            out.write("made by do_task")
+        return True
+
+self.do_task = Task().do_task
+"""
+
+PAGE = """
+import re
+
+class Page:
+    def on_html_page(self, parent):
+        # the established form: file name -> an `ls -l` line
+        for name in re.findall(r'href="([^"/?]+\\.dat)"', parent.inline):
+            parent.entries[name] = f"-rw-r--r-- 1 web web 4 Jan  2  2025 {name}"
+        return True
+
+self.on_html_page = Page().on_html_page
+"""
+
+
+def test_on_data_transforms_and_do_task_replaces_the_download(
+    tmp_path: Path,
+    sarra_home: Path,
+    credentials: Path,
+    exchange: str,
+    served_root: Path,
+    http_server: HttpServer,
+) -> None:
+    (sarra_home / "plugins").mkdir()
+    (sarra_home / "plugins" / "upper.py").write_text(UPPER)
+    (sarra_home / "plugins" / "task.py").write_text(TASK)
+    folder = f"data_{exchange}"
+    (served_root / folder).mkdir()
+    (served_root / folder / "low.txt").write_bytes(b"lower case words")
+    base = f"http://127.0.0.1:{http_server.port}/"
+    out = tmp_path / "out"
+    onward = f"{exchange}_onward"
+    config = subscriber(
+        tmp_path, exchange,
+        f"directory {out}\naccept .*\non_data upper\ndo_task task\n"
+        f"post_broker amqp://guest@127.0.0.1/\npost_exchange {onward}\npost_base_url file:\n",
+    )  # fmt: skip
+    consumer = watch(config, onward)
+    notices = [
+        file_notice(base, f"{folder}/low.txt", b"lower case words"),
+        file_notice(base, f"{folder}/task_x.txt", b"never fetched"),
+    ]
+    try:
+        with running(config) as loop:
+            announce(config, notices, exchange)
+            posted = {n.rel_path.rsplit("/", 1)[-1]: n for n in take(consumer, 2)}
+            assert loop.counts["downloaded"] == 2
+    finally:
+        consumer.close()
+    assert (out / "low.txt").read_bytes() == b"LOWER CASE WORDS"
+    assert (out / "task_x.txt").read_text() == "made by do_task"
+    transformed = posted["low.txt"]
+    assert transformed.size == 16 and transformed.identity != notices[0].identity
+
+
+def test_on_html_page_reads_index_pages_for_a_poll(
+    tmp_path: Path,
+    sarra_home: Path,
+    credentials: Path,
+    exchange: str,
+    served_root: Path,
+    http_server: HttpServer,
+) -> None:
+    (sarra_home / "plugins").mkdir()
+    (sarra_home / "plugins" / "page.py").write_text(PAGE)
+    local = served_root / f"page_{exchange}"
+    local.mkdir()
+    for name in ("one.dat", "two.dat", "other.txt"):
+        (local / name).write_bytes(b"data")
+    (tmp_path / "page.conf").write_text(
+        f"broker amqp://guest@127.0.0.1/\npost_exchange {exchange}\n"
+        f"destination http://{LOCALHOST}:{http_server.port}/\nsleep 0.1\nheartbeat 1\n"
+        f"file_time_limit 0\ndirectory {local.name}\naccept .*\non_html_page page\n"
+    )
+    config = load("poll", tmp_path / "page.conf")
+    consumer = watch(config, exchange)
+    try:
+        with in_thread(lambda stop: Poll(config, 1, stop)) as poll:
+            listed = take(consumer, 2)
+            wait_for(lambda: poll.passes >= 2, "a pass after the first")
+        assert not consumer.get_batch(1, timeout=0.3)  # other.txt: the plugin left it out
+    finally:
+        consumer.close()
+    assert sorted(n.rel_path.rsplit("/", 1)[-1] for n in listed) == ["one.dat", "two.dat"]
+    assert all(n.mtime is not None and n.mtime.startswith("20250102") for n in listed)
