@@ -6,7 +6,7 @@
    disk on one keep-alive session;
 3. MB/s for large files over HTTP, against a raw streamed copy (requests, one session).
 
-    .venv/bin/python bench/run.py [--notices N] [--files N] [--large N]
+    .venv/bin/python bench/run.py [--notices N] [--files N] [--large N]   (0 skips a figure)
 
 Needs the local RabbitMQ (tools/ensure-rabbitmq). Prints one line per figure with its ratio.
 """
@@ -211,13 +211,16 @@ def main() -> None:
         work = Path(scratch)
         os.environ["XDG_CONFIG_HOME"] = str(work / "config")
         os.environ["XDG_CACHE_HOME"] = str(work / "cache")
-        bench_notices(work, args.notices)
+        if args.notices:
+            bench_notices(work, args.notices)
         (work / "served").mkdir()
         server = Server(work / "served")
         try:
-            bench_files(work, server, args.files, 10 << 10, "files/s", 1.0)
-            bench_files(work, server, args.large, 20 << 20, "MB/s", 0.9)
-            bench_files(work, server, args.large, 20 << 20, "MB/s", 0.9, verify=False)
+            if args.files:
+                bench_files(work, server, args.files, 10 << 10, "files/s", 1.0)
+            if args.large:
+                bench_files(work, server, args.large, 20 << 20, "MB/s", 0.9)
+                bench_files(work, server, args.large, 20 << 20, "MB/s", 0.9, verify=False)
         finally:
             server.stop()
 
