@@ -399,7 +399,9 @@ def test_big_file_streams_in_constant_memory(target: Target) -> None:
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
-    assert peak < 16 * bufsize, f"peak {peak} bytes for a {size}-byte file"
+    # Bounded, whatever the file's size: a few buffers, and for sftp what paramiko's own thread
+    # holds of its SSH window (2 MiB) when the machine is busy; a whole file would be 20 MiB.
+    assert peak < 24 * bufsize, f"peak {peak} bytes for a {size}-byte file"
     assert (path.parent / "copy").read_bytes() == path.read_bytes()
 
 
