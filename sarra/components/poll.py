@@ -226,9 +226,10 @@ class Poll:
                 if self.stop.is_set():
                     break
                 directory = polled.expanded()
-                entries = self._list(remote, polled, directory)
-                if entries is None:
+                tree = self._list_tree(remote, polled, directory)
+                if tree is None:
                     continue
+                entries, unlisted = tree
                 current = {e.name: e for e in entries if self._announceable(polled, e)}
                 listed += len(current)
                 seen = polled.seen.files if polled.seen.directory == directory else {}
@@ -238,6 +239,9 @@ class Poll:
                     if seen.get(name) != _signature(entry)
                 ]
                 signatures = {name: _signature(entry) for name, entry in current.items()}
+                if unlisted:  # files below a sub-directory not listed now are kept as they were
+                    kept = tuple(unlisted)
+                    signatures |= {n: sig for n, sig in seen.items() if n.startswith(kept)}
                 pending.append((polled, directory, signatures, announced))
         complete = not self.stop.is_set()
         while not self.publisher.flush(0.5):
@@ -287,8 +291,35 @@ class Poll:
             polled.failing_since = polled.error_logged = None
         return entries
 
+    def _list_tree(
+        self, remote: Transfer, polled: PolledDirectory, directory: str
+    ) -> tuple[list[Entry], list[str]] | None:
+        """The entries of a directory and, named `sub/name`, those of the directories below
+        it (symbolic links are not followed), with the sub-directories (`sub/`) that could not
+        be listed this time; None if the directory itself cannot be listed."""
+        entries = self._list(remote, polled, directory)
+        if entries is None:
+            return None
+        found: list[Entry] = []
+        unlisted: list[str] = []
+        for entry in entries:
+            if not entry.is_dir or entry.is_link:
+                found.append(entry)
+                continue
+            prefix = entry.name + "/"
+            below = None
+            if not self.stop.is_set():
+                below = self._list_tree(remote, polled, posixpath.join(directory, entry.name))
+            if below is None:
+                unlisted.append(prefix)
+                continue
+            found += [dataclasses.replace(e, name=prefix + e.name) for e in below[0]]
+            unlisted += [prefix + name for name in below[1]]
+        return found, unlisted
+
     def _announceable(self, polled: PolledDirectory, entry: Entry) -> bool:
-        """Whether a listed entry is a file this directory's rules let through."""
+        """Whether a listed entry is a file this directory's rules let through (the rules see
+        its path below the directory: `name`, or `sub/name` for a file found below)."""
         config = self.config
         if entry.is_dir or entry.is_link:
             return False

@@ -134,7 +134,7 @@ def test_a_whole_pump_moves_every_file_once(
         for _ in range(2):  # two redundant feeds of the same files
             assert post.post_once(feed, amqp, [str(source)]) == 0
         wait_for(lambda: stages["last"].counts["downloaded"] >= FILES, "the last copies", 300)
-        wait_for(lambda: stages["sender"].counts["posted"] == FILES, "the sender's notices")
+        wait_for(lambda: stages["sender"].counts["posted"] >= FILES, "the sender's notices", 60)
     for name in files:
         assert (final / name).read_bytes() == files[name], name
     assert sorted(p.name for p in final.iterdir()) == sorted(files)

@@ -90,22 +90,28 @@ def test_new_and_changed_files_are_announced_once_across_restarts(
     for name in ("a.dat", "b.dat", "skip.tmp", "old.dat"):
         (local / name).write_bytes(name.encode() * 10)
     os.utime(local / "old.dat", (now - 90 * DAY, now - 90 * DAY))
-    (local / "sub").mkdir()
-    (local / "sub" / "deep.dat").write_bytes(b"not descended into")
+    (local / "sub" / "deeper").mkdir(parents=True)
+    (local / "sub" / "deeper" / "deep.dat").write_bytes(b"found below")
+    (local / "sub" / "skip.tmp").write_bytes(b"rejected below too")
+    (local / "tmp").mkdir()
+    (local / "tmp" / "partial.dat").write_bytes(b"kept out by reject ^tmp/")
     if destination.startswith("sftp"):  # the only listing here that gives modes
         (local / "secret.dat").write_bytes(b"mode 200: lacks the chmod 400 bits")
         (local / "secret.dat").chmod(0o200)
     config = poller(
-        tmp_path, exchange, destination, f"directory {directory}\nreject .*\\.tmp$\naccept .*\n"
+        tmp_path,
+        exchange,
+        destination,
+        f"directory {directory}\nreject .*\\.tmp$\nreject ^tmp/\naccept .*\n",
     )
     consumer = watch(config, exchange)
     with polling(config) as poll:
-        first = sorted(take(consumer, 2), key=name_of)
+        first = sorted(take(consumer, 3), key=lambda n: n.rel_path)
         # without post_base_url: the server's root as base URL, the whole path as relative path
-        expected = [posixpath.join("/", directory, name) for name in ("a.dat", "b.dat")]
-        assert [n.rel_path for n in first] == expected
-        for notice in first:
-            stat = (local / name_of(notice)).stat()
+        names = ("a.dat", "b.dat", "sub/deeper/deep.dat")
+        assert [n.rel_path for n in first] == [posixpath.join("/", directory, n) for n in names]
+        for notice, name in zip(first, names, strict=True):
+            stat = (local / name).stat()
             assert notice.base_url == destination
             assert notice.size == stat.st_size
             assert notice.identity == Identity("cod", "md5")
