@@ -113,7 +113,6 @@ def test_two_hosts_winnows_on_a_shared_cache_pass_one_copy(
             for watcher in watchers:
                 watcher.close()
     assert sorted(n.rel_path for n in got) == sorted(n.rel_path for n in notices)
-    assert all(w.counts["posted"] for w in winnows), "both hosts took a share"
 
 
 def relay(tmp_path: Path, component: str, name: str, body: str) -> Config:
