@@ -424,10 +424,7 @@ class ConsumerLoop:
 
     def _ack(self, job: Job) -> None:
         if job.claim is not None:
-            try:
-                self.nodupe.settle(*job.claim)  # type: ignore[union-attr]
-            except NoDupeUnavailable:
-                return  # stopping: delivered again, and taken over as claimed
+            self.nodupe.settle(*job.claim)  # type: ignore[union-attr]
         if job.delivery is not None:
             self.consumer.ack(job.delivery)  # type: ignore[union-attr]
 

@@ -69,7 +69,7 @@ class NoDupe(Protocol):
         ...
 
     def settle(self, key: str, path: str) -> None:
-        """The claimed notice is done: remember its key for the TTL."""
+        """The claimed notice is done: remember its key for the TTL (never raises)."""
         ...
 
     def compact(self) -> int:
@@ -208,8 +208,14 @@ class RedisNoDupe:
         return redelivered and self._call("GET", name) == CLAIMED
 
     def settle(self, key: str, path: str) -> None:
-        """Mark the key settled for the TTL."""
-        self._call("SET", self._name(key, path), SETTLED, "EX", self.ttl)
+        """Mark the key settled for the TTL: one try, never waiting (it runs in the broker
+        connection's thread). If Redis is away, the claim stays and still keeps other copies
+        out for the TTL; only a redelivery of this very notice would pass it again."""
+        try:
+            self.client.execute_command("SET", self._name(key, path), SETTLED, "EX", self.ttl)
+        except redis.RedisError as err:
+            logger.warning("duplicate cache %s: %s not settled (%s); its claim still holds",
+                           redact_url(self.url), path, err)  # fmt: skip
 
     def compact(self) -> int:
         """Redis expires keys by itself."""

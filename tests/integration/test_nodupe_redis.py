@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,6 +57,14 @@ def test_keys_expire_after_the_ttl(keybase: str) -> None:
     assert cache.claim("k", "p") is False
     wait_for(lambda: cache.claim("k", "p"), "the key to expire", deadline=5)
     cache.close()
+
+
+def test_settle_never_waits_for_an_unreachable_redis() -> None:
+    """It runs in the broker connection's thread: one try, logged, never raised."""
+    cache = RedisNoDupe(60, "redis://127.0.0.1:1/0", "sarra.test.none", threading.Event())
+    started = time.monotonic()
+    cache.settle("k", "p")
+    assert time.monotonic() - started < 5
 
 
 def test_unreachable_redis_gives_up_only_when_stopping() -> None:
