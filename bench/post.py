@@ -10,7 +10,7 @@
    timed from its close to the arrival of its notice at a consumer of the broker; sr_watch runs
    as its own process (sr_watch foreground), as in production. Median and 99th percentile.
 
-    .venv/bin/python bench/post.py [--files N] [--latency N]
+    .venv/bin/python bench/post.py [--files N] [--latency N]   (0 skips a figure)
 
 Needs the local RabbitMQ (tools/ensure-rabbitmq). Prints one line per figure with its ratio.
 """
@@ -234,8 +234,10 @@ def main() -> None:
         work = Path(scratch)
         os.environ["XDG_CONFIG_HOME"] = str(work / "config")
         os.environ["XDG_CACHE_HOME"] = str(work / "cache")
-        bench_posting(work, args.files)
-        bench_latency(work, args.latency)
+        if args.files:
+            bench_posting(work, args.files)
+        if args.latency:
+            bench_latency(work, args.latency)
 
 
 if __name__ == "__main__":
