@@ -17,6 +17,7 @@ import posixpath
 import re
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -169,11 +170,11 @@ class Sender:
         made.add(directory)
 
     @staticmethod
-    def _optional(operation: object, *args: object) -> None:
+    def _optional(operation: Callable[..., object], *args: object) -> None:
         """An operation the file is complete without (mode, time, an old link): its failure
         is logged, never fatal."""
         try:
-            operation(*args)  # type: ignore[operator]
+            operation(*args)
         except (Unsupported, PermanentError, TransientError) as err:
             logger.debug("not applied: %s", err)
 
