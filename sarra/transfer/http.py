@@ -1,9 +1,10 @@
-"""http and https: downloads and index-page listings with urllib3, one keep-alive pool each.
+"""http and https: downloads and index-page listings, one kept-alive connection each.
 
-Each backend holds one connection pool for its server (one connection, kept alive and reused,
-renewed after `batch` files) and sends every GET straight to it: no per-request URL parsing,
-environment scan or session merging, so a small file costs little CPU. The environment (proxies,
-CA bundle) is read once, when the backend first connects.
+Each backend holds one connection to its server (kept alive and reused, renewed after `batch`
+files) and sends every GET straight to it. Straight to the server, that connection is a
+WireConnection (sarra.transfer.http_wire), which costs a small file a quarter of urllib3's CPU;
+through a proxy, and to the other hosts redirects lead to, requests go through urllib3's pools.
+The environment (proxies, CA bundle) is read once, when the backend first connects.
 
 Byte ranges use `Range: bytes=a-b`. A server that ignores it answers 200 with the whole file:
 then the bytes before the offset are read and thrown away, so the right bytes are written all the
@@ -43,6 +44,7 @@ from sarra.transfer.errors import (
     os_error_class,
     os_error_reason,
 )
+from sarra.transfer.http_wire import WireConnection, WireProtocolError, WireResponse
 from sarra.transfer.listing import parse_index
 from sarra.transfer.stream import Progress, Read
 
@@ -56,15 +58,26 @@ _MAX_REDIRECTS = 10
 _DRAIN_LIMIT = 64 * 1024  # an error page or redirect body up to this is read to keep the connection
 # urllib3 neither retries nor follows redirects itself: errors come out as they happen.
 _NO_RETRIES = Retry(total=False, redirect=False)
+# How every request goes through urllib3: the body left to read as it is on the wire.
+_URLOPEN: dict[str, Any] = {
+    "retries": _NO_RETRIES,
+    "redirect": False,
+    "assert_same_host": False,
+    "preload_content": False,
+    "decode_content": False,
+}
 _CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")
 # Servers warned about (once each): those ignoring Range, those reached without TLS checks.
 _warned: set[tuple[str, str]] = set()
 
 
+Reply = urllib3.BaseHTTPResponse | WireResponse
+
+
 class HttpStatus(Exception):
     """An HTTP reply other than success, before it is classified."""
 
-    def __init__(self, response: urllib3.BaseHTTPResponse) -> None:
+    def __init__(self, response: Reply) -> None:
         self.status = response.status
         super().__init__(f"{response.status} {response.reason or ''}".strip())
 
@@ -87,8 +100,10 @@ class HttpTransfer(Transfer):
         self.index_parser: Callable[[str, str], list[Entry]] = parse_index
         """Turns a directory's index page into its entries (a poll's on_html_page plugins)."""
         self._port = server.port or DEFAULT_PORTS.get(server.scheme, 80)
+        # The connection to the server: a WireConnection, or a urllib3 pool through a proxy.
+        self._wire: WireConnection | None = None
         self._pool: urllib3.HTTPConnectionPool | None = None
-        # What the pool is asked for before a path: "" or, through a plain-http proxy, the origin.
+        # What is asked for before a path: "" or, through a plain-http proxy, the origin.
         self._prefix = ""
         # Managers by proxy (None: direct): a proxy's, and those for hosts redirects lead to.
         self._managers: dict[str | None, urllib3.PoolManager] = {}
@@ -141,36 +156,29 @@ class HttpTransfer(Transfer):
 
     # --- requests
 
-    def _request(self, path: str, headers: dict[str, str]) -> urllib3.BaseHTTPResponse:
+    def _request(self, path: str, headers: dict[str, str]) -> Reply:
         """GET a path of this server, following redirects; any reply but a success raises
         HttpStatus. The body is left to read."""
-        pool = self._pool if self._pool is not None else self._connect()
-        response = pool.urlopen(
-            "GET",
-            self._prefix + quote(path),
-            headers=headers,
-            retries=_NO_RETRIES,
-            redirect=False,
-            assert_same_host=False,
-            preload_content=False,
-            decode_content=False,
-        )
+        if self._wire is None and self._pool is None:
+            self._connect()
+        response = self._own_get(self._prefix + quote(path), headers)
         if response.status in _REDIRECTS:
-            response = self._follow(response, pool, self._address(path), headers)
+            response = self._follow(response, self._address(path), headers)
         if response.status >= 300:
             _release(response, drain=True)
             raise HttpStatus(response)
         return response
 
-    def _follow(
-        self,
-        response: urllib3.BaseHTTPResponse,
-        own: urllib3.HTTPConnectionPool,
-        url: str,
-        headers: dict[str, str],
-    ) -> urllib3.BaseHTTPResponse:
-        """Follow the redirects that `response` (from `url`, through `own`, the server's pool)
-        starts; return the first other reply."""
+    def _own_get(self, target: str, headers: dict[str, str]) -> Reply:
+        """GET `target` from this server, on its own connection."""
+        if self._wire is not None:
+            return self._wire.get(target, headers)
+        assert self._pool is not None
+        return self._pool.urlopen("GET", target, headers=headers, **_URLOPEN)
+
+    def _follow(self, response: Reply, url: str, headers: dict[str, str]) -> Reply:
+        """Follow the redirects that `response` (from `url`) starts; return the first other
+        reply. Those to this server go on its own connection, the others through urllib3."""
         same_server = True
         for _ in range(_MAX_REDIRECTS):
             location = response.headers.get("Location")
@@ -193,29 +201,19 @@ class HttpTransfer(Transfer):
             )
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             if same_server:
-                pool: urllib3.HTTPConnectionPool | urllib3.PoolManager = own
-                target = self._prefix + target
+                response = self._own_get(self._prefix + target, headers)
             else:
                 # Another host: it gets no credentials, now or after any further redirect.
                 headers = {k: v for k, v in headers.items() if k != "Authorization"}
-                pool = self._manager(self._proxy_for(scheme, parts.hostname, port))
+                manager = self._manager(self._proxy_for(scheme, parts.hostname, port))
                 target = f"{scheme}://{parts.netloc.rpartition('@')[2]}{target}"
-            response = pool.urlopen(
-                "GET",
-                target,
-                headers=headers,
-                retries=_NO_RETRIES,
-                redirect=False,
-                assert_same_host=False,
-                preload_content=False,
-                decode_content=False,
-            )
+                response = manager.urlopen("GET", target, headers=headers, **_URLOPEN)
             if response.status not in _REDIRECTS:
                 return response
         _release(response)
         raise _Failure(TransientError, f"more than {_MAX_REDIRECTS} redirects")
 
-    def _skip_to(self, response: urllib3.BaseHTTPResponse, path: str, offset: int) -> None:
+    def _skip_to(self, response: Reply, path: str, offset: int) -> None:
         """Make the body start at `offset`: check a 206's Content-Range, or skip through a 200."""
         if response.status == 206:
             found = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", "").strip())
@@ -240,31 +238,32 @@ class HttpTransfer(Transfer):
 
     # --- connections
 
-    def _connect(self) -> urllib3.HTTPConnectionPool:
-        """Make the pool for this server, reading the environment the first time."""
+    def _connect(self) -> None:
+        """Make the connection to this server, reading the environment the first time:
+        a WireConnection straight to it, or a urllib3 pool through its proxy."""
         if self._proxies is None:
             self._read_environment()
         server = self.server
         proxy = self._proxy_for(server.scheme, server.host, self._port)
-        tls = self._tls_options() if server.scheme == "https" else {}
-        pool: urllib3.HTTPConnectionPool
         if proxy is None:
-            pool_class = (
-                urllib3.HTTPSConnectionPool
-                if server.scheme == "https"
-                else urllib3.HTTPConnectionPool
+            tls = self._tls_options()["ssl_context"] if server.scheme == "https" else None
+            self._wire = WireConnection(
+                server.host,
+                self._port,
+                timeout=self.settings.socket_timeout,
+                tls=tls,
+                default_port=DEFAULT_PORTS.get(server.scheme, 80),
             )
-            pool = pool_class(server.host, self._port, **self._pool_options(), **tls)
             self._prefix = ""
         else:
-            pool = self._manager(proxy).connection_from_host(server.host, self._port, server.scheme)
+            self._pool = self._manager(proxy).connection_from_host(
+                server.host, self._port, server.scheme
+            )
             # A plain-http proxy is asked for the whole URL; https goes through a CONNECT tunnel.
             plain = server.scheme == "http" and not proxy.startswith("socks")
             self._prefix = f"http://{self.host_port}" if plain else ""
         if self.settings.lax and server.scheme == "https":
             self._warn_once("lax", f"{self.url()}: tls_rigour lax, certificates not checked")
-        self._pool = pool
-        return pool
 
     def _read_environment(self) -> None:
         """Take the proxies and the CA bundle from the environment."""
@@ -342,6 +341,9 @@ class HttpTransfer(Transfer):
         return proxy if "://" in proxy else f"http://{proxy}"
 
     def _disconnect(self) -> None:
+        wire, self._wire = self._wire, None
+        if wire is not None:
+            wire.close()
         pool, self._pool = self._pool, None
         managers, self._managers = list(self._managers.values()), {}
         if pool is not None:
@@ -364,6 +366,8 @@ class HttpTransfer(Transfer):
             return PermanentError, str(exc)
         if isinstance(exc, _Failure):
             return exc.kind, str(exc)
+        if isinstance(exc, WireProtocolError):
+            return TransientError, str(exc)
         cause = _os_error_in(exc)
         if cause is not None:
             return os_error_class(cause), os_error_reason(cause)
@@ -374,13 +378,13 @@ class HttpTransfer(Transfer):
         return None
 
 
-def _reader(response: urllib3.BaseHTTPResponse) -> Read:
+def _reader(response: Reply) -> Read:
     """Read the body as it is on the wire (no content decoding)."""
     read = response.read
     return lambda n: read(n, decode_content=False)
 
 
-def _release(response: urllib3.BaseHTTPResponse, *, drain: bool = False) -> None:
+def _release(response: Reply, *, drain: bool = False) -> None:
     """Give the connection back to the pool. A body read to its end has done so already; a
     short rest is read when `drain` (an error page), otherwise the connection is closed."""
     if response.connection is None:
