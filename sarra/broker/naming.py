@@ -98,6 +98,14 @@ def user_exchange(user: str, suffix: str | None = None) -> str:
     return f"xs_{user}_{suffix}" if suffix else f"xs_{user}"
 
 
+def exchange_owner(exchange: str) -> str | None:
+    """The user whose exchange `xs_<user>[_<suffix>]` is (the name up to the first '_' after
+    xs_), or None for an exchange of no user."""
+    if not exchange.startswith("xs_"):
+        return None
+    return exchange[3:].split("_", 1)[0] or None
+
+
 def post_exchange_names(exchange: str, split: int = 0) -> list[str]:
     """The exchanges posted to: `exchange`, or `<exchange>00` .. with post_exchange_split."""
     if split <= 0:

@@ -168,6 +168,10 @@ class _Reader:
             return
         if option.deprecated:
             self.config.warnings.append(f"{where}: {name} is deprecated: {option.deprecated}")
+        elif option.not_built:
+            self.config.warnings.append(
+                f"{where}: {name} has no effect in sarra: {option.not_built}"
+            )
         try:
             if value is not None:
                 value = expand(value, self._lookup, keep_per_notice=option.per_notice)

@@ -60,6 +60,8 @@ def render() -> str:
         "",
         "Options marked *placement* are captured by each `accept` line that follows them.",
         "Options marked *per notice* keep date and notice variables until a file is placed.",
+        "Options of *no effect in sarra* are accepted, so that established configs load, and",
+        "warned about where a config sets them.",
     ]
     for group in GROUPS:
         lines += ["", f"## {group}", "", "| option | aliases | kind | default | meaning |"]
@@ -72,6 +74,8 @@ def render() -> str:
                 meaning += f" (one of: {', '.join(option.choices)})"
             if notes(option):
                 meaning += f" *{notes(option)}*"
+            if option.not_built:
+                meaning += f" **No effect in sarra**: {option.not_built}."
             aliases = ", ".join(f"`{a}`" for a in option.aliases)
             default = defaults(option).replace("|", "\\|")
             lines.append(

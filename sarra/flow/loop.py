@@ -210,6 +210,9 @@ class ConsumerLoop:
             self.consumer.ack(delivery)  # type: ignore[union-attr]
             return
         notice.exchange = delivery.exchange
+        if self.config.source_from_exchange:
+            # A source cannot pass for another: its exchange, not its notice, says who it is.
+            notice.source = naming.exchange_owner(delivery.exchange) or notice.source
         self._filter(Job(notice, delivery, None), pool)
 
     def _filter(self, job: Job, pool: ThreadPoolExecutor) -> None:

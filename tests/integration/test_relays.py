@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -44,6 +45,28 @@ def test_shovel_passes_notices_on_unchanged(
         consumer.close()
     assert sorted(n.rel_path for n in got) == sorted(n.rel_path for n in notices)
     assert {n.identity for n in got} == {n.identity for n in notices}
+
+
+def test_source_from_exchange_names_the_exchanges_user_whatever_the_notice_says(
+    tmp_path: Path, credentials: Path
+) -> None:
+    exchange = f"xs_alice_{uuid.uuid4().hex[:8]}"
+    config = relay(tmp_path, "shovel", exchange, "source_from_exchange True\n")
+    declare(config, exchange)
+    assert config.warnings == []
+    consumer = watch(config, f"{exchange}_out")
+    forged = [
+        dataclasses.replace(file_notice("http://example.org/", f"f{n}", b"x"), source="mallory")
+        for n in range(3)
+    ]
+    try:
+        with running(config) as loop:
+            announce(config, forged, exchange)
+            wait_for(lambda: loop.counts["posted"] == 3, "three posts")
+            got = take(consumer, 3)
+    finally:
+        consumer.close()
+    assert {n.source for n in got} == {"alice"}
 
 
 def test_winnow_passes_the_first_copy_only(

@@ -379,3 +379,11 @@ def test_other_hints() -> None:
     assert "other settings" in explain(406, "PRECONDITION_FAILED - inequivalent arg 'x-expires'")
     assert "wrong user or password" in explain(403, "ACCESS_REFUSED - Login was refused")
     assert explain(320, "CONNECTION_FORCED - bye") == "(320) CONNECTION_FORCED - bye"
+
+
+@pytest.mark.parametrize(
+    ("exchange", "owner"),
+    [("xs_alice", "alice"), ("xs_alice_radar", "alice"), ("xpublic", None), ("xs_", None)],
+)
+def test_exchange_owner(exchange: str, owner: str | None) -> None:
+    assert naming.exchange_owner(exchange) == owner
