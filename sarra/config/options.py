@@ -364,9 +364,8 @@ _TABLE: tuple[Option, ...] = (
        not_built="the queue keeps the notices while the component is stopped"),
     _O("remote_config_url", Kind.TEXT, None, "URL this config is refreshed from", PROCESS,
        not_built="configs are not fetched"),
-    _O("dry_run", Kind.FLAG, False, "log transfers instead of doing them", PROCESS,
-       ("simulate",),
-       not_built="transfers are always done"),
+    _O("dry_run", Kind.FLAG, False, "subscribe, sarra, sender: log each transfer (as skipped) "
+       "instead of doing it; the notice is consumed", PROCESS, ("simulate",)),
     _O("hb_memory_max", Kind.SIZE, 0, "hb_memory: restart above this resident size (0 = auto)",
        PROCESS),
     _O("hb_memory_multiplier", Kind.NUMBER, 3.0, "hb_memory: restart above baseline x this",

@@ -311,6 +311,8 @@ class ConsumerLoop:
 
     def _fetch(self, job: Job, placement: Placement) -> Outcome:
         assert self.worker is not None
+        if self.config.dry_run:
+            return Outcome("skipped", f"dry_run: it would be {self.worker.done}", placement.path)
         if self.plugins is not None:
             outcome = self._plugin_transfer(job, placement)
             if outcome is not None:

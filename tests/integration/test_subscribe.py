@@ -133,6 +133,32 @@ def test_a_file_already_present_is_not_fetched_again(
     assert http_server.connections == before
 
 
+def test_dry_run_logs_what_it_would_download_and_writes_nothing(
+    tmp_path: Path,
+    exchange: str,
+    credentials: Path,
+    served_root: Path,
+    http_server: HttpServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    name = f"dry_{exchange}.txt"
+    (served_root / name).write_bytes(b"data")
+    destination = tmp_path / "out"
+    config = subscriber(tmp_path, exchange, f"dry_run\ndirectory {destination}\naccept .*\n")
+    assert config.warnings == []
+    notice = file_notice(f"http://127.0.0.1:{http_server.port}/", name, b"data")
+    before = http_server.connections
+    with caplog.at_level(logging.INFO), running(config) as loop:
+        announce(config, [notice], exchange)
+        wait_for(lambda: loop.counts["skipped"] == 1, "the skip")
+    assert http_server.connections == before
+    assert not (destination / name).exists()
+    assert any(
+        "dry_run: it would be downloaded" in r.getMessage() and str(destination / name) in
+        r.getMessage() for r in caplog.records
+    )  # fmt: skip
+
+
 def test_missing_file_is_dropped_not_retried_forever(
     tmp_path: Path, exchange: str, credentials: Path, http_server: HttpServer
 ) -> None:
