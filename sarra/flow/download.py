@@ -3,11 +3,15 @@
 The file is written under its inflight name, checksummed while it is written, given its mode
 and time, then renamed into place. A local file that already matches the notice is not fetched
 again (overwrite False), which is also how a redelivered notice is recognised after a crash.
-A notice of one part of a file is handed to sarra.flow.parts_download.
+A notice of one part of a file is handed to sarra.flow.parts_download. A notice that carries
+the file's bytes (v03 `content`) is written from them when they match its size and checksum,
+without a download; otherwise the file is downloaded as usual.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import os
 import queue
@@ -29,7 +33,7 @@ from sarra.flow.inflight import Inflight, publish_file
 from sarra.flow.parts_download import PartDownloader
 from sarra.flow.placement import Placement, place
 from sarra.flow.plugins import PluginFailed
-from sarra.integrity.checksum import b64_to_hex, checksum_file, new_checksum
+from sarra.integrity.checksum import b64_to_hex, checksum_bytes, checksum_file, new_checksum
 from sarra.message.notice import Notice, time_to_epoch
 from sarra.transfer.base import Transfer
 from sarra.transfer.confine import PathRefused, confine, confine_link_target
@@ -114,6 +118,20 @@ class _Transforming:
         return len(data)
 
 
+def inline_bytes(content: dict[str, object]) -> bytes | None:
+    """The bytes of a v03 `content` field ({"encoding": utf-8|base64|iso-8859-1, "value"}), or
+    None when it cannot be read."""
+    value, encoding = content.get("value"), str(content.get("encoding", "utf-8")).lower()
+    if not isinstance(value, str):
+        return None
+    try:
+        if encoding == "base64":
+            return base64.b64decode(value, validate=True)
+        return value.encode("utf-8" if encoding in ("utf-8", "utf8", "text") else encoding)
+    except (binascii.Error, LookupError, UnicodeError):
+        return None
+
+
 def remote_path(notice: Notice) -> str:
     """The path on the server: the base URL's path followed by the notice's relative path
     (as the established formats define the URL: base URL + relative path)."""
@@ -178,6 +196,10 @@ class Downloader:
                 return self._part(notice, placement.path, started)
             if not self.config.overwrite and self._already_here(notice, placement.path):
                 return Outcome("skipped", "the local file already matches", placement.path)
+            if notice.content is not None and self.on_data is None:
+                written = self._inline(notice, placement.path, started)
+                if written is not None:
+                    return written
             return self._download(notice, placement.path, started)
         except (TransientError, PluginFailed) as err:
             return Outcome("transient", str(err))
@@ -239,6 +261,38 @@ class Downloader:
             final.unlink(missing_ok=True)
         return Outcome("done", reason, final, size, seconds, computed,
                        transformed=self.on_data is not None)  # fmt: skip
+
+    def _inline(self, notice: Notice, final: Path, started: float) -> Outcome | None:
+        """The file written from the notice's own content, or None (then it is downloaded)
+        when the content cannot be read or does not match the notice's size or checksum."""
+        data = inline_bytes(notice.content or {})
+        if data is None or (notice.size is not None and len(data) != notice.size):
+            logger.debug("inline content of %s unusable: downloading", redact_url(notice.url))
+            return None
+        method = notice.identity.method if notice.identity else None
+        flag = _COMPUTABLE.get(method or "")
+        computed = checksum_bytes(data, flag) if flag else None
+        expected = b64_to_hex(notice.identity.value) if computed and notice.identity else None
+        if computed != expected:
+            logger.debug("inline content of %s differs from its checksum: downloading",
+                         redact_url(notice.url))  # fmt: skip
+            return None
+        temporary = self.inflight.temporary(final)
+        self._make_dirs(final.parent)
+        if temporary.parent != final.parent:
+            self._make_dirs(temporary.parent)
+        try:
+            temporary.write_bytes(data)
+            self._apply_attributes(notice, temporary)
+            publish_file(temporary, final)
+        except BaseException:
+            if temporary != final:
+                temporary.unlink(missing_ok=True)
+            raise
+        if self.config.discard:
+            final.unlink(missing_ok=True)
+        seconds = time.monotonic() - started
+        return Outcome("done", "", final, len(data), seconds, computed)
 
     def _part(self, notice: Notice, final: Path, started: float) -> Outcome:
         """One part of a file (see sarra.flow.parts_download)."""

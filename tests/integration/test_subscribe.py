@@ -4,6 +4,7 @@ hostile and malformed notices are logged, acknowledged and survived."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from pathlib import Path
@@ -21,6 +22,8 @@ from pumpkit import (
     watch,
 )
 from servers import FTP_USER, FtpServer, HttpServer, SshServer
+
+from sarra.message import v03
 
 pytestmark = pytest.mark.broker
 
@@ -157,6 +160,39 @@ def test_dry_run_logs_what_it_would_download_and_writes_nothing(
         "dry_run: it would be downloaded" in r.getMessage() and str(destination / name) in
         r.getMessage() for r in caplog.records
     )  # fmt: skip
+
+
+def test_inline_content_is_written_without_a_download_when_it_matches(
+    tmp_path: Path, exchange: str, credentials: Path, served_root: Path, http_server: HttpServer
+) -> None:
+    base = f"http://127.0.0.1:{http_server.port}/"
+    text = dataclasses.replace(
+        file_notice(base, f"nowhere_{exchange}/t.txt", "é\n".encode()),
+        content={"encoding": "utf-8", "value": "é\n"},
+    )
+    binary = dataclasses.replace(
+        file_notice(base, f"nowhere_{exchange}/b.bin", b"\x00\xff"),
+        content={"encoding": "base64", "value": "AP8="},
+    )
+    (served_root / f"wrong_{exchange}.bin").write_bytes(b"served")
+    wrong = dataclasses.replace(
+        file_notice(base, f"wrong_{exchange}.bin", b"served"),
+        content={"encoding": "utf-8", "value": "forged"},
+    )
+    destination = tmp_path / "out"
+    config = subscriber(tmp_path, exchange, f"topic_prefix v03\ndirectory {destination}\n"
+                        "accept .*\n")  # fmt: skip
+    before = http_server.connections
+    with running(config) as loop:
+        for notice in (text, binary):
+            raw_publish(config, exchange, *v03.encode(notice, "v03"))
+        wait_for(lambda: loop.counts["downloaded"] == 2, "two files from their notices")
+        assert http_server.connections == before
+        raw_publish(config, exchange, *v03.encode(wrong, "v03"))
+        wait_for(lambda: loop.counts["downloaded"] == 3, "a download")
+    assert (destination / "t.txt").read_bytes() == "é\n".encode()
+    assert (destination / "b.bin").read_bytes() == b"\x00\xff"
+    assert (destination / f"wrong_{exchange}.bin").read_bytes() == b"served"
 
 
 def test_missing_file_is_dropped_not_retried_forever(
