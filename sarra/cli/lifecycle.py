@@ -18,6 +18,7 @@ from sarra.config import paths
 from sarra.config.credentials import Credentials
 from sarra.config.loader import Config, load
 from sarra.config.loader import resolve_config_path as resolve
+from sarra.flow import metrics
 from sarra.flow.plugins import Plugins
 
 
@@ -106,12 +107,17 @@ def describe(component: str, name: str) -> tuple[str, bool]:
 
 
 def status(component: str, command: CommandLine) -> int:
-    """Say which instances of each config run; non-zero when some are missing."""
+    """Say which instances of each config run, and what the running ones did since they
+    started (when they say it: the consuming components do); non-zero when some are missing."""
     healthy = True
     for ref in command.configs:
         name = resolve(component, ref).name.removesuffix(".conf")
         line, ok = describe(component, name)
         print(line)
+        running = [i.number for i in instances.instances(component, name) if i.running]
+        figures = metrics.summary(metrics.read(component, name, running))
+        if figures:
+            print(f"    {figures}")
         healthy = healthy and ok
     return 0 if healthy else 1
 

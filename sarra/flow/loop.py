@@ -29,8 +29,6 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
-import humanize
-
 from sarra.broker import admin, naming, plan
 from sarra.broker.consumer import Consumer, Delivery
 from sarra.broker.publisher import Confirmation
@@ -39,6 +37,7 @@ from sarra.config.credentials import Credentials, redact_url
 from sarra.config.errors import ConfigError, Where
 from sarra.config.loader import Config
 from sarra.config.masks import Mask, is_accepted
+from sarra.flow import metrics
 from sarra.flow.download import Downloader, Outcome, remote_path
 from sarra.flow.nodupe import NoDupeUnavailable, notice_key, open_nodupe
 from sarra.flow.placement import Placement
@@ -51,6 +50,7 @@ from sarra.integrity.checksum import checksum_file, sum_to_identity
 from sarra.message import decode_any
 from sarra.message.errors import MalformedNotice, NotEncodable
 from sarra.message.notice import Identity, Notice, Report, epoch_to_time
+from sarra.sizes import human_size
 from sarra.transfer.confine import PathRefused, confine, confine_remote
 
 logger = logging.getLogger("sarra.flow")
@@ -100,6 +100,8 @@ class ConsumerLoop:
         self.stop = stop
         self.counts: Counter[str] = Counter()
         self.bytes = 0
+        self.last_done: float | None = None  # when a file was last handled (epoch seconds)
+        self.started = time.time()
         self._lock = threading.Lock()
         self._busy: dict[tuple[Path, int], list[tuple[Job, Placement]]] = {}
         """Files (or parts) in the workers' hands, each with the jobs waiting for it."""
@@ -168,7 +170,7 @@ class ConsumerLoop:
         assert self.consumer is not None
         threads = 1 if self.worker is None else max(1, self.config.threads)
         pool = ThreadPoolExecutor(threads, thread_name_prefix="transfer")
-        last_heartbeat = time.monotonic()
+        last_heartbeat = last_metrics = time.monotonic()
         if self.plugins is not None:
             self.plugins.event("on_start")
         try:
@@ -181,6 +183,9 @@ class ConsumerLoop:
                 if time.monotonic() - last_heartbeat >= self.config.heartbeat:
                     last_heartbeat = time.monotonic()
                     self._heartbeat()
+                if time.monotonic() - last_metrics >= metrics.EVERY:
+                    last_metrics = time.monotonic()
+                    self._write_metrics()
         finally:
             pool.shutdown(wait=True, cancel_futures=False)
             if self.worker is not None:
@@ -193,6 +198,7 @@ class ConsumerLoop:
             if self.nodupe is not None:
                 self.nodupe.close()
             self._heartbeat()
+            self._write_metrics()
             if self.plugins is not None:
                 self.plugins.event("on_stop")
 
@@ -327,6 +333,7 @@ class ConsumerLoop:
             self._count(done)
             with self._lock:
                 self.bytes += outcome.size
+                self.last_done = time.time()
             if logger.isEnabledFor(logging.INFO):
                 rate = outcome.size / outcome.seconds if outcome.seconds > 0 else 0
                 logger.info(
@@ -334,9 +341,9 @@ class ConsumerLoop:
                     done,
                     url,
                     outcome.path,
-                    humanize.naturalsize(outcome.size, binary=True),
+                    human_size(outcome.size),
                     outcome.seconds,
-                    humanize.naturalsize(rate, binary=True),
+                    human_size(rate),
                     f"; {outcome.reason}" if outcome.reason else "",
                 )
             if outcome.transformed:
@@ -613,6 +620,18 @@ class ConsumerLoop:
         with self._lock:
             self.counts[what] += 1
 
+    def _write_metrics(self) -> None:
+        """The figures `sr status` shows, for a daemon's instances."""
+        if not self.number:
+            return
+        with self._lock:
+            figures = metrics.Metrics(
+                counts=dict(self.counts), bytes=self.bytes, retry=len(self.retry),
+                done=self.worker.done if self.worker else "moved", last_done=self.last_done,
+                started=self.started,
+            )  # fmt: skip
+        metrics.write(self.config.component, self.config.name, self.number, figures)
+
     def _heartbeat(self) -> None:
         if self.number:  # a sign of life for sanity, whatever the log level
             log = paths.log_file(self.config.component, self.config.name, self.number)
@@ -628,7 +647,7 @@ class ConsumerLoop:
             size = self.bytes
         summary = ", ".join(f"{n} {what}" for what, n in sorted(counts.items())) or "nothing"
         logger.info("so far: %s; %s %s; %d in the retry queue", summary,
-                    humanize.naturalsize(size, binary=True),
+                    human_size(size),
                     self.worker.done if self.worker else "moved", len(self.retry))  # fmt: skip
 
 

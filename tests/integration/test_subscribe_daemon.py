@@ -15,6 +15,7 @@ from pumpkit import announce, file_notice, running, subscriber, wait_for
 from servers import HttpServer
 
 from sarra.components import instances
+from sarra.config.loader import load
 
 pytestmark = pytest.mark.broker
 
@@ -63,15 +64,27 @@ def config_file(sarra_home: Path, exchange: str, destination: Path, instances: i
 
 
 def test_daemons_start_report_and_stop(
-    sarra_home: Path, tmp_path: Path, exchange: str, credentials: Path
+    sarra_home: Path,
+    tmp_path: Path,
+    exchange: str,
+    credentials: Path,
+    served_root: Path,
+    http_server: HttpServer,
 ) -> None:
-    config_file(sarra_home, exchange, tmp_path / "out", instances=2)
+    config = config_file(sarra_home, exchange, tmp_path / "out", instances=2)
     started = sr("sr_subscribe", "start", "daemon")
     try:
         assert started.returncode == 0, started.stderr
         assert "2 of 2 instances running" in started.stdout
+        (served_root / f"status_{exchange}").write_bytes(b"x" * 2048)
+        notice = file_notice(f"http://127.0.0.1:{http_server.port}/", f"status_{exchange}",
+                             b"x" * 2048)  # fmt: skip
+        announce(load("subscribe", config), [notice], exchange)
+        wait_for(lambda: "downloaded 1 (2.0 KiB)" in sr("sr_subscribe", "status", "daemon").stdout,
+                 "the download in the status", deadline=30)  # fmt: skip
         status = sr("sr_subscribe", "status", "daemon")
         assert status.returncode == 0 and "running 2/2" in status.stdout
+        assert "0 in the retry queue; last downloaded" in status.stdout
         assert "sr_subscribe daemon: running 2/2" in sr("sr", "status").stdout
         pids = instances.running_pids("subscribe", "daemon")
         assert len(pids) == 2
