@@ -195,3 +195,22 @@ def test_a_passive_poll_keeps_its_listing_and_announces_only_what_is_new_on_taki
         thread.join(30)
     assert consumer.get_batch(10, timeout=1) == []  # nothing else was ever announced
     consumer.close()
+
+
+def test_sr_post_without_the_vip_posts_nothing(tmp_path: Path, exchange: str) -> None:
+    passive, active = tmp_path / "passive.txt", tmp_path / "active.txt"
+    passive.write_text("on the passive host")
+    active.write_text("on the active host")
+    consumer = watch(subscriber(tmp_path, exchange, ""), exchange)
+    broker = ("-pb", "amqp://guest:guest@127.0.0.1/", "-pe", exchange)
+    try:
+        skipped = sr("sr_post", *broker, "-vip", ELSEWHERE, str(passive))
+        assert skipped.returncode == 0, skipped.stderr
+        assert f"passive: vip {ELSEWHERE} not on this host, nothing posted" in skipped.stderr
+        posted = sr("sr_post", *broker, "-vip", "127.0.0.1", str(active))
+        assert posted.returncode == 0, posted.stderr
+        [notice] = take(consumer, 1)
+        assert notice.url == f"file:{active}"
+        assert consumer.get_batch(10, timeout=1) == []
+    finally:
+        consumer.close()
