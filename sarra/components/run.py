@@ -65,7 +65,7 @@ def vip_guarded(config: Config) -> bool:
 
 def run_with_vip(runner: Runner, config: Config, number: int, stop: threading.Event) -> None:
     """Run the loop whenever this host holds the config's vip, wait whenever it does not;
-    return once `stop` is set."""
+    return once `stop` is set, or once the loop stopped for a plugin's restart."""
     addresses = ",".join(config.vip)
     while not stop.is_set():
         if not vip.held(config.vip):
@@ -89,6 +89,8 @@ def run_with_vip(runner: Runner, config: Config, number: int, stop: threading.Ev
         finally:
             active.set()
             monitor.join()
+        if plugins.RESTART.is_set():  # a plugin asked to start afresh: run_instance does it
+            return
 
 
 def _watch_vip(addresses: list[str], stop: threading.Event, active: threading.Event) -> None:

@@ -3,14 +3,15 @@ config's check of the addresses."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 
-from sarra.components.run import vip_guarded
+from sarra.components.run import run_with_vip, vip_guarded
 from sarra.config.errors import ConfigErrors
-from sarra.config.loader import load
-from sarra.flow import vip
+from sarra.config.loader import Config, load
+from sarra.flow import plugins, vip
 
 ELSEWHERE = "198.51.100.1"  # a documentation address (RFC 5737): on no host's interface
 
@@ -96,3 +97,21 @@ def test_which_configs_run_only_with_their_vip(tmp_path: Path) -> None:
     assert not vip_guarded(load("poll", path))  # it lists all the same, announcing nothing
     path.write_text(f"vip {ELSEWHERE}\npoll_without_vip False\n")
     assert vip_guarded(load("poll", path))
+
+
+def test_a_plugin_restart_ends_the_guarded_run(tmp_path: Path) -> None:
+    path = tmp_path / "restart.conf"
+    path.write_text("vip 127.0.0.1\n")
+    config = load("subscribe", path)
+    runs = []
+
+    def runner(_config: Config, _number: int, stop: threading.Event) -> None:
+        runs.append(stop)
+        plugins.RESTART.set()  # as a plugin's parent.restart() does
+        stop.set()
+
+    try:
+        run_with_vip(runner, config, 0, threading.Event())
+    finally:
+        plugins.RESTART.clear()
+    assert len(runs) == 1
