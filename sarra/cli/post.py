@@ -1,6 +1,7 @@
 """sr_post's own command line: `sr_post [options] [-p path ...] [path ...]` posts the paths
 once and exits, as the established tool did; `-pipe` reads more paths from standard input, one
-a line. With an action word (`sr_post start config`), it is the command line of every
+a line. With a `vip` that is not on this host it posts nothing (the host that holds it posts).
+With an action word (`sr_post start config`), it is the command line of every
 component (sarra.cli.args)."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sarra.components.post import post_once
 from sarra.config import paths
 from sarra.config.credentials import Credentials
 from sarra.config.loader import load
+from sarra.flow import vip
 
 
 def wants_action(argv: list[str]) -> bool:
@@ -33,7 +35,10 @@ def main(argv: list[str]) -> int:
         )
     for warning in config.warnings:
         print(f"sr_post: warning: {warning}", file=sys.stderr)
-    setup_logging(config, 0)
+    logger = setup_logging(config, 0)
+    if config.vip and not vip.held(config.vip):
+        logger.info("passive: vip %s not on this host, nothing posted", ",".join(config.vip))
+        return 0
     credentials = Credentials.load(paths.credentials_file())
     names = _piped(config.path, sys.stdin) if config.pipe else config.path
     return post_once(config, credentials, names)

@@ -9,6 +9,11 @@ accept/reject lines read under its directory, it is not older than file_time_lim
 (when the listing gives one) has the `chmod` bits, and its size or mtime differ from those last
 announced. What was announced is remembered on disk (sarra.flow.poll_state) only for notices the
 broker confirmed: a crash announces a file again, it never loses one.
+
+With a `vip` and poll_without_vip (the default), a poll on a host without the vip is passive:
+its passes list and remember as usual but announce nothing, so that on taking over (looked at
+before each pass) it announces only what appeared since. With poll_without_vip False, a
+passive poll does not run at all (sarra.components.run).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from sarra.config.errors import ConfigError
 from sarra.config.loader import Config
 from sarra.config.masks import Mask, is_accepted
 from sarra.config.variables import UnknownVariable, expand, notice_lookup
+from sarra.flow import vip
 from sarra.flow.plugins import PluginFailed, Plugins
 from sarra.flow.poll_state import SeenFiles, Signature, load_seen, save_seen, state_file
 from sarra.flow.publish import NoticePublisher
@@ -103,6 +109,7 @@ class Poll:
         self.directories = self._directories()
         self.publisher: NoticePublisher | None = None
         self.passes = 0
+        self.active = True  # False while a vip is set and not on this host: nothing announced
         self._last_heartbeat = time.monotonic()
 
     def _directories(self) -> list[PolledDirectory]:
@@ -183,6 +190,7 @@ class Poll:
         try:
             while not self.stop.is_set():
                 started = time.monotonic()
+                self._look_at_vip()
                 if not self._plugin_poll():
                     self.poll_once()
                 self._heartbeat()
@@ -191,6 +199,20 @@ class Poll:
             if self.plugins is not None:
                 self.plugins.event("on_stop")
             self.publisher.close()
+
+    def _look_at_vip(self) -> None:
+        """Whether this pass announces: with a vip, only if this host holds it."""
+        if not self.config.vip:
+            return
+        active = vip.held(self.config.vip)
+        if active != self.active:
+            addresses = ",".join(self.config.vip)
+            if active:
+                logger.info("active: vip %s is on this host, announcing", addresses)
+            else:
+                logger.info("passive: vip %s not on this host, listing without announcing"
+                            " (poll_without_vip)", addresses)  # fmt: skip
+        self.active = active
 
     def _plugin_poll(self) -> bool:
         """A do_poll plugin of the destination's scheme, instead of listing: True when one
@@ -251,8 +273,9 @@ class Poll:
                 break
         count = sum(self._remember(*batch) for batch in pending)
         level = logging.INFO if count else logging.DEBUG
-        logger.log(level, "pass done: %d announced; %d files accepted in %d of %d directories",
-                   count, listed, len(pending), len(self.directories))  # fmt: skip
+        done = "pass done" if self.active else "passive pass done"
+        logger.log(level, "%s: %d announced; %d files accepted in %d of %d directories",
+                   done, count, listed, len(pending), len(self.directories))  # fmt: skip
         if complete:
             self.passes += 1
         return count
@@ -360,8 +383,12 @@ class Poll:
         return Announced(entry.name, confirmation)
 
     def _publish(self, notice: Notice) -> Confirmation | None:
-        """Publish a notice, after the on_post plugins; None if it is not (logged)."""
+        """Publish a notice, after the on_post plugins; None if it is not (logged), or if the
+        poll is passive (then it is remembered all the same, as if announced)."""
         assert self.publisher is not None
+        if not self.active:
+            logger.debug("passive: not announcing %s", redact_url(notice.url))
+            return None
         url = redact_url(notice.url)
         plugins = self.plugins
         if plugins is not None and plugins.has("on_post"):

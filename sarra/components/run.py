@@ -2,16 +2,23 @@
 
 TERM or INT stop the loop cleanly (the work in hand is finished or left unacknowledged, never
 half-written); HUP makes the instance re-read its config and start its loop again.
+
+With a `vip`, the loop runs only while this host holds one of its addresses (active/passive
+high availability): a passive instance waits, looking every few seconds; an active one that
+loses the address stops its loop cleanly, as on TERM, and waits again. A poll that lists
+without the vip (poll_without_vip) runs all the time and only stops announcing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import FrameType
@@ -19,9 +26,12 @@ from types import FrameType
 from sarra.broker.errors import BrokerError
 from sarra.components.instances import remove_pid, write_pid
 from sarra.components.logs import setup_logging
+from sarra.config import paths
 from sarra.config.errors import ConfigError
 from sarra.config.loader import Config, load
-from sarra.flow import plugins
+from sarra.flow import plugins, vip
+
+logger = logging.getLogger(__name__)
 
 Runner = Callable[[Config, int, threading.Event], None]
 """A component's loop: runs until the event is set."""
@@ -45,6 +55,53 @@ def runner_for(component: str) -> Runner:
     module, _, function = RUNNERS[component].partition(":")
     runner: Runner = getattr(importlib.import_module(module), function)
     return runner
+
+
+def vip_guarded(config: Config) -> bool:
+    """Whether the config's loop runs only while this host holds its vip (a poll that lists
+    without it, poll_without_vip, guards its announcing itself: sarra.components.poll)."""
+    return bool(config.vip) and not (config.component == "poll" and config.poll_without_vip)
+
+
+def run_with_vip(runner: Runner, config: Config, number: int, stop: threading.Event) -> None:
+    """Run the loop whenever this host holds the config's vip, wait whenever it does not;
+    return once `stop` is set, or once the loop stopped for a plugin's restart."""
+    addresses = ",".join(config.vip)
+    while not stop.is_set():
+        if not vip.held(config.vip):
+            logger.info("passive: vip %s not on this host, waiting", addresses)
+            alive = time.monotonic()
+            while not vip.held(config.vip):
+                if stop.wait(vip.CHECK_EVERY):
+                    return
+                if number and time.monotonic() - alive >= config.heartbeat:
+                    alive = time.monotonic()  # a sign of life for `sanity`, which logs nothing
+                    with contextlib.suppress(OSError):
+                        os.utime(paths.log_file(config.component, config.name, number))
+        logger.info("active: vip %s is on this host", addresses)
+        active = threading.Event()  # the loop's stop: set on `stop`, or when the vip goes
+        monitor = threading.Thread(
+            target=_watch_vip, args=(config.vip, stop, active), name="vip", daemon=True
+        )
+        monitor.start()
+        try:
+            runner(config, number, active)
+        finally:
+            active.set()
+            monitor.join()
+        if plugins.RESTART.is_set():  # a plugin asked to start afresh: run_instance does it
+            return
+
+
+def _watch_vip(addresses: list[str], stop: threading.Event, active: threading.Event) -> None:
+    """Set `active` (the loop's stop event) as soon as `stop` is, or when the vip is lost."""
+    while not active.is_set():
+        if stop.wait(vip.CHECK_EVERY) or active.is_set():
+            break
+        if not vip.held(addresses):
+            logger.warning("vip %s lost: stopping, work in hand is finished", ",".join(addresses))
+            break
+    active.set()
 
 
 def run_instance(
@@ -74,7 +131,10 @@ def run_instance(
     try:
         while True:
             logger.info("sr_%s %s %02d running (config %s)", component, config.name, number, path)
-            runner(config, number, stop)
+            if vip_guarded(config):
+                run_with_vip(runner, config, number, stop)
+            else:
+                runner(config, number, stop)
             if plugins.RESTART.is_set() and number:
                 logger.info("sr_%s %s %02d restarting afresh", component, config.name, number)
                 logging.shutdown()

@@ -425,6 +425,9 @@ def _validate(name: str, value: Any) -> Any:
             raise ValueError(f"unknown event {unknown[0]!r}; known: {'|'.join(sorted(_EVENTS))}")
     elif name == "strip" and not value.isdigit():
         re.compile(value)
+    elif name == "vip":
+        for address in value:
+            types.parse_address(address)
     elif name == "parts" and not re.fullmatch(r"0(,\d+)?|1|i,\d+|p", value):
         raise ValueError(f"{value!r}: use 0[,blocksize], 1, i,blocksize or p")
     return value

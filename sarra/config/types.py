@@ -3,6 +3,7 @@ ValueError with a reason an operator can act on."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
@@ -79,6 +80,14 @@ def parse_octal(text: str) -> int:
 def parse_list(text: str) -> list[str]:
     """A comma-separated list; blanks around items are dropped."""
     return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """An IPv4 or IPv6 address."""
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is not an IP address") from None
 
 
 def format_duration(seconds: float) -> str:
