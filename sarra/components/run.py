@@ -29,7 +29,7 @@ from sarra.components.logs import setup_logging
 from sarra.config import paths
 from sarra.config.errors import ConfigError
 from sarra.config.loader import Config, load
-from sarra.flow import plugins, vip
+from sarra.flow import metrics, plugins, vip
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,9 @@ def run_with_vip(runner: Runner, config: Config, number: int, stop: threading.Ev
     while not stop.is_set():
         if not vip.held(config.vip):
             logger.info("passive: vip %s not on this host, waiting", addresses)
+            if number:  # for `sr status`
+                passive = metrics.Metrics(passive=f"passive: vip {addresses} not on this host")
+                metrics.write(config.component, config.name, number, passive)
             alive = time.monotonic()
             while not vip.held(config.vip):
                 if stop.wait(vip.CHECK_EVERY):

@@ -32,6 +32,7 @@ class Metrics:
     last_done: float | None = None  # when a file was last handled (epoch seconds)
     started: float = field(default_factory=time.time)
     written: float = 0.0
+    passive: str = ""  # why the instance waits instead of working (vip), if it does
 
 
 def metrics_file(component: str, config: str, instance: int) -> Path:
@@ -67,6 +68,10 @@ def summary(found: list[Metrics], now: float | None = None) -> str | None:
     if not found:
         return None
     now = time.time() if now is None else now
+    waiting = [m for m in found if m.passive]
+    found = [m for m in found if not m.passive]
+    if not found:
+        return f"{waiting[0].passive} (for {_ago(now - min(m.written for m in waiting))})"
     counts: dict[str, int] = {}
     for metrics in found:
         for what, number in metrics.counts.items():

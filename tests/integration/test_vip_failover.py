@@ -88,6 +88,8 @@ def test_a_passive_subscriber_leaves_its_notices_queued_until_it_holds_the_vip(
         time.sleep(1)  # were it consuming, it would have taken them by now
         assert queued(queue) == 3
         assert arrived(destination) == set()
+        status = sr("sr_subscribe", "status", name).stdout
+        assert f"passive: vip {ELSEWHERE} not on this host (for " in status
         started = time.monotonic()
         assert sr("sr_subscribe", "stop", name).returncode == 0  # TERM works while passive
         assert time.monotonic() - started < 10

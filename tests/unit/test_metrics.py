@@ -31,3 +31,11 @@ def test_written_figures_read_back(sarra_home: Path) -> None:
     assert (found.counts, found.done, found.last_done) == ({"sent": 1}, "sent", None)
     summary = metrics.summary([found])
     assert summary is not None and summary.startswith("sent 1 (10 Bytes); 0 in the retry queue")
+
+
+def test_passive_instances_say_why_they_wait() -> None:
+    now = 1_000_000.0
+    waiting = Metrics(passive="passive: vip 10.0.0.5 not on this host", written=now - 180)
+    assert metrics.summary([waiting, waiting], now) == (
+        "passive: vip 10.0.0.5 not on this host (for 3 min)"
+    )
