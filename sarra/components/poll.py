@@ -26,7 +26,9 @@ import posixpath
 import stat
 import threading
 import time
+import zoneinfo
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -100,6 +102,9 @@ class Poll:
         except TransferError as err:
             raise ConfigError(config.origin.get("destination"), f"destination: {err}") from None
         self.destination_path = unquote(urlsplit(config.destination).path)
+        zone = config.destination_timezone
+        self.zone = None if zone.upper() in ("UTC", "GMT") else zoneinfo.ZoneInfo(zone)
+        """The zone of the times that listings write as times of day (ls lines, index pages)."""
         if config.post_base_url:  # the relative path is the directory as written, below it
             self.base_url = _without_password(config.post_base_url.split(",")[0])
         else:  # the server's root, and the whole path listed as the relative path
@@ -312,6 +317,8 @@ class Poll:
             since = humanize.naturaldelta(time.time() - polled.failing_since)
             logger.info("listing %s works again, after failing for %s", url, since)
             polled.failing_since = polled.error_logged = None
+        if self.zone is not None:
+            entries = [in_zone(e, self.zone) if e.wall_clock else e for e in entries]
         return entries
 
     def _list_tree(
@@ -480,6 +487,13 @@ class Poll:
             log = paths.log_file(self.config.component, self.config.name, self.number)
             with contextlib.suppress(OSError):
                 os.utime(log)
+
+
+def in_zone(entry: Entry, zone: zoneinfo.ZoneInfo) -> Entry:
+    """An entry whose time of day, read as UTC, was written in `zone`, with its true mtime."""
+    assert entry.mtime is not None
+    written = datetime.fromtimestamp(entry.mtime, UTC).replace(tzinfo=zone)
+    return dataclasses.replace(entry, mtime=written.timestamp(), wall_clock=False)
 
 
 def listing_path(destination_path: str, directory: str) -> str:

@@ -14,6 +14,7 @@ import os
 import random
 import re
 import socket
+import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -425,6 +426,11 @@ def _validate(name: str, value: Any) -> Any:
             raise ValueError(f"unknown event {unknown[0]!r}; known: {'|'.join(sorted(_EVENTS))}")
     elif name == "strip" and not value.isdigit():
         re.compile(value)
+    elif name == "destination_timezone":
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r}: not a time zone (e.g. UTC, America/Montreal)") from None
     elif name == "vip":
         for address in value:
             types.parse_address(address)

@@ -305,8 +305,8 @@ _TABLE: tuple[Option, ...] = (
     _O("destination", Kind.URL, None, "remote server: listed by poll, written by sender", SOURCE),
     _O("file_time_limit", Kind.DURATION, 60 * 86400.0, "poll: ignore files older than this",
        SOURCE),
-    _O("destination_timezone", Kind.TEXT, "UTC", "poll: time zone of remote listings", SOURCE,
-       not_built="remote listings are read as UTC"),
+    _O("destination_timezone", Kind.TEXT, "UTC", "poll: the time zone in which listings write "
+       "times of day (ftp LIST lines, http index pages; sftp and MLSD times are exact)", SOURCE),
     _O("ls_file_index", Kind.NUMBER, -1, "poll: column of the file name in ls lines", SOURCE,
        not_built="ls lines are read by their usual columns"),
     _O("poll_without_vip", Kind.FLAG, True,

@@ -55,6 +55,7 @@ class Entry:
     mode: int | None = None
     is_dir: bool = False
     is_link: bool = False
+    wall_clock: bool = False  # mtime was read as a time of day without a zone, and taken as UTC
 
 
 @dataclass(frozen=True)

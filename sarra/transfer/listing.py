@@ -52,6 +52,7 @@ def parse_index(html: str, directory: str = "/") -> list[Entry]:
             mtime=mtime,
             is_dir=is_dir,
             is_link=text.strip().endswith("@") and not name.endswith("@"),
+            wall_clock=mtime is not None,
         )
     return list(entries.values())
 
@@ -199,6 +200,7 @@ def parse_ls_line(line: str, now: datetime | None = None) -> Entry | None:
         mode=_mode_bits(found["mode"][1:]),
         is_dir=kind == "d",
         is_link=kind == "l",
+        wall_clock=True,
     )
 
 

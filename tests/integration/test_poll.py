@@ -145,6 +145,25 @@ def test_new_and_changed_files_are_announced_once_across_restarts(
     consumer.close()
 
 
+def test_times_of_day_in_listings_are_read_in_destination_timezone(
+    tmp_path: Path, exchange: str, credentials: Path, served_root: Path, http_server: HttpServer
+) -> None:
+    local = served_root / f"zone_{exchange}"
+    local.mkdir()
+    (local / "f.dat").write_bytes(b"x")
+    written = int(time.time()) - 7200  # the test server's pages write times of day in UTC ...
+    os.utime(local / "f.dat", (written, written))
+    destination = f"http://{LOCALHOST}:{http_server.port}/"
+    body = f"directory {local.name}\ndestination_timezone Asia/Tokyo\naccept .*\n"
+    config = poller(tmp_path, exchange, destination, body)
+    consumer = watch(config, exchange)
+    with polling(config):
+        notice = next_notice(consumer)
+    consumer.close()
+    # ... so read as Tokyo's (UTC+9, no summer time), to the minute the page gives
+    assert notice.mtime == epoch_to_time(written - written % 60 - 9 * 3600)
+
+
 class _QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         """Quiet."""

@@ -353,3 +353,10 @@ def test_a_winnow_of_several_instances_splits_its_exchange_unless_its_cache_is_s
     assert shared.exchange_split is False
     one = load("winnow", write(tmp_path / "c.conf", base.replace("instances 2", "instances 1")))
     assert one.exchange_split is False
+
+
+def test_destination_timezone_must_be_a_time_zone(tmp_path: Path) -> None:
+    path = tmp_path / "zone.conf"
+    path.write_text("destination_timezone Mars/Olympus\n")
+    with pytest.raises(ConfigErrors, match=r"zone.conf:1: .*not a time zone"):
+        load("poll", path)
