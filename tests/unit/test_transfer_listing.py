@@ -76,28 +76,29 @@ PYTHON_HTTP_SERVER = """<!DOCTYPE HTML>
 
 def test_apache_table() -> None:
     assert parse_index(APACHE_TABLE, "/data/obs") == [
-        Entry("2024", None, ts("2024-01-15 10:30"), is_dir=True),
-        Entry("obs one.bufr", 1229, ts("2024-01-15 10:31")),
-        Entry("big.grib2", 35 << 20, ts("2023-12-31 23:59")),
-        Entry("tiny", 7, ts("2024-01-15 10:32")),
+        Entry("2024", None, ts("2024-01-15 10:30"), is_dir=True, wall_clock=True),
+        Entry("obs one.bufr", 1229, ts("2024-01-15 10:31"), wall_clock=True),
+        Entry("big.grib2", 35 << 20, ts("2023-12-31 23:59"), wall_clock=True),
+        Entry("tiny", 7, ts("2024-01-15 10:32"), wall_clock=True),
     ]
 
 
 def test_apache_pre() -> None:
     assert parse_index(APACHE_PRE, "/pub/") == [
-        Entry("README.txt", 512, ts("2024-01-15 10:30")),
-        Entry("sub", None, ts("2023-02-02 08:05"), is_dir=True),
+        Entry("README.txt", 512, ts("2024-01-15 10:30"), wall_clock=True),
+        Entry("sub", None, ts("2023-02-02 08:05"), is_dir=True, wall_clock=True),
     ]
 
 
 def test_nginx_takes_names_from_links_not_the_shortened_text() -> None:
     assert parse_index(NGINX, "/feeds/") == [
-        Entry("radar", None, ts("2024-01-15 10:30"), is_dir=True),
-        Entry("a&b.txt", 1234, ts("2024-01-15 10:31")),
+        Entry("radar", None, ts("2024-01-15 10:30"), is_dir=True, wall_clock=True),
+        Entry("a&b.txt", 1234, ts("2024-01-15 10:31"), wall_clock=True),
         Entry(
             "a-very-long-file-name-that-nginx-cuts-short-in-the-listing.dat",
             10485760,
             ts("2024-03-01 00:00"),
+            wall_clock=True,
         ),
     ]
 
@@ -152,24 +153,24 @@ NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
     [
         (
             "-rw-r--r--   1 owner    group        1234 Jan 15 10:30 file.txt",
-            Entry("file.txt", 1234, ts("2024-01-15 10:30"), 0o644),
+            Entry("file.txt", 1234, ts("2024-01-15 10:30"), 0o644, wall_clock=True),
         ),
         (
             "drwxr-xr-x   2 owner    group        4096 Feb 02  2022 old dir",
-            Entry("old dir", 4096, ts("2022-02-02 00:00"), 0o755, is_dir=True),
+            Entry("old dir", 4096, ts("2022-02-02 00:00"), 0o755, is_dir=True, wall_clock=True),
         ),
         (
             "lrwxrwxrwx   1 0        0               7 Feb 29 23:59 latest -> a/b",
-            Entry("latest", 7, ts("2024-02-29 23:59"), 0o777, is_link=True),
+            Entry("latest", 7, ts("2024-02-29 23:59"), 0o777, is_link=True, wall_clock=True),
         ),
         (
             # December seen in March: last year's.
             "-rw-------   1 owner 1000 Dec 24 18:00 gift",
-            Entry("gift", 1000, ts("2023-12-24 18:00"), 0o600),
+            Entry("gift", 1000, ts("2023-12-24 18:00"), 0o600, wall_clock=True),
         ),
         (
             "-rwsr-sr-t   1 owner    group           1 Mar  1 11:00 special",
-            Entry("special", 1, ts("2024-03-01 11:00"), 0o7755),
+            Entry("special", 1, ts("2024-03-01 11:00"), 0o7755, wall_clock=True),
         ),
     ],
 )
