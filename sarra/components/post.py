@@ -23,7 +23,7 @@ import humanize
 
 from sarra.broker import plan
 from sarra.broker.errors import PublishError
-from sarra.broker.publisher import Confirmation
+from sarra.broker.publisher import Confirmation, Message
 from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.errors import ConfigError
@@ -151,30 +151,40 @@ class Poster:
         self._reap()
         held, self._held = self._held, []
         posted = []
+        messages: list[Message] = []
+        urls: list[str] = []
         for notices, size in held:
             url = self._shown_url(notices[0])
-            if self._publish(notices, url):
+            encoded = self._messages(notices, url)
+            if encoded is not None:
+                messages += encoded
+                urls += [url] * len(encoded)
                 posted.append((notices, url))
                 self.files += 1
                 self.bytes += size
+        if messages:
+            confirmations = self.publisher.publish_many(messages)
+            self._unsettled.extend(zip(urls, confirmations, strict=True))
         for notices, url in posted:
             first = notices[0]
             logger.info("posted %s to %s%s", url, self.publisher.exchange_for(first),
                         _what(first, len(notices)))  # fmt: skip
 
-    def _publish(self, notices: list[Notice], url: str) -> bool:
+    def _messages(self, notices: list[Notice], url: str) -> list[Message] | None:
+        """The messages of a file's notices as the on_post plugins leave them; None when a
+        plugin refuses one or one cannot be encoded (logged): the file is not posted."""
+        messages = []
         for original in notices:
             notice = self._on_post(original, url) if self.plugins is not None else original
             if notice is None:
-                return False
+                return None
             try:
-                confirmation = self.publisher.publish(notice)
+                messages.append(self.publisher.message(notice))
             except NotEncodable as err:
                 self.errors += 1
                 logger.error("not posted %s: %s", url, err)
-                return False
-            self._unsettled.append((url, confirmation))
-        return True
+                return None
+        return messages
 
     def _on_post(self, notice: Notice, url: str) -> Notice | None:
         """The notice as the on_post plugins leave it; None when one refuses it (False) or
