@@ -221,7 +221,7 @@ def hex_to_b64(value: str) -> str:
     """A hex digest (v02) as base64 (v03); ValueError if it is not hex."""
     if not _HEX.fullmatch(value):
         raise ValueError(f"not a hex digest: {value!r}")
-    return base64.b64encode(bytes.fromhex(value)).decode("ascii")
+    return binascii.b2a_base64(bytes.fromhex(value), newline=False).decode("ascii")
 
 
 def b64_to_hex(value: str) -> str:

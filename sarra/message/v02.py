@@ -177,15 +177,14 @@ def _known_headers(notice: Notice) -> dict[str, str]:
 def _sum_headers(notice: Notice) -> dict[str, str]:
     """`sum`, and `link` / `oldname` when the notice has such a file operation."""
     op = notice.file_op or {}
-    basename = posixpath.basename(notice.rel_path.rstrip("/"))
     headers: dict[str, str] = {}
     if "hlink" in op:
         headers["link"] = _op_text(op, "hlink")
         headers["sum"] = _event_sum("l", headers["link"])
     elif "directory" in op:
-        headers["sum"] = _event_sum("r" if "remove" in op else "m", basename)
+        headers["sum"] = _event_sum("r" if "remove" in op else "m", _basename(notice))
     elif "remove" in op:
-        headers["sum"] = _event_sum("R", basename)
+        headers["sum"] = _event_sum("R", _basename(notice))
     elif "link" in op:
         headers["link"] = _op_text(op, "link")
         headers["sum"] = _identity_sum(notice.identity) or _event_sum("L", headers["link"])
@@ -197,6 +196,10 @@ def _sum_headers(notice: Notice) -> dict[str, str]:
     if "rename" in op:
         headers["oldname"] = _op_text(op, "rename")
     return headers
+
+
+def _basename(notice: Notice) -> str:
+    return posixpath.basename(notice.rel_path.rstrip("/"))
 
 
 def _event_sum(flag: str, text: str) -> str:
