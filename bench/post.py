@@ -5,7 +5,8 @@
    a bare pika publisher sending the same number of bodies of the same size with the same
    headers, publisher confirms and a window of 1000 unconfirmed; best of 3 rounds each, in turns.
    For scale, a third figure: one notice published as many times through NoticePublisher (its
-   encoding, confirms in the publisher's own thread) with no file work at all;
+   encoding, confirms in the publisher's own thread) with no file work at all; and what each
+   stage of sr_post costs per file when timed alone, in one thread;
 2. sr_watch latency: files written 20 ms apart into a watched directory by this process, each
    timed from its close to the arrival of its notice at a consumer of the broker; sr_watch runs
    as its own process (sr_watch foreground), as in production. Median and 99th percentile.
@@ -27,6 +28,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pika
@@ -40,7 +42,7 @@ from sarra.broker.topology import QueueSpec
 from sarra.components.post import post_once
 from sarra.config.credentials import Credentials
 from sarra.config.loader import Config, load
-from sarra.flow.announce import Announcer
+from sarra.flow.announce import Announcer, walk
 from sarra.flow.publish import NoticePublisher
 from sarra.message import decode_any, v02
 
@@ -154,12 +156,35 @@ def bench_posting(work: Path, count: int) -> None:
             publisher.publish(sample)
         publisher.close()
         publisher_seconds = min(publisher_seconds, time.perf_counter() - started)
+    stages = breakdown(config, root, exchange)
     logging.getLogger().removeHandler(log)
     report(f"sr_post of {count} files of 1 KiB, sum s", count / seconds, count / base_seconds,
            "files/s", 0.6)  # fmt: skip
     print(f"  for scale: the same notice encoded and published {count} times through"
           f" NoticePublisher, no files: {count / publisher_seconds:,.0f} notices/s, ratio"
           f" {base_seconds / publisher_seconds:.2f}", flush=True)  # fmt: skip
+    print("  per file, each stage alone in one thread: "
+          + ", ".join(f"{name} {micros:.1f} µs" for name, micros in stages.items()))  # fmt: skip
+
+
+def breakdown(config: Config, root: Path, exchange: str) -> dict[str, float]:
+    """Microseconds per file of sr_post's stages, each timed alone over the tree (one pass)."""
+    timings: dict[str, float] = {}
+
+    def timed(name: str, stage: Callable[[], list]) -> list:
+        started = time.perf_counter()
+        result = stage()
+        timings[name] = (time.perf_counter() - started) / len(result) * 1e6
+        return result
+
+    found = timed("walk + lstat", lambda: list(walk(str(root))))
+    announcer = Announcer(config)  # a new one: its checksum cache is empty
+    notices = timed("notice with sha512", lambda: [announcer.notices(p, st)[0] for p, st in found])
+    timed("v02 encoding", lambda: [v02.encode(n) for n in notices])
+    logger = logging.getLogger("sarra.post")
+    timed("log line", lambda: [logger.info("posted %s to %s (1024 bytes)", n.url, exchange)
+                               for n in notices])  # fmt: skip
+    return timings
 
 
 def bench_latency(work: Path, count: int) -> None:

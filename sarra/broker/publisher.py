@@ -17,8 +17,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from pika import BasicProperties
 from pika.channel import Channel
@@ -80,6 +81,17 @@ class Confirmation:
         callback(self)
 
 
+class Message(NamedTuple):
+    """A message to publish: its exchange, routing key, body and AMQP properties."""
+
+    exchange: str
+    routing_key: str
+    body: bytes
+    headers: Mapping[str, str] | None = None
+    content_type: str = "text/plain"
+    persistent: bool = True
+
+
 @dataclass(slots=True)
 class _Notice:
     exchange: str
@@ -92,10 +104,10 @@ class _Notice:
 class Publisher:
     """Publishes to exchanges of one broker, declaring them on every connection if asked.
 
-    The connection is its own (see docs/broker.md): `start()` it, `publish`, `flush` before
-    acknowledging what the notices stand for, `close()` at the end. `publish` blocks while
-    `max_outstanding` notices are unconfirmed (the broker is down or slow), so that memory stays
-    bounded.
+    The connection is its own (see docs/broker.md): `start()` it, `publish` (or `publish_many`),
+    `flush` before acknowledging what the notices stand for, `close()` at the end. Publishing
+    blocks while `max_outstanding` notices are unconfirmed (the broker is down or slow), so that
+    memory stays bounded.
     """
 
     def __init__(
@@ -145,22 +157,45 @@ class Publisher:
         persistent: bool = True,
     ) -> Confirmation:
         """Queue a notice for publishing; the Confirmation settles when the broker answers."""
-        properties = BasicProperties(
-            content_type=content_type,
-            headers=dict(headers) if headers else None,
-            delivery_mode=2 if persistent else 1,
-        )
+        message = Message(exchange, routing_key, body, headers, content_type, persistent)
+        return self.publish_many([message])[0]
+
+    def publish_many(self, messages: Sequence[Message]) -> list[Confirmation]:
+        """Queue several notices, in order, with one wake-up of the I/O thread for each
+        `window` of them (`publish` wakes it for each); their Confirmations, in order."""
+        confirmations: list[Confirmation] = []
+        for start in range(0, len(messages), self._window):
+            chunk = messages[start : start + self._window]
+            self._reserve(len(chunk))
+            lock = self._settled
+            notices = [
+                _Notice(
+                    m.exchange,
+                    m.routing_key,
+                    m.body,
+                    BasicProperties(
+                        content_type=m.content_type,
+                        headers=dict(m.headers) if m.headers else None,
+                        delivery_mode=2 if m.persistent else 1,
+                    ),
+                    Confirmation(lock),
+                )
+                for m in chunk
+            ]
+            self._backlog.extend(notices)
+            self._wakeup.request()
+            confirmations += [notice.confirmation for notice in notices]
+        return confirmations
+
+    def _reserve(self, count: int) -> None:
+        """Count `count` notices as outstanding, once there is room for them."""
         with self._settled:
             self._settled.wait_for(
-                lambda: self._closed or self._outstanding < self._max_outstanding
+                lambda: self._closed or self._outstanding + count <= self._max_outstanding
             )
             if self._closed:
                 raise PublishError("publish on a closed publisher")
-            self._outstanding += 1
-            confirmation = Confirmation(self._settled)
-        self._backlog.append(_Notice(exchange, routing_key, body, properties, confirmation))
-        self._wakeup.request()
-        return confirmation
+            self._outstanding += count
 
     @property
     def outstanding(self) -> int:

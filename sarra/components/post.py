@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 import threading
 import time
 from collections import deque
@@ -23,7 +22,17 @@ import humanize
 
 from sarra.broker import plan
 from sarra.broker.errors import PublishError
-from sarra.broker.publisher import Confirmation
+from sarra.broker.publisher import Confirmation, Message
+from sarra.components.post_reader import (
+    Outcome,
+    Posted,
+    Preparer,
+    Reader,
+    Skipped,
+    file_notices,
+    shown_url,
+    what,
+)
 from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.errors import ConfigError
@@ -42,19 +51,24 @@ CONNECT_WAIT = 30.0
 CONFIRM_WAIT = 60.0
 """Seconds the end of a run waits for the broker to confirm what was posted."""
 
-SEND_EVERY = 100
-"""Files whose notices are held before they are published together."""
+SEND_EVERY = 1000
+"""Files whose notices are held before they are published together: as many as the publisher's
+window, so that its thread sends a window's worth at each wake-up (fewer switches between it
+and the thread reading the files, which share the interpreter)."""
 
 
 class Poster:
     """Announces local paths through one NoticePublisher; counts what it posted and keeps the
     notices the broker refused. Used from one thread.
 
-    The notices of the files found are held, then published together by `send` (called by
+    The files found are held, ready to publish, then published together by `send` (called by
     post_path at its end, and whenever SEND_EVERY files are held): publishing in a burst lets
-    the publisher's thread send them in one go instead of waking for each file."""
+    the publisher's thread send them in one go instead of waking for each file.
 
-    def __init__(self, config: Config, credentials: Credentials) -> None:
+    With `reader`, and no on_post plugin, the files below a directory are read, hashed and
+    encoded by a reader process (see sarra.components.post_reader) while this one publishes."""
+
+    def __init__(self, config: Config, credentials: Credentials, *, reader: bool = False) -> None:
         if plan.post_broker(config) is None:
             raise ConfigError(None, f"{config.name}: no post_broker (or broker) to post to")
         try:
@@ -69,12 +83,15 @@ class Poster:
         self.errors = 0
         self.refused: list[str] = []
         self.started = time.monotonic()
-        self._held: list[tuple[list[Notice], int]] = []  # the notices of a file, its size
-        self._shown: dict[str, str] = {}  # base URL -> as shown in logs
+        self._held: list[Posted] = []
         self._unsettled: deque[tuple[str, Confirmation]] = deque()  # (url, its confirmation)
+        self._use_reader = reader and not (self.plugins and self.plugins.has("on_post"))
+        self._reader: Reader | None = None
 
     def start(self, timeout: float | None = None) -> bool:
         """Connect; with a timeout, wait that long for the broker (False if it did not answer)."""
+        if self._use_reader:  # forked before the publisher's thread exists
+            self._reader = Reader(Preparer(self.announcer, self.publisher))
         self.publisher.start()
         logger.info("posting to %s", self.publisher.describe())
         return timeout is None or self.publisher.publisher.wait_ready(timeout)
@@ -86,8 +103,17 @@ class Poster:
         when the path does not exist."""
         path = os.path.abspath(path)
         try:
-            for found, st in walk(path, self.follow_symlinks):
-                self.post_file(found, st)
+            files = (
+                (found, st)
+                for found, st in walk(path, self.follow_symlinks)
+                if self._accepts(found)
+            )
+            if self._reader is not None:
+                for outcome in self._reader.read(files):
+                    self._take(outcome)
+            else:
+                for found, st in files:
+                    self._post_accepted(found, st)
         except OSError as err:
             self.errors += 1
             logger.error("cannot post %s: %s", path, err.strerror or err)
@@ -102,27 +128,7 @@ class Poster:
         """Announce one file or symbolic link if the accept/reject rules take it (`st` is its
         lstat, taken now if not given). A file that vanished or changed while it was read is
         logged and skipped (False)."""
-        if not self.announcer.accepts(path):
-            logger.debug("rejected %s", path)
-            return False
-        try:
-            if st is None:
-                st = os.lstat(path)
-            notices = self.announcer.notices(path, st, renamed_from)
-        except FileNotFoundError:
-            logger.warning("skipped %s: it vanished", path)
-            return False
-        except ValueError as err:  # it shrank while it was read: a new version will come
-            logger.warning("skipped %s: %s", path, err)
-            return False
-        except OSError as err:
-            self.errors += 1
-            logger.error("cannot post %s: %s", path, err.strerror or err)
-            return False
-        if not notices:
-            return False
-        self._hold(notices, st.st_size if stat.S_ISREG(st.st_mode) else 0)
-        return True
+        return self._accepts(path) and self._post_accepted(path, st, renamed_from)
 
     def post_removal(self, path: str) -> bool:
         """Announce the removal of a file or link, if the rules take its path."""
@@ -138,43 +144,67 @@ class Poster:
         self._hold([self.announcer.directory(path, removed)], 0)
         return True
 
+    def _accepts(self, path: str) -> bool:
+        if self.announcer.accepts(path):
+            return True
+        logger.debug("rejected %s", path)
+        return False
+
+    def _post_accepted(
+        self, path: str, st: os.stat_result | None, renamed_from: str | None = None
+    ) -> bool:
+        found = file_notices(self.announcer, path, st, renamed_from)
+        if found is None or isinstance(found, Skipped):
+            self._take(found)
+            return False
+        self._hold(*found)
+        return True
+
     # --- publishing
 
+    def _take(self, outcome: Outcome) -> None:
+        """Hold a file ready to post, or log why it is not posted."""
+        if isinstance(outcome, Posted):
+            self._held.append(outcome)
+            if len(self._held) >= SEND_EVERY:
+                self.send()
+        elif outcome is not None:
+            if outcome.level >= logging.ERROR:
+                self.errors += 1
+            logger.log(outcome.level, "%s", outcome.text)
+
     def _hold(self, notices: list[Notice], size: int) -> None:
-        self._held.append((notices, size))
-        if len(self._held) >= SEND_EVERY:
-            self.send()
-
-    def send(self) -> None:
-        """Publish the notices held, then log one line per file posted (and each notice the
-        broker refused since the last time)."""
-        self._reap()
-        held, self._held = self._held, []
-        posted = []
-        for notices, size in held:
-            url = self._shown_url(notices[0])
-            if self._publish(notices, url):
-                posted.append((notices, url))
-                self.files += 1
-                self.bytes += size
-        for notices, url in posted:
-            first = notices[0]
-            logger.info("posted %s to %s%s", url, self.publisher.exchange_for(first),
-                        _what(first, len(notices)))  # fmt: skip
-
-    def _publish(self, notices: list[Notice], url: str) -> bool:
+        """Hold the notices of a file as the on_post plugins leave them, encoded."""
+        url = shown_url(notices[0])
+        messages = []
         for original in notices:
             notice = self._on_post(original, url) if self.plugins is not None else original
             if notice is None:
-                return False
+                return
             try:
-                confirmation = self.publisher.publish(notice)
+                messages.append(self.publisher.message(notice))
             except NotEncodable as err:
-                self.errors += 1
-                logger.error("not posted %s: %s", url, err)
-                return False
-            self._unsettled.append((url, confirmation))
-        return True
+                self._take(Skipped(logging.ERROR, f"not posted {url}: {err}"))
+                return
+        self._take(Posted(url, size, what(notices[0], len(notices)), messages))
+
+    def send(self) -> None:
+        """Log one line per file held, then publish them (and log each notice the broker
+        refused since the last time). Logging first lets the publisher's thread send the burst
+        without giving the interpreter back and forth with this one at each line."""
+        self._reap()
+        held, self._held = self._held, []
+        messages: list[Message] = []
+        urls: list[str] = []
+        for posted in held:
+            logger.info("posted %s to %s%s", posted.url, posted.messages[0].exchange, posted.what)
+            messages += posted.messages
+            urls += [posted.url] * len(posted.messages)
+            self.files += 1
+            self.bytes += posted.size
+        if messages:
+            confirmations = self.publisher.publish_many(messages)
+            self._unsettled.extend(zip(urls, confirmations, strict=True))
 
     def _on_post(self, notice: Notice, url: str) -> Notice | None:
         """The notice as the on_post plugins leave it; None when one refuses it (False) or
@@ -205,13 +235,6 @@ class Poster:
                 self.refused.append(f"{url}: {confirmation.error}")
                 logger.error("not confirmed by the broker: %s: %s", url, confirmation.error)
 
-    def _shown_url(self, notice: Notice) -> str:
-        """The notice's URL with any password in its base hidden (as log lines show it)."""
-        base = self._shown.get(notice.base_url)
-        if base is None:
-            base = self._shown[notice.base_url] = redact_url(notice.base_url)
-        return notice.url.replace(notice.base_url, base, 1)
-
     def event(self, entry: str) -> None:
         """Run the plugins of on_start, on_stop, on_heartbeat or on_watch, if any."""
         if self.plugins is not None:
@@ -230,28 +253,19 @@ class Poster:
         """Send what is held, wait (bounded) for the broker's confirms and close; returns what
         it refused or did not confirm, one `url: reason` each."""
         self.send()
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         self.publisher.flush(timeout)
         self.publisher.close()
         self._reap()
         return list(self.refused)
 
 
-def _what(notice: Notice, count: int) -> str:
-    operation = notice.file_op or {}
-    if "remove" in operation:
-        return " (removed)"
-    if "link" in operation:
-        return f" (link to {operation['link']})"
-    detail = f"{notice.size} bytes" if count == 1 else f"{count} parts"
-    if "rename" in operation:
-        detail += f", renamed from {operation['rename']}"
-    return f" ({detail})"
-
-
 def post_once(config: Config, credentials: Credentials, names: Iterable[str]) -> int:
     """Post each path named once and wait for the confirms; the exit status: 0 when every
     notice was confirmed and every path found, 1 otherwise."""
-    poster = Poster(config, credentials)
+    poster = Poster(config, credentials, reader=True)
     if not poster.start(CONNECT_WAIT):
         poster.finish(0)
         logger.error("no answer from %s within %.0f s: nothing posted",
@@ -277,7 +291,7 @@ def run(config: Config, number: int, stop: threading.Event) -> None:
             f"{config.name}: sr_post start reposts every `sleep` seconds, and sleep is 0;"
             " set sleep, or post once with sr_post foreground or sr_post -p",
         )
-    poster = Poster(config, Credentials.load(paths.credentials_file()))
+    poster = Poster(config, Credentials.load(paths.credentials_file()), reader=True)
     poster.start()
     poster.event("on_start")
     try:

@@ -3,8 +3,10 @@ topic prefix and format (v02 or v03), through one confirming publisher."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sarra.broker import plan
-from sarra.broker.publisher import Confirmation, Publisher
+from sarra.broker.publisher import Confirmation, Message, Publisher
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.loader import Config
 from sarra.message import v02, v03
@@ -45,6 +47,8 @@ class NoticePublisher:
                 and not config.post_exchange_suffix
             )
             self.exchanges = [] if self.follow_input else plan.post_exchanges(config)
+        self.v03 = self.prefix.startswith("v03")
+        self.persistent = config.persistent
         role = "reporter" if reports_to else "publisher"
         settings = plan.connection_settings(
             config, url, role, max(number, 1), credentials=credentials
@@ -78,17 +82,20 @@ class NoticePublisher:
 
     def publish(self, notice: Notice) -> Confirmation:
         """Publish one notice; the Confirmation settles when the broker has it."""
+        return self.publisher.publish_many([self.message(notice)])[0]
+
+    def message(self, notice: Notice) -> Message:
+        """The message publishing a notice (NotEncodable if it cannot be written)."""
         exchange = self.exchange_for(notice)
-        persistent = self.config.persistent
-        if self.prefix.startswith("v03"):
+        if self.v03:
             key, body = v03.encode(notice, self.prefix)
-            return self.publisher.publish(
-                exchange, key, body, None, v03.CONTENT_TYPE, persistent=persistent
-            )
+            return Message(exchange, key, body, None, v03.CONTENT_TYPE, self.persistent)
         key, text, headers = v02.encode(notice, self.prefix)
-        return self.publisher.publish(
-            exchange, key, text.encode(), headers, v02.CONTENT_TYPE, persistent=persistent
-        )
+        return Message(exchange, key, text.encode(), headers, v02.CONTENT_TYPE, self.persistent)
+
+    def publish_many(self, messages: Sequence[Message]) -> list[Confirmation]:
+        """Publish messages made by `message`, handed to the publisher's thread together."""
+        return self.publisher.publish_many(messages)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every notice published is confirmed; False if `timeout` passed first."""

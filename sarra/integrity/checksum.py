@@ -187,15 +187,21 @@ def checksum_file(
     if offset < 0 or (length is not None and length < 0) or bufsize < 1:
         raise ValueError("offset and length must not be negative, bufsize must be positive")
     remaining = length
-    with open(path, "rb") as stream:
-        stream.seek(offset)
+    position = offset
+    fd = os.open(path, os.O_RDONLY)  # no file object: most files posted are small
+    try:
         while remaining is None or remaining > 0:
-            chunk = stream.read(bufsize if remaining is None else min(bufsize, remaining))
+            chunk = os.pread(
+                fd, bufsize if remaining is None else min(bufsize, remaining), position
+            )
             if not chunk:
                 break
             checksum.update(chunk)
+            position += len(chunk)
             if remaining is not None:
                 remaining -= len(chunk)
+    finally:
+        os.close(fd)
     if remaining:
         raise ValueError(
             f"{os.fspath(path)}: {length} bytes wanted at offset {offset}, "
@@ -215,7 +221,7 @@ def hex_to_b64(value: str) -> str:
     """A hex digest (v02) as base64 (v03); ValueError if it is not hex."""
     if not _HEX.fullmatch(value):
         raise ValueError(f"not a hex digest: {value!r}")
-    return base64.b64encode(bytes.fromhex(value)).decode("ascii")
+    return binascii.b2a_base64(bytes.fromhex(value), newline=False).decode("ascii")
 
 
 def b64_to_hex(value: str) -> str:
@@ -223,6 +229,10 @@ def b64_to_hex(value: str) -> str:
 
     Whitespace is ignored: v2 wrapped long base64 values with a newline.
     """
+    try:
+        return binascii.a2b_base64(value, strict_mode=True).hex()  # the usual, unwrapped form
+    except binascii.Error:
+        pass
     try:
         return base64.b64decode("".join(value.split()), validate=True).hex()
     except (binascii.Error, ValueError):

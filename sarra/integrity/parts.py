@@ -93,6 +93,13 @@ class Parts:
         return self.block_count * self.block_size
 
 
+def whole_file(size: int) -> str:
+    """`str(Parts.whole(size))` made quickly (one per notice of a whole file)."""
+    if size < 0:
+        raise ValueError(f"parts {WHOLE},{size},1,0,0: numbers must not be negative")
+    return f"{WHOLE},{size},1,0,0"
+
+
 def auto_blocksize(size: int) -> int:
     """The block size chosen for a file of `size` bytes when the `blocksize` option is 0.
 

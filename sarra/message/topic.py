@@ -8,6 +8,7 @@ original is escaped as `%25`; other paths are written exactly as v2 writes them.
 
 from __future__ import annotations
 
+import functools
 import re
 
 MAX_KEY_BYTES = 255
@@ -21,7 +22,8 @@ _PARTIAL_ESCAPE_AT_END = re.compile(r"%2?$")
 
 def escape(text: str) -> str:
     """Escape ' ' as %20, '#' as %23 and a '%' that would read as an escape as %25."""
-    text = _LITERAL_PERCENT.sub("%25", text)
+    if "%" in text:
+        text = _LITERAL_PERCENT.sub("%25", text)
     return text.replace(" ", "%20").replace("#", "%23")
 
 
@@ -47,8 +49,16 @@ def path_to_topic(rel_path: str, prefix: str) -> str:
     Leading and trailing `/` are stripped and empty words dropped; a `.` inside a directory
     name adds a topic level, as in v2. The result is not truncated (see routing_key).
     """
-    directories = rel_path.strip("/").split("/")[:-1]
-    words = [word for name in directories for word in escape(name).split(".") if word]
+    return _directories_to_topic(_directories(rel_path), prefix)
+
+
+def _directories(rel_path: str) -> str:
+    """The directories of a relative path, without leading or trailing `/`."""
+    return rel_path.strip("/").rpartition("/")[0]
+
+
+def _directories_to_topic(directories: str, prefix: str) -> str:
+    words = [word for name in directories.split("/") for word in escape(name).split(".") if word]
     return ".".join([prefix, *words]) if prefix else ".".join(words)
 
 
@@ -66,7 +76,13 @@ def fit_routing_key(topic: str) -> RoutingKey:
 
 def routing_key(rel_path: str, prefix: str) -> RoutingKey:
     """The routing key announcing `rel_path` under `prefix`, truncated if it must be."""
-    return fit_routing_key(path_to_topic(rel_path, prefix))
+    return _directory_key(_directories(rel_path), prefix)
+
+
+@functools.lru_cache(maxsize=1024)
+def _directory_key(directories: str, prefix: str) -> RoutingKey:
+    """The routing key of the files of a directory (files of a tree share a few)."""
+    return fit_routing_key(_directories_to_topic(directories, prefix))
 
 
 def report_prefix(prefix: str) -> str:

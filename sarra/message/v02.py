@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sarra.integrity.checksum import checksum_bytes, identity_to_sum, sum_to_identity
-from sarra.integrity.parts import WHOLE, Parts
+from sarra.integrity.parts import WHOLE, Parts, whole_file
 from sarra.message import v03
 from sarra.message.errors import HeaderTooLong, MalformedNotice, NotEncodable, excerpt
 from sarra.message.notice import (
@@ -108,7 +108,7 @@ def encode(
     headers = _extra_headers(notice.extra)
     headers.update(_known_headers(notice))
     for name, value in headers.items():
-        size = len(value.encode())
+        size = len(value) if value.isascii() else len(value.encode())
         if size > HEADER_LIMIT:
             raise HeaderTooLong(name, size, HEADER_LIMIT)
     prefix = report_prefix(topic_prefix) if notice.report is not None else topic_prefix
@@ -160,7 +160,7 @@ def _known_headers(notice: Notice) -> dict[str, str]:
     if notice.blocks is not None:
         headers["parts"] = str(notice.blocks.to_parts())
     elif notice.size is not None:
-        headers["parts"] = str(Parts.whole(notice.size))
+        headers["parts"] = whole_file(notice.size)
     for name, attr in _STRING_HEADERS.items():
         value = getattr(notice, attr)
         if value is not None:
@@ -177,15 +177,14 @@ def _known_headers(notice: Notice) -> dict[str, str]:
 def _sum_headers(notice: Notice) -> dict[str, str]:
     """`sum`, and `link` / `oldname` when the notice has such a file operation."""
     op = notice.file_op or {}
-    basename = posixpath.basename(notice.rel_path.rstrip("/"))
     headers: dict[str, str] = {}
     if "hlink" in op:
         headers["link"] = _op_text(op, "hlink")
         headers["sum"] = _event_sum("l", headers["link"])
     elif "directory" in op:
-        headers["sum"] = _event_sum("r" if "remove" in op else "m", basename)
+        headers["sum"] = _event_sum("r" if "remove" in op else "m", _basename(notice))
     elif "remove" in op:
-        headers["sum"] = _event_sum("R", basename)
+        headers["sum"] = _event_sum("R", _basename(notice))
     elif "link" in op:
         headers["link"] = _op_text(op, "link")
         headers["sum"] = _identity_sum(notice.identity) or _event_sum("L", headers["link"])
@@ -197,6 +196,10 @@ def _sum_headers(notice: Notice) -> dict[str, str]:
     if "rename" in op:
         headers["oldname"] = _op_text(op, "rename")
     return headers
+
+
+def _basename(notice: Notice) -> str:
+    return posixpath.basename(notice.rel_path.rstrip("/"))
 
 
 def _event_sum(flag: str, text: str) -> str:

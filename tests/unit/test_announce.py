@@ -183,13 +183,13 @@ def test_checksums_of_unchanged_files_are_not_read_again(
 ) -> None:
     path = data_file(tmp_path)
     reads: list[str] = []
-    real_open = open
+    real_open = os.open
 
-    def counting_open(file: object, *args: object, **kwargs: object) -> object:
+    def counting_open(file: str, *args: int) -> int:
         reads.append(str(file))
-        return real_open(file, *args, **kwargs)  # type: ignore[call-overload]
+        return real_open(file, *args)
 
-    monkeypatch.setattr("builtins.open", counting_open)
+    monkeypatch.setattr("os.open", counting_open)
     announcer = Announcer(poster(tmp_path))
     first = announcer.notices(str(path), os.lstat(path))[0].identity
     second = announcer.notices(str(path), os.lstat(path))[0].identity
