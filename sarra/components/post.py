@@ -18,8 +18,6 @@ import time
 from collections import deque
 from collections.abc import Iterable
 
-import humanize
-
 from sarra.broker import plan
 from sarra.broker.errors import PublishError
 from sarra.broker.publisher import Confirmation, Message
@@ -42,6 +40,7 @@ from sarra.flow.plugins import PluginFailed, Plugins
 from sarra.flow.publish import NoticePublisher
 from sarra.message.errors import MalformedNotice, NotEncodable
 from sarra.message.notice import Notice
+from sarra.sizes import human_size
 
 logger = logging.getLogger("sarra.post")
 
@@ -244,9 +243,9 @@ class Poster:
         """Files and bytes posted, with the rates, since the start."""
         seconds = max(time.monotonic() - self.started, 1e-6)
         return (
-            f"posted {self.files} files ({humanize.naturalsize(self.bytes, binary=True)}) in"
+            f"posted {self.files} files ({human_size(self.bytes)}) in"
             f" {seconds:.2f} s: {self.files / seconds:,.0f} files/s,"
-            f" {humanize.naturalsize(self.bytes / seconds, binary=True)}/s"
+            f" {human_size(self.bytes / seconds)}/s"
         )
 
     def finish(self, timeout: float = CONFIRM_WAIT) -> list[str]:

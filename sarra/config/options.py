@@ -248,14 +248,12 @@ _TABLE: tuple[Option, ...] = (
     _O("chmod_log", Kind.OCTAL, 0o600, "mode of log files", DELIVERY),
     _O("xattr_disable", Kind.FLAG, False, "accepted for compatibility; sarra never writes "
        "extended attributes on source files", DELIVERY),
-    _O("inline", Kind.FLAG, False, "put small files' contents in the notice (v03)", DELIVERY,
-       ("content",),
-       not_built="posted notices do not carry file contents; received ones are used"),
-    _O("inline_max", Kind.SIZE, 1024, "largest file put inline", DELIVERY,
-       not_built="posted notices do not carry file contents; received ones are used"),
-    _O("inline_encoding", Kind.CHOICE, "guess", "encoding of inline contents", DELIVERY,
-       choices=("guess", "text", "binary"),
-       not_built="posted notices do not carry file contents; received ones are used"),
+    _O("inline", Kind.FLAG, False, "post, watch: a file of at most inline_max bytes travels "
+       "in its v03 notice (content); a subscriber writes it from there without a download",
+       DELIVERY, ("content",)),
+    _O("inline_max", Kind.SIZE, 1024, "largest file put inline", DELIVERY),
+    _O("inline_encoding", Kind.CHOICE, "guess", "inline content as utf-8 text when it is "
+       "(guess, text) or always base64 (binary)", DELIVERY, choices=("guess", "text", "binary")),
     # --- posting
     _O("post_broker", Kind.URL, None, "broker to publish notices to (several hosts as in broker)",
        POSTING, ("pb",)),

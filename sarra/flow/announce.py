@@ -14,6 +14,8 @@ mtime and ctime) are kept in memory for the life of the process, never in extend
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import functools
 import itertools
 import logging
@@ -27,7 +29,13 @@ from urllib.parse import urlsplit
 
 from sarra.config.loader import Config
 from sarra.config.masks import is_accepted
-from sarra.integrity.checksum import DigestChecksum, checksum_file, new_checksum, sum_to_identity
+from sarra.integrity.checksum import (
+    DigestChecksum,
+    checksum_bytes,
+    checksum_file,
+    new_checksum,
+    sum_to_identity,
+)
 from sarra.integrity.parts import INPLACE, PARTITIONED, WHOLE, partition
 from sarra.message.notice import Blocks, Identity, Notice, epoch_to_time
 
@@ -99,6 +107,10 @@ class Announcer:
         self.realpath_post = config.realpath_post
         self.preserve_time = config.preserve_time
         self.preserve_mode = config.preserve_mode
+        prefix = config.post_topic_prefix or config.topic_prefix
+        # v02 has no field for a file's bytes: inline is for v03 notices only
+        self.inline_max = config.inline_max if config.inline and prefix.startswith("v03") else -1
+        self.inline_encoding = config.inline_encoding
         host = urlsplit(config.post_broker or config.broker or "").hostname
         self.fixed = {
             "rename": config.rename,
@@ -164,6 +176,10 @@ class Announcer:
         if self.preserve_mode:
             fields["mode"] = f"{stat.S_IMODE(st.st_mode):o}"
         fields.update(self.overrides)
+        if 0 <= st.st_size <= self.inline_max:
+            inline = self._inline(path, st, fields)
+            if inline is not None:
+                return [inline]
         notices = []
         for block in partition(st.st_size, self.blocksize, self.method):
             if self.computed:
@@ -181,6 +197,33 @@ class Announcer:
                 )
             )
         return notices
+
+    def _inline(self, path: str, st: os.stat_result, fields: dict[str, Any]) -> Notice | None:
+        """The notice of a small file carrying its bytes (v03 `content`), its checksum computed
+        from those very bytes; None when the sum is not of the data (then it is posted as usual)."""
+        if not self.computed:
+            return None
+        with open(path, "rb") as file:
+            data = file.read(st.st_size + 1)
+        if len(data) != st.st_size:
+            raise ValueError(f"{path} changed size while it was read")
+        text = None
+        if self.inline_encoding != "binary":
+            with contextlib.suppress(UnicodeDecodeError):
+                text = data.decode()
+        content = (
+            {"encoding": "utf-8", "value": text}
+            if text is not None
+            else {"encoding": "base64", "value": base64.b64encode(data).decode()}
+        )
+        value = checksum_bytes(data, self.sum)
+        return Notice(
+            **fields,
+            identity=Identity(*sum_to_identity(f"{self.sum_letter},{value}")),
+            size=len(data),
+            content=content,
+            extra=dict(self.extra),
+        )
 
     def _notice(
         self, path: str, file_op: dict[str, str], renamed_from: str | None = None

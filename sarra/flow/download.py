@@ -188,18 +188,21 @@ class Downloader:
     def handle(self, notice: Notice, placement: Placement) -> Outcome:
         """Bring one notice's file (or apply its file operation) at its placement."""
         started = time.monotonic()
+        inline = notice.content is not None and self.on_data is None and not notice.file_op
         try:
-            self._check_local_source(notice)
+            if not inline:  # a file carried in its notice reads nothing local
+                self._check_local_source(notice)
             if notice.file_op:
                 return self._file_op(notice, placement)
             if notice.blocks is not None and notice.blocks.count > 1:
                 return self._part(notice, placement.path, started)
             if not self.config.overwrite and self._already_here(notice, placement.path):
                 return Outcome("skipped", "the local file already matches", placement.path)
-            if notice.content is not None and self.on_data is None:
+            if inline:
                 written = self._inline(notice, placement.path, started)
                 if written is not None:
                     return written
+                self._check_local_source(notice)
             return self._download(notice, placement.path, started)
         except (TransientError, PluginFailed) as err:
             return Outcome("transient", str(err))

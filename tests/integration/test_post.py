@@ -4,6 +4,7 @@ files goes through one connection; the command line as operators write it."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import subprocess
@@ -89,6 +90,38 @@ def test_notices_are_right_and_a_subscriber_downloads_every_file(
         assert notice.mode == "640"
         copy = destination / path.name
         assert copy.read_bytes() == data and copy.stat().st_mtime == MTIME
+
+
+def test_small_files_travel_inline_and_arrive_without_a_download(
+    tmp_path: Path, exchange: str, amqp_credentials: Credentials
+) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    files = {"text.txt": "été\n".encode(), "bytes.bin": b"\xff\x00" * 8, "big.dat": b"b" * 200}
+    for name, data in files.items():
+        (source / name).write_bytes(data)
+    config = poster(tmp_path, exchange, "post_topic_prefix v03\ninline\ninline_max 100\n")
+    assert config.warnings == []
+    destination = tmp_path / "out"
+    # no base_dir: the file: URL of the big file cannot be read, the inline ones need not be
+    body = f"topic_prefix v03\ndirectory {destination}\naccept .*\n"
+    fetcher = subscriber(tmp_path, exchange, body)
+    consumer = watch(config, exchange)
+    try:
+        with running(fetcher) as loop:
+            assert post.post_once(config, amqp_credentials, [str(source)]) == 0
+            notices = {Path(n.rel_path).name: n for n in take(consumer, 3)}
+            wait_for(lambda: loop.counts["downloaded"] + loop.counts["failed"] == 3, "all three")
+            assert (loop.counts["downloaded"], loop.counts["failed"]) == (2, 1)
+    finally:
+        consumer.close()
+    assert notices["text.txt"].content == {"encoding": "utf-8", "value": "été\n"}
+    binary = base64.b64encode(files["bytes.bin"]).decode()
+    assert notices["bytes.bin"].content == {"encoding": "base64", "value": binary}
+    assert notices["big.dat"].content is None
+    assert (destination / "text.txt").read_bytes() == files["text.txt"]
+    assert (destination / "bytes.bin").read_bytes() == files["bytes.bin"]
+    assert not (destination / "big.dat").exists()
 
 
 def test_a_file_posted_in_parts_is_put_together_by_a_subscriber(
