@@ -25,7 +25,7 @@ import re
 import ssl
 import warnings
 from collections.abc import Callable
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote, unquote, urljoin, urlsplit
 from urllib.request import getproxies_environment
 
@@ -71,7 +71,8 @@ _CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")
 _warned: set[tuple[str, str]] = set()
 
 
-Reply = urllib3.BaseHTTPResponse | WireResponse
+if TYPE_CHECKING:  # a reply of either connection; urllib3 1.26 has no BaseHTTPResponse
+    Reply = urllib3.BaseHTTPResponse | WireResponse
 
 
 class HttpStatus(Exception):

@@ -19,7 +19,7 @@ import pytest
 from sarra.cli import commands
 
 ROOT = Path(__file__).resolve().parents[2]
-DEPENDENCIES = ("pika", "paramiko", "requests", "platformdirs", "humanize", "watchdog", "redis")
+DEPENDENCIES = ("pika", "paramiko", "urllib3", "platformdirs", "humanize", "watchdog", "redis")
 
 pytestmark = pytest.mark.skipif(
     shutil.which("dpkg-buildpackage") is None or shutil.which("dh") is None,
