@@ -77,6 +77,9 @@ _STRING_HEADERS = {
     "rename": "rename",
     "retrievePath": "retrieve_path",
 }
+_TIMES = ("mtime", "atime")
+# The headers that become fields of the notice (the others are kept as they are, in `extra`).
+_TEXT_HEADERS = ("sum", "link", "oldname", "parts", *_TIMES, "retPath", *_STRING_HEADERS)
 _EVENT_OPS: dict[str, dict[str, str]] = {
     "R": {"remove": ""},
     "m": {"directory": ""},
@@ -241,16 +244,22 @@ def decode(routing_key: str, body: str | bytes, headers: Mapping[str, Any] | Non
         raise MalformedNotice("empty base URL")
     if not rel_path:
         raise MalformedNotice("empty relative path")
-    fields = {name: _header_value(name, value) for name, value in (headers or {}).items()}
-    identity, file_op = _decode_sum(fields)
-    size, blocks = _decode_parts(_pop_text(fields, "parts"))
+    fields = dict(headers) if headers else {}
+    for name, value in fields.items():
+        if isinstance(value, bytes):
+            fields[name] = _utf8(value, f"header {name}")
+    pop = fields.pop
+    texts = {name: pop(name, None) for name in _TEXT_HEADERS}
+    for name, value in texts.items():
+        if value is not None and not isinstance(value, str):
+            raise MalformedNotice(f"header {name} must be text, not {type(value).__name__}")
+    identity, file_op = _decode_sum(texts["sum"], texts["link"], texts["oldname"])
+    size, blocks = _decode_parts(texts["parts"])
     report = _decode_report(words[3:], fields) if len(words) == _REPORT_FIELDS else None
-    times = {name: _pop_text(fields, name) for name in ("mtime", "atime")}
-    times = {name: value and _lenient(time_v02_to_v03, value) for name, value in times.items()}
-    retpath = _pop_text(fields, "retPath")
-    strings = {attr: _pop_text(fields, name) for name, attr in _STRING_HEADERS.items()}
+    times = {name: texts[name] and _lenient(time_v02_to_v03, texts[name]) for name in _TIMES}
+    strings = {attr: texts[name] for name, attr in _STRING_HEADERS.items()}
     if strings["retrieve_path"] is None:
-        strings["retrieve_path"] = retpath
+        strings["retrieve_path"] = texts["retPath"]
     return Notice(
         pubtime=pubtime,
         base_url=base_url,
@@ -276,11 +285,6 @@ def _utf8(value: str | bytes, what: str) -> str:
         raise MalformedNotice(f"{what} is not UTF-8: {excerpt(value)}") from None
 
 
-def _header_value(name: str, value: Any) -> Any:
-    """Header values as text; non-text values of unknown headers are kept as given."""
-    return _utf8(value, f"header {name}") if isinstance(value, bytes) else value
-
-
 def _pop_text(fields: dict[str, Any], name: str) -> str | None:
     value = fields.pop(name, None)
     if value is not None and not isinstance(value, str):
@@ -288,9 +292,10 @@ def _pop_text(fields: dict[str, Any], name: str) -> str | None:
     return value
 
 
-def _decode_sum(fields: dict[str, Any]) -> tuple[Identity | None, dict[str, Any] | None]:
+def _decode_sum(
+    sum_value: str | None, link: str | None, oldname: str | None
+) -> tuple[Identity | None, dict[str, Any] | None]:
     """Identity and fileOp from the `sum`, `link` and `oldname` headers."""
-    sum_value, link, oldname = (_pop_text(fields, name) for name in ("sum", "link", "oldname"))
     identity, op = None, {}
     flag = (sum_value or "").partition(",")[0]
     if flag in ("L", "l"):
@@ -314,6 +319,10 @@ def _decode_sum(fields: dict[str, Any]) -> tuple[Identity | None, dict[str, Any]
 def _decode_parts(parts: str | None) -> tuple[int | None, Blocks | None]:
     if parts is None:
         return None, None
+    if parts[:2] == "1," and parts[-6:] == ",1,0,0":  # a whole file, by far the most common
+        size = parts[2:-6]
+        if size.isascii() and size.isdigit():
+            return int(size), None
     try:
         parsed = Parts.parse(parts)
     except ValueError as error:
