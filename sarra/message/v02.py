@@ -79,7 +79,7 @@ _STRING_HEADERS = {
 }
 _TIMES = ("mtime", "atime")
 # The headers that become fields of the notice (the others are kept as they are, in `extra`).
-_TEXT_HEADERS = ("sum", "link", "oldname", "parts", *_TIMES, "retPath", *_STRING_HEADERS)
+_TEXT_HEADERS = frozenset(("sum", "link", "oldname", "parts", *_TIMES, "retPath", *_STRING_HEADERS))
 _EVENT_OPS: dict[str, dict[str, str]] = {
     "R": {"remove": ""},
     "m": {"directory": ""},
@@ -248,18 +248,18 @@ def decode(routing_key: str, body: str | bytes, headers: Mapping[str, Any] | Non
     for name, value in fields.items():
         if isinstance(value, bytes):
             fields[name] = _utf8(value, f"header {name}")
-    pop = fields.pop
-    texts = {name: pop(name, None) for name in _TEXT_HEADERS}
+    texts = {name: fields.pop(name) for name in _TEXT_HEADERS.intersection(fields)}
     for name, value in texts.items():
-        if value is not None and not isinstance(value, str):
+        if not isinstance(value, str):
             raise MalformedNotice(f"header {name} must be text, not {type(value).__name__}")
-    identity, file_op = _decode_sum(texts["sum"], texts["link"], texts["oldname"])
-    size, blocks = _decode_parts(texts["parts"])
+    text = texts.get
+    identity, file_op = _decode_sum(text("sum"), text("link"), text("oldname"))
+    size, blocks = _decode_parts(text("parts"))
     report = _decode_report(words[3:], fields) if len(words) == _REPORT_FIELDS else None
-    times = {name: texts[name] and _lenient(time_v02_to_v03, texts[name]) for name in _TIMES}
-    strings = {attr: texts[name] for name, attr in _STRING_HEADERS.items()}
+    times = {name: _lenient(time_v02_to_v03, texts[name]) for name in _TIMES if name in texts}
+    strings = {attr: text(name) for name, attr in _STRING_HEADERS.items()}
     if strings["retrieve_path"] is None:
-        strings["retrieve_path"] = texts["retPath"]
+        strings["retrieve_path"] = text("retPath")
     return Notice(
         pubtime=pubtime,
         base_url=base_url,
