@@ -50,6 +50,7 @@ from sarra.message import v02  # noqa: E402
 from sarra.message.notice import Identity, Notice, epoch_to_time  # noqa: E402
 
 BROKER = "amqp://guest:guest@127.0.0.1/"
+ROUNDS = 3  # each figure: baseline and sarra in turns, the best of each
 
 
 def report(what: str, ours: float, base: float, unit: str, target: float) -> None:
@@ -98,13 +99,15 @@ def bench_notices(work: Path, count: int) -> None:
         publisher.wait_ready(10)
     config = subscriber(work, "notices", exchange, "notify_only\naccept .*\nsubtopic #\n")
     queue = declared_queue(config)
-    fill(settings, exchange, count)
-    started = time.perf_counter()
-    bare(settings, queue, count)
-    base = count / (time.perf_counter() - started)
-    fill(settings, exchange, count)
-    seconds = drain(config, lambda loop: loop.counts["received"] >= count)
-    report("notify_only notices/s", count / seconds, base, "notices/s", 0.45)
+    base_seconds = seconds = float("inf")
+    for _ in range(ROUNDS):  # in turns, the best of each: a 2-core machine is noisy
+        fill(settings, exchange, count)
+        started = time.perf_counter()
+        bare(settings, queue, count)
+        base_seconds = min(base_seconds, time.perf_counter() - started)
+        fill(settings, exchange, count)
+        seconds = min(seconds, drain(config, lambda loop: loop.counts["received"] >= count))
+    report("notify_only notices/s", count / seconds, count / base_seconds, "notices/s", 0.45)
     admin.cleanup(config)
 
 
@@ -143,9 +146,6 @@ class Server:
         assert self.process.stdin is not None
         self.process.stdin.close()
         self.process.wait(10)
-
-
-ROUNDS = 3
 
 
 def plain_round(server: Server, folder: str, names: list[str], target: Path,
