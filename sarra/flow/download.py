@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from sarra.config.credentials import Credentials, redact_url
@@ -40,6 +40,7 @@ from sarra.transfer.confine import PathRefused, confine, confine_link_target
 from sarra.transfer.errors import PermanentError, TransientError
 
 logger = logging.getLogger(__name__)
+_Written = TypeVar("_Written")
 
 _COMPUTABLE = {"md5": "d", "sha512": "s"}
 
@@ -226,27 +227,19 @@ class Downloader:
 
     def _download(self, notice: Notice, final: Path, started: float) -> Outcome:
         config = self.config
-        temporary = self.inflight.temporary(final)
-        self._make_dirs(final.parent)
-        if temporary.parent != final.parent:  # tempdir, or an inflight sub-directory
-            self._make_dirs(temporary.parent)
         method = notice.identity.method if notice.identity else None
         flag = _COMPUTABLE.get(method or "")
-        try:
-            with open(temporary, "wb") as file:
-                target = file if self.on_data is None else _Transforming(file, self.on_data)
-                writer = _HashingWriter(target, flag)  # type: ignore[arg-type]
-                try:
-                    size = self._transfer(notice).get(remote_path(notice), writer)  # type: ignore[arg-type]
-                finally:
-                    writer.close()
-            computed = writer.value()
-            self._apply_attributes(notice, temporary)
-            publish_file(temporary, final)
-        except BaseException:
-            if temporary != final:
-                temporary.unlink(missing_ok=True)
-            raise
+
+        def fetch(file: BinaryIO) -> tuple[int, str | None]:
+            target = file if self.on_data is None else _Transforming(file, self.on_data)
+            writer = _HashingWriter(target, flag)  # type: ignore[arg-type]
+            try:
+                size = self._transfer(notice).get(remote_path(notice), writer)  # type: ignore[arg-type]
+            finally:
+                writer.close()
+            return size, writer.value()
+
+        size, computed = self._write_into_place(notice, final, fetch)
         reason = "transformed by on_data plugins" if self.on_data is not None else ""
         if computed is not None and notice.identity is not None:
             expected = b64_to_hex(notice.identity.value)
@@ -265,6 +258,26 @@ class Downloader:
         return Outcome("done", reason, final, size, seconds, computed,
                        transformed=self.on_data is not None)  # fmt: skip
 
+    def _write_into_place(
+        self, notice: Notice, final: Path, write: Callable[[BinaryIO], _Written]
+    ) -> _Written:
+        """What `write` returns, having written the file under its inflight name, given it the
+        notice's mode and time, and renamed it to `final`; nothing is left behind if it fails."""
+        temporary = self.inflight.temporary(final)
+        self._make_dirs(final.parent)
+        if temporary.parent != final.parent:  # tempdir, or an inflight sub-directory
+            self._make_dirs(temporary.parent)
+        try:
+            with open(temporary, "wb") as file:
+                written = write(file)
+            self._apply_attributes(notice, temporary)
+            publish_file(temporary, final)
+        except BaseException:
+            if temporary != final:
+                temporary.unlink(missing_ok=True)
+            raise
+        return written
+
     def _inline(self, notice: Notice, final: Path, started: float) -> Outcome | None:
         """The file written from the notice's own content, or None (then it is downloaded)
         when the content cannot be read or does not match the notice's size or checksum."""
@@ -280,18 +293,7 @@ class Downloader:
             logger.debug("inline content of %s differs from its checksum: downloading",
                          redact_url(notice.url))  # fmt: skip
             return None
-        temporary = self.inflight.temporary(final)
-        self._make_dirs(final.parent)
-        if temporary.parent != final.parent:
-            self._make_dirs(temporary.parent)
-        try:
-            temporary.write_bytes(data)
-            self._apply_attributes(notice, temporary)
-            publish_file(temporary, final)
-        except BaseException:
-            if temporary != final:
-                temporary.unlink(missing_ok=True)
-            raise
+        self._write_into_place(notice, final, lambda file: file.write(data))
         if self.config.discard:
             final.unlink(missing_ok=True)
         seconds = time.monotonic() - started

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -25,6 +26,16 @@ from sarra.message.notice import Identity, Notice, epoch_to_time
 R = TypeVar("R", bound="Runnable")
 
 MTIME = 1_600_000_000.0
+
+
+BIN = Path(sys.executable).parent
+
+
+def sr(*argv: str) -> subprocess.CompletedProcess[str]:
+    """Run one of sarra's commands (sr, sr_subscribe, ...) as an operator would."""
+    return subprocess.run(
+        [str(BIN / argv[0]), *argv[1:]], capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def wait_for(condition: Callable[[], bool], what: str, deadline: float = 20.0) -> None:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import uuid
 from collections import Counter
@@ -23,7 +21,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
-from pumpkit import announce, declare, file_notice, in_thread, running, wait_for, watch
+from pumpkit import announce, declare, file_notice, in_thread, running, sr, wait_for, watch
 from servers import HttpServer, SshServer
 
 from sarra.components import instances, post
@@ -35,7 +33,6 @@ from sarra.flow.loop import ConsumerLoop
 pytestmark = pytest.mark.broker
 
 FILES = 1000
-BIN = Path(sys.executable).parent
 
 
 def configure(tmp_path: Path, component: str, name: str, body: str) -> Config:
@@ -156,12 +153,6 @@ def winnow_daemon(sarra_home: Path, feed: str, out: str) -> Config:
         f"broker amqp://guest@127.0.0.1/\nexchange {feed}\npost_exchange {out}\nexpire 2m\n"
     )
     return load("winnow", path)
-
-
-def sr(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / argv[0]), *argv[1:]], capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 def test_kill_9_of_a_winnow_mid_flow_still_gives_one_copy_of_each_downstream(

@@ -6,12 +6,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
-from pumpkit import announce, file_notice, running, subscriber, wait_for
+from pumpkit import announce, file_notice, running, sr, subscriber, wait_for
 from servers import HttpServer
 
 from sarra.components import instances
@@ -19,14 +18,7 @@ from sarra.config.loader import load
 
 pytestmark = pytest.mark.broker
 
-BIN = Path(sys.executable).parent
 COUNT = 2000
-
-
-def sr(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / argv[0]), *argv[1:]], capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 def many_files(served_root: Path, exchange: str) -> dict[str, bytes]:

@@ -10,14 +10,12 @@ except where the vip comes and goes: there `vip.held` is replaced, its documente
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from pumpkit import announce, ctl, file_notice, subscriber, take, wait_for, watch
+from pumpkit import announce, ctl, file_notice, sr, subscriber, take, wait_for, watch
 from servers import LOCALHOST, HttpServer
 
 from sarra.components.poll import Poll
@@ -28,14 +26,7 @@ from sarra.flow import vip
 
 pytestmark = pytest.mark.broker
 
-BIN = Path(sys.executable).parent
 ELSEWHERE = "198.51.100.1"  # a documentation address (RFC 5737): on no host's interface
-
-
-def sr(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / argv[0]), *argv[1:]], capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 def queued(prefix: str) -> int:
