@@ -2,7 +2,7 @@
 
 Each backend holds one connection to its server (kept alive and reused, renewed after `batch`
 files) and sends every GET straight to it. Straight to the server, that connection is a
-WireConnection (sarra.transfer.http_wire), which costs a small file a quarter of urllib3's CPU;
+WireConnection (sarra.transfer.http_wire), which costs a small file a third of urllib3's CPU;
 through a proxy, and to the other hosts redirects lead to, requests go through urllib3's pools.
 The environment (proxies, CA bundle) is read once, when the backend first connects.
 
