@@ -96,7 +96,7 @@ def check(notice: Notice) -> None:
             raise MalformedNotice(f"report code {report.code} is not a 3-digit code")
         _json("report", [report.message, report.host, report.user, report.elapsed, report.extra])
     if notice.extra:
-        _json("a field", notice.extra)
+        _json("", notice.extra)
 
 
 def _text(key: str, value: Any) -> str:
@@ -209,7 +209,8 @@ def _content(content: dict[str, Any]) -> None:
 
 
 def _json(key: str, value: Any, depth: int = 0) -> None:
-    """Every string in `value` (nested lists and objects, keys too) encodable; numbers finite."""
+    """Every string in `value` (nested lists and objects, keys too) encodable; numbers finite.
+    `key` names `value` in the reason (the notice's own fields: "")."""
     if isinstance(value, str):
         if not value.isascii():
             _text(key, value)
@@ -218,8 +219,8 @@ def _json(key: str, value: Any, depth: int = 0) -> None:
             raise MalformedNotice(f"{key} is nested more than {MAX_NESTING} deep")
         if isinstance(value, dict):
             for name, item in value.items():
-                _text(f"a key of {key}", name)
-                _json(name, item, depth + 1)
+                _text(f"a key of {key or 'the notice'}", name)
+                _json(f"{key}.{name}" if key else name, item, depth + 1)
         else:
             for item in value:
                 _json(key, item, depth + 1)

@@ -81,8 +81,8 @@ def v02_reason(rel_path: str = "a/b.txt", base: str = BASE, **headers: Any) -> s
         ({"to_clusters": "a/b"}, "to_clusters is not a name"),
         ({"content": {"value": 5}}, "content.value must be a string, not int"),
         ({"report": {"code": 5000}}, "report code 5000 is not a 3-digit code"),
-        ({"note": {"x": ["\udc80"]}}, "x holds a lone surrogate"),
-        ({"\udc80": 1}, "a key of a field holds a lone surrogate"),
+        ({"note": {"x": ["\udc80"]}}, "note.x holds a lone surrogate"),
+        ({"\udc80": 1}, "a key of the notice holds a lone surrogate"),
         ({"nested": json.loads("[" * 40 + "]" * 40)}, "nested is nested more than 32 deep"),
     ],
 )
