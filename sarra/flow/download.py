@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import logging
 import os
 import queue
@@ -57,6 +58,7 @@ class Outcome:
     checksum: str | None = None  # the v02 value computed while writing, if any
     whole: bool = True  # False for a part that left its file incomplete
     transformed: bool = False  # on_data plugins changed the data: its checksum is not the notice's
+    operation: str = ""  # the file operation done instead of a transfer (removed, linked...)
 
 
 class _HashingWriter:
@@ -210,7 +212,8 @@ class Downloader:
         except (PermanentError, PathRefused) as err:
             return Outcome("permanent", str(err))
         except OSError as err:
-            return Outcome("transient", f"{placement.path}: {err.strerror or err}")
+            status = "permanent" if err.errno == errno.ENAMETOOLONG else "transient"
+            return Outcome(status, f"{placement.path}: {err.strerror or err}")
 
     def _check_local_source(self, notice: Notice) -> None:
         """A file: notice names a file of this host: it is read only below base_dir, so that a
@@ -394,10 +397,10 @@ class Downloader:
                 path.rmdir()
             else:
                 path.unlink(missing_ok=True)
-            return Outcome("done", "removed", path)
+            return Outcome("done", "removed", path, operation="removed")
         if "directory" in operation:
             self._make_dirs(path)
-            return Outcome("done", "directory made", path)
+            return Outcome("done", "directory made", path, operation="directories made")
         if "link" in operation:
             relative_dir = path.parent.relative_to(placement.root)
             target = confine_link_target(placement.root, str(relative_dir), operation["link"])
@@ -406,12 +409,12 @@ class Downloader:
             temporary.unlink(missing_ok=True)
             temporary.symlink_to(target)
             os.replace(temporary, path)
-            return Outcome("done", f"linked to {target}", path)
+            return Outcome("done", f"linked to {target}", path, operation="linked")
         if "rename" in operation:
             old = confine(placement.root, str(operation["rename"]))
             if old.exists():
                 self._make_dirs(path.parent)
                 os.replace(old, path)
-                return Outcome("done", f"renamed from {old}", path)
+                return Outcome("done", f"renamed from {old}", path, operation="renamed")
             return self._download(notice, path, time.monotonic())
         return Outcome("permanent", f"unknown file operation {sorted(operation)}")
