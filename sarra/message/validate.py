@@ -51,7 +51,7 @@ FILE_OP_PATHS = ("link", "hlink", "rename")
 
 _MODE = re.compile(r"[0-7]{1,6}")
 _TIME = re.compile(
-    r"(?!0000)[0-9]{4}(?:0[1-9]|1[0-2])(?P<day>0[1-9]|[12][0-9]|3[01])"
+    r"(?!0000)[0-9]{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
     r"T?(?:[01][0-9]|2[0-3])[0-5][0-9][0-5][0-9](?:\.[0-9]+)?"
 )
 """A time with its fields in range; a day from 29 on is checked against its month."""
@@ -115,7 +115,7 @@ def _name(key: str, value: Any) -> None:
     text = _text(key, value)
     if "/" in text or "\0" in text or text in (".", ".."):
         raise MalformedNotice(f"{key} is not a name: {excerpt(text)}")
-    if len(text.encode()) > MAX_NAME_BYTES:
+    if (len(text) if text.isascii() else len(text.encode())) > MAX_NAME_BYTES:
         raise MalformedNotice(f"{key} is longer than {MAX_NAME_BYTES} bytes")
 
 
@@ -173,14 +173,14 @@ def _size(key: str, value: Any) -> None:
 
 
 def _time(key: str, value: Any) -> None:
-    text = _text(key, value)
-    match = _TIME.fullmatch(text)
-    if match is not None and (match["day"] <= "28" or _month_has_day(text)):
+    if type(value) is str and _TIME.fullmatch(value) and (value[6:8] <= "28" or _has_day(value)):
         return
+    text = _text(key, value)
     raise MalformedNotice(f"{key} is not a time: {excerpt(text)}")
 
 
-def _month_has_day(text: str) -> bool:
+def _has_day(text: str) -> bool:
+    """Whether the month of a time has its day (the 29th to the 31st)."""
     try:
         time_to_epoch(text)
     except ValueError:
