@@ -106,6 +106,36 @@ def test_an_unexpected_error_is_logged_once_and_the_notice_dropped_after_three_t
     assert len(dropped) == len(files)
 
 
+BROKEN_MESSAGE = """
+def broken(parent):
+    parent.msg.new_file = 7  # a defect: a name that is no name
+    return True
+
+self.on_message = broken
+"""
+
+
+def test_an_unexpected_error_in_the_filter_does_not_stop_the_instance(
+    tmp_path: Path, sarra_home: Path, exchange: str, credentials: Path, served_root: Path,
+    http_server: HttpServer, caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    (sarra_home / "plugins").mkdir()
+    (sarra_home / "plugins" / "broken.py").write_text(BROKEN_MESSAGE)
+    files = serve(served_root, f"filter_{exchange}", 2)
+    base = f"http://127.0.0.1:{http_server.port}/"
+    notices = [file_notice(base, f"filter_{exchange}/{n}", d) for n, d in files.items()]
+    config = subscriber(
+        tmp_path, exchange, f"directory {tmp_path / 'out'}\naccept .*\non_message broken\n"
+    )
+    with running(config) as loop:
+        announce(config, notices, exchange)
+        wait_for(lambda: loop.counts["unexpected errors"] == 3 * len(files), "three tries each",
+                 deadline=60)  # fmt: skip
+        wait_for(lambda: len(loop.retry) == 0, "an empty retry queue")
+        assert loop.consumer is not None and loop.consumer.wait_ready(1)  # still consuming
+    assert len([r for r in caplog.records if r.exc_info]) == 1
+
+
 def test_notices_under_a_routing_key_of_no_topic_prefix_are_logged_once_and_counted(
     tmp_path: Path, exchange: str, credentials: Path, served_root: Path,
     http_server: HttpServer, caplog: pytest.LogCaptureFixture,
