@@ -44,6 +44,8 @@ logger = logging.getLogger(__name__)
 _Written = TypeVar("_Written")
 
 _COMPUTABLE = {"md5": "d", "sha512": "s"}
+_PERMANENT_ERRNOS = frozenset({errno.ENAMETOOLONG, errno.EFBIG})
+"""Local errors a notice causes whenever it is tried: a path too long, an offset too far."""
 
 
 @dataclass(frozen=True)
@@ -212,7 +214,7 @@ class Downloader:
         except (PermanentError, PathRefused) as err:
             return Outcome("permanent", str(err))
         except OSError as err:
-            status = "permanent" if err.errno == errno.ENAMETOOLONG else "transient"
+            status = "permanent" if err.errno in _PERMANENT_ERRNOS else "transient"
             return Outcome(status, f"{placement.path}: {err.strerror or err}")
 
     def _check_local_source(self, notice: Notice) -> None:

@@ -71,6 +71,21 @@ def test_file_operations_are_logged_as_what_was_done(
     assert loop.counts["directories made"] == 1 and loop.counts["downloaded"] == 0
 
 
+def test_a_path_too_long_for_the_destination_is_dropped_not_retried(
+    tmp_path: Path, exchange: str, credentials: Path, http_server: HttpServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    # within the limits of a notice (4095 bytes), too long once below the directory
+    rel_path = "/".join(["n" * 254] * 16)
+    base = f"http://127.0.0.1:{http_server.port}/"
+    config = subscriber(tmp_path, exchange, f"directory {tmp_path / 'out'}\nmirror\naccept .*\n")
+    with running(config) as loop:
+        announce(config, [file_notice(base, rel_path, b"x")], exchange)
+        wait_for(lambda: loop.counts["failed"] == 1, "the failure")
+        assert len(loop.retry) == 0
+    assert "File name too long; dropped" in caplog.text
+
+
 BROKEN_DOWNLOAD = """
 def broken(parent):
     parent.msg.new_file = 7  # a defect: a name that is no name
