@@ -9,7 +9,7 @@ Limits, and why:
 - paths (relPath, retrievePath, rename, fileOp link, hlink and rename) hold at most MAX_PATH_BYTES
   bytes of UTF-8 (PATH_MAX on Linux, its final NUL included), names of at most MAX_NAME_BYTES bytes
   (NAME_MAX), at most MAX_DEPTH names: a local file system refuses longer paths and names, and
-  no product tree is a tenth that deep (a path thousands of directories deep exhausts recursion);
+  no product tree comes near that deep (a path thousands of directories deep exhausts recursion);
 - every text is encodable as UTF-8 (no lone surrogates, which JSON escapes can carry), and names
   hold no NUL byte: neither can be a file name, a URL or a log line;
 - the base URL splits, has a scheme and, but for `file:`, a host; a port, if any, is a number
