@@ -136,29 +136,45 @@ class Hierarchy:
         if reasons:
             return reasons
         if len(words) < 5:
-            return [_error(f"topic {topic!r} has {len(words)} levels: a WIS2 topic has at least"
-                           " channel/version/system/centre-id/notification-type")]  # fmt: skip
+            return [
+                _error(
+                    f"topic {topic!r} has {len(words)} levels: a WIS2 topic has at least"
+                    " channel/version/system/centre-id/notification-type"
+                )
+            ]
         for i in (0, 1, 2, 4):
             if words[i] not in self.fixed[_fixed_table(i)]:
                 return [self._not_one_of(i, words[i])]
         reasons += self._check_centre(words[3])
         if words[4] == "metadata":
             if len(words) > 5:
-                reasons.append(_error("metadata is published at exactly the level "
-                                      f"'metadata', not below it: {topic!r}"))  # fmt: skip
+                reasons.append(
+                    _error(
+                        "metadata is published at exactly the level "
+                        f"'metadata', not below it: {topic!r}"
+                    )
+                )
             return reasons
         if len(words) > 5 and words[5] not in self.fixed["data-policy"]:
             return [*reasons, self._not_one_of(5, words[5])]
         if len(words) < SUB_DISCIPLINE_LEVEL:
-            reasons.append(_error(f"data is published at level {SUB_DISCIPLINE_LEVEL} "
-                                  f"(sub-discipline) or deeper: {topic!r}"))  # fmt: skip
+            reasons.append(
+                _error(
+                    f"data is published at level {SUB_DISCIPLINE_LEVEL} "
+                    f"(sub-discipline) or deeper: {topic!r}"
+                )
+            )
         node = self.disciplines
         for depth in range(6, len(words)):
             found = node.child(words[depth])
             if found is None:
-                reasons.append(_error(f"topic level {depth + 1} {words[depth]!r} is not in the "
-                                      f"WIS2 topic hierarchy {_under(words[6:depth])} "
-                                      f"(known: {_some(node.children)})"))  # fmt: skip
+                reasons.append(
+                    _error(
+                        f"topic level {depth + 1} {words[depth]!r} is not in the "
+                        f"WIS2 topic hierarchy {_under(words[6:depth])} "
+                        f"(known: {_some(node.children)})"
+                    )
+                )
                 return reasons
             if found.status == "Retired":
                 reasons.append(warning("topic-retired", f"topic {topic!r} is retired"))
@@ -170,25 +186,39 @@ class Hierarchy:
         of the WTH; nothing when some topic may match."""
         words = levels(topic_filter)
         if "#" in words[:-1] or any(("+" in w or "#" in w) and len(w) > 1 for w in words):
-            return [_error(f"subscription {topic_filter!r}: '#' may only be the last level and "
-                           "wildcards must stand alone")]  # fmt: skip
+            return [
+                _error(
+                    f"subscription {topic_filter!r}: '#' may only be the last level and "
+                    "wildcards must stand alone"
+                )
+            ]
         if self._can_match(words, ()):
             return []
-        return [warning("subscription-empty", f"subscription {topic_filter!r} matches no topic "
-                        "of the WIS2 topic hierarchy")]  # fmt: skip
+        return [
+            warning(
+                "subscription-empty",
+                f"subscription {topic_filter!r} matches no topic of the WIS2 topic hierarchy",
+            )
+        ]
 
     def _not_one_of(self, index: int, word: str) -> Reason:
         known = ", ".join(self.fixed[_fixed_table(index)])
-        return _error(f"topic level {index + 1} ({FIXED_LEVELS[index]}) {word!r} is not one of "
-                      f"{known}")  # fmt: skip
+        return _error(
+            f"topic level {index + 1} ({FIXED_LEVELS[index]}) {word!r} is not one of {known}"
+        )
 
     def _check_centre(self, centre: str) -> list[Reason]:
         if not _CENTRE.fullmatch(centre):
             return [_error(f"centre-id {centre!r} is not tld-centre-name")]
         status = self.centres.get(centre)
         if status is None:
-            return [warning("centre-unknown", f"centre-id {centre!r} is not in the WIS2 topic "
-                            f"hierarchy shipped (commit {DATA_COMMIT[:7]})")]  # fmt: skip
+            return [
+                warning(
+                    "centre-unknown",
+                    f"centre-id {centre!r} is not in the WIS2 topic "
+                    f"hierarchy shipped (commit {DATA_COMMIT[:7]})",
+                )
+            ]
         if status == "Retired":
             return [warning("centre-retired", f"centre-id {centre!r} is retired")]
         return []
@@ -253,8 +283,10 @@ def _convention(index: int, word: str) -> Reason | None:
     if not word:
         return _error(f"topic level {index + 1} is empty")
     if not _NAME.fullmatch(word):
-        return _error(f"topic level {index + 1} {word!r}: WIS2 topic levels are lowercase ASCII "
-                      "letters and digits, words joined by '-', no dots or wildcards")  # fmt: skip
+        return _error(
+            f"topic level {index + 1} {word!r}: WIS2 topic levels are lowercase ASCII "
+            "letters and digits, words joined by '-', no dots or wildcards"
+        )
     return None
 
 
