@@ -8,11 +8,11 @@
 - warnings: what is wrong but tolerated from others, because the specification's schema lets it
   through (so real traffic carries it) and it spoils an optional field only: an integrity value
   in hex or not decodable, inline content that does not decode to its `size`, a geometry out of
-  range, a canonical link without `length`, the deprecated `version`. The codec ignores a field
-  it cannot use (the file is then downloaded, or not checked).
-With `strict` (the messages we write), the tolerated faults in a field we could have written
-right are errors too; only a missing `length` (a relayed message may not know it) and the
-deprecated `version` stay warnings.
+  range or a ring not closed, a canonical link without `length`, the deprecated `version`. The
+  codec ignores a field it cannot use (the file is then downloaded, or not checked).
+With `strict` (the messages we write), the faults of the fields we write ourselves (integrity
+and inline content) are errors; the others stay warnings, since a relay passes them on as they
+came (and a relayed message may not know its length).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ MAX_MESSAGE_BYTES = 8192
 MAX_INLINE_BYTES = 4096
 """Largest inline content, in bytes of its encoded value."""
 
-MAX_INFLATED_BYTES = 1 << 20
+MAX_INFLATED_BYTES = 64 << 10
 """Most bytes a gzip content is inflated to (a few kB of gzip can inflate to megabytes)."""
 
 CONFORMANCE_CORE = "http://wis.wmo.int/spec/wnm/1/conf/core"
@@ -265,7 +265,7 @@ class _Checker:
                 for i, position in enumerate(ring):
                     self.position(position, f"{where}[{i}]")
                 if ring[0] != ring[-1]:
-                    self.tolerated("geometry-ring", f"{where}: a ring ends where it starts")
+                    self.warning("geometry-ring", f"{where}: a ring ends where it starts")
         else:
             self.error(
                 "geometry", f"geometry must be a Point, a Polygon or null, not {_shown(geometry)}"
@@ -283,10 +283,10 @@ class _Checker:
             )
             return
         if len(position) > 3:
-            self.tolerated("geometry-position", f"{where} has more than 3 numbers")
+            self.warning("geometry-position", f"{where} has more than 3 numbers")
         longitude, latitude = position[0], position[1]
         if not (-180 <= longitude <= 180 and -90 <= latitude <= 90):
-            self.tolerated(
+            self.warning(
                 "geometry-range",
                 f"{where}: longitude {longitude} latitude {latitude} are not WGS 84 degrees",
             )
@@ -345,7 +345,7 @@ class _Checker:
         first = parse_rfc3339(_text(properties.get("start_datetime")))
         last = parse_rfc3339(_text(properties.get("end_datetime")))
         if first and last and first.moment > last.moment:
-            self.tolerated("temporal-order", "properties.start_datetime is after end_datetime")
+            self.warning("temporal-order", "properties.start_datetime is after end_datetime")
 
     def integrity(self, integrity: Any) -> None:
         if not isinstance(integrity, dict):
