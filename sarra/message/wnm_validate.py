@@ -326,17 +326,22 @@ class _Checker:
     def temporal(self, properties: dict[str, Any]) -> None:
         instant = "datetime" in properties
         start, end = "start_datetime" in properties, "end_datetime" in properties
-        if instant and (start or end):
+        if instant and start and end:
             self.error(
                 "temporal",
-                "properties.datetime and start_datetime/end_datetime are "
-                "both given: a message has one form only",
+                "properties.datetime and start_datetime/end_datetime are both given: a message "
+                "has one form only",
             )
         elif not instant and not (start and end):
             self.error(
                 "temporal",
-                "properties.datetime (null when unknown), or both "
-                "start_datetime and end_datetime, are missing",
+                "properties.datetime (null when unknown), or both start_datetime and "
+                "end_datetime, are missing",
+            )
+        elif instant and (start or end):
+            self.warning(
+                "temporal-partial",
+                "properties.datetime is given with only one of start_datetime and end_datetime",
             )
         if instant and properties["datetime"] is not None:
             self.time(properties, "datetime")
