@@ -337,7 +337,8 @@ def _message(notice: Notice, relation: str, topic: str) -> dict[str, Any]:
     properties.update((k, v) for k, v in extra.items() if k not in NOT_PROPERTIES)
     properties.update(extra.get(EXTRA_PROPERTIES) or {})
     properties["data_id"], properties["pubtime"] = data_id, pubtime
-    for key, value in (("integrity", _integrity(notice)), ("content", _content(notice))):
+    inline = _content(notice) if relation != "deletion" else None
+    for key, value in (("integrity", _integrity(notice)), ("content", inline)):
         properties.pop(key, None)
         if value is not None:
             properties[key] = value
