@@ -48,7 +48,7 @@ class NoticePublisher:
                 and not config.post_exchange_suffix
             )
             self.exchanges = [] if self.follow_input else plan.post_exchanges(config)
-        self.format = format_for(config.post_format, self.prefix)
+        self.format = format_for(None if reports_to else config.post_format, self.prefix)
         self.persistent = config.persistent
         role = "reporter" if reports_to else "publisher"
         settings = plan.connection_settings(

@@ -20,7 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from wnm_kit import OWN_EXAMPLES, SYNOP, schema_errors, schema_validator, spec_files, valid
 
+from sarra.config.credentials import Credentials
+from sarra.config.loader import load
 from sarra.flow.loop import ConsumerLoop
+from sarra.flow.publish import NoticePublisher
 from sarra.message import decode_any, encode_any, format_for, v02, v03, wnm
 from sarra.message.errors import MalformedNotice, NotEncodable
 from sarra.message.notice import Blocks, Identity, Notice, Report
@@ -613,3 +616,26 @@ def test_exports_pass_the_specifications_schema(schema: Any, notice: Notice) -> 
     except NotEncodable:
         return
     assert schema_errors(schema, json.loads(body)) == []
+
+
+@pytest.mark.parametrize(
+    ("lines", "content_type"),
+    [
+        ("post_topic_prefix origin/a\n", "application/geo+json"),
+        ("post_topic_prefix origin.a\npost_format wis\n", "application/geo+json"),
+        ("post_topic_prefix origin/a\npost_format v03\n", "application/json"),
+        ("post_topic_prefix v03\n", "application/json"),
+        ("", "text/plain"),
+    ],
+)
+def test_the_publisher_writes_the_configured_format(
+    tmp_path: Path, lines: str, content_type: str
+) -> None:
+    path = tmp_path / "wis.conf"
+    path.write_text(f"post_broker amqp://guest:guest@127.0.0.1/\npost_exchange xwis\n{lines}")
+    publisher = NoticePublisher(load("post", path), Credentials())
+    message = publisher.message(_notice())
+    assert message.content_type == content_type
+    if content_type == "application/geo+json":
+        assert message.routing_key == SYNOP
+        assert json.loads(message.body)["type"] == "Feature"
