@@ -67,8 +67,14 @@ def is_wis2(topic: str | None) -> bool:
 
 def rel_dir(topic: str) -> str | None:
     """The directory a WIS2 topic stands for: the topic without its channel and version
-    (`wis2/ca-eccc-msc/data/core/...`); None when the topic is not a WIS2 one."""
-    return "/".join(levels(topic)[2:]) if is_wis2(topic) else None
+    (`wis2/ca-eccc-msc/data/core/...`); None when the topic is not a WIS2 one, or has a level
+    that cannot be a directory name (empty, `.`, `..`, a NUL)."""
+    if not is_wis2(topic):
+        return None
+    words = levels(topic)[2:]
+    if any(w in ("", ".", "..") or "\0" in w for w in words):
+        return None
+    return "/".join(words)
 
 
 def topic_for(rel_path: str, prefix: str) -> str:

@@ -335,7 +335,8 @@ def _message(notice: Notice, relation: str, topic: str) -> dict[str, Any]:
     if "start_datetime" not in extra and "end_datetime" not in extra:
         properties["datetime"] = extra.get("datetime")
     properties.update((k, v) for k, v in extra.items() if k not in NOT_PROPERTIES)
-    properties.update(extra.get(EXTRA_PROPERTIES) or {})
+    clashing = extra.get(EXTRA_PROPERTIES)
+    properties.update(clashing if isinstance(clashing, dict) else {})
     properties["data_id"], properties["pubtime"] = data_id, pubtime
     inline = _content(notice) if relation != "deletion" else None
     for key, value in (("integrity", _integrity(notice)), ("content", inline)):

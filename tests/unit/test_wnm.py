@@ -121,6 +121,15 @@ def test_an_escaped_slash_in_the_link_cannot_climb_out() -> None:
     assert notice.rel_path == f"{DIRECTORY}/WIGOS_0-20000-0-71628_20260820T120000"
 
 
+def test_a_topic_that_cannot_be_a_path_is_not_one() -> None:
+    """In warn mode a message on a malformed topic is taken: its path is then the link's."""
+    for topic in ("origin/a/wis2/../../etc/data", "origin.a.wis2..x", "origin/a/wis2/a\0b/data"):
+        notice = wnm.decode(topic, _body(valid()), "warn")
+        assert notice.rel_path == "wis2/synop/WIGOS_0-20000-0-71628.bufr4", topic
+        with pytest.raises(MalformedNotice, match="topic level"):
+            wnm.decode(topic, _body(valid()))
+
+
 def test_hex_integrity_is_read_as_hex() -> None:
     message = valid()
     digest = hashlib.sha256(b"x").digest()
