@@ -237,7 +237,7 @@ def open_folder(
             os.chmod(root_path, mode)
     root_fd = os.open(root_path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        fd = _walk(root_fd, root_path, names, create=create, mode=mode)
+        fd = _walk(root_fd, root_path, names, os.fspath(directory), create=create, mode=mode)
     except BaseException:
         os.close(root_fd)
         raise
@@ -256,9 +256,11 @@ def _names_below(root: Path, directory: Path) -> list[str]:
     raise PathRefused(str(directory), f"outside {_show(root)}")
 
 
-def _walk(root_fd: int, root: Path, names: list[str], *, create: bool, mode: int | None) -> int:
+def _walk(
+    root_fd: int, root: Path, names: list[str], shown: str, *, create: bool, mode: int | None
+) -> int:
     """The descriptor of the directory `names` lead to from `root_fd` (root_fd itself when they
-    lead nowhere else); the caller keeps root_fd."""
+    lead nowhere else; the caller keeps it); `shown` names that directory in refusals."""
     stack = [root_fd]  # the directories walked, root first: '..' goes back one
     walked: list[str] = []  # their names below root, for messages
     pending = list(reversed(names))
@@ -271,7 +273,7 @@ def _walk(root_fd: int, root: Path, names: list[str], *, create: bool, mode: int
                 continue
             if name == "..":
                 if len(stack) == 1:
-                    raise PathRefused("/".join(names), f"climbs out of {_show(root)}")
+                    raise PathRefused(shown, f"climbs out of {_show(root)}")
                 os.close(stack.pop())
                 walked.pop()
                 continue
@@ -295,14 +297,16 @@ def _walk(root_fd: int, root: Path, names: list[str], *, create: bool, mode: int
                 links += 1
                 link = "/".join([*walked, name])
                 if links > _MAX_LINKS:
-                    raise PathRefused(link, "too many levels of symlinks") from None
+                    raise PathRefused(
+                        shown, f"{_show(link)}: too many levels of symlinks"
+                    ) from None
                 if target.startswith("/"):
                     below = _link_below(root, target)
                     if below is None:
                         reason = (
                             f"{_show(link)} is a symlink to {_show(target)}, outside {_show(root)}"
                         )
-                        raise PathRefused("/".join(names), reason) from None
+                        raise PathRefused(shown, reason) from None
                     while len(stack) > 1:
                         os.close(stack.pop())
                     walked.clear()
