@@ -53,9 +53,14 @@ class Folder:
     """An open directory below a root: what is done to a name in it is done through the
     directory's descriptor and never follows the name if it is a symlink."""
 
-    def __init__(self, fd: int, path: Path) -> None:
+    def __init__(self, fd: int, path: str) -> None:
         self.fd = fd
-        self.path = path
+        self._path = path
+
+    @property
+    def path(self) -> Path:
+        """The directory's path (as walked: below the root, before any symlink on the way)."""
+        return Path(self._path)
 
     def __enter__(self) -> Folder:
         return self
@@ -71,7 +76,7 @@ class Folder:
 
     def path_of(self, name: str) -> Path:
         """The path of `name` in this directory, for messages."""
-        return self.path / name
+        return Path(self._path, name)
 
     def lstat(self, name: str) -> os.stat_result | None:
         """What stands at `name` (a symlink itself, not its target); None if nothing does."""
@@ -229,35 +234,53 @@ def open_folder(
     Missing directories below it are made with `mode` (chmod_dir), unless not `create`
     (FileNotFoundError).
     """
-    root_path = Path(root)
-    names = _names_below(root_path, Path(directory))
-    if create and not os.path.isdir(root_path):
-        os.makedirs(root_path, exist_ok=True)
-        if mode:
-            os.chmod(root_path, mode)
-    root_fd = os.open(root_path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    root_text, shown = os.fspath(root), os.fspath(directory)
+    names = _names_below(root_text, shown)
     try:
-        fd = _walk(root_fd, root_path, names, os.fspath(directory), create=create, mode=mode)
+        root_fd = os.open(root_text, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        if not create:
+            raise
+        os.makedirs(root_text, exist_ok=True)
+        if mode:
+            os.chmod(root_text, mode)
+        root_fd = os.open(root_text, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fd = _walk(root_fd, root_text, names, shown, create=create, mode=mode)
     except BaseException:
         os.close(root_fd)
         raise
     if fd != root_fd:
         os.close(root_fd)
-    return Folder(fd, root_path.joinpath(*names))
+    path = shown if os.path.isabs(shown) else os.path.join(root_text, shown)
+    return Folder(fd, path)
 
 
-def _names_below(root: Path, directory: Path) -> list[str]:
-    """The names leading from `root` to `directory`, or PathRefused."""
-    if not directory.is_absolute():
-        return list(directory.parts)
-    for base in (root, Path(os.path.realpath(root))):
-        if directory.is_relative_to(base):
-            return list(directory.relative_to(base).parts)
-    raise PathRefused(str(directory), f"outside {_show(root)}")
+def _names_below(root: str, directory: str) -> list[str]:
+    """The names leading from `root` (as given, or its real path) to `directory`, or
+    PathRefused."""
+    if not directory.startswith("/"):
+        return directory.split("/")
+    below = _below(root, directory)
+    if below is None:
+        below = _below(os.path.realpath(root), directory)
+    if below is None:
+        raise PathRefused(directory, f"outside {_show(root)}")
+    return below
+
+
+def _below(base: str, path: str) -> list[str] | None:
+    """The names of `path` below `base` (both absolute), None if it is not below."""
+    base = base.rstrip("/")
+    if path == base:
+        return []
+    if not path.startswith(base + "/"):
+        return None
+    return path[len(base) + 1 :].split("/")
 
 
 def _walk(
-    root_fd: int, root: Path, names: list[str], shown: str, *, create: bool, mode: int | None
+    root_fd: int, root: str, names: list[str], shown: str, *, create: bool, mode: int | None
 ) -> int:
     """The descriptor of the directory `names` lead to from `root_fd` (root_fd itself when they
     lead nowhere else; the caller keeps it); `shown` names that directory in refusals."""
@@ -310,7 +333,8 @@ def _walk(
                     while len(stack) > 1:
                         os.close(stack.pop())
                     walked.clear()
-                    target = below
+                    pending.extend(reversed(below))
+                    continue
                 pending.extend(reversed(target.split("/")))
                 continue
             stack.append(fd)
@@ -334,13 +358,11 @@ def _symlink_target(dir_fd: int, name: str) -> str | None:
         raise
 
 
-def _link_below(root: Path, target: str) -> str | None:
-    """An absolute symlink target as a path below `root` (as given, or its real path), or None
+def _link_below(root: str, target: str) -> list[str] | None:
+    """An absolute symlink target as names below `root` (as given, or its real path), or None
     when it names a place outside."""
-    for base in (root, Path(os.path.realpath(root))):
-        if Path(target).is_relative_to(base):
-            return str(Path(target).relative_to(base))
-    return None
+    below = _below(root, target)
+    return below if below is not None else _below(os.path.realpath(root), target)
 
 
 def _show(path: StrPath) -> str:
