@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -346,3 +347,23 @@ def test_open_folder_walks_inside_links_and_refuses_those_out(tmp_path: Path) ->
         with pytest.raises(ValueError, match="refused"):
             open_folder(root, hostile)
     assert not (tmp_path / "x").exists()
+
+
+def test_a_tempdir_on_another_file_system_is_copied_across_never_through_a_symlink(
+    tmp_path: Path, out: Path, victim: Path
+) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("no second file system for the tempdir")
+    with tempfile.TemporaryDirectory(dir=shm) as tempdir:
+        (out / "data" / ".x.bin.sarra-copy").symlink_to(victim)
+        notice = source_notice(tmp_path)
+        notice.mtime = epoch_to_time(1_600_000_000.0)
+        outcome = downloader(tmp_path, ("tempdir", tempdir)).handle(notice, placed(out))
+        assert outcome.status == "done", outcome
+        assert os.listdir(tempdir) == []
+    assert_untouched(victim)
+    final = out / "data" / "x.bin"
+    assert final.read_bytes() == DATA and not final.is_symlink()
+    assert final.stat().st_mode & 0o777 == 0o640 and final.stat().st_mtime == 1_600_000_000.0
+    assert sorted(p.name for p in (out / "data").iterdir()) == ["x.bin"]
