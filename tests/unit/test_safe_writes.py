@@ -6,10 +6,14 @@ links, renames, removals and a sender to file: alike. A part that fails leaves n
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import resource
+import signal
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -275,13 +279,30 @@ def test_a_failing_part_keeps_the_parts_already_recorded(tmp_path: Path, out: Pa
     assert sorted(p.name for p in (out / "data").iterdir()) == [".x.bin.sarra-parts", "x.bin.tmp"]
 
 
+@contextlib.contextmanager
+def writes_cut_at(size: int) -> Iterator[None]:
+    """Every file write past `size` bytes fails (EFBIG), as a full disk would fail it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, handler)
+
+
 def test_inflight_none_leaves_nothing_under_the_final_name_after_a_failure(
     tmp_path: Path, out: Path
 ) -> None:
+    worker = downloader(tmp_path, ("inflight", "NONE"))
     notice = source_notice(tmp_path)
-    (tmp_path / "src" / "x.bin").unlink()  # gone at the source: the download fails
-    outcome = downloader(tmp_path, ("inflight", "NONE")).handle(notice, placed(out))
-    assert outcome.status in ("transient", "permanent"), outcome
+    with writes_cut_at(len(DATA) // 2):
+        cut = worker.handle(notice, placed(out))
+    assert cut.status == "transient" and "too large" in cut.reason, cut
+    (tmp_path / "src" / "x.bin").unlink()  # gone at the source: fails before any byte
+    gone = worker.handle(notice, placed(out))
+    assert gone.status == "permanent", gone
     assert list((out / "data").iterdir()) == []
 
 
@@ -309,6 +330,17 @@ def test_a_sender_to_file_replaces_a_symlink_at_the_inflight_name(
     assert (out / "data" / "x.bin").read_bytes() == DATA
     assert not (out / "data" / "x.bin").is_symlink()
     assert len(symlink_warnings(caplog)) == 1
+
+
+def test_a_sender_with_inflight_none_leaves_nothing_after_a_failure(
+    tmp_path: Path, out: Path
+) -> None:
+    worker = sender(tmp_path, out, ("inflight", "NONE"))
+    notice = source_notice(tmp_path)
+    with writes_cut_at(len(DATA) // 2):
+        outcome = worker.handle(notice, placed(out))
+    assert outcome.status == "transient" and "too large" in outcome.reason, outcome
+    assert list((out / "data").iterdir()) == []
 
 
 @pytest.mark.parametrize("kind", ["file", "link", "remove"])
