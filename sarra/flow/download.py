@@ -335,10 +335,13 @@ class Downloader:
 
     def _delete_source(self, notice: Notice) -> None:
         """Option delete: remove the source once its copy is in place (a failure is logged:
-        the copy is safe either way)."""
+        the copy is safe either way). A file: source is removed by a walk from base_dir, never
+        through a symlink that leads out of it."""
+        transfer = self._transfer(notice)
+        transfer.confine_to(self.config.base_dir)
         try:
-            self._transfer(notice).delete(remote_path(notice))
-        except (TransientError, PermanentError) as err:
+            transfer.delete(remote_path(notice))
+        except (TransientError, PermanentError, PathRefused) as err:
             logger.warning("source not deleted: %s", err)
 
     def _folder(self, placement: Placement, directory: Path, *, create: bool = True) -> Folder:

@@ -94,11 +94,6 @@ class Destination:
         self.folder.close()
 
     @property
-    def path(self) -> Path:
-        """The final path."""
-        return self.folder.path_of(self.name)
-
-    @property
     def writes_final(self) -> bool:
         """Whether the inflight name is the final name itself (inflight NONE)."""
         return self.inflight is self.folder and self.inflight_name == self.name

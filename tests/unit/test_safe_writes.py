@@ -399,3 +399,27 @@ def test_a_tempdir_on_another_file_system_is_copied_across_never_through_a_symli
     assert final.read_bytes() == DATA and not final.is_symlink()
     assert final.stat().st_mode & 0o777 == 0o640 and final.stat().st_mtime == 1_600_000_000.0
     assert sorted(p.name for p in (out / "data").iterdir()) == ["x.bin"]
+
+
+def test_option_delete_never_removes_a_source_through_a_symlink_out(
+    tmp_path: Path, out: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    outside = tmp_path.parent / f"{tmp_path.name}_outside"  # outside base_dir (tmp_path)
+    outside.mkdir()
+    (outside / "x.bin").write_bytes(PRECIOUS)
+    notice = source_notice(tmp_path)
+    worker = downloader(tmp_path, ("delete", "on"))
+
+    def swap(data: bytes) -> bytes:
+        """While the file is copied, its source directory becomes a symlink that leads out."""
+        if not (tmp_path / "src").is_symlink():
+            (tmp_path / "src").rename(tmp_path / "moved")
+            (tmp_path / "src").symlink_to(outside)
+        return data
+
+    worker.on_data = swap
+    caplog.set_level(logging.WARNING)
+    outcome = worker.handle(notice, placed(out))
+    assert outcome.status == "done", outcome
+    assert (outside / "x.bin").read_bytes() == PRECIOUS
+    assert "source not deleted: refused" in caplog.text
