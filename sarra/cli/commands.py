@@ -288,7 +288,8 @@ fetched again. Failed transfers are retried (`attempts`, then a retry queue on d
 `sr_sarra` is the component of a pump that copies data from another: like sr_subscribe it
 downloads the files announced (by default mirrored under `directory`), and then announces its
 own copies on its `post_broker`, usually to the exchange `xpublic`, where subscribers find
-them.
+them. As with sr_subscribe, each file is written under a temporary name (`inflight`, `.tmp`) or
+in `tempdir`, and renamed into place when complete.
 """
         + _CONSUMER,
         """\

@@ -12,9 +12,9 @@ import pytest
 
 from sarra.config.errors import Where
 from sarra.config.masks import Mask
-from sarra.flow.inflight import Inflight, publish_file
+from sarra.flow.inflight import Inflight
 from sarra.flow.nodupe import NoDupeCache, notice_key
-from sarra.flow.placement import place
+from sarra.flow.placement import Placement, place
 from sarra.flow.retry import RetryEntry, RetryQueue
 from sarra.message.notice import Identity, Notice
 from sarra.transfer.confine import PathRefused
@@ -85,13 +85,10 @@ def test_inflight_names(tmp_path: Path, rule: str, expected: str) -> None:
 def test_tempdir_and_publish(tmp_path: Path) -> None:
     inflight = Inflight(".tmp", tempdir=str(tmp_path / "work"))
     final = tmp_path / "out" / "f.txt"
-    temporary = inflight.temporary(final)
-    assert temporary == tmp_path / "work" / "f.txt"
-    temporary.parent.mkdir()
-    final.parent.mkdir()
-    temporary.write_text("data")
-    publish_file(temporary, final)
-    assert final.read_text() == "data" and not temporary.exists()
+    assert inflight.temporary(final) == tmp_path / "work" / "f.txt"
+    with inflight.open(Placement(tmp_path / "out", final)) as destination:
+        destination.write(lambda file: file.write(b"data"), lambda fd: None)
+    assert final.read_text() == "data" and not (tmp_path / "work" / "f.txt").exists()
 
 
 def test_nodupe_ttl_and_persistence(tmp_path: Path) -> None:
