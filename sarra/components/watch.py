@@ -118,6 +118,7 @@ class Watch:
     def run(self) -> None:
         """Watch until stopped, then wait (bounded) for the confirms of what was posted."""
         self.poster.start()
+        recorder = self.poster.recorder(self.number)
         observer = self._observe()
         last_heartbeat = time.monotonic()
         self.poster.event("on_start")
@@ -140,6 +141,7 @@ class Watch:
             observer.stop()
             observer.join(10)
             failed = self.poster.finish(10)
+            recorder.close()
             refused = f"; {len(failed)} not confirmed by the broker" if failed else ""
             logger.info("%s%s", self.poster.summary(), refused)
 
