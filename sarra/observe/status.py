@@ -96,6 +96,7 @@ class ConfigStatus:
     enabled: bool
     state: str
     reason: str = ""
+    since: float | None = None  # when the state began, when known
     problems: list[str] = field(default_factory=list)
     expected: int = 0  # instances started (0 when stopped)
     running: int = 0  # instances whose process runs
@@ -129,6 +130,7 @@ class ConfigStatus:
             "enabled": self.enabled,
             "state": self.state,
             "reason": self.reason,
+            "since": self.since,
             "problems": list(self.problems),
             "instances_expected": self.expected,
             "instances_running": self.running,
@@ -257,7 +259,7 @@ def look_at(
         reason = f"figures not written for {now - figures.written:.0f} s"
         return InstanceStatus(number, pid, "stale", reason, figures, figures.written)
     if figures.passive:
-        found = InstanceStatus(number, pid, "passive", figures.passive, figures)
+        found = InstanceStatus(number, pid, "passive", figures.passive, figures, figures.started)
     else:
         found = _connections(number, pid, figures, now)
     found.last_error, found.last_error_at = figures.last_error, figures.last_error_at
@@ -301,7 +303,7 @@ def assess(
     status.instances = counted
     if counted:
         worst = min(counted, key=lambda i: STATES.index(i.state))
-        status.state, status.reason = worst.state, worst.reason
+        status.state, status.reason, status.since = worst.state, worst.reason, worst.since
         if len(counted) > 1:
             status.reason = f"instance {worst.number:02d}: {worst.reason}"
     elif config_error:
@@ -381,12 +383,18 @@ def _ago(seconds: float) -> str:
     return f"{max(0.0, seconds):.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
+def by_state(statuses: list[ConfigStatus]) -> dict[str, int]:
+    """How many configs are in each state, the worst first."""
+    counted: dict[str, int] = {}
+    for status in sorted(statuses, key=lambda s: STATES.index(s.state)):
+        counted[status.state] = counted.get(status.state, 0) + 1
+    return counted
+
+
 def to_json(statuses: list[ConfigStatus], now: float | None = None) -> dict[str, Any]:
     """The document of `sr status --json` and /api/status (see docs/operations.md)."""
     now = time.time() if now is None else now
-    states: dict[str, int] = {}
-    for status in statuses:
-        states[status.state] = states.get(status.state, 0) + 1
+    states = by_state(statuses)
     return {
         "schema": SCHEMA,
         "host": socket.gethostname(),

@@ -7,7 +7,7 @@ import time
 
 import humanize
 
-from sarra.observe.status import ConfigStatus
+from sarra.observe.status import ConfigStatus, by_state
 from sarra.sizes import short_duration
 
 
@@ -40,8 +40,9 @@ def line(status: ConfigStatus, now: float, width: int = 0, state_width: int = 0)
     head = f"{mark} {status.label:<{width}}  {_state(status):<{state_width}}"
     parts = []
     if status.reason and status.state != "running":
-        parts.append(status.reason)
-    if status.running:
+        lasting = f" (for {humanize.naturaldelta(now - status.since)})" if status.since else ""
+        parts.append(status.reason + lasting)
+    if status.running and (status.state != "passive" or status.counts):
         parts += _figures(status, now)
     elif status.last_done is not None:
         parts.append(f"last file {humanize.naturaldelta(now - status.last_done)} ago")
@@ -87,11 +88,9 @@ def _rate(per_second: float) -> str:
 
 def total(statuses: list[ConfigStatus]) -> str:
     """The totals line: configs by state, rates, queues, retries and how many need a look."""
-    states: dict[str, int] = {}
-    for status in statuses:
-        states[status.state] = states.get(status.state, 0) + 1
-    by_state = ", ".join(f"{n} {state}" for state, n in states.items())
-    line = f"{len(statuses)} configs" + (f": {by_state}" if by_state else "")
+    states = by_state(statuses)
+    counted = ", ".join(f"{n} {state}" for state, n in states.items())
+    line = f"{len(statuses)} configs" + (f": {counted}" if counted else "")
     done = sum(s.done_rate for s in statuses)
     size = humanize.naturalsize(sum(s.bytes_rate for s in statuses), binary=True)
     line += f"; {_rate(done)} files/s ({size}/s)"

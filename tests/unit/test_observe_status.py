@@ -157,10 +157,11 @@ def test_the_lines_for_people(sarra_home: Path) -> None:
     assert lines == [
         "  subscribe/feed   running 1/1  received 4.0/s; downloaded 3.0 files/s (3.0 KiB/s);"
         " lag 1.5s, worst 4.0s; queue 7; last file 3 seconds ago",
-        f"! subscribe/other  refused 1/1  consumer {BROKER}: (403) ACCESS_REFUSED; received"
+        f"! subscribe/other  refused 1/1  consumer {BROKER}: (403) ACCESS_REFUSED (for a minute);"
+        " received"
         " 4.0/s; downloaded 3.0 files/s (3.0 KiB/s); lag 1.5s, worst 4.0s; queue 7; last file"
         " 3 seconds ago",
-        "2 configs: 1 running, 1 refused; 6.0 files/s (6.0 KiB/s); 14 queued; 1 needs a look",
+        "2 configs: 1 refused, 1 running; 6.0 files/s (6.0 KiB/s); 14 queued; 1 needs a look",
     ]
     assert text.render([running, refused], NOW, problems=True)[:2] == [
         lines[1],
@@ -173,7 +174,7 @@ def test_the_json_fields_are_those_documented(sarra_home: Path) -> None:
     assert set(document) == {"schema", "host", "time", "totals", "configs"}
     (config,) = document["configs"]
     assert set(config) == {
-        "component", "config", "enabled", "state", "reason", "problems", "instances_expected",
+        "component", "config", "enabled", "state", "reason", "since", "problems", "instances_expected",
         "instances_running", "done", "counts", "bytes", "window", "received_rate", "done_rate",
         "bytes_rate", "lag_median", "lag_max", "queue_depth", "retry", "last_file", "last_done",
         "last_error", "last_error_at", "instances",
