@@ -26,9 +26,10 @@ def render(
     state_width = max((len(_state(s)) for s in shown), default=0)
     lines = []
     for status in shown:
-        lines.append(line(status, now, width, state_width))
-        if problems:
-            lines += [f"    ! {problem}" for problem in status.problems]
+        said = line(status, now, width, state_width)
+        lines.append(said)
+        if problems:  # what the line does not say already
+            lines += [f"    ! {p}" for p in status.problems if p.partition(": ")[2] not in said]
     if totals:
         lines.append(total(statuses))
     return lines
@@ -42,7 +43,7 @@ def line(status: ConfigStatus, now: float, width: int = 0, state_width: int = 0)
     if status.reason and status.state != "running":
         lasting = f" (for {humanize.naturaldelta(now - status.since)})" if status.since else ""
         parts.append(status.reason + lasting)
-    if status.running and (status.state != "passive" or status.counts):
+    if status.running and (status.state == "running" or status.counts):
         parts += _figures(status, now)
     elif status.last_done is not None:
         parts.append(f"last file {humanize.naturaldelta(now - status.last_done)} ago")

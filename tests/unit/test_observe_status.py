@@ -163,9 +163,15 @@ def test_the_lines_for_people(sarra_home: Path) -> None:
         " 3 seconds ago",
         "2 configs: 1 refused, 1 running; 6.0 files/s (6.0 KiB/s); 14 queued; 1 needs a look",
     ]
-    assert text.render([running, refused], NOW, problems=True)[:2] == [
-        lines[1],
-        f"    ! instance 01 refused: consumer {BROKER}: (403) ACCESS_REFUSED",
+    assert text.render([running, refused], NOW, problems=True) == [lines[1], lines[2]]
+    refused_link = LinkStatus(BROKER, "refused", "(403) ACCESS_REFUSED", NOW - 60)
+    two = status_of((Instance(1, 300, False), None), (Instance(2, 100, True), figures(
+        consumer=refused_link)), expected=2)  # fmt: skip
+    assert text.render([two], NOW, problems=True, totals=False) == [
+        "! subscribe/feed  crashed 1/2  instance 01: process 300 is gone; received 4.0/s;"
+        " downloaded 3.0 files/s (3.0 KiB/s); lag 1.5s, worst 4.0s; queue 7; last file 3"
+        " seconds ago",
+        f"    ! instance 02 refused: consumer {BROKER}: (403) ACCESS_REFUSED",
     ]
 
 
@@ -174,8 +180,9 @@ def test_the_json_fields_are_those_documented(sarra_home: Path) -> None:
     assert set(document) == {"schema", "host", "time", "totals", "configs"}
     (config,) = document["configs"]
     assert set(config) == {
-        "component", "config", "enabled", "state", "reason", "since", "problems", "instances_expected",
-        "instances_running", "done", "counts", "bytes", "window", "received_rate", "done_rate",
+        "component", "config", "enabled", "state", "reason", "since", "problems",
+        "instances_expected", "instances_running", "done", "counts", "bytes", "window",
+        "received_rate", "done_rate",
         "bytes_rate", "lag_median", "lag_max", "queue_depth", "retry", "last_file", "last_done",
         "last_error", "last_error_at", "instances",
     }  # fmt: skip

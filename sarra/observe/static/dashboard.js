@@ -57,7 +57,8 @@ function ago(when, now) {
 function stateLabel(config) {
   const counts = config.instances_expected || config.instances_running
     ? " " + config.instances_running + "/" + config.instances_expected : "";
-  return config.state + counts + (config.enabled ? "" : " (disabled)");
+  const disabled = config.enabled || config.state === "disabled" ? "" : " (disabled)";
+  return config.state + counts + disabled;
 }
 
 function row(config, now) {
@@ -76,14 +77,15 @@ function row(config, now) {
   badge.className = "state state-" + config.state.replace(/ /g, "-");
   if (config.reason) badge.title = config.reason;
   state.appendChild(badge);
-  cell(tr, rate(config.received_rate), "number");
-  cell(tr, rate(config.done_rate), "number");
-  cell(tr, size(config.bytes_rate) + "/s", "number");
+  const working = config.instances_running > 0;
+  cell(tr, working ? rate(config.received_rate) : "", "number");
+  cell(tr, working ? rate(config.done_rate) : "", "number");
+  cell(tr, working ? size(config.bytes_rate) + "/s" : "", "number");
   cell(tr, duration(config.lag_median), "number");
   cell(tr, duration(config.lag_max), "number");
   cell(tr, config.queue_depth === null ? "" : config.queue_depth.toLocaleString("en"), "number");
   cell(tr, config.retry ? config.retry.toLocaleString("en") : "", "number");
-  const last = cell(tr, ago(config.last_done, now));
+  const last = cell(tr, ago(config.last_done, now), "last");
   if (config.last_file) last.title = config.last_file;
   cell(tr, config.problems.join("\n"), "problems");
   const open = () => showLog(config.component, config.config);
@@ -99,7 +101,8 @@ function totals(document_) {
   line += "; " + rate(t.done_rate) + " files/s (" + size(t.bytes_rate) + "/s)";
   if (t.queue_depth) line += "; " + t.queue_depth.toLocaleString("en") + " queued";
   if (t.retry) line += "; " + t.retry.toLocaleString("en") + " to retry";
-  line += t.problems ? "; " + t.problems + " need a look" : "; all well";
+  const verb = t.problems === 1 ? " needs" : " need";
+  line += t.problems ? "; " + t.problems + verb + " a look" : "; all well";
   return line;
 }
 
