@@ -276,7 +276,8 @@ def _connections(number: int, pid: int | None, figures: Metrics, now: float) -> 
                 if state == "connecting" and now - link.since > GRACE:
                     reason = f"{role} {link.broker}: no answer yet"
                 return InstanceStatus(number, pid, state, redact_text(reason), figures, link.since)
-    return InstanceStatus(number, pid, "running", "", figures)
+    since = max((link.since for link in figures.links.values()), default=None)
+    return InstanceStatus(number, pid, "running", "", figures, since)
 
 
 def _started(component: str, name: str, number: int, now: float) -> float:
@@ -304,7 +305,7 @@ def assess(
     if counted:
         worst = min(counted, key=lambda i: STATES.index(i.state))
         status.state, status.reason, status.since = worst.state, worst.reason, worst.since
-        if len(counted) > 1:
+        if len(counted) > 1 and worst.reason:
             status.reason = f"instance {worst.number:02d}: {worst.reason}"
     elif config_error:
         status.state, status.reason = "bad config", config_error

@@ -3,6 +3,8 @@ that tells the truth, the figures added up, what needs a look."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 from prometheus_client import generate_latest
@@ -144,6 +146,7 @@ def test_instances_add_up(sarra_home: Path) -> None:
     status = status_of((Instance(1, 100, True), first), (Instance(2, 101, True), second),
                        expected=2)  # fmt: skip
     assert (status.received_rate, status.done_rate, status.counts["downloaded"]) == (8.0, 6.0, 60)
+    assert (status.state, status.reason, status.since) == ("running", "", NOW - 600)
     assert (status.lag_median, status.lag_max) == ((1.5 * 30 + 4.5 * 10) / 40, 9.0)
     assert status.queue_depth == 5
 
@@ -214,3 +217,19 @@ def test_the_prometheus_metrics(sarra_home: Path) -> None:
     assert (
         'sarra_files_total{component="subscribe",config="gone"' not in scraped
     )  # gone: no figures
+
+
+def test_the_docs_and_the_grafana_dashboard_say_what_there_is(sarra_home: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    docs = (root / "docs" / "operations.md").read_text()
+    scraped = generate_latest(prometheus.registry(lambda: [status_of()])).decode()
+    exported = set(re.findall(r"^# HELP (\S+)", scraped, re.M))
+    assert set(re.findall(r"`(sarra_[a-z_]+)`", docs)) == exported
+    grafana = (root / "docs" / "grafana-sarra.json").read_text()
+    assert set(re.findall(r"sarra_[a-z_]+", grafana)) <= exported
+    json.loads(grafana)
+    document = to_json([status_of((Instance(1, 100, True), figures()))], NOW)
+    (config,) = document["configs"]
+    fields = {*document, *document["totals"], *config, *config["instances"][0]}
+    fields |= set(config["instances"][0]["links"]["consumer"])
+    assert {f for f in fields if f"`{f}`" not in docs} == set()
