@@ -60,11 +60,16 @@ class LagWindow:
     files go through)."""
 
     def __init__(
-        self, window: float = WINDOW, bucket: float = metrics.EVERY, samples: int = SAMPLES
+        self,
+        window: float = WINDOW,
+        bucket: float = metrics.EVERY,
+        samples: int = SAMPLES,
+        rng: random.Random | None = None,
     ) -> None:
         self.window = window
         self.bucket = bucket
         self.samples = samples
+        self._rng = rng or random.Random()
         self._lock = threading.Lock()
         # (bucket start, worst, sampled lags, lags seen) per bucket, oldest first
         self._buckets: deque[tuple[float, list[float], list[float], list[int]]] = deque()
@@ -82,7 +87,7 @@ class LagWindow:
             if len(sampled) < self.samples:
                 sampled.append(lag)
             else:  # reservoir sampling: every lag of the bucket equally likely to be kept
-                slot = random.randrange(seen[0])
+                slot = self._rng.randrange(seen[0])
                 if slot < self.samples:
                     sampled[slot] = lag
 
