@@ -118,8 +118,8 @@ class Watch:
     def run(self) -> None:
         """Watch until stopped, then wait (bounded) for the confirms of what was posted."""
         self.poster.start()
-        recorder = self.poster.recorder(self.number)
         observer = self._observe()
+        recorder = self.poster.recorder(self.number)
         last_heartbeat = time.monotonic()
         self.poster.event("on_start")
         try:
