@@ -29,7 +29,8 @@ from pika.channel import Channel
 
 from sarra.broker.backoff import Backoff
 from sarra.broker.connect import ConnectionSettings
-from sarra.broker.errors import describe
+from sarra.broker.errors import describe, refused_by_broker
+from sarra.broker.state import LinkState
 from sarra.broker.url import BrokerUrl
 
 _log = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ class Link:
         self._ioloop = IOLoop()
         self._thread = threading.Thread(target=self._run, name=settings.name, daemon=True)
         self._ready = threading.Event()
+        self.state = LinkState(str(settings.url))
+        """Connecting, connected, refused or unreachable: for `sr status`."""
         # I/O thread only:
         self._connection: SelectConnection | None = None
         self._channel: Channel | None = None
@@ -140,6 +143,7 @@ class Link:
         self._round = 0
         self._backoff.reset()
         self._ready.set()
+        self.state.connected(str(url))
 
     def _run(self) -> None:
         try:
@@ -222,6 +226,7 @@ class Link:
         if self._down_since is None:
             self._down_since = time.monotonic()
         failed = self.broker
+        self.state.failed(str(failed), refused_by_broker(reason), describe(reason))
         nodes = len(self.settings.nodes)
         if next_node and nodes > 1:
             self._node = (self._node + 1) % nodes

@@ -44,14 +44,15 @@ from sarra.flow.placement import Placement
 from sarra.flow.plugin_parent import Msg
 from sarra.flow.plugins import PluginFailed, Plugins
 from sarra.flow.publish import NoticePublisher
+from sarra.flow.recorder import Recorder
 from sarra.flow.retry import RetryEntry, open_retry_queue
 from sarra.flow.send import Sender
 from sarra.integrity.checksum import checksum_file, sum_to_identity
 from sarra.message import decode_any
 from sarra.message.errors import MalformedNotice, NotEncodable
-from sarra.message.notice import Identity, Notice, Report, epoch_to_time
+from sarra.message.notice import Identity, Notice, Report, epoch_to_time, time_to_epoch
 from sarra.message.reason import Reason
-from sarra.sizes import human_size
+from sarra.sizes import human_size, short_duration
 from sarra.transfer.confine import PathRefused, confine, confine_remote
 
 logger = logging.getLogger("sarra.flow")
@@ -137,6 +138,7 @@ class ConsumerLoop:
         self.consumer: Consumer | None = None
         self.publisher: NoticePublisher | None = None
         self.reporter: NoticePublisher | None = None
+        self.recorder = Recorder(config.component, config.name, number, self._figures)
 
     # --- set up and run
 
@@ -149,15 +151,22 @@ class ConsumerLoop:
         settings = plan.connection_settings(
             config, config.broker, "consumer", self.number, credentials=self.credentials
         )
-        self.consumer = Consumer(settings, spec, prefetch=config.prefetch).start()  # type: ignore[arg-type]
+        self.consumer = Consumer(settings, spec, prefetch=config.prefetch)  # type: ignore[arg-type]
+        self.recorder.watch("consumer", self.consumer.state)
+        self.recorder.queue(spec.name if spec else "", lambda: self.consumer.depth)  # type: ignore[union-attr]
+        self.consumer.start()
         if plan.post_broker(config):
-            self.publisher = NoticePublisher(config, self.credentials, self.number).start()
+            self.publisher = NoticePublisher(config, self.credentials, self.number)
+            self.recorder.watch("publisher", self.publisher.state)
+            self.publisher.start()
         if config.report_back:
             user = config.broker_user() or "anonymous"
             exchange = config.report_exchange or naming.user_exchange(user)
             self.reporter = NoticePublisher(
                 config, self.credentials, self.number, reports_to=exchange
-            ).start()
+            )
+            self.recorder.watch("reporter", self.reporter.state)
+            self.reporter.start()
         logger.info(
             "consuming queue %s on %s (prefetch %d)%s",
             spec.name if spec else "-",
@@ -169,10 +178,11 @@ class ConsumerLoop:
     def run(self) -> None:
         """Consume until stopped; then finish the work in hand and close."""
         self._connect()
+        self.recorder.start()
         assert self.consumer is not None
         threads = 1 if self.worker is None else max(1, self.config.threads)
         pool = ThreadPoolExecutor(threads, thread_name_prefix="transfer")
-        last_heartbeat = last_metrics = time.monotonic()
+        last_heartbeat = time.monotonic()
         if self.plugins is not None:
             self.plugins.event("on_start")
         try:
@@ -185,9 +195,6 @@ class ConsumerLoop:
                 if time.monotonic() - last_heartbeat >= self.config.heartbeat:
                     last_heartbeat = time.monotonic()
                     self._heartbeat()
-                if time.monotonic() - last_metrics >= metrics.EVERY:
-                    last_metrics = time.monotonic()
-                    self._write_metrics()
         finally:
             pool.shutdown(wait=True, cancel_futures=False)
             if self.worker is not None:
@@ -200,7 +207,7 @@ class ConsumerLoop:
             if self.nodupe is not None:
                 self.nodupe.close()
             self._heartbeat()
-            self._write_metrics()
+            self.recorder.close()
             if self.plugins is not None:
                 self.plugins.event("on_stop")
 
@@ -345,19 +352,23 @@ class ConsumerLoop:
         if outcome.status == "done":
             done = self.worker.done if self.worker else "downloaded"
             self._count(done)
+            landed = time.time()
             with self._lock:
                 self.bytes += outcome.size
-                self.last_done = time.time()
+                self.last_done = landed
+            lag = notice_lag(notice, landed)
+            self.recorder.landed(str(outcome.path or url), lag)
             if logger.isEnabledFor(logging.INFO):
                 rate = outcome.size / outcome.seconds if outcome.seconds > 0 else 0
                 logger.info(
-                    "%s %s to %s (%s in %.3fs, %s/s)%s",
+                    "%s %s to %s (%s in %.3fs, %s/s, lag %s)%s",
                     done,
                     url,
                     outcome.path,
                     human_size(outcome.size),
                     outcome.seconds,
                     human_size(rate),
+                    "?" if lag is None else short_duration(lag),
                     f"; {outcome.reason}" if outcome.reason else "",
                 )
             if outcome.transformed:
@@ -635,17 +646,14 @@ class ConsumerLoop:
         with self._lock:
             self.counts[what] += 1
 
-    def _write_metrics(self) -> None:
-        """The figures `sr status` shows, for a daemon's instances."""
-        if not self.number:
-            return
+    def _figures(self) -> metrics.Metrics:
+        """What the instance did, for its Recorder (any thread)."""
         with self._lock:
-            figures = metrics.Metrics(
+            return metrics.Metrics(
                 counts=dict(self.counts), bytes=self.bytes, retry=len(self.retry),
                 done=self.worker.done if self.worker else "moved", last_done=self.last_done,
                 started=self.started,
             )  # fmt: skip
-        metrics.write(self.config.component, self.config.name, self.number, figures)
 
     def _heartbeat(self) -> None:
         if self.number:  # a sign of life for sanity, whatever the log level
@@ -706,6 +714,14 @@ def job_placement(job: Job, placement: Placement, remote: bool = False) -> Place
     relative = str(new_dir.relative_to(root) / msg.new_file)
     path = Path(confine_remote(str(root), relative)) if remote else confine(root, relative)
     return Placement(root, path)
+
+
+def notice_lag(notice: Notice, now: float) -> float | None:
+    """How old the notice was at `now` (seconds since its pubtime), if its time can be read."""
+    try:
+        return now - time_to_epoch(notice.pubtime)
+    except (ValueError, TypeError):
+        return None
 
 
 def run(config: Config, number: int, stop: threading.Event) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from sarra.broker import plan
 from sarra.broker.publisher import Confirmation, Message, Publisher
+from sarra.broker.state import LinkState
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.loader import Config
 from sarra.message import encode_any, format_for
@@ -57,6 +58,11 @@ class NoticePublisher:
         self.publisher = Publisher(
             settings, self.exchanges, declare_exchanges=config.declare_exchange
         )
+
+    @property
+    def state(self) -> LinkState:
+        """The connection's state (connecting, connected, refused, unreachable)."""
+        return self.publisher.state
 
     def start(self) -> NoticePublisher:
         """Connect (in the publisher's own thread)."""

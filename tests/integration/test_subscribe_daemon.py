@@ -72,18 +72,18 @@ def test_daemons_start_report_and_stop(
         notice = file_notice(f"http://127.0.0.1:{http_server.port}/", f"status_{exchange}",
                              b"x" * 2048)  # fmt: skip
         announce(load("subscribe", config), [notice], exchange)
-        wait_for(lambda: "downloaded 1 (2.0 KiB)" in sr("sr_subscribe", "status", "daemon").stdout,
+        wait_for(lambda: "; last file " in sr("sr_subscribe", "status", "daemon").stdout,
                  "the download in the status", deadline=30)  # fmt: skip
         status = sr("sr_subscribe", "status", "daemon")
-        assert status.returncode == 0 and "running 2/2" in status.stdout
-        assert "0 in the retry queue; last downloaded" in status.stdout
-        assert "sr_subscribe daemon: running 2/2" in sr("sr", "status").stdout
+        assert status.returncode == 0 and "subscribe/daemon  running 2/2" in status.stdout
+        assert "downloaded " in status.stdout and "retry" not in status.stdout
+        assert "subscribe/daemon  running 2/2" in sr("sr", "status").stdout
         pids = instances.running_pids("subscribe", "daemon")
         assert len(pids) == 2
         os.kill(pids[0], signal.SIGKILL)
         wait_for(lambda: len(instances.running_pids("subscribe", "daemon")) == 1, "one death")
         partial = sr("sr_subscribe", "status", "daemon")
-        assert partial.returncode == 1 and "missing" in partial.stdout
+        assert partial.returncode == 1 and "crashed 1/2" in partial.stdout
         sanity = sr("sr_subscribe", "sanity", "daemon")
         assert "restarted missing instances" in sanity.stdout
         assert len(instances.running_pids("subscribe", "daemon")) == 2
