@@ -316,6 +316,18 @@ def test_an_ack_behind_one_in_work_goes_alone_and_is_never_repeated() -> None:
     assert len(tracker) == 0
 
 
+def test_a_rejected_delivery_goes_alone_and_is_never_acknowledged() -> None:
+    tracker = AckTracker()
+    for tag in range(1, 5):
+        tracker.delivered(tag)
+    assert tracker.rejects([2, 2, 9]) == [2]
+    assert tracker.acks([2]) == []  # given back already
+    assert tracker.acks([1]) == [(1, True)]
+    assert tracker.rejects([1]) == []  # acknowledged already
+    assert tracker.acks([4, 3]) == [(4, True)]  # passes over 2, which the broker let go
+    assert len(tracker) == 0
+
+
 def test_unknown_and_repeated_tags_are_left_out() -> None:
     tracker = AckTracker()
     tracker.delivered(1)
