@@ -308,12 +308,13 @@ class ConsumerLoop:
                     del self._busy[slot]
 
     def _slot_ended(self, slot: tuple[Path, int], work: Future[None]) -> None:
-        """Whatever escaped `_work` (its failure path failed too) is logged, and the slot is
-        released: its jobs, the one in hand first, are given back (never stuck behind it)."""
+        """Whatever escaped `_work` (past its failure path: a defect, a plugin's SystemExit) is
+        logged, and the slot is released: its jobs, the one in hand first, are given back
+        (never stuck behind it)."""
         error = work.exception()
         if error is None:
             return
-        logger.error("failed even in handling a failure: %r", error, exc_info=error)
+        logger.error("a worker stopped on an error: %r", error, exc_info=error)
         with self._lock:
             jobs = self._busy.pop(slot, [])
         for job, _placement in jobs:

@@ -115,3 +115,47 @@ def test_a_retry_queue_that_cannot_be_written_gives_the_notices_back(
         admin.cleanup(config)
     assert "not kept for retry" in caplog.text and "it will come again" in caplog.text
     assert "not compacted" in caplog.text
+
+
+EXITER = """
+import sys, threading
+
+class Exiter:
+    def __init__(self):
+        self.seen = set()
+        self.lock = threading.Lock()
+
+    def do_task(self, parent):
+        with self.lock:
+            first = parent.msg.new_file not in self.seen
+            self.seen.add(parent.msg.new_file)
+        if first:
+            sys.exit("an established plugin that exits on error")
+        return None  # the built-in download
+
+self.do_task = Exiter().do_task
+"""
+
+
+def test_a_worker_stopped_by_an_error_gives_back_its_file_and_those_waiting(
+    sarra_home: Path, tmp_path: Path, exchange: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What escapes a worker (here SystemExit, past every handler) releases the file's slot:
+    the notice in hand and the copies waiting behind it go back to the broker, come again,
+    and are done."""
+    (sarra_home / "plugins").mkdir()
+    (sarra_home / "plugins" / "exiter.py").write_text(EXITER)
+    config = subscriber(sarra_home, tmp_path, exchange, "do_task exiter\nthreads 1\n")
+    files = sources(tmp_path / "src", 5)
+    source = HttpServer(tmp_path / "src").start()
+    notices = [file_notice(source.url, name, files[name]) for name in sorted(files)]
+    try:
+        with running(config):
+            announce(config, notices * 3, exchange)  # two copies wait behind each first
+            wait_for(lambda: arrived(Path(config.directory), files), "every file", 30)
+            wait_for(lambda: queue_state(config) == (0, 0), "nothing left unacknowledged", 30)
+    finally:
+        source.stop()
+        admin.cleanup(config)
+    assert "a worker stopped on an error: SystemExit" in caplog.text
+    assert "its worker stopped on an error; it will come again" in caplog.text
