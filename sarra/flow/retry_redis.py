@@ -15,9 +15,10 @@ thread, every third of the lease), so an entry held by an instance that died goe
 pending once its lease has run out, and another instance takes it: none is lost. Entries older
 than `ttl` are given up with a log line, as on disk.
 
-While Redis is unreachable, `put` waits for it (the notice stays unacknowledged meanwhile), then
-raises, leaving the queue as it was; `take` finds nothing; `done` and `release` leave the entry
-to its lease.
+While Redis is unreachable, `put` waits for it (the notice stays unacknowledged meanwhile;
+attempts at most 4 s apart), then raises, leaving the queue as it was; `take` finds nothing;
+`done` and `release` leave the entry to its lease. The first failure is logged, then a line a
+minute while it lasts, and the recovery.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import time
 
 import redis
 
-from sarra.broker.backoff import Backoff
+from sarra.broker.backoff import Backoff, Outage
 from sarra.config.credentials import redact_url
 from sarra.flow.retry import RetryEntry, retry_delay
 
@@ -77,6 +78,7 @@ class RedisRetryQueue:
         self._closed = threading.Event()
         self._lock = threading.Lock()
         self._in_hand: dict[str, RetryEntry] = {}  # taken by this instance, by id
+        self._takes = Outage()  # of take, in the loop's thread
         self._renewer = threading.Thread(
             target=self._renew_leases, name=f"retry leases {keybase}", daemon=True
         )
@@ -95,7 +97,7 @@ class RedisRetryQueue:
         """Keep a failed notice (in Redis before returning; waits while Redis is down, up to
         PUT_PATIENCE, then raises: the queue is then as it was)."""
         next_try = time.time() + retry_delay(entry.attempts)
-        backoff = Backoff(first=0.5)
+        backoff, outage = Backoff(first=0.5), Outage()
         give_up = time.monotonic() + PUT_PATIENCE
         line = dataclasses.replace(entry, next_try=next_try).to_line()
         while True:
@@ -110,8 +112,9 @@ class RedisRetryQueue:
                 if self._stop.is_set() or time.monotonic() > give_up:
                     raise
                 wait = backoff.next()
-                logger.error("retry queue %s unreachable (%s); trying again in %.1fs",
-                             redact_url(self.url), err, wait)  # fmt: skip
+                if outage.failed(str(err)):
+                    logger.error("retry queue %s unreachable (%s); trying again in %.1fs",
+                                 redact_url(self.url), err, wait)  # fmt: skip
                 self._stop.wait(wait)
         entry.next_try = next_try
         with self._lock:
@@ -127,8 +130,13 @@ class RedisRetryQueue:
                     args=[now, time.time(), time.time() + self.lease],
                 )
             except redis.RedisError as err:
-                logger.warning("retry queue %s unreachable: %s", redact_url(self.url), err)
+                if self._takes.failed(str(err)):
+                    logger.warning("retry queue %s unreachable: %s", redact_url(self.url), err)
                 return None
+            away = self._takes.recovered()
+            if away is not None:
+                logger.info("retry queue %s reachable again after %.1f s away",
+                            redact_url(self.url), away)  # fmt: skip
             if not found:
                 return None
             key, line = found[0].decode(), found[1].decode()

@@ -213,9 +213,13 @@ class PrivateRedis:
             self.process = None
 
 
-def test_a_put_that_fails_leaves_the_queue_as_it_was(tmp_path: Path) -> None:
+def test_a_put_that_fails_leaves_the_queue_as_it_was(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """Redis gone: put gives up (raises, here at once since the instance is stopping), the
-    entry taken stays leased to this instance; released, it is due again after its delay."""
+    entry taken stays leased to this instance; released, it is due again after its delay.
+    The outage is logged once, and the return."""
+    caplog.set_level(logging.INFO, logger="sarra.flow.retry_redis")
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed")
     server = PrivateRedis(tmp_path)
@@ -227,11 +231,14 @@ def test_a_put_that_fails_leaves_the_queue_as_it_was(tmp_path: Path) -> None:
         taken = q.take(time.time() + 3)
         assert taken is not None
         server.stop()
+        assert [q.take(), q.take(), q.take()] == [None, None, None]
         stop.set()
         with pytest.raises(redis.RedisError):
             q.put(taken)
         server.start()
+        assert caplog.text.count("unreachable") == 1
         assert q.take(time.time() + 3) is None and len(q) == 1  # still taken, leased
+        assert "reachable again after" in caplog.text
         q.release(taken)
         assert q.take(time.time() + 1) is None  # its delay again
         again = q.take(time.time() + 3)
