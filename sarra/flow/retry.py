@@ -61,8 +61,12 @@ class RetryEntry:
     next_try: float = 0.0
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
-    def to_line(self) -> str:
+    def to_line(self, *, with_id: bool = True) -> str:
+        """The entry as one JSON line (without its id where the id is kept apart, so that
+        versions before ids read it too)."""
         record = asdict(self)
+        if not with_id:
+            del record["id"]
         record["body"] = base64.b64encode(self.body).decode("ascii")
         return json.dumps(record, sort_keys=True)
 

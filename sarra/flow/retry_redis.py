@@ -3,7 +3,7 @@ config, on any host, so that a failed notice is retried by whichever instance is
 
 Keys, under `<keybase>` (sarra.retry.<component>.<config>):
 
-    <keybase>:entries   hash    id -> the entry as one JSON line (RetryEntry.to_line)
+    <keybase>:entries   hash    id -> the entry as one JSON line (RetryEntry.to_line, no id)
     <keybase>:pending   zset    id scored by when it may be tried again
     <keybase>:taken     zset    id scored by when its lease runs out
 
@@ -99,7 +99,7 @@ class RedisRetryQueue:
         next_try = time.time() + retry_delay(entry.attempts)
         backoff, outage = Backoff(first=0.5), Outage()
         give_up = time.monotonic() + PUT_PATIENCE
-        line = dataclasses.replace(entry, next_try=next_try).to_line()
+        line = dataclasses.replace(entry, next_try=next_try).to_line(with_id=False)
         while True:
             try:
                 pipe = self.client.pipeline(transaction=True)
