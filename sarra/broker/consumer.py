@@ -3,7 +3,8 @@ acknowledgements taken from any thread.
 
 The I/O thread collects the deliveries of one read from the socket and hands them over at once;
 callers take them with `get_batch`. `ack` queues the acknowledgement for the I/O thread, which
-sends as few frames as it can (see acks.py) and never acknowledges what was not asked for.
+sends as few frames as it can (see acks.py) and never acknowledges what was not asked for;
+`reject` gives a delivery back to the queue, to be delivered again.
 
 While it consumes, the I/O thread looks at the queue's depth every DEPTH_EVERY seconds with a
 passive declare on its own channel (the broker's Queue.DeclareOk says how many messages wait):
@@ -133,6 +134,12 @@ class Consumer:
         else:
             self._ack_soon.request()
 
+    def reject(self, delivery: Delivery, delay: float = 0.0) -> None:
+        """Give a delivery back to its queue after `delay` seconds, unacknowledged: the broker
+        delivers it again, to this consumer or another (it is given back anyway if the
+        connection goes first)."""
+        self._link.call_soon(lambda: self._link.call_later(delay, lambda: self._reject(delivery)))
+
     def close(self, timeout: float = 10.0) -> bool:
         """Stop consuming, send the acknowledgements asked for, close the connection and end
         the thread; True if it ended within `timeout`. Deliveries not acknowledged go back to
@@ -233,6 +240,13 @@ class Consumer:
         tags = [d.delivery_tag for d in done if d.generation == generation]
         for tag, multiple in self._tracker.acks(tags):
             channel.basic_ack(tag, multiple)
+
+    def _reject(self, delivery: Delivery) -> None:
+        channel = self._channel
+        if channel is None or not channel.is_open or delivery.generation != self._generation:
+            return  # lost with the channel: the broker redelivers it
+        for tag in self._tracker.rejects([delivery.delivery_tag]):
+            channel.basic_reject(tag, requeue=True)
 
     def _on_cancelled(self, _frame: object) -> None:
         _log.warning(

@@ -33,10 +33,11 @@ def _loaded(component: str, ref: str, command: CommandLine) -> tuple[Path, Confi
 
 
 def _launcher(component: str, command: CommandLine, path: Path) -> Callable[[int], list[str]]:
-    """The command line of instance N of a config, with the options given to this command."""
+    """The command line of instance N of a config, with the options given to this command
+    (the config's path made absolute: it holds if the instance changes directory)."""
 
     def command_for(number: int) -> list[str]:
-        words = [*command.option_words, "--no", str(number), "foreground", str(path)]
+        words = [*command.option_words, "--no", str(number), "foreground", str(path.absolute())]
         return instances.python_command(component, words)
 
     return command_for

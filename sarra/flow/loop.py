@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import os
 import re
@@ -23,7 +24,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -45,7 +46,7 @@ from sarra.flow.plugin_parent import Msg
 from sarra.flow.plugins import PluginFailed, Plugins
 from sarra.flow.publish import NoticePublisher
 from sarra.flow.recorder import Recorder
-from sarra.flow.retry import RetryEntry, open_retry_queue
+from sarra.flow.retry import FIRST_DELAY, RetryEntry, open_retry_queue
 from sarra.flow.send import Sender
 from sarra.integrity.checksum import checksum_file, sum_to_identity
 from sarra.message import decode_any
@@ -59,6 +60,10 @@ logger = logging.getLogger("sarra.flow")
 
 BATCH = 1000
 """Most deliveries taken from the consumer at once."""
+
+GIVE_BACK_DELAY = FIRST_DELAY
+"""Seconds a notice that could not be settled is held before it goes back to its queue (so that
+a failure that persists, a full disk, does not turn into a busy loop)."""
 
 
 @dataclass
@@ -106,7 +111,7 @@ class ConsumerLoop:
         self.started = time.time()
         self._lock = threading.Lock()
         self._busy: dict[tuple[Path, int], list[tuple[Job, Placement]]] = {}
-        """Files (or parts) in the workers' hands, each with the jobs waiting for it."""
+        """Files (or parts) in the workers' hands: the job in hand, then those waiting."""
         self._wis2_seen: set[str] = set()  # kinds of WIS2 message faults logged at warning
         self.credentials = Credentials.load(paths.credentials_file())
         state = paths.state_dir(config.component, config.name)
@@ -295,12 +300,14 @@ class ConsumerLoop:
             return
         slot = (placement.path, notice.blocks.number if notice.blocks else 0)
         with self._lock:
-            waiting = self._busy.get(slot)
-            if waiting is not None:  # the same file (or part) is in hand: after it
-                waiting.append((job, placement))
+            jobs = self._busy.get(slot)
+            if jobs is not None:  # the same file (or part) is in hand: after it
+                jobs.append((job, placement))
                 return
-            self._busy[slot] = []
-        pool.submit(self._work, job, placement, slot)
+            self._busy[slot] = [(job, placement)]
+        pool.submit(self._work, job, placement, slot).add_done_callback(
+            functools.partial(self._slot_ended, slot)
+        )
 
     # --- work (in a worker thread)
 
@@ -313,13 +320,26 @@ class ConsumerLoop:
                 self._handle(*following)
             except Exception as err:  # a defect: logged, the notice kept for a retry
                 logger.exception("failed %s: %s", redact_url(following[0].notice.url), err)
-                self.retry.put(following[0].retry_entry(f"unexpected error: {err}"))
-                self._ack(following[0])
+                self._keep_for_retry(following[0], f"unexpected error: {err}")
             with self._lock:
-                waiting = self._busy[slot]
-                following = waiting.pop(0) if waiting else None
+                jobs = self._busy[slot]
+                jobs.pop(0)  # the job just handled
+                following = jobs[0] if jobs else None
                 if following is None:
                     del self._busy[slot]
+
+    def _slot_ended(self, slot: tuple[Path, int], work: Future[None]) -> None:
+        """Whatever escaped `_work` (past its failure path: a defect, a plugin's SystemExit) is
+        logged, and the slot is released: its jobs, the one in hand first, are given back
+        (never stuck behind it)."""
+        error = work.exception()
+        if error is None:
+            return
+        logger.error("a worker stopped on an error: %r", error, exc_info=error)
+        with self._lock:
+            jobs = self._busy.pop(slot, [])
+        for job, _placement in jobs:
+            self._give_back(job, "its worker stopped on an error")
 
     def _handle(self, job: Job, placement: Placement) -> None:
         assert self.worker is not None
@@ -456,8 +476,24 @@ class ConsumerLoop:
         self._ack(job)
 
     def _keep_for_retry(self, job: Job, reason: str) -> None:
-        self.retry.put(job.retry_entry(reason))
+        """Keep a failed notice in the retry queue, then acknowledge it; if it cannot be kept,
+        it is not acknowledged but given back."""
+        try:
+            self.retry.put(job.retry_entry(reason))
+        except Exception as err:
+            self._give_back(job, f"not kept for retry: {err}")
+            return
         self._ack(job)
+
+    def _give_back(self, job: Job, why: str) -> None:
+        """A notice that could not be settled comes again (logged): from the broker (not
+        acknowledged, given back to its queue after a pause), or from the retry queue (the
+        entry released, unchanged, for its next try)."""
+        logger.error("%s: %s; it will come again", redact_url(job.notice.url), why)
+        if job.delivery is not None:
+            self.consumer.reject(job.delivery, delay=GIVE_BACK_DELAY)  # type: ignore[union-attr]
+        if job.retry is not None:
+            self.retry.release(job.retry)
 
     def _ack(self, job: Job) -> None:
         if job.claim is not None:

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from pumpkit import announce, file_notice, running, sr, subscriber, wait_for
+from pumpkit import BIN, announce, file_notice, running, sr, subscriber, wait_for
 from servers import HttpServer
 
 from sarra.components import instances
@@ -102,6 +102,41 @@ def test_daemons_start_report_and_stop(
                             text=True, check=True).stdout  # fmt: skip
     deleted = cleaned.stdout.split("delete queue ", 1)[1].split()[0]
     assert deleted not in queues.split()
+
+
+def test_a_daemon_started_beside_a_sarra_folder_runs_the_installed_sarra(
+    sarra_home: Path,
+    tmp_path: Path,
+    exchange: str,
+    credentials: Path,
+    served_root: Path,
+    http_server: HttpServer,
+) -> None:
+    """Started from a directory holding a `sarra` package of its own, and with a config path
+    relative to it, a daemon imports the installed sarra and moves files."""
+    here = tmp_path / "workdir"
+    (here / "sarra").mkdir(parents=True)
+    (here / "sarra" / "__init__.py").write_text('raise ImportError("the sarra of the cwd")\n')
+    (here / "beside.conf").write_text(
+        config_file(sarra_home, exchange, tmp_path / "out", instances=1).read_text()
+    )
+    data = os.urandom(2048)
+    (served_root / f"beside_{exchange}").write_bytes(data)
+    notice = file_notice(f"http://127.0.0.1:{http_server.port}/", f"beside_{exchange}", data)
+
+    def sr_here(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(BIN / argv[0]), *argv[1:]], cwd=here, capture_output=True,
+                              text=True, timeout=120, check=False)  # fmt: skip
+
+    started = sr_here("sr_subscribe", "start", "beside.conf")
+    try:
+        assert started.returncode == 0, started.stderr
+        announce(load("subscribe", here / "beside.conf"), [notice], exchange)
+        wait_for(lambda: (tmp_path / "out" / f"beside_{exchange}").is_file(), "the file", 30)
+    finally:
+        sr_here("sr_subscribe", "stop", "beside.conf")
+        sr_here("sr_subscribe", "cleanup", "beside.conf")
+    assert (tmp_path / "out" / f"beside_{exchange}").read_bytes() == data
 
 
 def test_sanity_restarts_an_instance_whose_log_went_silent(
