@@ -8,7 +8,8 @@
   on control and data connections).
 - SshServer: OpenSSH's sshd with its own configuration, host key and authorized client key.
 
-Each start() returns once the server answers; stop() ends it.
+Each start() returns once the server answers; stop() ends it. An HttpServer stopped may be
+started again, on the same port (a source outage).
 """
 
 from __future__ import annotations
@@ -157,7 +158,7 @@ class HttpServer:
         if self.tls:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(*self.tls)
-        self._server = _HttpListener((LOCALHOST, 0), _HttpHandler, self, context)
+        self._server = _HttpListener((LOCALHOST, self.port), _HttpHandler, self, context)
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         wait_until_listening(self.port)

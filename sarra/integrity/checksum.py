@@ -45,6 +45,21 @@ METHODS: dict[str, str] = {name: flag for flag, name in FLAGS.items()}
 COD_FLAGS = frozenset("dsn0")
 """Flags a `cod` (checksum on download) value may name: the ones that can be computed."""
 
+DIGEST_SIZES: dict[str, int] = {
+    "md5": 16,
+    "sha256": 32,
+    "sha384": 48,
+    "sha512": 64,
+    "sha3-256": 32,
+    "sha3-384": 48,
+    "sha3-512": 64,
+}
+"""Identity methods that are a digest of the data, by their hashlib names (`hashlib.new(name)`
+takes each), with the digest's size in bytes. v02 has flags for md5 and sha512 only."""
+
+WIS2_METHODS: tuple[str, ...] = ("sha256", "sha384", "sha512", "sha3-256", "sha3-384", "sha3-512")
+"""The `integrity` methods of WIS2 notification messages."""
+
 _DIGEST_BYTES = {"md5": 16, "sha512": 64, "md5name": 16}
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
 
@@ -184,27 +199,42 @@ def checksum_file(
     checksum = new_checksum(flag, path)
     if not isinstance(checksum, DigestChecksum):
         return checksum.value()
+    fd = os.open(path, os.O_RDONLY)  # no file object: most files posted are small
+    try:
+        return _digest_range(checksum, fd, offset, length, bufsize, os.fspath(path))
+    finally:
+        os.close(fd)
+
+
+def checksum_fd(
+    fd: int, flag: str, offset: int = 0, length: int | None = None, bufsize: int = 1 << 20
+) -> str:
+    """As checksum_file, of a file already open (`fd`), for the checksums of data only (md5,
+    sha512...: ValueError for the others)."""
+    checksum = new_checksum(flag)
+    if not isinstance(checksum, DigestChecksum):
+        raise ValueError(f"checksum {flag} is not computed from the data")
+    return _digest_range(checksum, fd, offset, length, bufsize, f"descriptor {fd}")
+
+
+def _digest_range(
+    checksum: DigestChecksum, fd: int, offset: int, length: int | None, bufsize: int, shown: str
+) -> str:
     if offset < 0 or (length is not None and length < 0) or bufsize < 1:
         raise ValueError("offset and length must not be negative, bufsize must be positive")
     remaining = length
     position = offset
-    fd = os.open(path, os.O_RDONLY)  # no file object: most files posted are small
-    try:
-        while remaining is None or remaining > 0:
-            chunk = os.pread(
-                fd, bufsize if remaining is None else min(bufsize, remaining), position
-            )
-            if not chunk:
-                break
-            checksum.update(chunk)
-            position += len(chunk)
-            if remaining is not None:
-                remaining -= len(chunk)
-    finally:
-        os.close(fd)
+    while remaining is None or remaining > 0:
+        chunk = os.pread(fd, bufsize if remaining is None else min(bufsize, remaining), position)
+        if not chunk:
+            break
+        checksum.update(chunk)
+        position += len(chunk)
+        if remaining is not None:
+            remaining -= len(chunk)
     if remaining:
         raise ValueError(
-            f"{os.fspath(path)}: {length} bytes wanted at offset {offset}, "
+            f"{shown}: {length} bytes wanted at offset {offset}, "
             f"the file ends {remaining} bytes short"
         )
     return checksum.value()
