@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 from urllib.parse import unquote, urlsplit
 
+from sarra.compat.plugins import PluginFailed
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.loader import Config
 from sarra.config.masks import Mask
@@ -32,7 +33,6 @@ from sarra.flow.connections import ThreadTransfers
 from sarra.flow.inflight import Inflight, publish_file
 from sarra.flow.parts_download import PartDownloader
 from sarra.flow.placement import Placement, place
-from sarra.flow.plugins import PluginFailed
 from sarra.integrity.checksum import b64_to_hex, checksum_bytes, checksum_file, new_checksum
 from sarra.message.notice import Notice, time_to_epoch
 from sarra.transfer.base import Transfer

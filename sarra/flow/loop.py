@@ -6,7 +6,7 @@ worker threads. A notice is acknowledged only when its work is done: its file co
 its final name, its onward notice confirmed by the broker, or its failure kept in the on-disk
 retry queue. Malformed notices, rejected ones and refused paths are logged and acknowledged.
 
-Plugins (sarra.flow.plugins), when the config names any, run at fixed points: on_start and
+Plugins (sarra.compat.plugins), when the config names any, run at fixed points: on_start and
 on_stop, on_message after the filter, do_download/do_get (do_send/do_put) before the worker's
 own transfer, on_part/on_file after a download, on_post before a publish, on_report before a
 report, on_heartbeat; a plugin that raises sends its notice to the retry queue.
@@ -32,6 +32,8 @@ from urllib.parse import urlsplit
 from sarra.broker import admin, naming, plan
 from sarra.broker.consumer import Consumer, Delivery
 from sarra.broker.publisher import Confirmation
+from sarra.compat.plugin_parent import Msg
+from sarra.compat.plugins import PluginFailed, Plugins
 from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.errors import ConfigError, Where
@@ -41,8 +43,6 @@ from sarra.flow import metrics
 from sarra.flow.download import Downloader, Outcome, remote_path
 from sarra.flow.nodupe import NoDupeUnavailable, notice_key, open_nodupe
 from sarra.flow.placement import Placement
-from sarra.flow.plugin_parent import Msg
-from sarra.flow.plugins import PluginFailed, Plugins
 from sarra.flow.publish import NoticePublisher
 from sarra.flow.retry import RetryEntry, open_retry_queue
 from sarra.flow.send import Sender
@@ -487,7 +487,7 @@ class ConsumerLoop:
             self._count("retried")
             self._filter(Job(notice, None, entry), pool)
 
-    # --- plugins (sarra.flow.plugins): each hook says whether the notice goes on
+    # --- plugins (sarra.compat.plugins): each hook says whether the notice goes on
 
     def _plugin_failed(self, job: Job, err: PluginFailed) -> None:
         """A plugin raised (it is logged), or asked to see the notice later: the notice goes

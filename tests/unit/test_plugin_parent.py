@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from sarra.compat.plugin_parent import Msg, Parent
 from sarra.config.loader import load
-from sarra.flow.plugin_parent import Msg, Parent
 from sarra.integrity.checksum import checksum_bytes, sum_to_identity
 from sarra.message import v02
 from sarra.message.notice import Blocks, Identity, Notice, epoch_to_time

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from servers import HttpServer
 
+from sarra.compat import plugins as plugins_module
+from sarra.compat.plugin_parent import Msg
+from sarra.compat.plugins import PluginFailed, Plugins
 from sarra.config.loader import load
-from sarra.flow import plugins as plugins_module
 from sarra.flow.nodupe import NoDupeCache
-from sarra.flow.plugin_parent import Msg
-from sarra.flow.plugins import PluginFailed, Plugins
 from sarra.flow.retry import RetryQueue
 from sarra.integrity.checksum import checksum_bytes, sum_to_identity
 from sarra.message.notice import Identity, Notice, epoch_to_time

@@ -3,7 +3,7 @@ points.
 
 Search path: ~/.config/sarra/plugins, then the plugins shipped in the package (sarra.plugins);
 `.py` may be left out of the name. A plugin file is executed with `self` bound to the `parent`
-object (sarra.flow.plugin_parent) and registers itself in one of two ways:
+object (sarra.compat.plugin_parent) and registers itself in one of two ways:
 
 - entry point form: `x = Cls(self)` then `self.on_message = x.on_message`, named in the config
   by `on_message <file>` (every entry point the file assigns is registered);
@@ -33,12 +33,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from sarra.compat.plugin_parent import Msg, Parent
 from sarra.config import paths
 from sarra.config.errors import ConfigError, ConfigErrors, Where
 from sarra.config.loader import Config
 from sarra.config.options import PLUGIN_ENTRY_POINTS
 from sarra.config.options import closest as closest_option
-from sarra.flow.plugin_parent import Msg, Parent
 from sarra.message.notice import Notice
 
 logger = logging.getLogger("sarra.plugins")
