@@ -17,8 +17,13 @@ A plugin that cannot be found or loaded, and an option no plugin declares, stop 
 at its start with `file:line: reason`.
 
 Protocol plugins (do_download, do_get, do_send, do_put, do_poll) apply to the URL schemes their
-`registered_as()` returns (all schemes without one) and answer True (done), False (failed) or
-None (let the built-in transfer do it).
+`registered_as()` returns and answer True (done), False (failed) or None (let the built-in
+transfer do it). Without registered_as(), as in v2, do_download, do_get, do_send and do_put
+serve only the schemes that have no built-in transfer (a do_poll, every scheme).
+
+A plugin file runs with the names v2 gave it without an import (V2_SCOPE: `sarra`, `os`,
+`time`, `nowflt`, ...), and the modules v2 plugins import are here under their historic names
+(sarra.sr_util, sarra.sr_credentials, sarra.sr_file, sarra.plugins.msg_pclean).
 """
 
 from __future__ import annotations
@@ -40,10 +45,52 @@ from sarra.config.loader import Config
 from sarra.config.options import PLUGIN_ENTRY_POINTS
 from sarra.config.options import closest as closest_option
 from sarra.message.notice import Notice
+from sarra.transfer.registry import transfer_schemes
 
 logger = logging.getLogger("sarra.plugins")
 
 PROTOCOL_ENTRY_POINTS = frozenset({"do_download", "do_get", "do_send", "do_put", "do_poll"})
+UNKNOWN_SCHEMES_ONLY = frozenset({"do_download", "do_get", "do_send", "do_put"})
+"""Protocol entry points whose plugins without registered_as() leave built-in schemes alone."""
+
+
+def _v2_scope() -> dict[str, Any]:
+    """The names a v2 plugin file found in scope without importing them."""
+    import calendar
+    import datetime
+    import glob
+    import inspect
+    import io
+    import json
+    import os
+    import random
+    import re
+    import shutil
+    import signal
+    import socket
+    import ssl
+    import stat
+    import subprocess
+    import sys
+    import time
+    import urllib.parse
+    import urllib.request
+    from hashlib import md5, sha512
+    from logging import handlers
+
+    import sarra
+    from sarra import sr_credentials, sr_util
+
+    modules = (calendar, datetime, glob, inspect, io, json, logging, os, random, re, shutil,
+               signal, socket, ssl, stat, subprocess, sys, time, urllib, sarra)  # fmt: skip
+    scope: dict[str, Any] = {m.__name__.partition(".")[0]: m for m in modules}
+    scope |= {"md5": md5, "sha512": sha512, "handlers": handlers}
+    scope |= {name: getattr(sr_util, name) for name in sr_util.__all__}
+    scope |= {name: getattr(sr_credentials, name) for name in sr_credentials.__all__}
+    return scope
+
+
+V2_SCOPE: dict[str, Any] = _v2_scope()
 
 RESTART = threading.Event()
 """Set when a plugin asked for its instance to start afresh (hb_memory); see components.run."""
@@ -176,7 +223,10 @@ class Plugins:
         parent = self.parent
         if msg is not None:
             parent.msg = msg
-        return all(self._call(hook) is not False for hook in hooks)
+        go_on = all(self._call(hook) is not False for hook in hooks)
+        if msg is not None and msg.retry_asked:
+            raise PluginFailed(f"{entry}: a plugin asked to see it again later", later=True)
+        return go_on
 
     def transfer(self, entry: str, scheme: str, msg: Msg | None) -> bool | None:
         """Run the protocol plugins of an entry point that take `scheme`: True (done) or
@@ -188,7 +238,11 @@ class Plugins:
         if msg is not None:
             self.parent.msg = msg
         for hook in hooks:
-            if hook.schemes is None or scheme in hook.schemes:
+            if hook.schemes is not None:
+                applies = scheme in hook.schemes
+            else:
+                applies = entry not in UNKNOWN_SCHEMES_ONLY or scheme not in transfer_schemes()
+            if applies:
                 result = self._call(hook)
                 if result is not None:
                     return bool(result)
@@ -235,8 +289,9 @@ def _load_file(
         raise ConfigError(where, f"plugin {path}:{err.lineno}: {err.msg}") from None
     except OSError as err:
         raise ConfigError(where, f"plugin {path}: {err.strerror or err}") from None
-    namespace: dict[str, Any] = {"__name__": f"sarra_plugin_{path.stem}", "__file__": str(path),
-                                 "self": parent, "logger": parent.logger}  # fmt: skip
+    namespace: dict[str, Any] = {**V2_SCOPE, "__name__": f"sarra_plugin_{path.stem}",
+                                 "__file__": str(path), "self": parent,
+                                 "logger": parent.logger}  # fmt: skip
     registered: dict[str, Any] = {}
     parent.registering = registered
     try:

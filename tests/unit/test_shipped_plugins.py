@@ -340,3 +340,15 @@ def test_every_shipped_plugin_has_a_test() -> None:
     shipped = {p.stem for p in plugins_module.shipped_dir().glob("*.py")} - {"__init__"}
     tested = Path(__file__).read_text()
     assert {name for name in shipped if name not in tested} == set()
+
+
+def test_msg_pclean_is_the_base_class_of_the_flow_checks() -> None:
+    from sarra.plugins.msg_pclean import Msg_Pclean
+
+    base = Msg_Pclean(None)
+    paths = base.build_path_dict(base.all_fxx_dirs[2:4], "downloaded_by_sub_amqp/x/f.txt", ".moved")
+    assert paths == {
+        "downloaded_by_sub_rabbitmqtt.moved": "downloaded_by_sub_rabbitmqtt/x/f.txt",
+        "sent_by_tsource2send.moved": "sent_by_tsource2send/x/f.txt",
+    }
+    assert base.get_extension("x/f.txt.hlink") in base.test_extension_list
