@@ -339,6 +339,8 @@ class Parent:
         self.user_cache_dir = str(paths.state_dir(config.component, config.name))
         self.restart_instance: Callable[[], None] = lambda: None
         """Set by the component: stop this instance so that it starts afresh."""
+        self.stop_instance: Callable[[], None] = lambda: None
+        """Set by the component: stop this instance (msg_total_count)."""
         self.poster: Callable[[Notice], bool] | None = None
         """Set by posting components: publish a notice (see post)."""
         self.consumer = Consumer(self)

@@ -170,7 +170,13 @@ class Plugins:
             if stop is not None:
                 stop.set()
 
+        def stop_instance() -> None:
+            logger.info("plugin asked for this instance to stop")
+            if stop is not None:
+                stop.set()
+
         parent.restart_instance = restart
+        parent.stop_instance = stop_instance
         parent.RetryLater = RetryLater
         hooks: dict[str, list[Hook]] = {}
         errors: list[ConfigError] = []

@@ -352,3 +352,39 @@ def test_msg_pclean_is_the_base_class_of_the_flow_checks() -> None:
         "sent_by_tsource2send.moved": "sent_by_tsource2send/x/f.txt",
     }
     assert base.get_extension("x/f.txt.hlink") in base.test_extension_list
+
+
+def test_the_options_of_v2s_plugins_of_the_same_name(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """v2 configs set these options for its plugins; ours of the same name take them."""
+    stop = threading.Event()
+    p = plugin(tmp_path, "msg_total_interval 0\nmsg_total_maxlag 10\nmsg_total_count 2\n"
+               "on_message msg_total\nfile_total_interval 0\nfile_total_maxlag 10\n"
+               "on_file file_total\npost_log_format compact\non_post post_log\n"
+               "accel_wget_protocol https\naccel_cp_protocol file,local\n"
+               "accel_scp_protocol sftp\nplugin accel_wget\nplugin accel_cp\nplugin accel_scp",
+               stop=stop)  # fmt: skip
+    late = notice(age=30)
+    assert p.run("on_message", msg_of(p, late)) and not stop.is_set()
+    assert p.run("on_message", msg_of(p, late)) and stop.is_set()  # msg_total_count 2
+    assert messages(caplog, "msg_total: excessive lag")
+    local = tmp_path / "b.txt"
+    local.write_bytes(b"12345")
+    assert p.run("on_file", msg_of(p, late, local))
+    assert messages(caplog, "file_total: excessive lag")
+    assert p.run("on_post", msg_of(p, late))
+    (line,) = messages(caplog, "post_log compact")
+    assert "version=v02 baseurl=http://example.com/ relpath=dir/sub/b.txt" in line
+    schemes = {h.name: h.schemes for h in p.hooks["do_get"]}
+    assert schemes == {"accel_wget.do_get": {"https"}, "accel_cp.do_get": {"file", "local"},
+                       "accel_scp.do_get": {"sftp"}}  # fmt: skip
+
+
+def test_msg_sundew_pxroute_takes_v2s_option_names(tmp_path: Path) -> None:
+    table = tmp_path / "pxRouting.conf"
+    table.write_text("key SACN31_CWAO montreal\n")
+    p = plugin(tmp_path, f"msg_pxrouting {table}\nmsg_pxclient montreal\n"
+                         "on_message msg_sundew_pxroute")  # fmt: skip
+    assert p.run("on_message", msg_of(p, notice("bulletins/SACN31_CWAO_211200")))
+    assert not p.run("on_message", msg_of(p, notice("bulletins/FTUS31_KWBC_211200")))
