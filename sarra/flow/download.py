@@ -239,7 +239,11 @@ class Downloader:
                 writer.close()
             return size, writer.value()
 
+        logger.debug("downloading %s to %s (inflight %s)", redact_url(notice.url), final,
+                     self.config.inflight)  # fmt: skip
         size, computed = self._write_into_place(notice, final, fetch)
+        logger.debug("wrote %d bytes into %s (%s %s)", size, final, method or "no checksum",
+                     computed or "")  # fmt: skip
         reason = "transformed by on_data plugins" if self.on_data is not None else ""
         if computed is not None and notice.identity is not None:
             expected = b64_to_hex(notice.identity.value)

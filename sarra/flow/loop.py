@@ -225,12 +225,17 @@ class ConsumerLoop:
         config = self.config
         notice = job.notice
         url = notice.url
+        debug = logger.isEnabledFor(logging.DEBUG)
+        if debug:
+            where = "the retry queue" if job.retry else f"exchange {notice.exchange}"
+            logger.debug("received %s from %s (topic %s)", redact_url(url), where, notice.topic)
         accepted, mask = is_accepted(config.masks, url, config.accept_unmatch)
         if not accepted:
             self._count("rejected")
-            if config.log_reject:
+            if config.log_reject or debug:
                 why = f"matches reject {mask.pattern} ({mask.where})" if mask else "no accept"
-                logger.info("rejected %s: %s", redact_url(url), why)
+                logger.log(logging.INFO if config.log_reject else logging.DEBUG,
+                           "rejected %s: %s", redact_url(url), why)  # fmt: skip
             self._finish(job)
             return
         if self.nodupe is not None and job.retry is None:
@@ -260,6 +265,10 @@ class ConsumerLoop:
                 logger.error("refused %s: %s", redact_url(url), err)
                 self._finish(job)
                 return
+        if debug:
+            rule = f"accept {mask.pattern} ({mask.where})" if mask else "accept_unmatch"
+            to = f" -> {placement.path}" if placement is not None else ""
+            logger.debug("accepted %s by %s%s", redact_url(url), rule, to)
         if self.plugins is not None and not self._on_message(job, placement):
             return
         if placement is None:
@@ -323,6 +332,8 @@ class ConsumerLoop:
             outcome = self._plugin_transfer(job, placement)
             if outcome is not None:
                 return outcome
+        logger.debug("%s %s to %s", "sending" if self.sends else "fetching",
+                     redact_url(job.notice.url), placement.path)  # fmt: skip
         return self.worker.handle(job.notice, placement)
 
     def _outcome(self, job: Job, outcome: Outcome) -> None:
@@ -439,6 +450,7 @@ class ConsumerLoop:
             self.nodupe.settle(*job.claim)  # type: ignore[union-attr]
         if job.delivery is not None:
             self.consumer.ack(job.delivery)  # type: ignore[union-attr]
+            logger.debug("acknowledged %s", redact_url(job.notice.url))
 
     def _report(self, notice: Notice, code: int, message: str, seconds: float = 0.0) -> None:
         """Publish a report of what became of a notice (report_back), never blocking the ack."""
