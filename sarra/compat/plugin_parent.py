@@ -25,7 +25,7 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import ParseResult, urlparse
@@ -64,6 +64,7 @@ class Msg:
         new_dir: str | None = None,
         new_file: str | None = None,
         is_retry: bool = False,
+        defaults: Mapping[str, str] | None = None,
     ) -> None:
         self._notice = notice
         try:
@@ -77,6 +78,9 @@ class Msg:
         self.exchange = notice.exchange
         self.relpath = notice.rel_path
         self.headers: dict[str, str] = headers
+        self.set_hdrstr()
+        for name, value in (defaults or {}).items():
+            headers.setdefault(name, value)  # as v2 filled them in on receipt
         self.new_dir = new_dir
         self.new_file = new_file
         self._local_file: str | None = None
@@ -175,8 +179,9 @@ class Msg:
 
     @property
     def hdrstr(self) -> str:
-        """The headers as `name=value` words."""
-        return " ".join(f"{k}={v}" for k, v in sorted(self.headers.items()))
+        """The headers as `name=value` words, as received (as v2 kept it; set_hdrstr()
+        brings it up to date with the headers)."""
+        return self._hdrstr
 
     @property
     def local_file(self) -> str | None:
@@ -219,7 +224,8 @@ class Msg:
         self.headers["sum"] = sumstr
 
     def set_hdrstr(self) -> None:
-        """Kept for plugins that call it: hdrstr is always up to date."""
+        """Make hdrstr say the headers as they are now."""
+        self._hdrstr = " ".join(f"{k}={v}" for k, v in sorted(self.headers.items()))
 
     def set_suffix(self) -> None:
         """The suffix of a part file (`.<parts>.<sum flag>.Part`); empty for a whole file."""
@@ -299,11 +305,32 @@ class Consumer:
         msg = self._parent.msg
         if msg is None:
             return None
-        return _RawMessage(msg.notice, {"application_headers": msg.headers})
+        properties = {"content_type": "text/plain", "application_headers": msg.headers,
+                      "delivery_mode": 2}  # fmt: skip
+        return _RawMessage(msg.notice.encode(), properties)
+
+
+class _CacheView:
+    """v2's parent.cache over the duplicate cache: count, save() (expire and rewrite),
+    cache_dict (the entries; empty when the cache is shared in Redis)."""
+
+    def __init__(self, nodupe: Any) -> None:
+        self._nodupe = nodupe
+
+    @property
+    def cache_dict(self) -> dict[Any, float]:
+        return dict(getattr(self._nodupe, "entries", {}))
+
+    @property
+    def count(self) -> int:
+        return len(self.cache_dict)
+
+    def save(self) -> int:
+        return int(self._nodupe.compact())
 
 
 class _RawMessage:
-    def __init__(self, body: str, properties: dict[str, Any]) -> None:
+    def __init__(self, body: bytes, properties: dict[str, Any]) -> None:
         self.body = body
         self.properties = properties
 
@@ -354,7 +381,7 @@ class Parent:
             object.__setattr__(self, name, value)
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
+        if name.startswith("__") or name == "cache":  # cache: see the property
             raise AttributeError(name)
         return getattr(self._config, name)
 
@@ -382,6 +409,20 @@ class Parent:
     def post_broker(self) -> ParseResult | None:
         """The post broker URL, parsed (as v2 kept it)."""
         return _parsed(self._config.post_broker)
+
+    @property
+    def cache(self) -> _CacheView:
+        """The duplicate cache, as v2 showed it (count, save(), cache_dict); absent (hasattr
+        False) when suppress_duplicates is off."""
+        nodupe = self.__dict__.get("nodupe")
+        if nodupe is None:
+            raise AttributeError("cache")
+        return _CacheView(nodupe)
+
+    @property
+    def cache_stat(self) -> bool:
+        """True with a duplicate cache (v2 set it so), else the cache_stat option."""
+        return self.__dict__.get("nodupe") is not None or bool(self._config.cache_stat)
 
     @property
     def currentDir(self) -> str:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -157,6 +158,7 @@ class Plugins:
         self.parent = parent
         self.hooks = hooks
         self._topic_prefix = parent.post_topic_prefix or parent.topic_prefix
+        self._defaults = _default_headers(parent)
 
     @classmethod
     def load(cls, config: Config, number: int = 0, stop: threading.Event | None = None) -> Plugins:
@@ -180,15 +182,18 @@ class Plugins:
         parent.RetryLater = RetryLater
         hooks: dict[str, list[Hook]] = {}
         errors: list[ConfigError] = []
+        sources: list[str] = []
         for entry, ref, where in config.plugin_lines:
             try:
-                for name, hook in _load_file(parent, find(ref, where), entry, where):
+                path = find(ref, where)
+                for name, hook in _load_file(parent, path, entry, where):
                     hooks.setdefault(name, []).append(hook)
+                sources.append(path.read_text(errors="replace"))
             except ConfigError as err:
                 errors.append(err)
         declared = parent.declared
         for name in config.plugin_options:
-            if name not in declared:
+            if name not in declared and not _read_by(name, sources):
                 close = difflib.get_close_matches(name, declared, n=1, cutoff=0.6)
                 hint = close[0] if close else closest_option(name)
                 reason = f"unknown option {name!r}"
@@ -218,7 +223,7 @@ class Plugins:
     ) -> Msg:
         """The `parent.msg` of a notice."""
         return Msg(notice, topic_prefix=self._topic_prefix, new_dir=new_dir,
-                   new_file=new_file, is_retry=is_retry)  # fmt: skip
+                   new_file=new_file, is_retry=is_retry, defaults=self._defaults)  # fmt: skip
 
     def run(self, entry: str, msg: Msg | None = None) -> bool:
         """Run the plugins of an entry point with `msg` as parent.msg, in order; False as soon
@@ -283,6 +288,26 @@ class Plugins:
                 logger.error("plugin %s failed: %s: %s", hook.name, kind.__name__, err,
                              exc_info=err)  # fmt: skip
             raise PluginFailed(f"plugin {hook.name} failed: {kind.__name__}: {err}") from err
+
+
+def _default_headers(parent: Parent) -> dict[str, str]:
+    """The headers v2 gave a notice without them: source (the source option, else the broker
+    user), from_cluster (cluster, else the broker's host) and to_clusters (to, else the post
+    broker's host)."""
+    broker, post_broker = parent.broker, parent.post_broker
+    to = ",".join(parent.to) or (post_broker.netloc.rpartition("@")[2] if post_broker else "")
+    found = {
+        "source": parent.source or (broker.username if broker else None),
+        "from_cluster": parent.cluster or (broker.netloc.rpartition("@")[2] if broker else None),
+        "to_clusters": to,
+    }
+    return {name: value for name, value in found.items() if value}
+
+
+def _read_by(name: str, sources: list[str]) -> bool:
+    """Whether a plugin's code reads an option it never declared (v2 took those too)."""
+    pattern = re.compile(rf"\bparent\.{re.escape(name)}\b|['\"]{re.escape(name)}['\"]")
+    return any(pattern.search(text) for text in sources)
 
 
 def _load_file(

@@ -153,7 +153,7 @@ def test_the_rest_of_parent(tmp_path: Path, sarra_home: Path) -> None:
     parent.new_dir = "/elsewhere"
     assert parent.msg.new_dir == "/elsewhere" == parent.new_dir
     raw = parent.consumer.raw_msg
-    assert raw.body.startswith("20261206152218.5 http://h.example/") and "sum" in str(
+    assert raw.body.startswith(b"20261206152218.5 http://h.example/") and "sum" in str(
         raw.properties["application_headers"]
     )
     restarted = []
