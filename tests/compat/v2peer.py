@@ -28,12 +28,18 @@ def package_dir(env: PeerEnv) -> Path:
 
 
 def run_v2(
-    env: PeerEnv, home: Path, argv: list[str], stdin: str | None = None, timeout: float = 120
+    env: PeerEnv,
+    home: Path,
+    argv: list[str],
+    stdin: str | None = None,
+    timeout: float = 120,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run a command of v2's environment (its python or one of its sr_* commands) with a
     home of its own, so that v2 reads and writes nothing of the user's."""
     home.mkdir(parents=True, exist_ok=True)
     env_vars = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "PYTHON"))}
+    env_vars |= extra_env or {}
     env_vars |= {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
                  "XDG_CACHE_HOME": str(home / ".cache")}  # fmt: skip
     program = argv[0] if "/" in argv[0] else str(env.bin / argv[0])
