@@ -213,3 +213,14 @@ def test_status_and_stop_without_a_config_act_on_every_config(feed: Path) -> Non
     ]
     assert run("sr_sarra", "status").stdout == "sr_sarra: no configs to status\n"
     assert run("sr_subscribe", "cleanup").returncode == 2  # still needs a config
+
+
+@pytest.mark.parametrize(
+    ("component", "name"),
+    [("subscribe", "dd_amis.conf"), ("subscribe", "hpfx_amis"), ("sarra", "wmo_mesh.conf"),
+     ("sender", "ec2collab"), ("watch", "master.conf"), ("post", "WMO_mesh_post.conf")],
+)  # fmt: skip
+def test_add_finds_the_examples_v2_users_name(sarra_home: Path, component: str, name: str) -> None:
+    added = run(f"sr_{component}", "add", name)
+    assert added.returncode == 0, added.stderr
+    assert (sarra_home / component / f"{name.removesuffix('.conf')}.conf").is_file()

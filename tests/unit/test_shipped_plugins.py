@@ -388,3 +388,11 @@ def test_msg_sundew_pxroute_takes_v2s_option_names(tmp_path: Path) -> None:
                          "on_message msg_sundew_pxroute")  # fmt: skip
     assert p.run("on_message", msg_of(p, notice("bulletins/SACN31_CWAO_211200")))
     assert not p.run("on_message", msg_of(p, notice("bulletins/FTUS31_KWBC_211200")))
+
+
+def test_msg_rawlog(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    p = plugin(tmp_path, "on_message msg_rawlog")
+    assert p.run("on_message", msg_of(p, notice()))
+    (line,) = messages(caplog, "msg_rawlog received")
+    assert "body=b'" in line and "http://example.com/ dir/sub/b.txt'" in line
+    assert "'application_headers': {'sum': 'd," in line and "topic=v02.post.dir.sub" in line
