@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socketserver
 import threading
 import time
@@ -260,7 +261,9 @@ def test_hb_log(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     assert messages(caplog, f"hb_log: heartbeat: pid {os.getpid()}")
 
 
-def test_hb_memory_restarts_above_its_limit(tmp_path: Path) -> None:
+def test_hb_memory_restarts_above_its_limit(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     stop = threading.Event()
     p = plugin(tmp_path, "hb_memory_max 1k\nplugin hb_memory", stop=stop)
     try:
@@ -269,10 +272,13 @@ def test_hb_memory_restarts_above_its_limit(tmp_path: Path) -> None:
     finally:
         plugins_module.RESTART.clear()
     stop.clear()
-    baseline = plugin(tmp_path, "hb_memory_baseline_file 1\nplugin hb_memory", stop=stop)
+    baseline = plugin(tmp_path, "hb_memory_baseline_file 2\nplugin hb_memory", stop=stop)
+    baseline.event("on_heartbeat")  # before the baseline
     baseline.event("on_heartbeat")  # takes the baseline
-    baseline.event("on_heartbeat")  # well below 3 x the baseline
     assert not stop.is_set()
+    before, after = messages(caplog, "hb_memory: resident")[-2:]
+    assert re.fullmatch(r"hb_memory: resident [\d.]+ MiB; 1 of 2 items before the baseline", before)
+    assert re.fullmatch(r"hb_memory: resident [\d.]+ MiB; restart above [\d.]+ MiB", after)
 
 
 def test_hb_cache_and_hb_retry(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
