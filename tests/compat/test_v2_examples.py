@@ -3,7 +3,8 @@
 Each example config that v2 2.24.8 accepts (its own component is made from it: v2_examples.py)
 passes `sr check` here: it loads without error, with the plugins it names, v2's own files where
 it names one sarra does not ship. Every option name and alias v2's option parser knows (read
-from its sr_config.py) is known here, as an option or as one that has no effect.
+from its sr_config.py) is known here, as an option or as one that has no effect, and
+docs/v2-compat.md says what it stands for.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sarra.compat.plugins import shipped_dir
 from sarra.config.options import find
 
 SR = Path(sys.executable).parent / "sr"
+DOC = Path(__file__).parents[2] / "docs" / "v2-compat.md"
 
 ENV = {
     "FLOWBROKER": "localhost",
@@ -127,3 +129,6 @@ def test_every_name_of_v2s_option_vocabulary_is_known_here(v2_package: Path) -> 
     print(f"\nv2's option vocabulary: {len(names)} names and aliases")
     assert len(names) > 250
     assert sorted(name for name in names if find(name) is None) == []
+    documented = dict(re.findall(r"^\| `([^`]+)` \| (same|`\w+`) \|", DOC.read_text(), re.M))
+    meant = {n: "same" if find(n).name == n else f"`{find(n).name}`" for n in names}  # type: ignore[union-attr]
+    assert {n: documented.get(n) for n in names} == meant
