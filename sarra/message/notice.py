@@ -17,10 +17,12 @@ from typing import Any
 
 from sarra.integrity.parts import INPLACE, PARTITIONED, Parts
 
-_TIME = re.compile(r"([0-9]{8})(T?)([0-9]{6})((?:\.[0-9]+)?)((?:e-[0-9]{1,3})?)")
-"""A v02 or v03 time. v2 wrote the fraction of a second with `{:.9g}` less its leading digit,
-so a fraction under 0.0001 came out in exponent form: `.91685486e-05` (0.91685486e-05 s, as v2
-read it back), or `e-10` alone when the mantissa had one digit."""
+_TIME = re.compile(r"[0-9]{8}T?[0-9]{6}(?:\.[0-9]+)?")
+_EXPONENT_TIME = re.compile(r"([0-9]{8})T?([0-9]{6})(?:\.([0-9]+))?(e-[0-9]{1,3})")
+"""A v02 or v03 time; and one whose fraction v2 wrote in exponent form. v2 wrote the fraction of
+a second with `{:.9g}` less its leading digit, so a fraction under 0.0001 came out as
+`.91685486e-05` (0.91685486e-05 s, as v2 read it back), or `e-10` alone when the mantissa had
+one digit."""
 
 _FRACTION_DIGITS = 18
 """Digits kept of a fraction written in exponent form (far below what a float holds)."""
@@ -29,17 +31,18 @@ _FRACTION_DIGITS = 18
 def _split_time(text: str, want_v03: bool) -> str:
     """The one time parser: `YYYYMMDD[T]HHMMSS[.fff][e-NN]` in the form asked for (v03 with
     the `T`, v02 without), an exponent fraction written out in plain digits."""
-    match = _TIME.fullmatch(text)
+    if _TIME.fullmatch(text):
+        if (text[8] == "T") == want_v03:
+            return text  # already in the form asked for: the common case, no copy
+        return f"{text[:8]}T{text[8:]}" if want_v03 else text[:8] + text[9:]
+    match = _EXPONENT_TIME.fullmatch(text)
     if match is None:
         raise ValueError(f"not a timestamp: {text!r}")
-    date, tee, clock, fraction, exponent = match.groups()
-    if exponent:
-        digits = format(Decimal(f"0{fraction}{exponent}"), "f").partition(".")[2]
-        digits = digits[:_FRACTION_DIGITS].rstrip("0")
-        fraction = f".{digits}" if digits else ""
-    elif bool(tee) == want_v03:
-        return text  # already in the form asked for: the common case, no copy
-    return f"{date}{'T' if want_v03 else ''}{clock}{fraction}"
+    date, clock, fraction, exponent = match.groups()
+    digits = format(Decimal(f"0.{fraction or ''}{exponent}"), "f").partition(".")[2]
+    digits = digits[:_FRACTION_DIGITS].rstrip("0")
+    clock += f".{digits}" if digits else ""
+    return f"{date}T{clock}" if want_v03 else date + clock
 
 
 def time_v02_to_v03(text: str) -> str:
