@@ -125,6 +125,7 @@ class Sender:
             temporary = str(self.inflight.temporary(final))
             if temporary != remote:
                 self._make_dirs(transfer, posixpath.dirname(temporary))
+            logger.debug("sending %s to %s (inflight %s)", local, remote, temporary)
             size = transfer.put(file, temporary)
         # mode and time before the rename: the file appears complete, with its attributes
         mode = _mode(notice) if config.preserve_mode else None
@@ -136,6 +137,7 @@ class Sender:
             self._optional(transfer.utime, temporary, time_to_epoch(notice.mtime))
         if temporary != remote:
             transfer.rename(temporary, remote)
+        logger.debug("sent %d bytes to %s (mode %s)", size, remote, f"{mode:o}" if mode else "-")
         return Outcome("done", "", final, size, time.monotonic() - started)
 
     def _file_op(self, transfer: Transfer, notice: Notice, placement: Placement) -> Outcome:
