@@ -449,9 +449,9 @@ def flow_effects(
                     running[case.plugin] = _start(case, entry, plugin, marker, root, v2,
                                                   batch_exchange, served)  # fmt: skip
                 sides = [side for pair in running.values() for side in pair]
-                _wait(lambda sides=sides: all(s.ready() for s in sides), 30)
+                _wait(lambda sides=sides: all(s.ready() for s in sides), 60)
                 announce(declarer, notices, batch_exchange)
-                _wait(lambda sides=sides: all(s.finished() for s in sides), 30)
+                _wait(lambda sides=sides: all(s.finished() for s in sides), 60)
             finally:
                 for pair in running.values():
                     for side in pair:
