@@ -239,8 +239,9 @@ class Downloader:
                 writer.close()
             return size, writer.value()
 
-        logger.debug("downloading %s to %s (inflight %s)", redact_url(notice.url), final,
-                     self.config.inflight)  # fmt: skip
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("downloading %s to %s (inflight %s)", redact_url(notice.url), final,
+                         self.config.inflight)  # fmt: skip
         size, computed = self._write_into_place(notice, final, fetch)
         logger.debug("wrote %d bytes into %s (%s %s)", size, final, method or "no checksum",
                      computed or "")  # fmt: skip

@@ -332,8 +332,9 @@ class ConsumerLoop:
             outcome = self._plugin_transfer(job, placement)
             if outcome is not None:
                 return outcome
-        logger.debug("%s %s to %s", "sending" if self.sends else "fetching",
-                     redact_url(job.notice.url), placement.path)  # fmt: skip
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s %s to %s", "sending" if self.sends else "fetching",
+                         redact_url(job.notice.url), placement.path)  # fmt: skip
         return self.worker.handle(job.notice, placement)
 
     def _outcome(self, job: Job, outcome: Outcome) -> None:
@@ -450,7 +451,8 @@ class ConsumerLoop:
             self.nodupe.settle(*job.claim)  # type: ignore[union-attr]
         if job.delivery is not None:
             self.consumer.ack(job.delivery)  # type: ignore[union-attr]
-            logger.debug("acknowledged %s", redact_url(job.notice.url))
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("acknowledged %s", redact_url(job.notice.url))
 
     def _report(self, notice: Notice, code: int, message: str, seconds: float = 0.0) -> None:
         """Publish a report of what became of a notice (report_back), never blocking the ack."""
