@@ -14,6 +14,7 @@ from pathlib import Path
 from sarra.broker.errors import BrokerError
 from sarra.cli import lifecycle
 from sarra.cli.args import ACTIONS, CommandLine
+from sarra.compat import plugins
 from sarra.components.instances import running_pids
 from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_text
@@ -27,7 +28,6 @@ from sarra.config.loader import (
 )
 from sarra.config.options import GROUPS, OPTIONS, find
 from sarra.config.show import format_value, render
-from sarra.flow import plugins
 
 ActionError = lifecycle.Refused
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sarra.broker import admin
 from sarra.cli.args import CommandLine
+from sarra.compat.plugins import Plugins
 from sarra.components import instances
 from sarra.components.run import run_instance
 from sarra.config import paths
@@ -19,7 +20,6 @@ from sarra.config.credentials import Credentials
 from sarra.config.errors import ConfigError
 from sarra.config.loader import Config, load
 from sarra.config.loader import resolve_config_path as resolve
-from sarra.flow.plugins import Plugins
 from sarra.observe import status as observe_status
 from sarra.observe import text
 

@@ -36,6 +36,7 @@ import humanize
 
 from sarra.broker import plan
 from sarra.broker.publisher import Confirmation
+from sarra.compat.plugins import PluginFailed, Plugins
 from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.errors import ConfigError
@@ -45,7 +46,6 @@ from sarra.config.variables import UnknownVariable, expand, notice_lookup
 from sarra.flow import vip
 from sarra.flow.faults import Faults
 from sarra.flow.metrics import Metrics
-from sarra.flow.plugins import PluginFailed, Plugins
 from sarra.flow.poll_state import SeenFiles, Signature, load_seen, save_seen, state_file
 from sarra.flow.publish import NoticePublisher
 from sarra.flow.recorder import Recorder

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 from urllib.parse import unquote, urlsplit
 
+from sarra.compat.plugins import PluginFailed
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.loader import Config
 from sarra.config.masks import Mask
@@ -36,7 +37,6 @@ from sarra.flow.connections import ThreadTransfers
 from sarra.flow.inflight import Inflight
 from sarra.flow.parts_download import PartDownloader
 from sarra.flow.placement import Placement, place
-from sarra.flow.plugins import PluginFailed
 from sarra.integrity.checksum import b64_to_hex, checksum_bytes, checksum_file, new_checksum
 from sarra.message.notice import Notice, time_to_epoch
 from sarra.transfer.base import Transfer
@@ -249,7 +249,12 @@ class Downloader:
                 writer.close()
             return size, writer.value()
 
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("downloading %s to %s (inflight %s)", redact_url(notice.url), final,
+                         self.config.inflight)  # fmt: skip
         size, computed = self._write_into_place(notice, placement, fetch)
+        logger.debug("wrote %d bytes into %s (%s %s)", size, final, method or "no checksum",
+                     computed or "")  # fmt: skip
         reason = "transformed by on_data plugins" if self.on_data is not None else ""
         if computed is not None and notice.identity is not None:
             expected = b64_to_hex(notice.identity.value)

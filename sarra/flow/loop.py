@@ -6,7 +6,7 @@ worker threads. A notice is acknowledged only when its work is done: its file co
 its final name, its onward notice confirmed by the broker, or its failure kept in the on-disk
 retry queue. Malformed notices, rejected ones and refused paths are logged and acknowledged.
 
-Plugins (sarra.flow.plugins), when the config names any, run at fixed points: on_start and
+Plugins (sarra.compat.plugins), when the config names any, run at fixed points: on_start and
 on_stop, on_message after the filter, do_download/do_get (do_send/do_put) before the worker's
 own transfer, on_part/on_file after a download, on_post before a publish, on_report before a
 report, on_heartbeat; a plugin that raises sends its notice to the retry queue.
@@ -33,6 +33,8 @@ from urllib.parse import urlsplit
 from sarra.broker import admin, naming, plan
 from sarra.broker.consumer import Consumer, Delivery
 from sarra.broker.publisher import Confirmation
+from sarra.compat.plugin_parent import Msg
+from sarra.compat.plugins import PluginFailed, Plugins
 from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.errors import ConfigError, Where
@@ -43,8 +45,6 @@ from sarra.flow.download import Downloader, Outcome, remote_path
 from sarra.flow.faults import Faults
 from sarra.flow.nodupe import NoDupeUnavailable, notice_key, open_nodupe
 from sarra.flow.placement import Placement
-from sarra.flow.plugin_parent import Msg
-from sarra.flow.plugins import PluginFailed, Plugins
 from sarra.flow.publish import NoticePublisher
 from sarra.flow.recorder import Recorder
 from sarra.flow.retry import FIRST_DELAY, RetryEntry, open_retry_queue
@@ -296,12 +296,17 @@ class ConsumerLoop:
         config = self.config
         notice = job.notice
         url = notice.url
+        debug = logger.isEnabledFor(logging.DEBUG)
+        if debug:
+            where = "the retry queue" if job.retry else f"exchange {notice.exchange}"
+            logger.debug("received %s from %s (topic %s)", redact_url(url), where, notice.topic)
         accepted, mask = is_accepted(config.masks, url, config.accept_unmatch)
         if not accepted:
             self._count("rejected")
-            if config.log_reject:
+            if config.log_reject or debug:
                 why = f"matches reject {mask.pattern} ({mask.where})" if mask else "no accept"
-                logger.info("rejected %s: %s", redact_url(url), why)
+                logger.log(logging.INFO if config.log_reject else logging.DEBUG,
+                           "rejected %s: %s", redact_url(url), why)  # fmt: skip
             self._finish(job)
             return
         if self.nodupe is not None and job.retry is None:
@@ -331,6 +336,10 @@ class ConsumerLoop:
                 logger.error("refused %s: %s", redact_url(url), err)
                 self._finish(job)
                 return
+        if debug:
+            rule = f"accept {mask.pattern} ({mask.where})" if mask else "accept_unmatch"
+            to = f" -> {placement.path}" if placement is not None else ""
+            logger.debug("accepted %s by %s%s", redact_url(url), rule, to)
         if self.plugins is not None and not self._on_message(job, placement):
             return
         if placement is None:
@@ -424,6 +433,9 @@ class ConsumerLoop:
             outcome = self._plugin_transfer(job, placement)
             if outcome is not None:
                 return outcome
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s %s to %s", "sending" if self.sends else "fetching",
+                         redact_url(job.notice.url), placement.path)  # fmt: skip
         return self.worker.handle(job.notice, placement)
 
     def _outcome(self, job: Job, outcome: Outcome) -> None:
@@ -566,6 +578,8 @@ class ConsumerLoop:
             self.nodupe.settle(*job.claim)  # type: ignore[union-attr]
         if job.delivery is not None:
             self.consumer.ack(job.delivery)  # type: ignore[union-attr]
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("acknowledged %s", redact_url(job.notice.url))
 
     def _report(self, notice: Notice, code: int, message: str, seconds: float = 0.0) -> None:
         """Publish a report of what became of a notice (report_back), never blocking the ack."""
@@ -618,7 +632,7 @@ class ConsumerLoop:
             self._count("retried")
             self._take(Job(notice, None, entry), pool)
 
-    # --- plugins (sarra.flow.plugins): each hook says whether the notice goes on
+    # --- plugins (sarra.compat.plugins): each hook says whether the notice goes on
 
     def _plugin_failed(self, job: Job, err: PluginFailed) -> None:
         """A plugin asked to see the notice later: it goes to the retry queue; or a plugin

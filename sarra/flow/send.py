@@ -126,6 +126,7 @@ class Sender:
             temporary = str(self.inflight.temporary(final))
             if temporary != remote:
                 self._make_dirs(transfer, posixpath.dirname(temporary))
+            logger.debug("sending %s to %s (inflight %s)", local, remote, temporary)
             try:
                 size = transfer.put(file, temporary)
             except BaseException:
@@ -142,6 +143,7 @@ class Sender:
             self._optional(transfer.utime, temporary, time_to_epoch(notice.mtime))
         if temporary != remote:
             transfer.rename(temporary, remote)
+        logger.debug("sent %d bytes to %s (mode %s)", size, remote, f"{mode:o}" if mode else "-")
         return Outcome("done", "", final, size, time.monotonic() - started)
 
     def _file_op(self, transfer: Transfer, notice: Notice, placement: Placement) -> Outcome:
