@@ -106,13 +106,32 @@ def _status_of(component: str, ref: str) -> tuple[str, str, bool]:
 
 
 def status(component: str, command: CommandLine) -> int:
-    """One line per config: its state (running, connecting, refused by the broker, crashed,
-    stopped...), rates, lag, queue depth and last file (sarra.observe); non-zero when one
-    needs a look."""
-    statuses = observe_status.collect([_status_of(component, ref) for ref in command.configs])
-    for line in text.render(statuses, totals=False):
+    """Per config: its instances as v2 said them (`sr_subscribe x 01 is running (pid=N)`,
+    `instance missing`, `is stopped`: scripts grep these), then one line with its state
+    (running, connecting, refused by the broker, crashed...), rates, lag, queue depth and last
+    file (sarra.observe); non-zero when one needs a look."""
+    refs = [_status_of(component, ref) for ref in command.configs]
+    statuses = observe_status.collect(refs)
+    for (_, name, _), line in zip(refs, text.render(statuses, totals=False), strict=True):
+        for said in instance_lines(component, name):
+            print(said)
         print(line)
     return 1 if any(s.problems for s in statuses) else 0
+
+
+def instance_lines(component: str, name: str) -> list[str]:
+    """What v2 said of each instance of a config: `NN is running (pid=N)`, `NN instance
+    missing (pid=N)`, or `is stopped` for the config when none was started."""
+    said = []
+    for instance in instances.instances(component, name):
+        prefix = f"sr_{component} {name} {instance.number:02d}"
+        if instance.running:
+            said.append(f"{prefix} is running (pid={instance.pid})")
+        elif instance.pid is not None:
+            said.append(f"{prefix} instance missing (pid={instance.pid})")
+        else:
+            said.append(f"{prefix} is stopped")
+    return said or [f"sr_{component} {name} is stopped"]
 
 
 def _hung(component: str, config: Config) -> list[instances.Instance]:

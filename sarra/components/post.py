@@ -201,7 +201,8 @@ class Poster:
         messages: list[Message] = []
         urls: list[str] = []
         for posted in held:
-            logger.info("posted %s to %s%s", posted.url, posted.messages[0].exchange, posted.what)
+            # the URL last, as v2's post_log ended with the path: scripts take the last word
+            logger.info("posted to %s%s: %s", posted.messages[0].exchange, posted.what, posted.url)
             messages += posted.messages
             urls += [posted.url] * len(posted.messages)
             self.files += 1

@@ -456,16 +456,18 @@ class ConsumerLoop:
                 logger.info("%s: %s (notice %s)", outcome.path, outcome.reason, url)
             elif logger.isEnabledFor(logging.INFO):
                 rate = outcome.size / outcome.seconds if outcome.seconds > 0 else 0
+                # the path last, after "downloaded to:" (or "sent to:"), as v2's file_log wrote
+                # it: scripts grep that and take the last word
                 logger.info(
-                    "%s %s to %s (%s in %.3fs, %s/s, lag %s)%s",
-                    done,
+                    "%s (%s in %.3fs, %s/s, lag %s%s) %s to: %s",
                     url,
-                    outcome.path,
                     human_size(outcome.size),
                     outcome.seconds,
                     human_size(rate),
                     "?" if lag is None else short_duration(lag),
                     f"; {outcome.reason}" if outcome.reason else "",
+                    done,
+                    outcome.path,
                 )
             if outcome.transformed:
                 self._report(notice, 203, "Transformed during download", outcome.seconds)

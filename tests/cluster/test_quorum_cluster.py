@@ -39,7 +39,7 @@ pytestmark = pytest.mark.skipif(
 COUNT = 2000
 REDIS = "redis://127.0.0.1:6379/0"
 BIN = Path(sys.executable).parent
-DOWNLOADED = re.compile(r"downloaded \S+/(f\d{5}\.dat) to ")
+DOWNLOADED = re.compile(r"/(f\d{5}\.dat) \(.*\) downloaded to: ")
 RECONNECTED = re.compile(r"reconnected after (\d+\.\d+) s away")
 
 

@@ -228,7 +228,8 @@ def test_command_line_with_base_url_base_dir_and_bare_paths(tmp_path: Path, exch
         consumer.close()
     assert result.returncode == 1, result.stderr  # the missing path
     assert f"cannot post {tmp_path / 'missing'}" in result.stderr
-    assert f"posted sftp://host/{a.relative_to(tmp_path / 'data')} to {exchange}" in result.stderr
+    posted = f"posted to {exchange} (110 bytes): sftp://host/{a.relative_to(tmp_path / 'data')}\n"
+    assert posted in result.stderr  # the URL last, as v2's post_log ended with the path
     assert "posted 2 files" in result.stderr
     assert piped.returncode == 0, piped.stderr
     urls = sorted(n.url for n in notices)

@@ -4,6 +4,7 @@ one instance, and start/status/stop without a config acting on all configs."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 from pathlib import Path
@@ -117,3 +118,46 @@ def test_start_status_stop_without_a_config_and_no_n_on_one_instance(
     assert instances.running_pids("subscribe", "two") == []
     for name in ("one", "two"):
         sr("sr_subscribe", "cleanup", name)
+
+
+def test_scripts_that_grep_v2_log_and_status_lines_still_work(
+    tmp_path: Path,
+    sarra_home: Path,
+    exchange: str,
+    credentials: Path,
+    served_root: Path,
+    http_server: HttpServer,
+) -> None:
+    """`grep 'downloaded to' | awk '{print $NF}'` finds the files; a post's line ends with what
+    was posted; status says `NN is running (pid=N)`, `instance missing`, `is stopped`."""
+    out = tmp_path / "out"
+    config = sarra_home / "subscribe" / "grep.conf"
+    config.parent.mkdir()
+    config.write_text(f"broker amqp://guest@127.0.0.1/\nexchange {exchange}\nexpire 2m\n"
+                      f"directory {out}\naccept .*\n")  # fmt: skip
+    names = [f"grep_{exchange}_{n}" for n in range(3)]
+    for name in names:
+        (served_root / name).write_bytes(name.encode())
+    assert "sr_subscribe grep is stopped" in sr("sr_subscribe", "status", "grep").stdout
+    started = sr("sr_subscribe", "start", "grep")
+    assert started.returncode == 0, started.stderr
+    log = sarra_home.parent.parent / "cache" / "sarra" / "log" / "sr_subscribe_grep_01.log"
+    try:
+        wait_for(lambda: log.exists() and "consumer pid" in log.read_text(), "the consumer")
+        base = f"http://127.0.0.1:{http_server.port}/"
+        announce(load("subscribe", config),
+                 [file_notice(base, name, name.encode()) for name in names], exchange)  # fmt: skip
+        wait_for(lambda: log.read_text().count("downloaded to") == 3, "three downloads")
+        paths = [line.split()[-1] for line in log.read_text().splitlines()
+                 if "downloaded to" in line]  # fmt: skip
+        assert sorted(paths) == sorted(str(out / name) for name in names)
+        status = sr("sr_subscribe", "status", "grep").stdout
+        (pid,) = instances.running_pids("subscribe", "grep")
+        assert f"sr_subscribe grep 01 is running (pid={pid})" in status.splitlines()
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: not instances.running_pids("subscribe", "grep"), "the instance gone")
+        status = sr("sr_subscribe", "status", "grep").stdout
+        assert f"sr_subscribe grep 01 instance missing (pid={pid})" in status.splitlines()
+    finally:
+        sr("sr_subscribe", "stop", "grep")
+    assert "sr_subscribe grep is stopped" in sr("sr_subscribe", "status", "grep").stdout

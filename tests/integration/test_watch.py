@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -238,4 +239,5 @@ def test_daemon_start_status_stop(sarra_home: Path, tmp_path: Path, exchange: st
     assert stopped.returncode == 0
     assert instances.running_pids("watch", "tree") == []
     assert notices[0].rel_path == str(tree / "daemon.dat")
-    assert f"posted file:{tree / 'daemon.dat'}" in log.read_text()
+    posted = rf"posted to \S+ \(\d+ bytes\): file:{tree / 'daemon.dat'}$"  # the URL last
+    assert re.search(posted, log.read_text(), re.M)
