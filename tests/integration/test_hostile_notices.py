@@ -87,11 +87,15 @@ def test_a_path_too_long_for_the_destination_is_dropped_not_retried(
 
 
 BROKEN_DOWNLOAD = """
-def broken(parent):
-    parent.msg.new_file = 7  # a defect: a name that is no name
-    return True
+class Broken:
+    def registered_as(self):  # without it, as in v2, the built-in transfer takes http
+        return ["http"]
 
-self.do_download = broken
+    def perform(self, parent):
+        parent.msg.new_file = 7  # a defect: a name that is no name
+        return True
+
+self.do_download = Broken().perform
 """
 
 

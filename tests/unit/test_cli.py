@@ -210,9 +210,14 @@ def test_status_and_stop_without_a_config_act_on_every_config(feed: Path) -> Non
     feed.with_name("off.conf.off").write_text(feed.read_text())
     status = run("sr_subscribe", "status")
     assert status.returncode == 0, status.stderr
-    assert status.stdout.splitlines() == [
-        "sr_subscribe feed: stopped",
-        "sr_subscribe other: stopped",
+    said = status.stdout.splitlines()
+    assert [line for line in said if line.startswith("sr_subscribe")] == [
+        "sr_subscribe feed is stopped",
+        "sr_subscribe other is stopped",
+    ]
+    assert [line.split() for line in said if "/" in line] == [
+        ["subscribe/feed", "stopped"],
+        ["subscribe/other", "stopped"],
     ]
     assert run("sr_subscribe", "stop").stdout.splitlines() == [
         "sr_subscribe feed: stopped",
