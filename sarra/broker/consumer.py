@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import Any, NamedTuple
+from typing import Any
 
 from pika.channel import Channel
 from pika.spec import Basic, BasicProperties
@@ -24,27 +24,17 @@ from pika.spec import Basic, BasicProperties
 from sarra.broker.acks import AckTracker
 from sarra.broker.backoff import Backoff
 from sarra.broker.connect import ConnectionSettings
+from sarra.broker.interface import Delivery
 from sarra.broker.link import Link, Wakeup
 from sarra.broker.topology import QueueSpec, run_steps
 
 _log = logging.getLogger(__name__)
 
+__all__ = ["Consumer", "Delivery"]
+
 ACK_GATHER = 0.005
 """Seconds acknowledgements are gathered before they are sent together, unless a quarter of
 the prefetch is waiting (then they go at once, so that the broker never runs dry)."""
-
-
-class Delivery(NamedTuple):
-    """One notice received; pass it back to `Consumer.ack` when done with it."""
-
-    routing_key: str
-    exchange: str
-    body: bytes
-    headers: dict[str, Any]
-    content_type: str | None
-    redelivered: bool
-    delivery_tag: int
-    generation: int
 
 
 class Consumer:
@@ -107,6 +97,10 @@ class Consumer:
             self._ack_now.request()  # the broker would soon run out of prefetch
         else:
             self._ack_soon.request()
+
+    def describe(self) -> str:
+        """The queue consumed, for a log line."""
+        return f"queue {self.queue.name}"
 
     def close(self, timeout: float = 10.0) -> bool:
         """Stop consuming, send the acknowledgements asked for, close the connection and end

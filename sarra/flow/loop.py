@@ -29,9 +29,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from sarra.broker import admin, naming, plan
-from sarra.broker.consumer import Consumer, Delivery
-from sarra.broker.publisher import Confirmation
+from sarra.broker import Confirmation, Consumer, Delivery, admin, naming, open_consumer, plan
 from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.errors import ConfigError, Where
@@ -143,11 +141,9 @@ class ConsumerLoop:
         if config.reset and self.share == 1:
             for line in admin.reset(config, credentials=self.credentials):
                 logger.info("reset: %s", line)
-        spec = plan.queue_spec(config, self.share)
-        settings = plan.connection_settings(
-            config, config.broker, "consumer", self.number, credentials=self.credentials
-        )
-        self.consumer = Consumer(settings, spec, prefetch=config.prefetch).start()  # type: ignore[arg-type]
+        self.consumer = open_consumer(
+            config, self.share, number=self.number, credentials=self.credentials
+        ).start()
         if plan.post_broker(config):
             self.publisher = NoticePublisher(config, self.credentials, self.number).start()
         if config.report_back:
@@ -157,8 +153,8 @@ class ConsumerLoop:
                 config, self.credentials, self.number, reports_to=exchange
             ).start()
         logger.info(
-            "consuming queue %s on %s (prefetch %d)%s",
-            spec.name if spec else "-",
+            "consuming %s on %s (prefetch %d)%s",
+            self.consumer.describe(),
             redact_url(config.broker),
             config.prefetch,
             f", posting to {self.publisher.describe()}" if self.publisher else "",

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sarra.broker import plan
-from sarra.broker.publisher import Confirmation, Message, Publisher
+from sarra.broker import Confirmation, Message, open_publisher, plan
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.loader import Config
 from sarra.message import v02, v03
@@ -49,12 +48,14 @@ class NoticePublisher:
             self.exchanges = [] if self.follow_input else plan.post_exchanges(config)
         self.v03 = self.prefix.startswith("v03")
         self.persistent = config.persistent
-        role = "reporter" if reports_to else "publisher"
-        settings = plan.connection_settings(
-            config, url, role, max(number, 1), credentials=credentials
-        )
-        self.publisher = Publisher(
-            settings, self.exchanges, declare_exchanges=config.declare_exchange
+        self.publisher = open_publisher(
+            config,
+            url,
+            "reporter" if reports_to else "publisher",
+            self.exchanges,
+            number=number,
+            headers=not self.v03,
+            credentials=credentials,
         )
 
     def start(self) -> NoticePublisher:

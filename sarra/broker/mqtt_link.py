@@ -1,0 +1,331 @@
+"""One MQTT connection: a paho client whose own network thread keeps it open, reconnecting after
+every failure (the role link.py has for AMQP).
+
+paho's thread reads and writes the socket, calls the callbacks and reconnects by itself: after
+1 s, then doubling up to RECONNECT_CAP, so that a broker back from an outage is found again
+within a few seconds. A refusal that retrying cannot cure (bad credentials, a refused user, the
+client id taken over) is logged once at error, with a hint, and retried every PERSON_DELAY only.
+Each failure is logged once with its reason (the same reason again only at debug), and each
+recovery with the number of failed attempts and how long the broker was away.
+
+What the connection is for (consuming, publishing) is a `Session`: the link tells it when a
+connection is made and when it is gone, and the session tells the link when it works (`ready`).
+Callers in other threads call paho's thread-safe methods (publish, ack) directly.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from paho.mqtt import client as paho
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from sarra.broker.connect import ConnectionSettings, tls_context
+from sarra.broker.mqtt_errors import describe_failure, explain, needs_a_person
+
+_log = logging.getLogger(__name__)
+
+RECONNECT_FIRST = 1.0
+RECONNECT_CAP = 4.0
+"""Seconds between reconnection attempts: 1, 2, 4, 4 ... (a broker back is found within 5 s)."""
+
+PERSON_DELAY = 60.0
+"""Seconds between attempts after a refusal that needs a person (bad credentials...)."""
+
+PROTOCOLS = {"5": paho.MQTTv5, "3.1.1": paho.MQTTv311}
+"""The mqtt_protocol option's values."""
+
+NEVER_EXPIRES = 0xFFFFFFFF
+"""MQTT 5's session expiry interval meaning never."""
+
+
+class Session(Protocol):
+    """What a link's connection is for; every method runs in paho's thread."""
+
+    def connected(self, session_present: bool, properties: Properties) -> None:
+        """A connection is made: set it up, then call the link's `ready()`."""
+
+    def lost(self) -> None:
+        """The connection is gone."""
+
+
+class _Client(paho.Client):
+    """paho's client, keeping why the last connection attempt failed (paho says only that it
+    did)."""
+
+    last_error: BaseException | None = None
+
+    def reconnect(self) -> paho.MQTTErrorCode:
+        try:
+            return super().reconnect()
+        except OSError as error:
+            self.last_error = error
+            raise
+
+
+def new_client(
+    settings: ConnectionSettings,
+    client_id: str,
+    *,
+    protocol: str = "5",
+    clean_start: bool = True,
+    manual_ack: bool = False,
+) -> _Client:
+    """A paho client for a broker: its MQTT version, transport (tcp or websockets), TLS
+    (tls_rigour) and credentials set; not connected."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"mqtt_protocol {protocol!r} is not one of {', '.join(PROTOCOLS)}")
+    url = settings.url
+    client = _Client(
+        paho.CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        clean_session=None if protocol == "5" else clean_start,
+        protocol=PROTOCOLS[protocol],
+        transport="websockets" if url.websocket else "tcp",
+        manual_ack=manual_ack,
+    )
+    if url.user:
+        client.username_pw_set(url.user, url.password)
+    if url.tls:
+        client.tls_set_context(tls_context(settings.tls_rigour))
+    if url.websocket:
+        client.ws_set_options(path=url.path)
+    client.suppress_exceptions = True  # a callback that fails must not end paho's thread
+    return client
+
+
+F = TypeVar("F", bound=Callable[..., None])
+
+
+def guarded(callback: F) -> F:
+    """A paho callback that logs its own failure (paho's thread goes on, the failure shows)."""
+
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            callback(*args, **kwargs)
+        except Exception:
+            _log.exception("unexpected error in %s", callback.__qualname__)
+
+    return run  # type: ignore[return-value]
+
+
+def connect_properties(
+    protocol: str, *, clean_start: bool, expire: float = 0.0, receive_maximum: int | None = None
+) -> Properties | None:
+    """MQTT 5's CONNECT properties: the session expiry (none with a clean start; `expire`
+    seconds, 0 = never, otherwise) and the receive maximum; None for MQTT 3.1.1."""
+    if protocol != "5":
+        return None
+    properties = Properties(PacketTypes.CONNECT)
+    if clean_start:
+        properties.SessionExpiryInterval = 0
+    else:
+        properties.SessionExpiryInterval = round(expire) if expire > 0 else NEVER_EXPIRES
+    if receive_maximum:
+        properties.ReceiveMaximum = max(1, min(receive_maximum, 65535))
+    return properties
+
+
+def connect_arguments(
+    settings: ConnectionSettings, v5: bool, clean_start: bool, properties: Properties | None
+) -> dict[str, Any]:
+    """The arguments of paho's connect() and connect_async()."""
+    url = settings.url
+    arguments: dict[str, Any] = {
+        "host": url.host,
+        "port": url.port,
+        "keepalive": max(5, round(settings.heartbeat)) if settings.heartbeat > 0 else 60,
+    }
+    if v5:
+        arguments.update(clean_start=clean_start, properties=properties)
+    return arguments
+
+
+class MqttLink:
+    """A paho client in its own thread, kept connected until `close()`.
+
+    `client_id` names the session: with `clean_start` False, the broker keeps it (and the
+    messages for it) `expire` seconds after a disconnection (0 = for ever) and resumes it on the
+    next connection with the same id. `receive_maximum` bounds the messages the broker sends
+    ahead of their acknowledgement (MQTT 5); `manual_ack` leaves every acknowledgement to the
+    session.
+    """
+
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        client_id: str,
+        session: Session,
+        *,
+        protocol: str = "5",
+        clean_start: bool = True,
+        expire: float = 0.0,
+        receive_maximum: int | None = None,
+        manual_ack: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.client_id = client_id
+        self.v5 = protocol == "5"
+        self._session = session
+        self._clean_start = clean_start
+        client = new_client(
+            settings, client_id, protocol=protocol, clean_start=clean_start, manual_ack=manual_ack
+        )
+        client.reconnect_delay_set(RECONNECT_FIRST, RECONNECT_CAP)  # type: ignore[arg-type]
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
+        self.client = client
+        self._properties = connect_properties(
+            protocol, clean_start=clean_start, expire=expire, receive_maximum=receive_maximum
+        )
+        self._ready = threading.Event()
+        self._closing = False
+        # paho's thread only:
+        self.generation = 0  # connections made so far
+        self._connected = False
+        self._was_ready = False
+        self._failures = 0
+        self._down_since: float | None = None
+        self._last_reason: str | None = None
+        self._slow = False
+
+    # --- any thread
+
+    def start(self) -> None:
+        """Start paho's thread, which connects (and reconnects) by itself."""
+        self.client.connect_async(
+            **connect_arguments(self.settings, self.v5, self._clean_start, self._properties)
+        )
+        self.client.loop_start()
+
+    @property
+    def last_reason(self) -> str | None:
+        """Why the last attempt failed, while the link is down."""
+        return self._last_reason
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait until the session works (again); False if `timeout` passed first."""
+        return self._ready.wait(timeout)
+
+    @property
+    def is_ready(self) -> bool:
+        """Whether the session works now."""
+        return self._ready.is_set()
+
+    def close(self) -> None:
+        """Disconnect (the broker keeps a persistent session) and end paho's thread."""
+        self._closing = True
+        self.client.disconnect()
+        self.client.loop_stop()
+        self._ready.clear()
+
+    # --- paho's thread
+
+    def ready(self) -> None:
+        """The session says it works: log a recovery, let waiters go."""
+        url, failures = self.settings.url, self._failures
+        if failures:
+            _log.info(
+                "%s: %r %s after %d failed attempt%s (%.1f s away)",
+                url,
+                self.settings.name,
+                "reconnected" if self._was_ready else "connected",
+                failures,
+                "" if failures == 1 else "s",
+                time.monotonic() - (self._down_since or time.monotonic()),
+            )
+        elif not self._was_ready:
+            _log.info("%s: %r connected", url, self.settings.name)
+        self._failures = 0
+        self._down_since = None
+        self._last_reason = None
+        self._was_ready = True
+        if self._slow:
+            self._slow = False
+            self.client.reconnect_delay_set(RECONNECT_FIRST, RECONNECT_CAP)  # type: ignore[arg-type]
+        self._ready.set()
+
+    @guarded
+    def _on_connect(
+        self,
+        _client: Any,
+        _userdata: Any,
+        flags: paho.ConnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            self._failed(explain(reason), person=needs_a_person(reason))
+            return
+        self._connected = True
+        self.generation += 1
+        self._session.connected(
+            flags.session_present, properties or Properties(PacketTypes.CONNACK)
+        )
+
+    @guarded
+    def _on_disconnect(
+        self,
+        _client: Any,
+        _userdata: Any,
+        flags: paho.DisconnectFlags,
+        reason: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
+        self._ready.clear()
+        connected, self._connected = self._connected, False
+        if not connected:
+            return  # the end of an attempt refused and logged already
+        self._session.lost()
+        if self._closing:
+            return
+        if flags.is_disconnect_packet_from_server:
+            self._failed(
+                f"disconnected by the broker: {explain(reason)}", person=needs_a_person(reason)
+            )
+        elif reason.value == 0x8D:
+            self._failed(explain(reason))
+        else:
+            self._failed("connection lost")
+
+    @guarded
+    def _on_connect_fail(self, client: Any, _userdata: Any) -> None:
+        error = getattr(client, "last_error", None)
+        self._failed(describe_failure(error) if error else "cannot connect")
+
+    def _failed(self, reason: str, *, person: bool = False) -> None:
+        if self._closing:
+            return
+        self._failures += 1
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+        if person and not self._slow:
+            self._slow = True
+            self.client.reconnect_delay_set(PERSON_DELAY, PERSON_DELAY)  # type: ignore[arg-type]
+        if reason == self._last_reason:
+            _log.debug("%s: %s (again, %d attempts)", self.settings.url, reason, self._failures)
+            return
+        self._last_reason = reason
+        delay = (
+            PERSON_DELAY
+            if self._slow
+            else min(RECONNECT_CAP, RECONNECT_FIRST * 2 ** (self._failures - 1))
+        )
+        _log.log(
+            logging.ERROR if person else logging.WARNING,
+            "%s: %s (connection %r, client id %s); trying again in %.0f s",
+            self.settings.url,
+            reason,
+            self.settings.name,
+            self.client_id,
+            delay,
+        )
