@@ -1,0 +1,132 @@
+"""The components over MQTT, end to end: sr_post to sr_subscribe through the machine's Mosquitto
+moving real files over HTTP, and shovels from RabbitMQ to Mosquitto and back."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+from mqttkit import local_mosquitto, new_exchange
+from pumpkit import announce, declare, file_notice, running, take, wait_for, watch
+from servers import HttpServer
+
+from sarra.broker import admin, plan
+from sarra.components import post
+from sarra.config.credentials import Credentials
+from sarra.config.errors import ConfigError
+from sarra.config.loader import Config, load
+from sarra.flow.loop import ConsumerLoop
+
+pytestmark = [pytest.mark.mqtt, pytest.mark.broker]
+
+
+@pytest.fixture
+def local() -> str:
+    return local_mosquitto()
+
+
+def config(tmp_path: Path, component: str, body: str) -> Config:
+    path = tmp_path / f"{component}_{uuid.uuid4().hex[:8]}.conf"
+    path.write_text(f"expire 1m\nheartbeat 1\n{body}")
+    return load(component, path)
+
+
+@pytest.mark.parametrize("prefix", ["v03", "v02.post"])
+def test_post_to_subscribe_over_mqtt_moves_every_file_over_http(
+    tmp_path: Path,
+    local: str,
+    credentials: Path,
+    served_root: Path,
+    http_server: HttpServer,
+    prefix: str,
+) -> None:
+    exchange = new_exchange()
+    source = served_root / exchange
+    files = {}
+    for number in range(6):
+        path = source / f"d{number % 2}" / f"f{number}.dat"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(os.urandom(500 + number))
+        files[path.name] = path.read_bytes()
+    destination = tmp_path / "out"
+    fetcher = config(
+        tmp_path,
+        "subscribe",
+        f"broker {local}\nexchange {exchange}\ntopic_prefix {prefix}\n"
+        f"directory {destination}\naccept .*\n",
+    )
+    poster = config(
+        tmp_path,
+        "post",
+        f"post_broker {local}\npost_exchange {exchange}\npost_topic_prefix {prefix}\n"
+        f"post_base_url http://127.0.0.1:{http_server.port}/\npost_base_dir {served_root}\n",
+    )
+    with running(fetcher) as loop:
+        assert post.post_once(poster, Credentials.load(credentials), [str(source)]) == 0
+        wait_for(lambda: loop.counts["downloaded"] == len(files), "the downloads")
+    assert {p.name: p.read_bytes() for p in destination.iterdir()} == files
+
+
+def test_shovels_from_rabbitmq_to_mosquitto_and_back(
+    tmp_path: Path, local: str, credentials: Path
+) -> None:
+    amqp_in, mqtt_mid, amqp_out = f"{new_exchange()}_in", new_exchange(), f"{new_exchange()}_out"
+    to_mqtt = config(
+        tmp_path,
+        "shovel",
+        f"broker amqp://guest@127.0.0.1/\nexchange {amqp_in}\ntopic_prefix v03\n"
+        f"post_broker {local}\npost_exchange {mqtt_mid}\n",
+    )
+    to_amqp = config(
+        tmp_path,
+        "shovel",
+        f"broker {local}\nexchange {mqtt_mid}\ntopic_prefix v03\n"
+        f"post_broker amqp://guest@127.0.0.1/\npost_exchange {amqp_out}\n",
+    )
+    declare(to_mqtt, amqp_in)
+    out = watch(to_amqp, amqp_out)
+    notices = [file_notice("http://example.org/", f"a/b/f{n}.txt", b"x" * n) for n in range(5)]
+    try:
+        with running(to_amqp) as back, running(to_mqtt) as there:
+            announce(to_mqtt, notices, amqp_in, prefix="v03")
+            got = take(out, 5)
+            wait_for(lambda: there.counts["posted"] == 5 and back.counts["posted"] == 5, "posts")
+    finally:
+        out.close()
+        admin.cleanup(to_amqp)
+    assert sorted(n.rel_path for n in got) == sorted(n.rel_path for n in notices)
+    assert {n.identity for n in got} == {n.identity for n in notices}
+    assert {n.topic for n in got} == {"v03.a.b"}
+
+
+def test_v02_over_mqtt_3_1_1_is_refused_with_a_reason(tmp_path: Path, local: str) -> None:
+    subscriber = config(
+        tmp_path, "subscribe", f"broker {local}\nmqtt_protocol 3.1.1\ntopic_prefix v02.post\n"
+    )
+    with pytest.raises(ConfigError, match=r"need headers, which MQTT 3\.1\.1 cannot carry"):
+        ConsumerLoop(subscriber, 1, threading.Event()).run()
+
+
+def test_declare_and_cleanup_of_a_config_act_on_each_instances_session(
+    tmp_path: Path, local: str
+) -> None:
+    exchange = new_exchange()
+    subscriber = config(
+        tmp_path, "subscribe", f"broker {local}\nexchange {exchange}\ninstances 2\n"
+    )
+    declared = admin.declare(subscriber)
+    assert [line.split(": ", 1)[1].split(" (")[0] for line in declared[::2]] == [
+        f"session {name} created" for name in _client_ids(subscriber)
+    ]
+    assert all("subscribed to $share/" in line for line in declared[1::2])
+    removed = admin.cleanup(subscriber)
+    assert [line.split(": ", 1)[1] for line in removed] == [
+        f"session {name} removed" for name in _client_ids(subscriber)
+    ]
+
+
+def _client_ids(subscriber: Config) -> list[str]:
+    return [spec.client_id for spec in plan.mqtt_sessions(subscriber)]
