@@ -139,7 +139,8 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
 
 @dataclass
 class HttpServer:
-    """A threaded HTTP(S) server of `root`; see the module docstring for its switches."""
+    """A threaded HTTP(S) server of `root`; see the module docstring for its switches. It
+    listens on `port`, or on a free port when that is 0."""
 
     root: Path
     user: str | None = None
@@ -161,7 +162,7 @@ class HttpServer:
         if self.tls:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(*self.tls)
-        self._server = _HttpListener((LOCALHOST, 0), _HttpHandler, self, context)
+        self._server = _HttpListener((LOCALHOST, self.port), _HttpHandler, self, context)
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         wait_until_listening(self.port)

@@ -54,6 +54,7 @@ __all__ = [
     "PublishError",
     "Publisher",
     "QueueSpec",
+    "held_share",
     "open_consumer",
     "open_publisher",
     "parse_broker_url",
@@ -113,6 +114,20 @@ def open_publisher(
     if headers:
         _needs_headers(config, kind, "v02 notices")
     return publisher_class(settings, protocol=config.mqtt_protocol)  # type: ignore[no-any-return]
+
+
+def held_share(config: Config) -> str | None:
+    """What becomes of the notices meant for instances that are down, when the broker keeps
+    them aside for them (MQTT shared subscriptions); None otherwise."""
+    if not plan.consumes(config) or kinds.kind(config.broker or "") is not kinds.MQTT:
+        return None
+    spec = plan.mqtt_session(config, create=False)
+    if spec is None or not spec.shared:
+        return None
+    return (
+        "over MQTT, a missing instance still gets its share of the notices: they wait in its "
+        f"session (for expire, {config.expire:.0f} s, then are lost) until it runs again"
+    )
 
 
 def _needs_headers(config: Config, kind: kinds.Kind, what: str) -> None:

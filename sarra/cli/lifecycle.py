@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sarra.broker import admin
+from sarra.broker import admin, held_share
 from sarra.cli.args import CommandLine
 from sarra.components import instances
 from sarra.components.run import run_instance
@@ -114,6 +114,10 @@ def status(component: str, command: CommandLine) -> int:
         name = resolve(component, ref).name.removesuffix(".conf")
         line, ok = describe(component, name)
         print(line)
+        if not ok:
+            note = held_share(load(component, resolve(component, ref)))
+            if note:
+                print(f"    warning: {note}")
         running = [i.number for i in instances.instances(component, name) if i.running]
         figures = metrics.summary(metrics.read(component, name, running))
         if figures:

@@ -4,21 +4,25 @@ moving real files over HTTP, and shovels from RabbitMQ to Mosquitto and back."""
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import threading
 import uuid
 from pathlib import Path
 
 import pytest
-from mqttkit import local_mosquitto, new_exchange
-from pumpkit import announce, declare, file_notice, running, take, wait_for, watch
+from mqttkit import local_mosquitto, new_exchange, settings
+from pumpkit import announce, declare, file_notice, running, sr, take, wait_for, watch
 from servers import HttpServer
 
 from sarra.broker import admin, plan
-from sarra.components import post
+from sarra.broker.mqtt_publisher import Publisher
+from sarra.components import instances, post
 from sarra.config.credentials import Credentials
 from sarra.config.errors import ConfigError
 from sarra.config.loader import Config, load
 from sarra.flow.loop import ConsumerLoop
+from sarra.message import v03
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.broker]
 
@@ -130,3 +134,56 @@ def test_declare_and_cleanup_of_a_config_act_on_each_instances_session(
 
 def _client_ids(subscriber: Config) -> list[str]:
     return [spec.client_id for spec in plan.mqtt_sessions(subscriber)]
+
+
+def test_daemons_killed_mid_download_lose_nothing_and_status_warns_of_the_held_share(
+    sarra_home: Path, tmp_path: Path, local: str, served_root: Path
+) -> None:
+    exchange = new_exchange()
+    destination = tmp_path / "out"
+    path = sarra_home / "subscribe" / "mq.conf"
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        f"broker {local}\nexchange {exchange}\ntopic_prefix v03\nexpire 2m\ninstances 2\n"
+        f"directory {destination}\naccept .*\n"
+    )
+    data = os.urandom(256 * 1024)
+    (served_root / f"{exchange}.dat").write_bytes(data)
+    silent = socket.create_server(("127.0.0.1", 0))  # takes connections, never answers
+    port = silent.getsockname()[1]
+    logs = tmp_path / "cache" / "sarra" / "log"
+    web = None
+    try:
+        assert "2 of 2 instances running" in sr("sr_subscribe", "start", "mq").stdout
+        wait_for(lambda: all("connected" in _log(logs, n) for n in (1, 2)), "both subscribed")
+        notice = file_notice(f"http://127.0.0.1:{port}/", f"{exchange}.dat", data)
+        key, body = v03.encode(notice)
+        with Publisher(settings(local)) as publisher:
+            publisher.publish(exchange, key, body, None, v03.CONTENT_TYPE).result(20)
+        silent.settimeout(20)
+        silent.accept()  # the download has begun
+        for pid in instances.running_pids("subscribe", "mq"):
+            os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: not instances.running_pids("subscribe", "mq"), "the deaths")
+        status = sr("sr_subscribe", "status", "mq")
+        assert status.returncode == 1
+        assert "warning: over MQTT, a missing instance still gets its share" in status.stdout
+        silent.close()
+        web = HttpServer(served_root, port=port).start()  # the same place, answering now
+        assert "2 of 2 instances running" in sr("sr_subscribe", "start", "mq").stdout
+        wait_for(lambda: (destination / f"{exchange}.dat").exists(), "the file", deadline=30)
+    finally:
+        sr("sr_subscribe", "stop", "mq")
+        silent.close()
+        if web is not None:
+            web.stop()
+    assert (destination / f"{exchange}.dat").read_bytes() == data
+    cleaned = sr("sr_subscribe", "cleanup", "mq")
+    removed = [line for line in cleaned.stdout.splitlines() if ": session " in line]
+    assert cleaned.returncode == 0 and len(removed) == 2, cleaned.stdout
+    assert all(line.endswith("removed") for line in removed)
+
+
+def _log(directory: Path, instance: int) -> str:
+    path = directory / f"sr_subscribe_mq_{instance:02d}.log"
+    return path.read_text() if path.exists() else ""
