@@ -214,20 +214,16 @@ def test_an_acknowledgement_of_an_older_connection_is_not_sent_on_the_new_one(
         own_broker.restart()
         assert listening.wait_ready(20)
         (again,) = drain(listening, 1, ack=False)
-        listening.ack(old)  # of the first connection: dropped
-        publish(own_broker.url, exchange, 1)
-        (newer,) = drain(listening, 1, ack=False)
-        assert newer.delivery_tag != again.delivery_tag  # `again` is still outstanding
-        listening.ack(again)
-        listening.ack(newer)
+        listening.ack(old)  # its work is done, but on the first connection: dropped
     finally:
-        listening.close()
+        listening.close()  # as if it died before the work on `again` was done
     assert again.redelivered and again.body == old.body
     last = consumer(own_broker.url, spec)
     try:
-        assert not last.get_batch(10, timeout=0.5), "every message was acknowledged once"
+        (third,) = drain(last, 1)
     finally:
         last.close()
+    assert third.body == old.body
 
 
 def test_a_qos_0_message_is_delivered_and_needs_no_acknowledgement(local: str) -> None:
