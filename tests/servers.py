@@ -506,8 +506,9 @@ class MosquittoServer:
     """`mosquitto -c <conf>` on free ports of 127.0.0.1, persistence in `directory`.
 
     `port` speaks MQTT; `ws_port` MQTT over websockets and `tls_port` MQTT over TLS when asked
-    for; with `users` ({name: password}) anonymous clients are refused. stop() ends it (its
-    state saved), start() brings it back on the same ports with that state.
+    for; with `users` ({name: password}) anonymous clients are refused, and `acl` is the text of
+    its access control list. stop() ends it (its state saved), start() brings it back on the
+    same ports with that state.
     """
 
     def __init__(
@@ -517,6 +518,7 @@ class MosquittoServer:
         websockets: bool = False,
         tls: tuple[Path, Path] | None = None,
         users: dict[str, str] | None = None,
+        acl: str | None = None,
         max_queued: int = 100_000,
     ) -> None:
         self.directory = directory
@@ -550,6 +552,9 @@ class MosquittoServer:
             passwords.chmod(0o600)
             subprocess.run(["mosquitto_passwd", "-U", str(passwords)], check=True, timeout=30)
             lines.append(f"password_file {passwords}")
+        if acl is not None:
+            (directory / "acl").write_text(acl)
+            lines.append(f"acl_file {directory / 'acl'}")
         self.conf = directory / "mosquitto.conf"
         self.conf.write_text("\n".join(lines) + "\n")
 

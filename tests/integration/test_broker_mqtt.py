@@ -340,3 +340,23 @@ def test_mqtts_verifies_the_certificate_by_default_and_websockets_work(
                 listening.close()
     finally:
         server.stop()
+
+
+def test_a_publish_the_broker_refuses_fails_with_its_reason(tmp_path: Path) -> None:
+    if not MOSQUITTO.exists():
+        pytest.skip(f"{MOSQUITTO} is absent")
+    acl = "user alice\ntopic write allowed/#\n"
+    server = MosquittoServer(tmp_path, users={"alice": "pw"}, acl=acl).start()
+    url = f"mqtt://alice:pw@127.0.0.1:{server.port}"
+    try:
+        with Publisher(settings(url)) as publisher:
+            taken = publisher.publish("allowed", "v03", b"{}")
+            refused = publisher.publish("forbidden", "v03", b"{}")
+            assert publisher.flush(20)
+    finally:
+        server.stop()
+    assert taken.error is None
+    assert str(refused.error) == (
+        "topic forbidden/v03: (0x87) Not authorized; the broker user lacks this permission; "
+        "ask the broker's administrator"
+    )
