@@ -39,6 +39,18 @@ RECONNECT_CAP = 4.0
 PERSON_DELAY = 60.0
 """Seconds between attempts after a refusal that needs a person (bad credentials...)."""
 
+FLAP_SECONDS = 5.0
+FLAPS = 3
+"""A connection lost within FLAP_SECONDS of being made, FLAPS times in a row, is flapping:
+another client with the same client id takes the session over (Mosquitto closes the connection
+it takes over without a reason code), or the broker drops the client for a cause of its own.
+It needs a person, as a refusal does."""
+FLAPPING = (
+    "the connection drops right after it is made, again and again: is this instance running "
+    "twice (also in the foreground, or on another host of the same name), or does the broker "
+    "drop it (see its log)?"
+)
+
 PROTOCOLS = {"5": paho.MQTTv5, "3.1.1": paho.MQTTv311}
 """The mqtt_protocol option's values."""
 
@@ -197,6 +209,8 @@ class MqttLink:
         self._down_since: float | None = None
         self._last_reason: str | None = None
         self._slow = False
+        self._connected_at = 0.0
+        self._flaps = 0
 
     # --- any thread
 
@@ -233,7 +247,10 @@ class MqttLink:
     def ready(self) -> None:
         """The session says it works: log a recovery, let waiters go."""
         url, failures = self.settings.url, self._failures
-        if failures:
+        flapping = self._flaps >= FLAPS
+        if failures and flapping:
+            _log.debug("%s: %r connected again (flapping)", url, self.settings.name)
+        elif failures:
             _log.info(
                 "%s: %r %s after %d failed attempt%s (%.1f s away)",
                 url,
@@ -247,12 +264,16 @@ class MqttLink:
             _log.info("%s: %r connected", url, self.settings.name)
         self._failures = 0
         self._down_since = None
-        self._last_reason = None
         self._was_ready = True
+        if not flapping:
+            self._last_reason = None
+            self._normal_pace()
+        self._ready.set()
+
+    def _normal_pace(self) -> None:
         if self._slow:
             self._slow = False
             self.client.reconnect_delay_set(RECONNECT_FIRST, RECONNECT_CAP)  # type: ignore[arg-type]
-        self._ready.set()
 
     @guarded
     def _on_connect(
@@ -267,6 +288,7 @@ class MqttLink:
             self._failed(explain(reason), person=needs_a_person(reason))
             return
         self._connected = True
+        self._connected_at = time.monotonic()
         self.generation += 1
         self._session.connected(
             flags.session_present, properties or Properties(PacketTypes.CONNACK)
@@ -288,7 +310,14 @@ class MqttLink:
         self._session.lost()
         if self._closing:
             return
-        if flags.is_disconnect_packet_from_server:
+        if time.monotonic() - self._connected_at < FLAP_SECONDS:
+            self._flaps += 1
+        else:
+            self._flaps = 0
+            self._normal_pace()
+        if self._flaps >= FLAPS:
+            self._failed(FLAPPING, person=True)
+        elif flags.is_disconnect_packet_from_server:
             self._failed(
                 f"disconnected by the broker: {explain(reason)}", person=needs_a_person(reason)
             )

@@ -360,3 +360,23 @@ def test_a_publish_the_broker_refuses_fails_with_its_reason(tmp_path: Path) -> N
         "topic forbidden/v03: (0x87) Not authorized; the broker user lacks this permission; "
         "ask the broker's administrator"
     )
+
+
+def test_an_instance_running_twice_is_said_once_not_logged_every_second(
+    local: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    spec = session(new_exchange())
+    caplog.set_level(logging.INFO, logger="sarra.broker")
+    first = consumer(local, spec)
+    second = Consumer(settings(local, "twin"), spec).start()  # the same client id
+    try:
+        said = "is this instance running twice"
+        wait_for(lambda: said in caplog.text, "the diagnosis", deadline=30)
+        settled = len(caplog.records)
+        assert first.wait_ready(5) or second.wait_ready(5)  # one of them runs on
+    finally:
+        first.close()
+        second.close()
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and said in errors[0].getMessage()
+    assert settled <= 12, "a few lines, then one a minute at most"
