@@ -18,7 +18,7 @@ from __future__ import annotations
 import pika
 from pika import exceptions as pika_exceptions
 
-from sarra.broker import kinds, mqtt_admin, naming, plan
+from sarra.broker import kinds, naming, plan
 from sarra.broker.connect import ConnectionSettings
 from sarra.broker.errors import BrokerError, describe, explain
 from sarra.broker.topology import DeleteExchange, DeleteQueue, Step, exchange_steps
@@ -102,6 +102,8 @@ def _is_mqtt(url: str | None) -> bool:
 
 def _declare_sessions(config: Config, credentials: Credentials | None) -> list[str]:
     """Create and subscribe each instance's session, so that the broker keeps its messages."""
+    from sarra.broker import mqtt_admin  # paho only where MQTT is used: Debian has no paho 2
+
     settings = _settings(config, config.broker, credentials)
     lines = []
     if not config.bind_queue:
@@ -113,6 +115,8 @@ def _declare_sessions(config: Config, credentials: Credentials | None) -> list[s
 
 def _remove_sessions(config: Config, credentials: Credentials | None) -> list[str]:
     """Remove each instance's session, and what the broker kept for it."""
+    from sarra.broker import mqtt_admin  # paho only where MQTT is used: Debian has no paho 2
+
     specs = plan.mqtt_sessions(config, create=False)
     if not specs:
         return ["no queue name kept for this config: no session to remove"]
