@@ -124,8 +124,10 @@ def main() -> None:
             sr(f"sr_{component}", "stop", "demo", check=False)
     logs = HOME / "cache" / "sarra" / "log"
     print(f"logs: {logs}/ (sr_watch_demo_01.log, sr_subscribe_demo_01.log)")
-    print("configs: .pump/config/sarra/; run them again with: XDG_CONFIG_HOME=.pump/config"
-          " XDG_CACHE_HOME=.pump/cache .venv/bin/sr start")  # fmt: skip
+    # absolute: the XDG variables are ignored when they hold a relative path
+    print(f"configs: {HOME / 'config' / 'sarra'}/; run them again with:"
+          f" XDG_CONFIG_HOME={HOME / 'config'} XDG_CACHE_HOME={HOME / 'cache'}"
+          f" {Path(sys.executable).parent / 'sr'} start")  # fmt: skip
     if identical != len(digests):
         sys.exit("some files did not arrive intact")
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import inspect
 import logging
 import os
 import queue
@@ -41,6 +42,7 @@ from watchdog.events import (
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.inotify import InotifyObserver
 from watchdog.observers.polling import PollingObserver
+from watchdog.version import VERSION_STRING as WATCHDOG_VERSION
 
 from sarra.components.post import Poster
 from sarra.config import paths
@@ -75,14 +77,31 @@ _WATCHED = [
 ]
 
 
+_SCHEDULE_TAKES = frozenset(inspect.signature(BaseObserver.schedule).parameters)
+"""What this watchdog's schedule() accepts: event_filter came in 4.0, follow_symlink in 7.0
+(Debian 12 has 2.2, Debian 13 6.0)."""
+
+
 class _Forward(FileSystemEventHandler):
-    """Hands every event from watchdog's thread to the loop's."""
+    """Hands the events of the kinds watched from watchdog's thread to the loop's."""
 
     def __init__(self) -> None:
+        self.kinds: tuple[type[FileSystemEvent], ...] = ()
+        """The kinds of events handed on: set before watching."""
         self.events: queue.SimpleQueue[FileSystemEvent] = queue.SimpleQueue()
 
     def dispatch(self, event: FileSystemEvent) -> None:
-        self.events.put(event)
+        if isinstance(event, self.kinds):  # watchdog before 4.0 cannot filter them itself
+            self.events.put(event)
+
+    def watch(self, observer: BaseObserver, root: str, follow: bool) -> None:
+        """Have `observer` hand this the events below `root`."""
+        options: dict[str, object] = {}
+        if "event_filter" in _SCHEDULE_TAKES:
+            options["event_filter"] = list(self.kinds)
+        if "follow_symlink" in _SCHEDULE_TAKES:
+            options["follow_symlink"] = follow
+        observer.schedule(self, root, recursive=True, **options)
 
 
 class Watch:
@@ -145,12 +164,16 @@ class Watch:
 
     def _observe(self) -> BaseObserver:
         follow = self.config.follow_symlinks
+        if follow and "follow_symlink" not in _SCHEDULE_TAKES:
+            logger.warning("follow_symlinks: this watchdog (%s) does not follow symlinked "
+                           "directories (7.0 does); files below them are not announced",
+                           WATCHDOG_VERSION)  # fmt: skip
         if not self.polling:
             observer: BaseObserver = InotifyObserver(generate_full_events=True)
+            self.forward.kinds = (*_WATCHED, FileClosedEvent)
             try:
                 for root in self.roots:
-                    observer.schedule(self.forward, root, recursive=True, follow_symlink=follow,
-                                      event_filter=[*_WATCHED, FileClosedEvent])  # fmt: skip
+                    self.forward.watch(observer, root, follow)
                 observer.start()
                 logger.info("watching %s with inotify", " ".join(self.roots))
                 return observer
@@ -161,9 +184,9 @@ class Watch:
                                err.strerror or err, self.period)  # fmt: skip
                 self.polling = True
         observer = PollingObserver(timeout=self.period)
+        self.forward.kinds = (*_WATCHED, FileModifiedEvent)
         for root in self.roots:
-            observer.schedule(self.forward, root, recursive=True, follow_symlink=follow,
-                              event_filter=[*_WATCHED, FileModifiedEvent])  # fmt: skip
+            self.forward.watch(observer, root, follow)
         observer.start()
         logger.info("watching %s, polling every %g s", " ".join(self.roots), self.period)
         return observer
@@ -202,8 +225,9 @@ class Watch:
     # --- events
 
     def _handle(self, event: FileSystemEvent) -> None:
-        src = os.fsdecode(event.src_path)
-        dest = os.fsdecode(event.dest_path)
+        # Before 4.0, only moves have a dest_path, and a move in or out has None at one end.
+        src = os.fsdecode(event.src_path or "")
+        dest = os.fsdecode(getattr(event, "dest_path", None) or "")
         match event:
             case FileClosedEvent():
                 self._closed(src)

@@ -194,6 +194,10 @@ _TABLE: tuple[Option, ...] = (
     _O("tempdir", Kind.TEXT, None,
        "assemble files here and rename them into the destination when complete", FILTER),
     _O("log_reject", Kind.FLAG, False, "log every rejected notice with its reason", FILTER),
+    _O("wis2_validation", Kind.CHOICE, "reject",
+       "WIS2 notification messages that break the specification: reject (drop them), warn "
+       "(log why and take them), tag (take them, the reasons added to "
+       "properties._comment.validationErrors)", FILTER, choices=("reject", "warn", "tag")),
     _O("source_from_exchange", Kind.FLAG, False, "the source of a notice is the user whose "
        "exchange (xs_<user>[_suffix]) it came from, whatever the notice says", FILTER, ("sfe",)),
     _O("source", Kind.TEXT, None, "source header of posted notices", FILTER),
@@ -268,8 +272,12 @@ _TABLE: tuple[Option, ...] = (
        "publish to post_exchange<NN>, NN from the checksum, over N exchanges", POSTING,
        ("pes",)),
     _O("post_topic_prefix", Kind.TEXT, None,
-       "topic prefix of published notices: v02.post or v03 (default: topic_prefix)", POSTING,
-       ("ptp",)),
+       "topic prefix of published notices: v02.post, v03, or a WIS2 one such as origin/a "
+       "(default: topic_prefix)", POSTING, ("ptp",)),
+    _O("post_format", Kind.CHOICE, "auto",
+       "format of published notices: v02, v03, wis (WIS2 notification messages), or auto: the "
+       "one post_topic_prefix implies (v03..., origin/... or cache/... for wis, else v02)",
+       POSTING, choices=("auto", "v02", "v03", "wis")),
     _O("post_base_url", Kind.TEXT, None, "base URL of published notices (comma list: rotate)",
        POSTING, ("pbu", "url", "post_url")),
     _O("post_base_dir", Kind.TEXT, None, "removed from local paths to make the relative path",

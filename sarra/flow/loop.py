@@ -48,6 +48,7 @@ from sarra.integrity.checksum import checksum_file, sum_to_identity
 from sarra.message import decode_any
 from sarra.message.errors import MalformedNotice, NotEncodable
 from sarra.message.notice import Identity, Notice, Report, epoch_to_time
+from sarra.message.reason import Reason
 from sarra.sizes import human_size
 from sarra.transfer.confine import PathRefused, confine, confine_remote
 
@@ -103,6 +104,7 @@ class ConsumerLoop:
         self._lock = threading.Lock()
         self._busy: dict[tuple[Path, int], list[tuple[Job, Placement]]] = {}
         """Files (or parts) in the workers' hands, each with the jobs waiting for it."""
+        self._wis2_seen: set[str] = set()  # kinds of WIS2 message faults logged at warning
         self.credentials = Credentials.load(paths.credentials_file())
         state = paths.state_dir(config.component, config.name)
         prefix = f"sr_{config.component}_{config.name}_{self.number:02d}"
@@ -204,8 +206,9 @@ class ConsumerLoop:
         self._count("received")
         try:
             notice = decode_any(
-                delivery.routing_key, delivery.body, delivery.headers, delivery.content_type
-            )
+                delivery.routing_key, delivery.body, delivery.headers, delivery.content_type,
+                wis2_validation=self.config.wis2_validation, on_wis2_reasons=self._wis2_reasons,
+            )  # fmt: skip
         except MalformedNotice as err:
             self._count("malformed")
             logger.warning("malformed notice dropped (%s): %s", delivery.routing_key, err.reason)
@@ -216,6 +219,17 @@ class ConsumerLoop:
             # A source cannot pass for another: its exchange, not its notice, says who it is.
             notice.source = naming.exchange_owner(delivery.exchange) or notice.source
         self._filter(Job(notice, delivery, None), pool)
+
+    def _wis2_reasons(self, notice: Notice, reasons: list[Reason]) -> None:
+        """What the validator found in a WIS2 message that was taken: each kind of fault is
+        logged at warning level the first time, at debug level after (a peer's steady fault
+        would flood the log)."""
+        for reason in reasons:
+            first = reason.code not in self._wis2_seen
+            self._wis2_seen.add(reason.code)
+            logger.log(logging.WARNING if first else logging.DEBUG, "WIS2 message %s (%s): %s%s",
+                       notice.extra.get("id", "-"), redact_url(notice.url), reason.text,
+                       " (more of this kind at debug level)" if first else "")  # fmt: skip
 
     def _filter(self, job: Job, pool: ThreadPoolExecutor) -> None:
         config = self.config
@@ -475,7 +489,8 @@ class ConsumerLoop:
                 return
             try:
                 notice = decode_any(entry.routing_key, entry.body, entry.headers,
-                                    entry.content_type)  # fmt: skip
+                                    entry.content_type,
+                                    wis2_validation=self.config.wis2_validation)  # fmt: skip
             except MalformedNotice:
                 self.retry.done(entry)
                 continue

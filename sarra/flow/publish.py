@@ -1,5 +1,6 @@
 """Publishing notices to the post broker: which exchange (with post_exchange_split), which
-topic prefix and format (v02 or v03), through one confirming publisher."""
+topic prefix and format (v02, v03 or WIS2 notification messages: post_format, or the one the
+topic prefix implies), through one confirming publisher."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Sequence
 from sarra.broker import Confirmation, Message, open_publisher, plan
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.loader import Config
-from sarra.message import v02, v03
+from sarra.message import encode_any, format_for
 from sarra.message.notice import Notice
 from sarra.message.topic import split_exchange
 
@@ -46,7 +47,7 @@ class NoticePublisher:
                 and not config.post_exchange_suffix
             )
             self.exchanges = [] if self.follow_input else plan.post_exchanges(config)
-        self.v03 = self.prefix.startswith("v03")
+        self.format = format_for(None if reports_to else config.post_format, self.prefix)
         self.persistent = config.persistent
         self.publisher = open_publisher(
             config,
@@ -88,11 +89,9 @@ class NoticePublisher:
     def message(self, notice: Notice) -> Message:
         """The message publishing a notice (NotEncodable if it cannot be written)."""
         exchange = self.exchange_for(notice)
-        if self.v03:
-            key, body = v03.encode(notice, self.prefix)
-            return Message(exchange, key, body, None, v03.CONTENT_TYPE, self.persistent)
-        key, text, headers = v02.encode(notice, self.prefix)
-        return Message(exchange, key, text.encode(), headers, v02.CONTENT_TYPE, self.persistent)
+        encoded = encode_any(notice, self.format, self.prefix)
+        return Message(exchange, encoded.topic, encoded.body, encoded.headers,
+                       encoded.content_type, self.persistent)  # fmt: skip
 
     def publish_many(self, messages: Sequence[Message]) -> list[Confirmation]:
         """Publish messages made by `message`, handed to the publisher's thread together."""

@@ -45,6 +45,21 @@ METHODS: dict[str, str] = {name: flag for flag, name in FLAGS.items()}
 COD_FLAGS = frozenset("dsn0")
 """Flags a `cod` (checksum on download) value may name: the ones that can be computed."""
 
+DIGEST_SIZES: dict[str, int] = {
+    "md5": 16,
+    "sha256": 32,
+    "sha384": 48,
+    "sha512": 64,
+    "sha3-256": 32,
+    "sha3-384": 48,
+    "sha3-512": 64,
+}
+"""Identity methods that are a digest of the data, by their hashlib names (`hashlib.new(name)`
+takes each), with the digest's size in bytes. v02 has flags for md5 and sha512 only."""
+
+WIS2_METHODS: tuple[str, ...] = ("sha256", "sha384", "sha512", "sha3-256", "sha3-384", "sha3-512")
+"""The `integrity` methods of WIS2 notification messages."""
+
 _DIGEST_BYTES = {"md5": 16, "sha512": 64, "md5name": 16}
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
 

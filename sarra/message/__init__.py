@@ -1,16 +1,21 @@
-"""Notices: the one model, its v02 and v03 codecs, and the topic <-> path mapping. Pure, no I/O."""
+"""Notices: the one model, its codecs (v02, v03, WIS2 notification messages), and the topic <->
+path mapping. Pure, no I/O."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from sarra.message import v02, v03
+from sarra.message import v02, v03, wis2_topics, wnm
 from sarra.message.errors import HeaderTooLong, MalformedNotice, NotEncodable
 from sarra.message.notice import Blocks, Identity, Notice, Report
+from sarra.message.reason import Reason
 
 __all__ = [
+    "FORMATS",
     "Blocks",
+    "Encoded",
     "HeaderTooLong",
     "Identity",
     "MalformedNotice",
@@ -18,7 +23,12 @@ __all__ = [
     "Notice",
     "Report",
     "decode_any",
+    "encode_any",
+    "format_for",
 ]
+
+FORMATS = ("v02", "v03", "wis")
+"""Formats notices are written in (`post_format`; `wis` is sr3's name for WNM)."""
 
 
 def decode_any(
@@ -26,10 +36,68 @@ def decode_any(
     body: bytes | str,
     headers: Mapping[str, Any] | None = None,
     content_type: str | None = None,
+    *,
+    wis2_validation: str = "reject",
+    on_wis2_reasons: Callable[[Notice, list[Reason]], None] | None = None,
 ) -> Notice:
-    """Decode a received message: v03 when the content type is JSON or the body starts with `{`
-    (as v2 does), v02 otherwise. MalformedNotice says why when it is neither."""
+    """Decode a received message: a WIS2 notification message (WNM) when it is one, else v03
+    when the content type is JSON or the body starts with `{` (as v2 does), v02 otherwise.
+    MalformedNotice says why when it is none of them.
+
+    A JSON body is a WNM when its content type is GeoJSON, or by its keys (`links` and no
+    `baseUrl`), or, when the keys do not tell, when it came on a WIS2 topic. `wis2_validation`
+    (reject, warn, tag) says what becomes of a WNM that breaks the specification, and
+    `on_wis2_reasons` is given what the validator found in a WNM that was accepted.
+    """
     start = body.lstrip()[:1]
-    if (content_type and "json" in content_type.lower()) or start in ("{", b"{"):
+    json_type = content_type is not None and "json" in content_type.lower()
+    if json_type or start in ("{", b"{"):
+        if _is_wnm(routing_key, body, content_type):
+            decoded = wnm.decode_checked(routing_key, body, wis2_validation)
+            if decoded.reasons and on_wis2_reasons is not None:
+                on_wis2_reasons(decoded.notice, decoded.reasons)
+            return decoded.notice
         return v03.decode(routing_key, body)
     return v02.decode(routing_key, body, headers)
+
+
+def _is_wnm(routing_key: str, body: bytes | str, content_type: str | None) -> bool:
+    if content_type is not None and "geo+json" in content_type.lower():
+        return True
+    by_keys = wnm.looks_like(body)
+    return wis2_topics.is_wis2(routing_key) if by_keys is None else by_keys
+
+
+def format_for(post_format: str | None, topic_prefix: str) -> str:
+    """The format notices are written in: `post_format` when it names one, else the one the
+    topic prefix implies: `v03...` v03, a WIS2 channel (`origin/...`, `cache/...`) wis, v02
+    otherwise."""
+    if post_format in FORMATS:
+        return post_format  # type: ignore[return-value]
+    if topic_prefix.startswith("v03"):
+        return "v03"
+    if wis2_topics.levels(topic_prefix)[0] in wis2_topics.CHANNELS:
+        return "wis"
+    return "v02"
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A notice written in one format: its topic, body, headers and content type."""
+
+    topic: str
+    body: bytes
+    headers: dict[str, Any] | None
+    content_type: str
+
+
+def encode_any(notice: Notice, post_format: str, topic_prefix: str) -> Encoded:
+    """A notice written in a format of FORMATS; NotEncodable when it cannot be."""
+    if post_format == "wis":
+        topic, body = wnm.encode(notice, topic_prefix)
+        return Encoded(topic, body, None, wnm.CONTENT_TYPE)
+    if post_format == "v03":
+        key, data = v03.encode(notice, topic_prefix)
+        return Encoded(key, data, None, v03.CONTENT_TYPE)
+    key, text, headers = v02.encode(notice, topic_prefix)
+    return Encoded(key, text.encode(), headers, v02.CONTENT_TYPE)

@@ -8,6 +8,9 @@ warns once per server.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import inspect
 import logging
 import os
 import posixpath
@@ -31,6 +34,14 @@ from sarra.transfer.errors import (
 from sarra.transfer.stream import Progress
 
 log = logging.getLogger(__name__)
+
+_CONNECT_TIMEOUTS = [
+    name
+    for name in ("timeout", "banner_timeout", "auth_timeout", "channel_timeout")
+    if name in inspect.signature(paramiko.SSHClient.connect).parameters
+]
+"""The timeouts this paramiko's connect takes: channel_timeout came in 3.1 (Debian 12 has 2.12,
+where the sftp channel's own timeout, set once it is open, bounds the rest)."""
 
 # Servers whose host key was accepted unchecked (tls_rigour lax), warned about once each.
 _warned: set[str] = set()
@@ -165,6 +176,7 @@ class SftpTransfer(Transfer):
             if known_hosts.is_file():
                 client.load_system_host_keys(str(known_hosts))
             client.set_missing_host_key_policy(_Refuse(known_hosts, server.port or 22))
+        timeouts = dict.fromkeys(_CONNECT_TIMEOUTS, timeout)
         try:
             client.connect(
                 server.host,
@@ -174,10 +186,7 @@ class SftpTransfer(Transfer):
                 key_filename=keyfile,
                 allow_agent=keyfile is None,
                 look_for_keys=keyfile is None,
-                timeout=timeout,
-                banner_timeout=timeout,
-                auth_timeout=timeout,
-                channel_timeout=timeout,
+                **timeouts,
             )
             transport = client.get_transport()
             if transport is not None:
@@ -277,7 +286,7 @@ class _Refuse(paramiko.MissingHostKeyPolicy):
         host = hostname.removeprefix("[").split("]")[0]
         port = f"-p {self._port} " if self._port != 22 else ""
         raise HostKeyRefused(
-            f"unknown host key {key.get_name()} {key.fingerprint} for {hostname}, not in "
+            f"unknown host key {key.get_name()} {fingerprint(key)} for {hostname}, not in "
             f"{self._known_hosts}; if it is right, add it with: "
             f"ssh-keyscan {port}-t {key.get_name()} {host} >> {self._known_hosts}"
         )
@@ -297,8 +306,15 @@ class _AcceptAndWarn(paramiko.MissingHostKeyPolicy):
             "tls_rigour lax: accepting the host key of %s unchecked (%s %s)",
             hostname,
             key.get_name(),
-            key.fingerprint,
+            fingerprint(key),
         )
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    """A host key's fingerprint as OpenSSH shows it (`SHA256:` and the unpadded base64 of the
+    key's digest, as paramiko 3's PKey.fingerprint; Debian 12's 2.12 has none)."""
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
 
 
 def _known_hosts() -> Path:
@@ -309,8 +325,8 @@ def _changed_key_reason(exc: paramiko.BadHostKeyException, port: int) -> str:
     known_hosts = _known_hosts()
     host = exc.hostname if port == 22 else f"[{exc.hostname}]:{port}"
     return (
-        f"the host key of {host} ({exc.key.fingerprint}) differs from the one in {known_hosts} "
-        f"({exc.expected_key.fingerprint}): possibly an impostor; if the change is expected, "
+        f"the host key of {host} ({fingerprint(exc.key)}) differs from the one in {known_hosts} "
+        f"({fingerprint(exc.expected_key)}): possibly an impostor; if the change is expected, "
         f"remove the old key with: ssh-keygen -R '{host}' -f {known_hosts}"
     )
 

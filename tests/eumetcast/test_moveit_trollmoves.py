@@ -1,10 +1,10 @@
 """Wire compatibility with pytroll's trollmoves itself, as processes: its move_it_server feeds
-our client, and our move_it_server feeds its move_it_client."""
+our client, and our move_it_server feeds its move_it_client. trollmoves runs from an environment
+of its own (tests/peers.py), installed from the registry on first use."""
 
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,12 +22,18 @@ from moveit_kit import (
     wait_for,
     write,
 )
+from peers import peer_env
 
 from sarra.eumetcast.client import Client
 from sarra.eumetcast.config import read_client
 
-pytest.importorskip("trollmoves")
-BIN = Path(sys.executable).parent
+TROLLMOVES = ["trollmoves==0.19.0"]
+
+
+@pytest.fixture(scope="module")
+def theirs_bin() -> Path:
+    """The directory of trollmoves' commands."""
+    return peer_env("trollmoves", TROLLMOVES).bin
 
 
 def spawn(*args: object) -> subprocess.Popen[bytes]:
@@ -58,12 +64,12 @@ def announce_until_received(src: Path, arrived: Callable[[str], bool]) -> str:
     raise AssertionError("nothing arrived")
 
 
-def test_trollmoves_server_feeds_our_client(tmp_path, running):
+def test_trollmoves_server_feeds_our_client(tmp_path, running, theirs_bin):
     src = tmp_path / "src"
     src.mkdir()
     port = free_port()
     path = ini(tmp_path, "s.ini", PLAIN_SERVER_INI, SRC=src, PORT=free_port(), STATION="theirs")
-    theirs = spawn(BIN / "move_it_server.py", "-p", port, "--disable-backlog", path)
+    theirs = spawn(theirs_bin / "move_it_server.py", "-p", port, "--disable-backlog", path)
     try:
         dst = tmp_path / "dst"
         client_ini = ini(tmp_path, "c.ini", FILE_CLIENT_INI, PROVIDERS=f"127.0.0.1:{port}",
@@ -77,7 +83,7 @@ def test_trollmoves_server_feeds_our_client(tmp_path, running):
     assert "Successfully copied" in log
 
 
-def test_our_server_feeds_trollmoves_client(tmp_path, running):
+def test_our_server_feeds_trollmoves_client(tmp_path, running, theirs_bin):
     server, src = start_server(tmp_path, running, PLAIN_SERVER_INI)
     dst = tmp_path / "dst"
     client_ini = tmp_path / "theirs.ini"
@@ -85,7 +91,7 @@ def test_our_server_feeds_trollmoves_client(tmp_path, running):
         f"[theirs]\nproviders = {providers(server)}\ndestination = file://{dst}/\n"
         f"topic = {TOPIC}\npublish_port = {free_port()}\nnameservers = false\n"
     )
-    theirs = spawn(BIN / "move_it_client.py", client_ini)
+    theirs = spawn(theirs_bin / "move_it_client.py", client_ini)
     try:
         wait_for(lambda: server.publisher.subscribers(TOPIC) >= 1, "trollmoves' client joined")
         name = announce_until_received(src, lambda name: (dst / name).exists())

@@ -21,27 +21,12 @@ from sarra.cli import commands
 ROOT = Path(__file__).resolve().parents[2]
 DEPENDENCIES = ("pika", "paramiko", "urllib3", "platformdirs", "humanize", "watchdog", "redis")
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("dpkg-buildpackage") is None or shutil.which("dh") is None,
-    reason="dpkg-buildpackage and debhelper are not installed (tools/system-packages)",
-)
-
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The package, built by tools/build-deb and unpacked into a scratch root."""
-    out = tmp_path_factory.mktemp("deb")
-    built = subprocess.run(
-        [str(ROOT / "tools" / "build-deb"), str(out)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert built.returncode == 0, built.stderr
-    deb = Path(built.stdout.split()[-1])
-    assert deb.name.endswith("_all.deb") and deb.is_file()
+def installed(built_deb: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The package unpacked into a scratch root."""
     root = tmp_path_factory.mktemp("root")
-    subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+    subprocess.run(["dpkg-deb", "-x", str(built_deb), str(root)], check=True)
     return root
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import pytest
@@ -9,6 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sarra.integrity.checksum import (
+    DIGEST_SIZES,
+    WIS2_METHODS,
     b64_to_hex,
     checksum_bytes,
     checksum_file,
@@ -210,3 +213,10 @@ def test_bad_sums(sum_value, reason):
 def test_bad_identities(method, value, reason):
     with pytest.raises(ValueError, match=reason):
         identity_to_sum(method, value)
+
+
+def test_digest_methods_are_hashlib_names_of_their_size():
+    """Every digest method (WIS2's six among them) is computed by hashlib.new(name)."""
+    assert set(WIS2_METHODS) <= set(DIGEST_SIZES)
+    for name, size in DIGEST_SIZES.items():
+        assert hashlib.new(name).digest_size == size, name
