@@ -41,6 +41,7 @@ from sarra.broker.url import BrokerUrl, parse_broker_url
 from sarra.config.credentials import Credentials
 from sarra.config.errors import ConfigError
 from sarra.config.loader import Config
+from sarra.message import format_for
 
 __all__ = [
     "BrokerError",
@@ -79,8 +80,9 @@ def open_consumer(
         spec = plan.queue_spec(config, instance)
         return consumer_class(settings, spec, prefetch=config.prefetch)  # type: ignore[no-any-return]
     prefixes = {config.topic_prefix, *(b.topic_prefix for b in config.bindings)}
-    if any(not prefix.startswith("v03") for prefix in prefixes):
-        _needs_headers(config, kind, f"topic_prefix {config.topic_prefix}")
+    for prefix in sorted(prefixes):
+        if format_for(None, prefix) == "v02":
+            _needs_headers(config, kind, f"v02 notices (topic_prefix {prefix})")
     _no_effect_over_mqtt(config)
     session = plan.mqtt_session(config, instance)
     return consumer_class(  # type: ignore[no-any-return]

@@ -200,7 +200,10 @@ class Consumer:
     def _on_message(self, _client: Any, _userdata: Any, message: MQTTMessage) -> None:
         tag = message.mid if message.qos > 0 else 0
         try:
-            exchange, routing_key = split_topic(message.topic)
+            name = message.topic
+            exchange, routing_key = split_topic(name)
+            if self.session.keeps_whole(name):
+                routing_key = name
         except UnicodeDecodeError:
             _log.warning("dropped a message whose topic is not UTF-8")
             if tag:

@@ -7,6 +7,12 @@ written `%2B` or `%23` (MQTT forbids them in the topic of a message; sarra's top
 escape `#`). A `.` inside a level of a received topic becomes a word boundary of the routing key,
 as a `.` in a directory name does in AMQP topics.
 
+A topic prefix written with `/` names whole topics instead, with no exchange level: WIS2's
+`origin/a/wis2/...`, whose notices have their `/` topic as routing key. Such a routing key is
+published as it is, a subscription below such a prefix is the prefix's levels then the
+subtopic's, and a message matching it keeps its whole topic as routing key (its exchange is its
+first level, the WIS2 channel).
+
 A queue is a persistent session: each instance connects with a client id of its own that stays
 the same from run to run (`<queue>_<host>_iNN`), so the broker keeps what arrives while it is
 away. Several instances (or a queue named by the `queue` option, which other hosts may use too)
@@ -31,7 +37,8 @@ class SessionSpec:
     `group` is the queue name (the shared subscriptions' group); `filters` the topic filters
     subscribed to; `shared` whether they are shared among the group (`$share/<group>/...`);
     `expire` the session expiry in seconds (0 = kept forever); `subscribe` is bind_queue
-    (False: the session's subscriptions are set up by someone else).
+    (False: the session's subscriptions are set up by someone else); `whole` the filters below
+    a prefix of whole topics (see the module's docstring).
     """
 
     client_id: str
@@ -40,6 +47,17 @@ class SessionSpec:
     expire: float = 300.0
     subscribe: bool = True
     shared: bool = True
+    whole: tuple[str, ...] = ()
+    """The filters, among `filters`, below a prefix of whole topics."""
+
+    def keeps_whole(self, name: str) -> bool:
+        """Whether a received topic keeps its whole `/` form as routing key: it matches one of
+        the `whole` filters (all of them, when every filter is one)."""
+        if not self.whole:
+            return False
+        if len(self.whole) == len(self.filters):
+            return True
+        return any(matches(f, name) for f in self.whole)
 
     @property
     def subscriptions(self) -> tuple[str, ...]:
@@ -61,7 +79,10 @@ def _escape_level(word: str) -> str:
 
 
 def topic(exchange: str, routing_key: str) -> str:
-    """The MQTT topic a message is published to: the exchange, then the routing key's words."""
+    """The MQTT topic a message is published to: the exchange, then the routing key's words;
+    a routing key written with `/` is a whole topic, published as it is."""
+    if "/" in routing_key:
+        return "/".join(_escape_level(level) for level in routing_key.split("/"))
     words = routing_key.split(".") if routing_key else []
     levels = [exchange, *words] if exchange else words
     return "/".join(_escape_level(level) for level in levels)
@@ -86,6 +107,36 @@ def topic_filter(exchange: str, key: str) -> str:
             raise ValueError(f"{key!r}: over MQTT, # may only be the last word of a subtopic")
         levels.append(word if word == "#" else "+" if word == "*" else _escape_level(word))
     return "/".join(levels)
+
+
+def is_whole(prefix: str) -> bool:
+    """Whether a topic prefix names whole topics (written with `/`)."""
+    return "/" in prefix
+
+
+def whole_filter(prefix: str, subtopic: str) -> str:
+    """The filter of a subtopic below a prefix of whole topics: the prefix's levels, then the
+    subtopic's (written with `/` or `.`); `*` or `+` one level, `#` the rest, last only
+    (ValueError otherwise)."""
+    words = [w for w in prefix.split("/") if w]
+    words += subtopic.split("/") if "/" in subtopic else subtopic.split(".")
+    for index, word in enumerate(words):
+        if word == "#" and index != len(words) - 1:
+            raise ValueError(f"{subtopic!r}: over MQTT, # may only be the last word of a subtopic")
+    return "/".join(w if w in ("#", "+") else "+" if w == "*" else _escape_level(w) for w in words)
+
+
+def matches(topic_filter: str, name: str) -> bool:
+    """Whether a topic matches a filter (`+` one level, `#` the rest; `$share/g/` ignored)."""
+    if topic_filter.startswith(SHARE + "/"):
+        topic_filter = topic_filter.split("/", 2)[2]
+    wanted, levels = topic_filter.split("/"), name.split("/")
+    for index, word in enumerate(wanted):
+        if word == "#":
+            return True
+        if index >= len(levels) or (word != "+" and word != levels[index]):
+            return False
+    return len(wanted) == len(levels)
 
 
 def shared(group: str, topic_filter: str) -> str:

@@ -149,7 +149,7 @@ def mqtt_session(config: Config, instance: int = 1, *, create: bool = True) -> S
         return None
     try:
         group = mqtt_topology.check_name("queue", queue.name)
-        filters = tuple(mqtt_topology.topic_filter(ex, key) for ex, key in queue.bindings)
+        filters, whole = _mqtt_filters(config, queue)
     except ValueError as err:
         raise ConfigError(None, f"{config.name}: {err}") from None
     return SessionSpec(
@@ -159,7 +159,27 @@ def mqtt_session(config: Config, instance: int = 1, *, create: bool = True) -> S
         expire=config.expire,
         subscribe=queue.bind,
         shared=bool(config.queue) or (config.instances > 1 and not config.exchange_split),
+        whole=whole,
     )
+
+
+def _mqtt_filters(config: Config, queue: QueueSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The topic filters of a queue's bindings, and those of them below a prefix of whole
+    topics (written with `/`, no exchange level: mqtt_topology)."""
+    lines = [(b.topic_prefix, b.subtopic) for b in config.bindings]
+    if not config.bindings and "subtopic" not in config.origin:
+        lines = [(config.topic_prefix, "#")]
+    whole = tuple(
+        mqtt_topology.whole_filter(prefix, subtopic)
+        for prefix, subtopic in lines
+        if mqtt_topology.is_whole(prefix)
+    )
+    others = [
+        (exchange, key)
+        for (exchange, key), (prefix, _) in zip(queue.bindings, lines, strict=True)
+        if not mqtt_topology.is_whole(prefix)
+    ]
+    return tuple(mqtt_topology.topic_filter(ex, key) for ex, key in others) + whole, whole
 
 
 def mqtt_sessions(config: Config, *, create: bool = True) -> list[SessionSpec]:

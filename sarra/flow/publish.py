@@ -55,7 +55,7 @@ class NoticePublisher:
             "reporter" if reports_to else "publisher",
             self.exchanges,
             number=number,
-            headers=not self.v03,
+            headers=self.format == "v02",
             credentials=credentials,
         )
 

@@ -3,6 +3,7 @@ moving real files over HTTP, and shovels from RabbitMQ to Mosquitto and back."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import socket
@@ -11,12 +12,13 @@ import uuid
 from pathlib import Path
 
 import pytest
-from mqttkit import local_mosquitto, new_exchange, settings
+from mqttkit import consumer, drain, local_mosquitto, new_exchange, settings
 from pumpkit import announce, declare, file_notice, running, sr, take, wait_for, watch
 from servers import HttpServer
 
 from sarra.broker import admin, plan
 from sarra.broker.mqtt_publisher import Publisher
+from sarra.broker.mqtt_topology import SessionSpec
 from sarra.components import instances, post
 from sarra.config.credentials import Credentials
 from sarra.config.errors import ConfigError
@@ -187,3 +189,45 @@ def test_daemons_killed_mid_download_lose_nothing_and_status_warns_of_the_held_s
 def _log(directory: Path, instance: int) -> str:
     path = directory / f"sr_subscribe_mq_{instance:02d}.log"
     return path.read_text() if path.exists() else ""
+
+
+def test_wis2_notification_messages_travel_on_whole_wis2_topics(
+    tmp_path: Path, local: str, credentials: Path, served_root: Path, http_server: HttpServer
+) -> None:
+    run = new_exchange().replace("_", "-")
+    topic = f"origin/a/wis2/ca-eccc-msc/data/core/weather/experimental/{run}"
+    source = served_root / run
+    source.mkdir()
+    files = {f"f{n}.bufr4": os.urandom(300 + n) for n in range(3)}
+    for name, data in files.items():
+        (source / name).write_bytes(data)
+    destination = tmp_path / "out"
+    fetcher = config(
+        tmp_path,
+        "subscribe",
+        f"broker {local}\ntopic_prefix {topic}\ndirectory {destination}\naccept .*\n",
+    )
+    poster = config(
+        tmp_path,
+        "post",
+        f"post_broker {local}\npost_topic_prefix {topic}\nsum s\n"
+        f"post_base_url http://127.0.0.1:{http_server.port}/{run}/\npost_base_dir {source}\n",
+    )
+    spec = plan.mqtt_session(fetcher)
+    assert spec is not None and spec.filters == (f"{topic}/#",)
+    seen = consumer(local, session_of(spec))  # what goes on the wire
+    try:
+        with running(fetcher) as loop:
+            assert post.post_once(poster, Credentials.load(credentials), [str(source)]) == 0
+            wait_for(lambda: loop.counts["downloaded"] == len(files), "the downloads")
+        wire = drain(seen, len(files))
+    finally:
+        seen.close()
+    assert {p.name: p.read_bytes() for p in destination.iterdir()} == files
+    assert {(d.exchange, d.routing_key) for d in wire} == {("origin", topic)}
+    assert {d.content_type for d in wire} == {"application/geo+json"}
+
+
+def session_of(spec: SessionSpec) -> SessionSpec:
+    """Another session with the same subscriptions (a witness of what is published)."""
+    return dataclasses.replace(spec, client_id=spec.client_id + "_witness", shared=False)

@@ -136,3 +136,40 @@ def test_reason_codes_say_what_to_do() -> None:
     assert not mqtt_errors.needs_a_person(ReasonCode(PacketTypes.DISCONNECT, "Server busy"))
     refusal = ConnectionRefusedError(111, "Connection refused")
     assert mqtt_errors.describe_failure(refusal) == "Connection refused"
+
+
+def test_a_prefix_written_with_slashes_names_whole_topics(tmp_path: Path, sarra_home: Path) -> None:
+    wis2 = "origin/a/wis2/ca-eccc-msc/data/core/weather"
+    assert mqtt_topology.topic("xs_me", f"{wis2}/synop") == f"{wis2}/synop"  # no exchange level
+    assert mqtt_topology.whole_filter(wis2, "surface-based-observations.*") == (
+        f"{wis2}/surface-based-observations/+"
+    )
+    assert mqtt_topology.whole_filter("cache/a/wis2", "+/data/#") == "cache/a/wis2/+/data/#"
+    with pytest.raises(ValueError, match="# may only be the last word"):
+        mqtt_topology.whole_filter(wis2, "#.synop")
+    config = subscriber(
+        tmp_path, f"topic_prefix v03\nsubtopic obs.#\ntopic_prefix {wis2}\nsubtopic synop.#\n"
+    )
+    spec = plan.mqtt_session(config)
+    assert spec is not None
+    assert spec.filters == ("xpublic/v03/obs/#", f"{wis2}/synop/#")
+    assert spec.whole == (f"{wis2}/synop/#",)
+    assert spec.keeps_whole(f"{wis2}/synop/x") and not spec.keeps_whole("xpublic/v03/obs/x")
+    alone = plan.mqtt_session(subscriber(tmp_path, f"topic_prefix {wis2}\n"))
+    assert alone is not None and alone.filters == alone.whole == (f"{wis2}/#",)
+
+
+@pytest.mark.parametrize(
+    ("topic_filter", "name", "matched"),
+    [
+        ("a/+/c", "a/b/c", True),
+        ("a/#", "a", True),
+        ("a/#", "a/b/c", True),
+        ("a/+", "a/b/c", False),
+        ("a/b", "a/b/c", False),
+        ("$share/g/a/+", "a/b", True),
+        ("a/b/c", "a/b", False),
+    ],
+)
+def test_topic_filters_match_as_mqtt_says(topic_filter: str, name: str, matched: bool) -> None:
+    assert mqtt_topology.matches(topic_filter, name) is matched
