@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from mqttkit import consumer, drain, local_mosquitto, new_exchange, settings
+from mqttkit import consumer, drain, local_mosquitto, new_exchange, session, settings
 from pumpkit import announce, declare, file_notice, running, sr, take, wait_for, watch
 from servers import HttpServer
 
@@ -20,11 +20,12 @@ from sarra.broker import admin, plan
 from sarra.broker.mqtt_publisher import Publisher
 from sarra.broker.mqtt_topology import SessionSpec
 from sarra.components import instances, post
+from sarra.components.watch import Watch
 from sarra.config.credentials import Credentials
 from sarra.config.errors import ConfigError
 from sarra.config.loader import Config, load
 from sarra.flow.loop import ConsumerLoop
-from sarra.message import v03
+from sarra.message import decode_any, v03
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.broker]
 
@@ -231,3 +232,49 @@ def test_wis2_notification_messages_travel_on_whole_wis2_topics(
 def session_of(spec: SessionSpec) -> SessionSpec:
     """Another session with the same subscriptions (a witness of what is published)."""
     return dataclasses.replace(spec, client_id=spec.client_id + "_witness", shared=False)
+
+
+def test_a_pump_over_mqtt_watch_winnow_sarra_and_reports(tmp_path: Path, local: str) -> None:
+    watched, docroot = tmp_path / "tree", tmp_path / "docroot"
+    watched.mkdir()
+    fed, winnowed, announced = new_exchange(), new_exchange(), new_exchange()
+    reports = new_exchange()
+    watcher = config(
+        tmp_path,
+        "watch",
+        f"post_broker {local}\npost_exchange {fed}\npost_topic_prefix v03\npath {watched}\n",
+    )
+    winnow = config(
+        tmp_path,
+        "winnow",
+        f"broker {local}\nexchange {fed}\ntopic_prefix v03\npost_exchange {winnowed}\n",
+    )
+    pump = config(
+        tmp_path,
+        "sarra",
+        f"broker {local}\nexchange {winnowed}\ntopic_prefix v03\npost_exchange {announced}\n"
+        f"directory {docroot}\npost_base_url http://pump.example/\npost_base_dir {docroot}\n"
+        f"report_back on\nreport_exchange {reports}\nbase_dir {watched}\n",
+    )
+    out = consumer(local, session(announced))
+    said = consumer(local, session(reports))
+    stop = threading.Event()
+    watching = Watch(watcher, 0, stop)
+    thread = threading.Thread(target=watching.run)
+    try:
+        with running(pump), running(winnow):
+            thread.start()
+            assert watching.ready.wait(20)
+            (watched / "a.txt").write_bytes(b"observed")
+            (got,) = drain(out, 1)
+            (report,) = drain(said, 1)
+    finally:
+        stop.set()
+        thread.join(30)
+        out.close()
+        said.close()
+    notice = decode_any(got.routing_key, got.body, got.headers, got.content_type)
+    assert notice.base_url == "http://pump.example/" and notice.rel_path.endswith("/a.txt")
+    copy = docroot / notice.rel_path.lstrip("/")
+    assert copy.read_bytes() == b"observed"
+    assert decode_any(report.routing_key, report.body).report is not None
