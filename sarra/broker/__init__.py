@@ -83,7 +83,8 @@ def open_consumer(
     for prefix in sorted(prefixes):
         if format_for(None, prefix) == "v02":
             _needs_headers(config, kind, f"v02 notices (topic_prefix {prefix})")
-    _no_effect_over_mqtt(config)
+    if not kind.can(kinds.QUEUE_ARGUMENTS):
+        _no_effect(config, kind)
     session = plan.mqtt_session(config, instance)
     return consumer_class(  # type: ignore[no-any-return]
         settings,
@@ -141,13 +142,14 @@ def _needs_headers(config: Config, kind: kinds.Kind, what: str) -> None:
         )
 
 
-def _no_effect_over_mqtt(config: Config) -> None:
-    """Warn of the queue options an MQTT session has no use for."""
+def _no_effect(config: Config, kind: kinds.Kind) -> None:
+    """Warn of the queue options a kind of broker has no use for."""
     unused = [name for name in ("queue_type", "message_ttl", "durable") if name in config.origin]
     if unused:
         _log.warning(
-            "%s: %s ha%s no effect on an MQTT broker (a session has only its expiry)",
+            "%s: %s ha%s no effect on an %s broker (a session has only its expiry)",
             config.name,
             ", ".join(unused),
             "s" if len(unused) == 1 else "ve",
+            kind.name.upper(),
         )

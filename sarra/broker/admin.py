@@ -51,7 +51,7 @@ def cleanup(config: Config, *, credentials: Credentials | None = None) -> list[s
             steps: list[Step] = [DeleteQueue(spec.name) for spec in specs]
             lines += _run(_settings(config, config.broker, credentials), steps)
     exchanges = plan.post_exchanges(config)
-    if exchanges and _is_mqtt(plan.post_broker(config)):
+    if exchanges and not _has_exchanges(plan.post_broker(config)):
         lines.append("no exchanges on an MQTT broker: nothing to delete")
     elif exchanges and not config.declare_exchange:
         lines.append("declare_exchange is off: the post exchanges are left alone")
@@ -86,7 +86,7 @@ def _act(config: Config, credentials: Credentials | None, *, bindings: bool) -> 
             lines.append("bind_queue is off: the queue is not bound")
         lines += _run(_settings(config, config.broker, credentials), steps)
     exchanges = plan.post_exchanges(config)
-    if exchanges and _is_mqtt(plan.post_broker(config)):
+    if exchanges and not _has_exchanges(plan.post_broker(config)):
         lines.append("no exchanges on an MQTT broker: topics need no declaration")
     elif exchanges and not config.declare_exchange:
         lines.append("declare_exchange is off: the post exchanges are not declared")
@@ -98,6 +98,10 @@ def _act(config: Config, credentials: Credentials | None, *, bindings: bool) -> 
 
 def _is_mqtt(url: str | None) -> bool:
     return url is not None and kinds.kind(url) is kinds.MQTT
+
+
+def _has_exchanges(url: str | None) -> bool:
+    return url is None or kinds.kind(url).can(kinds.EXCHANGES)
 
 
 def _declare_sessions(config: Config, credentials: Credentials | None) -> list[str]:

@@ -221,19 +221,9 @@ class MqttLink:
         )
         self.client.loop_start()
 
-    @property
-    def last_reason(self) -> str | None:
-        """Why the last attempt failed, while the link is down."""
-        return self._last_reason
-
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Wait until the session works (again); False if `timeout` passed first."""
         return self._ready.wait(timeout)
-
-    @property
-    def is_ready(self) -> bool:
-        """Whether the session works now."""
-        return self._ready.is_set()
 
     def close(self) -> None:
         """Disconnect (the broker keeps a persistent session) and end paho's thread."""

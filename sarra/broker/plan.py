@@ -16,13 +16,13 @@ import logging
 import socket
 from urllib.parse import unquote, urlsplit
 
-from sarra.broker import mqtt_topology, naming
+from sarra.broker import kinds, mqtt_topology, naming
 from sarra.broker.connect import ConnectionSettings
 from sarra.broker.errors import BrokerUrlError
 from sarra.broker.mqtt_topology import SessionSpec
 from sarra.broker.topology import QueueSpec
 from sarra.broker.url import parse_broker_urls
-from sarra.config.credentials import Credentials
+from sarra.config.credentials import Credentials, redact_url
 from sarra.config.errors import ConfigError
 from sarra.config.loader import Config
 from sarra.message.topic import subtopic_binding
@@ -63,6 +63,8 @@ def connection_settings(
     after the first; instances start on different hosts of the list, so that they spread over
     the cluster's nodes."""
     nodes = parse_broker_urls(url, credentials)
+    if len(nodes) > 1 and not kinds.kind(url).can(kinds.SEVERAL_HOSTS):
+        raise BrokerUrlError(f"{redact_url(url)}: an MQTT broker URL names one host")
     shift = (max(instance, 1) - 1) % len(nodes)
     first, *others = nodes[shift:] + nodes[:shift]
     return ConnectionSettings(

@@ -104,13 +104,10 @@ def split_hosts(url: str) -> list[str]:
 
 def parse_broker_urls(url: str, credentials: Credentials | None = None) -> list[BrokerUrl]:
     """Every broker `url` names (several for a cluster listed as host1,host2,...), each with
-    its password; see parse_broker_url. An MQTT URL names one broker."""
+    its password; see parse_broker_url."""
     if credentials is None:
         credentials = Credentials.load(paths.credentials_file())
-    hosts = split_hosts(url)
-    if len(hosts) > 1 and kind_of(url) == "mqtt":
-        raise BrokerUrlError(f"{redact_url(url)}: an MQTT broker URL names one host")
-    return [parse_broker_url(one, credentials) for one in hosts]
+    return [parse_broker_url(one, credentials) for one in split_hosts(url)]
 
 
 def parse_broker_url(url: str, credentials: Credentials | None = None) -> BrokerUrl:

@@ -13,7 +13,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from sarra.broker import kinds, mqtt_errors, mqtt_topology, open_consumer, open_publisher, plan
 from sarra.broker.errors import BrokerUrlError
-from sarra.broker.url import parse_broker_url, parse_broker_urls
+from sarra.broker.url import parse_broker_url
 from sarra.config.credentials import Credentials
 from sarra.config.errors import ConfigError
 from sarra.config.loader import Config, load
@@ -113,8 +113,9 @@ def test_mqtt_urls(sarra_home: Path) -> None:
     assert (ws.port, ws.tls, ws.websocket, ws.path) == (443, True, True, "/mqtt")
     assert parse_broker_url("ws://h:8080/ws/path", none).path == "/ws/path"
     assert parse_broker_url("amqp://h", none).path == ""
+    config = load("subscribe", None, name="x")
     with pytest.raises(BrokerUrlError, match="an MQTT broker URL names one host"):
-        parse_broker_urls("mqtt://a:1,b:2", none)
+        plan.connection_settings(config, "mqtt://a:1,b:2", "consumer", credentials=none)
     with pytest.raises(BrokerUrlError, match="no password"):
         parse_broker_url("mqtt://bob@h", none)
     assert kinds.kind("MQTTS://h") is kinds.MQTT and kinds.kind("amqp://h") is kinds.AMQP
