@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -54,7 +55,9 @@ class Publisher:
     ) -> None:
         self._window = window
         self._limit = window  # lowered to the broker's receive maximum
-        client_id = "_".join(settings.name.split())
+        # a clean session: its id need only be unique (two publishers of one id take the
+        # connection from each other)
+        client_id = f"{'_'.join(settings.name.split())}_{uuid.uuid4().hex[:8]}"
         self._link = MqttLink(settings, client_id, self, protocol=protocol, clean_start=True)
         client = self._link.client
         client.on_publish = self._on_publish
