@@ -1,4 +1,5 @@
-"""Sizes as people read them: binary units, one decimal ("10.0 KiB", "512 Bytes")."""
+"""Sizes and durations as people read them, short enough for every file's log line: binary
+units with one decimal ("10.0 KiB", "512 Bytes"), seconds to days ("1.2s", "3m05s", "2h10m")."""
 
 from __future__ import annotations
 
@@ -20,3 +21,17 @@ def human_size(size: float) -> str:
             return f"{size / unit:.1f} {name}"
         unit *= 1024
     raise AssertionError("unreachable")
+
+
+def short_duration(seconds: float) -> str:
+    """A duration in its two largest units: 0.35s, 12.1s, 3m05s, 2h10m, 3d04h (negative: a
+    clock ahead of ours)."""
+    sign, seconds = ("-", -seconds) if seconds < 0 else ("", seconds)
+    if round(seconds, 1) < 60:
+        return f"{sign}{seconds:.2f}s" if seconds < 1 else f"{sign}{seconds:.1f}s"
+    whole = int(seconds)
+    if whole < 3600:
+        return f"{sign}{whole // 60}m{whole % 60:02d}s"
+    if whole < 86400:
+        return f"{sign}{whole // 3600}h{whole % 3600 // 60:02d}m"
+    return f"{sign}{whole // 86400}d{whole % 86400 // 3600:02d}h"

@@ -10,7 +10,8 @@
 - MosquittoServer: a Mosquitto of its own (persistence in its directory), to stop and restart:
   plain MQTT, and optionally websockets, TLS (its own certificate) and a password file.
 
-Each start() returns once the server answers; stop() ends it.
+Each start() returns once the server answers; stop() ends it. An HttpServer stopped may be
+started again, on the same port (a source outage).
 """
 
 from __future__ import annotations

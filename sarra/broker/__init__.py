@@ -122,9 +122,12 @@ def open_publisher(
 def held_share(config: Config) -> str | None:
     """What becomes of the notices meant for instances that are down, when the broker keeps
     them aside for them (MQTT shared subscriptions); None otherwise."""
-    if not plan.consumes(config) or kinds.kind(config.broker or "") is not kinds.MQTT:
-        return None
-    spec = plan.mqtt_session(config, create=False)
+    try:
+        if not plan.consumes(config) or kinds.kind(config.broker or "") is not kinds.MQTT:
+            return None
+        spec = plan.mqtt_session(config, create=False)
+    except (BrokerError, ConfigError):
+        return None  # said elsewhere
     if spec is None or not spec.shared:
         return None
     return (

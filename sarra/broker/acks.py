@@ -3,7 +3,9 @@ exactly the deliveries the caller is done with, never one more.
 
 Delivery tags grow by one per delivery on a channel. Done deliveries at the front of the
 outstanding ones are acknowledged together with one `multiple=True` frame; a done delivery
-behind one still in work is acknowledged alone, at once.
+behind one still in work is acknowledged alone, at once. A delivery given back (rejected, to be
+delivered again) is settled alone, at once, and a later `multiple=True` frame passes over it
+(the broker no longer holds it as unacknowledged).
 """
 
 from __future__ import annotations
@@ -28,6 +30,14 @@ class AckTracker:
         """Record a delivery."""
         self._order.append(tag)
         self._unacked.add(tag)
+
+    def rejects(self, tags: Iterable[int]) -> list[int]:
+        """The delivery tags to reject (each in a frame of its own) for `tags`, unknown or
+        repeated tags left out."""
+        frames = sorted({tag for tag in tags if tag in self._unacked})
+        self._unacked.difference_update(frames)
+        self._sent_alone.update(frames)
+        return frames
 
     def acks(self, tags: Iterable[int]) -> list[tuple[int, bool]]:
         """The (delivery_tag, multiple) frames acknowledging `tags`, unknown or repeated tags

@@ -3,7 +3,12 @@ acknowledgements taken from any thread.
 
 The I/O thread collects the deliveries of one read from the socket and hands them over at once;
 callers take them with `get_batch`. `ack` queues the acknowledgement for the I/O thread, which
-sends as few frames as it can (see acks.py) and never acknowledges what was not asked for.
+sends as few frames as it can (see acks.py) and never acknowledges what was not asked for;
+`reject` gives a delivery back to the queue, to be delivered again.
+
+While it consumes, the I/O thread looks at the queue's depth every DEPTH_EVERY seconds with a
+passive declare on its own channel (the broker's Queue.DeclareOk says how many messages wait):
+`depth` tells `sr status`, with no need of the broker's management plugin.
 
 Each channel opened is a new generation: after a reconnection, the broker redelivers what was
 not acknowledged on the old channel (with the redelivered flag), so acknowledgements of the old
@@ -24,17 +29,21 @@ from pika.spec import Basic, BasicProperties
 from sarra.broker.acks import AckTracker
 from sarra.broker.backoff import Backoff
 from sarra.broker.connect import ConnectionSettings
-from sarra.broker.interface import Delivery
+from sarra.broker.interface import Delivery, QueueDepth
 from sarra.broker.link import Link, Wakeup
+from sarra.broker.state import LinkState
 from sarra.broker.topology import QueueSpec, run_steps
 
 _log = logging.getLogger(__name__)
 
-__all__ = ["Consumer", "Delivery"]
+__all__ = ["Consumer", "Delivery", "QueueDepth"]
 
 ACK_GATHER = 0.005
 """Seconds acknowledgements are gathered before they are sent together, unless a quarter of
 the prefetch is waiting (then they go at once, so that the broker never runs dry)."""
+
+DEPTH_EVERY = 5.0
+"""Seconds between two looks at the depth of the queue consumed."""
 
 
 class Consumer:
@@ -66,8 +75,15 @@ class Consumer:
         self._generation = 0
         self._tracker = AckTracker()
         self._incoming: list[Delivery] = []
+        self.depth: QueueDepth | None = None
+        """The queue's depth, looked at every DEPTH_EVERY seconds while consuming."""
 
     # --- any thread
+
+    @property
+    def state(self) -> LinkState:
+        """The connection's state (connecting, connected, refused, unreachable)."""
+        return self._link.state
 
     def start(self) -> Consumer:
         """Start the I/O thread; it connects, declares, binds and consumes by itself."""
@@ -102,6 +118,17 @@ class Consumer:
         """The queue consumed, for a log line."""
         return f"queue {self.queue.name}"
 
+    @property
+    def queue_name(self) -> str:
+        """The queue consumed."""
+        return self.queue.name
+
+    def reject(self, delivery: Delivery, delay: float = 0.0) -> None:
+        """Give a delivery back to its queue after `delay` seconds, unacknowledged: the broker
+        delivers it again, to this consumer or another (it is given back anyway if the
+        connection goes first)."""
+        self._link.call_soon(lambda: self._link.call_later(delay, lambda: self._reject(delivery)))
+
     def close(self, timeout: float = 10.0) -> bool:
         """Stop consuming, send the acknowledgements asked for, close the connection and end
         the thread; True if it ended within `timeout`. Deliveries not acknowledged go back to
@@ -130,8 +157,25 @@ class Consumer:
     def _consume(self) -> None:
         assert self._channel is not None
         self._consumer_tag = self._channel.basic_consume(
-            self.queue.name, self._on_message, callback=lambda _frame: self._link.ready()
+            self.queue.name, self._on_message, callback=self._consuming
         )
+
+    def _consuming(self, _frame: object) -> None:
+        self._link.ready()
+        self._measure(self._generation)
+
+    def _measure(self, generation: int) -> None:
+        """Ask the broker for the queue's depth, and again in DEPTH_EVERY seconds, for as long
+        as this channel (generation) lasts."""
+        channel = self._channel
+        if generation != self._generation or channel is None or not channel.is_open:
+            return
+        channel.queue_declare(self.queue.name, passive=True, callback=self._measured)
+        self._link.call_later(DEPTH_EVERY, lambda: self._measure(generation))
+
+    def _measured(self, frame: Any) -> None:
+        ok = frame.method
+        self.depth = QueueDepth(ok.message_count, ok.consumer_count, time.time())
 
     def lost(self, reason: BaseException | None) -> None:
         self._channel = None
@@ -185,6 +229,13 @@ class Consumer:
         tags = [d.delivery_tag for d in done if d.generation == generation]
         for tag, multiple in self._tracker.acks(tags):
             channel.basic_ack(tag, multiple)
+
+    def _reject(self, delivery: Delivery) -> None:
+        channel = self._channel
+        if channel is None or not channel.is_open or delivery.generation != self._generation:
+            return  # lost with the channel: the broker redelivers it
+        for tag in self._tracker.rejects([delivery.delivery_tag]):
+            channel.basic_reject(tag, requeue=True)
 
     def _on_cancelled(self, _frame: object) -> None:
         _log.warning(

@@ -16,6 +16,7 @@ from sarra.config.credentials import redact_text
 _QUOTED_QUEUE = re.compile(r"\bqueue '(?P<queue>[^']*)'")
 _QUOTED_EXCHANGE = re.compile(r"\bexchange '(?P<exchange>[^']*)'")
 _QUOTED_USER = re.compile(r"\buser '(?P<user>[^']*)'")
+_CONNECTION_FORCED = 320
 
 
 class BrokerError(Exception):
@@ -82,6 +83,20 @@ def describe(error: BaseException) -> str:
         return redact_text(error.strerror)
     text = str(error) or repr(error)
     return redact_text(" ".join(text.split()))
+
+
+def refused_by_broker(error: BaseException) -> bool:
+    """Whether the broker answered and said no (login, vhost, permission, a missing exchange),
+    rather than could not be reached or was lost."""
+    error = _innermost(error)
+    if isinstance(error, pika_exceptions.ConnectionClosedByBroker):
+        return error.reply_code != _CONNECTION_FORCED  # 320: the broker shutting down
+    refusals = (
+        pika_exceptions.ChannelClosedByBroker,
+        pika_exceptions.ProbableAuthenticationError,
+        pika_exceptions.ProbableAccessDeniedError,
+    )
+    return isinstance(error, refusals)
 
 
 def _innermost(error: BaseException) -> BaseException:

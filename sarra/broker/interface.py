@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from sarra.broker.errors import PublishError
+from sarra.broker.state import LinkState
 
 _log = logging.getLogger(__name__)
 
@@ -37,6 +38,16 @@ class Delivery(NamedTuple):
     redelivered: bool
     delivery_tag: int
     generation: int
+
+
+class QueueDepth(NamedTuple):
+    """What the broker said of the queue consumed, at a moment."""
+
+    messages: int
+    """Messages ready in the queue, not yet handed to a consumer."""
+    consumers: int
+    at: float
+    """When the broker said it, epoch seconds."""
 
 
 class Message(NamedTuple):
@@ -126,6 +137,17 @@ def settle(
 class Consumer(Protocol):
     """Consumes the notices meant for one instance of a config, on its own connection."""
 
+    depth: QueueDepth | None
+    """The depth of the queue consumed, when the broker tells it (AMQP; None over MQTT)."""
+
+    @property
+    def state(self) -> LinkState:
+        """The connection's state (connecting, connected, refused, unreachable)."""
+
+    @property
+    def queue_name(self) -> str:
+        """The queue consumed (over MQTT, the instance's session)."""
+
     def start(self) -> Consumer:
         """Start the I/O thread; it connects and subscribes by itself (and reconnects)."""
 
@@ -138,6 +160,9 @@ class Consumer(Protocol):
     def ack(self, delivery: Delivery) -> None:
         """The work of a delivery is done: the broker may forget it."""
 
+    def reject(self, delivery: Delivery, delay: float = 0.0) -> None:
+        """Give a delivery back, unacknowledged, after `delay` seconds: it comes again."""
+
     def describe(self) -> str:
         """What is consumed, for a log line (the queue, or the MQTT session)."""
 
@@ -147,6 +172,10 @@ class Consumer(Protocol):
 
 class Publisher(Protocol):
     """Publishes to one broker on its own connection, each message confirmed by the broker."""
+
+    @property
+    def state(self) -> LinkState:
+        """The connection's state (connecting, connected, refused, unreachable)."""
 
     def start(self) -> Publisher:
         """Start the I/O thread; it connects by itself (and reconnects)."""

@@ -7,8 +7,10 @@ the channel is for (consuming, publishing) is a `Session`: the link tells it whe
 open and when it is gone, and the session tells the link when it works (`ready`).
 
 After a failure (connection refused or lost, channel closed by the broker) the link waits a
-back-off delay and tries again: a new channel if the connection still stands, else a new
-connection. Each failure is logged once with its reason, and each recovery.
+back-off delay (at most 4 s, see backoff.py) and tries again: a new channel if the connection
+still stands, else a new connection. The first failure of an outage is logged with its reason,
+then a line a minute while it lasts (each attempt at DEBUG), and the recovery once, with how
+long the broker was away.
 
 With several brokers (the nodes of a cluster, `ConnectionSettings.alternates`), a lost or
 refused connection is followed at once by an attempt on the next node; the back-off delay comes
@@ -20,16 +22,16 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from pika.adapters.select_connection import IOLoop, SelectConnection
 from pika.channel import Channel
 
-from sarra.broker.backoff import Backoff
+from sarra.broker.backoff import Backoff, Outage
 from sarra.broker.connect import ConnectionSettings
-from sarra.broker.errors import describe
+from sarra.broker.errors import describe, refused_by_broker
+from sarra.broker.state import LinkState
 from sarra.broker.url import BrokerUrl
 
 _log = logging.getLogger(__name__)
@@ -68,13 +70,14 @@ class Link:
         self._ioloop = IOLoop()
         self._thread = threading.Thread(target=self._run, name=settings.name, daemon=True)
         self._ready = threading.Event()
+        self.state = LinkState(str(settings.url))
+        """Connecting, connected, refused or unreachable: for `sr status`."""
         # I/O thread only:
         self._connection: SelectConnection | None = None
         self._channel: Channel | None = None
         self._retry: Any = None
         self._stopping = False
-        self._failures = 0
-        self._down_since: float | None = None
+        self._outage = Outage()
         self._was_ready = False
         self._node = 0  # which of settings.nodes is connected to (or tried)
         self._round = 0  # nodes tried in turn since the last back-off delay
@@ -119,27 +122,28 @@ class Link:
         return self._ioloop.call_later(delay, callback)
 
     def ready(self) -> None:
-        """The session says its channel works: reset the back-off, log a recovery."""
-        url, name, failures = self.broker, self.settings.name, self._failures
-        if failures:
-            down = time.monotonic() - (self._down_since or time.monotonic())
+        """The session says its channel works: reset the back-off, log a recovery (once, with
+        how long the broker was away)."""
+        url, name, failures = self.broker, self.settings.name, self._outage.attempts
+        away = self._outage.recovered()
+        if away is not None:
             _log.info(
-                "%s: %r %s after %d failed attempt%s (%.1f s)",
+                "%s: %r %s after %.1f s %s (%d failed attempt%s)",
                 url,
                 name,
                 "reconnected" if self._was_ready else "connected",
+                away,
+                "away" if self._was_ready else "of trying",
                 failures,
                 "" if failures == 1 else "s",
-                down,
             )
         elif not self._was_ready:
             _log.info("%s: %r connected", url, name)
-        self._failures = 0
-        self._down_since = None
         self._was_ready = True
         self._round = 0
         self._backoff.reset()
         self._ready.set()
+        self.state.connected(str(url))
 
     def _run(self) -> None:
         try:
@@ -218,10 +222,8 @@ class Link:
     def _failed(
         self, reason: BaseException, retry: Callable[[], None], *, next_node: bool = False
     ) -> None:
-        self._failures += 1
-        if self._down_since is None:
-            self._down_since = time.monotonic()
         failed = self.broker
+        self.state.failed(str(failed), refused_by_broker(reason), describe(reason))
         nodes = len(self.settings.nodes)
         if next_node and nodes > 1:
             self._node = (self._node + 1) % nodes
@@ -231,13 +233,18 @@ class Link:
         else:
             self._round = 0
             delay = self._backoff.next()
-        _log.warning(
-            "%s: %s (connection %r); trying %s in %.1f s",
+        why = describe(reason)
+        logged = self._outage.failed(why)
+        attempts, away = self._outage.attempts, self._outage.away
+        _log.log(
+            logging.WARNING if logged else logging.DEBUG,
+            "%s: %s (connection %r); trying %s in %.1f s%s",
             failed,
-            describe(reason),
+            why,
             self.settings.name,
             "again" if self.broker == failed else self.broker,
             delay,
+            f" (away {away:.0f} s, {attempts} failed attempts)" if attempts > 1 else "",
         )
         self._retry = self._ioloop.call_later(delay, retry)
 

@@ -28,10 +28,11 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from sarra.broker.connect import ConnectionSettings
-from sarra.broker.interface import Delivery
+from sarra.broker.interface import Delivery, QueueDepth
 from sarra.broker.mqtt_errors import explain
 from sarra.broker.mqtt_link import MqttLink, guarded
 from sarra.broker.mqtt_topology import SessionSpec, split_topic
+from sarra.broker.state import LinkState
 
 _log = logging.getLogger(__name__)
 
@@ -67,6 +68,8 @@ class Consumer:
         client = self._link.client
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
+        self.depth: QueueDepth | None = None
+        """None: MQTT has no way to ask how many messages wait in a session."""
         self._taken = threading.Condition()
         self._handed_over: deque[Delivery] = deque()  # guarded by _taken
         self._lock = threading.Lock()  # guards _generation and _outstanding
@@ -77,6 +80,16 @@ class Consumer:
         self._resumed = False
 
     # --- any thread
+
+    @property
+    def state(self) -> LinkState:
+        """The connection's state (connecting, connected, refused, unreachable)."""
+        return self._link.state
+
+    @property
+    def queue_name(self) -> str:
+        """The instance's session (its client id)."""
+        return self.session.client_id
 
     def start(self) -> Consumer:
         """Start paho's thread; it connects, subscribes and reconnects by itself."""
@@ -109,6 +122,22 @@ class Consumer:
                 return  # an older connection's: the broker sends it again
             self._outstanding.discard(tag)
             self._link.client.ack(tag, QOS)
+
+    def reject(self, delivery: Delivery, delay: float = 0.0) -> None:
+        """Give a delivery back, unacknowledged, after `delay` seconds. MQTT has no negative
+        acknowledgement: it is handed over again (flagged redelivered) if its connection still
+        stands then; otherwise the broker sends it again on the next one."""
+        timer = threading.Timer(delay, self._hand_back, (delivery,))
+        timer.daemon = True
+        timer.start()
+
+    def _hand_back(self, delivery: Delivery) -> None:
+        with self._lock:
+            if delivery.generation != self._generation:
+                return  # the broker sends it again on the new connection
+        with self._taken:
+            self._handed_over.append(delivery._replace(redelivered=True))
+            self._taken.notify()
 
     def describe(self) -> str:
         """The session consumed, for a log line."""

@@ -1,12 +1,13 @@
 """One MQTT connection: a paho client whose own network thread keeps it open, reconnecting after
 every failure (the role link.py has for AMQP).
 
-paho's thread reads and writes the socket, calls the callbacks and reconnects by itself: after
-1 s, then doubling up to RECONNECT_CAP, so that a broker back from an outage is found again
-within a few seconds. A refusal that retrying cannot cure (bad credentials, a refused user, the
-client id taken over) is logged once at error, with a hint, and retried every PERSON_DELAY only.
-Each failure is logged once with its reason (the same reason again only at debug), and each
-recovery with the number of failed attempts and how long the broker was away.
+paho's thread reads and writes the socket, calls the callbacks and reconnects by itself, after
+the delays of the shared back-off (backoff.Backoff: 1 s doubling to 4 s, jittered), so that a
+broker back from an outage is found again within a few seconds. A refusal that retrying cannot
+cure (bad credentials, a refused user, the client id taken over) is logged at error, with a
+hint, and retried every PERSON_DELAY only. What is logged of an outage is backoff.Outage's
+choice, as for AMQP: its first failure, a change of reason, a line a minute while it lasts, and
+the recovery with how long the broker was away. `state` tells `sr status` as it changes.
 
 What the connection is for (consuming, publishing) is a `Session`: the link tells it when a
 connection is made and when it is gone, and the session tells the link when it works (`ready`).
@@ -27,14 +28,12 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from sarra.broker.backoff import Backoff, Outage
 from sarra.broker.connect import ConnectionSettings, tls_context
 from sarra.broker.mqtt_errors import describe_failure, explain, needs_a_person
+from sarra.broker.state import LinkState
 
 _log = logging.getLogger(__name__)
-
-RECONNECT_FIRST = 1.0
-RECONNECT_CAP = 4.0
-"""Seconds between reconnection attempts: 1, 2, 4, 4 ... (a broker back is found within 5 s)."""
 
 PERSON_DELAY = 60.0
 """Seconds between attempts after a refusal that needs a person (bad credentials...)."""
@@ -191,7 +190,9 @@ class MqttLink:
         client = new_client(
             settings, client_id, protocol=protocol, clean_start=clean_start, manual_ack=manual_ack
         )
-        client.reconnect_delay_set(RECONNECT_FIRST, RECONNECT_CAP)  # type: ignore[arg-type]
+        self._backoff = Backoff()
+        first = self._backoff.next()
+        client.reconnect_delay_set(first, first)  # type: ignore[arg-type]
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_connect_fail = self._on_connect_fail
@@ -199,16 +200,14 @@ class MqttLink:
         self._properties = connect_properties(
             protocol, clean_start=clean_start, expire=expire, receive_maximum=receive_maximum
         )
+        self.state = LinkState(str(settings.url))
         self._ready = threading.Event()
         self._closing = False
         # paho's thread only:
         self.generation = 0  # connections made so far
         self._connected = False
         self._was_ready = False
-        self._failures = 0
-        self._down_since: float | None = None
-        self._last_reason: str | None = None
-        self._slow = False
+        self._outage = Outage()
         self._connected_at = 0.0
         self._flaps = 0
 
@@ -235,35 +234,31 @@ class MqttLink:
     # --- paho's thread
 
     def ready(self) -> None:
-        """The session says it works: log a recovery, let waiters go."""
-        url, failures = self.settings.url, self._failures
-        flapping = self._flaps >= FLAPS
-        if failures and flapping:
-            _log.debug("%s: %r connected again (flapping)", url, self.settings.name)
-        elif failures:
-            _log.info(
-                "%s: %r %s after %d failed attempt%s (%.1f s away)",
-                url,
-                self.settings.name,
-                "reconnected" if self._was_ready else "connected",
-                failures,
-                "" if failures == 1 else "s",
-                time.monotonic() - (self._down_since or time.monotonic()),
-            )
-        elif not self._was_ready:
-            _log.info("%s: %r connected", url, self.settings.name)
-        self._failures = 0
-        self._down_since = None
+        """The session says it works: log a recovery (once, with how long the broker was
+        away), let waiters go."""
+        url, name = self.settings.url, self.settings.name
+        if self._flaps >= FLAPS:
+            _log.debug("%s: %r connected again (flapping)", url, name)
+        else:
+            failures = self._outage.attempts
+            away = self._outage.recovered()
+            if away is not None:
+                _log.info(
+                    "%s: %r %s after %.1f s %s (%d failed attempt%s)",
+                    url,
+                    name,
+                    "reconnected" if self._was_ready else "connected",
+                    away,
+                    "away" if self._was_ready else "of trying",
+                    failures,
+                    "" if failures == 1 else "s",
+                )
+            elif not self._was_ready:
+                _log.info("%s: %r connected", url, name)
+            self._backoff.reset()
         self._was_ready = True
-        if not flapping:
-            self._last_reason = None
-            self._normal_pace()
         self._ready.set()
-
-    def _normal_pace(self) -> None:
-        if self._slow:
-            self._slow = False
-            self.client.reconnect_delay_set(RECONNECT_FIRST, RECONNECT_CAP)  # type: ignore[arg-type]
+        self.state.connected(str(url))
 
     @guarded
     def _on_connect(
@@ -304,7 +299,6 @@ class MqttLink:
             self._flaps += 1
         else:
             self._flaps = 0
-            self._normal_pace()
         if self._flaps >= FLAPS:
             self._failed(FLAPPING, person=True)
         elif flags.is_disconnect_packet_from_server:
@@ -322,29 +316,23 @@ class MqttLink:
         self._failed(describe_failure(error) if error else "cannot connect")
 
     def _failed(self, reason: str, *, person: bool = False) -> None:
+        """An attempt failed or the connection was lost: the state, the next delay (paho's
+        next wait), a log line if the outage deserves one."""
         if self._closing:
             return
-        self._failures += 1
-        if self._down_since is None:
-            self._down_since = time.monotonic()
-        if person and not self._slow:
-            self._slow = True
-            self.client.reconnect_delay_set(PERSON_DELAY, PERSON_DELAY)  # type: ignore[arg-type]
-        if reason == self._last_reason:
-            _log.debug("%s: %s (again, %d attempts)", self.settings.url, reason, self._failures)
-            return
-        self._last_reason = reason
-        delay = (
-            PERSON_DELAY
-            if self._slow
-            else min(RECONNECT_CAP, RECONNECT_FIRST * 2 ** (self._failures - 1))
-        )
+        url = self.settings.url
+        self.state.failed(str(url), person, reason)
+        delay = PERSON_DELAY if person else self._backoff.next()
+        self.client.reconnect_delay_set(delay, delay)  # type: ignore[arg-type]
+        logged = self._outage.failed(reason)
+        attempts, away = self._outage.attempts, self._outage.away
         _log.log(
-            logging.ERROR if person else logging.WARNING,
-            "%s: %s (connection %r, client id %s); trying again in %.0f s",
-            self.settings.url,
+            (logging.ERROR if person else logging.WARNING) if logged else logging.DEBUG,
+            "%s: %s (connection %r, client id %s); trying again in %.1f s%s",
+            url,
             reason,
             self.settings.name,
             self.client_id,
             delay,
+            f" (away {away:.0f} s, {attempts} failed attempts)" if attempts > 1 else "",
         )

@@ -32,6 +32,7 @@ from sarra.broker.interface import Confirmation, Message, settle
 from sarra.broker.mqtt_errors import explain
 from sarra.broker.mqtt_link import MqttLink, guarded
 from sarra.broker.mqtt_topology import topic
+from sarra.broker.state import LinkState
 
 _log = logging.getLogger(__name__)
 
@@ -70,6 +71,11 @@ class Publisher:
         self._early: dict[int, ReasonCode] = {}  # PUBACKs that beat the caller's bookkeeping
 
     # --- any thread
+
+    @property
+    def state(self) -> LinkState:
+        """The connection's state (connecting, connected, refused, unreachable)."""
+        return self._link.state
 
     def start(self) -> Publisher:
         """Start paho's thread; it connects by itself."""

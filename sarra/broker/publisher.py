@@ -30,6 +30,7 @@ from sarra.broker.connect import ConnectionSettings
 from sarra.broker.errors import PublishError, describe, refused_exchange
 from sarra.broker.interface import Confirmation, Message, settle
 from sarra.broker.link import Link, Wakeup
+from sarra.broker.state import LinkState
 from sarra.broker.topology import exchange_steps, run_steps
 
 _log = logging.getLogger(__name__)
@@ -82,6 +83,11 @@ class Publisher:
         self._channel: Channel | None = None
 
     # --- any thread
+
+    @property
+    def state(self) -> LinkState:
+        """The connection's state (connecting, connected, refused, unreachable)."""
+        return self._link.state
 
     def start(self) -> Publisher:
         """Start the I/O thread; it connects and declares by itself."""

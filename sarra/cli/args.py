@@ -20,7 +20,7 @@ ACTIONS: dict[str, str] = {
     "stop": "stop the instances (TERM, then KILL)",
     "restart": "stop, then start",
     "reload": "make running instances re-read their config",
-    "status": "say which instances run and what they did since they started",
+    "status": "the state of each config (running, refused by the broker, crashed...), rates, lag",
     "sanity": "restart missing or hung instances",
     "cleanup": "remove the queue (MQTT: each instance's session), bindings, state and cache "
     "(instances must be stopped)",

@@ -100,7 +100,7 @@ EXIT_STATUS = """\
 | status | meaning |
 |---|---|
 | 0 | done |
-| 1 | an action failed: the broker refused, an instance died at start, instances are missing |
+| 1 | an action failed (the broker refused, an instance died at start); `status`: one needs a look |
 | 2 | a usage mistake or a config error, each reported as `file:line: reason` |
 """
 
@@ -137,7 +137,9 @@ COMMANDS: tuple[Command, ...] = (
         name="sr",
         summary="act on every config of every sarra component at once",
         synopsis=(
-            "sr start|stop|restart|status|sanity",
+            "sr start|stop|restart|sanity",
+            "sr status [--problems] [--json]",
+            "sr observe [--bind ADDR] [--port N]",
             "sr check [--examples]",
             "sr list",
         ),
@@ -146,8 +148,19 @@ COMMANDS: tuple[Command, ...] = (
 (`sr_subscribe`, `sr_sarra`, `sr_watch`...), as if each `sr_<component> action <config>`
 were typed in turn. Disabled configs (`<name>.conf.off`) are left alone.
 
-- `start`, `stop`, `restart`, `status`, `sanity`: the action of that name, for every config
+- `start`, `stop`, `restart`, `sanity`: the action of that name, for every config
   (see sr_subscribe(1) for what each does).
+- `status`: one line per config, disabled ones too: its state (running, connecting, refused
+  by the broker with the broker's reason, unreachable, passive, crashed, exited, stale,
+  stopped, disabled, bad config), messages and files a second and lag over the last minutes,
+  the depth of its broker queue, its retry queue and last file; a `!` marks those that need a
+  look; then the totals. `--problems` shows only those that need a look, with each problem;
+  `--json` prints it all as one JSON document for programs (its fields are listed in
+  `/usr/share/doc/sarra/operations.md`).
+- `observe`: serve, over HTTP, a live dashboard of every config (`/`), the same figures as
+  Prometheus metrics (`/metrics`), the JSON of `status --json` (`/api/status`) and the end of
+  each config's log (`/api/log/<component>/<config>`); on 127.0.0.1 port 9797 unless
+  `--bind` and `--port` say otherwise. It runs until stopped (TERM, INT).
 - `check`: read every config of every component, and `credentials.conf`, without running
   anything; print `ok` or `ERROR` for each, and each error as `file:line: reason`.
   `check --examples` reads the example configs shipped with sarra instead.
@@ -171,8 +184,8 @@ user's service manager starts and `sr stop` when it stops.
                 """\
 | status | meaning |
 |---|---|
-| 0 | done; every config read without error |
-| 1 | a config has errors (`check`), or an action failed for some config |
+| 0 | done; every config read without error; nothing needs a look (`status`) |
+| 1 | a config has errors (`check`), an action failed, or a config needs a look (`status`) |
 | 2 | an action `sr` does not know |
 """,
             ),
@@ -181,6 +194,8 @@ user's service manager starts and `sr stop` when it stops.
     sr check                          # before starting anything
     sr start
     sr status
+    sr status --problems              # only what needs a look
+    sr observe                        # then open http://127.0.0.1:9797/
     systemctl --user enable --now sarra   # start every config with the user's session
     loginctl enable-linger $USER          # ... and at boot, without a login
 """,
@@ -288,7 +303,8 @@ fetched again. Failed transfers are retried (`attempts`, then a retry queue on d
 `sr_sarra` is the component of a pump that copies data from another: like sr_subscribe it
 downloads the files announced (by default mirrored under `directory`), and then announces its
 own copies on its `post_broker`, usually to the exchange `xpublic`, where subscribers find
-them.
+them. As with sr_subscribe, each file is written under a temporary name (`inflight`, `.tmp`) or
+in `tempdir`, and renamed into place when complete.
 """
         + _CONSUMER,
         """\

@@ -10,16 +10,18 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sarra.broker import admin, held_share
+from sarra.broker import admin
 from sarra.cli.args import CommandLine
 from sarra.components import instances
 from sarra.components.run import run_instance
 from sarra.config import paths
 from sarra.config.credentials import Credentials
+from sarra.config.errors import ConfigError
 from sarra.config.loader import Config, load
 from sarra.config.loader import resolve_config_path as resolve
-from sarra.flow import metrics
 from sarra.flow.plugins import Plugins
+from sarra.observe import status as observe_status
+from sarra.observe import text
 
 
 def _loaded(component: str, ref: str, command: CommandLine) -> tuple[Path, Config]:
@@ -31,10 +33,11 @@ def _loaded(component: str, ref: str, command: CommandLine) -> tuple[Path, Confi
 
 
 def _launcher(component: str, command: CommandLine, path: Path) -> Callable[[int], list[str]]:
-    """The command line of instance N of a config, with the options given to this command."""
+    """The command line of instance N of a config, with the options given to this command
+    (the config's path made absolute: it holds if the instance changes directory)."""
 
     def command_for(number: int) -> list[str]:
-        words = [*command.option_words, "--no", str(number), "foreground", str(path)]
+        words = [*command.option_words, "--no", str(number), "foreground", str(path.absolute())]
         return instances.python_command(component, words)
 
     return command_for
@@ -91,39 +94,25 @@ def reload(component: str, command: CommandLine) -> int:
     return 0
 
 
-def describe(component: str, name: str) -> tuple[str, bool]:
-    """One status line for a config, and whether it is as it should be."""
-    found = instances.instances(component, name)
-    expected = instances.expected(component, name)
-    running = [i for i in found if i.running]
-    if not expected and not running:
-        return f"sr_{component} {name}: stopped", True
-    detail = ", ".join(f"{i.number:02d} pid {i.pid}" for i in running)
-    missing = [f"{i.number:02d}" for i in found if not i.running and i.number <= expected]
-    if missing:
-        text = f"partial {len(running)}/{expected}: missing {' '.join(missing)}"
-        return f"sr_{component} {name}: {text}" + (f" ({detail})" if detail else ""), False
-    return f"sr_{component} {name}: running {len(running)}/{expected} ({detail})", True
+def _status_of(component: str, ref: str) -> tuple[str, str, bool]:
+    """(component, name, enabled) of a config named on the command line, disabled ones too."""
+    try:
+        return component, resolve(component, ref).name.removesuffix(".conf"), True
+    except ConfigError:
+        name = ref.removesuffix(".conf")
+        if (paths.component_dir(component) / f"{name}.conf.off").is_file():
+            return component, name, False
+        raise
 
 
 def status(component: str, command: CommandLine) -> int:
-    """Say which instances of each config run, and what the running ones did since they
-    started (when they say it: the consuming components do); non-zero when some are missing."""
-    healthy = True
-    for ref in command.configs:
-        name = resolve(component, ref).name.removesuffix(".conf")
-        line, ok = describe(component, name)
+    """One line per config: its state (running, connecting, refused by the broker, crashed,
+    stopped...), rates, lag, queue depth and last file (sarra.observe); non-zero when one
+    needs a look."""
+    statuses = observe_status.collect([_status_of(component, ref) for ref in command.configs])
+    for line in text.render(statuses, totals=False):
         print(line)
-        if not ok:
-            note = held_share(load(component, resolve(component, ref)))
-            if note:
-                print(f"    warning: {note}")
-        running = [i.number for i in instances.instances(component, name) if i.running]
-        figures = metrics.summary(metrics.read(component, name, running))
-        if figures:
-            print(f"    {figures}")
-        healthy = healthy and ok
-    return 0 if healthy else 1
+    return 1 if any(s.problems for s in statuses) else 0
 
 
 def _hung(component: str, config: Config) -> list[instances.Instance]:

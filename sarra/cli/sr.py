@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
 import sys
 from pathlib import Path
 
@@ -13,15 +16,23 @@ from sarra.config.errors import ConfigError, ConfigErrors
 from sarra.config.loader import config_names, load
 from sarra.config.options import COMPONENTS
 from sarra.flow.plugins import Plugins
+from sarra.observe import status as observe_status
+from sarra.observe import text
 
 USAGE = """usage: sr action
 actions:
   check [--examples]   read every config (or every shipped example) and report errors
   list                 list every config of every component
-  start, stop, restart, status, sanity
+  status [--problems] [--json]
+                       every config: its state, rates, lag, queue; exit status 1 when one
+                       needs a look (--problems: only those; --json: for programs)
+  observe [--bind ADDR] [--port N]
+                       serve the live dashboard, /metrics (Prometheus) and /api/status
+                       over HTTP (127.0.0.1:9797 by default)
+  start, stop, restart, sanity
                        the same action for every enabled config of every component"""
 
-LIFECYCLE = ("start", "stop", "restart", "status", "sanity")
+LIFECYCLE = ("start", "stop", "restart", "sanity")
 
 
 def _all_configs(examples: bool) -> list[tuple[str, Path]]:
@@ -95,6 +106,41 @@ def every_config(action: str) -> int:
     return status
 
 
+def status(words: list[str]) -> int:
+    """`sr status [--problems] [--json]`: every config, disabled ones too; 1 when one needs a
+    look."""
+    statuses = observe_status.collect()
+    if "--json" in words:
+        json.dump(observe_status.to_json(statuses), sys.stdout, indent=1)
+        print()
+    else:
+        for line in text.render(statuses, problems="--problems" in words):
+            print(line)
+    return 1 if any(s.problems for s in statuses) else 0
+
+
+BIND, PORT = "127.0.0.1", 9797
+"""Where `sr observe` listens by default (this host only)."""
+
+
+def observe_parser() -> argparse.ArgumentParser:
+    """The command line of `sr observe`."""
+    parser = argparse.ArgumentParser(
+        prog="sr observe",
+        description="Serve the live dashboard (/), Prometheus metrics (/metrics), the status"
+        " as JSON (/api/status) and the end of each config's log (/api/log/COMPONENT/CONFIG).",
+    )
+    parser.add_argument(
+        "--bind",
+        default=BIND,
+        metavar="ADDR",
+        help=f"the address to listen on (default {BIND}: this host only)",
+    )
+    parser.add_argument("--port", type=int, default=PORT, metavar="N",
+                        help=f"the TCP port (default {PORT}; 0: any free one)")  # fmt: skip
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run `sr action`; returns the exit status."""
     args = sys.argv[1:] if argv is None else argv
@@ -106,6 +152,13 @@ def main(argv: list[str] | None = None) -> int:
         return check(examples=bool(rest))
     if action == "list" and not rest:
         return list_all()
+    if action == "status" and set(rest) <= {"--json", "--problems"}:
+        return status(rest)
+    if action == "observe":
+        from sarra.observe import server  # prometheus_client: only here
+
+        options = observe_parser().parse_args(rest)
+        return server.serve(options.bind, options.port)
     if action in LIFECYCLE and not rest:
         return every_config(action)
     print(f"sr: cannot do {' '.join(args)!r}\n{USAGE}", file=sys.stderr)
@@ -114,4 +167,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def entry() -> None:
     """Console script sr."""
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # output piped into head, less...: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)

@@ -232,5 +232,7 @@ def signal_all(component: str, config: str, signum: int) -> list[int]:
 
 
 def python_command(component: str, words: Sequence[str]) -> list[str]:
-    """The command line that runs sr_<component> with these words in a new process."""
-    return [sys.executable, "-m", "sarra.cli.component", component, *words]
+    """The command line that runs sr_<component> with these words in a new process. `-P`
+    keeps the current directory off its import path: the instance runs the installed sarra
+    (and modules) whatever the directory it was started from holds."""
+    return [sys.executable, "-P", "-m", "sarra.cli.component", component, *words]

@@ -42,9 +42,11 @@ from sarra.config.loader import Config
 from sarra.config.masks import Mask, is_accepted
 from sarra.config.variables import UnknownVariable, expand, notice_lookup
 from sarra.flow import vip
+from sarra.flow.metrics import Metrics
 from sarra.flow.plugins import PluginFailed, Plugins
 from sarra.flow.poll_state import SeenFiles, Signature, load_seen, save_seen, state_file
 from sarra.flow.publish import NoticePublisher
+from sarra.flow.recorder import Recorder
 from sarra.integrity.checksum import new_checksum, sum_to_identity
 from sarra.message.errors import MalformedNotice, NotEncodable
 from sarra.message.notice import Identity, Notice, epoch_to_time
@@ -113,6 +115,9 @@ class Poll:
         self.directories = self._directories()
         self.publisher: NoticePublisher | None = None
         self.passes = 0
+        self.posted = 0  # files announced and confirmed
+        self.last_done: float | None = None
+        self.started = time.time()
         self.active = True  # False while a vip is set and not on this host: nothing announced
         self._last_heartbeat = time.monotonic()
 
@@ -180,7 +185,11 @@ class Poll:
     def run(self) -> None:
         """Poll until stopped."""
         config = self.config
-        self.publisher = NoticePublisher(config, self.credentials, self.number).start()
+        self.publisher = NoticePublisher(config, self.credentials, self.number)
+        recorder = Recorder(config.component, config.name, self.number, self._figures)
+        recorder.watch("publisher", self.publisher.state)
+        self.publisher.start()
+        recorder.start()
         logger.info(
             "polling %s every %s: %s; posting to %s",
             redact_url(config.destination),
@@ -203,6 +212,14 @@ class Poll:
             if self.plugins is not None:
                 self.plugins.event("on_stop")
             self.publisher.close()
+            recorder.close()
+
+    def _figures(self) -> Metrics:
+        """What it announced, for its Recorder (any thread)."""
+        addresses = ",".join(self.config.vip)
+        passive = "" if self.active else f"passive: vip {addresses} not on this host"
+        return Metrics(counts={"posted": self.posted}, done="posted", last_done=self.last_done,
+                       started=self.started, passive=passive)  # fmt: skip
 
     def _look_at_vip(self) -> None:
         """Whether this pass announces: with a vip, only if this host holds it."""
@@ -276,6 +293,9 @@ class Poll:
                 complete = False
                 break
         count = sum(self._remember(*batch) for batch in pending)
+        if count:
+            self.posted += count
+            self.last_done = time.time()
         level = logging.INFO if count else logging.DEBUG
         done = "pass done" if self.active else "passive pass done"
         logger.log(level, "%s: %d announced; %d files accepted in %d of %d directories",

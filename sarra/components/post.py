@@ -35,8 +35,10 @@ from sarra.config.credentials import Credentials, redact_url
 from sarra.config.errors import ConfigError
 from sarra.config.loader import Config
 from sarra.flow.announce import Announcer, walk
+from sarra.flow.metrics import Metrics
 from sarra.flow.plugins import PluginFailed, Plugins
 from sarra.flow.publish import NoticePublisher
+from sarra.flow.recorder import Recorder
 from sarra.message.errors import MalformedNotice, NotEncodable
 from sarra.message.notice import Notice
 from sarra.sizes import human_size
@@ -81,6 +83,9 @@ class Poster:
         self.errors = 0
         self.refused: list[str] = []
         self.started = time.monotonic()
+        self.began = time.time()
+        self.last_done: float | None = None
+        self.last_file = ""
         self._held: list[Posted] = []
         self._unsettled: deque[tuple[str, Confirmation]] = deque()  # (url, its confirmation)
         self._use_reader = reader and not (self.plugins and self.plugins.has("on_post"))
@@ -200,6 +205,8 @@ class Poster:
             urls += [posted.url] * len(posted.messages)
             self.files += 1
             self.bytes += posted.size
+        if held:
+            self.last_done, self.last_file = time.time(), held[-1].url
         if messages:
             confirmations = self.publisher.publish_many(messages)
             self._unsettled.extend(zip(urls, confirmations, strict=True))
@@ -237,6 +244,19 @@ class Poster:
         """Run the plugins of on_start, on_stop, on_heartbeat or on_watch, if any."""
         if self.plugins is not None:
             self.plugins.event(entry)
+
+    def figures(self) -> Metrics:
+        """What it posted, for a Recorder (any thread)."""
+        return Metrics(counts={"posted": self.files}, bytes=self.bytes, done="posted",
+                       last_done=self.last_done, started=self.began,
+                       last_file=self.last_file)  # fmt: skip
+
+    def recorder(self, number: int) -> Recorder:
+        """The Recorder of an instance posting through this Poster (started)."""
+        config = self.publisher.config
+        recorder = Recorder(config.component, config.name, number, self.figures)
+        recorder.watch("publisher", self.publisher.state)
+        return recorder.start()
 
     def summary(self) -> str:
         """Files and bytes posted, with the rates, since the start."""
@@ -291,6 +311,7 @@ def run(config: Config, number: int, stop: threading.Event) -> None:
         )
     poster = Poster(config, Credentials.load(paths.credentials_file()), reader=True)
     poster.start()
+    recorder = poster.recorder(number)
     poster.event("on_start")
     try:
         while True:
@@ -302,5 +323,6 @@ def run(config: Config, number: int, stop: threading.Event) -> None:
     finally:
         poster.event("on_stop")
         failed = poster.finish()
+        recorder.close()
     if failed:
         raise PublishError(f"{len(failed)} notices not confirmed by the broker: {failed[0]} ...")

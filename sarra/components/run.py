@@ -70,12 +70,12 @@ def run_with_vip(runner: Runner, config: Config, number: int, stop: threading.Ev
     while not stop.is_set():
         if not vip.held(config.vip):
             logger.info("passive: vip %s not on this host, waiting", addresses)
-            if number:  # for `sr status`
-                passive = metrics.Metrics(passive=f"passive: vip {addresses} not on this host")
-                metrics.write(config.component, config.name, number, passive)
+            passive = metrics.Metrics(passive=f"passive: vip {addresses} not on this host")
             alive = time.monotonic()
             while not vip.held(config.vip):
-                if stop.wait(vip.CHECK_EVERY):
+                if number:  # for `sr status`, as often as figures are written
+                    metrics.write(config.component, config.name, number, passive)
+                if stop.wait(min(vip.CHECK_EVERY, metrics.EVERY)):
                     return
                 if number and time.monotonic() - alive >= config.heartbeat:
                     alive = time.monotonic()  # a sign of life for `sanity`, which logs nothing

@@ -138,6 +138,7 @@ class Watch:
         """Watch until stopped, then wait (bounded) for the confirms of what was posted."""
         self.poster.start()
         observer = self._observe()
+        recorder = self.poster.recorder(self.number)
         last_heartbeat = time.monotonic()
         self.poster.event("on_start")
         try:
@@ -159,6 +160,7 @@ class Watch:
             observer.stop()
             observer.join(10)
             failed = self.poster.finish(10)
+            recorder.close()
             refused = f"; {len(failed)} not confirmed by the broker" if failed else ""
             logger.info("%s%s", self.poster.summary(), refused)
 

@@ -213,7 +213,7 @@ _TABLE: tuple[Option, ...] = (
     # --- delivery
     _O("inflight", Kind.TEXT, ".tmp",
        "how a file is hidden until complete: .suffix, '.' prefix, dir/, seconds, umask or NONE",
-       DELIVERY, ("lock",), {"sarra": "NONE", "post": "NONE", "watch": "NONE", "poll": "NONE"}),
+       DELIVERY, ("lock",), {"post": "NONE", "watch": "NONE", "poll": "NONE"}),
     _O("overwrite", Kind.FLAG, False,
        "download even when the local file already matches the notice", DELIVERY, ("o",)),
     _O("discard", Kind.FLAG, False, "delete each file after it was downloaded (for testing)",

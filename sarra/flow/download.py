@@ -1,8 +1,10 @@
 """The work of a subscriber: bring a notice's file to its place, complete or not at all.
 
 The file is written under its inflight name, checksummed while it is written, given its mode
-and time, then renamed into place. A local file that already matches the notice is not fetched
-again (overwrite False), which is also how a redelivered notice is recognised after a crash.
+and time, then renamed into place; every file, link, rename and removal goes through
+sarra.flow.inflight and sarra.transfer.safe_fs, never through a symlink that leads out. A
+local file that already matches the notice is not fetched again (overwrite False), which is
+also how a redelivered notice is recognised after a crash.
 A notice of one part of a file is handed to sarra.flow.parts_download. A notice that carries
 the file's bytes (v03 `content`) is written from them when they match its size and checksum,
 without a download; otherwise the file is downloaded as usual.
@@ -16,6 +18,7 @@ import logging
 import os
 import queue
 import re
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +32,7 @@ from sarra.config.credentials import Credentials, redact_url
 from sarra.config.loader import Config
 from sarra.config.masks import Mask
 from sarra.flow.connections import ThreadTransfers
-from sarra.flow.inflight import Inflight, publish_file
+from sarra.flow.inflight import Inflight
 from sarra.flow.parts_download import PartDownloader
 from sarra.flow.placement import Placement, place
 from sarra.flow.plugins import PluginFailed
@@ -38,6 +41,7 @@ from sarra.message.notice import Notice, time_to_epoch
 from sarra.transfer.base import Transfer
 from sarra.transfer.confine import PathRefused, confine, confine_link_target
 from sarra.transfer.errors import PermanentError, TransientError
+from sarra.transfer.safe_fs import Folder, open_folder
 
 logger = logging.getLogger(__name__)
 _Written = TypeVar("_Written")
@@ -157,7 +161,6 @@ class Downloader:
         self.credentials = credentials
         self.inflight = Inflight(config.inflight, config.tempdir)
         self.parts = PartDownloader(
-            self.inflight,
             inplace=config.inplace,
             overwrite=config.overwrite,
             bufsize=config.bufsize,
@@ -196,15 +199,15 @@ class Downloader:
             if notice.file_op:
                 return self._file_op(notice, placement)
             if notice.blocks is not None and notice.blocks.count > 1:
-                return self._part(notice, placement.path, started)
+                return self._part(notice, placement, started)
             if not self.config.overwrite and self._already_here(notice, placement.path):
                 return Outcome("skipped", "the local file already matches", placement.path)
             if inline:
-                written = self._inline(notice, placement.path, started)
+                written = self._inline(notice, placement, started)
                 if written is not None:
                     return written
                 self._check_local_source(notice)
-            return self._download(notice, placement.path, started)
+            return self._download(notice, placement, started)
         except (TransientError, PluginFailed) as err:
             return Outcome("transient", str(err))
         except (PermanentError, PathRefused) as err:
@@ -225,8 +228,9 @@ class Downloader:
         if not Path(real_source).is_relative_to(os.path.realpath(base_dir)):
             raise PathRefused(source, f"outside base_dir {base_dir}")
 
-    def _download(self, notice: Notice, final: Path, started: float) -> Outcome:
+    def _download(self, notice: Notice, placement: Placement, started: float) -> Outcome:
         config = self.config
+        final = placement.path
         method = notice.identity.method if notice.identity else None
         flag = _COMPUTABLE.get(method or "")
 
@@ -239,7 +243,7 @@ class Downloader:
                 writer.close()
             return size, writer.value()
 
-        size, computed = self._write_into_place(notice, final, fetch)
+        size, computed = self._write_into_place(notice, placement, fetch)
         reason = "transformed by on_data plugins" if self.on_data is not None else ""
         if computed is not None and notice.identity is not None:
             expected = b64_to_hex(notice.identity.value)
@@ -254,31 +258,25 @@ class Downloader:
         if config.delete:
             self._delete_source(notice)
         if config.discard:
-            final.unlink(missing_ok=True)
+            self._remove(placement)
         return Outcome("done", reason, final, size, seconds, computed,
                        transformed=self.on_data is not None)  # fmt: skip
 
     def _write_into_place(
-        self, notice: Notice, final: Path, write: Callable[[BinaryIO], _Written]
+        self, notice: Notice, placement: Placement, write: Callable[[BinaryIO], _Written]
     ) -> _Written:
-        """What `write` returns, having written the file under its inflight name, given it the
-        notice's mode and time, and renamed it to `final`; nothing is left behind if it fails."""
-        temporary = self.inflight.temporary(final)
-        self._make_dirs(final.parent)
-        if temporary.parent != final.parent:  # tempdir, or an inflight sub-directory
-            self._make_dirs(temporary.parent)
-        try:
-            with open(temporary, "wb") as file:
-                written = write(file)
-            self._apply_attributes(notice, temporary)
-            publish_file(temporary, final)
-        except BaseException:
-            if temporary != final:
-                temporary.unlink(missing_ok=True)
-            raise
-        return written
+        """What `write` returns, having written a new file under its inflight name, given it the
+        notice's mode and time, and renamed it into place; nothing is left behind if it fails,
+        under the inflight name or (inflight NONE) the final one."""
+        with self.inflight.open(placement, self.config.chmod_dir or None) as destination:
+            return destination.write(write, partial(self._apply_attributes, notice))
 
-    def _inline(self, notice: Notice, final: Path, started: float) -> Outcome | None:
+    def _remove(self, placement: Placement) -> None:
+        """Remove the file at a placement (option discard), never through a symlink."""
+        with open_folder(placement.root, placement.path.parent, create=False) as folder:
+            folder.remove(placement.path.name)
+
+    def _inline(self, notice: Notice, placement: Placement, started: float) -> Outcome | None:
         """The file written from the notice's own content, or None (then it is downloaded)
         when the content cannot be read or does not match the notice's size or checksum."""
         data = inline_bytes(notice.content or {})
@@ -293,31 +291,31 @@ class Downloader:
             logger.debug("inline content of %s differs from its checksum: downloading",
                          redact_url(notice.url))  # fmt: skip
             return None
-        self._write_into_place(notice, final, lambda file: file.write(data))
+        self._write_into_place(notice, placement, lambda file: file.write(data))
         if self.config.discard:
-            final.unlink(missing_ok=True)
+            self._remove(placement)
         seconds = time.monotonic() - started
-        return Outcome("done", "", final, len(data), seconds, computed)
+        return Outcome("done", "", placement.path, len(data), seconds, computed)
 
-    def _part(self, notice: Notice, final: Path, started: float) -> Outcome:
+    def _part(self, notice: Notice, placement: Placement, started: float) -> Outcome:
         """One part of a file (see sarra.flow.parts_download)."""
-        self._make_dirs(final.parent)
-        self._make_dirs(self.parts.work_file(final).parent)
-        result = self.parts.fetch(
-            notice,
-            final,
-            partial(self._get_range, notice),
-            partial(self._apply_attributes, notice),
-        )
+        with self.inflight.open(placement, self.config.chmod_dir or None) as destination:
+            result = self.parts.fetch(
+                notice,
+                destination,
+                partial(self._get_range, notice),
+                partial(self._apply_attributes, notice),
+            )
         if result.published:
             if self.config.delete:
                 self._delete_source(notice)
             if self.config.discard:
-                final.unlink(missing_ok=True)
+                self._remove(placement)
         seconds = time.monotonic() - started
         return Outcome(
-            result.status, result.reason, final, result.fetched, seconds, whole=result.published
-        )
+            result.status, result.reason, placement.path, result.fetched, seconds,
+            whole=result.published,
+        )  # fmt: skip
 
     def _get_range(
         self, notice: Notice, file: BinaryIO, offset: int, length: int, flag: str
@@ -337,34 +335,37 @@ class Downloader:
 
     def _delete_source(self, notice: Notice) -> None:
         """Option delete: remove the source once its copy is in place (a failure is logged:
-        the copy is safe either way)."""
+        the copy is safe either way). A file: source is removed by a walk from base_dir, never
+        through a symlink that leads out of it."""
+        transfer = self._transfer(notice)
+        transfer.confine_to(self.config.base_dir)
         try:
-            self._transfer(notice).delete(remote_path(notice))
-        except (TransientError, PermanentError) as err:
+            transfer.delete(remote_path(notice))
+        except (TransientError, PermanentError, PathRefused) as err:
             logger.warning("source not deleted: %s", err)
 
-    def _make_dirs(self, directory: Path) -> None:
-        if not directory.is_dir():
-            directory.mkdir(parents=True, exist_ok=True)
-            if self.config.chmod_dir:
-                directory.chmod(self.config.chmod_dir)
+    def _folder(self, placement: Placement, directory: Path, *, create: bool = True) -> Folder:
+        """A directory below the placement's root, opened (and made) by a safe walk."""
+        mode = self.config.chmod_dir or None
+        return open_folder(placement.root, directory, create=create, mode=mode)
 
-    def _apply_attributes(self, notice: Notice, path: Path) -> None:
+    def _apply_attributes(self, notice: Notice, fd: int) -> None:
+        """Give the open file `fd` the notice's mode and time (or chmod)."""
         config = self.config
         if config.preserve_mode and notice.mode:
             try:
-                path.chmod(int(notice.mode, 8) & 0o7777)
+                os.chmod(fd, int(notice.mode, 8) & 0o7777)
             except ValueError:
                 logger.warning("ignored mode %r of %s", notice.mode, redact_url(notice.url))
         elif config.chmod:
-            path.chmod(config.chmod)
+            os.chmod(fd, config.chmod)
         if config.preserve_time and notice.mtime:
             try:
                 mtime = time_to_epoch(notice.mtime)
                 atime = time_to_epoch(notice.atime) if notice.atime else mtime
             except ValueError:
                 return
-            os.utime(path, (atime, mtime))
+            os.utime(fd, (atime, mtime))
 
     def _already_here(self, notice: Notice, final: Path) -> bool:
         """True when the local file is the notice's file: same size and checksum, or (for
@@ -387,31 +388,56 @@ class Downloader:
             return False
 
     def _file_op(self, notice: Notice, placement: Placement) -> Outcome:
+        """A remove, directory, link or rename event, acted on through safe_fs: the entry
+        itself, in its directory walked from the placement's root."""
         operation = notice.file_op or {}
         path = placement.path
         if "remove" in operation:
-            if path.is_dir() and not path.is_symlink():
-                path.rmdir()
-            else:
-                path.unlink(missing_ok=True)
+            try:
+                with self._folder(placement, path.parent, create=False) as folder:
+                    folder.remove(path.name)
+            except FileNotFoundError:
+                pass  # its directory is gone already
             return Outcome("done", "removed", path)
         if "directory" in operation:
-            self._make_dirs(path)
+            self._folder(placement, path).close()
             return Outcome("done", "directory made", path)
         if "link" in operation:
-            relative_dir = path.parent.relative_to(placement.root)
-            target = confine_link_target(placement.root, str(relative_dir), operation["link"])
-            self._make_dirs(path.parent)
-            temporary = path.with_name(f".{path.name}.sarra-link")
-            temporary.unlink(missing_ok=True)
-            temporary.symlink_to(target)
-            os.replace(temporary, path)
+            target = confine_link_target(
+                placement.root, _below_root(placement, path.parent), operation["link"]
+            )
+            with self._folder(placement, path.parent) as folder:
+                folder.symlink(target, path.name)
             return Outcome("done", f"linked to {target}", path)
         if "rename" in operation:
             old = confine(placement.root, str(operation["rename"]))
-            if old.exists():
-                self._make_dirs(path.parent)
-                os.replace(old, path)
+            if self._rename(placement, old):
                 return Outcome("done", f"renamed from {old}", path)
-            return self._download(notice, path, time.monotonic())
+            return self._download(notice, placement, time.monotonic())
         return Outcome("permanent", f"unknown file operation {sorted(operation)}")
+
+    def _rename(self, placement: Placement, old: Path) -> bool:
+        """Rename the entry at `old` to the placement's path; False if there is none. A symlink
+        renamed must still resolve inside the root from its new place (else PathRefused)."""
+        path = placement.path
+        try:
+            source = self._folder(placement, old.parent, create=False)
+        except FileNotFoundError:
+            return False
+        with source:
+            found = source.lstat(old.name)
+            if found is None:
+                return False
+            if stat.S_ISLNK(found.st_mode):
+                link_dir = _below_root(placement, path.parent)
+                confine_link_target(placement.root, link_dir, source.readlink(old.name))
+            with self._folder(placement, path.parent) as folder:
+                source.rename(old.name, folder, path.name)
+        return True
+
+
+def _below_root(placement: Placement, directory: Path) -> str:
+    """`directory` relative to the placement's root (whose real path it may be below)."""
+    real_root = os.path.realpath(placement.root)
+    base = real_root if directory.is_relative_to(real_root) else placement.root
+    return os.path.relpath(directory, base)

@@ -1,12 +1,29 @@
 """Writing a file so that it is never seen half-written under its final name: it is written
-under an inflight name (suffix, '.' prefix, a sub-directory or the tempdir), synced, then
-renamed into place. `inflight NONE` writes the final name directly, as the operator asked."""
+under an inflight name (suffix, '.' prefix, a sub-directory or the tempdir), then renamed into
+place. `inflight NONE` writes the final name directly, as the operator asked; what a failed
+write left there is removed.
+
+Every file is opened through sarra.transfer.safe_fs: the directories from the destination's
+root (or the tempdir) are walked without following a symlink that leads out, and a file is made
+anew at its name, never opened through what stood there (a stale inflight file, a symlink). A
+final name that is a symlink is replaced by the file, never written through.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import BinaryIO, TypeVar
+
+from sarra.flow.placement import Placement
+from sarra.transfer.safe_fs import Folder, Identity, identity, open_folder
+from sarra.transfer.stream import write_all
+
+_Written = TypeVar("_Written")
 
 
 class Inflight:
@@ -38,6 +55,111 @@ class Inflight:
             return name.endswith(rule)
         return False
 
+    def open(self, placement: Placement, dir_mode: int | None = None) -> Destination:
+        """The directories of a file's final and inflight names, opened (and made, with
+        `dir_mode`) from the placement's root, or the tempdir (PathRefused if a symlink on the
+        way leads out)."""
+        final = placement.path
+        temporary = self.temporary(final)
+        folder = open_folder(placement.root, final.parent, mode=dir_mode)
+        try:
+            if temporary.parent == final.parent:
+                return Destination(folder, final.name, folder, temporary.name)
+            root = self.tempdir if self.tempdir is not None else placement.root
+            inflight = open_folder(root, temporary.parent, mode=dir_mode)
+        except BaseException:
+            folder.close()
+            raise
+        return Destination(folder, final.name, inflight, temporary.name)
+
+
+class Destination:
+    """Where one file goes: its final name and its inflight name, each in its open directory."""
+
+    def __init__(self, folder: Folder, name: str, inflight: Folder, inflight_name: str) -> None:
+        self.folder = folder
+        self.name = name
+        self.inflight = inflight
+        self.inflight_name = inflight_name
+
+    def __enter__(self) -> Destination:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close both directories."""
+        self.inflight.close()
+        self.folder.close()
+
+    @property
+    def writes_final(self) -> bool:
+        """Whether the inflight name is the final name itself (inflight NONE)."""
+        return self.inflight is self.folder and self.inflight_name == self.name
+
+    def write(
+        self, write: Callable[[BinaryIO], _Written], finish: Callable[[int], None]
+    ) -> _Written:
+        """What `write` returns, having written a new file under the inflight name, given it
+        its attributes (`finish`, with its descriptor) and renamed it into place. If anything
+        fails, what was written is removed, under whichever name it was."""
+        fd = self.inflight.create(self.inflight_name)
+        written = identity(fd)
+        try:
+            with open(fd, "wb", closefd=False) as file:
+                result = write(file)
+            finish(fd)
+            publish(fd, written, self.inflight, self.inflight_name, self.folder, self.name)
+        except BaseException:
+            self.inflight.discard(self.inflight_name, written)
+            raise
+        finally:
+            os.close(fd)
+        return result
+
+
+def publish(
+    fd: int, written: Identity, inflight: Folder, inflight_name: str, folder: Folder, name: str
+) -> None:
+    """Make the complete file `fd`, written at `inflight_name`, visible as `name` in `folder`:
+    a rename, or across file systems (a tempdir elsewhere) a copy beside the final name renamed
+    into place. OSError if the inflight name no longer holds this file."""
+    if inflight is folder and inflight_name == name:
+        return
+    if not inflight.holds(inflight_name, written):
+        shown = inflight.path_of(inflight_name)
+        raise FileNotFoundError(errno.ENOENT, "replaced while it was written", str(shown))
+    try:
+        inflight.rename(inflight_name, folder, name)
+    except OSError as err:
+        if err.errno != errno.EXDEV:
+            raise
+        _copy_across(fd, folder, name)
+        inflight.discard(inflight_name, written)
+
+
+def _copy_across(fd: int, folder: Folder, name: str) -> None:
+    """Copy the file `fd` (with its mode and times) beside `name`, then rename it into place."""
+    beside = f".{name}.sarra-copy"
+    target = folder.create(beside)
+    try:
+        position = 0
+        while chunk := os.pread(fd, 1 << 20, position):
+            write_all(partial(os.write, target), chunk)
+            position += len(chunk)
+        st = os.fstat(fd)
+        os.chmod(target, st.st_mode & 0o7777)
+        os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.fsync(target)
+        folder.rename(beside, folder, name)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            folder.remove(beside)
+        raise
+    finally:
+        os.close(target)
+
 
 def _is_number(text: str) -> bool:
     try:
@@ -45,23 +167,3 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def publish_file(temporary: Path, final: Path) -> None:
-    """Make a completely written file visible under its final name (atomic on one file
-    system; across file systems it is copied beside the final name first)."""
-    if temporary == final:
-        return
-    try:
-        os.replace(temporary, final)
-    except OSError as err:
-        if err.errno != errno.EXDEV:  # not a tempdir on another file system
-            raise
-        beside = final.with_name(f".{final.name}.sarra-copy")
-        with open(temporary, "rb") as source, open(beside, "wb") as target:
-            while chunk := source.read(1 << 20):
-                target.write(chunk)
-            target.flush()
-            os.fsync(target.fileno())
-        os.replace(beside, final)
-        temporary.unlink()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import os
 import re
@@ -23,7 +24,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -42,20 +43,25 @@ from sarra.flow.placement import Placement
 from sarra.flow.plugin_parent import Msg
 from sarra.flow.plugins import PluginFailed, Plugins
 from sarra.flow.publish import NoticePublisher
-from sarra.flow.retry import RetryEntry, open_retry_queue
+from sarra.flow.recorder import Recorder
+from sarra.flow.retry import FIRST_DELAY, RetryEntry, open_retry_queue
 from sarra.flow.send import Sender
 from sarra.integrity.checksum import checksum_file, sum_to_identity
 from sarra.message import decode_any
 from sarra.message.errors import MalformedNotice, NotEncodable
-from sarra.message.notice import Identity, Notice, Report, epoch_to_time
+from sarra.message.notice import Identity, Notice, Report, epoch_to_time, time_to_epoch
 from sarra.message.reason import Reason
-from sarra.sizes import human_size
+from sarra.sizes import human_size, short_duration
 from sarra.transfer.confine import PathRefused, confine, confine_remote
 
 logger = logging.getLogger("sarra.flow")
 
 BATCH = 1000
 """Most deliveries taken from the consumer at once."""
+
+GIVE_BACK_DELAY = FIRST_DELAY
+"""Seconds a notice that could not be settled is held before it goes back to its queue (so that
+a failure that persists, a full disk, does not turn into a busy loop)."""
 
 
 @dataclass
@@ -103,7 +109,7 @@ class ConsumerLoop:
         self.started = time.time()
         self._lock = threading.Lock()
         self._busy: dict[tuple[Path, int], list[tuple[Job, Placement]]] = {}
-        """Files (or parts) in the workers' hands, each with the jobs waiting for it."""
+        """Files (or parts) in the workers' hands: the job in hand, then those waiting."""
         self._wis2_seen: set[str] = set()  # kinds of WIS2 message faults logged at warning
         self.credentials = Credentials.load(paths.credentials_file())
         state = paths.state_dir(config.component, config.name)
@@ -135,6 +141,7 @@ class ConsumerLoop:
         self.consumer: Consumer | None = None
         self.publisher: NoticePublisher | None = None
         self.reporter: NoticePublisher | None = None
+        self.recorder = Recorder(config.component, config.name, number, self._figures)
 
     # --- set up and run
 
@@ -145,15 +152,22 @@ class ConsumerLoop:
                 logger.info("reset: %s", line)
         self.consumer = open_consumer(
             config, self.share, number=self.number, credentials=self.credentials
-        ).start()
+        )
+        self.recorder.watch("consumer", self.consumer.state)
+        self.recorder.queue(self.consumer.queue_name, lambda: self.consumer.depth)  # type: ignore[union-attr]
+        self.consumer.start()
         if plan.post_broker(config):
-            self.publisher = NoticePublisher(config, self.credentials, self.number).start()
+            self.publisher = NoticePublisher(config, self.credentials, self.number)
+            self.recorder.watch("publisher", self.publisher.state)
+            self.publisher.start()
         if config.report_back:
             user = config.broker_user() or "anonymous"
             exchange = config.report_exchange or naming.user_exchange(user)
             self.reporter = NoticePublisher(
                 config, self.credentials, self.number, reports_to=exchange
-            ).start()
+            )
+            self.recorder.watch("reporter", self.reporter.state)
+            self.reporter.start()
         logger.info(
             "consuming %s on %s (prefetch %d)%s",
             self.consumer.describe(),
@@ -165,10 +179,11 @@ class ConsumerLoop:
     def run(self) -> None:
         """Consume until stopped; then finish the work in hand and close."""
         self._connect()
+        self.recorder.start()
         assert self.consumer is not None
         threads = 1 if self.worker is None else max(1, self.config.threads)
         pool = ThreadPoolExecutor(threads, thread_name_prefix="transfer")
-        last_heartbeat = last_metrics = time.monotonic()
+        last_heartbeat = time.monotonic()
         if self.plugins is not None:
             self.plugins.event("on_start")
         try:
@@ -181,9 +196,6 @@ class ConsumerLoop:
                 if time.monotonic() - last_heartbeat >= self.config.heartbeat:
                     last_heartbeat = time.monotonic()
                     self._heartbeat()
-                if time.monotonic() - last_metrics >= metrics.EVERY:
-                    last_metrics = time.monotonic()
-                    self._write_metrics()
         finally:
             pool.shutdown(wait=True, cancel_futures=False)
             if self.worker is not None:
@@ -196,7 +208,7 @@ class ConsumerLoop:
             if self.nodupe is not None:
                 self.nodupe.close()
             self._heartbeat()
-            self._write_metrics()
+            self.recorder.close()
             if self.plugins is not None:
                 self.plugins.event("on_stop")
 
@@ -284,12 +296,14 @@ class ConsumerLoop:
             return
         slot = (placement.path, notice.blocks.number if notice.blocks else 0)
         with self._lock:
-            waiting = self._busy.get(slot)
-            if waiting is not None:  # the same file (or part) is in hand: after it
-                waiting.append((job, placement))
+            jobs = self._busy.get(slot)
+            if jobs is not None:  # the same file (or part) is in hand: after it
+                jobs.append((job, placement))
                 return
-            self._busy[slot] = []
-        pool.submit(self._work, job, placement, slot)
+            self._busy[slot] = [(job, placement)]
+        pool.submit(self._work, job, placement, slot).add_done_callback(
+            functools.partial(self._slot_ended, slot)
+        )
 
     # --- work (in a worker thread)
 
@@ -302,13 +316,26 @@ class ConsumerLoop:
                 self._handle(*following)
             except Exception as err:  # a defect: logged, the notice kept for a retry
                 logger.exception("failed %s: %s", redact_url(following[0].notice.url), err)
-                self.retry.put(following[0].retry_entry(f"unexpected error: {err}"))
-                self._ack(following[0])
+                self._keep_for_retry(following[0], f"unexpected error: {err}")
             with self._lock:
-                waiting = self._busy[slot]
-                following = waiting.pop(0) if waiting else None
+                jobs = self._busy[slot]
+                jobs.pop(0)  # the job just handled
+                following = jobs[0] if jobs else None
                 if following is None:
                     del self._busy[slot]
+
+    def _slot_ended(self, slot: tuple[Path, int], work: Future[None]) -> None:
+        """Whatever escaped `_work` (past its failure path: a defect, a plugin's SystemExit) is
+        logged, and the slot is released: its jobs, the one in hand first, are given back
+        (never stuck behind it)."""
+        error = work.exception()
+        if error is None:
+            return
+        logger.error("a worker stopped on an error: %r", error, exc_info=error)
+        with self._lock:
+            jobs = self._busy.pop(slot, [])
+        for job, _placement in jobs:
+            self._give_back(job, "its worker stopped on an error")
 
     def _handle(self, job: Job, placement: Placement) -> None:
         assert self.worker is not None
@@ -341,19 +368,23 @@ class ConsumerLoop:
         if outcome.status == "done":
             done = self.worker.done if self.worker else "downloaded"
             self._count(done)
+            landed = time.time()
             with self._lock:
                 self.bytes += outcome.size
-                self.last_done = time.time()
+                self.last_done = landed
+            lag = notice_lag(notice, landed)
+            self.recorder.landed(str(outcome.path or url), lag)
             if logger.isEnabledFor(logging.INFO):
                 rate = outcome.size / outcome.seconds if outcome.seconds > 0 else 0
                 logger.info(
-                    "%s %s to %s (%s in %.3fs, %s/s)%s",
+                    "%s %s to %s (%s in %.3fs, %s/s, lag %s)%s",
                     done,
                     url,
                     outcome.path,
                     human_size(outcome.size),
                     outcome.seconds,
                     human_size(rate),
+                    "?" if lag is None else short_duration(lag),
                     f"; {outcome.reason}" if outcome.reason else "",
                 )
             if outcome.transformed:
@@ -441,8 +472,24 @@ class ConsumerLoop:
         self._ack(job)
 
     def _keep_for_retry(self, job: Job, reason: str) -> None:
-        self.retry.put(job.retry_entry(reason))
+        """Keep a failed notice in the retry queue, then acknowledge it; if it cannot be kept,
+        it is not acknowledged but given back."""
+        try:
+            self.retry.put(job.retry_entry(reason))
+        except Exception as err:
+            self._give_back(job, f"not kept for retry: {err}")
+            return
         self._ack(job)
+
+    def _give_back(self, job: Job, why: str) -> None:
+        """A notice that could not be settled comes again (logged): from the broker (not
+        acknowledged, given back to its queue after a pause), or from the retry queue (the
+        entry released, unchanged, for its next try)."""
+        logger.error("%s: %s; it will come again", redact_url(job.notice.url), why)
+        if job.delivery is not None:
+            self.consumer.reject(job.delivery, delay=GIVE_BACK_DELAY)  # type: ignore[union-attr]
+        if job.retry is not None:
+            self.retry.release(job.retry)
 
     def _ack(self, job: Job) -> None:
         if job.claim is not None:
@@ -631,17 +678,14 @@ class ConsumerLoop:
         with self._lock:
             self.counts[what] += 1
 
-    def _write_metrics(self) -> None:
-        """The figures `sr status` shows, for a daemon's instances."""
-        if not self.number:
-            return
+    def _figures(self) -> metrics.Metrics:
+        """What the instance did, for its Recorder (any thread)."""
         with self._lock:
-            figures = metrics.Metrics(
+            return metrics.Metrics(
                 counts=dict(self.counts), bytes=self.bytes, retry=len(self.retry),
                 done=self.worker.done if self.worker else "moved", last_done=self.last_done,
                 started=self.started,
             )  # fmt: skip
-        metrics.write(self.config.component, self.config.name, self.number, figures)
 
     def _heartbeat(self) -> None:
         if self.number:  # a sign of life for sanity, whatever the log level
@@ -702,6 +746,14 @@ def job_placement(job: Job, placement: Placement, remote: bool = False) -> Place
     relative = str(new_dir.relative_to(root) / msg.new_file)
     path = Path(confine_remote(str(root), relative)) if remote else confine(root, relative)
     return Placement(root, path)
+
+
+def notice_lag(notice: Notice, now: float) -> float | None:
+    """How old the notice was at `now` (seconds since its pubtime), if its time can be read."""
+    try:
+        return now - time_to_epoch(notice.pubtime)
+    except (ValueError, TypeError):
+        return None
 
 
 def run(config: Config, number: int, stop: threading.Event) -> None:

@@ -1,6 +1,12 @@
-"""What each running instance has done, for `sr status`: a small JSON file per instance in its
-config's state directory, replaced whole every few seconds while the instance runs, so that a
-reader never sees half of one."""
+"""What each running instance is doing and has done, for `sr status`, the metrics endpoint and
+the dashboard (sarra.observe): a small JSON file per instance in its config's state directory,
+`sr_<component>_<config>_NN.metrics`, replaced whole every EVERY seconds while the instance runs
+(and at once when a connection changes state: sarra.flow.recorder), so that a reader never sees
+half of one.
+
+A file written by an older version reads with the fields it lacks at their defaults; fields
+unknown to this version are ignored: readers and writers of different versions get along.
+"""
 
 from __future__ import annotations
 
@@ -8,31 +14,61 @@ import contextlib
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
+from sarra.broker.state import LinkStatus
 from sarra.config import paths
-from sarra.sizes import human_size
 
 EVERY = 5.0
 """Seconds between two writes of an instance's figures."""
 
-_ORDER = ("downloaded", "sent", "posted", "received", "rejected", "duplicates", "skipped",
-          "failed", "refused", "malformed")  # fmt: skip
-
 
 @dataclass
 class Metrics:
-    """One instance's figures since it started."""
+    """One instance's figures: counts since it started, rates and lag over the last `window`
+    seconds, its connections, the depth of its queue, its last file and last error."""
 
     counts: dict[str, int] = field(default_factory=dict)
-    bytes: int = 0
+    bytes: int = 0  # bytes of the files handled
     retry: int = 0  # notices in the retry queue
-    done: str = "downloaded"  # the verb of a file handled
+    done: str = "downloaded"  # the verb of a file handled (downloaded, sent, posted, moved)
     last_done: float | None = None  # when a file was last handled (epoch seconds)
     started: float = field(default_factory=time.time)
     written: float = 0.0
     passive: str = ""  # why the instance waits instead of working (vip), if it does
+    pid: int = 0  # the process that wrote the figures
+    links: dict[str, LinkStatus] = field(default_factory=dict)
+    """Its broker connections by role (consumer, publisher, reporter)."""
+    queue: str = ""  # the queue consumed
+    queue_depth: int | None = None  # messages ready in it, as the broker last said
+    queue_depth_at: float | None = None
+    window: float = 0.0  # seconds the rates and lag are measured over (the last minutes)
+    received_rate: float = 0.0  # notices received a second
+    done_rate: float = 0.0  # files handled a second
+    bytes_rate: float = 0.0  # bytes of files handled a second
+    lag_median: float | None = None  # seconds from a notice's time to its file in place
+    lag_max: float | None = None
+    lag_files: int = 0  # files whose lag was measured in the window
+    last_file: str = ""  # the last file handled (path, or URL without password)
+    last_error: str = ""  # the last line logged at ERROR, without password
+    last_error_at: float | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Metrics:
+        """The figures of a decoded file, whatever version of sarra wrote it."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        links = values.get("links") or {}
+        values["links"] = {
+            role: LinkStatus(**{k: v for k, v in link.items() if k in _LINK_FIELDS})
+            for role, link in links.items()
+        }
+        return cls(**values)
+
+
+_LINK_FIELDS = frozenset(f.name for f in fields(LinkStatus))
 
 
 def metrics_file(component: str, config: str, instance: int) -> Path:
@@ -45,64 +81,22 @@ def write(component: str, config: str, instance: int, metrics: Metrics) -> None:
     """Replace an instance's figures; a failure to write them is not the instance's problem."""
     path = metrics_file(component, config, instance)
     metrics.written = time.time()
-    temporary = path.with_name(path.name + ".tmp")
+    metrics.pid = os.getpid()
+    temporary = path.with_name(f"{path.name}.{metrics.pid}.tmp")
     with contextlib.suppress(OSError):
         temporary.write_text(json.dumps(asdict(metrics)))
         os.replace(temporary, path)
 
 
+def read_one(path: Path) -> Metrics | None:
+    """The figures in one file; None when absent or unreadable."""
+    try:
+        return Metrics.from_dict(json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+
+
 def read(component: str, config: str, instances: list[int]) -> list[Metrics]:
     """The figures of these instances, leaving out those never written or unreadable."""
-    found = []
-    for number in instances:
-        try:
-            fields = json.loads(metrics_file(component, config, number).read_text())
-            found.append(Metrics(**fields))
-        except (OSError, ValueError, TypeError):
-            continue
-    return found
-
-
-def summary(found: list[Metrics], now: float | None = None) -> str | None:
-    """One line of what the instances did together, or None when none said anything."""
-    if not found:
-        return None
-    now = time.time() if now is None else now
-    waiting = [m for m in found if m.passive]
-    found = [m for m in found if not m.passive]
-    if not found:
-        return f"{waiting[0].passive} (for {_ago(now - min(m.written for m in waiting))})"
-    counts: dict[str, int] = {}
-    for metrics in found:
-        for what, number in metrics.counts.items():
-            counts[what] = counts.get(what, 0) + number
-    done = found[0].done
-    shown = sorted((w for w, n in counts.items() if n), key=_rank)
-    parts = []
-    for what in shown:
-        text = f"{what} {counts[what]:,}"
-        if what == done:
-            text += f" ({human_size(sum(m.bytes for m in found))})"
-        parts.append(text)
-    line = ", ".join(parts) or "nothing yet"
-    line += f"; {sum(m.retry for m in found):,} in the retry queue"
-    last = max((m.last_done for m in found if m.last_done is not None), default=None)
-    if last is not None:
-        line += f"; last {done} {_ago(now - last)} ago"
-    oldest = min(m.written for m in found)
-    return f"{line} (figures since start, {_ago(now - oldest)} old)"
-
-
-def _rank(what: str) -> tuple[int, str]:
-    return (_ORDER.index(what) if what in _ORDER else len(_ORDER), what)
-
-
-def _ago(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 172800:
-        return f"{seconds / 3600:.0f} h"
-    return f"{seconds / 86400:.0f} days"
+    found = (read_one(metrics_file(component, config, n)) for n in instances)
+    return [m for m in found if m is not None]

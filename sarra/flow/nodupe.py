@@ -29,7 +29,7 @@ from urllib.parse import quote, unquote
 
 import redis
 
-from sarra.broker.backoff import Backoff
+from sarra.broker.backoff import Backoff, Outage
 from sarra.config.credentials import redact_url
 from sarra.config.loader import Config
 from sarra.message.notice import Notice
@@ -174,7 +174,8 @@ class RedisNoDupe:
     """Keys in a Redis server shared by instances and hosts: `<keybase>:<digest of key, path>`
     holding `claimed` or `settled`, expiring after the TTL. Claims are atomic (SET NX), so of
     two copies arriving at two instances at once exactly one passes. While Redis is down the
-    loop waits (notices stay unacknowledged), retrying with back-off until `stop` is set."""
+    loop waits (notices stay unacknowledged), retrying with back-off (at most 4 s) until `stop`
+    is set; the first failure is logged, then one line a minute, and the recovery."""
 
     def __init__(self, ttl: float, url: str, keybase: str, stop: threading.Event) -> None:
         self.ttl = max(1, round(ttl))
@@ -182,23 +183,31 @@ class RedisNoDupe:
         self.keybase = keybase
         self.stop = stop
         self.client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+        self._outage = Outage()  # of claims, in the loop's thread
 
     def _name(self, key: str, path: str) -> str:
         digest = hashlib.blake2b(f"{key}\n{path}".encode(), digest_size=16).hexdigest()
         return f"{self.keybase}:{digest}"
 
     def _call(self, what: str, *args: object) -> object:
-        backoff = Backoff(first=0.5, cap=30.0)
+        backoff = Backoff(first=0.5)
         while True:
             try:
-                return self.client.execute_command(what, *args)
+                answer = self.client.execute_command(what, *args)
             except redis.RedisError as err:
                 if self.stop.is_set():
                     raise NoDupeUnavailable(str(err)) from err
                 delay = backoff.next()
-                logger.error("duplicate cache %s unreachable (%s); trying again in %.1fs",
-                             redact_url(self.url), err, delay)  # fmt: skip
+                if self._outage.failed(str(err)):
+                    logger.error("duplicate cache %s unreachable (%s); trying again in %.1fs",
+                                 redact_url(self.url), err, delay)  # fmt: skip
                 self.stop.wait(delay)
+                continue
+            away = self._outage.recovered()
+            if away is not None:
+                logger.info("duplicate cache %s reachable again after %.1f s away",
+                            redact_url(self.url), away)  # fmt: skip
+            return answer
 
     def claim(self, key: str, path: str, redelivered: bool = False) -> bool:
         """True when this copy passes (claimed now, or taken over when redelivered)."""

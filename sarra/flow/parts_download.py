@@ -19,6 +19,11 @@ that is how a changed file moves only its changed parts. Once every part of the 
 recorded, each is copied into the work file and verified again against its checksum; a part
 found wrong is dropped (and fetched when announced again), else the file is cut to its size,
 given its mode and times and renamed into place, and the part files and state removed.
+
+Each of these files is opened through sarra.transfer.safe_fs (in the directories the Destination
+holds open), never through a symlink; one found at their name is removed and the file made
+afresh. A part that fails or is refused while no part of the file is recorded leaves neither
+state nor work file behind.
 """
 
 from __future__ import annotations
@@ -27,23 +32,26 @@ import contextlib
 import fcntl
 import logging
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from sarra.flow.inflight import Inflight, publish_file
-from sarra.integrity.checksum import b64_to_hex, checksum_file, new_checksum
+from sarra.flow.inflight import Destination, publish
+from sarra.integrity.checksum import b64_to_hex, checksum_fd, new_checksum
 from sarra.integrity.parts import INPLACE, Parts
 from sarra.message.notice import Notice, time_to_epoch
+from sarra.transfer.safe_fs import Folder, Identity, identity
 
 logger = logging.getLogger(__name__)
 
 FetchRange = Callable[[BinaryIO, int, int, str], str]
 """(file, offset, length, flag): copy that byte range of the remote file to the file at its
 position and return the checksum of the bytes copied (the v02 value of that flag)."""
+
+Finish = Callable[[int], None]
+"""Gives the assembled file (an open descriptor) its mode and times."""
 
 WORK, PART, FINAL = "work", "part", "final"
 _PLACES = (WORK, PART, FINAL)
@@ -81,6 +89,46 @@ class Layout:
         return f"{self.block_size} {self.count} {self.remainder}"
 
 
+class _Files:
+    """The names of one file in parts, in the directories its Destination holds open: the
+    final file, its state, its part files (beside it) and the work file (its inflight name, or
+    `.name.sarra-work` when that is the final name)."""
+
+    def __init__(self, destination: Destination) -> None:
+        self.folder = destination.folder
+        self.final = destination.name
+        self.state = f".{self.final}.sarra-parts"
+        if destination.writes_final:
+            self.work_folder, self.work = self.folder, f".{self.final}.sarra-work"
+        else:
+            self.work_folder, self.work = destination.inflight, destination.inflight_name
+
+    @property
+    def path(self) -> Path:
+        """The final path, for messages and keys."""
+        return self.folder.path_of(self.final)
+
+    def part(self, layout: Layout, number: int, flag: str) -> str:
+        cut = f"{layout.block_size}.{layout.count}.{layout.remainder}"
+        return f"{self.final}.{cut}.{number}.{flag}.Part"
+
+    def remove_parts(self, state: _State) -> None:
+        """Remove the part files a state records."""
+        if state.layout is None:
+            return
+        for number, (where, value) in state.have.items():
+            if where == PART:
+                self.folder.remove(self.part(state.layout, number, value.split(",")[0]))
+
+    def remove_work(self) -> None:
+        """Remove the work file once no part is being written into it."""
+        with (
+            contextlib.suppress(FileNotFoundError),
+            _flocked(self.work_folder, self.work, fcntl.LOCK_EX, create=False),
+        ):
+            self.work_folder.remove(self.work)
+
+
 @dataclass
 class _State:
     layout: Layout | None = None
@@ -90,10 +138,9 @@ class _State:
 class _Book:
     """The state file of one final file, under its exclusive lock."""
 
-    def __init__(self, fd: int, path: Path, final: Path, layout: Layout) -> None:
+    def __init__(self, fd: int, files: _Files, layout: Layout) -> None:
         self.fd = fd
-        self.path = path
-        self.final = final
+        self.files = files
         self.layout = layout
         self.state = _read_state(fd)
 
@@ -107,6 +154,10 @@ class _Book:
     def drop(self, number: int) -> None:
         self.write(f"drop {number}")
         self.state.have.pop(number, None)
+
+    def remove(self) -> None:
+        """Remove the state file (the lock is held until it is closed)."""
+        self.files.folder.remove(self.files.state)
 
 
 def _read_state(fd: int) -> _State:
@@ -131,15 +182,16 @@ def _digits(*texts: str) -> bool:
 
 
 @contextlib.contextmanager
-def _flocked(path: Path, mode: int, *, create: bool = True, append: bool = False) -> Iterator[int]:
-    """A descriptor of `path` under flock `mode`, once `path` still names the very file locked
-    (it may have been renamed or removed while we waited)."""
-    flags = os.O_RDWR | (os.O_CREAT if create else 0) | (os.O_APPEND if append else 0)
+def _flocked(
+    folder: Folder, name: str, mode: int, *, create: bool = True, append: bool = False
+) -> Iterator[int]:
+    """A descriptor of the regular file `name` under flock `mode`, once `name` still names the
+    very file locked (it may have been renamed or removed while we waited)."""
     while True:
-        fd = os.open(path, flags, 0o666)
+        fd = folder.open_kept(name, create=create, append=append)
         try:
             fcntl.flock(fd, mode)
-            if _inode(path) == _inode(fd):
+            if folder.holds(name, identity(fd)):
                 break
         except BaseException:
             os.close(fd)
@@ -179,7 +231,7 @@ class _KeyedLocks:
 class _Wanted:
     """One part as its notice announces it."""
 
-    final: Path
+    files: _Files
     part: Parts
     expected: str  # flag,digest
     mtime: float | None
@@ -192,26 +244,31 @@ class _Wanted:
     def layout(self) -> Layout:
         return Layout(self.part.block_size, self.part.block_count, self.part.remainder)
 
-    def held_by(self, path: Path, bufsize: int) -> bool:
-        """Whether the file at `path` already holds this part's bytes."""
+    def held_by_final(self, bufsize: int) -> bool:
+        """Whether the final file (never read through a symlink) already holds this part's
+        bytes."""
         flag, _, digest = self.expected.partition(",")
         part = self.part
-        if _size(path) < part.offset + part.length:
+        try:
+            fd = self.files.folder.open_read(self.files.final)
+        except OSError:
             return False
         try:
-            return checksum_file(path, flag, part.offset, part.length, bufsize) == digest
+            if os.fstat(fd).st_size < part.offset + part.length:
+                return False
+            return checksum_fd(fd, flag, part.offset, part.length, bufsize) == digest
         except (OSError, ValueError):
             return False
+        finally:
+            os.close(fd)
 
-    def is_version_of(self, path: Path) -> bool:
-        """Whether the file at `path` has the size and time the notice announces: then a part it
+    def is_version_of_final(self) -> bool:
+        """Whether the final file has the size and time the notice announces: then a part it
         holds is simply here, with no assembly to begin."""
-        try:
-            stat = path.stat()
-        except FileNotFoundError:
-            return False
+        stat = self.files.folder.lstat(self.files.final)
         return (
-            self.mtime is not None
+            stat is not None
+            and self.mtime is not None
             and stat.st_size == self.layout.file_size
             and abs(stat.st_mtime - self.mtime) < _SAME_MTIME
         )
@@ -220,27 +277,21 @@ class _Wanted:
 class PartDownloader:
     """Writes parts of files (in place or as part files) and reassembles them."""
 
-    def __init__(self, inflight: Inflight, *, inplace: bool, overwrite: bool, bufsize: int) -> None:
-        self.inflight = inflight
+    def __init__(self, *, inplace: bool, overwrite: bool, bufsize: int) -> None:
         self.inplace = inplace
         self.overwrite = overwrite
         self.bufsize = bufsize
         self._busy = _KeyedLocks()  # a part delivered twice at once: the second one waits
 
-    def work_file(self, final: Path) -> Path:
-        """Where the file is assembled: its inflight name, never the final name itself."""
-        temporary = self.inflight.temporary(final)
-        return temporary if temporary != final else final.with_name(f".{final.name}.sarra-work")
-
     def fetch(
         self,
         notice: Notice,
-        final: Path,
+        destination: Destination,
         fetch_range: FetchRange,
-        finish: Callable[[Path], None],
+        finish: Finish,
     ) -> PartResult:
-        """Bring one part of a file to `final`. `finish` gives the assembled file its mode and
-        times before it is renamed into place."""
+        """Bring one part of a file to its destination. `finish` gives the assembled file its
+        mode and times before it is renamed into place."""
         assert notice.blocks is not None
         identity = notice.identity
         flag = _FLAGS.get(identity.method) if identity else None
@@ -251,58 +302,66 @@ class PartDownloader:
             mtime = time_to_epoch(notice.mtime) if notice.mtime else None
         except ValueError as err:
             return PartResult("permanent", str(err))
-        wanted = _Wanted(final, notice.blocks.to_parts(), expected, mtime)
-        with self._busy.hold((final, wanted.part.number)):
+        files = _Files(destination)
+        wanted = _Wanted(files, notice.blocks.to_parts(), expected, mtime)
+        with self._busy.hold((files.path, wanted.part.number)):
             with self._book(wanted) as book:
                 known = self._known(book, wanted, finish)
-            return known or self._download(wanted, fetch_range, finish)
+            if known is not None:
+                return known
+            result = None
+            try:
+                result = self._download(wanted, fetch_range, finish)
+            finally:
+                if result is None or result.status not in ("done", "skipped"):
+                    self._forget_if_empty(wanted)
+            return result
 
-    def _known(
-        self, book: _Book, wanted: _Wanted, finish: Callable[[Path], None]
-    ) -> PartResult | None:
+    def _known(self, book: _Book, wanted: _Wanted, finish: Finish) -> PartResult | None:
         """The result for a part already recorded or already in the local file; None if it
         is to be fetched."""
         have, name = book.state.have, wanted.name
         if have.get(wanted.part.number, ("", ""))[1] == wanted.expected:
             return self._settle(book, finish, "skipped", f"{name} already here")
-        if self.overwrite or not wanted.held_by(wanted.final, self.bufsize):
+        if self.overwrite or not wanted.held_by_final(self.bufsize):
             return None
-        if not have and wanted.is_version_of(wanted.final):
-            book.path.unlink()  # no assembly begun, none left behind
+        if not have and wanted.is_version_of_final():
+            book.remove()  # no assembly begun, none left behind
             return PartResult("skipped", f"{name} matches; the local file is this version")
         book.record(wanted.part.number, FINAL, wanted.expected)
         return self._settle(book, finish, "skipped", f"{name} already in the local file")
 
-    def _download(
-        self, wanted: _Wanted, fetch_range: FetchRange, finish: Callable[[Path], None]
-    ) -> PartResult:
+    def _download(self, wanted: _Wanted, fetch_range: FetchRange, finish: Finish) -> PartResult:
         """Fetch the part (into the work file, or a part file), verify and record it."""
-        final, part, name = wanted.final, wanted.part, wanted.name
+        files, part, name = wanted.files, wanted.part, wanted.name
         flag, digest = wanted.expected.split(",")
-        work = self.work_file(final)
-        pending: Path | None = None
-        written_into: tuple[int, int] | None = None
+        pending: tuple[str, Identity] | None = None
+        written_into: Identity | None = None
         try:
             if self.inplace:
                 where = WORK
-                got, written_into = self._write_in_place(work, part, flag, fetch_range)
+                got, written_into = self._write_in_place(files, part, flag, fetch_range)
             else:
                 where = PART
-                pending, got = self._write_part_file(final, part, flag, fetch_range)
+                pending, got = self._write_part_file(files, part, flag, fetch_range)
             if got != digest:
                 return PartResult("transient", f"{name}: checksum {got} is not the notice's")
             with self._book(wanted) as book:
                 done_meanwhile = (
-                    not self.overwrite and not book.state.have and wanted.is_version_of(final)
+                    not self.overwrite and not book.state.have and wanted.is_version_of_final()
                 )
-                if done_meanwhile and wanted.held_by(final, self.bufsize):  # this part came twice
-                    _remove_locked(work)
-                    book.path.unlink()
+                if done_meanwhile and wanted.held_by_final(self.bufsize):  # this part came twice
+                    files.remove_work()
+                    book.remove()
                     return PartResult("skipped", f"{name} came twice; the file is complete")
-                if where == WORK and _inode(work) != written_into:
+                replaced = written_into is not None and not files.work_folder.holds(
+                    files.work, written_into
+                )
+                if replaced:
                     return PartResult("transient", f"{name}: the work file was replaced meanwhile")
                 if pending is not None:
-                    os.replace(pending, _part_file(final, wanted.layout, part.number, flag))
+                    part_name = files.part(wanted.layout, part.number, flag)
+                    files.folder.rename(pending[0], files.folder, part_name)
                     pending = None
                 book.record(part.number, where, wanted.expected)
                 return self._settle(
@@ -310,10 +369,27 @@ class PartDownloader:
                 )
         finally:
             if pending is not None:
-                pending.unlink(missing_ok=True)
+                files.folder.discard(*pending)
+
+    def _forget_if_empty(self, wanted: _Wanted) -> None:
+        """After a part failed: when no part of the file is recorded, remove its state and
+        work file, so that a part refused or failing leaves nothing behind."""
+        files = wanted.files
+        try:
+            try:
+                with _flocked(files.folder, files.state, fcntl.LOCK_EX, create=False) as fd:
+                    if _read_state(fd).have:
+                        return
+                    files.remove_work()
+                    files.folder.remove(files.state)
+            except FileNotFoundError:
+                files.remove_work()
+        except OSError as err:
+            logger.warning("%s: state or work file of a failed part not removed: %s",
+                           files.path, err)  # fmt: skip
 
     def _settle(
-        self, book: _Book, finish: Callable[[Path], None], status: str, what: str, fetched: int = 0
+        self, book: _Book, finish: Finish, status: str, what: str, fetched: int = 0
     ) -> PartResult:
         """The result of a part now recorded, completing the file if it was the last one."""
         published, progress = self._complete(book, finish)
@@ -322,137 +398,112 @@ class PartDownloader:
     @contextlib.contextmanager
     def _book(self, wanted: _Wanted) -> Iterator[_Book]:
         """The file's state under its exclusive lock, begun afresh if the layout changed."""
-        final, layout = wanted.final, wanted.layout
-        path = final.with_name(f".{final.name}.sarra-parts")
-        with _flocked(path, fcntl.LOCK_EX, append=True) as fd:
-            book = _Book(fd, path, final, layout)
+        files, layout = wanted.files, wanted.layout
+        with _flocked(files.folder, files.state, fcntl.LOCK_EX, append=True) as fd:
+            book = _Book(fd, files, layout)
             old = book.state
             if old.layout != layout:
                 if old.layout is not None:
                     logger.info("%s: now in blocks of %s; parts of %s dropped",
-                                final, layout, old.layout)  # fmt: skip
-                    _remove_part_files(final, old)
+                                files.path, layout, old.layout)  # fmt: skip
+                    files.remove_parts(old)
                 book.write(f"layout {layout}")
                 book.state = _State(layout)
             yield book
 
     def _write_in_place(
-        self, work: Path, part: Parts, flag: str, fetch_range: FetchRange
-    ) -> tuple[str, tuple[int, int]]:
+        self, files: _Files, part: Parts, flag: str, fetch_range: FetchRange
+    ) -> tuple[str, Identity]:
         """The part written into the work file: its checksum, and which file that was."""
-        with _flocked(work, fcntl.LOCK_SH) as fd, open(fd, "r+b", closefd=False) as file:
+        with (
+            _flocked(files.work_folder, files.work, fcntl.LOCK_SH) as fd,
+            open(fd, "r+b", closefd=False) as file,
+        ):
             file.seek(part.offset)
-            return fetch_range(file, part.offset, part.length, flag), _inode(fd)
+            return fetch_range(file, part.offset, part.length, flag), identity(fd)
 
     def _write_part_file(
-        self, final: Path, part: Parts, flag: str, fetch_range: FetchRange
-    ) -> tuple[Path, str]:
-        """The part fetched into a hidden file of its own, and its checksum."""
-        fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+        self, files: _Files, part: Parts, flag: str, fetch_range: FetchRange
+    ) -> tuple[tuple[str, Identity], str]:
+        """The part fetched into a hidden file of its own ((name, identity)), and its
+        checksum."""
+        name, fd = files.folder.create_unique(f".{files.final}.", ".tmp")
+        written = identity(fd)
         try:
             with open(fd, "wb") as file:
-                return Path(name), fetch_range(file, part.offset, part.length, flag)
+                return (name, written), fetch_range(file, part.offset, part.length, flag)
         except BaseException:
-            os.unlink(name)
+            files.folder.discard(name, written)
             raise
 
-    def _complete(self, book: _Book, finish: Callable[[Path], None]) -> tuple[bool, str]:
+    def _complete(self, book: _Book, finish: Finish) -> tuple[bool, str]:
         """Reassemble and publish the file once every part is here: (published, progress)."""
-        final, layout, have = book.final, book.layout, book.state.have
+        files, layout, have = book.files, book.layout, book.state.have
         here = sum(1 for n in range(layout.count) if n in have)
         if here < layout.count:
             return False, f"{here} of {layout.count} parts here"
-        work = self.work_file(final)
-        if all(where == FINAL for where, _ in have.values()) and _size(final) == layout.file_size:
-            _remove_locked(work)
-            book.path.unlink()
+        final = files.folder.lstat(files.final)
+        unchanged = final is not None and final.st_size == layout.file_size
+        if unchanged and all(where == FINAL for where, _ in have.values()):
+            files.remove_work()
+            book.remove()
             return False, "the local file is unchanged"
-        with _flocked(work, fcntl.LOCK_EX) as fd, open(fd, "r+b", closefd=False) as out:
-            wrong = [n for n in range(layout.count) if not self._place(out, work, book, n)]
+        with (
+            _flocked(files.work_folder, files.work, fcntl.LOCK_EX) as fd,
+            open(fd, "r+b", closefd=False) as out,
+        ):
+            wrong = [n for n in range(layout.count) if not self._place(out, fd, book, n)]
             if wrong:
                 for number in wrong:
                     if have[number][0] == PART:
                         flag = have[number][1].split(",")[0]
-                        _part_file(final, layout, number, flag).unlink(missing_ok=True)
+                        files.folder.remove(files.part(layout, number, flag))
                     book.drop(number)
                 logger.warning("%s: parts %s no longer match their checksums; each is fetched "
-                               "again when announced again", final, wrong)  # fmt: skip
+                               "again when announced again", files.path, wrong)  # fmt: skip
                 return False, f"parts {wrong} no longer match, to be fetched again"
             out.truncate(layout.file_size)
             out.flush()
-            finish(work)
-            publish_file(work, final)
-        _remove_part_files(final, book.state)
-        book.path.unlink()
+            finish(fd)
+            publish(fd, identity(fd), files.work_folder, files.work, files.folder, files.final)
+        files.remove_parts(book.state)
+        book.remove()
         return True, "file complete"
 
-    def _place(self, out: BinaryIO, work: Path, book: _Book, number: int) -> bool:
+    def _place(self, out: BinaryIO, work: int, book: _Book, number: int) -> bool:
         """Whether part `number` is in the work file (copied there from its part file or the
         final file) and matches its recorded checksum."""
-        final, layout = book.final, book.layout
+        files, layout = book.files, book.layout
         where, value = book.state.have[number]
         flag = value.split(",")[0]
         block = layout.block(number)
         try:
             if where == WORK:
-                got = checksum_file(work, flag, block.offset, block.length, self.bufsize)
+                got = checksum_fd(work, flag, block.offset, block.length, self.bufsize)
             else:
-                source = final if where == FINAL else _part_file(final, layout, number, flag)
+                source = files.final if where == FINAL else files.part(layout, number, flag)
                 out.seek(block.offset)
                 start = block.offset if where == FINAL else 0
-                got = self._copy(source, start, block.length, out, flag)
+                got = self._copy(files.folder, source, start, block.length, out, flag)
                 out.flush()
         except (OSError, ValueError):
             return False
         return f"{flag},{got}" == value
 
-    def _copy(self, source: Path, offset: int, length: int, out: BinaryIO, flag: str) -> str:
-        """Copy `length` bytes of `source` from `offset` to `out`; their checksum."""
+    def _copy(
+        self, folder: Folder, source: str, offset: int, length: int, out: BinaryIO, flag: str
+    ) -> str:
+        """Copy `length` bytes of `source` (never read through a symlink) from `offset` to
+        `out`; their checksum."""
         checksum = new_checksum(flag)
-        with open(source, "rb") as file:
+        with open(folder.open_read(source), "rb") as file:
             file.seek(offset)
             left = length
             while left > 0:
                 chunk = file.read(min(left, self.bufsize))
                 if not chunk:
-                    raise ValueError(f"{source} ends {left} bytes short")
+                    raise ValueError(f"{folder.path_of(source)} ends {left} bytes short")
                 checksum.update(chunk)
                 out.write(chunk)
                 left -= len(chunk)
         return checksum.value()
-
-
-def _inode(file: Path | int) -> tuple[int, int] | None:
-    """(device, inode) of a path or descriptor; None if there is no such file."""
-    try:
-        stat = os.fstat(file) if isinstance(file, int) else file.stat()
-    except FileNotFoundError:
-        return None
-    return stat.st_dev, stat.st_ino
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return -1
-
-
-def _part_file(final: Path, layout: Layout, number: int, flag: str) -> Path:
-    cut = f"{layout.block_size}.{layout.count}.{layout.remainder}"
-    return final.with_name(f"{final.name}.{cut}.{number}.{flag}.Part")
-
-
-def _remove_part_files(final: Path, state: _State) -> None:
-    if state.layout is None:
-        return
-    for number, (where, value) in state.have.items():
-        if where == PART:
-            flag = value.split(",")[0]
-            _part_file(final, state.layout, number, flag).unlink(missing_ok=True)
-
-
-def _remove_locked(path: Path) -> None:
-    """Remove a work file once no part is being written into it."""
-    with contextlib.suppress(FileNotFoundError), _flocked(path, fcntl.LOCK_EX, create=False):
-        path.unlink()

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sarra.broker import Confirmation, Message, open_publisher, plan
+from sarra.broker.state import LinkState
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.loader import Config
 from sarra.message import encode_any, format_for
@@ -58,6 +59,11 @@ class NoticePublisher:
             headers=self.format == "v02",
             credentials=credentials,
         )
+
+    @property
+    def state(self) -> LinkState:
+        """The connection's state (connecting, connected, refused, unreachable)."""
+        return self.publisher.state
 
     def start(self) -> NoticePublisher:
         """Connect (in the publisher's own thread)."""

@@ -3,32 +3,36 @@ config, on any host, so that a failed notice is retried by whichever instance is
 
 Keys, under `<keybase>` (sarra.retry.<component>.<config>):
 
-    <keybase>:entries   hash    id -> the entry as one JSON line (RetryEntry.to_line)
+    <keybase>:entries   hash    id -> the entry as one JSON line (RetryEntry.to_line, no id)
     <keybase>:pending   zset    id scored by when it may be tried again
     <keybase>:taken     zset    id scored by when its lease runs out
 
-`take` moves the entry due first from pending to taken, with a lease, in one script; `put`
-and `done` end the lease. An instance renews the leases of the entries it holds (a thread,
-every third of the lease), so an entry held by an instance that died goes back to pending
-once its lease has run out, and another instance takes it: none is lost. Entries older than
-`ttl` are given up with a log line, as on disk.
+An entry's id (RetryEntry.id) is its key in the three. `take` moves the entry due first from
+pending to taken, with a lease, in one script; `put`, `done` and `release` end the lease, each
+in one transaction: an entry is always in exactly one of pending and taken, and `len()` (one
+transaction too) counts each once. An instance renews the leases of the entries it holds (a
+thread, every third of the lease), so an entry held by an instance that died goes back to
+pending once its lease has run out, and another instance takes it: none is lost. Entries older
+than `ttl` are given up with a log line, as on disk.
 
-While Redis is unreachable, `put` waits for it (the notice stays unacknowledged meanwhile),
-`take` finds nothing and `done` leaves the entry to its lease.
+While Redis is unreachable, `put` waits for it (the notice stays unacknowledged meanwhile;
+attempts at most 4 s apart), then raises, leaving the queue as it was; `take` finds nothing;
+`done` and `release` leave the entry to its lease. The first failure is logged, then a line a
+minute while it lasts, and the recovery.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
-import uuid
 
 import redis
 
-from sarra.broker.backoff import Backoff
+from sarra.broker.backoff import Backoff, Outage
 from sarra.config.credentials import redact_url
-from sarra.flow.retry import FIRST_DELAY, MAX_DELAY, RetryEntry
+from sarra.flow.retry import RetryEntry, retry_delay
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +77,8 @@ class RedisRetryQueue:
         self._stop = stop
         self._closed = threading.Event()
         self._lock = threading.Lock()
-        self._in_hand: dict[int, tuple[str, RetryEntry]] = {}  # id(entry) -> (key, entry)
+        self._in_hand: dict[str, RetryEntry] = {}  # taken by this instance, by id
+        self._takes = Outage()  # of take, in the loop's thread
         self._renewer = threading.Thread(
             target=self._renew_leases, name=f"retry leases {keybase}", daemon=True
         )
@@ -81,34 +86,39 @@ class RedisRetryQueue:
 
     def __len__(self) -> int:
         try:
-            return int(self.client.zcard(self._pending)) + int(self.client.zcard(self._taken))
+            pipe = self.client.pipeline(transaction=True)
+            pipe.zcard(self._pending)
+            pipe.zcard(self._taken)
+            return sum(int(count) for count in pipe.execute())
         except redis.RedisError:
             return 0
 
     def put(self, entry: RetryEntry) -> None:
-        """Keep a failed notice (in Redis before returning; waits while Redis is down)."""
-        delay = min(MAX_DELAY, FIRST_DELAY * 2 ** (entry.attempts - 1))
-        entry.next_try = time.time() + delay
-        with self._lock:
-            held = self._in_hand.pop(id(entry), None)
-        key = held[0] if held else uuid.uuid4().hex
-        backoff = Backoff(first=0.5, cap=30.0)
+        """Keep a failed notice (in Redis before returning; waits while Redis is down, up to
+        PUT_PATIENCE, then raises: the queue is then as it was)."""
+        next_try = time.time() + retry_delay(entry.attempts)
+        backoff, outage = Backoff(first=0.5), Outage()
         give_up = time.monotonic() + PUT_PATIENCE
+        line = dataclasses.replace(entry, next_try=next_try).to_line(with_id=False)
         while True:
             try:
                 pipe = self.client.pipeline(transaction=True)
-                pipe.hset(self._entries, key, entry.to_line())
-                pipe.zadd(self._pending, {key: entry.next_try})
-                pipe.zrem(self._taken, key)
+                pipe.hset(self._entries, entry.id, line)
+                pipe.zadd(self._pending, {entry.id: next_try})
+                pipe.zrem(self._taken, entry.id)
                 pipe.execute()
-                return
+                break
             except redis.RedisError as err:
                 if self._stop.is_set() or time.monotonic() > give_up:
                     raise
                 wait = backoff.next()
-                logger.error("retry queue %s unreachable (%s); trying again in %.1fs",
-                             redact_url(self.url), err, wait)  # fmt: skip
+                if outage.failed(str(err)):
+                    logger.error("retry queue %s unreachable (%s); trying again in %.1fs",
+                                 redact_url(self.url), err, wait)  # fmt: skip
                 self._stop.wait(wait)
+        entry.next_try = next_try
+        with self._lock:
+            self._in_hand.pop(entry.id, None)
 
     def take(self, now: float | None = None) -> RetryEntry | None:
         """The entry due first (leased to this instance); expired entries are dropped."""
@@ -120,13 +130,19 @@ class RedisRetryQueue:
                     args=[now, time.time(), time.time() + self.lease],
                 )
             except redis.RedisError as err:
-                logger.warning("retry queue %s unreachable: %s", redact_url(self.url), err)
+                if self._takes.failed(str(err)):
+                    logger.warning("retry queue %s unreachable: %s", redact_url(self.url), err)
                 return None
+            away = self._takes.recovered()
+            if away is not None:
+                logger.info("retry queue %s reachable again after %.1f s away",
+                            redact_url(self.url), away)  # fmt: skip
             if not found:
                 return None
             key, line = found[0].decode(), found[1].decode()
             try:
                 entry = RetryEntry.from_line(line)
+                entry.id = key
             except (ValueError, TypeError, KeyError) as err:
                 logger.warning("retry queue %s: unreadable entry %s dropped (%s)",
                                self.keybase, key, err)  # fmt: skip
@@ -138,15 +154,31 @@ class RedisRetryQueue:
                 self._forget(key)
                 continue
             with self._lock:
-                self._in_hand[id(entry)] = (key, entry)
+                self._in_hand[key] = entry
             return entry
 
     def done(self, entry: RetryEntry) -> None:
         """An entry taken was handled for good (delivered, or failed permanently)."""
         with self._lock:
-            held = self._in_hand.pop(id(entry), None)
+            held = self._in_hand.pop(entry.id, None)
         if held is not None:
-            self._forget(held[0])
+            self._forget(entry.id)
+
+    def release(self, entry: RetryEntry) -> None:
+        """An entry taken was not handled (its new failure could not be kept): it waits again,
+        unchanged, for another try after its delay (or, Redis away, once its lease runs out)."""
+        with self._lock:
+            held = self._in_hand.pop(entry.id, None)
+        if held is None:
+            return
+        try:
+            pipe = self.client.pipeline(transaction=True)
+            pipe.zadd(self._pending, {entry.id: time.time() + retry_delay(entry.attempts)})
+            pipe.zrem(self._taken, entry.id)
+            pipe.execute()
+        except redis.RedisError as err:
+            logger.warning("retry queue %s: entry %s left to its lease (%s)",
+                           redact_url(self.url), entry.id, err)  # fmt: skip
 
     def compact(self) -> None:
         """Nothing to rewrite: Redis keeps the entries; leases are renewed by a thread."""
@@ -156,11 +188,11 @@ class RedisRetryQueue:
         self._closed.set()
         self._renewer.join(5)
         with self._lock:
-            held, self._in_hand = list(self._in_hand.values()), {}
+            held, self._in_hand = list(self._in_hand), {}
         try:
             if held:
                 pipe = self.client.pipeline(transaction=True)
-                for key, _entry in held:
+                for key in held:
                     pipe.zrem(self._taken, key)
                     pipe.zadd(self._pending, {key: time.time()})
                 pipe.execute()
@@ -183,7 +215,7 @@ class RedisRetryQueue:
     def _renew_leases(self) -> None:
         while not self._closed.wait(self.lease / 3):
             with self._lock:
-                keys = [key for key, _entry in self._in_hand.values()]
+                keys = list(self._in_hand)
             if not keys:
                 continue
             try:

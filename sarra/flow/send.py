@@ -78,6 +78,7 @@ class Sender:
         started = time.monotonic()
         try:
             transfer = self.transfers.get(self.server)
+            transfer.confine_to(str(placement.root))
             if notice.file_op and "rename" not in notice.file_op:
                 return self._file_op(transfer, notice, placement)
             local = self._local_file(notice)
@@ -125,7 +126,12 @@ class Sender:
             temporary = str(self.inflight.temporary(final))
             if temporary != remote:
                 self._make_dirs(transfer, posixpath.dirname(temporary))
-            size = transfer.put(file, temporary)
+            try:
+                size = transfer.put(file, temporary)
+            except BaseException:
+                if temporary == remote:  # inflight NONE: nothing short left under the final name
+                    self._optional(transfer.delete, remote)
+                raise
         # mode and time before the rename: the file appears complete, with its attributes
         mode = _mode(notice) if config.preserve_mode else None
         if mode is None and config.chmod:

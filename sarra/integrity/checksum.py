@@ -199,27 +199,42 @@ def checksum_file(
     checksum = new_checksum(flag, path)
     if not isinstance(checksum, DigestChecksum):
         return checksum.value()
+    fd = os.open(path, os.O_RDONLY)  # no file object: most files posted are small
+    try:
+        return _digest_range(checksum, fd, offset, length, bufsize, os.fspath(path))
+    finally:
+        os.close(fd)
+
+
+def checksum_fd(
+    fd: int, flag: str, offset: int = 0, length: int | None = None, bufsize: int = 1 << 20
+) -> str:
+    """As checksum_file, of a file already open (`fd`), for the checksums of data only (md5,
+    sha512...: ValueError for the others)."""
+    checksum = new_checksum(flag)
+    if not isinstance(checksum, DigestChecksum):
+        raise ValueError(f"checksum {flag} is not computed from the data")
+    return _digest_range(checksum, fd, offset, length, bufsize, f"descriptor {fd}")
+
+
+def _digest_range(
+    checksum: DigestChecksum, fd: int, offset: int, length: int | None, bufsize: int, shown: str
+) -> str:
     if offset < 0 or (length is not None and length < 0) or bufsize < 1:
         raise ValueError("offset and length must not be negative, bufsize must be positive")
     remaining = length
     position = offset
-    fd = os.open(path, os.O_RDONLY)  # no file object: most files posted are small
-    try:
-        while remaining is None or remaining > 0:
-            chunk = os.pread(
-                fd, bufsize if remaining is None else min(bufsize, remaining), position
-            )
-            if not chunk:
-                break
-            checksum.update(chunk)
-            position += len(chunk)
-            if remaining is not None:
-                remaining -= len(chunk)
-    finally:
-        os.close(fd)
+    while remaining is None or remaining > 0:
+        chunk = os.pread(fd, bufsize if remaining is None else min(bufsize, remaining), position)
+        if not chunk:
+            break
+        checksum.update(chunk)
+        position += len(chunk)
+        if remaining is not None:
+            remaining -= len(chunk)
     if remaining:
         raise ValueError(
-            f"{os.fspath(path)}: {length} bytes wanted at offset {offset}, "
+            f"{shown}: {length} bytes wanted at offset {offset}, "
             f"the file ends {remaining} bytes short"
         )
     return checksum.value()

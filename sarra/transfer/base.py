@@ -169,6 +169,13 @@ class Transfer(ABC):
         """Make `path` a symbolic link to `target`."""
         raise self.unsupported("symlink", path)
 
+    def confine_to(self, root: str | None) -> None:
+        """Keep the writes that follow (put, mkdir, delete, rename, chmod, utime, symlink) below
+        the directory `root` (None: no such bound). A backend that reaches the file system
+        itself (file:) walks from `root` and never follows a symlink that leads out of it; one
+        behind a server relies on the caller's confinement by name, as here."""
+        return None
+
     def close(self) -> None:
         """Close the connection; the backend reconnects if used again."""
         self._disconnect()

@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pika
+
 SBIN = Path("/usr/lib/rabbitmq/bin")
 """Debian's scripts run as the rabbitmq user; these are the scripts themselves."""
 
@@ -103,16 +105,7 @@ class Cluster:
     def start(self, timeout: float = 120.0) -> Cluster:
         """Start every node, then join the others to the first."""
         for node in self.nodes:
-            log = open(node.base / "console.log", "wb")  # noqa: SIM115 - the child keeps it
-            node.process = subprocess.Popen(
-                [str(SBIN / "rabbitmq-server")],
-                env=node.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-            log.close()
+            self._launch(node)
         end = time.monotonic() + timeout
         for node in self.nodes:
             self._await(node, end)
@@ -122,6 +115,18 @@ class Cluster:
             self.ctl(node, "join_cluster", first.name)
             self.ctl(node, "start_app")
         return self
+
+    def _launch(self, node: Node) -> None:
+        log = open(node.base / "console.log", "ab")  # noqa: SIM115 - the child keeps it
+        node.process = subprocess.Popen(
+            [str(SBIN / "rabbitmq-server")],
+            env=node.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
 
     def _await(self, node: Node, end: float) -> None:
         """Wait until `node` runs (the command line cannot reach it before it has started)."""
@@ -142,6 +147,32 @@ class Cluster:
         if node.process is not None and node.process.poll() is None:
             node.process.send_signal(signal.SIGKILL)
             node.process.wait(30)
+
+    def halt(self, node: Node, timeout: float = 60.0) -> None:
+        """Stop a node gently (SIGTERM, as `systemctl stop` does): it closes its clients'
+        connections and keeps its data for `revive`."""
+        if node.process is not None and node.process.poll() is None:
+            node.process.terminate()
+            node.process.wait(timeout)
+
+    def revive(self, node: Node, timeout: float = 120.0) -> float:
+        """Start a halted (or killed) node again, with its data; returns the time (epoch
+        seconds) it first accepted an AMQP connection, polled every 20 ms."""
+        self._launch(node)
+        end = time.monotonic() + timeout
+        parameters = pika.ConnectionParameters(
+            "127.0.0.1", node.amqp_port, credentials=pika.PlainCredentials("guest", "guest"),
+            connection_attempts=1, socket_timeout=2, blocked_connection_timeout=2,
+        )  # fmt: skip
+        while True:
+            try:
+                pika.BlockingConnection(parameters).close()
+                return time.time()
+            except pika.exceptions.AMQPError:
+                if not node.alive() or time.monotonic() > end:
+                    log = (node.base / "console.log").read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"{node.name} did not come back:\n{log}") from None
+                time.sleep(0.02)
 
     def stop(self) -> None:
         """End every node (gently, then by force) and remove their files."""

@@ -168,9 +168,9 @@ def test_daemons_killed_mid_download_lose_nothing_and_status_warns_of_the_held_s
         for pid in instances.running_pids("subscribe", "mq"):
             os.kill(pid, signal.SIGKILL)
         wait_for(lambda: not instances.running_pids("subscribe", "mq"), "the deaths")
-        status = sr("sr_subscribe", "status", "mq")
+        status = sr("sr", "status", "--problems")
         assert status.returncode == 1
-        assert "warning: over MQTT, a missing instance still gets its share" in status.stdout
+        assert "! over MQTT, a missing instance still gets its share" in status.stdout
         silent.close()
         web = HttpServer(served_root, port=port).start()  # the same place, answering now
         assert "2 of 2 instances running" in sr("sr_subscribe", "start", "mq").stdout

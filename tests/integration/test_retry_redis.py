@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from queue_stress import Stress
 
 from sarra.config.loader import load
 from sarra.flow.retry import RetryEntry, RetryQueue, open_retry_queue
@@ -155,6 +158,96 @@ def test_an_entry_held_by_an_instance_that_dies_comes_back(
             holder.kill()
             holder.wait(10)
         q.close()
+
+
+def test_shared_by_workers_and_a_housekeeping(keybase: str, stop: threading.Event) -> None:
+    """Workers put, take, put again and finish while housekeeping compacts and counts every
+    2 ms: no exception, the count always right, every entry finished exactly once."""
+    q = queue(keybase, stop, ttl=1e6)
+    try:
+        stress = Stress(q)
+        stress.put_all()
+        assert len(q) == stress.entries
+        stress.churn(rounds=200)
+        stress.drain()
+        assert stress.problems == []
+        assert stress.lost_and_twice() == ([], [])
+        assert len(q) == 0
+    finally:
+        q.close()
+
+
+class PrivateRedis:
+    """A redis-server of the test's own (a free port, its data in `directory`, kept across a
+    restart), so that it can be stopped without touching the shared one."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
+             str(self.directory), "--appendonly", "yes", "--save", ""],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.02)
+        client.close()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()  # saves the append-only file first
+            self.process.wait(10)
+            self.process = None
+
+
+def test_a_put_that_fails_leaves_the_queue_as_it_was(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis gone: put gives up (raises, here at once since the instance is stopping), the
+    entry taken stays leased to this instance; released, it is due again after its delay.
+    The outage is logged once, and the return."""
+    caplog.set_level(logging.INFO, logger="sarra.flow.retry_redis")
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    server = PrivateRedis(tmp_path)
+    server.start()
+    stop = threading.Event()
+    q = RedisRetryQueue(server.url, "sarra.test.retry", 3600, stop=stop)
+    try:
+        q.put(entry("held"))
+        taken = q.take(time.time() + 3)
+        assert taken is not None
+        server.stop()
+        assert [q.take(), q.take(), q.take()] == [None, None, None]
+        stop.set()
+        with pytest.raises(redis.RedisError):
+            q.put(taken)
+        server.start()
+        assert caplog.text.count("unreachable") == 1
+        assert q.take(time.time() + 3) is None and len(q) == 1  # still taken, leased
+        assert "reachable again after" in caplog.text
+        q.release(taken)
+        assert q.take(time.time() + 1) is None  # its delay again
+        again = q.take(time.time() + 3)
+        assert again is not None and again.id == taken.id and again.attempts == 1
+        q.done(again)
+        assert len(q) == 0
+    finally:
+        q.close()
+        server.stop()
 
 
 def test_unreachable_redis(caplog: pytest.LogCaptureFixture) -> None:

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from pumpkit import announce, file_notice, running, sr, subscriber, wait_for
+from pumpkit import BIN, announce, file_notice, running, sr, subscriber, wait_for
 from servers import HttpServer
 
 from sarra.components import instances
@@ -72,18 +72,18 @@ def test_daemons_start_report_and_stop(
         notice = file_notice(f"http://127.0.0.1:{http_server.port}/", f"status_{exchange}",
                              b"x" * 2048)  # fmt: skip
         announce(load("subscribe", config), [notice], exchange)
-        wait_for(lambda: "downloaded 1 (2.0 KiB)" in sr("sr_subscribe", "status", "daemon").stdout,
+        wait_for(lambda: "; last file " in sr("sr_subscribe", "status", "daemon").stdout,
                  "the download in the status", deadline=30)  # fmt: skip
         status = sr("sr_subscribe", "status", "daemon")
-        assert status.returncode == 0 and "running 2/2" in status.stdout
-        assert "0 in the retry queue; last downloaded" in status.stdout
-        assert "sr_subscribe daemon: running 2/2" in sr("sr", "status").stdout
+        assert status.returncode == 0 and "subscribe/daemon  running 2/2" in status.stdout
+        assert "downloaded " in status.stdout and "retry" not in status.stdout
+        assert "subscribe/daemon  running 2/2" in sr("sr", "status").stdout
         pids = instances.running_pids("subscribe", "daemon")
         assert len(pids) == 2
         os.kill(pids[0], signal.SIGKILL)
         wait_for(lambda: len(instances.running_pids("subscribe", "daemon")) == 1, "one death")
         partial = sr("sr_subscribe", "status", "daemon")
-        assert partial.returncode == 1 and "missing" in partial.stdout
+        assert partial.returncode == 1 and "crashed 1/2" in partial.stdout
         sanity = sr("sr_subscribe", "sanity", "daemon")
         assert "restarted missing instances" in sanity.stdout
         assert len(instances.running_pids("subscribe", "daemon")) == 2
@@ -102,6 +102,41 @@ def test_daemons_start_report_and_stop(
                             text=True, check=True).stdout  # fmt: skip
     deleted = cleaned.stdout.split("delete queue ", 1)[1].split()[0]
     assert deleted not in queues.split()
+
+
+def test_a_daemon_started_beside_a_sarra_folder_runs_the_installed_sarra(
+    sarra_home: Path,
+    tmp_path: Path,
+    exchange: str,
+    credentials: Path,
+    served_root: Path,
+    http_server: HttpServer,
+) -> None:
+    """Started from a directory holding a `sarra` package of its own, and with a config path
+    relative to it, a daemon imports the installed sarra and moves files."""
+    here = tmp_path / "workdir"
+    (here / "sarra").mkdir(parents=True)
+    (here / "sarra" / "__init__.py").write_text('raise ImportError("the sarra of the cwd")\n')
+    (here / "beside.conf").write_text(
+        config_file(sarra_home, exchange, tmp_path / "out", instances=1).read_text()
+    )
+    data = os.urandom(2048)
+    (served_root / f"beside_{exchange}").write_bytes(data)
+    notice = file_notice(f"http://127.0.0.1:{http_server.port}/", f"beside_{exchange}", data)
+
+    def sr_here(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(BIN / argv[0]), *argv[1:]], cwd=here, capture_output=True,
+                              text=True, timeout=120, check=False)  # fmt: skip
+
+    started = sr_here("sr_subscribe", "start", "beside.conf")
+    try:
+        assert started.returncode == 0, started.stderr
+        announce(load("subscribe", here / "beside.conf"), [notice], exchange)
+        wait_for(lambda: (tmp_path / "out" / f"beside_{exchange}").is_file(), "the file", 30)
+    finally:
+        sr_here("sr_subscribe", "stop", "beside.conf")
+        sr_here("sr_subscribe", "cleanup", "beside.conf")
+    assert (tmp_path / "out" / f"beside_{exchange}").read_bytes() == data
 
 
 def test_sanity_restarts_an_instance_whose_log_went_silent(

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,8 @@ import pytest
 from sarra.cli import commands
 
 ROOT = Path(__file__).resolve().parents[2]
-DEPENDENCIES = ("pika", "paramiko", "urllib3", "platformdirs", "humanize", "watchdog", "redis")
+DEPENDENCIES = ("pika", "paramiko", "urllib3", "platformdirs", "humanize", "watchdog", "redis",
+                "prometheus_client")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +105,25 @@ def test_the_systemd_user_unit_runs_sr_start_and_sr_stop(installed: Path) -> Non
     assert unit["Service"]["ExecStart"] == "/usr/bin/sr start"
     assert unit["Service"]["ExecStop"] == "/usr/bin/sr stop"
     assert unit["Install"]["WantedBy"] == "default.target"
+
+
+def test_sr_observe_serves_the_dashboard_shipped_in_the_package(
+    installed: Path, tmp_path: Path
+) -> None:
+    env = {**os.environ, "PYTHONPATH": str(installed / "usr/lib/python3/dist-packages")}
+    env |= {"XDG_CONFIG_HOME": str(tmp_path / "c"), "XDG_CACHE_HOME": str(tmp_path / "h")}
+    server = subprocess.Popen(
+        [_python(), str(installed / "usr/bin/sr"), "observe", "--port", "0"],
+        stdout=subprocess.PIPE, text=True, env=env, cwd=installed,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().split("serving ", 1)[1].split()[0]
+        for path, wanted in (("", "dashboard.js"), ("static/dashboard.js", "/api/status"),
+                             ("metrics", "sarra_config_state")):  # fmt: skip
+            with urllib.request.urlopen(url + path, timeout=10) as answer:
+                assert wanted in answer.read().decode(), path
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert (installed / "usr/share/doc/sarra/dashboard.png").is_file()

@@ -14,7 +14,7 @@ import pytest
 
 from sarra.broker import naming, plan
 from sarra.broker.acks import AckTracker
-from sarra.broker.backoff import Backoff
+from sarra.broker.backoff import Backoff, Outage
 from sarra.broker.connect import ConnectionSettings
 from sarra.broker.errors import BrokerUrlError, explain
 from sarra.broker.topology import Bind, DeclareQueue, QueueSpec
@@ -316,6 +316,18 @@ def test_an_ack_behind_one_in_work_goes_alone_and_is_never_repeated() -> None:
     assert len(tracker) == 0
 
 
+def test_a_rejected_delivery_goes_alone_and_is_never_acknowledged() -> None:
+    tracker = AckTracker()
+    for tag in range(1, 5):
+        tracker.delivered(tag)
+    assert tracker.rejects([2, 2, 9]) == [2]
+    assert tracker.acks([2]) == []  # given back already
+    assert tracker.acks([1]) == [(1, True)]
+    assert tracker.rejects([1]) == []  # acknowledged already
+    assert tracker.acks([4, 3]) == [(4, True)]  # passes over 2, which the broker let go
+    assert len(tracker) == 0
+
+
 def test_unknown_and_repeated_tags_are_left_out() -> None:
     tracker = AckTracker()
     tracker.delivered(1)
@@ -349,20 +361,35 @@ def test_nothing_is_acknowledged_before_it_is_asked_for() -> None:
 # --- back-off
 
 
-def test_backoff_doubles_up_to_the_cap_and_resets() -> None:
-    backoff = Backoff(first=1, cap=60, jitter=0, rng=lambda: 0.5)
-    assert [backoff.next() for _ in range(8)] == [1, 2, 4, 8, 16, 32, 60, 60]
+def test_backoff_doubles_up_to_a_cap_of_4_s_and_resets() -> None:
+    backoff = Backoff(first=1, jitter=0, rng=lambda: 0.5)
+    assert [backoff.next() for _ in range(6)] == [1, 2, 4, 4, 4, 4]
     backoff.reset()
     assert backoff.next() == 1
 
 
-def test_backoff_jitter_stays_within_bounds() -> None:
-    low = Backoff(first=10, jitter=0.2, rng=lambda: 0.0)
-    high = Backoff(first=10, jitter=0.2, rng=lambda: 1.0)
-    assert (low.next(), high.next()) == (pytest.approx(8), pytest.approx(12))
+def test_backoff_jitter_draws_in_the_upper_half_never_above_the_cap() -> None:
+    low = Backoff(first=8, rng=lambda: 1.0)
+    high = Backoff(first=8, rng=lambda: 0.0)
+    assert (low.next(), high.next()) == (2, 4)
+    spread = Backoff(first=8)
+    delays = [spread.next() for _ in range(1000)]
+    assert 2 <= min(delays) < 2.1 and 3.9 < max(delays) <= 4
 
 
-# --- reasons
+def test_an_outage_is_logged_first_then_once_a_minute_and_its_length_at_the_end() -> None:
+    now = [100.0]
+    outage = Outage(clock=lambda: now[0])
+    assert outage.recovered() is None  # no outage, nothing to say
+    logged = []
+    for _ in range(30):  # two minutes of attempts every 4 s
+        logged.append(outage.failed("Connection refused"))
+        now[0] += 4
+    assert logged.count(True) == 2 and logged[0] and logged[15]
+    assert outage.failed("Connection reset")  # a new reason is worth a line
+    assert outage.attempts == 31 and outage.away == 120
+    assert outage.recovered() == 120
+    assert outage.attempts == 0 and outage.failed("Connection refused")  # a new outage
 
 
 def test_refused_queue_name_gets_the_naming_hint() -> None:

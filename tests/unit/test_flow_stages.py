@@ -9,13 +9,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from queue_stress import Stress
 
 from sarra.config.errors import Where
 from sarra.config.masks import Mask
-from sarra.flow.inflight import Inflight, publish_file
+from sarra.flow.inflight import Inflight
 from sarra.flow.nodupe import NoDupeCache, notice_key
-from sarra.flow.placement import place
-from sarra.flow.retry import RetryEntry, RetryQueue
+from sarra.flow.placement import Placement, place
+from sarra.flow.retry import RetryEntry, RetryQueue, read_entries
 from sarra.message.notice import Identity, Notice
 from sarra.transfer.confine import PathRefused
 
@@ -85,13 +86,10 @@ def test_inflight_names(tmp_path: Path, rule: str, expected: str) -> None:
 def test_tempdir_and_publish(tmp_path: Path) -> None:
     inflight = Inflight(".tmp", tempdir=str(tmp_path / "work"))
     final = tmp_path / "out" / "f.txt"
-    temporary = inflight.temporary(final)
-    assert temporary == tmp_path / "work" / "f.txt"
-    temporary.parent.mkdir()
-    final.parent.mkdir()
-    temporary.write_text("data")
-    publish_file(temporary, final)
-    assert final.read_text() == "data" and not temporary.exists()
+    assert inflight.temporary(final) == tmp_path / "work" / "f.txt"
+    with inflight.open(Placement(tmp_path / "out", final)) as destination:
+        destination.write(lambda file: file.write(b"data"), lambda fd: None)
+    assert final.read_text() == "data" and not (tmp_path / "work" / "f.txt").exists()
 
 
 def test_nodupe_ttl_and_persistence(tmp_path: Path) -> None:
@@ -160,3 +158,61 @@ def test_retry_waits_then_gives_up_after_ttl(tmp_path: Path) -> None:
     assert len(queue) == 0
     queue.close()
     assert (tmp_path / "retry").read_text() == ""
+
+
+def keys_on_disk(file: Path) -> list[str]:
+    return sorted(e.routing_key for e in read_entries(file))
+
+
+def test_retry_queue_shared_by_workers_and_a_compacting_housekeeping(tmp_path: Path) -> None:
+    """Workers put, take, put again and finish while housekeeping compacts every 2 ms: no
+    exception, the count always right, the file always what memory holds (a crash at any
+    point loses nothing, doubles nothing), every entry finished exactly once."""
+    file = tmp_path / "retry"
+    queue = RetryQueue(file, ttl=1e6)
+    stress = Stress(queue)
+    stress.put_all()
+    assert stress.problems == []
+    everything = sorted(e.routing_key for e in [*queue.pending])
+    assert len(everything) == stress.entries
+    assert keys_on_disk(file) == everything
+    stress.churn(rounds=200)
+    assert stress.problems == []
+    assert keys_on_disk(file) == everything
+    stress.drain()
+    assert stress.problems == []
+    assert stress.lost_and_twice() == ([], [])
+    assert stress.compactions > 10
+    assert len(queue) == 0
+    queue.close()
+    assert keys_on_disk(file) == []
+
+
+def test_retry_queue_put_that_cannot_write_leaves_the_queue_as_it_was(tmp_path: Path) -> None:
+    file = tmp_path / "retry"
+    queue = RetryQueue(file, ttl=3600)
+    queue.put(entry("kept"))
+    taken = queue.take(now=time.time() + 5)
+    assert taken is not None
+    queue.compact()
+    file.unlink()
+    file.mkdir()  # the file cannot be opened any more: every put fails
+    with pytest.raises(OSError):
+        queue.put(entry("new"))
+    with pytest.raises(OSError):
+        queue.put(taken)
+    assert len(queue) == 1 and queue.take(now=time.time() + 5) is None  # still in hand
+    queue.release(taken)  # not handled: it waits again
+    assert queue.take(now=time.time() + 5) is taken
+    file.rmdir()
+    queue.put(taken)
+    assert keys_on_disk(file) == ["v02.post.kept"]
+
+
+def test_retry_queue_appends_after_a_torn_line(tmp_path: Path) -> None:
+    """A crash in the middle of a line: the next entry starts a line of its own."""
+    file = tmp_path / "retry"
+    file.write_text(entry("whole").to_line() + "\n" + entry("torn").to_line()[:40])
+    queue = RetryQueue(file, ttl=3600)
+    queue.put(entry("after"))
+    assert keys_on_disk(file) == ["v02.post.after", "v02.post.whole"]
