@@ -30,7 +30,8 @@ ACTIONS: dict[str, str] = {
     "add": "copy a config (a path or a shipped example) into ~/.config/sarra/<component>/",
     "remove": "delete a config and its local state",
     "edit": "open a config in $EDITOR, then check it",
-    "list": "list examples, configs and logs; `list plugins`; `list <name>` prints one",
+    "list": "list examples, configs and logs; `list plugins`; `list <name>` prints one, passwords"
+    " redacted",
     "log": "follow the log of a config's instance (or show the end of each)",
     "enable": "enable a disabled config",
     "disable": "disable a config: start and sanity leave it alone",

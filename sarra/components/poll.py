@@ -42,6 +42,7 @@ from sarra.config.loader import Config
 from sarra.config.masks import Mask, is_accepted
 from sarra.config.variables import UnknownVariable, expand, notice_lookup
 from sarra.flow import vip
+from sarra.flow.faults import Faults
 from sarra.flow.metrics import Metrics
 from sarra.flow.plugins import PluginFailed, Plugins
 from sarra.flow.poll_state import SeenFiles, Signature, load_seen, save_seen, state_file
@@ -96,6 +97,7 @@ class Poll:
         self.config = config
         self.number = number
         self.stop = stop
+        self.faults = Faults(logger)
         self.credentials = Credentials.load(paths.credentials_file())
         self.plugins = Plugins.load(config, number, stop) or None
         try:  # a backend is made without connecting: this checks the scheme and port only
@@ -328,9 +330,11 @@ class Poll:
             now = time.monotonic()
             if polled.error_logged is None or now - polled.error_logged >= ERROR_REPEAT:
                 polled.error_logged = now
-                reason = err.reason if isinstance(err, TransferError) else repr(err)
-                logger.error("cannot list %s: %s (logged again in an hour if it persists)",
-                             url, reason, exc_info=not isinstance(err, TransferError))  # fmt: skip
+                again = "logged again in an hour if it persists"
+                if isinstance(err, TransferError):
+                    logger.error("cannot list %s: %s (%s)", url, err.reason, again)
+                else:
+                    self.faults.log(err, "cannot list %s (%s)", url, again)
             return None
         if polled.failing_since is not None:
             since = humanize.naturaldelta(time.time() - polled.failing_since)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import logging
 import os
 import queue
@@ -47,6 +48,9 @@ logger = logging.getLogger(__name__)
 _Written = TypeVar("_Written")
 
 _COMPUTABLE = {"md5": "d", "sha512": "s"}
+_PERMANENT_ERRNOS = frozenset({errno.ENAMETOOLONG})
+"""Local errors a notice causes whenever it is tried: a path too long below the directory.
+(EFBIG stays transient: a file size limit, RLIMIT_FSIZE, is the host's and may be raised.)"""
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ class Outcome:
     checksum: str | None = None  # the v02 value computed while writing, if any
     whole: bool = True  # False for a part that left its file incomplete
     transformed: bool = False  # on_data plugins changed the data: its checksum is not the notice's
+    operation: str = ""  # the file operation done instead of a transfer (removed, linked...)
 
 
 class _HashingWriter:
@@ -213,7 +218,8 @@ class Downloader:
         except (PermanentError, PathRefused) as err:
             return Outcome("permanent", str(err))
         except OSError as err:
-            return Outcome("transient", f"{placement.path}: {err.strerror or err}")
+            status = "permanent" if err.errno in _PERMANENT_ERRNOS else "transient"
+            return Outcome(status, f"{placement.path}: {err.strerror or err}")
 
     def _check_local_source(self, notice: Notice) -> None:
         """A file: notice names a file of this host: it is read only below base_dir, so that a
@@ -398,21 +404,21 @@ class Downloader:
                     folder.remove(path.name)
             except FileNotFoundError:
                 pass  # its directory is gone already
-            return Outcome("done", "removed", path)
+            return Outcome("done", "removed", path, operation="removed")
         if "directory" in operation:
             self._folder(placement, path).close()
-            return Outcome("done", "directory made", path)
+            return Outcome("done", "directory made", path, operation="directories made")
         if "link" in operation:
             target = confine_link_target(
                 placement.root, _below_root(placement, path.parent), operation["link"]
             )
             with self._folder(placement, path.parent) as folder:
                 folder.symlink(target, path.name)
-            return Outcome("done", f"linked to {target}", path)
+            return Outcome("done", f"linked to {target}", path, operation="linked")
         if "rename" in operation:
             old = confine(placement.root, str(operation["rename"]))
             if self._rename(placement, old):
-                return Outcome("done", f"renamed from {old}", path)
+                return Outcome("done", f"renamed from {old}", path, operation="renamed")
             return self._download(notice, placement, time.monotonic())
         return Outcome("permanent", f"unknown file operation {sorted(operation)}")
 

@@ -28,7 +28,7 @@ import difflib
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from sarra.config.errors import ConfigError, ConfigErrors, Where
 from sarra.config.loader import Config
 from sarra.config.options import PLUGIN_ENTRY_POINTS
 from sarra.config.options import closest as closest_option
+from sarra.flow.faults import Faults
 from sarra.flow.plugin_parent import Msg, Parent
 from sarra.message.notice import Notice
 
@@ -100,7 +101,6 @@ class Hook:
     name: str  # e.g. msg_log.on_message
     function: Callable[[Parent], Any]
     schemes: frozenset[str] | None = None  # protocol plugins: from registered_as(); None = all
-    failed_before: set[type] = field(default_factory=set)
 
 
 class Plugins:
@@ -110,6 +110,7 @@ class Plugins:
         self.parent = parent
         self.hooks = hooks
         self._topic_prefix = parent.post_topic_prefix or parent.topic_prefix
+        self.faults = Faults(logger)  # a failing plugin's traceback once per kind
 
     @classmethod
     def load(cls, config: Config, number: int = 0, stop: threading.Event | None = None) -> Plugins:
@@ -214,15 +215,8 @@ class Plugins:
         except RetryLater as err:
             raise PluginFailed(f"{hook.name}: {err}", later=True) from err
         except Exception as err:
-            kind = type(err)
-            if kind in hook.failed_before:
-                logger.error("plugin %s failed: %s: %s (traceback logged before)",
-                             hook.name, kind.__name__, err)  # fmt: skip
-            else:
-                hook.failed_before.add(kind)
-                logger.error("plugin %s failed: %s: %s", hook.name, kind.__name__, err,
-                             exc_info=err)  # fmt: skip
-            raise PluginFailed(f"plugin {hook.name} failed: {kind.__name__}: {err}") from err
+            self.faults.log(err, "plugin %s failed", hook.name)
+            raise PluginFailed(f"plugin {hook.name} failed: {type(err).__name__}: {err}") from err
 
 
 def _load_file(

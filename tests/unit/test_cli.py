@@ -121,8 +121,15 @@ def test_add_a_plugin_goes_to_plugins(tmp_path: Path, sarra_home: Path) -> None:
     assert "msg_mine" in run("sr_subscribe", "list", "plugins").stdout
 
 
-def test_list_one_file_prints_it(feed: Path) -> None:
-    assert run("sr_subscribe", "list", "feed").stdout == feed.read_text()
+def test_list_one_file_prints_it_without_the_password(feed: Path, sarra_home: Path) -> None:
+    listed = run("sr_subscribe", "list", "feed").stdout
+    assert SECRET not in listed
+    assert listed == feed.read_text().replace(SECRET, "***")
+    credentials = sarra_home / "credentials.conf"
+    credentials.write_text(f"sftp://u:{SECRET}@h/\nhttps://h/ bearer_token={SECRET}\n")
+    credentials.chmod(0o600)
+    listed = run("sr_subscribe", "list", "credentials.conf").stdout
+    assert listed == "sftp://u:***@h/\nhttps://h/ bearer_token=***\n"
 
 
 def test_log_when_there_is_none_says_where_it_looked(feed: Path) -> None:
