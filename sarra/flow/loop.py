@@ -31,6 +31,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from sarra.broker import Confirmation, Consumer, Delivery, admin, naming, open_consumer, plan
+from sarra.broker.mqtt_topology import is_whole, matches
 from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.errors import ConfigError, Where
@@ -249,7 +250,9 @@ class ConsumerLoop:
 
     def _topic_matches(self, routing_key: str) -> bool:
         return any(
-            routing_key == prefix or routing_key.startswith(prefix + ".")
+            routing_key == prefix
+            or routing_key.startswith(prefix + ".")
+            or (is_whole(prefix) and matches(prefix + "/#", routing_key))  # MQTT, e.g. WIS2
             for prefix in self.topic_prefixes
         )
 

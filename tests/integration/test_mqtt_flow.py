@@ -201,7 +201,9 @@ def test_wis2_notification_messages_travel_on_whole_wis2_topics(
     source.mkdir()
     files = {f"f{n}.bufr4": os.urandom(300 + n) for n in range(3)}
     for name, data in files.items():
-        (source / name).write_bytes(data)
+        below = source / "deeper" if name == "f2.bufr4" else source  # a topic level more
+        below.mkdir(exist_ok=True)
+        (below / name).write_bytes(data)
     destination = tmp_path / "out"
     fetcher = config(
         tmp_path,
@@ -221,11 +223,15 @@ def test_wis2_notification_messages_travel_on_whole_wis2_topics(
         with running(fetcher) as loop:
             assert post.post_once(poster, Credentials.load(credentials), [str(source)]) == 0
             wait_for(lambda: loop.counts["downloaded"] == len(files), "the downloads")
+            assert loop.counts["unmatched topic"] == 0
         wire = drain(seen, len(files))
     finally:
         seen.close()
     assert {p.name: p.read_bytes() for p in destination.iterdir()} == files
-    assert {(d.exchange, d.routing_key) for d in wire} == {("origin", topic)}
+    assert {(d.exchange, d.routing_key) for d in wire} == {
+        ("origin", topic),
+        ("origin", f"{topic}/deeper"),
+    }
     assert {d.content_type for d in wire} == {"application/geo+json"}
 
 
