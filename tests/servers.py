@@ -7,6 +7,8 @@
 - FtpServer: pyftpdlib with one user in a home directory; optionally FTPS (explicit TLS required
   on control and data connections).
 - SshServer: OpenSSH's sshd with its own configuration, host key and authorized client key.
+- MosquittoServer: a Mosquitto of its own (persistence in its directory), to stop and restart:
+  plain MQTT, and optionally websockets, TLS (its own certificate) and a password file.
 
 Each start() returns once the server answers; stop() ends it. An HttpServer stopped may be
 started again, on the same port (a source outage).
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import getpass
 import hmac
 import html
 import ipaddress
@@ -42,6 +45,7 @@ FTP_USER = "ftpuser"
 PASSWORD = "pa55:w/rd@secret"  # characters that must be URL-encoded; never in error text
 TOKEN = "tok3n-never-shown"
 SSHD = Path("/usr/sbin/sshd")
+MOSQUITTO = Path("/usr/sbin/mosquitto")
 STALL_LIMIT = 30.0  # a stalled handler gives up by itself after this long
 
 
@@ -136,7 +140,8 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
 
 @dataclass
 class HttpServer:
-    """A threaded HTTP(S) server of `root`; see the module docstring for its switches."""
+    """A threaded HTTP(S) server of `root`; see the module docstring for its switches. It
+    listens on `port`, or on a free port when that is 0."""
 
     root: Path
     user: str | None = None
@@ -496,3 +501,85 @@ def write_ssh_key(path: Path) -> str:
         serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
     )
     return public.decode()
+
+
+class MosquittoServer:
+    """`mosquitto -c <conf>` on free ports of 127.0.0.1, persistence in `directory`.
+
+    `port` speaks MQTT; `ws_port` MQTT over websockets and `tls_port` MQTT over TLS when asked
+    for; with `users` ({name: password}) anonymous clients are refused, and `acl` is the text of
+    its access control list. stop() ends it (its state saved), start() brings it back on the
+    same ports with that state.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        websockets: bool = False,
+        tls: tuple[Path, Path] | None = None,
+        users: dict[str, str] | None = None,
+        acl: str | None = None,
+        max_queued: int = 100_000,
+    ) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.ws_port = free_port() if websockets else None
+        self.tls_port = free_port() if tls else None
+        self.process: subprocess.Popen[bytes] | None = None
+        lines = [
+            f"user {getpass.getuser()}",  # as root, it would become user mosquitto otherwise
+            "persistence true",
+            f"persistence_location {directory}/",
+            f"log_dest file {directory / 'mosquitto.log'}",
+            "log_type all",
+            f"max_queued_messages {max_queued}",
+            "per_listener_settings false",
+            f"allow_anonymous {'false' if users else 'true'}",
+            f"listener {self.port} 127.0.0.1",
+        ]
+        if self.ws_port:
+            lines += [f"listener {self.ws_port} 127.0.0.1", "protocol websockets"]
+        if tls:
+            cert, key = tls
+            lines += [
+                f"listener {self.tls_port} 127.0.0.1",
+                f"certfile {cert}",
+                f"keyfile {key}",
+            ]
+        if users:
+            passwords = directory / "passwords"
+            passwords.write_text("".join(f"{name}:{pw}\n" for name, pw in users.items()))
+            passwords.chmod(0o600)
+            subprocess.run(["mosquitto_passwd", "-U", str(passwords)], check=True, timeout=30)
+            lines.append(f"password_file {passwords}")
+        if acl is not None:
+            (directory / "acl").write_text(acl)
+            lines.append(f"acl_file {directory / 'acl'}")
+        self.conf = directory / "mosquitto.conf"
+        self.conf.write_text("\n".join(lines) + "\n")
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> MosquittoServer:
+        self.process = subprocess.Popen(
+            [str(MOSQUITTO), "-c", str(self.conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for port in filter(None, (self.port, self.ws_port, self.tls_port)):
+            wait_until_listening(port, process=self.process)
+        return self
+
+    def stop(self) -> None:
+        """End it as a service manager would (SIGTERM: it saves its state first)."""
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(20)
+            self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()

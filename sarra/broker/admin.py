@@ -8,6 +8,9 @@
 declare_queue, bind_queue and declare_exchange set to False leave their part alone. Each action
 returns one line per thing done or left alone; a refusal of the broker raises BrokerError with
 the broker's reason and a hint, meant to be printed as is (no traceback).
+
+On an MQTT broker the queue of each instance is its session (see mqtt_admin): declare and setup
+create and subscribe the sessions, cleanup and reset remove them; there are no exchanges.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import pika
 from pika import exceptions as pika_exceptions
 
-from sarra.broker import naming, plan
+from sarra.broker import kinds, naming, plan
 from sarra.broker.connect import ConnectionSettings
 from sarra.broker.errors import BrokerError, describe, explain
 from sarra.broker.topology import DeleteExchange, DeleteQueue, Step, exchange_steps
@@ -39,6 +42,8 @@ def cleanup(config: Config, *, credentials: Credentials | None = None) -> list[s
     if plan.consumes(config):
         if not config.declare_queue:
             lines.append("declare_queue is off: the queue is left alone")
+        elif _is_mqtt(config.broker):
+            lines += _remove_sessions(config, credentials)
         else:
             specs = plan.queue_specs(config, create=False)
             if not specs:
@@ -46,7 +51,9 @@ def cleanup(config: Config, *, credentials: Credentials | None = None) -> list[s
             steps: list[Step] = [DeleteQueue(spec.name) for spec in specs]
             lines += _run(_settings(config, config.broker, credentials), steps)
     exchanges = plan.post_exchanges(config)
-    if exchanges and not config.declare_exchange:
+    if exchanges and not _has_exchanges(plan.post_broker(config)):
+        lines.append("no exchanges on an MQTT broker: nothing to delete")
+    elif exchanges and not config.declare_exchange:
         lines.append("declare_exchange is off: the post exchanges are left alone")
     elif exchanges:
         kept = [name for name in exchanges if naming.is_protected_exchange(name)]
@@ -58,6 +65,8 @@ def cleanup(config: Config, *, credentials: Credentials | None = None) -> list[s
 
 def reset(config: Config, *, credentials: Credentials | None = None) -> list[str]:
     """Delete the queue(s) of the config, so that they are declared anew (option reset)."""
+    if _is_mqtt(config.broker):
+        return _remove_sessions(config, credentials)
     specs = plan.queue_specs(config, create=False)
     steps: list[Step] = [DeleteQueue(spec.name) for spec in specs]
     return _run(_settings(config, config.broker, credentials), steps)
@@ -65,7 +74,9 @@ def reset(config: Config, *, credentials: Credentials | None = None) -> list[str
 
 def _act(config: Config, credentials: Credentials | None, *, bindings: bool) -> list[str]:
     lines: list[str] = []
-    if plan.consumes(config):
+    if plan.consumes(config) and _is_mqtt(config.broker):
+        lines += _declare_sessions(config, credentials)
+    elif plan.consumes(config):
         steps = [
             step for spec in plan.queue_specs(config) for step in spec.steps(bindings=bindings)
         ]
@@ -75,12 +86,50 @@ def _act(config: Config, credentials: Credentials | None, *, bindings: bool) -> 
             lines.append("bind_queue is off: the queue is not bound")
         lines += _run(_settings(config, config.broker, credentials), steps)
     exchanges = plan.post_exchanges(config)
-    if exchanges and not config.declare_exchange:
+    if exchanges and not _has_exchanges(plan.post_broker(config)):
+        lines.append("no exchanges on an MQTT broker: topics need no declaration")
+    elif exchanges and not config.declare_exchange:
         lines.append("declare_exchange is off: the post exchanges are not declared")
     elif exchanges:
         settings = _settings(config, plan.post_broker(config), credentials)
         lines += _run(settings, exchange_steps(exchanges))
     return lines
+
+
+def _is_mqtt(url: str | None) -> bool:
+    return url is not None and kinds.kind(url) is kinds.MQTT
+
+
+def _has_exchanges(url: str | None) -> bool:
+    return url is None or kinds.kind(url).can(kinds.EXCHANGES)
+
+
+def _declare_sessions(config: Config, credentials: Credentials | None) -> list[str]:
+    """Create and subscribe each instance's session, so that the broker keeps its messages."""
+    from sarra.broker import mqtt_admin  # paho only where MQTT is used: Debian has no paho 2
+
+    settings = _settings(config, config.broker, credentials)
+    lines = []
+    if not config.bind_queue:
+        lines.append("bind_queue is off: the sessions are not subscribed")
+    for spec in plan.mqtt_sessions(config):
+        lines += mqtt_admin.declare_session(settings, spec, config.mqtt_protocol)
+    return lines
+
+
+def _remove_sessions(config: Config, credentials: Credentials | None) -> list[str]:
+    """Remove each instance's session, and what the broker kept for it."""
+    from sarra.broker import mqtt_admin  # paho only where MQTT is used: Debian has no paho 2
+
+    specs = plan.mqtt_sessions(config, create=False)
+    if not specs:
+        return ["no queue name kept for this config: no session to remove"]
+    settings = _settings(config, config.broker, credentials)
+    return [
+        line
+        for spec in specs
+        for line in mqtt_admin.remove_session(settings, spec.client_id, config.mqtt_protocol)
+    ]
 
 
 def _settings(

@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import Any, NamedTuple
+from typing import Any
 
 from pika.channel import Channel
 from pika.spec import Basic, BasicProperties
@@ -29,11 +29,14 @@ from pika.spec import Basic, BasicProperties
 from sarra.broker.acks import AckTracker
 from sarra.broker.backoff import Backoff
 from sarra.broker.connect import ConnectionSettings
+from sarra.broker.interface import Delivery, QueueDepth
 from sarra.broker.link import Link, Wakeup
 from sarra.broker.state import LinkState
 from sarra.broker.topology import QueueSpec, run_steps
 
 _log = logging.getLogger(__name__)
+
+__all__ = ["Consumer", "Delivery", "QueueDepth"]
 
 ACK_GATHER = 0.005
 """Seconds acknowledgements are gathered before they are sent together, unless a quarter of
@@ -41,29 +44,6 @@ the prefetch is waiting (then they go at once, so that the broker never runs dry
 
 DEPTH_EVERY = 5.0
 """Seconds between two looks at the depth of the queue consumed."""
-
-
-class QueueDepth(NamedTuple):
-    """What the broker said of the queue consumed, at a moment."""
-
-    messages: int
-    """Messages ready in the queue, not yet handed to a consumer."""
-    consumers: int
-    at: float
-    """When the broker said it, epoch seconds."""
-
-
-class Delivery(NamedTuple):
-    """One notice received; pass it back to `Consumer.ack` when done with it."""
-
-    routing_key: str
-    exchange: str
-    body: bytes
-    headers: dict[str, Any]
-    content_type: str | None
-    redelivered: bool
-    delivery_tag: int
-    generation: int
 
 
 class Consumer:
@@ -133,6 +113,15 @@ class Consumer:
             self._ack_now.request()  # the broker would soon run out of prefetch
         else:
             self._ack_soon.request()
+
+    def describe(self) -> str:
+        """The queue consumed, for a log line."""
+        return f"queue {self.queue.name}"
+
+    @property
+    def queue_name(self) -> str:
+        """The queue consumed."""
+        return self.queue.name
 
     def reject(self, delivery: Delivery, delay: float = 0.0) -> None:
         """Give a delivery back to its queue after `delay` seconds, unacknowledged: the broker

@@ -5,19 +5,25 @@ Consumers (subscribe, sarra, shovel, winnow, sender, report) consume from `broke
 broker is `post_broker`, or `broker` for the components that always post (post, watch, poll,
 sarra, shovel, winnow). Without exchange_split all instances share one queue; with it, instance
 i has its own queue (`_NN`, NN = i-1) bound to `<exchange>NN`.
+
+Over MQTT the queue is a session per instance (`mqtt_session`): the queue's name is the group of
+the instances' shared subscriptions, and each binding a topic filter.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 from urllib.parse import unquote, urlsplit
 
-from sarra.broker import naming
+from sarra.broker import kinds, mqtt_topology, naming
 from sarra.broker.connect import ConnectionSettings
 from sarra.broker.errors import BrokerUrlError
+from sarra.broker.mqtt_topology import SessionSpec
 from sarra.broker.topology import QueueSpec
 from sarra.broker.url import parse_broker_urls
-from sarra.config.credentials import Credentials
+from sarra.config.credentials import Credentials, redact_url
+from sarra.config.errors import ConfigError
 from sarra.config.loader import Config
 from sarra.message.topic import subtopic_binding
 
@@ -57,6 +63,8 @@ def connection_settings(
     after the first; instances start on different hosts of the list, so that they spread over
     the cluster's nodes."""
     nodes = parse_broker_urls(url, credentials)
+    if len(nodes) > 1 and not kinds.kind(url).can(kinds.SEVERAL_HOSTS):
+        raise BrokerUrlError(f"{redact_url(url)}: an MQTT broker URL names one host")
     shift = (max(instance, 1) - 1) % len(nodes)
     first, *others = nodes[shift:] + nodes[:shift]
     return ConnectionSettings(
@@ -131,6 +139,55 @@ def queue_spec(config: Config, instance: int = 1, *, create: bool = True) -> Que
         bind=config.bind_queue,
         queue_type=config.queue_type,
     )
+
+
+def mqtt_session(config: Config, instance: int = 1, *, create: bool = True) -> SessionSpec | None:
+    """The MQTT session of an instance: its bindings as topic filters, shared (the queue's name
+    their group) among several instances or when the queue is named by the `queue` option, a
+    client id of this host and instance, the expiry of `expire`. With create False, None when no
+    queue name is kept."""
+    queue = queue_spec(config, instance, create=create)
+    if queue is None:
+        return None
+    try:
+        group = mqtt_topology.check_name("queue", queue.name)
+        filters, whole = _mqtt_filters(config, queue)
+    except ValueError as err:
+        raise ConfigError(None, f"{config.name}: {err}") from None
+    return SessionSpec(
+        client_id=mqtt_topology.client_id(queue.name, socket.gethostname(), instance),
+        group=group,
+        filters=filters,
+        expire=config.expire,
+        subscribe=queue.bind,
+        shared=bool(config.queue) or (config.instances > 1 and not config.exchange_split),
+        whole=whole,
+    )
+
+
+def _mqtt_filters(config: Config, queue: QueueSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The topic filters of a queue's bindings, and those of them below a prefix of whole
+    topics (written with `/`, no exchange level: mqtt_topology)."""
+    lines = [(b.topic_prefix, b.subtopic) for b in config.bindings]
+    if not config.bindings and "subtopic" not in config.origin:
+        lines = [(config.topic_prefix, "#")]
+    whole = tuple(
+        mqtt_topology.whole_filter(prefix, subtopic)
+        for prefix, subtopic in lines
+        if mqtt_topology.is_whole(prefix)
+    )
+    others = [
+        (exchange, key)
+        for (exchange, key), (prefix, _) in zip(queue.bindings, lines, strict=True)
+        if not mqtt_topology.is_whole(prefix)
+    ]
+    return tuple(mqtt_topology.topic_filter(ex, key) for ex, key in others) + whole, whole
+
+
+def mqtt_sessions(config: Config, *, create: bool = True) -> list[SessionSpec]:
+    """The sessions of every instance of a config (one per instance, each its own)."""
+    specs = [mqtt_session(config, i, create=create) for i in range(1, config.instances + 1)]
+    return [spec for spec in specs if spec is not None]
 
 
 def queue_specs(config: Config, *, create: bool = True) -> list[QueueSpec]:

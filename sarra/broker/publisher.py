@@ -17,9 +17,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from pika import BasicProperties
 from pika.channel import Channel
@@ -29,68 +28,14 @@ from pika.spec import Basic
 from sarra.broker.backoff import Backoff
 from sarra.broker.connect import ConnectionSettings
 from sarra.broker.errors import PublishError, describe, refused_exchange
+from sarra.broker.interface import Confirmation, Message, settle
 from sarra.broker.link import Link, Wakeup
 from sarra.broker.state import LinkState
 from sarra.broker.topology import exchange_steps, run_steps
 
 _log = logging.getLogger(__name__)
 
-_CONFIRMED = "confirmed"
-
-
-class Confirmation:
-    """The broker's answer to one publish: wait for it, or have a callback called with it.
-
-    Callbacks run in the publisher's I/O thread (or at once, if already settled): keep them
-    short, and never wait on the publisher in them.
-    """
-
-    __slots__ = ("_callbacks", "_lock", "_outcome")
-
-    def __init__(self, lock: threading.Condition) -> None:
-        self._lock = lock
-        self._outcome: str | PublishError | None = None
-        self._callbacks: list[Callable[[Confirmation], None]] = []
-
-    def done(self) -> bool:
-        """Whether the broker has answered (or the publisher gave up at close)."""
-        return self._outcome is not None
-
-    @property
-    def error(self) -> PublishError | None:
-        """Why the notice was not taken; None if confirmed or not settled yet."""
-        outcome = self._outcome
-        return outcome if isinstance(outcome, PublishError) else None
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait until settled; True when confirmed, False when refused or timed out."""
-        with self._lock:
-            self._lock.wait_for(self.done, timeout)
-        return self._outcome == _CONFIRMED
-
-    def result(self, timeout: float | None = None) -> None:
-        """Return once confirmed; raise PublishError if refused, TimeoutError if no answer."""
-        if not self.wait(timeout):
-            raise self.error or TimeoutError("no confirmation from the broker in time")
-
-    def add_done_callback(self, callback: Callable[[Confirmation], None]) -> None:
-        """Call `callback(self)` once settled."""
-        with self._lock:
-            if self._outcome is None:
-                self._callbacks.append(callback)
-                return
-        callback(self)
-
-
-class Message(NamedTuple):
-    """A message to publish: its exchange, routing key, body and AMQP properties."""
-
-    exchange: str
-    routing_key: str
-    body: bytes
-    headers: Mapping[str, str] | None = None
-    content_type: str = "text/plain"
-    persistent: bool = True
+__all__ = ["Confirmation", "Message", "Publisher"]
 
 
 @dataclass(slots=True)
@@ -339,19 +284,7 @@ class Publisher:
         self._send()
 
     def _settle(self, notices: list[_Notice], error: PublishError | None) -> None:
-        outcome = error or _CONFIRMED
-        callbacks = []
-        with self._settled:
-            for notice in notices:
-                confirmation = notice.confirmation
-                confirmation._outcome = outcome
-                if confirmation._callbacks:
-                    callbacks += [(fn, confirmation) for fn in confirmation._callbacks]
-                    confirmation._callbacks = []
-            self._outstanding -= len(notices)
-            self._settled.notify_all()
-        for callback, confirmation in callbacks:
-            try:
-                callback(confirmation)
-            except Exception:
-                _log.exception("a confirmation callback failed")
+        settle(self._settled, [n.confirmation for n in notices], error, self._count_down)
+
+    def _count_down(self, settled: int) -> None:
+        self._outstanding -= settled

@@ -24,9 +24,11 @@ ACTIONS: dict[str, str] = {
     "reload": "make running instances re-read their config",
     "status": "the state of each config (running, refused by the broker, crashed...), rates, lag",
     "sanity": "restart missing or hung instances",
-    "cleanup": "remove the queue, bindings, state and cache (instances must be stopped)",
-    "declare": "declare the queue and post exchanges on the broker",
-    "setup": "declare the queue, its bindings and post exchanges",
+    "cleanup": "remove the queue (MQTT: each instance's session), bindings, state and cache "
+    "(instances must be stopped)",
+    "declare": "declare the queue and post exchanges on the broker (MQTT: create and subscribe "
+    "each instance's session)",
+    "setup": "declare the queue, its bindings and post exchanges (MQTT: as declare)",
     "add": "copy a config (a path or a shipped example) into ~/.config/sarra/<component>/",
     "remove": "delete a config and its local state",
     "edit": "open a config in $EDITOR, then check it",

@@ -34,8 +34,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import humanize
 
-from sarra.broker import plan
-from sarra.broker.publisher import Confirmation
+from sarra.broker import Confirmation, plan
 from sarra.compat.plugins import PluginFailed, Plugins
 from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_url

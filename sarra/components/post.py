@@ -18,9 +18,8 @@ import time
 from collections import deque
 from collections.abc import Iterable
 
-from sarra.broker import plan
+from sarra.broker import Confirmation, Message, plan
 from sarra.broker.errors import PublishError
-from sarra.broker.publisher import Confirmation, Message
 from sarra.compat.plugins import PluginFailed, Plugins
 from sarra.components.post_reader import (
     Outcome,

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from multiprocessing.connection import Connection
 from typing import NamedTuple
 
-from sarra.broker.publisher import Message
+from sarra.broker import Message
 from sarra.config.credentials import redact_url
 from sarra.flow.announce import Announcer
 from sarra.flow.publish import NoticePublisher

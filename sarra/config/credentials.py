@@ -32,6 +32,10 @@ from sarra.config.errors import ConfigError, ConfigErrors, Where
 DEFAULT_PORTS: dict[str, int] = {
     "amqp": 5672,
     "amqps": 5671,
+    "mqtt": 1883,
+    "mqtts": 8883,
+    "ws": 80,
+    "wss": 443,
     "ftp": 21,
     "ftps": 21,
     "sftp": 22,

@@ -409,7 +409,7 @@ def _check_url(value: str) -> str:
         raise ValueError(f"not a valid URL: {err}") from None
     if not parts.scheme or ("://" not in value and parts.scheme != "file"):
         raise ValueError("not a URL (expected scheme://[user@]host[:port]/...)")
-    if not parts.hostname and parts.scheme not in ("file", "amqp", "amqps"):
+    if not parts.hostname and parts.scheme not in ("file", "amqp", "amqps", "mqtt", "mqtts"):
         raise ValueError(f"{value!r} names no host")
     return value
 

@@ -130,7 +130,8 @@ _TABLE: tuple[Option, ...] = (
     # --- broker, exchanges, queues, bindings
     _O("broker", Kind.URL, None, "broker to consume from: amqp[s]://user@host[:port]/vhost; "
        "the nodes of a cluster as user@host1[:port],host2[:port],... (the next is tried when one "
-       "fails)", BROKER, ("b",)),
+       "fails); or MQTT: mqtt[s]://user@host[:port], ws[s]://user@host[:port]/path", BROKER,
+       ("b",)),
     _O("exchange", Kind.TEXT, None, "exchange to bind the queue to", BROKER, ("ex",),
        {"subscribe": "xpublic", "sender": "xpublic", "report": "xreport"}),
     _O("exchange_suffix", Kind.TEXT, None, "exchange is xs_<broker user>_<suffix>", BROKER),
@@ -155,7 +156,8 @@ _TABLE: tuple[Option, ...] = (
     _O("message_ttl", Kind.DURATION, 0.0, "notices older than this are dropped by the broker "
        "(0 = never)", BROKER, ("message-ttl",)),
     _O("persistent", Kind.FLAG, True, "publish notices persistent (delivery mode 2)", BROKER),
-    _O("prefetch", Kind.COUNT, 100, "notices the broker sends ahead of acknowledgement", BROKER),
+    _O("prefetch", Kind.COUNT, 100, "notices the broker sends ahead of acknowledgement (MQTT 5: "
+       "the receive maximum)", BROKER, ("receiveMaximum",)),
     _O("reset", Kind.FLAG, False, "delete and re-create the queue (and duplicate cache) at start",
        BROKER),
     _O("declare_queue", Kind.FLAG, True, "declare the queue (False on locked-down brokers)",
@@ -169,6 +171,8 @@ _TABLE: tuple[Option, ...] = (
     _O("tls_rigour", Kind.CHOICE, "normal",
        "TLS checks: lax (none), normal, strict (TLS 1.2+ and verified certificates)", BROKER,
        ("tls_rigor", "tlsr"), choices=("lax", "normal", "strict")),
+    _O("mqtt_protocol", Kind.CHOICE, "5", "MQTT version spoken to an MQTT broker: 5, or 3.1.1 "
+       "(no headers: v03 notices only)", BROKER, choices=("5", "3.1.1")),
     # --- selection and placement
     _O("accept", Kind.MASK, None, "regex on the URL: accept matching notices (first match wins)",
        FILTER, ("get",)),

@@ -30,9 +30,8 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from sarra.broker import admin, naming, plan
-from sarra.broker.consumer import Consumer, Delivery
-from sarra.broker.publisher import Confirmation
+from sarra.broker import Confirmation, Consumer, Delivery, admin, naming, open_consumer, plan
+from sarra.broker.mqtt_topology import is_whole, matches
 from sarra.compat.plugin_parent import Msg
 from sarra.compat.plugins import PluginFailed, Plugins
 from sarra.config import paths
@@ -165,13 +164,11 @@ class ConsumerLoop:
         if config.reset and self.share == 1:
             for line in admin.reset(config, credentials=self.credentials):
                 logger.info("reset: %s", line)
-        spec = plan.queue_spec(config, self.share)
-        settings = plan.connection_settings(
-            config, config.broker, "consumer", self.number, credentials=self.credentials
+        self.consumer = open_consumer(
+            config, self.share, number=self.number, credentials=self.credentials
         )
-        self.consumer = Consumer(settings, spec, prefetch=config.prefetch)  # type: ignore[arg-type]
         self.recorder.watch("consumer", self.consumer.state)
-        self.recorder.queue(spec.name if spec else "", lambda: self.consumer.depth)  # type: ignore[union-attr]
+        self.recorder.queue(self.consumer.queue_name, lambda: self.consumer.depth)  # type: ignore[union-attr]
         self.consumer.start()
         if plan.post_broker(config):
             self.publisher = NoticePublisher(config, self.credentials, self.number)
@@ -186,8 +183,8 @@ class ConsumerLoop:
             self.recorder.watch("reporter", self.reporter.state)
             self.reporter.start()
         logger.info(
-            "consuming queue %s on %s (prefetch %d)%s",
-            spec.name if spec else "-",
+            "consuming %s on %s (prefetch %d)%s",
+            self.consumer.describe(),
             redact_url(config.broker),
             config.prefetch,
             f", posting to {self.publisher.describe()}" if self.publisher else "",
@@ -253,7 +250,9 @@ class ConsumerLoop:
 
     def _topic_matches(self, routing_key: str) -> bool:
         return any(
-            routing_key == prefix or routing_key.startswith(prefix + ".")
+            routing_key == prefix
+            or routing_key.startswith(prefix + ".")
+            or (is_whole(prefix) and matches(prefix + "/#", routing_key))  # MQTT, e.g. WIS2
             for prefix in self.topic_prefixes
         )
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sarra.broker import plan
-from sarra.broker.publisher import Confirmation, Message, Publisher
+from sarra.broker import Confirmation, Message, open_publisher, plan
 from sarra.broker.state import LinkState
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.loader import Config
@@ -51,12 +50,14 @@ class NoticePublisher:
             self.exchanges = [] if self.follow_input else plan.post_exchanges(config)
         self.format = format_for(None if reports_to else config.post_format, self.prefix)
         self.persistent = config.persistent
-        role = "reporter" if reports_to else "publisher"
-        settings = plan.connection_settings(
-            config, url, role, max(number, 1), credentials=credentials
-        )
-        self.publisher = Publisher(
-            settings, self.exchanges, declare_exchanges=config.declare_exchange
+        self.publisher = open_publisher(
+            config,
+            url,
+            "reporter" if reports_to else "publisher",
+            self.exchanges,
+            number=number,
+            headers=self.format == "v02",
+            credentials=credentials,
         )
 
     @property

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 
-from sarra.broker.consumer import QueueDepth
+from sarra.broker.interface import QueueDepth
 from sarra.broker.state import LinkState
 from sarra.config.credentials import RedactingFilter
 from sarra.flow import metrics

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sarra.broker import held_share
 from sarra.broker import state as link_state
 from sarra.components import instances
 from sarra.config import paths
@@ -210,8 +211,9 @@ def observe(component: str, name: str, enabled: bool, now: float) -> ConfigStatu
     """Look at one config on disk."""
     directory = paths.component_dir(component)
     path = directory / (f"{name}.conf" if enabled else f"{name}.conf.off")
+    config = None
     try:
-        load(component, path)
+        config = load(component, path)
         config_error = ""
     except ConfigError as err:
         config_error = redact_text(" ".join(str(err).split()))
@@ -220,7 +222,11 @@ def observe(component: str, name: str, enabled: bool, now: float) -> ConfigStatu
     for instance in instances.instances(component, name):
         figures = metrics.read_one(metrics.metrics_file(component, name, instance.number))
         found.append(look_at(component, name, instance, expected, figures, now))
-    return assess(component, name, enabled, config_error, expected, found, now)
+    status = assess(component, name, enabled, config_error, expected, found, now)
+    missing = any(i.state in ("crashed", "exited") for i in status.instances)
+    if missing and config is not None and (held := held_share(config)):
+        status.problems.append(held)
+    return status
 
 
 def look_at(

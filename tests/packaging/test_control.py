@@ -11,8 +11,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DEBIAN_NAMES = {"pyzmq": "python3-zmq", "pyyaml": "python3-yaml"}
 """Python distributions whose Debian package is not python3-<name>."""
 
-NOT_IN_DEBIAN = {"posttroll"}
-"""Needed by move_it_* only, and packaged by no Debian release: installed with pip there."""
+NOT_IN_DEBIAN = {"posttroll", "paho-mqtt"}
+"""Installed with pip on Debian: posttroll (move_it_* only) is packaged by no release, and
+paho-mqtt (MQTT brokers only) is there at 1.6, which cannot acknowledge after the work."""
 
 
 def _requirements() -> list[str]:

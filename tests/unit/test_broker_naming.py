@@ -162,7 +162,7 @@ def test_url_errors_never_show_the_password() -> None:
     with pytest.raises(BrokerUrlError, match="no password") as missing:
         parse_broker_url("amqp://bob@nowhere.example.org/", creds())
     assert "credentials.conf" in str(missing.value)
-    with pytest.raises(BrokerUrlError, match="amqp:// or amqps://") as scheme:
+    with pytest.raises(BrokerUrlError, match="amqp://, amqps://, mqtt://") as scheme:
         parse_broker_url("http://bob:s3cret@host/", creds())
     with pytest.raises(BrokerUrlError, match="not a valid URL") as port:
         parse_broker_url("amqp://bob:s3cret@host:99999/", creds())

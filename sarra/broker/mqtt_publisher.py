@@ -1,0 +1,229 @@
+"""Publishing over MQTT at QoS 1: each message's Confirmation settles when the broker's PUBACK
+comes back for it.
+
+paho keeps every message until its PUBACK, and sends those not acknowledged again after a
+reconnection: at least once, never dropped. Up to `window` messages are in flight, or the
+broker's receive maximum if it announces a smaller one (paho's own limit, 20 by default, is
+lifted: it cannot follow the broker's); publishing blocks while that many are unsettled, so that
+the broker is never sent more than it takes and a broker that is down cannot make memory grow
+without bound.
+
+The topic is the exchange followed by the routing key's words (mqtt_topology.topic); headers
+travel as MQTT 5 user properties, and the content type as its content type. MQTT 3.1.1 has
+neither: a message with headers (v02) cannot be published over it and fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from paho.mqtt.client import MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from sarra.broker.connect import ConnectionSettings
+from sarra.broker.errors import PublishError
+from sarra.broker.interface import Confirmation, Message, settle
+from sarra.broker.mqtt_errors import explain
+from sarra.broker.mqtt_link import MqttLink, guarded
+from sarra.broker.mqtt_topology import topic
+from sarra.broker.state import LinkState
+
+_log = logging.getLogger(__name__)
+
+QOS = 1
+NO_HEADERS = "MQTT 3.1.1 carries no headers: v02 notices need mqtt_protocol 5 (or use v03)"
+
+
+class Publisher:
+    """Publishes to one MQTT broker on a connection of its own (a clean session).
+
+    `start()` it, `publish` (or `publish_many`), `flush` before acknowledging what the messages
+    stand for, `close()` at the end.
+    """
+
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        *,
+        protocol: str = "5",
+        window: int = 1000,
+    ) -> None:
+        self._window = window
+        self._limit = window  # lowered to the broker's receive maximum
+        # a clean session: its id need only be unique (two publishers of one id take the
+        # connection from each other)
+        client_id = f"{'_'.join(settings.name.split())}_{uuid.uuid4().hex[:8]}"
+        self._link = MqttLink(settings, client_id, self, protocol=protocol, clean_start=True)
+        client = self._link.client
+        client.on_publish = self._on_publish
+        client.max_inflight_messages_set(0)  # no limit of paho's: _reserve keeps ours
+        self._settled = threading.Condition()
+        self._outstanding = 0  # guarded by _settled: published and not settled
+        self._closed = False
+        self._lock = threading.Lock()  # guards _pending and _early
+        self._pending: dict[int, tuple[str, Confirmation]] = {}  # by packet identifier
+        self._early: dict[int, ReasonCode] = {}  # PUBACKs that beat the caller's bookkeeping
+
+    # --- any thread
+
+    @property
+    def state(self) -> LinkState:
+        """The connection's state (connecting, connected, refused, unreachable)."""
+        return self._link.state
+
+    def start(self) -> Publisher:
+        """Start paho's thread; it connects by itself."""
+        self._link.start()
+        return self
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait until messages can be sent; False if `timeout` passed first."""
+        return self._link.wait_ready(timeout)
+
+    def publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        headers: Mapping[str, str] | None = None,
+        content_type: str = "text/plain",
+        persistent: bool = True,
+    ) -> Confirmation:
+        """Queue one message; the Confirmation settles when the broker acknowledges it."""
+        message = Message(exchange, routing_key, body, headers, content_type, persistent)
+        return self.publish_many([message])[0]
+
+    def publish_many(self, messages: Sequence[Message]) -> list[Confirmation]:
+        """Queue several messages, in order; their Confirmations, in order."""
+        confirmations: list[Confirmation] = []
+        for message in messages:
+            self._reserve()
+            confirmations.append(self._send(message))
+        return confirmations
+
+    def _reserve(self) -> None:
+        """Count one more message outstanding, once the broker has room for it."""
+        with self._settled:
+            if self._outstanding >= self._limit:
+                self._settled.wait_for(lambda: self._closed or self._outstanding < self._limit)
+            if self._closed:
+                raise PublishError("publish on a closed publisher")
+            self._outstanding += 1
+
+    def _send(self, message: Message) -> Confirmation:
+        confirmation = Confirmation(self._settled)
+        name = topic(message.exchange, message.routing_key)
+        try:
+            info = self._link.client.publish(
+                name, message.body, qos=QOS, properties=self._properties(message)
+            )
+        except (ValueError, PublishError) as error:
+            self._settle([confirmation], PublishError(f"topic {name!r}: {error}"))
+            return confirmation
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            self._settle([confirmation], PublishError(f"topic {name!r}: paho error {info.rc}"))
+            return confirmation
+        with self._lock:
+            early = self._early.pop(info.mid, None)
+            if early is None:
+                self._pending[info.mid] = (name, confirmation)
+        if early is not None:
+            self._settle([confirmation], _refusal(name, early))
+        return confirmation
+
+    def _properties(self, message: Message) -> Properties | None:
+        if not self._link.v5:
+            if message.headers:
+                raise PublishError(NO_HEADERS)
+            return None
+        properties = Properties(PacketTypes.PUBLISH)
+        if message.content_type:
+            properties.ContentType = message.content_type
+        if message.headers:
+            properties.UserProperty = [(k, str(v)) for k, v in message.headers.items()]
+        return properties
+
+    @property
+    def outstanding(self) -> int:
+        """Messages published and not yet settled."""
+        return self._outstanding
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every message published so far is settled; False if `timeout` passed."""
+        with self._settled:
+            return self._settled.wait_for(lambda: self._outstanding == 0, timeout)
+
+    def close(self, timeout: float = 10.0) -> bool:
+        """Wait (at most `timeout`) for outstanding PUBACKs, then close; True if all came.
+
+        Messages still unacknowledged then are failed, so that no caller waits forever."""
+        flushed = self.flush(timeout)
+        self._link.close()
+        with self._settled:
+            self._closed = True
+            self._settled.notify_all()
+        with self._lock:
+            leftovers = [confirmation for _, confirmation in self._pending.values()]
+            self._pending.clear()
+        if leftovers:
+            _log.warning("closed with %d notices unconfirmed by the broker", len(leftovers))
+            gone = PublishError("the publisher closed before the broker confirmed")
+            self._settle(leftovers, gone)
+        return flushed
+
+    def __enter__(self) -> Publisher:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # --- Session, in paho's thread
+
+    def connected(self, _session_present: bool, properties: Properties) -> None:
+        receive_maximum = getattr(properties, "ReceiveMaximum", None)
+        with self._settled:
+            self._limit = min(self._window, receive_maximum or self._window)
+            self._settled.notify_all()
+        self._link.ready()
+
+    def lost(self) -> None:
+        with self._lock:
+            waiting = len(self._pending)
+        if waiting:
+            _log.info("%d notices will be published again once reconnected", waiting)
+
+    @guarded
+    def _on_publish(
+        self,
+        _client: Any,
+        _userdata: Any,
+        mid: int,
+        reason: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
+        with self._lock:
+            entry = self._pending.pop(mid, None)
+            if entry is None:
+                self._early[mid] = reason
+                return
+        name, confirmation = entry
+        self._settle([confirmation], _refusal(name, reason))
+
+    def _settle(self, confirmations: list[Confirmation], error: PublishError | None) -> None:
+        settle(self._settled, confirmations, error, self._count_down)
+
+    def _count_down(self, settled: int) -> None:
+        self._outstanding -= settled
+
+
+def _refusal(name: str, reason: ReasonCode) -> PublishError | None:
+    """None when the broker took the message; why not otherwise."""
+    if not reason.is_failure:
+        return None
+    return PublishError(f"topic {name}: {explain(reason)}")
