@@ -157,8 +157,11 @@ class HttpTransfer(Transfer):
                     if ranged:
                         expected = self._start_at(response, remote_path, offset, length)
                     copied = self._copy(_reader(response), local_file.write, expected, progress)
-                finally:
+                except BaseException:
                     _release(response)
+                    raise
+                # A range may leave the end of its body (a last chunk) to read: cheaply if here.
+                _release(response, drain=True)
         finally:
             self._file_done()
         # Short of the length asked for (the file is shorter), or of the range a 206 said.
@@ -460,11 +463,14 @@ def _reader(response: Reply) -> Read:
 
 def _release(response: Reply, *, drain: bool = False) -> None:
     """Give the connection back to the pool. A body read to its end has done so already; a
-    short rest is read when `drain` (an error page), otherwise the connection is closed."""
+    short rest is read when `drain` (an error page, the end of a range), otherwise the
+    connection is closed."""
     if response.connection is None:
         return
     left = response.length_remaining
-    if drain and left is not None and left <= _DRAIN_LIMIT:
+    # urllib3 drains all there is; a WireResponse drains at most as much, by its head's deadline
+    short = isinstance(response, WireResponse) if left is None else left <= _DRAIN_LIMIT
+    if drain and short:
         response.drain_conn()
     else:
         response.close()
