@@ -38,6 +38,7 @@ _MAX_HEAD = 64 * 1024  # bytes of a reply's head (1xx heads included), or of a l
 _MAX_FIELDS = 100  # header lines of a head, trailer lines of a chunked body
 _MAX_DRAIN = 64 * 1024  # the most of a body read only to keep the connection
 _RECV = 64 * 1024  # bytes asked of the socket at a time while reading a head
+_RECV_BODY = 256 * 1024  # at most this at a time while reading a body (each recv allocates it)
 _SLACK = 0.01  # seconds the socket's timeout may differ from the deadline (spares a syscall)
 _NO_BODY = frozenset({204, 304})
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
@@ -136,7 +137,7 @@ class _Stream:
         pending.clear()
         got = have
         while got < size:
-            data = self._recv(size - got)
+            data = self._recv(min(size - got, _RECV_BODY))
             if not data:
                 break
             pieces.append(data)
