@@ -96,6 +96,8 @@ class ScriptedServer:
     def close(self) -> None:
         """Stop, and cut every connection still open."""
         self._stopping.set()
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() under way
         self._listener.close()
         with self._lock:
             live = list(self._open)
@@ -186,8 +188,9 @@ class ScriptedServer:
         """Wait `seconds`; True if the client closed (or spoke) meanwhile, or the server stops."""
         if isinstance(conn, ssl.SSLSocket) and conn.pending():
             return True
-        readable, _, _ = select.select([conn], [], [], seconds)
-        return bool(readable) or self._stopping.is_set()
+        poller = select.poll()
+        poller.register(conn, select.POLLIN)
+        return bool(poller.poll(seconds * 1000)) or self._stopping.is_set()
 
 
 def within(seconds: float, call: Callable[[], T]) -> T:
