@@ -41,10 +41,10 @@ _RECV = 64 * 1024  # bytes asked of the socket at a time while reading a head
 _RECV_BODY = 256 * 1024  # at most this at a time while reading a body (each recv allocates it)
 _SLACK = 0.01  # seconds the socket's timeout may differ from the deadline (spares a syscall)
 _NO_BODY = frozenset({204, 304})
-_HEAD_END = re.compile(rb"\r?\n\r?\n")
 _STATUS = re.compile(r"HTTP/1\.([0-9]) ([1-5][0-9][0-9])(?: (.*))?", re.ASCII)
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r?\n")
-_LENGTH = re.compile(r"[0-9]{1,18}", re.ASCII)
+_LENGTH_DIGITS = 18  # an exabyte
+_LENGTH = re.compile(rf"[0-9]{{1,{_LENGTH_DIGITS}}}", re.ASCII)
 
 
 class WireProtocolError(Exception):
@@ -87,25 +87,29 @@ class _Stream:
         except TimeoutError:
             raise self._timed_out() from None
 
-    def head(self, limit: int) -> bytes | None:
-        """A reply's head, through the blank line that ends it; None when the connection ends
-        before its first byte. What does not start as HTTP/ is refused at once."""
+    def head(self, limit: int) -> str | None:
+        """A reply's head (as Latin-1 text), through the blank line that ends it; None when
+        the connection ends before its first byte. What does not start as HTTP/ is refused at
+        once."""
         pending = self.pending
+        if not pending and not self._fill():
+            return None
         searched = 0
         while True:
-            if not b"HTTP/".startswith(pending[:5]):
+            if not (pending.startswith(b"HTTP/") or b"HTTP/".startswith(pending)):
                 raise WireProtocolError(f"not an HTTP reply: {_shown(pending)}")
-            end = _HEAD_END.search(pending, searched)
-            if end is not None and end.end() <= limit:
-                head = bytes(pending[: end.end()])
-                del pending[: end.end()]
+            # The blank line: CRLF CRLF, or (from sloppy servers) LF LF or LF CRLF.
+            end = pending.find(b"\n\r\n", searched, limit)
+            bare = pending.find(b"\n\n", searched, end + 2 if end >= 0 else limit)
+            size = bare + 2 if bare >= 0 else end + 3 if end >= 0 else 0
+            if size:
+                head = pending[:size].decode("latin-1")
+                del pending[:size]
                 return head
-            if end is not None or len(pending) > limit:
+            if len(pending) >= limit:
                 raise WireProtocolError(f"the reply's head is longer than {_MAX_HEAD >> 10} KiB")
-            searched = max(0, len(pending) - 3)
+            searched = max(0, len(pending) - 2)
             if not self._fill():
-                if not pending:
-                    return None
                 raise WireProtocolError("the connection closed in the reply's head")
 
     def line(self, limit: int) -> bytes | None:
@@ -410,11 +414,11 @@ class WireConnection:
         poller.register(sock, select.POLLIN)
         return not poller.poll(0)
 
-    def _response(self, stream: _Stream, head: bytes, deadline: float | None) -> WireResponse:
+    def _response(self, stream: _Stream, head: str, deadline: float | None) -> WireResponse:
         """The reply that `head` starts (after any 1xx replies, read within the same limit)."""
         budget = _MAX_HEAD - len(head)
         while True:
-            lines = head.decode("latin-1").split("\n")[:-2]  # without the blank line
+            lines = head.split("\n")[:-2]  # without the blank line
             status, reason, minor = _status(lines[0])
             if status >= 200:
                 break
@@ -462,7 +466,8 @@ def _fields(lines: list[str]) -> dict[str, str]:
 
 def _framing(status: int, minor: str, fields: dict[str, str]) -> tuple[int | None, bool, bool]:
     """(body length or None, chunked, connection closed after the body) of a reply."""
-    tokens = {t.strip().lower() for t in fields.get("connection", "").split(",")}
+    connection = fields.get("connection")
+    tokens = {t.strip().lower() for t in connection.split(",")} if connection else set()
     will_close = "close" in tokens or (minor == "0" and "keep-alive" not in tokens)
     if status in _NO_BODY:
         return 0, False, will_close
@@ -480,6 +485,8 @@ def _framing(status: int, minor: str, fields: dict[str, str]) -> tuple[int | Non
 
 def _content_length(declared: str) -> int:
     """The length a Content-Length says: one decimal number (repeated alike, if repeated)."""
+    if declared.isdigit() and declared.isascii() and len(declared) <= _LENGTH_DIGITS:
+        return int(declared)
     values = {value.strip(" \t") for value in declared.split(",")}
     if len(values) == 1:
         value = values.pop()
