@@ -1,18 +1,22 @@
 """http and https: downloads and index-page listings, one kept-alive connection each.
 
 Each backend holds one connection to its server (kept alive and reused, renewed after `batch`
-files) and sends every GET straight to it. Straight to the server, that connection is a
-WireConnection (sarra.transfer.http_wire), which costs a small file a third of urllib3's CPU;
-through a proxy, and to the other hosts redirects lead to, requests go through urllib3's pools.
-The environment (proxies, CA bundle) is read once, when the backend first connects.
+files) and sends every GET straight to it. Straight to a server, that connection is a
+WireConnection (sarra.transfer.http_wire), which costs a small file a third of urllib3's CPU and
+bounds what a hostile server can make it wait for or hold; through a proxy, requests go through
+urllib3's pools. The environment (proxies, CA bundle) is read once, when the backend first
+connects.
 
-Byte ranges use `Range: bytes=a-b`. A server that ignores it answers 200 with the whole file:
-then the bytes before the offset are read and thrown away, so the right bytes are written all the
-same (at the cost of reading them; a warning says so once per server). Bodies are fetched with
-`Accept-Encoding: identity` and written as they come, so a .gz file stays the file it is.
+Byte ranges use `Range: bytes=a-b`, and a 206's Content-Range must be the range asked for. A
+server that ignores Range answers 200 with the whole file: then the bytes before the offset are
+read and thrown away, so the right bytes are written all the same (at the cost of reading them; a
+warning says so once per server). Bodies are fetched with `Accept-Encoding: identity` and written
+as they come, so a .gz file stays the file it is (one that comes with a Content-Encoding all the
+same is written as it came, with a warning once per server).
 
-Redirects are followed (at most _MAX_REDIRECTS); the credentials are sent to the server's own
-scheme, host and port only, never to another host a redirect leads to.
+Redirects are followed (at most _MAX_REDIRECTS, all within one `timeout`) to http and https URLs,
+never from https to http; the credentials are sent to the server's own scheme, host and port
+only, never to another host a redirect leads to.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import logging
 import os
 import re
 import ssl
+import time
 import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -44,18 +49,29 @@ from sarra.transfer.errors import (
     os_error_class,
     os_error_reason,
 )
-from sarra.transfer.http_wire import WireConnection, WireProtocolError, WireResponse
+from sarra.transfer.http_wire import (
+    WireConnection,
+    WireProtocolError,
+    WireResponse,
+    WireTimeout,
+)
 from sarra.transfer.listing import parse_index
 from sarra.transfer.stream import Progress, Read
 
 log = logging.getLogger(__name__)
 
-_CONTENT_RANGE = re.compile(r"bytes\s+(?P<first>\d+)-(?P<last>\d+)/(?P<size>\d+|\*)")
+_CONTENT_RANGE = re.compile(
+    r"bytes[ \t]+(?P<first>[0-9]{1,18})-(?P<last>[0-9]{1,18})/(?P<size>[0-9]{1,18}|\*)"
+)
 _CHARSET = re.compile(r"""charset\s*=\s*["']?([\w.:-]+)""", re.I)
 _TRANSIENT_4XX = frozenset({408, 425, 429})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_WHOLE = frozenset({200, 203})  # the replies that carry a whole file (and 206 a range of one)
 _MAX_REDIRECTS = 10
+_MAX_ELSEWHERE = 4  # connections kept to the other hosts redirects lead to
 _DRAIN_LIMIT = 64 * 1024  # an error page or redirect body up to this is read to keep the connection
+_MAX_INDEX = 64 << 20  # the largest index page read by ls
+_HOST = re.compile(r"[a-z0-9._-]+", re.ASCII)  # a host name a redirect may lead to (or an IP)
 # urllib3 neither retries nor follows redirects itself: errors come out as they happen.
 _NO_RETRIES = Retry(total=False, redirect=False)
 # How every request goes through urllib3: the body left to read as it is on the wire.
@@ -67,7 +83,8 @@ _URLOPEN: dict[str, Any] = {
     "decode_content": False,
 }
 _CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")
-# Servers warned about (once each): those ignoring Range, those reached without TLS checks.
+# Servers warned about (once each): those ignoring Range, those reached without TLS checks,
+# those sending encoded bodies.
 _warned: set[tuple[str, str]] = set()
 
 
@@ -106,8 +123,10 @@ class HttpTransfer(Transfer):
         self._pool: urllib3.HTTPConnectionPool | None = None
         # What is asked for before a path: "" or, through a plain-http proxy, the origin.
         self._prefix = ""
-        # Managers by proxy (None: direct): a proxy's, and those for hosts redirects lead to.
-        self._managers: dict[str | None, urllib3.PoolManager] = {}
+        # Connections to the other hosts redirects lead to, by (scheme, host, port), the latest
+        # used last; and urllib3's managers, by proxy.
+        self._elsewhere: dict[tuple[str, str, int], WireConnection] = {}
+        self._managers: dict[str, urllib3.PoolManager] = {}
         self._headers = _headers(server)  # what every request carries
         self._proxies: dict[str, str] | None = None  # the environment's, read once
         self._ca: str | None = None
@@ -134,14 +153,19 @@ class HttpTransfer(Transfer):
                     headers = {**headers, "Range": f"bytes={offset}-{last}"}
                 response = self._request(remote_path, headers)
                 try:
+                    expected = length
                     if ranged:
-                        self._skip_to(response, remote_path, offset)
-                    copied = self._copy(_reader(response), local_file.write, length, progress)
-                finally:
+                        expected = self._start_at(response, remote_path, offset, length)
+                    copied = self._copy(_reader(response), local_file.write, expected, progress)
+                except BaseException:
                     _release(response)
+                    raise
+                # A range may leave the end of its body (a last chunk) to read: cheaply if here.
+                _release(response, drain=True)
         finally:
             self._file_done()
-        self._check_copied("get", remote_path, copied, length)
+        # Short of the length asked for (the file is shorter), or of the range a 206 said.
+        self._check_copied("get", remote_path, copied, expected if length is None else length)
         return copied
 
     def ls(self, remote_dir: str) -> list[Entry]:
@@ -149,7 +173,7 @@ class HttpTransfer(Transfer):
         with self._failing("ls", directory):
             response = self._request(directory, self._headers)
             try:
-                page = response.read(decode_content=False)
+                page = self._page(response)
             finally:
                 _release(response)
             text = _text(page, response.headers.get("Content-Type", ""))
@@ -158,70 +182,88 @@ class HttpTransfer(Transfer):
     # --- requests
 
     def _request(self, path: str, headers: dict[str, str]) -> Reply:
-        """GET a path of this server, following redirects; any reply but a success raises
-        HttpStatus. The body is left to read."""
+        """GET a path of this server, following redirects; any reply but one with the file (or
+        the range asked for) raises HttpStatus. The body is left to read."""
         if self._wire is None and self._pool is None:
             self._connect()
-        response = self._own_get(self._prefix + quote(path), headers)
+        timeout = self.settings.socket_timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
+        response = self._own_get(self._prefix + quote(path), headers, deadline)
         if response.status in _REDIRECTS:
-            response = self._follow(response, self._address(path), headers)
-        if response.status >= 300:
+            response = self._follow(response, self._address(path), headers, deadline)
+        if response.status not in _WHOLE and not (response.status == 206 and "Range" in headers):
             _release(response, drain=True)
             raise HttpStatus(response)
+        coding = response.headers.get("Content-Encoding", "identity").strip().lower()
+        if coding != "identity":
+            self._warn_once("coding", f"{self.url()} sends Content-Encoding {coding[:40]} though"
+                            " identity was asked for: bodies written as they come")  # fmt: skip
         return response
 
-    def _own_get(self, target: str, headers: dict[str, str]) -> Reply:
-        """GET `target` from this server, on its own connection."""
+    def _own_get(self, target: str, headers: dict[str, str], deadline: float | None) -> Reply:
+        """GET `target` from this server, on its own connection (its reply's head by
+        `deadline`, when it is a WireConnection)."""
         if self._wire is not None:
-            return self._wire.get(target, headers)
+            return self._wire.get(target, headers, deadline)
         assert self._pool is not None
         return self._pool.urlopen("GET", target, headers=headers, **_URLOPEN)
 
-    def _follow(self, response: Reply, url: str, headers: dict[str, str]) -> Reply:
+    def _follow(
+        self, response: Reply, url: str, headers: dict[str, str], deadline: float | None
+    ) -> Reply:
         """Follow the redirects that `response` (from `url`) starts; return the first other
-        reply. Those to this server go on its own connection, the others through urllib3."""
+        reply. Those to this server go on its own connection, the others on connections of
+        their own (or through their proxy), without the credentials."""
         same_server = True
         for _ in range(_MAX_REDIRECTS):
             location = response.headers.get("Location")
             if not location:
                 return response
             _release(response, drain=True)
-            url = urljoin(url, location.strip())
-            parts = urlsplit(url)
-            scheme = parts.scheme.lower()
-            try:
-                port = parts.port or DEFAULT_PORTS.get(scheme)
-            except ValueError:
-                port = None
-            if scheme not in ("http", "https") or not parts.hostname or port is None:
-                raise _Failure(PermanentError, f"redirected to {redact_url(url)}, not an http URL")
-            same_server = same_server and (scheme, parts.hostname, port) == (
+            scheme, host, port, target, url = _redirect(url, location)
+            same_server = same_server and (scheme, host, port) == (
                 self.server.scheme,
                 self.server.host.lower(),
                 self._port,
             )
-            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             if same_server:
-                response = self._own_get(self._prefix + target, headers)
+                response = self._own_get(self._prefix + target, headers, deadline)
             else:
                 # Another host: it gets no credentials, now or after any further redirect.
                 headers = {k: v for k, v in headers.items() if k != "Authorization"}
-                manager = self._manager(self._proxy_for(scheme, parts.hostname, port))
-                target = f"{scheme}://{parts.netloc.rpartition('@')[2]}{target}"
-                response = manager.urlopen("GET", target, headers=headers, **_URLOPEN)
+                proxy = self._proxy_for(scheme, host, port)
+                if proxy is None:
+                    wire = self._wire_elsewhere(scheme, host, port)
+                    response = wire.get(target, headers, deadline)
+                else:
+                    origin = f"{scheme}://{_netloc(host, port, scheme)}"
+                    response = self._manager(proxy).urlopen(
+                        "GET", origin + target, headers=headers, **_URLOPEN
+                    )
             if response.status not in _REDIRECTS:
                 return response
         _release(response)
         raise _Failure(TransientError, f"more than {_MAX_REDIRECTS} redirects")
 
-    def _skip_to(self, response: Reply, path: str, offset: int) -> None:
-        """Make the body start at `offset`: check a 206's Content-Range, or skip through a 200."""
+    def _start_at(self, response: Reply, path: str, offset: int, length: int | None) -> int | None:
+        """Make the body start at `offset`: check a 206's Content-Range (the range asked for,
+        or a shorter one ending at the end of the file), or skip through a 200. The bytes to
+        copy: those of the range, at most `length` (None: to the end of a 200's body)."""
         if response.status == 206:
-            found = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", "").strip())
-            if found is None or int(found["first"]) != offset:
-                got = response.headers.get("Content-Range", "no Content-Range")
-                raise TransientError("get", self.url(path), f"asked from byte {offset}, got {got}")
-            return
+            content_range = response.headers.get("Content-Range", "").strip()
+            found = _CONTENT_RANGE.fullmatch(content_range)
+            if found is not None:
+                first, last, size = int(found["first"]), int(found["last"]), found["size"]
+                total = None if size == "*" else int(size)
+                at_end = total is not None and last == total - 1
+                if first == offset <= last and (total is None or last < total):
+                    if length is None and at_end:
+                        return last - first + 1
+                    if length is not None and (last == offset + length - 1 or at_end):
+                        return min(length, last - first + 1)
+            asked = f"bytes {offset}-{'' if length is None else offset + length - 1}"
+            got = content_range[:80] or "no Content-Range"
+            raise TransientError("get", self.url(path), f"asked for {asked}, got {got}")
         self._warn_once("range", f"{self.url()} ignores Range: reading from the start instead")
         skipped = 0
         read = _reader(response)
@@ -233,6 +275,19 @@ class HttpTransfer(Transfer):
         if skipped < offset:
             reason = f"the file ends at byte {skipped}, before offset {offset}"
             raise TransientError("get", self.url(path), reason)
+        return length
+
+    def _page(self, response: Reply) -> bytes:
+        """The body of an index page, at most _MAX_INDEX bytes."""
+        pieces: list[bytes] = []
+        size = 0
+        read = _reader(response)
+        while piece := read(min(self.settings.bufsize, _MAX_INDEX + 1 - size)):
+            pieces.append(piece)
+            size += len(piece)
+            if size > _MAX_INDEX:
+                raise _Failure(TransientError, f"index page longer than {_MAX_INDEX >> 20} MiB")
+        return b"".join(pieces)
 
     def _address(self, path: str) -> str:
         return f"{self.server.scheme}://{self.host_port}{quote(path)}"
@@ -265,6 +320,24 @@ class HttpTransfer(Transfer):
             self._prefix = f"http://{self.host_port}" if plain else ""
         if self.settings.lax and server.scheme == "https":
             self._warn_once("lax", f"{self.url()}: tls_rigour lax, certificates not checked")
+
+    def _wire_elsewhere(self, scheme: str, host: str, port: int) -> WireConnection:
+        """The connection to another host a redirect leads to (the oldest of those kept is
+        closed when there are too many)."""
+        key = (scheme, host, port)
+        wire = self._elsewhere.pop(key, None)
+        if wire is None:
+            if len(self._elsewhere) >= _MAX_ELSEWHERE:
+                self._elsewhere.pop(next(iter(self._elsewhere))).close()
+            wire = WireConnection(
+                host,
+                port,
+                timeout=self.settings.socket_timeout,
+                tls=self._tls_options()["ssl_context"] if scheme == "https" else None,
+                default_port=DEFAULT_PORTS[scheme],
+            )
+        self._elsewhere[key] = wire
+        return wire
 
     def _read_environment(self) -> None:
         """Take the proxies and the CA bundle from the environment."""
@@ -307,14 +380,12 @@ class HttpTransfer(Transfer):
                 self._tls = {"ssl_context": context, "cert_reqs": "CERT_REQUIRED"}
         return self._tls
 
-    def _manager(self, proxy: str | None) -> urllib3.PoolManager:
-        """The pool manager for a proxy (None: direct connections), made on first use."""
+    def _manager(self, proxy: str) -> urllib3.PoolManager:
+        """The pool manager for a proxy, made on first use."""
         manager = self._managers.get(proxy)
         if manager is None:
             options = {**self._pool_options(), **self._tls_options()}
-            if proxy is None:
-                manager = urllib3.PoolManager(num_pools=4, **options)
-            elif proxy.startswith("socks"):
+            if proxy.startswith("socks"):
                 try:
                     from urllib3.contrib.socks import SOCKSProxyManager
                 except ImportError as exc:
@@ -345,6 +416,9 @@ class HttpTransfer(Transfer):
         wire, self._wire = self._wire, None
         if wire is not None:
             wire.close()
+        elsewhere, self._elsewhere = list(self._elsewhere.values()), {}
+        for wire in elsewhere:
+            wire.close()
         pool, self._pool = self._pool, None
         managers, self._managers = list(self._managers.values()), {}
         if pool is not None:
@@ -362,12 +436,14 @@ class HttpTransfer(Transfer):
         if isinstance(exc, HttpStatus):
             if exc.status == 416:
                 return TransientError, f"{exc} (the file is shorter than the range asked for)"
+            if exc.status < 300:
+                return TransientError, f"{exc}, not the file asked for"
             if exc.status >= 500 or exc.status in _TRANSIENT_4XX:
                 return TransientError, str(exc)
             return PermanentError, str(exc)
         if isinstance(exc, _Failure):
             return exc.kind, str(exc)
-        if isinstance(exc, WireProtocolError):
+        if isinstance(exc, WireProtocolError | WireTimeout):
             return TransientError, str(exc)
         cause = _os_error_in(exc)
         if cause is not None:
@@ -387,15 +463,56 @@ def _reader(response: Reply) -> Read:
 
 def _release(response: Reply, *, drain: bool = False) -> None:
     """Give the connection back to the pool. A body read to its end has done so already; a
-    short rest is read when `drain` (an error page), otherwise the connection is closed."""
+    short rest is read when `drain` (an error page, the end of a range), otherwise the
+    connection is closed."""
     if response.connection is None:
         return
     left = response.length_remaining
-    if drain and left is not None and left <= _DRAIN_LIMIT:
+    # urllib3 drains all there is; a WireResponse drains at most as much, by its head's deadline
+    short = isinstance(response, WireResponse) if left is None else left <= _DRAIN_LIMIT
+    if drain and short:
         response.drain_conn()
     else:
         response.close()
     response.release_conn()
+
+
+def _redirect(url: str, location: str) -> tuple[str, str, int, str, str]:
+    """(scheme, host, port, request target, URL) of where a Location leads from `url`. Only
+    http(s) URLs with a plain host name or IP address are followed, and never from https
+    to http."""
+    try:
+        new = urljoin(url, location.strip())
+        parts = urlsplit(new)
+        scheme = parts.scheme.lower()
+        port = parts.port or DEFAULT_PORTS.get(scheme)
+        host = parts.hostname or ""
+    except ValueError:  # a bad port, or a bad IPv6 literal
+        raise _Failure(PermanentError, f"redirected to a bad URL {location[:80]!r}") from None
+    if scheme not in ("http", "https") or port is None:
+        raise _Failure(PermanentError, f"redirected to {redact_url(new)[:200]}, not an http URL")
+    if urlsplit(url).scheme.lower() == "https" and scheme == "http":
+        raise _Failure(PermanentError, f"redirected from https to {redact_url(new)[:200]}")
+    if not _HOST.fullmatch(host) and not _ip_literal(host):
+        raise _Failure(PermanentError, f"redirected to a bad host name {host[:80]!r}")
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    # What the Location leaves unencoded (spaces, controls, bytes past ASCII) is encoded.
+    target = quote(path.encode("latin-1", "replace"), safe="/%?=&;:@!$'()*+,~[]")
+    return scheme, host, port, target, new
+
+
+def _ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _netloc(host: str, port: int, scheme: str) -> str:
+    """host[:port] as a URL writes it."""
+    shown = f"[{host}]" if ":" in host else host
+    return shown if port == DEFAULT_PORTS.get(scheme) else f"{shown}:{port}"
 
 
 def _headers(server: Credential) -> dict[str, str]:
