@@ -4,11 +4,20 @@ servers (tests/servers.py) that more than one suite uses, once per session."""
 from __future__ import annotations
 
 import getpass
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from servers import FTP_USER, PASSWORD, SSHD, FtpServer, SshServer
+
+# Property tests are deterministic (the same examples every run) and never fail on time alone:
+# the machine is shared, and a slow example is not a wrong one. HYPOTHESIS_PROFILE=explore
+# draws new examples each run, for looking further by hand.
+settings.register_profile("sarra", deadline=None, derandomize=True)
+settings.register_profile("explore", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "sarra"))
 
 
 @pytest.fixture(autouse=True)

@@ -216,6 +216,9 @@ _TABLE: tuple[Option, ...] = (
     _O("inflight", Kind.TEXT, ".tmp",
        "how a file is hidden until complete: .suffix, '.' prefix, dir/, seconds, umask or NONE",
        DELIVERY, ("lock",), {"post": "NONE", "watch": "NONE", "poll": "NONE"}),
+    _O("accept_size_wrong", Kind.FLAG, False,
+       "keep a download whose size differs from its notice's (else it is not put in place: "
+       "retried)", DELIVERY, ("acceptSizeWrong",)),
     _O("overwrite", Kind.FLAG, False,
        "download even when the local file already matches the notice", DELIVERY, ("o",)),
     _O("discard", Kind.FLAG, False, "delete each file after it was downloaded (for testing)",

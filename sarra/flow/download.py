@@ -247,6 +247,10 @@ class Downloader:
                 size = self._transfer(notice).get(remote_path(notice), writer)  # type: ignore[arg-type]
             finally:
                 writer.close()
+            wrong = notice.size not in (None, size) and self.on_data is None
+            if wrong and not config.accept_size_wrong:  # never a short file under a final name
+                why = f"{size} bytes received of the {notice.size} announced: not put in place"
+                raise TransientError("get", notice.url, why)
             return size, writer.value()
 
         if logger.isEnabledFor(logging.DEBUG):
@@ -263,7 +267,7 @@ class Downloader:
                     f"warning: checksum differs from the notice's"
                     f" ({method} {computed} != {expected})"
                 )
-        if notice.size is not None and notice.size != size and not reason:
+        if notice.size not in (None, size) and not reason:  # accept_size_wrong
             reason = f"warning: size {size} differs from the notice's {notice.size}"
         seconds = time.monotonic() - started
         if config.delete:

@@ -175,7 +175,7 @@ def test_report_reads_what_a_subscriber_reports_back(
         f"directory {tmp_path / 'out'}\naccept .*\nreport_back\nreport_exchange {reports}\n",
     )  # fmt: skip
     declare(sub, reports)
-    found = file_notice(f"http://127.0.0.1:{http_server.port}/", f"rep_{exchange}.txt", b"x")
+    found = file_notice(f"http://127.0.0.1:{http_server.port}/", f"rep_{exchange}.txt", b"reported")
     missing = file_notice(f"http://127.0.0.1:{http_server.port}/", "no/such/file", b"x")
     with running(report_config) as report_loop, running(sub):
         announce(sub, [found, missing], exchange)

@@ -206,6 +206,29 @@ def test_missing_file_is_dropped_not_retried_forever(
         assert len(loop.retry) == 0
 
 
+@pytest.mark.parametrize("accept_size_wrong", [False, True])
+def test_a_file_of_another_size_than_announced_is_not_put_in_place(
+    tmp_path: Path, exchange: str, credentials: Path, served_root: Path, http_server: HttpServer,
+    accept_size_wrong: bool,
+) -> None:  # fmt: skip
+    """A body shorter than the notice says (a server or proxy that cut it, a source still being
+    written) never lands under the final name: it is retried; accept_size_wrong keeps it."""
+    name = f"short_{exchange}_{accept_size_wrong}.dat"
+    (served_root / name).write_bytes(b"x" * 900)
+    notice = file_notice(f"http://127.0.0.1:{http_server.port}/", name, b"x" * 1000)
+    out = tmp_path / "out"
+    option = "accept_size_wrong on\n" if accept_size_wrong else ""
+    config = subscriber(tmp_path, exchange, f"directory {out}\nattempts 1\n{option}accept .*\n")
+    with running(config) as loop:
+        announce(config, [notice], exchange)
+        wait_for(lambda: loop.counts["failed"] + loop.counts["downloaded"] == 1, "the outcome")
+        if accept_size_wrong:
+            assert (out / name).read_bytes() == b"x" * 900
+        else:
+            assert loop.counts["failed"] == 1 and len(loop.retry) == 1
+            assert not (out / name).exists() and not list(out.glob("*.tmp"))
+
+
 def test_reposts_downloaded_files_and_reports_back(
     tmp_path: Path, exchange: str, credentials: Path, served_root: Path, http_server: HttpServer
 ) -> None:
