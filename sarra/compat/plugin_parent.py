@@ -88,6 +88,9 @@ class Msg:
         self.checksum: str | None = None
         self.onfly_checksum: str | None = None
         self.logger = logger
+        self.sr3_fields: dict[str, Any] = {}
+        """Fields sr3 flow callbacks put on this notice's message that it does not carry
+        (those in _deleteOnPost): the callbacks at later entry points see them again."""
 
     def rebase(self, notice: Notice) -> None:
         """Show a notice in the v02 vocabulary (the fields a plugin may change); called again

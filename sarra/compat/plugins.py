@@ -248,10 +248,17 @@ class Plugins:
         new_dir: str | None = None,
         new_file: str | None = None,
         is_retry: bool = False,
+        follows: Msg | None = None,
     ) -> Msg:
-        """The `parent.msg` of a notice."""
-        return Msg(notice, topic_prefix=self._topic_prefix, new_dir=new_dir,
-                   new_file=new_file, is_retry=is_retry, defaults=self._defaults)  # fmt: skip
+        """The `parent.msg` of a notice (`follows`: its parent.msg at an earlier point, whose
+        new_dir, new_file and sr3 callbacks' fields carry over)."""
+        if follows is not None:
+            new_dir, new_file = follows.new_dir, follows.new_file
+        msg = Msg(notice, topic_prefix=self._topic_prefix, new_dir=new_dir,
+                  new_file=new_file, is_retry=is_retry, defaults=self._defaults)  # fmt: skip
+        if follows is not None:
+            msg.sr3_fields = dict(follows.sr3_fields)
+        return msg
 
     def run(self, entry: str, msg: Msg | None = None, *args: Any) -> bool:  # type: ignore[override]
         """Run the plugins of an entry point with `msg` as parent.msg (and `args`), in order;

@@ -67,8 +67,11 @@ class Hooks(Protocol):
         new_dir: str | None = None,
         new_file: str | None = None,
         is_retry: bool = False,
+        follows: NoticeView | None = None,
     ) -> NoticeView:
-        """The view of a notice that the hooks of one notice share."""
+        """The view of a notice that the hooks of one notice share; `follows`: the view of the
+        same notice at an earlier point (the notice before it was posted), whose placement and
+        what plugins noted on it carry over."""
         ...
 
     def run(self, entry: str, msg: NoticeView | None = None, *args: Any) -> bool:

@@ -805,9 +805,7 @@ class ConsumerLoop:
     def _after_post(self, job: Job, notice: Notice) -> None:
         """after_post: a notice handed to the broker; failures are logged, nothing more."""
         assert self.plugins is not None
-        msg = self.plugins.message(notice, is_retry=job.retry is not None)
-        if job.msg is not None:
-            msg.new_dir, msg.new_file = job.msg.new_dir, job.msg.new_file
+        msg = self.plugins.message(notice, is_retry=job.retry is not None, follows=job.msg)
         with contextlib.suppress(PluginFailed):
             self.plugins.run("after_post", msg)
 
@@ -815,9 +813,7 @@ class ConsumerLoop:
         """on_post: the notice to publish, or None when it is not published (handled)."""
         plugins = self.plugins
         assert plugins is not None
-        msg = plugins.message(notice)
-        if job.msg is not None:
-            msg.new_dir, msg.new_file = job.msg.new_dir, job.msg.new_file
+        msg = plugins.message(notice, follows=job.msg)
         try:
             if plugins.run("on_post", msg):
                 return msg.to_notice()
@@ -851,9 +847,9 @@ class ConsumerLoop:
         if self.nodupe is not None:
             self.nodupe.compact()
         self.retry.compact()
-        if self.plugins is not None:
-            self.plugins.event("on_heartbeat")
+        if self.plugins is not None:  # figures first, as sr3 asks for them before housekeeping
             self.plugin_figures = self.plugins.metrics()
+            self.plugins.event("on_heartbeat")
         with self._lock:
             counts = dict(self.counts)
             size = self.bytes

@@ -109,6 +109,7 @@ def _view(parent: Parent, flow: Flow) -> tuple[Msg, View]:
     view = View.of(notice, new_dir=msg.new_dir, new_file=msg.new_file, placed=flow.moves_files,
                    is_retry=msg.isRetry, post_base_url=flow.post_base_url,
                    post_base_dir=flow.post_base_dir)  # fmt: skip
+    view.restore(msg.sr3_fields)
     return msg, view
 
 
@@ -122,6 +123,7 @@ def _read_back(msg: Msg, view: View, message: Mapping[str, Any], name: str, flow
         ) from None
     if notice is not view.notice:
         msg.rebase(notice)
+    msg.sr3_fields = view.kept(message)
     new_dir, new_file = view.placement(message)
     if new_dir != view.paths["new_dir"]:
         msg.new_dir = str(new_dir)
@@ -155,11 +157,15 @@ def _after_accept(function: Function, name: str, flow: Flow) -> Function:
 
 _STATUS_LIST = {"done": "ok", "skipped": "rejected", "transient": "failed"}
 """The worklist an Outcome's status puts a notice in, for after_work (others: rejected)."""
+_STATUS_REPORT = {"done": (201, "Done"), "skipped": (304, "Not modified"),
+                  "transient": (499, "Failed, to be retried")}  # fmt: skip
+"""The report sr3 sets on a message after its work, by its Outcome's status (others: 499)."""
 
 
 def _after_work(function: Function, name: str, flow: Flow) -> Function:
     def hook(parent: Parent, status: str = "done") -> bool:
         msg, view = _view(parent, flow)
+        view.message.setReport(*_STATUS_REPORT.get(status, (499, "Failed")))
         work = worklist(**{_STATUS_LIST.get(status, "rejected"): [view.message]})
         function(work)
         if status != "done":

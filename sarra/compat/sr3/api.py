@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import ParseResult, urlparse
 
+import platformdirs
+
 from sarra import __version__ as sarra_version
 from sarra.config import types
 from sarra.message.notice import epoch_to_time, time_to_epoch, time_v02_to_v03
@@ -19,8 +21,9 @@ from sarra.sizes import human_size, short_duration
 
 __all__ = [
     "FmdStat", "baseUrlParse", "durationToSeconds", "durationToString", "known_report_codes",
-    "naturalSize", "naturalTime", "nowflt", "nowstr", "stat", "timeValidate", "timeflt2str",
-    "timestr2flt", "timev2tov3str",
+    "naturalSize", "naturalTime", "nowflt", "nowstr", "site_config_dir", "stat",
+    "timeValidate", "timeflt2str", "timestr2flt", "timev2tov3str", "user_cache_dir",
+    "user_config_dir",
 ]  # fmt: skip
 
 __version__ = f"3.0.0+sarra{sarra_version}"
@@ -123,6 +126,21 @@ def baseUrlParse(url: str) -> ParseResult:
     """A base URL parsed, its path at least `/`."""
     parsed = urlparse(url)
     return parsed if parsed.path else parsed._replace(path="/")
+
+
+def user_config_dir(app: str, author: str | None = None) -> str:
+    """The user's configuration directory of an application (~/.config/<app>)."""
+    return platformdirs.user_config_dir(app, author or False)
+
+
+def user_cache_dir(app: str, author: str | None = None) -> str:
+    """The user's cache directory of an application (~/.cache/<app>)."""
+    return platformdirs.user_cache_dir(app, author or False)
+
+
+def site_config_dir(app: str, author: str | None = None) -> str:
+    """The host's configuration directory of an application."""
+    return platformdirs.site_config_dir(app, author or False)
 
 
 @dataclass

@@ -184,7 +184,7 @@ def _from_file(path: Path, ref: str, where: Where | None) -> tuple[type, list[st
     if not path.is_file():
         raise ConfigError(where, f"flow callback {ref}: no such file")
     digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
-    name = f"sarra_flowcb_{path.stem}_{digest}"
+    name = f"sarra_flowcb_{path.parent.name}_{path.stem}_{digest}"
     module = sys.modules.get(name)
     if module is None:
         spec = importlib.util.spec_from_file_location(name, path)
@@ -197,7 +197,8 @@ def _from_file(path: Path, ref: str, where: Where | None) -> tuple[type, list[st
             del sys.modules[name]
             raise ConfigError(where, f"flow callback {ref} cannot load: {type(err).__name__}: "
                                      f"{err}") from None  # fmt: skip
-    wanted = path.stem.replace("_", "").lower()
+    stem = path.parent.name if path.stem == "__init__" else path.stem  # a package's
+    wanted = stem.replace("_", "").lower()
     classes = [v for v in vars(module).values()
                if isinstance(v, type) and v.__module__ == name]  # fmt: skip
     named = [c for c in classes if c.__name__.replace("_", "").lower() == wanted]
@@ -206,7 +207,7 @@ def _from_file(path: Path, ref: str, where: Where | None) -> tuple[type, list[st
     if not chosen:
         raise ConfigError(where, f"flow callback {ref}: no class named like the file, and "
                                  f"{len(callbacks)} callback classes in it")  # fmt: skip
-    return chosen[0], [path.stem, str(path)]
+    return chosen[0], [f"{path.parent.name}.{stem}", stem, str(path)]
 
 
 def _source(cls: type) -> str:

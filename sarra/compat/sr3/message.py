@@ -21,6 +21,7 @@ import json
 import os
 import posixpath
 import stat as stat_module
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -127,8 +128,8 @@ class Message(dict[str, Any]):
         self["_deleteOnPost"] |= set(PATH_KEYS) | {"subtopic"}
 
     def getContent(self, options: Any = None) -> bytes:
-        """The file's bytes: from the message's content, or a local file (file: base URL, or
-        baseDir); other files are not fetched here."""
+        """The file's bytes (for small files): from the message's content, a local file
+        (file: base URL, or below baseDir), else fetched from its URL (no credentials)."""
         content = self.get("content")
         if isinstance(content, Mapping):
             value = str(content.get("value", ""))
@@ -141,10 +142,29 @@ class Message(dict[str, Any]):
         else:
             base_dir = getattr(options, "baseDir", None) if options is not None else None
             path = f"{base_dir}/{self['relPath']}" if base_dir else ""
-        if not path or not os.path.isfile(path):
-            raise FileNotFoundError(f"{self.getIDStr()}: not a local file here")
-        with open(path, "rb") as file:
-            return file.read()
+        if path and os.path.isfile(path):
+            with open(path, "rb") as file:
+                return file.read()
+        retrieve = self.get("retrievePath") or self["relPath"]
+        url = str(self["baseUrl"]).rstrip("/") + "/" + str(retrieve).lstrip("/")
+        timeout = float(getattr(options, "timeout", 0) or 30)
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            data: bytes = response.read()
+        return data
+
+    def putContentInline(self, options: Any = None) -> None:
+        """Put the file's bytes in the message (content: utf-8 text, else base64) when it is
+        smaller than inlineByteMax (4096 by default)."""
+        if "content" in self:
+            return
+        data = self.getContent(options)
+        self["size"] = len(data)
+        if len(data) >= int(getattr(options, "inlineByteMax", 4096) or 4096):
+            return
+        try:
+            self["content"] = {"encoding": "utf-8", "value": data.decode("utf-8")}
+        except UnicodeDecodeError:
+            self["content"] = {"encoding": "base64", "value": base64.b64encode(data).decode()}
 
     @staticmethod
     def fromFileInfo(path: str, o: Any, lstat: Any = None) -> Message:
@@ -326,6 +346,23 @@ class View:
         if base_url and base_url != before["new_baseUrl"]:
             changes["baseUrl"] = base_url
         return changes
+
+    def kept(self, message: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The fields of the message that the notice does not carry and that a callback set:
+        those it marked _deleteOnPost (and _deleteOnPost itself)."""
+        shown = self.message if message is None else message
+        unposted = set(shown.get("_deleteOnPost") or ()) - VIEW_KEYS
+        kept = {k: v for k, v in shown.items() if k in unposted or (k.startswith("_") and
+                k not in VIEW_KEYS)}  # fmt: skip
+        if unposted:
+            kept["_deleteOnPost"] = unposted
+        return kept
+
+    def restore(self, kept: Mapping[str, Any]) -> None:
+        """Show again the fields `kept` from an earlier entry point."""
+        if kept:
+            self.message.update({k: v for k, v in kept.items() if k != "_deleteOnPost"})
+            self.message["_deleteOnPost"] |= set(kept.get("_deleteOnPost", ()))
 
     def placement(self, message: Mapping[str, Any] | None = None) -> tuple[Any, Any]:
         """new_dir and new_file as the message now says."""

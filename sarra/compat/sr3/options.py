@@ -26,6 +26,7 @@ from sarra.compat.plugin_parent import Parent
 from sarra.compat.sr3 import api
 from sarra.config import paths, types
 from sarra.config.loader import Config
+from sarra.config.masks import Mask
 from sarra.config.options import Option, find
 from sarra.config.variables import UnknownVariable, expand
 
@@ -55,6 +56,15 @@ def _words(value: str | None) -> list[str]:
     return value.split("/" if "/" in value else ".") if value else []
 
 
+def _mask(mask: Mask) -> tuple[Any, ...]:
+    """An accept/reject line as sr3 holds it: pattern, directory, filename, regex, accept,
+    mirror, strip (count), strip (pattern), flatten, arguments."""
+    count = int(mask.strip) if str(mask.strip).isdigit() else 0
+    pattern = None if str(mask.strip).isdigit() else mask.strip
+    return (mask.pattern, mask.directory, mask.filename, mask.regex, mask.accept, mask.mirror,
+            count, pattern, mask.flatten, {})  # fmt: skip
+
+
 def _log_level(config: Config) -> str:
     level = "debug" if config.debug else str(config.loglevel)
     return "critical" if level == "none" else level
@@ -77,6 +87,9 @@ _SHAPED: dict[str, Callable[[Config, Parent], Any]] = {
     "currentDir": lambda c, p: c.directory,
     "cfg_run_dir": lambda c, p: str(paths.state_dir(c.component, c.name)),
     "credentials": lambda c, p: p.credentials,
+    "download": lambda c, p: c.component != "sender" and not c.notify_only,
+    "pid_filename": lambda c, p: str(paths.pid_file(c.component, c.name, p.no)),
+    "masks": lambda c, p: [_mask(m) for m in c.masks],
 }
 """sr3 names whose value sr3 gives in another shape than the table's option (or that the table
 does not hold)."""
@@ -141,6 +154,10 @@ class Options:
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Options:
         return Options(self._config, self._parent, self.settings, dict(self._own))
+
+    def declare_option(self, name: str) -> None:
+        """Make an option known (a config may set it) without giving it a kind."""
+        self._parent.declare_option(name)
 
     def apply(self, name: str, value: Any) -> None:
         """Set one of sarra's own options (sarra's built-in callbacks: the duplicate cache

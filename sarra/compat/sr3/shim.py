@@ -35,16 +35,24 @@ def _features() -> dict[str, dict[str, Any]]:
     """sr3's feature table: for each optional feature, whether its modules are there."""
     wanted = {
         "amqp": ["amqp"], "mqtt": ["paho.mqtt.client"], "redis": ["redis"],
-        "retry": [], "process": ["psutil"], "watch": ["watchdog"], "humanize": ["humanize"],
+        "retry": ["jsonpickle"], "process": ["psutil"], "watch": ["watchdog"],
+        "humanize": ["humanize"],
         "appdirs": ["platformdirs"], "ftppoll": ["dateparser", "pytz"], "filetypes": ["magic"],
         "vip": ["netifaces"], "xattr": ["xattr"], "reassembly": ["flufl.lock"],
         "s3": ["boto3"], "sftp": ["paramiko"], "azurestorage": ["azure.storage.blob"],
     }  # fmt: skip
-    table = {}
+    table = Features()
     for name, modules in wanted.items():
         present = all(_importable(m) for m in modules)
         table[name] = {"modules_needed": modules, "present": present, "lack": "", "rejoice": ""}
     return table
+
+
+class Features(dict[str, dict[str, Any]]):
+    """sr3's feature table; a feature nobody declared is absent."""
+
+    def __missing__(self, name: str) -> dict[str, Any]:
+        return {"modules_needed": [], "present": False, "lack": "", "rejoice": ""}
 
 
 def _importable(module: str) -> bool:
@@ -74,7 +82,7 @@ def _contents(fullname: str) -> dict[str, Any] | None:
     return None
 
 
-_FEATURES: dict[str, dict[str, Any]] = {}
+_FEATURES = Features()
 
 
 def features() -> dict[str, dict[str, Any]]:
