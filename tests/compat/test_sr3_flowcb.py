@@ -15,6 +15,7 @@ The counts are printed (pytest -s) and kept in docs/plugins.md.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import re
@@ -433,3 +434,49 @@ def test_a_user_flowcb_has_the_same_effect_under_sr3_and_here(
     theirs, ours = sides["sr3"], sides["ours"]
     assert _files(ours.out) == _files(theirs.out)
     assert _sorter_lines(ours.log) == _sorter_lines(theirs.log)
+
+
+# --- with sr3 installed too
+
+WITH_REAL_SR3 = """
+import json, sys, time
+from pathlib import Path
+sys.path.append(sys.argv[1])  # sr3's site-packages, after ours
+from sarra.compat.plugins import Plugins
+from sarra.compat.sr3 import shim
+from sarra.config.loader import load
+from sarra.message.notice import Notice, epoch_to_time
+
+config = Path(sys.argv[2])
+plugins = Plugins.load(load("subscribe", config))
+found = {}
+for name in ("ren_a.dat", "skip_b.dat"):
+    notice = Notice(epoch_to_time(time.time()), "http://h/", f"d/{name}", size=3)
+    msg = plugins.message(notice, new_dir="/out", new_file=name)
+    found[name] = [plugins.run("on_message", msg), msg.new_file]
+import sarracenia, sarracenia.flowcb
+sorter = sys.modules["sorter"].Sorter
+print(json.dumps({"sarracenia": sarracenia.__file__, "shim": shim.serving(),
+                  "real_base": issubclass(sorter, sarracenia.flowcb.FlowCB), "found": found}))
+"""
+
+
+def test_with_sr3_installed_callbacks_import_the_real_one(
+    sr3: PeerEnv, flowcb_dir: Path, tmp_path: Path
+) -> None:
+    site = flowcb_dir.parent.parent
+    home = tmp_path / "home"
+    (home / ".config" / "sr3" / "plugins").mkdir(parents=True)
+    (home / ".config" / "sr3" / "plugins" / "sorter.py").write_text(SORTER)
+    config = tmp_path / "c.conf"
+    config.write_text(f"broker {BROKER}\naccept .*\ncallback sorter\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "PYTHON"))}
+    env |= {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
+            "XDG_CACHE_HOME": str(home / ".cache")}  # fmt: skip
+    command = [sys.executable, "-c", WITH_REAL_SR3, str(site), str(config)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout.splitlines()[-1])
+    assert found["sarracenia"].startswith(str(site)) and not found["shim"]
+    assert found["real_base"]
+    assert found["found"] == {"ren_a.dat": [True, "new_a.dat"], "skip_b.dat": [False, "skip_b.dat"]}
