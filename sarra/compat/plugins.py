@@ -260,7 +260,7 @@ class Plugins:
             msg.sr3_fields = dict(follows.sr3_fields)
         return msg
 
-    def run(self, entry: str, msg: Msg | None = None, *args: Any) -> bool:  # type: ignore[override]
+    def run(self, entry: str, msg: Msg | None = None, *args: Any) -> bool:
         """Run the plugins of an entry point with `msg` as parent.msg (and `args`), in order;
         False as soon as one returns False. Raises PluginFailed when one raises."""
         hooks = self.hooks.get(entry)
