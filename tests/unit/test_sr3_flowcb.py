@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from sarra.compat import plugins as plugins_module
 from sarra.compat.plugins import PluginFailed, Plugins
 from sarra.compat.sr3 import shim
 from sarra.compat.sr3.message import View
@@ -363,3 +364,17 @@ def test_events_run_and_please_stop_comes_before_on_stop(tmp_path: Path, sr3_plu
     events = sys.modules["events"].Events
     assert events.calls == ["start", "housekeeping", "please_stop", "stop"]
     assert plugins.metrics() == {"events.Events": {"calls": 4}}
+
+
+def test_resources_restarts_the_instance_above_its_memory_limit(tmp_path: Path) -> None:
+    stop, calm = threading.Event(), threading.Event()
+    tight = config_with(tmp_path, "MemoryMax 1k\ncallback housekeeping.resources\n")
+    roomy = config_with(tmp_path, "MemoryMax 1t\ncallback housekeeping.resources\n")
+    try:
+        Plugins.load(tight, stop=stop).event("on_heartbeat")
+        assert stop.is_set() and plugins_module.RESTART.is_set()  # resident is more than 1k
+        plugins_module.RESTART.clear()
+        Plugins.load(roomy, stop=calm).event("on_heartbeat")
+        assert not calm.is_set() and not plugins_module.RESTART.is_set()
+    finally:
+        plugins_module.RESTART.clear()

@@ -159,6 +159,10 @@ class Options:
         """Make an option known (a config may set it) without giving it a kind."""
         self._parent.declare_option(name)
 
+    def restart_instance(self) -> None:
+        """Stop this instance so that it starts afresh (sarra's built-in callbacks)."""
+        self._parent.restart_instance()
+
     def apply(self, name: str, value: Any) -> None:
         """Set one of sarra's own options (sarra's built-in callbacks: the duplicate cache
         they stand for), unless the config set it."""

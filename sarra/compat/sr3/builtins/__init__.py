@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sarra.compat.sr3.builtins import accept, filter, log, markers, nodupe, scheduled
+from sarra.compat.sr3.builtins import accept, filter, housekeeping, log, markers, nodupe, scheduled
 
 BUILTINS: dict[str, type] = {
     "log": log.Log,
@@ -22,6 +22,7 @@ BUILTINS: dict[str, type] = {
     "gather.message": markers.GatherMessage,
     "gather.file": markers.GatherFile,
     "post.message": markers.PostMessage,
+    "housekeeping.resources": housekeeping.Resources,
     "scheduled": scheduled.Scheduled,
     "scheduled.poll": scheduled.Poll,
     "filter.fdelay": filter.Fdelay,
