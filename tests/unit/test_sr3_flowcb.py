@@ -378,3 +378,38 @@ def test_resources_restarts_the_instance_above_its_memory_limit(tmp_path: Path) 
         assert not calm.is_set() and not plugins_module.RESTART.is_set()
     finally:
         plugins_module.RESTART.clear()
+
+
+def test_destfn_download_send_and_poll_entry_points(tmp_path: Path, sr3_plugins: Path) -> None:
+    (sr3_plugins / "mover.py").write_text(
+        "import sarracenia\nfrom sarracenia.flowcb import FlowCB\n"
+        "class Mover(FlowCB):\n"
+        "    answer = True\n"
+        "    def destfn(self, msg):\n"
+        "        return 'to_' + msg['new_file']\n"
+        "    def download(self, msg):\n"
+        "        return Mover.answer\n"
+        "    def send(self, msg):\n"
+        "        return Mover.answer\n"
+        "    def poll(self):\n"
+        "        m = sarracenia.Message()\n"
+        "        m.update(pubTime=sarracenia.nowstr(), baseUrl='sftp://h/', relPath='p/q')\n"
+        "        return [m]\n"
+    )
+    plugins = Plugins.load(config_with(tmp_path, "callback mover\n"))
+    msg = plugins.message(a_notice(), new_dir="/out/a", new_file="b.txt")
+    plugins.run("destfn_script", msg)
+    assert msg.new_file == "to_b.txt"
+    assert plugins.transfer("do_download", "http", msg) is True  # every scheme, built-in too
+    mover = sys.modules["mover"].Mover
+    for answer, expected in ((False, False), (0, False), (1, True)):
+        mover.answer = answer
+        assert plugins.transfer("do_send", "sftp", msg) is expected
+    mover.answer = -1
+    with pytest.raises(PluginFailed) as failed:
+        plugins.transfer("do_send", "sftp", msg)
+    assert failed.value.permanent
+    posted: list[Notice] = []
+    plugins.parent.poster = lambda notice: posted.append(notice) or True
+    assert plugins.transfer("do_poll", "sftp", None) is True
+    assert [n.url for n in posted] == ["sftp://h/p/q"]
