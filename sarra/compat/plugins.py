@@ -199,7 +199,8 @@ class Plugins:
                     continue
                 if entry in SR3_LINES:
                     if options is None or flow is None:
-                        options = Options(config, parent, sr3.settings_of(config.set))
+                        settings = sr3.settings_of(config.set, config.origin.get("set"))
+                        options = Options(config, parent, settings)
                         flow = _flow_of(config)
                     loaded = sr3.load(ref, where, options, flow)
                     registered = [(r.entry, Hook(r.name, r.function, None, r.all_schemes))
