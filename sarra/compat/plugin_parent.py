@@ -66,21 +66,9 @@ class Msg:
         is_retry: bool = False,
         defaults: Mapping[str, str] | None = None,
     ) -> None:
-        self._notice = notice
-        try:
-            topic, body, headers = v02.encode(notice, topic_prefix)
-            self.pubtime, self.baseurl, _ = body.split(" ", 2)
-        except NotEncodable:  # a v03 notice with more than v02 can carry: the bare fields
-            topic, headers = notice.topic or path_to_topic(notice.rel_path, topic_prefix), {}
-            self.pubtime = _v02_time(notice.pubtime)
-            self.baseurl = notice.base_url
-        self.topic: str = notice.topic or str(topic)
-        self.exchange = notice.exchange
-        self.relpath = notice.rel_path
-        self.headers: dict[str, str] = headers
-        self.set_hdrstr()
-        for name, value in (defaults or {}).items():
-            headers.setdefault(name, value)  # as v2 filled them in on receipt
+        self._topic_prefix = topic_prefix
+        self._defaults = defaults or {}
+        self.rebase(notice)
         self.new_dir = new_dir
         self.new_file = new_file
         self._local_file: str | None = None
@@ -90,9 +78,6 @@ class Msg:
         self.isPulse = False
         self.local_offset = 0
         self.in_partfile = False
-        blocks = notice.blocks
-        self.offset = blocks.number * blocks.size if blocks else 0
-        self.length = notice.size or 0
         self.report_code: int | None = None
         self.report_message: str | None = None
         self.retry_asked = False
@@ -103,6 +88,33 @@ class Msg:
         self.checksum: str | None = None
         self.onfly_checksum: str | None = None
         self.logger = logger
+        self.sr3_fields: dict[str, Any] = {}
+        """Fields sr3 flow callbacks put on this notice's message that it does not carry
+        (those in _deleteOnPost): the callbacks at later entry points see them again."""
+
+    def rebase(self, notice: Notice) -> None:
+        """Show a notice in the v02 vocabulary (the fields a plugin may change); called again
+        with the notice a flow callback made of this one, the plugins after it see that one,
+        and to_notice gives it back as it is."""
+        self._notice = notice
+        try:
+            topic, body, headers = v02.encode(notice, self._topic_prefix)
+            self.pubtime, self.baseurl, _ = body.split(" ", 2)
+        except NotEncodable:  # a v03 notice with more than v02 can carry: the bare fields
+            topic = notice.topic or path_to_topic(notice.rel_path, self._topic_prefix)
+            headers = {}
+            self.pubtime = _v02_time(notice.pubtime)
+            self.baseurl = notice.base_url
+        self.topic: str = notice.topic or str(topic)
+        self.exchange = notice.exchange
+        self.relpath = notice.rel_path
+        self.headers: dict[str, str] = headers
+        self.set_hdrstr()
+        for name, value in self._defaults.items():
+            headers.setdefault(name, value)  # as v2 filled them in on receipt
+        blocks = notice.blocks
+        self.offset = blocks.number * blocks.size if blocks else 0
+        self.length = notice.size or 0
         self._original = (self.topic, self.pubtime, self.baseurl, self.relpath, dict(headers))
 
     # --- the v02 view

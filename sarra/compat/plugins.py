@@ -10,6 +10,13 @@ object (sarra.compat.plugin_parent) and registers itself in one of two ways:
 - class form: `self.plugin = 'ClassName'`, named by `plugin <file>`: the class is made with
   `ClassName(parent)` and each of its methods named like an entry point is registered.
 
+sr3 flow callbacks (`callback`, `flowcb`, `flowCallback`, `callback_prepend` lines: classes
+made with `Class(options)`, sarra.compat.sr3) register their entry points in the same table, at
+the points of the same purpose (after_accept at on_message, after_work, post at on_post,
+after_post, on_housekeeping at on_heartbeat, ...: sarra.compat.sr3.adapters), and run there in
+config order with the v2 plugins (prepended callbacks first). `Plugins` is what the loop calls
+(sarra.flow.hooks).
+
 Several plugins of one entry point run in config order; the first to return False stops the
 notice (or file). A plugin that raises has its traceback logged once (then one line each time)
 and the caller gets PluginFailed: a notice goes to the retry queue, the component goes on.
@@ -40,12 +47,16 @@ from pathlib import Path
 from typing import Any
 
 from sarra.compat.plugin_parent import Msg, Parent
+from sarra.compat.sr3 import loader as sr3
+from sarra.compat.sr3.adapters import Flow
+from sarra.compat.sr3.options import Options
 from sarra.config import paths
 from sarra.config.errors import ConfigError, ConfigErrors, Where
 from sarra.config.loader import Config
 from sarra.config.options import PLUGIN_ENTRY_POINTS
 from sarra.config.options import closest as closest_option
 from sarra.flow.faults import Faults
+from sarra.flow.hooks import PluginFailed, RetryLater
 from sarra.message.notice import Notice
 from sarra.transfer.registry import transfer_schemes
 
@@ -98,18 +109,12 @@ RESTART = threading.Event()
 """Set when a plugin asked for its instance to start afresh (hb_memory); see components.run."""
 
 
-class PluginFailed(Exception):
-    """A plugin raised while it handled a notice (already logged); `later` when it asked for
-    the notice to be retried later (RetryLater), which is no error."""
+__all__ = ["RESTART", "Hook", "PluginFailed", "Plugins", "RetryLater", "available", "find",
+           "search_path", "shipped_dir"]  # fmt: skip
 
-    def __init__(self, reason: str, later: bool = False) -> None:
-        super().__init__(reason)
-        self.later = later
-
-
-class RetryLater(Exception):
-    """Raised by a plugin (as parent.RetryLater) to send the notice to the retry queue
-    without an error: it is not ready yet (msg_fdelay)."""
+SR3_LINES = frozenset({"flowcb", "flowcb_prepend"})
+"""The option lines that name sr3 flow callbacks (and their aliases: callback, flowCallback,
+callback_prepend, ...)."""
 
 
 def shipped_dir() -> Path:
@@ -147,8 +152,9 @@ class Hook:
     """One registered entry point of one plugin."""
 
     name: str  # e.g. msg_log.on_message
-    function: Callable[[Parent], Any]
+    function: Callable[..., Any]  # called with the parent, then the entry's arguments
     schemes: frozenset[str] | None = None  # protocol plugins: from registered_as(); None = all
+    all_schemes: bool = False  # an sr3 download, send or poll: every scheme, built-in or not
 
 
 class Plugins:
@@ -181,20 +187,42 @@ class Plugins:
         parent.restart_instance = restart
         parent.stop_instance = stop_instance
         parent.RetryLater = RetryLater
-        hooks: dict[str, list[Hook]] = {}
         errors: list[ConfigError] = []
         sources: list[str] = []
+        sr3_sources: list[str] = []
+        prepended: list[list[tuple[str, Hook]]] = []
+        in_order: list[list[tuple[str, Hook]]] = []
+        options = flow = None
         for entry, ref, where in config.plugin_lines:
             try:
+                if entry == "set":
+                    continue
+                if entry in SR3_LINES:
+                    if options is None or flow is None:
+                        settings = sr3.settings_of(config.set, config.origin.get("set"))
+                        options = Options(config, parent, settings)
+                        flow = _flow_of(config)
+                    loaded = sr3.load(ref, where, options, flow)
+                    registered = [(r.entry, Hook(r.name, r.function, None, r.all_schemes))
+                                  for r in loaded.hooks]  # fmt: skip
+                    sr3_sources.append(loaded.source)
+                    if entry == "flowcb_prepend":
+                        prepended.insert(0, registered)  # as sr3: each before those read so far
+                    else:
+                        in_order.append(registered)
+                    continue
                 path = find(ref, where)
-                for name, hook in _load_file(parent, path, entry, where):
-                    hooks.setdefault(name, []).append(hook)
+                in_order.append(_load_file(parent, path, entry, where))
                 sources.append(path.read_text(errors="replace"))
             except ConfigError as err:
                 errors.append(err)
+        hooks: dict[str, list[Hook]] = {}
+        for registered in (*prepended, *in_order):
+            for name, hook in registered:
+                hooks.setdefault(name, []).append(hook)
         declared = parent.declared
         for name in config.plugin_options:
-            if name not in declared and not _read_by(name, sources):
+            if name not in declared and not _read_by(name, sources, sr3_sources):
                 close = difflib.get_close_matches(name, declared, n=1, cutoff=0.6)
                 hint = close[0] if close else closest_option(name)
                 reason = f"unknown option {name!r}"
@@ -221,21 +249,28 @@ class Plugins:
         new_dir: str | None = None,
         new_file: str | None = None,
         is_retry: bool = False,
+        follows: Msg | None = None,
     ) -> Msg:
-        """The `parent.msg` of a notice."""
-        return Msg(notice, topic_prefix=self._topic_prefix, new_dir=new_dir,
-                   new_file=new_file, is_retry=is_retry, defaults=self._defaults)  # fmt: skip
+        """The `parent.msg` of a notice (`follows`: its parent.msg at an earlier point, whose
+        new_dir, new_file and sr3 callbacks' fields carry over)."""
+        if follows is not None:
+            new_dir, new_file = follows.new_dir, follows.new_file
+        msg = Msg(notice, topic_prefix=self._topic_prefix, new_dir=new_dir,
+                  new_file=new_file, is_retry=is_retry, defaults=self._defaults)  # fmt: skip
+        if follows is not None:
+            msg.sr3_fields = dict(follows.sr3_fields)
+        return msg
 
-    def run(self, entry: str, msg: Msg | None = None) -> bool:
-        """Run the plugins of an entry point with `msg` as parent.msg, in order; False as soon
-        as one returns False. Raises PluginFailed when one raises."""
+    def run(self, entry: str, msg: Msg | None = None, *args: Any) -> bool:
+        """Run the plugins of an entry point with `msg` as parent.msg (and `args`), in order;
+        False as soon as one returns False. Raises PluginFailed when one raises."""
         hooks = self.hooks.get(entry)
         if not hooks:
             return True
         parent = self.parent
         if msg is not None:
             parent.msg = msg
-        go_on = all(self._call(hook) is not False for hook in hooks)
+        go_on = all(self._call(hook, *args) is not False for hook in hooks)
         if msg is not None and msg.retry_asked:
             raise PluginFailed(f"{entry}: a plugin asked to see it again later", later=True)
         return go_on
@@ -250,7 +285,9 @@ class Plugins:
         if msg is not None:
             self.parent.msg = msg
         for hook in hooks:
-            if hook.schemes is not None:
+            if hook.all_schemes:
+                applies = True
+            elif hook.schemes is not None:
                 applies = scheme in hook.schemes
             else:
                 applies = entry not in UNKNOWN_SCHEMES_ONLY or scheme not in transfer_schemes()
@@ -267,6 +304,22 @@ class Plugins:
             data = self._call(hook, data)
         return data
 
+    def gather(self, count: int) -> tuple[bool, list[Notice]]:
+        """The notices gather plugins bring (sr3 gather), each asked for what the ones before
+        left of `count`; and whether the component's own gathering goes on this pass (False
+        once one said so: the plugins after it are not asked). A failure is logged and
+        passed over."""
+        notices: list[Notice] = []
+        for hook in self.hooks.get("gather", ()):
+            try:
+                keep_going, found = self._call(hook, max(count - len(notices), 0))
+            except PluginFailed:
+                continue
+            notices.extend(found)
+            if not keep_going:
+                return False, notices
+        return True, notices
+
     def event(self, entry: str) -> None:
         """Run the plugins of an entry point that concerns no notice (on_start, on_stop,
         on_heartbeat, on_watch): failures are logged and the component goes on."""
@@ -274,9 +327,25 @@ class Plugins:
             with contextlib.suppress(PluginFailed):
                 self.run(entry)
 
+    def metrics(self) -> dict[str, Any]:
+        """What each plugin's metricsReport returns (sr3), by plugin; failures are logged."""
+        found: dict[str, Any] = {}
+        for hook in self.hooks.get("metricsReport", ()):
+            with contextlib.suppress(PluginFailed):
+                found[hook.name.rsplit(".", 1)[0]] = self._call(hook)
+        return found
+
+    def attach(self, **state: Any) -> None:
+        """Show the component's state to the plugins, as attributes of parent (counts, retry,
+        nodupe: what v2's hb_* plugins read)."""
+        for name, value in state.items():
+            setattr(self.parent, name, value)
+
     def _call(self, hook: Hook, *args: Any) -> Any:
         try:
             return hook.function(self.parent, *args)
+        except PluginFailed:
+            raise  # an sr3 callback's adapter saying why the notice cannot go on
         except RetryLater as err:
             raise PluginFailed(f"{hook.name}: {err}", later=True) from err
         except Exception as err:
@@ -298,10 +367,21 @@ def _default_headers(parent: Parent) -> dict[str, str]:
     return {name: value for name, value in found.items() if value}
 
 
-def _read_by(name: str, sources: list[str]) -> bool:
-    """Whether a plugin's code reads an option it never declared (v2 took those too)."""
-    pattern = re.compile(rf"\bparent\.{re.escape(name)}\b|['\"]{re.escape(name)}['\"]")
-    return any(pattern.search(text) for text in sources)
+def _read_by(name: str, sources: list[str], sr3_sources: list[str]) -> bool:
+    """Whether a plugin's code reads an option it never declared (v2 took those too; sr3
+    callbacks read them on self.o, or options)."""
+    quoted = rf"['\"]{re.escape(name)}['\"]"
+    pattern = re.compile(rf"\bparent\.{re.escape(name)}\b|{quoted}")
+    sr3_pattern = re.compile(rf"\b(?:o|options)\.{re.escape(name)}\b|{quoted}")
+    return any(pattern.search(text) for text in sources) or any(
+        sr3_pattern.search(text) for text in sr3_sources
+    )
+
+
+def _flow_of(config: Config) -> Flow:
+    """What sr3 callbacks' adapters need to know of a config."""
+    moves_files = config.component in ("subscribe", "sarra", "sender") and not config.notify_only
+    return Flow(moves_files, config.post_base_url, config.post_base_dir)
 
 
 def _load_file(
@@ -362,8 +442,25 @@ def _load_file(
         schemes = None
         if name in PROTOCOL_ENTRY_POINTS:
             schemes = _schemes(registered, function, instance, path, where)
+        if name == "destfn_script":
+            function = _destfn_script(function)
         hooks.append((name, Hook(f"{path.stem}.{name}", function, schemes)))
     return hooks
+
+
+def _destfn_script(function: Callable[[Parent], Any]) -> Callable[[Parent], Any]:
+    """A v2 destfn_script: it renames the file by setting parent.new_file."""
+
+    def call(parent: Parent) -> Any:
+        msg = parent.msg
+        if msg is not None and msg.new_file is not None:
+            parent.new_file = msg.new_file
+        result = function(parent)
+        if msg is not None:
+            msg.new_file = parent.new_file
+        return result
+
+    return call
 
 
 def _schemes(registered: dict[str, Any], function: Any,

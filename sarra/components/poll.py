@@ -117,6 +117,7 @@ class Poll:
         self.directories = self._directories()
         self.publisher: NoticePublisher | None = None
         self.passes = 0
+        self.waited = 0  # passes a gather plugin skipped (scheduled.poll: not the time yet)
         self.posted = 0  # files announced and confirmed
         self.last_done: float | None = None
         self.started = time.time()
@@ -206,7 +207,9 @@ class Poll:
             while not self.stop.is_set():
                 started = time.monotonic()
                 self._look_at_vip()
-                if not self._plugin_poll():
+                if not self._plugin_gather():
+                    self.waited += 1
+                elif not self._plugin_poll():
                     self.poll_once()
                 self._heartbeat()
                 self._sleep_until(started + config.sleep)
@@ -236,6 +239,16 @@ class Poll:
                 logger.info("passive: vip %s not on this host, listing without announcing"
                             " (poll_without_vip)", addresses)  # fmt: skip
         self.active = active
+
+    def _plugin_gather(self) -> bool:
+        """gather plugins (sr3): their notices are announced; False when one says the poll
+        lists nothing this pass (scheduled.poll, until its next appointment)."""
+        if self.plugins is None or not self.plugins.has("gather"):
+            return True
+        keep_going, notices = self.plugins.gather(self.config.batch)
+        for notice in notices:
+            self._publish(notice)
+        return keep_going
 
     def _plugin_poll(self) -> bool:
         """A do_poll plugin of the destination's scheme, instead of listing: True when one

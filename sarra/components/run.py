@@ -31,6 +31,7 @@ from sarra.config import paths
 from sarra.config.errors import ConfigError
 from sarra.config.loader import Config, load
 from sarra.flow import metrics, vip
+from sarra.flow.loop import ConsumerLoop
 
 logger = logging.getLogger(__name__)
 
@@ -38,12 +39,12 @@ Runner = Callable[[Config, int, threading.Event], None]
 """A component's loop: runs until the event is set."""
 
 RUNNERS: dict[str, str] = {
-    "subscribe": "sarra.flow.loop:run",
-    "sarra": "sarra.flow.loop:run",
-    "shovel": "sarra.flow.loop:run",
-    "winnow": "sarra.flow.loop:run",
-    "sender": "sarra.flow.loop:run",
-    "report": "sarra.flow.loop:run",
+    "subscribe": "sarra.components.run:consume",
+    "sarra": "sarra.components.run:consume",
+    "shovel": "sarra.components.run:consume",
+    "winnow": "sarra.components.run:consume",
+    "sender": "sarra.components.run:consume",
+    "report": "sarra.components.run:consume",
     "poll": "sarra.components.poll:run",
     "post": "sarra.components.post:run",
     "watch": "sarra.components.watch:run",
@@ -56,6 +57,11 @@ def runner_for(component: str) -> Runner:
     module, _, function = RUNNERS[component].partition(":")
     runner: Runner = getattr(importlib.import_module(module), function)
     return runner
+
+
+def consume(config: Config, number: int, stop: threading.Event) -> None:
+    """The Runner of the components fed from a queue: the loop with the config's plugins."""
+    ConsumerLoop(config, number, stop, plugins.Plugins.load(config, number, stop) or None).run()
 
 
 def vip_guarded(config: Config) -> bool:

@@ -27,7 +27,6 @@ from sarra.config.masks import Mask, check_filename_keyword
 from sarra.config.options import (
     COMPONENTS,
     OPTIONS,
-    PLUGIN_ENTRY_POINTS,
     PLUGINS,
     Kind,
     Option,
@@ -322,7 +321,7 @@ class _Reader:
 
     def finish(self) -> None:
         config = self.config
-        has_plugins = any(config.values[name] for name in ("plugin", *PLUGIN_ENTRY_POINTS))
+        has_plugins = bool(config.plugin_lines)
         for name, uses in self.unknown.items():
             if has_plugins:
                 config.plugin_options[name] = [value for value, _ in uses]

@@ -406,6 +406,14 @@ _TABLE: tuple[Option, ...] = (
            _ENTRY_ALIASES.get(entry, ()))
         for entry in PLUGIN_ENTRY_POINTS
     ),
+    _O("flowcb", Kind.REPEAT, [], "an sr3 flow callback: module, module.Class or a .py file "
+       "(repeatable; None clears)", PLUGINS,
+       ("callback", "flowCallback", "flow_callback", "fcb")),
+    _O("flowcb_prepend", Kind.REPEAT, [], "an sr3 flow callback run before the others",
+       PLUGINS, ("callback_prepend", "flowCallbackPrepend", "flow_callback_prepend", "fcbp",
+                 "cbp")),
+    _O("set", Kind.REPEAT, [], "a setting of one sr3 flow callback: "
+       "set <module.Class>.<option> <value>", PLUGINS, ("setting",)),
     _O("include", Kind.INCLUDE, None, "read another file here (.inc, globs allowed)", PLUGINS,
        ("config", "c")),
     # --- administration

@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from sarra.compat.plugins import PluginFailed
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.loader import Config
 from sarra.config.masks import Mask
 from sarra.flow.connections import ThreadTransfers
+from sarra.flow.hooks import PluginFailed
 from sarra.flow.inflight import Inflight
 from sarra.flow.parts_download import PartDownloader
 from sarra.flow.placement import Placement, place

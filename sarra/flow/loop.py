@@ -6,10 +6,11 @@ worker threads. A notice is acknowledged only when its work is done: its file co
 its final name, its onward notice confirmed by the broker, or its failure kept in the on-disk
 retry queue. Malformed notices, rejected ones and refused paths are logged and acknowledged.
 
-Plugins (sarra.compat.plugins), when the config names any, run at fixed points: on_start and
-on_stop, on_message after the filter, do_download/do_get (do_send/do_put) before the worker's
-own transfer, on_part/on_file after a download, on_post before a publish, on_report before a
-report, on_heartbeat; a plugin that raises sends its notice to the retry queue.
+Plugins, when the config names any, run at fixed points (sarra.flow.hooks: the components layer
+passes them in): on_start and on_stop, gather, on_message after the filter, do_download/do_get
+(do_send/do_put) before the worker's own transfer, on_part/on_file after a download, after_work
+after the work of every notice, on_post before a publish and after_post after it, on_report
+before a report, on_heartbeat; a plugin that raises sends its notice to the retry queue.
 """
 
 from __future__ import annotations
@@ -32,8 +33,6 @@ from urllib.parse import urlsplit
 
 from sarra.broker import Confirmation, Consumer, Delivery, admin, naming, open_consumer, plan
 from sarra.broker.mqtt_topology import is_whole, matches
-from sarra.compat.plugin_parent import Msg
-from sarra.compat.plugins import PluginFailed, Plugins
 from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.errors import ConfigError, Where
@@ -42,6 +41,7 @@ from sarra.config.masks import Mask, is_accepted
 from sarra.flow import metrics
 from sarra.flow.download import Downloader, Outcome, remote_path
 from sarra.flow.faults import Faults
+from sarra.flow.hooks import Hooks, NoticeView, PluginFailed
 from sarra.flow.nodupe import NoDupeUnavailable, notice_key, open_nodupe
 from sarra.flow.placement import Placement
 from sarra.flow.publish import NoticePublisher
@@ -49,7 +49,7 @@ from sarra.flow.recorder import Recorder
 from sarra.flow.retry import FIRST_DELAY, RetryEntry, open_retry_queue
 from sarra.flow.send import Sender
 from sarra.integrity.checksum import checksum_file, sum_to_identity
-from sarra.message import decode_any
+from sarra.message import decode_any, v03
 from sarra.message.errors import MalformedNotice, NotEncodable
 from sarra.message.notice import Identity, Notice, Report, epoch_to_time, time_to_epoch
 from sarra.message.reason import Reason
@@ -82,16 +82,19 @@ class Job:
     retry: RetryEntry | None
     claim: tuple[str, str] | None = None
     """Its (key, path) in the duplicate cache, settled when it is acknowledged."""
-    msg: Msg | None = None  # parent.msg, when plugins look at this notice
+    msg: NoticeView | None = None  # what plugins make of this notice, when they look at it
 
     def retry_entry(self, reason: str) -> RetryEntry:
-        """The entry that keeps this notice in the retry queue."""
+        """The entry that keeps this notice in the retry queue (one gathered by a plugin, which
+        came from no queue, is kept as a v03 notice)."""
         if self.retry is not None:
             self.retry.attempts += 1
             self.retry.reason = reason
             return self.retry
         delivery = self.delivery
-        assert delivery is not None
+        if delivery is None:
+            key, body = v03.encode(self.notice, "v03.post")
+            return RetryEntry(key, body, {}, v03.CONTENT_TYPE, self.notice.exchange, reason=reason)
         return RetryEntry(
             routing_key=delivery.routing_key,
             body=delivery.body,
@@ -105,7 +108,9 @@ class Job:
 class ConsumerLoop:
     """One instance's loop; `run()` returns when `stop` is set."""
 
-    def __init__(self, config: Config, number: int, stop: threading.Event) -> None:
+    def __init__(
+        self, config: Config, number: int, stop: threading.Event, hooks: Hooks | None = None
+    ) -> None:
         if not config.broker:
             raise ConfigError(None, f"{config.name}: no broker set (add a broker line)")
         self.config = config
@@ -145,13 +150,13 @@ class ConsumerLoop:
             config.topic_prefix,
         )
         self._unmatched_kinds: set[str] = set()
-        self.plugins = Plugins.load(config, number, stop) or None
-        plugins = self.plugins
-        if plugins is not None and plugins.has("on_data") and isinstance(self.worker, Downloader):
-            self.worker.on_data = plugins.transform
-        if self.plugins is not None:  # for the hb_* plugins
-            parent = self.plugins.parent
-            parent.counts, parent.retry, parent.nodupe = self.counts, self.retry, self.nodupe
+        self.plugins = hooks
+        if hooks is not None and hooks.has("on_data") and isinstance(self.worker, Downloader):
+            self.worker.on_data = hooks.transform
+        if hooks is not None:  # for the hb_* plugins
+            hooks.attach(counts=self.counts, retry=self.retry, nodupe=self.nodupe)
+        self.plugin_figures: dict[str, object] = {}
+        """What the plugins' metricsReport said at the last heartbeat."""
         self.consumer: Consumer | None = None
         self.publisher: NoticePublisher | None = None
         self.reporter: NoticePublisher | None = None
@@ -205,6 +210,8 @@ class ConsumerLoop:
                 batch = self.consumer.get_batch(BATCH, timeout=0.2)
                 for delivery in batch:
                     self._gathered(delivery, pool)
+                if self.plugins is not None and self.plugins.has("gather"):
+                    self._plugin_gather(pool)
                 if not batch:
                     self._retry_some(pool)
                 if time.monotonic() - last_heartbeat >= self.config.heartbeat:
@@ -247,6 +254,15 @@ class ConsumerLoop:
             # A source cannot pass for another: its exchange, not its notice, says who it is.
             notice.source = naming.exchange_owner(delivery.exchange) or notice.source
         self._take(Job(notice, delivery, None), pool)
+
+    def _plugin_gather(self, pool: ThreadPoolExecutor) -> None:
+        """Notices that gather plugins bring: through the flow like those from the queue
+        (with nothing to acknowledge)."""
+        assert self.plugins is not None
+        _, notices = self.plugins.gather(BATCH)
+        for notice in notices:
+            self._count("received")
+            self._take(Job(notice, None, None), pool)
 
     def _topic_matches(self, routing_key: str) -> bool:
         return any(
@@ -342,7 +358,8 @@ class ConsumerLoop:
         if self.plugins is not None and not self._on_message(job, placement):
             return
         if placement is None:
-            self._post_then_finish(job, job.notice)
+            if self._after_work(job, "done", None):
+                self._post_then_finish(job, job.notice)
             return
         try:
             placement = job_placement(job, placement, remote=self.sends)
@@ -476,24 +493,29 @@ class ConsumerLoop:
                 self._report(notice, 201, done.capitalize(), outcome.seconds)
             if self.plugins is not None and not self._after_download(job, outcome):
                 return
+            if not self._after_work(job, "done", outcome.path):
+                return
             if outcome.whole:
-                self._post_then_finish(job, self._onward(notice, outcome))
+                self._post_then_finish(job, self._onward(job.notice, outcome))
             else:  # a part of a file still incomplete: nothing to announce yet
                 self._finish(job)
         elif outcome.status == "skipped":
             self._count("skipped")
             logger.info("skipped %s: %s (%s)", url, outcome.reason, outcome.path)
             self._report(notice, 304, f"Not modified: {outcome.reason}", outcome.seconds)
+            self._after_work(job, "skipped", outcome.path)
             self._finish(job)
         elif outcome.status == "transient" and self.config.retry:
             self._count("failed")
             logger.error("failed %s: %s; kept for retry", url, outcome.reason)
             self._report(notice, self.failed_code, f"Failed, kept for retry: {outcome.reason}")
+            self._after_work(job, "transient", outcome.path)
             self._keep_for_retry(job, outcome.reason)
         else:
             self._count("failed")
             logger.error("failed %s: %s; dropped", url, outcome.reason)
             self._report(notice, self.failed_code, f"Failed: {outcome.reason}")
+            self._after_work(job, outcome.status, outcome.path)
             self._finish(job)
 
     def _onward(self, notice: Notice, outcome: Outcome) -> Notice:
@@ -538,6 +560,8 @@ class ConsumerLoop:
             logger.error("not posted %s: %s", redact_url(notice.url), err)
             self._finish(job)
             return
+        if self.plugins is not None and self.plugins.has("after_post"):
+            self._after_post(job, notice)
 
         def settled(done: Confirmation) -> None:
             if done.error is None:
@@ -633,14 +657,17 @@ class ConsumerLoop:
             self._count("retried")
             self._take(Job(notice, None, entry), pool)
 
-    # --- plugins (sarra.compat.plugins): each hook says whether the notice goes on
+    # --- plugins (sarra.flow.hooks): each hook says whether the notice goes on
 
     def _plugin_failed(self, job: Job, err: PluginFailed) -> None:
         """A plugin asked to see the notice later: it goes to the retry queue; or a plugin
         raised (it is logged): the notice is retried as after an unexpected error."""
         self._count("delayed" if err.later else "failed")
         level = logging.INFO if err.later else logging.ERROR
-        if not err.later and _tries(job) >= UNEXPECTED_TRIES:
+        if err.permanent:
+            logger.error("%s: %s; dropped", redact_url(job.notice.url), err)
+            self._finish(job)
+        elif not err.later and _tries(job) >= UNEXPECTED_TRIES:
             logger.error("%s: %s; dropped after %d tries", redact_url(job.notice.url), err,
                          _tries(job))  # fmt: skip
             self._finish(job)
@@ -670,10 +697,8 @@ class ConsumerLoop:
                               is_retry=job.retry is not None)  # fmt: skip
         job.msg = msg
         try:
-            if placement is not None and plugins.has("destfn_script"):
-                plugins.parent.new_file = msg.new_file
+            if placement is not None:
                 plugins.run("destfn_script", msg)
-                msg.new_file = plugins.parent.new_file
             if not plugins.run("on_message", msg):
                 self._plugin_stopped(job, "on_message")
                 return False
@@ -747,13 +772,49 @@ class ConsumerLoop:
             return False
         return True
 
+    def _after_work(self, job: Job, status: str, path: Path | None) -> bool:
+        """after_work: every notice once its work is over, whatever its Outcome's status (the
+        file at `path`); False when a done notice goes no further (a plugin dropped it, or
+        failed it: then it is kept for retry). What plugins do with the others is only
+        looked at: their notices go their way."""
+        plugins = self.plugins
+        if plugins is None or not plugins.has("after_work"):
+            return True
+        msg = job.msg or plugins.message(job.notice, is_retry=job.retry is not None)
+        job.msg = msg
+        if path is not None:
+            msg.new_dir, msg.new_file = str(path.parent), path.name
+        try:
+            go_on = plugins.run("after_work", msg, status)
+            if status != "done":
+                return True
+            if not go_on:
+                self._plugin_stopped(job, "after_work")
+                return False
+            job.notice = msg.to_notice()
+        except PluginFailed as err:
+            if status == "done":
+                self._plugin_failed(job, err)
+                return False
+        except MalformedNotice as err:
+            logger.error("%s: changed by a plugin into no notice: %s",
+                         redact_url(job.notice.url), err)  # fmt: skip
+            self._finish(job)
+            return False
+        return True
+
+    def _after_post(self, job: Job, notice: Notice) -> None:
+        """after_post: a notice handed to the broker; failures are logged, nothing more."""
+        assert self.plugins is not None
+        msg = self.plugins.message(notice, is_retry=job.retry is not None, follows=job.msg)
+        with contextlib.suppress(PluginFailed):
+            self.plugins.run("after_post", msg)
+
     def _on_post(self, job: Job, notice: Notice) -> Notice | None:
         """on_post: the notice to publish, or None when it is not published (handled)."""
         plugins = self.plugins
         assert plugins is not None
-        msg = plugins.message(notice)
-        if job.msg is not None:
-            msg.new_dir, msg.new_file = job.msg.new_dir, job.msg.new_file
+        msg = plugins.message(notice, follows=job.msg)
         try:
             if plugins.run("on_post", msg):
                 return msg.to_notice()
@@ -776,7 +837,7 @@ class ConsumerLoop:
             return metrics.Metrics(
                 counts=dict(self.counts), bytes=self.bytes, retry=len(self.retry),
                 done=self.worker.done if self.worker else "moved", last_done=self.last_done,
-                started=self.started,
+                started=self.started, plugins=self.plugin_figures,
             )  # fmt: skip
 
     def _heartbeat(self) -> None:
@@ -787,7 +848,8 @@ class ConsumerLoop:
         if self.nodupe is not None:
             self.nodupe.compact()
         self.retry.compact()
-        if self.plugins is not None:
+        if self.plugins is not None:  # figures first, as sr3 asks for them before housekeeping
+            self.plugin_figures = self.plugins.metrics()
             self.plugins.event("on_heartbeat")
         with self._lock:
             counts = dict(self.counts)
@@ -851,8 +913,3 @@ def notice_lag(notice: Notice, now: float) -> float | None:
         return now - time_to_epoch(notice.pubtime)
     except (ValueError, TypeError):
         return None
-
-
-def run(config: Config, number: int, stop: threading.Event) -> None:
-    """The Runner of consuming components."""
-    ConsumerLoop(config, number, stop).run()

@@ -54,6 +54,8 @@ class Metrics:
     last_file: str = ""  # the last file handled (path, or URL without password)
     last_error: str = ""  # the last line logged at ERROR, without password
     last_error_at: float | None = None
+    plugins: dict[str, Any] = field(default_factory=dict)
+    """What the flow callbacks' metricsReport said at the last heartbeat, by callback."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Metrics:

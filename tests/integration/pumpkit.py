@@ -17,6 +17,7 @@ from sarra.broker import plan
 from sarra.broker.consumer import Consumer
 from sarra.broker.publisher import Publisher
 from sarra.broker.topology import QueueSpec
+from sarra.compat.plugins import Plugins
 from sarra.config.loader import Config, load
 from sarra.flow.loop import ConsumerLoop
 from sarra.integrity.checksum import checksum_bytes, sum_to_identity
@@ -135,9 +136,14 @@ def in_thread(make: Callable[[threading.Event], R]) -> Iterator[R]:
 @contextmanager
 def running(config: Config) -> Iterator[ConsumerLoop]:
     """A subscriber loop in a thread, once it consumes."""
-    with in_thread(lambda stop: ConsumerLoop(config, 1, stop)) as loop:
+    with in_thread(lambda stop: ConsumerLoop(config, 1, stop, hooks(config, stop))) as loop:
         assert loop_ready(loop)
         yield loop
+
+
+def hooks(config: Config, stop: threading.Event) -> Plugins | None:
+    """The plugins of a config, loaded as the components layer loads them."""
+    return Plugins.load(config, 1, stop) or None
 
 
 def loop_ready(loop: ConsumerLoop) -> bool:
