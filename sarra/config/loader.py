@@ -42,6 +42,8 @@ _UNESCAPED_SPACE = re.compile(r"(?<!\\)\s+")
 _MAX_INCLUDE_DEPTH = 20
 _CENTRE_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)+")
 
+_CONSUMERS = frozenset({"subscribe", "sarra", "shovel", "winnow", "sender", "report"})
+
 ALSO_BROKER_DUPLICATES = 900.0
 """suppress_duplicates of a config with also_broker, unless it sets its own: 15 minutes, as a
 WIS2 Global Broker remembers the ids it has seen."""
@@ -363,6 +365,12 @@ class _Reader:
                 "cache on disk splits its exchange (exchange_split): each instance binds "
                 "<exchange>NN, fed by post_exchange_split upstream (or use nodupe_driver redis)"
             )
+        for name, meant in (("also_broker", _CONSUMERS), ("wis2_global_cache", {"sarra"})):
+            if config.values[name] and config.component not in meant:
+                config.warnings.append(
+                    f"{config.origin[name]}: {name} has no effect on sr_{config.component}"
+                    f" (it is for sr_{', sr_'.join(sorted(meant))})"
+                )
         if config.values["also_broker"] and "suppress_duplicates" not in config.origin:
             # The same notices come from every broker: without a cache, each would be handled
             # once per broker.

@@ -184,6 +184,14 @@ def test_bad_wis2_option_values_are_refused_with_a_reason(
         config(tmp_path, "subscribe", line + "\n")
 
 
+def test_wis2_options_meant_for_other_components_are_warned_of(tmp_path: Path) -> None:
+    poster = config(tmp_path, "post", "also_broker mqtt://b.example\nwis2_global_cache x-y\n")
+    assert any("also_broker has no effect on sr_post" in w for w in poster.warnings)
+    assert any("wis2_global_cache has no effect on sr_post (it is for sr_sarra)" in w
+               for w in poster.warnings)  # fmt: skip
+    assert config(tmp_path, "sarra", "wis2_global_cache x-y\n").warnings == []
+
+
 def test_also_broker_turns_the_duplicate_cache_on_unless_the_config_says(tmp_path: Path) -> None:
     two = "broker mqtt://a.example\nalso_broker mqtts://b.example\n"
     assert config(tmp_path, "subscribe", two).suppress_duplicates == 900
