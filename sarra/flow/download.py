@@ -407,9 +407,9 @@ class Downloader:
         elif config.chmod:
             os.chmod(fd, config.chmod)
         if wis2.is_wis2(notice):  # its pubtime, which orders the versions of the file
-            published = wis2.pubtime(notice)
+            published = _microseconds(wis2.pubtime(notice))
             if published is not None:
-                os.utime(fd, (published, published))
+                os.utime(fd, ns=(published * 1000, published * 1000))
         elif config.preserve_time and notice.mtime:
             try:
                 mtime = time_to_epoch(notice.mtime)
@@ -423,14 +423,13 @@ class Downloader:
         mtime is its pubtime), or of this very one (unless overwrite); None otherwise."""
         if not wis2.is_wis2(notice):
             return None
-        published = wis2.pubtime(notice)
-        try:
-            held = final.stat().st_mtime
-        except OSError:
+        published = _microseconds(wis2.pubtime(notice))
+        held = _held(final)
+        if published is None or held is None or held < published:
             return None
-        if published is None or held < published or (held == published and self.config.overwrite):
+        if held == published and self.config.overwrite:
             return None
-        when = epoch_to_time(held)
+        when = epoch_to_time(held / 1e6)
         if held > published:
             return f"the local file is of a later message (pubtime {when})"
         return f"the local file is of this message already (pubtime {when})"
@@ -495,13 +494,9 @@ class Downloader:
             return None
         if not self.config.wis2_deletions:
             return "WIS2 deletion not carried out (wis2_deletions is off)"
-        published = wis2.pubtime(notice)
-        try:
-            held = path.stat().st_mtime
-        except OSError:
-            return None
-        if published is not None and held > published:
-            return f"WIS2 deletion older than the local file (pubtime {epoch_to_time(held)})"
+        published, held = _microseconds(wis2.pubtime(notice)), _held(path)
+        if published is not None and held is not None and held > published:
+            return f"WIS2 deletion older than the local file (pubtime {epoch_to_time(held / 1e6)})"
         return None
 
     def _rename(self, placement: Placement, old: Path) -> bool:
@@ -522,6 +517,19 @@ class Downloader:
             with self._folder(placement, path.parent) as folder:
                 source.rename(old.name, folder, path.name)
         return True
+
+
+def _microseconds(seconds: float | None) -> int | None:
+    """A time in whole microseconds (the pubtime of a WIS2 file, compared as written)."""
+    return None if seconds is None else round(seconds * 1_000_000)
+
+
+def _held(path: Path) -> int | None:
+    """The pubtime of the WIS2 file at `path` (its mtime) in microseconds; None if none."""
+    try:
+        return path.stat().st_mtime_ns // 1000
+    except OSError:
+        return None
 
 
 def _below_root(placement: Placement, directory: Path) -> str:
