@@ -271,3 +271,33 @@ def test_sessions_of_the_two_brokers_are_named_alike(tmp_path: Path, local: str)
     assert second.broker == "mqtt://127.0.0.1:1" and not second.also_broker
     assert plan.mqtt_session(first) == plan.mqtt_session(second)
     assert first.also_broker == ["mqtt://127.0.0.1:1"]
+
+
+def test_instances_on_two_hosts_share_the_duplicate_cache_in_redis(
+    tmp_path: Path, local: str, second_broker: MosquittoServer, open_web: HttpServer
+) -> None:
+    redis = pytest.importorskip("redis")
+    topic, centre = new_topic()
+    data = b"one file, announced by two brokers to two hosts"
+    origin = message(serve(open_web, f"{centre}/shared.bufr4", data), data, topic)
+    keybase = f"sarra.test.{uuid.uuid4().hex[:12]}"
+    shared = (
+        f"topic_prefix {topic}\nsuppress_duplicates 15m\nnodupe_driver redis\n"
+        f"nodupe_redis_keybase {keybase}\naccept .*\n"
+    )
+    one = config(tmp_path, "subscribe", f"broker {local}\ndirectory {tmp_path / 'one'}\n{shared}")
+    two = config(
+        tmp_path, "subscribe", f"broker {second_broker.url}\ndirectory {tmp_path / 'two'}\n{shared}"
+    )
+    with running(one) as first, running(two) as second:
+        publish(local, topic, origin)
+        publish(second_broker.url, topic, origin)
+        both = (first, second)
+        wait_for(lambda: sum(loop.counts["received"] for loop in both) == 2, "both copies")
+        wait_for(lambda: sum(loop.counts["duplicates"] for loop in both) == 1, "one dropped")
+    assert sum(loop.counts["downloaded"] for loop in both) == 1
+    assert len(list(tmp_path.glob("*/shared.bufr4"))) == 1
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    for name in client.scan_iter(f"{keybase}:*"):
+        client.delete(name)
+    client.close()
