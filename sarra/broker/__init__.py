@@ -11,6 +11,7 @@ after the work, publishes confirmed by the broker.
     connect    ConnectionSettings: TLS rigour, heartbeat, connection name -> pika parameters
     naming     queue, exchange and connection names; the kept queue name
     plan       from a Config to settings, queues (MQTT: sessions), bindings and post exchanges
+    multi      several brokers consumed at once as one (also_broker)
     admin      declare, setup, cleanup for the command line (MQTT's in mqtt_admin)
     errors     BrokerError and readable reasons (MQTT's reason codes in mqtt_errors)
   AMQP:
@@ -30,12 +31,14 @@ See docs/broker.md.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 
 from sarra.broker import kinds, plan
 from sarra.broker.connect import ConnectionSettings
 from sarra.broker.errors import BrokerError, BrokerUrlError, PublishError
 from sarra.broker.interface import Confirmation, Consumer, Delivery, Message, Publisher
+from sarra.broker.multi import MultiConsumer
 from sarra.broker.topology import QueueSpec
 from sarra.broker.url import BrokerUrl, parse_broker_url
 from sarra.config.credentials import Credentials
@@ -68,17 +71,33 @@ def open_consumer(
     config: Config, instance: int = 1, *, number: int = 1, credentials: Credentials | None = None
 ) -> Consumer:
     """The consumer of an instance of a config (not started): its queue on an AMQP broker,
-    its session on an MQTT broker. `number` is the process's instance number (0 in the
-    foreground), which names the connection."""
-    url = config.broker
-    if not url:
+    its session on an MQTT broker; with also_broker, one on each broker read as one
+    (multi.MultiConsumer). `number` is the process's instance number (0 in the foreground),
+    which names the connection."""
+    if not config.broker:
         raise ConfigError(None, f"{config.name}: no broker set (add a broker line)")
+    each = plan.each_broker(config)
+    if len(each) == 1:
+        return _open_one(config, instance, number, credentials, None)
+    taken = threading.Condition()
+    parts = [_open_one(one, instance, number, credentials, taken) for one in each]
+    return MultiConsumer(parts, taken)
+
+
+def _open_one(
+    config: Config,
+    instance: int,
+    number: int,
+    credentials: Credentials | None,
+    taken: threading.Condition | None,
+) -> Consumer:
+    url = config.broker
     kind = kinds.kind(url)
     settings = plan.connection_settings(config, url, "consumer", number, credentials=credentials)
     consumer_class = kind.load("consumer")
     if kind is kinds.AMQP:
         spec = plan.queue_spec(config, instance)
-        return consumer_class(settings, spec, prefetch=config.prefetch)  # type: ignore[no-any-return]
+        return consumer_class(settings, spec, prefetch=config.prefetch, taken=taken)  # type: ignore[no-any-return]
     prefixes = {config.topic_prefix, *(b.topic_prefix for b in config.bindings)}
     for prefix in sorted(prefixes):
         if format_for(None, prefix) == "v02":
@@ -91,6 +110,7 @@ def open_consumer(
         session,
         prefetch=config.prefetch,
         protocol=config.mqtt_protocol,
+        taken=taken,
     )
 
 

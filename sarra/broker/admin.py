@@ -5,6 +5,8 @@
 - cleanup: delete the queue(s), and the post exchanges if no queue is bound to them (never the
   shared ones: xpublic, xreport, xs_mqtt_public, xwinnow*).
 
+The queues (sessions) are those of `broker` and of each `also_broker`.
+
 declare_queue, bind_queue and declare_exchange set to False leave their part alone. Each action
 returns one line per thing done or left alone; a refusal of the broker raises BrokerError with
 the broker's reason and a hint, meant to be printed as is (no traceback).
@@ -39,17 +41,11 @@ def setup(config: Config, *, credentials: Credentials | None = None) -> list[str
 def cleanup(config: Config, *, credentials: Credentials | None = None) -> list[str]:
     """Delete the queue(s) of the config, and its post exchanges when unused and not shared."""
     lines: list[str] = []
-    if plan.consumes(config):
-        if not config.declare_queue:
-            lines.append("declare_queue is off: the queue is left alone")
-        elif _is_mqtt(config.broker):
-            lines += _remove_sessions(config, credentials)
-        else:
-            specs = plan.queue_specs(config, create=False)
-            if not specs:
-                lines.append("no queue name kept for this config: no queue to delete")
-            steps: list[Step] = [DeleteQueue(spec.name) for spec in specs]
-            lines += _run(_settings(config, config.broker, credentials), steps)
+    if plan.consumes(config) and not config.declare_queue:
+        lines.append("declare_queue is off: the queue is left alone")
+    elif plan.consumes(config):
+        for one in plan.each_broker(config):  # also_broker: the queue on each broker
+            lines += _remove_queues(one, credentials, say_none=True)
     exchanges = plan.post_exchanges(config)
     if exchanges and not _has_exchanges(plan.post_broker(config)):
         lines.append("no exchanges on an MQTT broker: nothing to delete")
@@ -65,26 +61,31 @@ def cleanup(config: Config, *, credentials: Credentials | None = None) -> list[s
 
 def reset(config: Config, *, credentials: Credentials | None = None) -> list[str]:
     """Delete the queue(s) of the config, so that they are declared anew (option reset)."""
+    return [
+        line
+        for one in plan.each_broker(config)
+        for line in _remove_queues(one, credentials, say_none=False)
+    ]
+
+
+def _remove_queues(config: Config, credentials: Credentials | None, *, say_none: bool) -> list[str]:
+    """Delete the queue(s) or sessions of the config on its `broker`; `say_none`: a line saying
+    so when no queue name is kept."""
     if _is_mqtt(config.broker):
         return _remove_sessions(config, credentials)
     specs = plan.queue_specs(config, create=False)
+    lines = (
+        ["no queue name kept for this config: no queue to delete"] if say_none and not specs else []
+    )
     steps: list[Step] = [DeleteQueue(spec.name) for spec in specs]
-    return _run(_settings(config, config.broker, credentials), steps)
+    return lines + _run(_settings(config, config.broker, credentials), steps)
 
 
 def _act(config: Config, credentials: Credentials | None, *, bindings: bool) -> list[str]:
     lines: list[str] = []
-    if plan.consumes(config) and _is_mqtt(config.broker):
-        lines += _declare_sessions(config, credentials)
-    elif plan.consumes(config):
-        steps = [
-            step for spec in plan.queue_specs(config) for step in spec.steps(bindings=bindings)
-        ]
-        if not config.declare_queue:
-            lines.append("declare_queue is off: the queue is not declared")
-        if bindings and not config.bind_queue:
-            lines.append("bind_queue is off: the queue is not bound")
-        lines += _run(_settings(config, config.broker, credentials), steps)
+    if plan.consumes(config):
+        for one in plan.each_broker(config):  # also_broker: the queue on each broker
+            lines += _declare_queues(one, credentials, bindings=bindings)
     exchanges = plan.post_exchanges(config)
     if exchanges and not _has_exchanges(plan.post_broker(config)):
         lines.append("no exchanges on an MQTT broker: topics need no declaration")
@@ -94,6 +95,21 @@ def _act(config: Config, credentials: Credentials | None, *, bindings: bool) -> 
         settings = _settings(config, plan.post_broker(config), credentials)
         lines += _run(settings, exchange_steps(exchanges))
     return lines
+
+
+def _declare_queues(
+    config: Config, credentials: Credentials | None, *, bindings: bool
+) -> list[str]:
+    """Declare (and bind) the queue(s) or sessions of a config on its `broker`."""
+    if _is_mqtt(config.broker):
+        return _declare_sessions(config, credentials)
+    steps = [step for spec in plan.queue_specs(config) for step in spec.steps(bindings=bindings)]
+    lines = []
+    if not config.declare_queue:
+        lines.append("declare_queue is off: the queue is not declared")
+    if bindings and not config.bind_queue:
+        lines.append("bind_queue is off: the queue is not bound")
+    return lines + _run(_settings(config, config.broker, credentials), steps)
 
 
 def _is_mqtt(url: str | None) -> bool:

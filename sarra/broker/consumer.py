@@ -60,11 +60,14 @@ class Consumer:
         *,
         prefetch: int = 100,
         backoff: Backoff | None = None,
+        taken: threading.Condition | None = None,
     ) -> None:
+        """`taken` is the condition deliveries are handed over under: one of its own, or one
+        shared by the consumers read together (sarra.broker.multi)."""
         self.queue = queue
         self._prefetch = prefetch
         self._link = Link(settings, self, backoff)
-        self._taken = threading.Condition()
+        self._taken = taken or threading.Condition()
         self._handed_over: deque[Delivery] = deque()  # guarded by _taken
         self._acks: deque[Delivery] = deque()
         self._ack_soon = Wakeup(self._link, self._send_acks, gather=ACK_GATHER)

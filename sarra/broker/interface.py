@@ -27,7 +27,8 @@ class Delivery(NamedTuple):
     `exchange` and `routing_key` are the AMQP names; over MQTT they are the topic's first level
     and the rest of it with `.` between levels. `delivery_tag` is AMQP's delivery tag or MQTT's
     packet identifier (0 for a QoS 0 message, which needs no acknowledgement); `generation`
-    counts the connections, whose tags are only valid on their own.
+    counts the connections, whose tags are only valid on their own; `source` says which of the
+    brokers of a config it came from (0: `broker`, 1...: each `also_broker`).
     """
 
     routing_key: str
@@ -38,6 +39,7 @@ class Delivery(NamedTuple):
     redelivered: bool
     delivery_tag: int
     generation: int
+    source: int = 0
 
 
 class QueueDepth(NamedTuple):

@@ -53,7 +53,10 @@ class Consumer:
         *,
         prefetch: int = 100,
         protocol: str = "5",
+        taken: threading.Condition | None = None,
     ) -> None:
+        """`taken` is the condition deliveries are handed over under: one of its own, or one
+        shared by the consumers read together (sarra.broker.multi)."""
         self.session = session
         self._link = MqttLink(
             settings,
@@ -70,7 +73,7 @@ class Consumer:
         client.on_subscribe = self._on_subscribe
         self.depth: QueueDepth | None = None
         """None: MQTT has no way to ask how many messages wait in a session."""
-        self._taken = threading.Condition()
+        self._taken = taken or threading.Condition()
         self._handed_over: deque[Delivery] = deque()  # guarded by _taken
         self._lock = threading.Lock()  # guards _generation and _outstanding
         self._generation = 0  # 0: no connection

@@ -12,6 +12,7 @@ the instances' shared subscriptions, and each binding a topic filter.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
 from urllib.parse import unquote, urlsplit
@@ -39,6 +40,17 @@ ALWAYS_POST = frozenset({"post", "watch", "poll", "sarra", "shovel", "winnow"})
 def consumes(config: Config) -> bool:
     """Whether the component consumes a queue."""
     return config.component in CONSUMERS and bool(config.broker)
+
+
+def each_broker(config: Config) -> list[Config]:
+    """The config as seen by each broker it consumes from: itself (`broker`), then a copy with
+    each `also_broker` as its broker. Each has the same queue name, bindings and options."""
+    if not config.also_broker:
+        return [config]
+    return [config] + [
+        dataclasses.replace(config, values={**config.values, "broker": url, "also_broker": []})
+        for url in config.also_broker
+    ]
 
 
 def post_broker(config: Config) -> str | None:

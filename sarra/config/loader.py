@@ -39,6 +39,13 @@ from sarra.integrity.checksum import COD_FLAGS, DATA_FLAGS
 _EVENTS = frozenset({"create", "delete", "link", "modify", "move", "mkdir", "rmdir"})
 _UNESCAPED_SPACE = re.compile(r"(?<!\\)\s+")
 _MAX_INCLUDE_DEPTH = 20
+_CENTRE_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)+")
+
+_CONSUMERS = frozenset({"subscribe", "sarra", "shovel", "winnow", "sender", "report"})
+
+ALSO_BROKER_DUPLICATES = 900.0
+"""suppress_duplicates of a config with also_broker, unless it sets its own: 15 minutes, as a
+WIS2 Global Broker remembers the ids it has seen."""
 
 
 @dataclass(frozen=True)
@@ -213,7 +220,7 @@ class _Reader:
                             p for p in config.plugin_lines if p[0] != option.name
                         ]
                 else:
-                    config.values[option.name].append(value)
+                    config.values[option.name].append(_validate_each(option.name, str(value)))
                     if plugin:
                         config.plugin_lines.append((option.name, str(value), where))
             case _:
@@ -357,6 +364,16 @@ class _Reader:
                 "cache on disk splits its exchange (exchange_split): each instance binds "
                 "<exchange>NN, fed by post_exchange_split upstream (or use nodupe_driver redis)"
             )
+        for name, meant in (("also_broker", _CONSUMERS), ("wis2_global_cache", {"sarra"})):
+            if config.values[name] and config.component not in meant:
+                config.warnings.append(
+                    f"{config.origin[name]}: {name} has no effect on sr_{config.component}"
+                    f" (it is for sr_{', sr_'.join(sorted(meant))})"
+                )
+        if config.values["also_broker"] and "suppress_duplicates" not in config.origin:
+            # The same notices come from every broker: without a cache, each would be handled
+            # once per broker.
+            config.values["suppress_duplicates"] = ALSO_BROKER_DUPLICATES
         self.errors.sort(key=lambda e: (e.where.file, e.where.line) if e.where else ("", 0))
         if self.errors:
             raise ConfigErrors(self.errors)
@@ -413,6 +430,15 @@ def _check_url(value: str) -> str:
     return value
 
 
+def _validate_each(name: str, value: str) -> str:
+    """Checks of each value of a repeatable option."""
+    if name == "also_broker":
+        return _check_url(value)
+    if name in ("wis2_data_id", "wis2_metadata_id"):
+        re.compile(value)
+    return value
+
+
 def _validate(name: str, value: Any) -> Any:
     """Checks of single options whose text has more shape than their kind says."""
     if name == "sum":
@@ -437,6 +463,14 @@ def _validate(name: str, value: Any) -> Any:
             types.parse_address(address)
     elif name == "filename" and value.upper() != "NONE":
         check_filename_keyword(value)
+    elif name == "post_topic" and "${WIS2_DIR}" in value:
+        raise ValueError("${WIS2_DIR} is the topic's own directory: post_topic cannot use it")
+    elif name == "wis2_bbox":
+        types.parse_bbox(value)
+    elif name == "wis2_time_window":
+        types.parse_time_window(value)
+    elif name == "wis2_global_cache" and not _CENTRE_ID.fullmatch(value):
+        raise ValueError(f"{value!r} is not a centre-id (e.g. xx-name-global-cache)")
     elif name == "parts" and not re.fullmatch(r"0(,\d+)?|1|i,\d+|p", value):
         raise ValueError(f"{value!r}: use 0[,blocksize], 1, i,blocksize or p")
     return value

@@ -132,6 +132,9 @@ _TABLE: tuple[Option, ...] = (
        "the nodes of a cluster as user@host1[:port],host2[:port],... (the next is tried when one "
        "fails); or MQTT: mqtt[s]://user@host[:port], ws[s]://user@host[:port]/path", BROKER,
        ("b",)),
+    _O("also_broker", Kind.REPEAT, [], "another broker consumed from at the same time, with the "
+       "same subscriptions (a second WIS2 Global Broker); repeatable; a notice arriving from "
+       "several is handled once (suppress_duplicates, 15m unless set)", BROKER),
     _O("exchange", Kind.TEXT, None, "exchange to bind the queue to", BROKER, ("ex",),
        {"subscribe": "xpublic", "sender": "xpublic", "report": "xreport"}),
     _O("exchange_suffix", Kind.TEXT, None, "exchange is xs_<broker user>_<suffix>", BROKER),
@@ -200,6 +203,17 @@ _TABLE: tuple[Option, ...] = (
        "WIS2 notification messages that break the specification: reject (drop them), warn "
        "(log why and take them), tag (take them, the reasons added to "
        "properties._comment.validationErrors)", FILTER, choices=("reject", "warn", "tag")),
+    _O("wis2_centre_id", Kind.LIST, [], "WIS2: take only messages of these centres (the "
+       "topic's centre-id level, else data_id's second name)", FILTER),
+    _O("wis2_data_id", Kind.REPEAT, [], "WIS2: take only messages whose data_id matches one of "
+       "these regular expressions (repeatable)", FILTER),
+    _O("wis2_metadata_id", Kind.REPEAT, [], "WIS2: take only messages whose metadata_id matches "
+       "one of these regular expressions (repeatable)", FILTER),
+    _O("wis2_bbox", Kind.TEXT, None, "WIS2: take only messages whose geometry meets this box, "
+       "west,south,east,north in degrees (those without geometry pass)", FILTER),
+    _O("wis2_time_window", Kind.TEXT, None, "WIS2: take only messages whose datetime (or "
+       "start/end) falls in start/end: RFC 3339 date-times, durations before now (6h) or .. "
+       "(open); those without a datetime pass", FILTER),
     _O("source_from_exchange", Kind.FLAG, False, "the source of a notice is the user whose "
        "exchange (xs_<user>[_suffix]) it came from, whatever the notice says", FILTER, ("sfe",)),
     _O("source", Kind.TEXT, None, "source header of posted notices", FILTER),
@@ -226,6 +240,8 @@ _TABLE: tuple[Option, ...] = (
     _O("delete", Kind.FLAG, False, "delete the source after the download", DELIVERY),
     _O("notify_only", Kind.FLAG, False, "do not download: only announce", DELIVERY,
        ("n", "no_download"), {"shovel": True, "winnow": True, "report": True}),
+    _O("wis2_deletions", Kind.FLAG, False, "WIS2: carry out deletion messages (remove the local "
+       "file unless it is newer than the deletion); off: they are logged and skipped", DELIVERY),
     _O("outlet", Kind.CHOICE, "post", "where notices go: post, json (print), url (print)",
        DELIVERY, choices=("post", "json", "url"),
        not_built="notices are always posted"),
@@ -286,6 +302,19 @@ _TABLE: tuple[Option, ...] = (
        "format of published notices: v02, v03, wis (WIS2 notification messages), or auto: the "
        "one post_topic_prefix implies (v03..., origin/... or cache/... for wis, else v02)",
        POSTING, choices=("auto", "v02", "v03", "wis")),
+    _O("post_topic", Kind.TEXT, None, "the whole topic of every notice published, instead of "
+       "post_topic_prefix and the path's directories (a WIS2 topic for files whose paths form "
+       "none); ${FILE}, ${STEM}, ${RELPATH}, ${WIS2_DIR} and dates are replaced", POSTING,
+       per_notice=True),
+    _O("post_data_id", Kind.TEXT, None, "WIS2: data_id of messages published that have none "
+       "(default ${WIS2_DIR}/${FILE}: the topic without channel and version, the file name); "
+       "variables as in post_topic", POSTING, per_notice=True),
+    _O("post_metadata_id", Kind.TEXT, None, "WIS2: metadata_id (the WCMP2 record's id) of "
+       "messages published that have none; variables as in post_topic", POSTING,
+       per_notice=True),
+    _O("wis2_global_cache", Kind.TEXT, None, "sarra: be a WIS2 Global Cache named by this "
+       "centre-id (xx-name-global-cache): republish on cache/ what was downloaded, with a new id "
+       "and a link to the copy", POSTING),
     _O("post_base_url", Kind.TEXT, None, "base URL of published notices (comma list: rotate)",
        POSTING, ("pbu", "url", "post_url", "u")),
     _O("post_base_dir", Kind.TEXT, None, "removed from local paths to make the relative path",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import UTC, datetime
 
 TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
 FALSE_WORDS = frozenset({"false", "no", "off", "0", "none"})
@@ -124,3 +125,58 @@ def split_hosts(url: str) -> list[str]:
     if not all(names):
         raise ValueError("an empty host in the list of hosts")
     return [f"{scheme}://{userinfo}{at}{name}{tail}" for name in names]
+
+
+BBox = tuple[float, float, float, float]
+
+
+def parse_bbox(text: str) -> BBox:
+    """A bounding box `west,south,east,north` in degrees of longitude and latitude (WGS84, as
+    GeoJSON); west greater than east crosses the antimeridian. ValueError otherwise."""
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 4:
+        raise ValueError(f"{text!r} is not west,south,east,north")
+    try:
+        west, south, east, north = (float(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"{text!r}: west,south,east,north must be numbers") from None
+    if not all(-180 <= x <= 180 for x in (west, east)) or not all(
+        -90 <= y <= 90 for y in (south, north)
+    ):
+        raise ValueError(f"{text!r}: longitudes go from -180 to 180, latitudes from -90 to 90")
+    if south > north:
+        raise ValueError(f"{text!r}: south is above north")
+    return west, south, east, north
+
+
+TimeBound = tuple[str, float] | None
+"""One end of a time window: ("at", epoch seconds), ("ago", seconds before now), or None
+(open)."""
+
+
+def parse_time_window(text: str) -> tuple[TimeBound, TimeBound]:
+    """A time window `start/end`: each end an RFC 3339 date-time (`2024-05-01T00:00:00Z`), a
+    duration before now (`6h`), or `..` (open); ValueError otherwise."""
+    start, slash, end = text.strip().partition("/")
+    if not slash:
+        raise ValueError(f"{text!r} is not start/end (each a date-time, a duration ago, or ..)")
+    bounds = (_time_bound(start.strip()), _time_bound(end.strip()))
+    first, last = bounds
+    both_fixed = first is not None and last is not None and first[0] == last[0] == "at"
+    if both_fixed and first[1] > last[1]:  # type: ignore[index]
+        raise ValueError(f"{text!r}: the window ends before it starts")
+    return bounds
+
+
+def _time_bound(text: str) -> TimeBound:
+    if text in ("..", ""):
+        return None
+    if text[:1].isdigit() and ("T" in text or "t" in text or "-" in text):
+        try:
+            moment = datetime.fromisoformat(text.replace("z", "Z"))
+        except ValueError:
+            raise ValueError(f"{text!r} is not an RFC 3339 date-time") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return "at", moment.timestamp()
+    return "ago", parse_duration(text)

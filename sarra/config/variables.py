@@ -46,6 +46,10 @@ PER_NOTICE_NAMES = frozenset(
         "RHH",
         "RMN",
         "RSS",
+        "FILE",
+        "STEM",
+        "RELPATH",
+        "WIS2_DIR",
     }
 )
 """Variables whose value comes from the notice being placed (besides dates and group numbers)."""

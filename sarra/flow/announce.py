@@ -10,6 +10,10 @@ The URL of a file is `post_base_url` (default `file:`) followed by the relative 
 less `post_base_dir`, without its leading `/`; with a bare `file:` base, the absolute path.
 Source files are only read: checksums of a file unchanged since they were computed (same size,
 mtime and ctime) are kept in memory for the life of the process, never in extended attributes.
+
+Posting WIS2 notification messages (post_format wis, or a WIS2 post_topic_prefix), whole files
+only are announced (a part has no such form) and the checksum is sha512 (`sum s`, a WIS2
+integrity method) unless `sum` is set.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from sarra.integrity.checksum import (
     sum_to_identity,
 )
 from sarra.integrity.parts import INPLACE, PARTITIONED, WHOLE, partition
+from sarra.message import format_for
 from sarra.message.notice import Blocks, Identity, Notice, epoch_to_time
 
 logger = logging.getLogger("sarra.flow.announce")
@@ -91,13 +96,15 @@ class Announcer:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        letter = config.sum.partition(",")[0]
+        prefix = config.post_topic_prefix or config.topic_prefix
+        wis = format_for(config.post_format, prefix) == "wis"
+        self.sum = "s" if wis and "sum" not in config.origin else config.sum
+        letter = self.sum.partition(",")[0]
         if letter == "a":
             raise ValueError("sum a (arbitrary) comes from an application: sarra cannot post it")
-        self.sum = config.sum
         self.sum_letter = letter
-        self.computed = isinstance(new_checksum(config.sum, "x"), DigestChecksum)
-        self.blocksize, self.method = partitioning(config)
+        self.computed = isinstance(new_checksum(self.sum, "x"), DigestChecksum)
+        self.blocksize, self.method = (1, INPLACE) if wis else partitioning(config)
         self.base_urls = itertools.cycle((config.post_base_url or "file:").split(","))
         self.base_dir = (config.post_base_dir or "").rstrip("/")
         self.checksums = ChecksumCache()
@@ -107,9 +114,9 @@ class Announcer:
         self.realpath_post = config.realpath_post
         self.preserve_time = config.preserve_time
         self.preserve_mode = config.preserve_mode
-        prefix = config.post_topic_prefix or config.topic_prefix
-        # v02 has no field for a file's bytes: inline is for v03 notices only
-        self.inline_max = config.inline_max if config.inline and prefix.startswith("v03") else -1
+        # v02 has no field for a file's bytes: inline is for v03 and WIS2 notices only
+        inline = config.inline and (wis or prefix.startswith("v03"))
+        self.inline_max = config.inline_max if inline else -1
         self.inline_encoding = config.inline_encoding
         host = urlsplit(config.post_broker or config.broker or "").hostname
         self.fixed = {

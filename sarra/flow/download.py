@@ -8,6 +8,12 @@ also how a redelivered notice is recognised after a crash.
 A notice of one part of a file is handed to sarra.flow.parts_download. A notice that carries
 the file's bytes (v03 `content`) is written from them when they match its size and checksum,
 without a download; otherwise the file is downloaded as usual.
+
+Every digest method is checked while the file is written (md5, sha512, and WIS2's sha256,
+sha384, sha3-*). A file whose digest differs from its notice's is kept with a warning (as v2
+did), except for a WIS2 notice, whose file never takes its place then (a transient failure:
+tried again). A WIS2 file gets its message's pubtime as mtime: a message whose pubtime is not
+newer than the file's leaves it alone, and a deletion is carried out only with wis2_deletions.
 """
 
 from __future__ import annotations
@@ -32,13 +38,20 @@ from urllib.parse import unquote, urlsplit
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.loader import Config
 from sarra.config.masks import Mask
+from sarra.flow import wis2
 from sarra.flow.connections import ThreadTransfers
 from sarra.flow.hooks import PluginFailed
 from sarra.flow.inflight import Inflight
 from sarra.flow.parts_download import PartDownloader
 from sarra.flow.placement import Placement, place
-from sarra.integrity.checksum import b64_to_hex, checksum_bytes, checksum_file, new_checksum
-from sarra.message.notice import Notice, time_to_epoch
+from sarra.integrity.checksum import (
+    DIGEST_SIZES,
+    b64_to_hex,
+    checksum_bytes,
+    checksum_file,
+    new_checksum,
+)
+from sarra.message.notice import Notice, epoch_to_time, time_to_epoch
 from sarra.transfer.base import Transfer
 from sarra.transfer.confine import PathRefused, confine, confine_link_target
 from sarra.transfer.errors import PermanentError, TransientError
@@ -47,10 +60,19 @@ from sarra.transfer.safe_fs import Folder, open_folder
 logger = logging.getLogger(__name__)
 _Written = TypeVar("_Written")
 
-_COMPUTABLE = {"md5": "d", "sha512": "s"}
 _PERMANENT_ERRNOS = frozenset({errno.ENAMETOOLONG})
 """Local errors a notice causes whenever it is tried: a path too long below the directory.
 (EFBIG stays transient: a file size limit, RLIMIT_FSIZE, is the host's and may be raised.)"""
+
+
+def _computable(method: str | None) -> str | None:
+    """The checksum computed while writing, for an identity method (its name); None when the
+    method is not a digest of the data."""
+    return method if method in DIGEST_SIZES else None
+
+
+class IntegrityMismatch(TransientError):
+    """The file downloaded is not the one a WIS2 message announced: it is not put in place."""
 
 
 @dataclass(frozen=True)
@@ -205,6 +227,9 @@ class Downloader:
                 return self._file_op(notice, placement)
             if notice.blocks is not None and notice.blocks.count > 1:
                 return self._part(notice, placement, started)
+            newer = self._newer_here(notice, placement.path)
+            if newer is not None:
+                return Outcome("skipped", newer, placement.path)
             if not self.config.overwrite and self._already_here(notice, placement.path):
                 return Outcome("skipped", "the local file already matches", placement.path)
             if inline:
@@ -238,7 +263,8 @@ class Downloader:
         config = self.config
         final = placement.path
         method = notice.identity.method if notice.identity else None
-        flag = _COMPUTABLE.get(method or "")
+        flag = _computable(method)
+        strict = wis2.is_wis2(notice) and self.on_data is None
 
         def fetch(file: BinaryIO) -> tuple[int, str | None]:
             target = file if self.on_data is None else _Transforming(file, self.on_data)
@@ -251,7 +277,17 @@ class Downloader:
             if wrong and not config.accept_size_wrong:  # never a short file under a final name
                 why = f"{size} bytes received of the {notice.size} announced: not put in place"
                 raise TransientError("get", notice.url, why)
-            return size, writer.value()
+            computed = writer.value()
+            if strict and computed is not None and notice.identity is not None:
+                expected = b64_to_hex(notice.identity.value)
+                if computed != expected:
+                    raise IntegrityMismatch(
+                        "get",
+                        notice.url,
+                        f"integrity check failed: {method} of the {size} bytes downloaded is "
+                        f"{computed}, the message says {expected}; not put in place",
+                    )
+            return size, computed
 
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("downloading %s to %s (inflight %s)", redact_url(notice.url), final,
@@ -299,7 +335,7 @@ class Downloader:
             logger.debug("inline content of %s unusable: downloading", redact_url(notice.url))
             return None
         method = notice.identity.method if notice.identity else None
-        flag = _COMPUTABLE.get(method or "")
+        flag = _computable(method)
         computed = checksum_bytes(data, flag) if flag else None
         expected = b64_to_hex(notice.identity.value) if computed and notice.identity else None
         if computed != expected:
@@ -374,13 +410,33 @@ class Downloader:
                 logger.warning("ignored mode %r of %s", notice.mode, redact_url(notice.url))
         elif config.chmod:
             os.chmod(fd, config.chmod)
-        if config.preserve_time and notice.mtime:
+        if wis2.is_wis2(notice):  # its pubtime, which orders the versions of the file
+            published = _microseconds(wis2.pubtime(notice))
+            if published is not None:
+                os.utime(fd, ns=(published * 1000, published * 1000))
+        elif config.preserve_time and notice.mtime:
             try:
                 mtime = time_to_epoch(notice.mtime)
                 atime = time_to_epoch(notice.atime) if notice.atime else mtime
             except ValueError:
                 return
             os.utime(fd, (atime, mtime))
+
+    def _newer_here(self, notice: Notice, final: Path) -> str | None:
+        """Why a WIS2 notice's file is left alone: the local file is of a later message (its
+        mtime is its pubtime), or of this very one (unless overwrite); None otherwise."""
+        if not wis2.is_wis2(notice):
+            return None
+        published = _microseconds(wis2.pubtime(notice))
+        held = _held(final)
+        if published is None or held is None or held < published:
+            return None
+        if held == published and self.config.overwrite:
+            return None
+        when = epoch_to_time(held / 1e6)
+        if held > published:
+            return f"the local file is of a later message (pubtime {when})"
+        return f"the local file is of this message already (pubtime {when})"
 
     def _already_here(self, notice: Notice, final: Path) -> bool:
         """True when the local file is the notice's file: same size and checksum, or (for
@@ -392,8 +448,9 @@ class Downloader:
         if notice.size is not None and stat.st_size != notice.size:
             return False
         identity = notice.identity
-        if identity is not None and identity.method in _COMPUTABLE:
-            local = checksum_file(final, _COMPUTABLE[identity.method], bufsize=self.config.bufsize)
+        flag = _computable(identity.method) if identity is not None else None
+        if identity is not None and flag is not None:
+            local = checksum_file(final, flag, bufsize=self.config.bufsize)
             return local == b64_to_hex(identity.value)
         if notice.mtime is None or notice.size is None:
             return False
@@ -408,6 +465,9 @@ class Downloader:
         operation = notice.file_op or {}
         path = placement.path
         if "remove" in operation:
+            refused = self._deletion_refused(notice, path)
+            if refused is not None:
+                return Outcome("skipped", refused, path)
             try:
                 with self._folder(placement, path.parent, create=False) as folder:
                     folder.remove(path.name)
@@ -431,6 +491,18 @@ class Downloader:
             return self._download(notice, placement, time.monotonic())
         return Outcome("permanent", f"unknown file operation {sorted(operation)}")
 
+    def _deletion_refused(self, notice: Notice, path: Path) -> str | None:
+        """Why a WIS2 deletion is not carried out: wis2_deletions is off, or the local file is
+        of a later message than the deletion; None for other removals."""
+        if not wis2.is_wis2(notice):
+            return None
+        if not self.config.wis2_deletions:
+            return "WIS2 deletion not carried out (wis2_deletions is off)"
+        published, held = _microseconds(wis2.pubtime(notice)), _held(path)
+        if published is not None and held is not None and held > published:
+            return f"WIS2 deletion older than the local file (pubtime {epoch_to_time(held / 1e6)})"
+        return None
+
     def _rename(self, placement: Placement, old: Path) -> bool:
         """Rename the entry at `old` to the placement's path; False if there is none. A symlink
         renamed must still resolve inside the root from its new place (else PathRefused)."""
@@ -449,6 +521,19 @@ class Downloader:
             with self._folder(placement, path.parent) as folder:
                 source.rename(old.name, folder, path.name)
         return True
+
+
+def _microseconds(seconds: float | None) -> int | None:
+    """A time in whole microseconds (the pubtime of a WIS2 file, compared as written)."""
+    return None if seconds is None else round(seconds * 1_000_000)
+
+
+def _held(path: Path) -> int | None:
+    """The pubtime of the WIS2 file at `path` (its mtime) in microseconds; None if none."""
+    try:
+        return path.stat().st_mtime_ns // 1000
+    except OSError:
+        return None
 
 
 def _below_root(placement: Placement, directory: Path) -> str:

@@ -33,16 +33,17 @@ from urllib.parse import urlsplit
 
 from sarra.broker import Confirmation, Consumer, Delivery, admin, naming, open_consumer, plan
 from sarra.broker.mqtt_topology import is_whole, matches
+from sarra.broker.multi import links
 from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.errors import ConfigError, Where
 from sarra.config.loader import Config
 from sarra.config.masks import Mask, is_accepted
-from sarra.flow import metrics
+from sarra.flow import metrics, wis2
 from sarra.flow.download import Downloader, Outcome, remote_path
 from sarra.flow.faults import Faults
 from sarra.flow.hooks import Hooks, NoticeView, PluginFailed
-from sarra.flow.nodupe import NoDupeUnavailable, notice_key, open_nodupe
+from sarra.flow.nodupe import NoDupeUnavailable, notice_keys, open_nodupe
 from sarra.flow.placement import Placement
 from sarra.flow.publish import NoticePublisher
 from sarra.flow.recorder import Recorder
@@ -80,8 +81,8 @@ class Job:
     notice: Notice
     delivery: Delivery | None
     retry: RetryEntry | None
-    claim: tuple[str, str] | None = None
-    """Its (key, path) in the duplicate cache, settled when it is acknowledged."""
+    claims: tuple[tuple[str, str], ...] = ()
+    """Its (key, path) pairs in the duplicate cache, settled when it is acknowledged."""
     msg: NoticeView | None = None  # what plugins make of this notice, when they look at it
 
     def retry_entry(self, reason: str) -> RetryEntry:
@@ -125,6 +126,8 @@ class ConsumerLoop:
         self._busy: dict[tuple[Path, int], list[tuple[Job, Placement]]] = {}
         """Files (or parts) in the workers' hands: the job in hand, then those waiting."""
         self._wis2_seen: set[str] = set()  # kinds of WIS2 message faults logged at warning
+        self.selection = wis2.Selection(config)  # the wis2_* selection options
+        self.global_cache = config.wis2_global_cache if config.component == "sarra" else None
         self.credentials = Credentials.load(paths.credentials_file())
         state = paths.state_dir(config.component, config.name)
         prefix = f"sr_{config.component}_{config.name}_{self.number:02d}"
@@ -172,7 +175,8 @@ class ConsumerLoop:
         self.consumer = open_consumer(
             config, self.share, number=self.number, credentials=self.credentials
         )
-        self.recorder.watch("consumer", self.consumer.state)
+        for role, state in links(self.consumer):  # one per broker (also_broker)
+            self.recorder.watch(role, state)
         self.recorder.queue(self.consumer.queue_name, lambda: self.consumer.depth)  # type: ignore[union-attr]
         self.consumer.start()
         if plan.post_broker(config):
@@ -190,7 +194,7 @@ class ConsumerLoop:
         logger.info(
             "consuming %s on %s (prefetch %d)%s",
             self.consumer.describe(),
-            redact_url(config.broker),
+            ", ".join(redact_url(url) for url in (config.broker, *config.also_broker)),
             config.prefetch,
             f", posting to {self.publisher.describe()}" if self.publisher else "",
         )
@@ -237,6 +241,7 @@ class ConsumerLoop:
 
     def _gathered(self, delivery: Delivery, pool: ThreadPoolExecutor) -> None:
         self._count("received")
+        received = time.time()
         if not self._topic_matches(delivery.routing_key):
             self._unmatched_topic(delivery.routing_key)
         try:
@@ -250,6 +255,7 @@ class ConsumerLoop:
             self.consumer.ack(delivery)  # type: ignore[union-attr]
             return
         notice.exchange = delivery.exchange
+        self.recorder.received(notice_lag(notice, received), received)
         if self.config.source_from_exchange:
             # A source cannot pass for another: its exchange, not its notice, says who it is.
             notice.source = naming.exchange_owner(delivery.exchange) or notice.source
@@ -288,6 +294,22 @@ class ConsumerLoop:
                        " the same; more like it are counted as 'unmatched topic'", routing_key,
                        ", ".join(self.topic_prefixes))  # fmt: skip
 
+    def _wis2_refused(self, job: Job) -> bool:
+        """The wis2_* selection options, and the recommended data a Global Cache leaves alone:
+        True when the notice stops here (counted as rejected, logged as rejects are)."""
+        notice = job.notice
+        why = self.selection.refuses(notice)
+        if why is None and self.global_cache is not None and wis2.is_recommended(notice):
+            why = "recommended data: not cached by a Global Cache"
+        if why is None:
+            return False
+        self._count("rejected")
+        level = logging.INFO if self.config.log_reject else logging.DEBUG
+        if logger.isEnabledFor(level):
+            logger.log(level, "rejected %s: %s", redact_url(notice.url), why)
+        self._finish(job)
+        return True
+
     def _take(self, job: Job, pool: ThreadPoolExecutor) -> None:
         """Filter a job, and hand it to the workers; an unexpected error is classified as in
         the work."""
@@ -324,11 +346,18 @@ class ConsumerLoop:
                            "rejected %s: %s", redact_url(url), why)  # fmt: skip
             self._finish(job)
             return
+        if self._wis2_refused(job):
+            return
         if self.nodupe is not None and job.retry is None:
-            key, path = notice_key(notice, config.suppress_duplicates_basis)
             redelivered = job.delivery is not None and job.delivery.redelivered
+            passes = True
             try:
-                passes = self.nodupe.claim(key, path, redelivered)
+                for key, path in notice_keys(notice, config.suppress_duplicates_basis):
+                    passes = self.nodupe.claim(key, path, redelivered)
+                    if passes:
+                        job.claims += ((key, path),)  # settled with the job, passed or not
+                    else:
+                        break
             except NoDupeUnavailable:
                 return  # stopping: the broker delivers it again
             if not passes:
@@ -336,7 +365,10 @@ class ConsumerLoop:
                 logger.debug("duplicate dropped: %s", redact_url(url))
                 self._finish(job)
                 return
-            job.claim = (key, path)
+        if self.global_cache is not None and wis2.is_wis2(notice) and not wis2.cached(notice):
+            # cache false: a Global Cache republishes it on cache/ with a new id only
+            self._post_then_finish(job, wis2.republished(notice, self.global_cache, copy=False))
+            return
         if notice.report is not None and config.component == "report":
             self._reported(notice, notice.report)
         placement = None
@@ -530,10 +562,14 @@ class ConsumerLoop:
         relative = str(outcome.path)
         if config.post_base_dir and relative.startswith(config.post_base_dir):
             relative = relative[len(config.post_base_dir) :]
-        return dataclasses.replace(
-            notice, base_url=base_url.split(",")[0], rel_path=relative,
-            pubtime=epoch_to_time(time.time()),
+        relayed = wis2.is_wis2(notice)  # a WIS2 message keeps its pubtime (and its id)
+        copy = dataclasses.replace(
+            notice, base_url=base_url.split(",")[0], rel_path=relative, retrieve_path=None,
+            pubtime=notice.pubtime if relayed else epoch_to_time(time.time()),
         )  # fmt: skip
+        if relayed and self.global_cache is not None:
+            return wis2.republished(copy, self.global_cache, copy=True)
+        return copy
 
     def _whole_file(self, notice: Notice, path: Path) -> Notice:
         identity = None
@@ -599,8 +635,8 @@ class ConsumerLoop:
             self.retry.release(job.retry)
 
     def _ack(self, job: Job) -> None:
-        if job.claim is not None:
-            self.nodupe.settle(*job.claim)  # type: ignore[union-attr]
+        for claim in job.claims:
+            self.nodupe.settle(*claim)  # type: ignore[union-attr]
         if job.delivery is not None:
             self.consumer.ack(job.delivery)  # type: ignore[union-attr]
             if logger.isEnabledFor(logging.DEBUG):

@@ -51,6 +51,9 @@ class Metrics:
     lag_median: float | None = None  # seconds from a notice's time to its file in place
     lag_max: float | None = None
     lag_files: int = 0  # files whose lag was measured in the window
+    notice_lag_median: float | None = None  # seconds from a notice's time to its receipt
+    notice_lag_max: float | None = None
+    lag_notices: int = 0  # notices whose lag was measured in the window
     last_file: str = ""  # the last file handled (path, or URL without password)
     last_error: str = ""  # the last line logged at ERROR, without password
     last_error_at: float | None = None

@@ -1,7 +1,9 @@
 """Duplicate suppression: a notice whose key was seen within the TTL is a duplicate.
 
 The key is the checksum with what the basis says makes two files the same: the path
-(default), the file name, or the data alone; parts count separately.
+(default), the file name, or the data alone; parts count separately. A WIS2 notification
+message is claimed under two keys instead: its message id, then its data_id with its pubtime
+(the same data under another id, from the other channel), and passes only when both pass.
 
 A notice is first *claimed* (it passes: no other copy is known) and *settled* once its work is
 done, just before it is acknowledged. Only settled keys are remembered for good: a component
@@ -32,9 +34,18 @@ import redis
 from sarra.broker.backoff import Backoff, Outage
 from sarra.config.credentials import redact_url
 from sarra.config.loader import Config
+from sarra.flow import wis2
 from sarra.message.notice import Notice
 
 logger = logging.getLogger("sarra.flow")
+
+
+def notice_keys(notice: Notice, basis: str) -> list[tuple[str, str]]:
+    """The (key, path) pairs a notice is claimed under: a WIS2 notification message by its
+    message id, then by its data_id and pubtime (sarra.flow.wis2); any other by notice_key."""
+    if wis2.is_wis2(notice):
+        return wis2.duplicate_keys(notice)
+    return [notice_key(notice, basis)]
 
 
 def notice_key(notice: Notice, basis: str) -> tuple[str, str]:

@@ -1,16 +1,27 @@
 """Publishing notices to the post broker: which exchange (with post_exchange_split), which
 topic prefix and format (v02, v03 or WIS2 notification messages: post_format, or the one the
-topic prefix implies), through one confirming publisher."""
+topic prefix implies), through one confirming publisher.
+
+The topic is the topic prefix followed by the directories of the notice's path, or `post_topic`
+(the whole topic, its variables replaced per notice), or for a WIS2 Global Cache
+(`wis2_global_cache`) the topic the message came on, on the cache channel. A WIS2 message that
+has no data_id (or metadata_id) gets `post_data_id` (`post_metadata_id`).
+"""
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Sequence
+from dataclasses import replace
 
 from sarra.broker import Confirmation, Message, open_publisher, plan
 from sarra.broker.state import LinkState
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.loader import Config
-from sarra.message import encode_any, format_for
+from sarra.config.variables import UnknownVariable, expand, notice_lookup
+from sarra.flow import wis2
+from sarra.message import encode_any, format_for, wis2_topics
+from sarra.message.errors import NotEncodable
 from sarra.message.notice import Notice
 from sarra.message.topic import split_exchange
 
@@ -49,6 +60,8 @@ class NoticePublisher:
             )
             self.exchanges = [] if self.follow_input else plan.post_exchanges(config)
         self.format = format_for(None if reports_to else config.post_format, self.prefix)
+        self.topic = None if reports_to else config.post_topic
+        self.global_cache = config.wis2_global_cache if config.component == "sarra" else None
         self.persistent = config.persistent
         self.publisher = open_publisher(
             config,
@@ -95,9 +108,32 @@ class NoticePublisher:
     def message(self, notice: Notice) -> Message:
         """The message publishing a notice (NotEncodable if it cannot be written)."""
         exchange = self.exchange_for(notice)
-        encoded = encode_any(notice, self.format, self.prefix)
+        topic = _expand("post_topic", self.topic, notice, None) if self.topic else None
+        if self.format == "wis":
+            notice, topic = self._wis2(notice, topic)
+        encoded = encode_any(notice, self.format, self.prefix, topic=topic)
         return Message(exchange, encoded.topic, encoded.body, encoded.headers,
                        encoded.content_type, self.persistent)  # fmt: skip
+
+    def _wis2(self, notice: Notice, topic: str | None) -> tuple[Notice, str | None]:
+        """A WIS2 message's topic (a Global Cache's: the cache channel of the one it came on)
+        and the data_id and metadata_id it lacks, from post_data_id and post_metadata_id."""
+        if topic is None and self.global_cache is not None:
+            topic = wis2.cache_topic(notice.topic)
+        extra = notice.extra
+        config = self.config
+        missing = {}
+        if not extra.get("data_id") and config.post_data_id:
+            written = topic or wis2_topics.topic_for(notice.rel_path, self.prefix)
+            directory = wis2_topics.rel_dir(written)
+            missing["data_id"] = _expand("post_data_id", config.post_data_id, notice, directory)
+        if not extra.get("metadata_id") and config.post_metadata_id:
+            missing["metadata_id"] = _expand(
+                "post_metadata_id", config.post_metadata_id, notice, None
+            )
+        if missing:
+            notice = replace(notice, extra={**extra, **missing})
+        return notice, topic
 
     def publish_many(self, messages: Sequence[Message]) -> list[Confirmation]:
         """Publish messages made by `message`, handed to the publisher's thread together."""
@@ -110,3 +146,17 @@ class NoticePublisher:
     def close(self) -> None:
         """Wait (bounded) for the confirms, then close."""
         self.publisher.close()
+
+
+def _expand(option: str, pattern: str, notice: Notice, wis2_dir: str | None) -> str:
+    """An option's pattern with a notice's variables: FILE, STEM, RELPATH, WIS2_DIR (the
+    topic without channel and version) and the dates; NotEncodable when one has no value."""
+    rel_path = notice.rel_path.lstrip("/")
+    name = posixpath.basename(rel_path)
+    values = {"FILE": name, "STEM": posixpath.splitext(name)[0], "RELPATH": rel_path}
+    if wis2_dir is not None:
+        values["WIS2_DIR"] = wis2_dir
+    try:
+        return expand(pattern, notice_lookup(values))
+    except UnknownVariable as err:
+        raise NotEncodable(f"{option} {pattern}: {err}") from None

@@ -1,5 +1,6 @@
-"""An instance's live figures, kept for the people watching it: rates and lag over the last
-minutes, the state of its broker connections, its queue's depth, its last file and last error.
+"""An instance's live figures, kept for the people watching it: rates and lags (of files in
+place, and of notices received) over the last minutes, the state of its broker connections,
+its queue's depth, its last file and last error.
 
 A `Recorder` writes them into the instance's metrics file (sarra.flow.metrics) from a thread of
 its own: every EVERY seconds, and at once when a connection changes state, so that `sr status`
@@ -147,6 +148,7 @@ class Recorder:
         self._depth: Callable[[], QueueDepth | None] | None = None
         self._rates = RateWindow()
         self.lags = LagWindow()
+        self.notice_lags = LagWindow()
         self._last_file = ""
         self._errors = LastError()
         self._wake = threading.Event()
@@ -171,6 +173,12 @@ class Recorder:
         self._last_file = name
         if lag is not None:
             self.lags.add(lag)
+
+    def received(self, lag: float | None, now: float | None = None) -> None:
+        """A notice was received (at `now`) `lag` seconds after its time (its pubtime), when
+        known (any thread)."""
+        if lag is not None:
+            self.notice_lags.add(lag, now)
 
     def start(self) -> Recorder:
         """Write now, then from a thread of its own until `close()`."""
@@ -202,6 +210,7 @@ class Recorder:
         done = figures.counts.get(figures.done, 0)
         window, rates = self._rates.add(now, (received, done, figures.bytes))
         median, worst, count = self.lags.figures(now)
+        notice_median, notice_worst, notices = self.notice_lags.figures(now)
         depth = self._depth() if self._depth is not None else None
         return replace(
             figures,
@@ -216,6 +225,9 @@ class Recorder:
             lag_median=median,
             lag_max=worst,
             lag_files=count,
+            notice_lag_median=notice_median,
+            notice_lag_max=notice_worst,
+            lag_notices=notices,
             last_file=self._last_file or figures.last_file,
             last_error=self._errors.text,
             last_error_at=self._errors.at,

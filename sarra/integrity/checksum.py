@@ -95,11 +95,12 @@ class Checksum(Protocol):
 
 
 class DigestChecksum:
-    """MD5 (`d`) or SHA-512 (`s`) of the data, as lowercase hex."""
+    """A digest of the data, as lowercase hex: MD5 (`d`), SHA-512 (`s`), or any method of
+    DIGEST_SIZES by its name (`sha256`, `sha3-512`...: the WIS2 integrity methods)."""
 
     def __init__(self, flag: str) -> None:
         self.flag = flag
-        self._hash = hashlib.md5() if flag == "d" else hashlib.sha512()
+        self._hash = hashlib.new(DATA_FLAGS.get(flag, flag))
 
     def update(self, data: bytes) -> None:
         self._hash.update(data)
@@ -159,14 +160,15 @@ class CodChecksum:
 
 
 def new_checksum(flag: str, path: str | os.PathLike[str] | None = None) -> Checksum:
-    """A fresh checksum for a v02 flag (`d`, `s`, `n`, `0`, or `z,X` for checksum on download).
+    """A fresh checksum for a v02 flag (`d`, `s`, `n`, `0`, or `z,X` for checksum on download),
+    or for the name of a digest method of DIGEST_SIZES (`sha256`, `sha3-384`...).
 
     `path` is needed by `n` (its value is the MD5 of the basename). `a` (arbitrary) is supplied
     by the application and cannot be computed; event flags are not data checksums. Both raise
     ValueError, as does an unknown flag.
     """
     letter, _, argument = flag.partition(",")
-    if letter in ("d", "s"):
+    if letter in ("d", "s") or letter in DIGEST_SIZES:
         return DigestChecksum(letter)
     if letter == "n":
         if path is None:

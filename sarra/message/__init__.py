@@ -91,13 +91,16 @@ class Encoded:
     content_type: str
 
 
-def encode_any(notice: Notice, post_format: str, topic_prefix: str) -> Encoded:
-    """A notice written in a format of FORMATS; NotEncodable when it cannot be."""
+def encode_any(
+    notice: Notice, post_format: str, topic_prefix: str, *, topic: str | None = None
+) -> Encoded:
+    """A notice written in a format of FORMATS, on `topic` when given (else its topic prefix
+    followed by the directories of its path); NotEncodable when it cannot be."""
     if post_format == "wis":
-        topic, body = wnm.encode(notice, topic_prefix)
+        topic, body = wnm.encode(notice, topic_prefix, topic=topic)
         return Encoded(topic, body, None, wnm.CONTENT_TYPE)
     if post_format == "v03":
         key, data = v03.encode(notice, topic_prefix)
-        return Encoded(key, data, None, v03.CONTENT_TYPE)
+        return Encoded(topic or key, data, None, v03.CONTENT_TYPE)
     key, text, headers = v02.encode(notice, topic_prefix)
-    return Encoded(key, text.encode(), headers, v02.CONTENT_TYPE)
+    return Encoded(topic or key, text.encode(), headers, v02.CONTENT_TYPE)

@@ -8,6 +8,7 @@ back out, so they survive every round trip.
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 import time
 from dataclasses import dataclass, field
@@ -58,9 +59,15 @@ def time_v03_to_v02(text: str) -> str:
 def time_to_epoch(text: str) -> float:
     """Seconds since the epoch of a v02 or v03 time string."""
     whole, _, fraction = time_v03_to_v02(text).partition(".")
+    return _whole_seconds(whole) + float(f"0.{fraction or 0}")
+
+
+@functools.lru_cache(maxsize=1024)
+def _whole_seconds(whole: str) -> int:
+    """Seconds since the epoch of `YYYYMMDDHHMMSS` (kept: notices of a second share it)."""
     fields = (whole[0:4], whole[4:6], whole[6:8], whole[8:10], whole[10:12], whole[12:14])
     moment = datetime(*map(int, fields))  # checks the ranges; much faster than strptime
-    return calendar.timegm(moment.timetuple()) + float(f"0.{fraction or 0}")
+    return calendar.timegm(moment.timetuple())
 
 
 def epoch_to_time(seconds: float) -> str:

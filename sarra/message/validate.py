@@ -219,13 +219,27 @@ def _json(key: str, value: Any, depth: int = 0) -> None:
             raise MalformedNotice(f"{key} is nested more than {MAX_NESTING} deep")
         if isinstance(value, dict):
             for name, item in value.items():
-                _text(f"a key of {key or 'the notice'}", name)
-                _json(f"{key}.{name}" if key else name, item, depth + 1)
+                if type(name) is not str or not name.isascii():
+                    _text(f"a key of {key or 'the notice'}", name)
+                if not _plain(item):
+                    _json(f"{key}.{name}" if key else name, item, depth + 1)
         else:
             for item in value:
-                _json(key, item, depth + 1)
+                if not _plain(item):
+                    _json(key, item, depth + 1)
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise MalformedNotice(f"{key} is not a finite number")
     elif value is not None and not isinstance(value, int):
         raise MalformedNotice(f"{key} must be text or a number, not {type(value).__name__}")
+
+
+def _plain(value: Any) -> bool:
+    """Whether a value needs no look (ASCII text, a whole number, a finite float, a flag, null):
+    most values of a notice, checked without building the name of each."""
+    kind = type(value)
+    if kind is str:
+        return value.isascii()  # type: ignore[no-any-return]
+    if kind is float:
+        return math.isfinite(value)
+    return kind is int or kind is bool or value is None

@@ -65,6 +65,7 @@ def is_wis2(topic: str | None) -> bool:
     return len(words) >= 3 and words[0] in CHANNELS and words[2] == SYSTEM
 
 
+@functools.lru_cache(maxsize=4096)
 def rel_dir(topic: str) -> str | None:
     """The directory a WIS2 topic stands for: the topic without its channel and version
     (`wis2/ca-eccc-msc/data/core/...`); None when the topic is not a WIS2 one, or has a level
@@ -339,7 +340,13 @@ def hierarchy() -> Hierarchy:
 
 def check(topic: str) -> list[Reason]:
     """What is wrong with a topic to publish on, by the shipped hierarchy."""
-    return hierarchy().check(topic)
+    return list(_checked(topic))
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked(topic: str) -> tuple[Reason, ...]:
+    """The reasons of a topic, kept: a subscriber sees the same topics again and again."""
+    return tuple(hierarchy().check(topic))
 
 
 def check_filter(topic_filter: str) -> list[Reason]:

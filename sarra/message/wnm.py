@@ -187,7 +187,11 @@ def _pubtime(value: Any) -> str:
     parsed = parse_rfc3339(value) if isinstance(value, str) else None
     if parsed is None:
         raise MalformedNotice(f"pubtime is not an RFC 3339 date-time: {value!r}")
-    text = parsed.moment.strftime("%Y%m%dT%H%M%S")
+    moment = parsed.moment
+    text = (
+        f"{moment.year:04d}{moment.month:02d}{moment.day:02d}"
+        f"T{moment.hour:02d}{moment.minute:02d}{moment.second:02d}"
+    )
     return f"{text}.{parsed.fraction}" if parsed.fraction else text
 
 

@@ -18,6 +18,7 @@ came (and a relayed message may not know its length).
 from __future__ import annotations
 
 import binascii
+import functools
 import json
 import math
 import re
@@ -26,7 +27,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from sarra.integrity.checksum import DIGEST_SIZES, WIS2_METHODS
 from sarra.message import wis2_topics
@@ -66,8 +66,10 @@ class Rfc3339:
     utc: bool
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_rfc3339(text: str) -> Rfc3339 | None:
-    """The time an RFC 3339 date-time stands for; None when the text is not one."""
+    """The time an RFC 3339 date-time stands for; None when the text is not one (kept: the
+    validator and the codec read the same times, and data times repeat)."""
     match = _RFC3339.fullmatch(text)
     if match is None:
         return None
@@ -347,6 +349,8 @@ class _Checker:
             self.time(properties, "datetime")
         for key in ("start_datetime", "end_datetime"):
             self.time(properties, key)
+        if not (start and end):
+            return
         first = parse_rfc3339(_text(properties.get("start_datetime")))
         last = parse_rfc3339(_text(properties.get("end_datetime")))
         if first and last and first.moment > last.moment:
@@ -441,7 +445,7 @@ class _Checker:
             )
         for link in main:
             href = link.get("href")
-            scheme = urlsplit(href).scheme.lower() if isinstance(href, str) else ""
+            scheme = _scheme(href) if isinstance(href, str) else ""
             if isinstance(href, str) and scheme not in LINK_SCHEMES:
                 self.error(
                     "link-scheme",
@@ -475,6 +479,12 @@ class _Checker:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _scheme(href: str) -> str:
+    """The scheme of a URL, lowercase (urlsplit's, for the schemes of LINK_SCHEMES)."""
+    scheme, colon, _ = href.partition(":")
+    return scheme.lower() if colon else ""
 
 
 def _is_metadata(topic: str) -> bool:

@@ -102,6 +102,12 @@ def _instance_families(statuses: list[ConfigStatus], now: float) -> Iterator[Met
         "Median time from a notice's time to its file in place, over the last minutes",
     )
     lag_max = gauge("sarra_lag_max_seconds", "Worst such time over the last minutes")
+    notice_lag_median = gauge(
+        "sarra_notice_lag_median_seconds",
+        "Median time from a notice's time (WIS2: its pubtime) to its receipt, over the last"
+        " minutes",
+    )
+    notice_lag_max = gauge("sarra_notice_lag_max_seconds", "Worst such time over the last minutes")
     last_done = gauge(
         "sarra_last_done_timestamp_seconds", "When it last handled a file (epoch seconds)"
     )
@@ -132,6 +138,9 @@ def _instance_families(statuses: list[ConfigStatus], now: float) -> Iterator[Met
             if found.lag_median is not None and found.lag_max is not None:
                 lag_median.add_metric(names, found.lag_median)
                 lag_max.add_metric(names, found.lag_max)
+            if found.notice_lag_median is not None and found.notice_lag_max is not None:
+                notice_lag_median.add_metric(names, found.notice_lag_median)
+                notice_lag_max.add_metric(names, found.notice_lag_max)
             if found.last_done is not None:
                 last_done.add_metric(names, found.last_done)
             if instance.last_error_at is not None:
@@ -143,4 +152,5 @@ def _instance_families(statuses: list[ConfigStatus], now: float) -> Iterator[Met
                 connected.add_metric([*names, role], up)
             age.add_metric(names, max(0.0, now - found.written))
     yield from (state, events, files, size, retry, depth, lag_median, lag_max, last_done)
+    yield from (notice_lag_median, notice_lag_max)
     yield from (last_error, started, passive, connected, age)

@@ -111,6 +111,8 @@ class ConfigStatus:
     bytes_rate: float = 0.0
     lag_median: float | None = None
     lag_max: float | None = None
+    notice_lag_median: float | None = None
+    notice_lag_max: float | None = None
     queue_depth: int | None = None
     retry: int = 0
     last_file: str = ""
@@ -144,6 +146,8 @@ class ConfigStatus:
             "bytes_rate": self.bytes_rate,
             "lag_median": self.lag_median,
             "lag_max": self.lag_max,
+            "notice_lag_median": self.notice_lag_median,
+            "notice_lag_max": self.notice_lag_max,
             "queue_depth": self.queue_depth,
             "retry": self.retry,
             "last_file": self.last_file,
@@ -181,6 +185,8 @@ def _figures_json(found: Metrics) -> dict[str, Any]:
         "bytes_rate": found.bytes_rate,
         "lag_median": found.lag_median,
         "lag_max": found.lag_max,
+        "notice_lag_median": found.notice_lag_median,
+        "notice_lag_max": found.notice_lag_max,
         "retry": found.retry,
         "last_file": redact_text(found.last_file),
         "last_done": found.last_done,
@@ -354,6 +360,13 @@ def _add_up(
         files = sum(f.lag_files for f in lagged)
         status.lag_median = sum((f.lag_median or 0.0) * f.lag_files for f in lagged) / files
         status.lag_max = max(f.lag_max or 0.0 for f in lagged)
+    late = [f for f in live if f.lag_notices and f.notice_lag_median is not None]
+    if late:
+        notices = sum(f.lag_notices for f in late)
+        status.notice_lag_median = (
+            sum((f.notice_lag_median or 0.0) * f.lag_notices for f in late) / notices
+        )
+        status.notice_lag_max = max(f.notice_lag_max or 0.0 for f in late)
     depths: dict[str, tuple[float, int]] = {}  # queue -> (when, depth): the latest of each
     for found in live:
         at, depth = found.queue_depth_at, found.queue_depth

@@ -68,6 +68,9 @@ def _figures(status: ConfigStatus, now: float) -> list[str]:
         parts.append(
             f"lag {short_duration(status.lag_median)}, worst {short_duration(status.lag_max)}"
         )
+    elif status.notice_lag_median is not None and status.notice_lag_max is not None:
+        median, worst = status.notice_lag_median, status.notice_lag_max
+        parts.append(f"notice lag {short_duration(median)}, worst {short_duration(worst)}")
     if status.queue_depth is not None:
         parts.append(f"queue {status.queue_depth:,}")
     if status.retry:

@@ -11,11 +11,13 @@ import pytest
 from pumpkit import declare
 from servers import (
     FTP_USER,
+    MOSQUITTO,
     PASSWORD,
     TOKEN,
     WEB_USER,
     FtpServer,
     HttpServer,
+    MosquittoServer,
     make_certificate,
 )
 
@@ -91,3 +93,25 @@ def credentials(sarra_home: Path, http_server: HttpServer, ftp_server: FtpServer
     )
     path.chmod(0o600)
     return path
+
+
+@pytest.fixture(scope="module")
+def open_web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer]:
+    """HTTP on 127.0.0.1 without authentication (WIS2 core data needs no login), serving a
+    directory of its own."""
+    server = HttpServer(tmp_path_factory.mktemp("open_web").resolve()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def second_broker(tmp_path: Path) -> Iterator[MosquittoServer]:
+    """A Mosquitto of the test's own on a spare port (a second WIS2 Global Broker beside the
+    machine's)."""
+    if not MOSQUITTO.exists():
+        pytest.skip(f"{MOSQUITTO} is absent (apt-get install mosquitto)")
+    directory = tmp_path / "mosquitto"
+    directory.mkdir()
+    server = MosquittoServer(directory).start()
+    yield server
+    server.stop()

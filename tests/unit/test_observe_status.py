@@ -186,8 +186,9 @@ def test_the_json_fields_are_those_documented(sarra_home: Path) -> None:
         "component", "config", "enabled", "state", "reason", "since", "problems",
         "instances_expected", "instances_running", "done", "counts", "bytes", "window",
         "received_rate", "done_rate",
-        "bytes_rate", "lag_median", "lag_max", "queue_depth", "retry", "last_file", "last_done",
-        "last_error", "last_error_at", "instances",
+        "bytes_rate", "lag_median", "lag_max", "notice_lag_median", "notice_lag_max",
+        "queue_depth", "retry", "last_file", "last_done", "last_error", "last_error_at",
+        "instances",
     }  # fmt: skip
     (instance,) = config["instances"]
     assert instance["links"]["consumer"]["state"] == "connected"
@@ -233,3 +234,16 @@ def test_the_docs_and_the_grafana_dashboard_say_what_there_is(sarra_home: Path) 
     fields = {*document, *document["totals"], *config, *config["instances"][0]}
     fields |= set(config["instances"][0]["links"]["consumer"])
     assert {f for f in fields if f"`{f}`" not in docs} == set()
+
+
+def test_without_files_the_status_line_gives_the_lag_of_the_notices(sarra_home: Path) -> None:
+    shovel = figures()
+    shovel.lag_median, shovel.lag_max, shovel.lag_files = None, None, 0
+    shovel.notice_lag_median, shovel.notice_lag_max, shovel.lag_notices = 2.0, 9.0, 40
+    both = figures(pid=200)
+    both.notice_lag_median, both.notice_lag_max, both.lag_notices = 4.0, 5.0, 120
+    status = status_of((Instance(1, 100, True), shovel), (Instance(2, 200, True), both))
+    assert (status.notice_lag_median, status.notice_lag_max) == (3.5, 9.0)  # weighted by count
+    assert "lag 1.5s, worst 4.0s" in text.line(status, NOW)  # files: their lag
+    alone = status_of((Instance(1, 100, True), shovel))
+    assert "notice lag 2.0s, worst 9.0s" in text.line(alone, NOW)
