@@ -150,6 +150,22 @@ class _Transforming:
         return len(data)
 
 
+class _Bounded:
+    """A file object's write that fails once more than `limit` bytes came: a server that sends
+    more than the notice announced (or never stops) is cut off, not written to the disk's end."""
+
+    def __init__(self, file: BinaryIO, limit: int, url: str) -> None:
+        self.file = file
+        self.left = limit
+        self.url = url
+
+    def write(self, data: bytes) -> int:
+        self.left -= len(data)
+        if self.left < 0:
+            raise TransientError("get", self.url, "more bytes than the notice announced: cut off")
+        return self.file.write(data)
+
+
 def inline_bytes(content: dict[str, object]) -> bytes | None:
     """The bytes of a v03 `content` field ({"encoding": utf-8|base64|iso-8859-1, "value"}), or
     None when it cannot be read."""
@@ -267,8 +283,12 @@ class Downloader:
         strict = wis2.is_wis2(notice) and self.on_data is None
 
         def fetch(file: BinaryIO) -> tuple[int, str | None]:
-            target = file if self.on_data is None else _Transforming(file, self.on_data)
-            writer = _HashingWriter(target, flag)  # type: ignore[arg-type]
+            target: BinaryIO = file
+            if self.on_data is not None:
+                target = _Transforming(target, self.on_data)  # type: ignore[assignment]
+            if notice.size is not None and not config.accept_size_wrong:  # the bytes received
+                target = _Bounded(target, notice.size, notice.url)  # type: ignore[assignment]
+            writer = _HashingWriter(target, flag)
             try:
                 size = self._transfer(notice).get(remote_path(notice), writer)  # type: ignore[arg-type]
             finally:

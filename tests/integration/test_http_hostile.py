@@ -640,3 +640,22 @@ def test_a_download_that_fails_mid_body_leaves_nothing_under_its_final_name(
     assert outcome.status == "transient"
     assert "the body stalled" in outcome.reason
     assert [p for p in out.rglob("*") if not p.is_dir()] == []
+
+
+def test_a_body_longer_than_announced_is_cut_off_at_the_notices_size(tmp_path: Path) -> None:
+    """A server that never stops sending (no length, chunked for ever) is cut off once the
+    notice's size is passed, not written until the disk is full."""
+    out = tmp_path / "out"
+    chunk = b"4000\r\n" + b"x" * 0x4000 + b"\r\n"
+    endless = Reply([OK + b"Transfer-Encoding: chunked\r\n\r\n", Endless(chunk)])
+    with ScriptedServer(routes={"/data/x.bin": endless}) as server:
+        config = load("subscribe", None, overrides=[("directory", str(out))])
+        downloader = Downloader(config, Credentials())
+        notice = Notice(epoch_to_time(time.time()), server.url("/"), "data/x.bin", size=100_000)
+        try:
+            outcome = within(10, lambda: downloader.handle(notice, Placement(out, out / "x.bin")))
+        finally:
+            downloader.close()
+    assert outcome.status == "transient"
+    assert "more bytes than the notice announced: cut off" in outcome.reason
+    assert [p for p in out.rglob("*") if not p.is_dir()] == []
