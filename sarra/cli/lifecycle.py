@@ -1,5 +1,9 @@
 """The actions that run and manage instances: foreground, start, stop, restart, reload,
-status and sanity."""
+status and sanity.
+
+start, stop, restart and sanity act on each config named in turn (act_on_each): a config
+that fails is reported with its reason and the others are still done; the exit status says
+that one failed."""
 
 from __future__ import annotations
 
@@ -8,28 +12,114 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from sarra.broker import admin
+from sarra.broker.errors import BrokerError
 from sarra.cli.args import CommandLine
 from sarra.components import instances
 from sarra.components.run import run_instance
 from sarra.config import paths
-from sarra.config.credentials import Credentials
-from sarra.config.errors import ConfigError
-from sarra.config.loader import Config, load
+from sarra.config.credentials import Credentials, redact_text
+from sarra.config.errors import ConfigError, ConfigErrors
+from sarra.config.loader import Config, config_name, config_names, load
 from sarra.config.loader import resolve_config_path as resolve
 from sarra.flow.plugins import Plugins
 from sarra.observe import status as observe_status
 from sarra.observe import text
 
+Act = Callable[[str, str, CommandLine], None]
+"""What an action does to one config (component, config as named, command line): it prints
+what it did, and raises on failure (Failed, ConfigError, BrokerError, OSError, Refused)."""
+
+
+class Refused(Exception):
+    """An action refused for a reason the user can act on."""
+
+
+class Failed(Exception):
+    """An action that could not be done on a config; the message says why, in one line."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A config an action failed on: its exit status (2 for a config error, else 1)."""
+
+    component: str
+    name: str
+    status: int
+
+    @property
+    def label(self) -> str:
+        """component/config, as `sr status` names it."""
+        return f"{self.component}/{self.name}"
+
+
+def act_on_each(component: str, command: CommandLine, act: Act) -> list[Failure]:
+    """Do `act` on each config named, in turn: one that fails is reported on stderr (a line a
+    reason, `sr_<component> <config>: file:line: reason` for a config error) and never stops
+    the others. Returns the failures."""
+    failures = []
+    for ref in command.configs:
+        name = Path(ref).name.removesuffix(".conf")
+        try:
+            act(component, ref, command)
+            continue
+        except ConfigErrors as err:
+            reasons, status = [str(error) for error in err.errors], 2
+        except ConfigError as err:
+            reasons, status = [str(err)], 2
+        except (Failed, Refused, BrokerError, OSError) as err:
+            reasons, status = [str(err)], 1
+        for reason in reasons:
+            print(f"sr_{component} {name}: {redact_text(reason)}", file=sys.stderr)
+        failures.append(Failure(component, name, status))
+    return failures
+
+
+def _on_each(act: Act) -> Callable[[str, CommandLine], int]:
+    """The action on every config named (act_on_each); its exit status the worst of theirs."""
+
+    def action(component: str, command: CommandLine) -> int:
+        return max((f.status for f in act_on_each(component, command, act)), default=0)
+
+    return action
+
 
 def _loaded(component: str, ref: str, command: CommandLine) -> tuple[Path, Config]:
+    """A config read, with the plugins it names (a plugin that cannot load, or an unknown
+    option, is a config error); its warnings printed."""
     path = resolve(component, ref)
     config = load(component, path, overrides=command.overrides)
+    Plugins.load(config)
     for warning in config.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"sr_{component} {config.name}: warning: {redact_text(warning)}", file=sys.stderr)
     return path, config
+
+
+def named(component: str, ref: str) -> tuple[str, bool]:
+    """The name of a config named on the command line, and whether it is enabled. A disabled
+    config (<name>.conf.off) is named too, and so is a config whose file is gone while
+    instances of it still run: they can still be stopped, and looked at."""
+    try:
+        return config_name(resolve(component, ref)), True
+    except ConfigError:
+        name = ref.removesuffix(".conf")
+        disabled = paths.component_dir(component) / f"{name}.conf.off"
+        if disabled.is_file() or instances.running_pids(component, name):
+            return name, False
+        raise
+
+
+def every_config(component: str, action: str) -> list[str]:
+    """The configs an action with no config named acts on: every enabled config; for stop,
+    the disabled ones still running too (a config disabled by renaming its file)."""
+    names = config_names(component)
+    if action == "stop":
+        names += [name for name in config_names(component, disabled=True)
+                  if instances.running_pids(component, name)]  # fmt: skip
+    return names
 
 
 def _launcher(component: str, command: CommandLine, path: Path) -> Callable[[int], list[str]]:
@@ -51,38 +141,45 @@ def foreground(component: str, command: CommandLine) -> int:
     return run_instance(component, path, command.overrides, command.instance or 0)
 
 
-def start(component: str, command: CommandLine) -> int:
-    """Start the instances of each config not running yet."""
-    status = 0
-    for ref in command.configs:
+def _start(component: str, command: CommandLine, path: Path, config: Config) -> None:
+    count = max(1, config.instances)
+    problems = instances.start(component, config.name, count, _launcher(component, command, path))
+    for problem in problems:
+        print(f"sr_{component} {config.name}: {problem}", file=sys.stderr)
+    running = len(instances.running_pids(component, config.name))
+    if problems:
+        raise Failed(f"{running} of {count} instances running")
+    print(f"sr_{component} {config.name}: {running} of {count} instances running")
+
+
+def start_one(component: str, ref: str, command: CommandLine) -> None:
+    """Start the instances of a config not running yet."""
+    _start(component, command, *_loaded(component, ref, command))
+
+
+def stop_config(component: str, name: str) -> None:
+    """Stop every instance of a config, by name, and say so."""
+    stopped = instances.stop(component, name)
+    print(f"sr_{component} {name}: stopped" + (f" {len(stopped)} instances" if stopped else ""))
+
+
+def stop_one(component: str, ref: str, command: CommandLine) -> None:
+    """Stop every instance of a config (TERM, then KILL), a disabled config's too."""
+    stop_config(component, named(component, ref)[0])
+
+
+def restart_one(component: str, ref: str, command: CommandLine) -> None:
+    """Stop, then start; a config that cannot be read is not stopped."""
+    try:
         path, config = _loaded(component, ref, command)
-        Plugins.load(config)  # a plugin that cannot load, or an unknown option, stops here
-        count = max(1, config.instances)
-
-        problems = instances.start(
-            component, config.name, count, _launcher(component, command, path)
-        )
-        for problem in problems:
-            print(f"sr_{component} {config.name}: {problem}", file=sys.stderr)
-        running = len(instances.running_pids(component, config.name))
-        print(f"sr_{component} {config.name}: {running} of {count} instances running")
-        status = status or (1 if problems else 0)
-    return status
-
-
-def stop(component: str, command: CommandLine) -> int:
-    """Stop every instance of each config (TERM, then KILL)."""
-    for ref in command.configs:
-        name = resolve(component, ref).name.removesuffix(".conf")
-        stopped = instances.stop(component, name)
-        print(f"sr_{component} {name}: stopped" + (f" {len(stopped)} instances" if stopped else ""))
-    return 0
-
-
-def restart(component: str, command: CommandLine) -> int:
-    """Stop, then start."""
-    stop(component, command)
-    return start(component, command)
+    except ConfigError:
+        name = named(component, ref)[0]
+        if instances.running_pids(component, name):
+            print(f"sr_{component} {name}: not restarted: its running instances are left"
+                  " as they are", file=sys.stderr)  # fmt: skip
+        raise
+    stop_config(component, config.name)
+    _start(component, command, path, config)
 
 
 def reload(component: str, command: CommandLine) -> int:
@@ -94,22 +191,12 @@ def reload(component: str, command: CommandLine) -> int:
     return 0
 
 
-def _status_of(component: str, ref: str) -> tuple[str, str, bool]:
-    """(component, name, enabled) of a config named on the command line, disabled ones too."""
-    try:
-        return component, resolve(component, ref).name.removesuffix(".conf"), True
-    except ConfigError:
-        name = ref.removesuffix(".conf")
-        if (paths.component_dir(component) / f"{name}.conf.off").is_file():
-            return component, name, False
-        raise
-
-
 def status(component: str, command: CommandLine) -> int:
     """One line per config: its state (running, connecting, refused by the broker, crashed,
     stopped...), rates, lag, queue depth and last file (sarra.observe); non-zero when one
     needs a look."""
-    statuses = observe_status.collect([_status_of(component, ref) for ref in command.configs])
+    chosen = [(component, *named(component, ref)) for ref in command.configs]
+    statuses = observe_status.collect(chosen)
     for line in text.render(statuses, totals=False):
         print(line)
     return 1 if any(s.problems for s in statuses) else 0
@@ -132,37 +219,47 @@ def _hung(component: str, config: Config) -> list[instances.Instance]:
     return hung
 
 
-def sanity(component: str, command: CommandLine) -> int:
-    """Restart the missing instances of each config that was started, and those whose log has
+def sanity_one(component: str, ref: str, command: CommandLine) -> None:
+    """Restart the missing instances of a config that was started, and those whose log has
     been silent for longer than sanity_log_dead."""
-    for ref in command.configs:
-        path, config = _loaded(component, ref, command)
-        expected = instances.expected(component, config.name)
-        if not expected:
-            print(f"sr_{component} {config.name}: not started, left alone")
-            continue
-        hung = _hung(component, config)
-        for instance in hung:
-            print(f"sr_{component} {config.name}: instance {instance.number:02d} (pid"
-                  f" {instance.pid}) wrote no log line for too long: restarting it")  # fmt: skip
-            instances.stop_one(component, config.name, instance)
-        missing = [i.number for i in instances.instances(component, config.name)
-                   if not i.running and i.number <= expected]  # fmt: skip
-        if not missing:
-            print(f"sr_{component} {config.name}: all {expected} instances running")
-            continue
+    path, config = _loaded(component, ref, command)
+    expected = instances.expected(component, config.name)
+    if not expected:
+        print(f"sr_{component} {config.name}: not started, left alone")
+        return
+    hung = _hung(component, config)
+    for instance in hung:
+        print(f"sr_{component} {config.name}: instance {instance.number:02d} (pid"
+              f" {instance.pid}) wrote no log line for too long: restarting it")  # fmt: skip
+        instances.stop_one(component, config.name, instance)
+    missing = [i.number for i in instances.instances(component, config.name)
+               if not i.running and i.number <= expected]  # fmt: skip
+    if not missing:
+        print(f"sr_{component} {config.name}: all {expected} instances running")
+        return
+    launcher = _launcher(component, command, path)
+    problems = instances.start(component, config.name, expected, launcher)
+    restarted = " ".join(f"{n:02d}" for n in missing)
+    print(f"sr_{component} {config.name}: restarted missing instances {restarted}")
+    for problem in problems:
+        print(f"sr_{component} {config.name}: {problem}", file=sys.stderr)
+    if problems:
+        running = len(instances.running_pids(component, config.name))
+        raise Failed(f"{running} of {expected} instances running")
 
-        launcher = _launcher(component, command, path)
-        problems = instances.start(component, config.name, expected, launcher)
-        restarted = " ".join(f"{n:02d}" for n in missing)
-        print(f"sr_{component} {config.name}: restarted missing instances {restarted}")
-        for problem in problems:
-            print(f"sr_{component} {config.name}: {problem}", file=sys.stderr)
-    return 0
 
+start = _on_each(start_one)
+stop = _on_each(stop_one)
+restart = _on_each(restart_one)
+sanity = _on_each(sanity_one)
 
-class Refused(Exception):
-    """An action refused for a reason the user can act on."""
+PER_CONFIG: dict[str, Act] = {
+    "start": start_one,
+    "stop": stop_one,
+    "restart": restart_one,
+    "sanity": sanity_one,
+}
+"""The actions `sr` runs on every config, each on one config."""
 
 
 def _broker_action(

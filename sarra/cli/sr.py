@@ -8,7 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-from sarra.cli.actions import HANDLERS, examples_dir
+from sarra.cli import lifecycle
+from sarra.cli.actions import examples_dir
 from sarra.cli.args import CommandLine
 from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_text
@@ -91,19 +92,22 @@ def list_all() -> int:
 
 
 def every_config(action: str) -> int:
-    """Run a life-cycle action on every enabled config of every component."""
-    status = 0
+    """Run a life-cycle action on every enabled config of every component (stop: on the
+    disabled ones still running too); a config that fails never holds back the others. Ends
+    with a line that counts them and names those that failed; 1 when one did."""
+    done, failures = 0, []
     for component in COMPONENTS:
-        names = config_names(component)
-        if not names:
-            continue
+        names = lifecycle.every_config(component, action)
         command = CommandLine(action=action, configs=names)
-        try:
-            status = max(status, HANDLERS[action](component, command))
-        except ConfigError as err:
-            print(f"sr_{component}: {redact_text(str(err))}", file=sys.stderr)
-            status = max(status, 1)
-    return status
+        failed = lifecycle.act_on_each(component, command, lifecycle.PER_CONFIG[action])
+        done += len(names) - len(failed)
+        failures += failed
+    if not failures:
+        print(f"sr {action}: {done} configs done")
+        return 0
+    named = ", ".join(failure.label for failure in failures)
+    print(f"sr {action}: {done} configs done, {len(failures)} failed: {named}", file=sys.stderr)
+    return 1
 
 
 def status(words: list[str]) -> int:
