@@ -272,6 +272,7 @@ def help_(component: str, command: CommandLine) -> int:
     if component == "post":
         print("       sr_post [options] [-p] path ...   (announce once, then exit)")
         print("       sr_post [options] -pipe < paths   (one path a line)")
+    print(f"       sr_{component} --version")
     print()
     print("actions:")
     for action, text in ACTIONS.items():

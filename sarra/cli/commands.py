@@ -59,7 +59,7 @@ def _component(
     return Command(
         name=name,
         summary=summary,
-        synopsis=(f"{name} [options] action [config ...]", *synopsis),
+        synopsis=(f"{name} [options] action [config ...]", *synopsis, f"{name} --version"),
         description=description,
         component=component,
         examples=examples,
@@ -142,6 +142,7 @@ COMMANDS: tuple[Command, ...] = (
             "sr observe [--bind ADDR] [--port N]",
             "sr check [--examples]",
             "sr list",
+            "sr --version",
         ),
         description="""\
 `sr` runs the same life-cycle action for every enabled config of every component

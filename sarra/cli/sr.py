@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from sarra.cli import lifecycle
+from sarra.cli import lifecycle, version
 from sarra.cli.actions import examples_dir
 from sarra.cli.args import CommandLine
 from sarra.config import paths
@@ -21,6 +21,7 @@ from sarra.observe import status as observe_status
 from sarra.observe import text
 
 USAGE = """usage: sr action
+       sr --version, sr --help
 actions:
   check [--examples]   read every config (or every shipped example) and report errors
   list                 list every config of every component
@@ -148,10 +149,16 @@ def observe_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run `sr action`; returns the exit status."""
     args = sys.argv[1:] if argv is None else argv
-    if not args or args[0] in ("-h", "--help", "help"):
+    if "--version" in args:
+        print(version.line())
+        return 0
+    if not args:
         print(USAGE)
-        return 0 if args else 2
+        return 2
     action, rest = args[0], args[1:]
+    if action == "help" or (action != "observe" and {"-h", "--help"} & set(args)):
+        print(USAGE)
+        return 0
     if action == "check" and rest in ([], ["--examples"]):
         return check(examples=bool(rest))
     if action == "list" and not rest:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
+
+from sarra.cli import commands
 
 BIN = Path(sys.executable).parent
 SECRET = "Sup3r-s3cret"
@@ -187,3 +190,19 @@ def test_sr_check_reports_faulty_user_configs(feed: Path, sarra_home: Path) -> N
 
 def test_sr_post_help_shows_the_path_form() -> None:
     assert "sr_post [options] [-p] path ..." in run("sr_post", "help").stdout
+
+
+@pytest.mark.parametrize("name", [command.name for command in commands.COMMANDS])
+def test_every_command_says_its_version_and_helps(name: str) -> None:
+    """--version prints the installed package's version; --help and -h exit 0."""
+    version = run(name, "--version")
+    assert (version.returncode, version.stdout) == (0, f"sarra {metadata.version('sarra')}\n")
+    for word in ("--help", "-h"):
+        helped = run(name, word)
+        assert helped.returncode == 0, helped.stderr
+        assert "usage: " in helped.stdout and not helped.stderr
+
+
+def test_sr_help_after_an_action_exits_0() -> None:
+    helped = run("sr", "start", "--help")
+    assert helped.returncode == 0 and helped.stdout.startswith("usage: sr action")
