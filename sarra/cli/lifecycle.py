@@ -33,9 +33,15 @@ from sarra.flow.plugins import Plugins
 from sarra.observe import status as observe_status
 from sarra.observe import text
 
-Finish = Callable[[], None]
-"""The end of an action on one config, once its instances had time to start or stop: it waits
-for them, prints what was done, and raises on failure."""
+
+@dataclass(frozen=True)
+class Finish:
+    """The end of an action on one config, left for later: `finish` waits for its `processes`
+    instances to start (or stop), prints what was done, and raises on failure."""
+
+    finish: Callable[[], None]
+    processes: int
+
 
 Act = Callable[[str, str, CommandLine], Finish | None]
 """What an action does to one config (component, config as named, command line): it starts
@@ -43,8 +49,8 @@ the work and returns what finishes it, if anything is left; it raises on failure
 ConfigError, BrokerError, OSError, Refused)."""
 
 OVERLAP = 2 * (os.cpu_count() or 1)
-"""Configs whose instances may be starting or stopping at once (starting is mostly the CPU of
-the new processes' Python, stopping mostly waiting)."""
+"""Instances that may be starting or stopping at once, over several configs (starting is
+mostly the CPU of the new processes' Python, stopping mostly waiting)."""
 
 
 class Refused(Exception):
@@ -70,9 +76,10 @@ class Failure:
 
 
 def act_on_each(component: str, command: CommandLine, act: Act) -> list[Failure]:
-    """Do `act` on each config named, in turn, finishing each (Finish) once OVERLAP more were
-    begun: one that fails is reported on stderr (a line a reason, `sr_<component> <config>:
-    file:line: reason` for a config error) and never stops the others. Returns the failures."""
+    """Do `act` on each config named, in turn, finishing the oldest ones (Finish) while more
+    than OVERLAP instances are left to start or stop: one that fails is reported on stderr (a
+    line a reason, `sr_<component> <config>: file:line: reason` for a config error) and never
+    stops the others. Returns the failures."""
     failures: list[Failure] = []
     unfinished: deque[tuple[str, Finish]] = deque()
 
@@ -93,12 +100,16 @@ def act_on_each(component: str, command: CommandLine, act: Act) -> list[Failure]
             print(f"sr_{component} {name}: {redact_text(reason)}", file=sys.stderr)
         failures.append(Failure(component, name, status))
 
+    def finish_oldest() -> None:
+        name, left = unfinished.popleft()
+        attempt(name, left.finish)
+
     for ref in command.configs:
         attempt(Path(ref).name.removesuffix(".conf"), lambda ref=ref: act(component, ref, command))
-        while len(unfinished) > OVERLAP:
-            attempt(*unfinished.popleft())
+        while len(unfinished) > 1 and sum(f.processes for _, f in unfinished) > OVERLAP:
+            finish_oldest()
     while unfinished:
-        attempt(*unfinished.popleft())
+        finish_oldest()
     return failures
 
 
@@ -180,7 +191,7 @@ def _start(component: str, command: CommandLine, path: Path, config: Config) -> 
             raise Failed(f"{running} of {count} instances running")
         print(f"sr_{component} {config.name}: {running} of {count} instances running")
 
-    return finish
+    return Finish(finish, len(started))
 
 
 def start_one(component: str, ref: str, command: CommandLine) -> Finish:
@@ -197,12 +208,12 @@ def _stopping(component: str, name: str) -> Finish:
         stopped = instances.await_stopped(component, name, found)
         print(f"sr_{component} {name}: stopped" + (f" {len(stopped)} instances" if stopped else ""))
 
-    return finish
+    return Finish(finish, sum(1 for instance in found if instance.running))
 
 
 def stop_config(component: str, name: str) -> None:
     """Stop every instance of a config, by name, and say so."""
-    _stopping(component, name)()
+    _stopping(component, name).finish()
 
 
 def stop_one(component: str, ref: str, command: CommandLine) -> Finish:
@@ -292,7 +303,7 @@ def sanity_one(component: str, ref: str, command: CommandLine) -> Finish | None:
             running = len(instances.running_pids(component, config.name))
             raise Failed(f"{running} of {expected} instances running")
 
-    return finish
+    return Finish(finish, len(started))
 
 
 start = _on_each(start_one)
