@@ -1,6 +1,7 @@
 """do_get accel_cp (file: URLs): copy files of accel_cp_threshold (default 1M) or more with
 the `cp` command (accel_cp_command, default `cp --preserve=timestamps`); smaller ones are
-left to the built-in copy. Only files below base_dir are copied, as the built-in copy does."""
+left to the built-in copy. Only files below base_dir are copied, as the built-in copy does.
+accel_cp_protocol: the schemes it serves (default file)."""
 
 import os
 import shlex
@@ -11,12 +12,15 @@ class AccelCp:
     def __init__(self, parent):
         parent.declare_option("accel_cp_threshold")
         parent.declare_option("accel_cp_command")
+        parent.declare_option("accel_cp_protocol")
+        protocols = getattr(parent, "accel_cp_protocol", ["file"])
+        self.schemes = [w for v in protocols for w in v.replace(",", " ").split()]
         self.threshold = parent.chunksize_from_str(getattr(parent, "accel_cp_threshold", ["1M"])[0])
         command = getattr(parent, "accel_cp_command", ["cp --preserve=timestamps"])[0]
         self.command = shlex.split(command)
 
     def registered_as(self):
-        return ["file"]
+        return self.schemes
 
     def do_get(self, parent):
         msg = parent.msg

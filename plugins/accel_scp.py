@@ -1,6 +1,7 @@
 """do_get accel_scp (sftp, scp): download files of accel_scp_threshold (default 1M) or more
 with scp (accel_scp_command, default `scp -q -B`: batch mode, keys or agent only, as
-~/.ssh/config says); smaller ones are left to the built-in sftp."""
+~/.ssh/config says); smaller ones are left to the built-in sftp. accel_scp_protocol: the
+schemes it serves (default sftp,scp)."""
 
 import os
 import shlex
@@ -11,13 +12,16 @@ class AccelScp:
     def __init__(self, parent):
         parent.declare_option("accel_scp_threshold")
         parent.declare_option("accel_scp_command")
+        parent.declare_option("accel_scp_protocol")
+        protocols = getattr(parent, "accel_scp_protocol", ["sftp", "scp"])
+        self.schemes = [w for v in protocols for w in v.replace(",", " ").split()]
         self.threshold = parent.chunksize_from_str(
             getattr(parent, "accel_scp_threshold", ["1M"])[0]
         )
         self.command = shlex.split(getattr(parent, "accel_scp_command", ["scp -q -B"])[0])
 
     def registered_as(self):
-        return ["sftp", "scp"]
+        return self.schemes
 
     def do_get(self, parent):
         msg = parent.msg

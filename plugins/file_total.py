@@ -1,5 +1,6 @@
 """on_file file_total: count the files received and their bytes since the start; every
-file_total_interval (default 5s) log the totals and the mean rates."""
+file_total_interval (default 5s) log the totals and the mean rates, with a warning when the
+last file was published more than file_total_maxlag (default 60s) earlier."""
 
 import os
 import threading
@@ -9,7 +10,9 @@ import time
 class FileTotal:
     def __init__(self, parent):
         parent.declare_option("file_total_interval")
+        parent.declare_option("file_total_maxlag")
         self.interval = parent.duration_from_str(getattr(parent, "file_total_interval", ["5"])[0])
+        self.maxlag = parent.duration_from_str(getattr(parent, "file_total_maxlag", ["60"])[0])
         self.started = self.last = time.monotonic()
         self.files = 0
         self.bytes = 0
@@ -31,6 +34,9 @@ class FileTotal:
             files, total = self.files, self.bytes
         parent.logger.info("file_total: %d files, %d bytes received; %.2f files/s, %.1f bytes/s",
                            files, total, files / seconds, total / seconds)  # fmt: skip
+        lag = parent.msg.get_elapse()
+        if lag > self.maxlag:
+            parent.logger.warning("file_total: excessive lag: files published %.1fs ago", lag)
         return True
 
 

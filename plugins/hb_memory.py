@@ -1,11 +1,15 @@
-"""hb_memory (on_heartbeat): restart the instance when its resident memory grows too much.
+"""hb_memory (on_heartbeat): log the instance's memory at each heartbeat, and restart it when
+its resident memory grows too much.
 
 The limit is hb_memory_max when set, else hb_memory_multiplier (3) times the memory measured
 once hb_memory_baseline_file (100) notices were received (or as many heartbeats passed, for
-components that receive none). A restart stops the instance and starts it afresh.
+components that receive none). A restart stops the instance and starts it afresh. The figures
+come from /proc (no library needed) and are written for people (humanize).
 """
 
 import os
+
+import humanize
 
 
 def resident_bytes():
@@ -25,16 +29,20 @@ class HbMemory:
     def on_heartbeat(self, parent):
         self.heartbeats += 1
         rss = resident_bytes()
+        size = humanize.naturalsize(rss, binary=True)
         if self.limit is None:
-            if self._items(parent) >= parent.hb_memory_baseline_file:
-                self.limit = int(rss * parent.hb_memory_multiplier)
-                parent.logger.info("hb_memory: baseline %d KiB, restart above %d KiB",
-                                   rss // 1024, self.limit // 1024)  # fmt: skip
-            return True
+            items = self._items(parent)
+            if items < parent.hb_memory_baseline_file:
+                parent.logger.info("hb_memory: resident %s; %d of %d items before the baseline",
+                                   size, items, parent.hb_memory_baseline_file)  # fmt: skip
+                return True
+            self.limit = int(rss * parent.hb_memory_multiplier)
+        limit = humanize.naturalsize(self.limit, binary=True)
         if rss > self.limit:
-            parent.logger.warning("hb_memory: resident %d KiB, more than %d KiB: restarting",
-                                  rss // 1024, self.limit // 1024)  # fmt: skip
+            parent.logger.warning("hb_memory: resident %s, more than %s: restarting", size, limit)
             parent.restart_instance()
+        else:
+            parent.logger.info("hb_memory: resident %s; restart above %s", size, limit)
         return True
 
 

@@ -1,7 +1,8 @@
 """on_message msg_sundew_pxroute: route WMO bulletins with a Sundew routing table.
 
-Options: pxrouting <file> (the table) and pxclient <name[,name...]> (the clients this config
-feeds). The table has one entry a line (# starts a comment):
+Options: msg_pxrouting <file> (the table) and msg_pxclient <name[,name...]> (the clients this
+config feeds), also written pxrouting and pxclient. The table has one entry a line (# starts
+a comment):
 
     clientAlias <alias> <client>[,<client>...]
     key <TTAAii_CCCC> <client or alias>[,...] [priority]
@@ -15,12 +16,14 @@ import os
 
 class SundewPxRoute:
     def __init__(self, parent):
-        parent.declare_option("pxrouting")
-        parent.declare_option("pxclient")
-        if not hasattr(parent, "pxrouting") or not hasattr(parent, "pxclient"):
-            raise ValueError("msg_sundew_pxroute needs the options pxrouting and pxclient")
-        self.clients = {c.strip() for c in ",".join(parent.pxclient).split(",") if c.strip()}
-        self.routes = self._read(parent.pxrouting[0])
+        for name in ("msg_pxrouting", "msg_pxclient", "pxrouting", "pxclient"):
+            parent.declare_option(name)
+        routing = getattr(parent, "msg_pxrouting", None) or getattr(parent, "pxrouting", None)
+        clients = getattr(parent, "msg_pxclient", None) or getattr(parent, "pxclient", None)
+        if not routing or not clients:
+            raise ValueError("msg_sundew_pxroute needs the options msg_pxrouting and msg_pxclient")
+        self.clients = {c.strip() for c in ",".join(clients).split(",") if c.strip()}
+        self.routes = self._read(routing[0])
 
     @staticmethod
     def _read(path):

@@ -14,6 +14,7 @@ from pathlib import Path
 from sarra.broker.errors import BrokerError
 from sarra.cli import lifecycle
 from sarra.cli.args import ACTIONS, CommandLine
+from sarra.compat import plugins
 from sarra.components.instances import running_pids
 from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_text
@@ -27,7 +28,6 @@ from sarra.config.loader import (
 )
 from sarra.config.options import GROUPS, OPTIONS, find
 from sarra.config.show import format_value, render
-from sarra.flow import plugins
 
 ActionError = lifecycle.Refused
 
@@ -177,13 +177,14 @@ def disable(component: str, command: CommandLine) -> int:
 
 
 def list_(component: str, command: CommandLine) -> int:
-    """List examples, general files, configs and the log directory; or plugins; or one file."""
+    """List examples, general files, configs and the log directory; or plugins; or print the
+    files named, passwords and tokens redacted (as show does)."""
     if command.configs == ["plugins"]:
         _list_plugins()
         return 0
     if command.configs:
         for ref in command.configs:
-            sys.stdout.write(_listable(component, ref).read_text(encoding="utf-8"))
+            sys.stdout.write(redact_text(_listable(component, ref).read_text(encoding="utf-8")))
         return 0
     examples = sorted((examples_dir() / component).glob("*.conf"))
     print(f"Shipped examples (add one with: sr_{component} add <name>):")

@@ -1,8 +1,10 @@
 """Command lines of the sr_<component> commands: `[options] action [config ...]`.
 
 Options are the config options, written -name or --name (aliases too); a flag takes a value
-only when the next word is a boolean word. The old order `config action` is accepted with a
-warning, as the established tools did.
+only when the next word is a boolean word. `-c`, `--config` or `-config` name the config, as
+in v2 (`sr_subscribe -c my.conf start`). The old order `config action` is accepted with a
+warning, as the established tools did. The actions of ALL_CONFIGS_ACTIONS given no config act
+on every config of the component, as v2's did.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ ACTIONS: dict[str, str] = {
     "add": "copy a config (a path or a shipped example) into ~/.config/sarra/<component>/",
     "remove": "delete a config and its local state",
     "edit": "open a config in $EDITOR, then check it",
-    "list": "list examples, configs and logs; `list plugins`; `list <name>` prints one",
+    "list": "list examples, configs and logs; `list plugins`; `list <name>` prints one, passwords"
+    " redacted",
     "log": "follow the log of a config's instance (or show the end of each)",
     "enable": "enable a disabled config",
     "disable": "disable a config (stopping it if it runs): start and sanity leave it alone",
@@ -37,6 +40,10 @@ ACTIONS: dict[str, str] = {
 }
 
 NO_CONFIG_ACTIONS = frozenset({"list", "help"})
+ALL_CONFIGS_ACTIONS = frozenset({"start", "stop", "restart", "status", "sanity"})
+"""Actions that, given no config, act on every enabled config of the component."""
+CONFIG_WORDS = frozenset({"c", "config"})
+"""-c, --config, -config: the word after it is the config (not the include option)."""
 
 
 class UsageError(Exception):
@@ -56,23 +63,31 @@ class CommandLine:
     """The option words as given (without --no), to pass on to instances."""
 
 
+@dataclass
+class Words:
+    """A command line split: options as (name, value) pairs, the other words, the option words
+    as given, the --no instance number and the configs named by -c."""
+
+    overrides: list[tuple[str, str | None]] = field(default_factory=list)
+    positionals: list[str] = field(default_factory=list)
+    option_words: list[str] = field(default_factory=list)
+    instance: int | None = None
+    configs: list[str] = field(default_factory=list)
+
+
 def parse(argv: list[str]) -> CommandLine:
     """Split a command line into options, the action and config names."""
-    overrides, positionals, option_words, instance = split(argv)
-    command = _command(positionals, overrides, instance)
-    command.option_words = option_words
+    words = split(argv)
+    command = _command(words.positionals, words.overrides, words.instance, words.configs)
+    command.option_words = words.option_words
     return command
 
 
-def split(
-    argv: list[str],
-) -> tuple[list[tuple[str, str | None]], list[str], list[str], int | None]:
-    """The options (as (name, value) pairs), the other words, the option words as given and
-    the --no instance number of a command line."""
-    overrides: list[tuple[str, str | None]] = []
-    positionals: list[str] = []
-    option_words: list[str] = []
-    instance: int | None = None
+def split(argv: list[str]) -> Words:
+    """The parts of a command line (see Words)."""
+    split_words = Words()
+    overrides, positionals = split_words.overrides, split_words.positionals
+    option_words = split_words.option_words
     words = list(argv)
     while words:
         remaining = len(words)
@@ -88,13 +103,16 @@ def split(
             positionals.insert(0, "help")
             continue
         if name == "no":
-            instance = _instance_number(inline if has_value else _take(words, word))
+            split_words.instance = _instance_number(inline if has_value else _take(words, word))
+            continue
+        if name in CONFIG_WORDS:
+            split_words.configs.append(inline if has_value else _take(words, word))
             continue
         overrides.append(_option(name, word, has_value, inline, words))
         consumed = remaining - len(words)
         start = len(argv) - remaining
         option_words.extend(argv[start : start + consumed])
-    return overrides, positionals, option_words, instance
+    return split_words
 
 
 def _option(
@@ -115,18 +133,22 @@ def _option(
 
 
 def _command(
-    positionals: list[str], overrides: list[tuple[str, str | None]], instance: int | None
+    positionals: list[str],
+    overrides: list[tuple[str, str | None]],
+    instance: int | None,
+    named: list[str],
 ) -> CommandLine:
     if not positionals:
         raise UsageError("no action given")
     warnings: list[str] = []
     action, *configs = positionals
+    configs = [*named, *configs]
     if action not in ACTIONS and configs and configs[0] in ACTIONS:
         warnings.append(f"old order '{action} {configs[0]}': write '{configs[0]} {action}'")
         action, configs = configs[0], [action, *configs[1:]]
     if action not in ACTIONS:
         raise UsageError(f"unknown action {action!r}; actions: {', '.join(ACTIONS)}")
-    if not configs and action not in NO_CONFIG_ACTIONS:
+    if not configs and action not in NO_CONFIG_ACTIONS | ALL_CONFIGS_ACTIONS:
         raise UsageError(f"{action} needs a config name")
     return CommandLine(action, configs, overrides, instance, warnings)
 

@@ -69,9 +69,14 @@ def _component(
 
 COMMON = """\
 Each config is a file `~/.config/sarra/<component>/<name>.conf`, named without its directory
-and `.conf` on the command line; a path to a file elsewhere works too. Options given on the
-command line as `--name value` (or `-alias value`) override those of the files. The config
-language is described in sr_config(5) and every option in sarra-options(7).
+and `.conf` on the command line (or after `-c`, `--config`, `-config`, as v2 had it); a path to
+a file elsewhere works too. `start`, `stop`, `restart`, `status` and `sanity` given no config
+act on every enabled config of the component; `-no N` with `start`, `stop` or `restart` acts
+on instance N alone (`start` runs it in the command's own process). Options given on the
+command line as `--name value` (or `-alias value`) override those of the files; `-debug`
+logs each notice's fate and each transfer step. The config language is described in
+sr_config(5) and every option in sarra-options(7); v2's command lines and options, with what
+each does here, in v2-compat.md.
 """
 
 FILES = """\

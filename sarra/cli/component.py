@@ -1,5 +1,6 @@
-"""The sr_<component> commands: parse the command line, run the action, report user mistakes
-as one clear line each (never a traceback)."""
+"""The sr_<component> commands: parse the command line, run the action (on the configs and
+instances v2's habits pick, sarra.cli.habits), report user mistakes as one clear line each
+(never a traceback)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 import sys
 
 from sarra.broker.errors import BrokerError
-from sarra.cli import post, version
+from sarra.cli import habits, post, version
 from sarra.cli.actions import HANDLERS, ActionError
 from sarra.cli.args import UsageError, parse
 from sarra.config.credentials import redact_text
@@ -31,7 +32,10 @@ def main(component: str, argv: list[str] | None = None) -> int:
         command = parse(words)
         for warning in command.warnings:
             print(f"{program}: warning: {warning}", file=sys.stderr)
-        return HANDLERS[command.action](component, command)
+        if command.instance is not None and command.action in habits.ONE_INSTANCE_ACTIONS:
+            return habits.one_instance(component, command)
+        every = habits.with_every_config(component, command)
+        return HANDLERS[command.action](component, every) if every is not None else 0
     except UsageError as err:
         print(f"{program}: {err}\nusage: {program} [options] action [config ...]"
               f"  (see: {program} help)", file=sys.stderr)  # fmt: skip

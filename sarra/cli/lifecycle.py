@@ -22,6 +22,7 @@ from pathlib import Path
 from sarra.broker import admin
 from sarra.broker.errors import BrokerError
 from sarra.cli.args import CommandLine
+from sarra.compat.plugins import Plugins
 from sarra.components import instances
 from sarra.components.run import run_instance
 from sarra.config import paths
@@ -29,7 +30,6 @@ from sarra.config.credentials import Credentials, redact_text
 from sarra.config.errors import ConfigError, ConfigErrors
 from sarra.config.loader import Config, config_name, config_names, load
 from sarra.config.loader import resolve_config_path as resolve
-from sarra.flow.plugins import Plugins
 from sarra.observe import status as observe_status
 from sarra.observe import text
 

@@ -1,7 +1,7 @@
-"""sr_post's own command line: `sr_post [options] [-p path ...] [path ...]` posts the paths
-once and exits, as the established tool did; `-pipe` reads more paths from standard input, one
-a line. With a `vip` that is not on this host it posts nothing (the host that holds it posts).
-With an action word (`sr_post start config`), it is the command line of every
+"""sr_post's own command line: `sr_post [options] [-c config] [-p path ...] [path ...]` posts
+the paths once and exits, as the established tool did; `-pipe` reads more paths from standard
+input, one a line. With a `vip` that is not on this host it posts nothing (the host that holds
+it posts). With an action word (`sr_post start config`), it is the command line of every
 component (sarra.cli.args)."""
 
 from __future__ import annotations
@@ -14,20 +14,27 @@ from sarra.components.logs import setup_logging
 from sarra.components.post import post_once
 from sarra.config import paths
 from sarra.config.credentials import Credentials
-from sarra.config.loader import load
+from sarra.config.loader import load, resolve_config_path
 from sarra.flow import vip
 
 
 def wants_action(argv: list[str]) -> bool:
     """Whether a command line names an action (either word order) rather than paths."""
-    _, words, _, _ = split(argv)
+    words = split(argv).positionals
     return bool(words) and (words[0] in ACTIONS or (len(words) > 1 and words[1] in ACTIONS))
 
 
 def main(argv: list[str]) -> int:
-    """Post the paths a command line names; the exit status (see post_once)."""
-    overrides, words, _, _ = split(argv)
-    config = load("post", None, overrides=[*overrides, *(("path", word) for word in words)])
+    """Post the paths a command line names, with the config -c names if any; the exit status
+    (see post_once)."""
+    words = split(argv)
+    path = None
+    if words.configs:
+        if len(words.configs) > 1:
+            raise UsageError("name one config (-c) to post with")
+        path = resolve_config_path("post", words.configs[0])
+    paths_given = (("path", word) for word in words.positionals)
+    config = load("post", path, overrides=[*words.overrides, *paths_given])
     if not config.path and not config.pipe:
         raise UsageError(
             "nothing to post: name files or directories (sr_post [options] -p path ...),"

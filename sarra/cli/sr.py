@@ -11,12 +11,12 @@ from pathlib import Path
 from sarra.cli import lifecycle, version
 from sarra.cli.actions import examples_dir
 from sarra.cli.args import CommandLine
+from sarra.compat.plugins import Plugins
 from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_text
 from sarra.config.errors import ConfigError, ConfigErrors
 from sarra.config.loader import config_names, load
 from sarra.config.options import COMPONENTS
-from sarra.flow.plugins import Plugins
 from sarra.observe import status as observe_status
 from sarra.observe import text
 

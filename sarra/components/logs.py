@@ -1,13 +1,15 @@
 """Logging of an instance: to the terminal in the foreground, else to its own file, rotated
-daily (logrotate_interval) keeping `logrotate` files, mode chmod_log; passwords redacted.
-sr_post and sr_poll in the foreground on a terminal show progress there, and write their log
-file too (sarra.components.terminal)."""
+daily (logrotate_interval) keeping `logrotate` files, mode chmod_log; passwords redacted, and
+every record made printable and bounded (OneLineFilter): notices are untrusted input, and their
+paths and names reach log lines. sr_post and sr_poll in the foreground on a terminal show
+progress there, and write their log file too (sarra.components.terminal)."""
 
 from __future__ import annotations
 
 import logging
 import logging.handlers
 import os
+import re
 import sys
 
 from sarra.components import terminal
@@ -19,6 +21,60 @@ FORMAT = "%(asctime)s [%(levelname)s] %(message)s"
 
 LONG_WORK = frozenset({"post", "poll"})
 """Components whose work in the foreground shows progress on a terminal."""
+
+LONG_WORD = 200
+"""Longest run of non-space characters a log line keeps whole: a longer one (a hostile path,
+most likely) keeps its first 100 and last 60 characters, and says its length."""
+
+LONG_MESSAGE = 2000
+"""Longest message a log line keeps whole (a traceback is bounded line by line)."""
+
+_LONG_WORD = re.compile(rf"\S{{{LONG_WORD + 1},}}")
+
+
+def printable(text: str) -> str:
+    """`text` with every character that is not printable (controls, newlines, lone surrogates)
+    escaped as Python writes it: `\\n`, `\\x1b`, `\\udcff`."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def bounded(text: str) -> str:
+    """`text` with each run of more than LONG_WORD non-space characters cut in its middle, and
+    cut itself after LONG_MESSAGE characters; each cut says how long the whole was."""
+    if len(text) > LONG_WORD:
+        text = _LONG_WORD.sub(_cut_word, text)
+    if len(text) > LONG_MESSAGE:
+        text = f"{text[:LONG_MESSAGE]}...({len(text)} characters)"
+    return text
+
+
+def _cut_word(match: re.Match[str]) -> str:
+    word = match[0]
+    return f"{word[:100]}...({len(word)} characters)...{word[-60:]}"
+
+
+class OneLineFilter(logging.Filter):
+    """Makes each record's message one printable line of bounded size (see printable and
+    bounded), and its traceback printable and bounded line by line: no byte of a notice can
+    break a log line, fail the handler or fill the disk."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed logging call: keep its pieces
+            message = f"{record.msg!s} {record.args!r}"
+        if len(message) > LONG_WORD or not message.isprintable():
+            message = bounded(printable(message))
+        record.msg, record.args = message, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            lines = record.exc_text.splitlines()
+            record.exc_text = "\n".join(bounded(printable(line)) for line in lines)
+        return True
+
 
 _LEVELS = {
     "critical": logging.CRITICAL,
@@ -72,6 +128,7 @@ def setup_logging(config: Config, instance: int) -> logging.Logger:
     for handler in _handlers(config, instance):
         handler.setFormatter(logging.Formatter(FORMAT))
         handler.addFilter(RedactingFilter())
+        handler.addFilter(OneLineFilter())
         root.addHandler(handler)
     root.setLevel(logging.DEBUG if config.debug else _LEVELS[config.loglevel])
     # pika's own warnings repeat, with internal reprs, what the broker layer says clearly

@@ -36,6 +36,7 @@ import humanize
 
 from sarra.broker import plan
 from sarra.broker.publisher import Confirmation
+from sarra.compat.plugins import PluginFailed, Plugins
 from sarra.components import terminal
 from sarra.components.progress import Counts, Progress, plural, summary
 from sarra.config import paths
@@ -45,8 +46,8 @@ from sarra.config.loader import Config
 from sarra.config.masks import Mask, is_accepted
 from sarra.config.variables import UnknownVariable, expand, notice_lookup
 from sarra.flow import vip
+from sarra.flow.faults import Faults
 from sarra.flow.metrics import Metrics
-from sarra.flow.plugins import PluginFailed, Plugins
 from sarra.flow.poll_state import SeenFiles, Signature, load_seen, save_seen, state_file
 from sarra.flow.publish import NoticePublisher
 from sarra.flow.recorder import Recorder
@@ -136,6 +137,7 @@ class Poll:
         self.config = config
         self.number = number
         self.stop = stop
+        self.faults = Faults(logger)
         self.credentials = Credentials.load(paths.credentials_file())
         self.plugins = Plugins.load(config, number, stop) or None
         try:  # a backend is made without connecting: this checks the scheme and port only
@@ -383,9 +385,11 @@ class Poll:
             now = time.monotonic()
             if polled.error_logged is None or now - polled.error_logged >= ERROR_REPEAT:
                 polled.error_logged = now
-                reason = err.reason if isinstance(err, TransferError) else repr(err)
-                logger.error("cannot list %s: %s (logged again in an hour if it persists)",
-                             url, reason, exc_info=not isinstance(err, TransferError))  # fmt: skip
+                again = "logged again in an hour if it persists"
+                if isinstance(err, TransferError):
+                    logger.error("cannot list %s: %s (%s)", url, err.reason, again)
+                else:
+                    self.faults.log(err, "cannot list %s (%s)", url, again)
             return None
         self.figures.directories += 1
         self.figures.listed += sum(1 for entry in entries if not entry.is_dir)

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from sarra.broker import plan
 from sarra.broker.errors import PublishError
 from sarra.broker.publisher import Confirmation, Message
+from sarra.compat.plugins import PluginFailed, Plugins
 from sarra.components import terminal
 from sarra.components.post_reader import (
     Outcome,
@@ -41,7 +42,6 @@ from sarra.config.errors import ConfigError
 from sarra.config.loader import Config
 from sarra.flow.announce import Announcer, walk
 from sarra.flow.metrics import Metrics
-from sarra.flow.plugins import PluginFailed, Plugins
 from sarra.flow.publish import NoticePublisher
 from sarra.flow.recorder import Recorder
 from sarra.message.errors import MalformedNotice, NotEncodable

@@ -24,12 +24,13 @@ from pathlib import Path
 from types import FrameType
 
 from sarra.broker.errors import BrokerError
+from sarra.compat import plugins
 from sarra.components.instances import remove_pid, write_pid
 from sarra.components.logs import setup_logging
 from sarra.config import paths
 from sarra.config.errors import ConfigError
 from sarra.config.loader import Config, load
-from sarra.flow import metrics, plugins, vip
+from sarra.flow import metrics, vip
 
 logger = logging.getLogger(__name__)
 

@@ -50,6 +50,7 @@ from sarra.config.credentials import Credentials
 from sarra.config.errors import ConfigError
 from sarra.config.loader import Config
 from sarra.flow.announce import walk
+from sarra.flow.faults import Faults
 from sarra.flow.inflight import Inflight
 
 logger = logging.getLogger("sarra.watch")
@@ -119,6 +120,7 @@ class Watch:
         self.config = config
         self.number = number
         self.stop = stop
+        self.faults = Faults(logger)
         self.wanted = frozenset(config.events.split("|"))
         self.inflight = Inflight(config.inflight)
         self.age = _seconds(config.inflight)
@@ -208,8 +210,8 @@ class Watch:
         for _ in range(BATCH):
             try:
                 self._handle(event)
-            except Exception:
-                logger.exception("event not handled: %s", event)
+            except Exception as err:  # a defect: the watch goes on
+                self.faults.log(err, "event not handled: %s", event)
             try:
                 event = events.get_nowait()
             except queue.Empty:

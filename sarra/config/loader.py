@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from sarra.config import paths, types
 from sarra.config.errors import ConfigError, ConfigErrors, Where
-from sarra.config.masks import Mask
+from sarra.config.masks import Mask, check_filename_keyword
 from sarra.config.options import (
     COMPONENTS,
     OPTIONS,
@@ -277,6 +277,8 @@ class _Reader:
         if len(words) > 2:
             raise ValueError("takes a pattern and at most one file-name keyword")
         pattern = words[0]
+        if len(words) > 1:
+            check_filename_keyword(words[1])
         values = self.config.values
         return Mask(
             pattern=pattern,
@@ -434,6 +436,8 @@ def _validate(name: str, value: Any) -> Any:
     elif name == "vip":
         for address in value:
             types.parse_address(address)
+    elif name == "filename" and value.upper() != "NONE":
+        check_filename_keyword(value)
     elif name == "parts" and not re.fullmatch(r"0(,\d+)?|1|i,\d+|p", value):
         raise ValueError(f"{value!r}: use 0[,blocksize], 1, i,blocksize or p")
     return value

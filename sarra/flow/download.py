@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import logging
 import os
 import queue
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 from urllib.parse import unquote, urlsplit
 
+from sarra.compat.plugins import PluginFailed
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.loader import Config
 from sarra.config.masks import Mask
@@ -35,7 +37,6 @@ from sarra.flow.connections import ThreadTransfers
 from sarra.flow.inflight import Inflight
 from sarra.flow.parts_download import PartDownloader
 from sarra.flow.placement import Placement, place
-from sarra.flow.plugins import PluginFailed
 from sarra.integrity.checksum import b64_to_hex, checksum_bytes, checksum_file, new_checksum
 from sarra.message.notice import Notice, time_to_epoch
 from sarra.transfer.base import Transfer
@@ -47,6 +48,9 @@ logger = logging.getLogger(__name__)
 _Written = TypeVar("_Written")
 
 _COMPUTABLE = {"md5": "d", "sha512": "s"}
+_PERMANENT_ERRNOS = frozenset({errno.ENAMETOOLONG})
+"""Local errors a notice causes whenever it is tried: a path too long below the directory.
+(EFBIG stays transient: a file size limit, RLIMIT_FSIZE, is the host's and may be raised.)"""
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ class Outcome:
     checksum: str | None = None  # the v02 value computed while writing, if any
     whole: bool = True  # False for a part that left its file incomplete
     transformed: bool = False  # on_data plugins changed the data: its checksum is not the notice's
+    operation: str = ""  # the file operation done instead of a transfer (removed, linked...)
 
 
 class _HashingWriter:
@@ -213,7 +218,8 @@ class Downloader:
         except (PermanentError, PathRefused) as err:
             return Outcome("permanent", str(err))
         except OSError as err:
-            return Outcome("transient", f"{placement.path}: {err.strerror or err}")
+            status = "permanent" if err.errno in _PERMANENT_ERRNOS else "transient"
+            return Outcome(status, f"{placement.path}: {err.strerror or err}")
 
     def _check_local_source(self, notice: Notice) -> None:
         """A file: notice names a file of this host: it is read only below base_dir, so that a
@@ -243,7 +249,12 @@ class Downloader:
                 writer.close()
             return size, writer.value()
 
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("downloading %s to %s (inflight %s)", redact_url(notice.url), final,
+                         self.config.inflight)  # fmt: skip
         size, computed = self._write_into_place(notice, placement, fetch)
+        logger.debug("wrote %d bytes into %s (%s %s)", size, final, method or "no checksum",
+                     computed or "")  # fmt: skip
         reason = "transformed by on_data plugins" if self.on_data is not None else ""
         if computed is not None and notice.identity is not None:
             expected = b64_to_hex(notice.identity.value)
@@ -398,21 +409,21 @@ class Downloader:
                     folder.remove(path.name)
             except FileNotFoundError:
                 pass  # its directory is gone already
-            return Outcome("done", "removed", path)
+            return Outcome("done", "removed", path, operation="removed")
         if "directory" in operation:
             self._folder(placement, path).close()
-            return Outcome("done", "directory made", path)
+            return Outcome("done", "directory made", path, operation="directories made")
         if "link" in operation:
             target = confine_link_target(
                 placement.root, _below_root(placement, path.parent), operation["link"]
             )
             with self._folder(placement, path.parent) as folder:
                 folder.symlink(target, path.name)
-            return Outcome("done", f"linked to {target}", path)
+            return Outcome("done", f"linked to {target}", path, operation="linked")
         if "rename" in operation:
             old = confine(placement.root, str(operation["rename"]))
             if self._rename(placement, old):
-                return Outcome("done", f"renamed from {old}", path)
+                return Outcome("done", f"renamed from {old}", path, operation="renamed")
             return self._download(notice, placement, time.monotonic())
         return Outcome("permanent", f"unknown file operation {sorted(operation)}")
 

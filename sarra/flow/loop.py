@@ -6,7 +6,7 @@ worker threads. A notice is acknowledged only when its work is done: its file co
 its final name, its onward notice confirmed by the broker, or its failure kept in the on-disk
 retry queue. Malformed notices, rejected ones and refused paths are logged and acknowledged.
 
-Plugins (sarra.flow.plugins), when the config names any, run at fixed points: on_start and
+Plugins (sarra.compat.plugins), when the config names any, run at fixed points: on_start and
 on_stop, on_message after the filter, do_download/do_get (do_send/do_put) before the worker's
 own transfer, on_part/on_file after a download, on_post before a publish, on_report before a
 report, on_heartbeat; a plugin that raises sends its notice to the retry queue.
@@ -33,6 +33,8 @@ from urllib.parse import urlsplit
 from sarra.broker import admin, naming, plan
 from sarra.broker.consumer import Consumer, Delivery
 from sarra.broker.publisher import Confirmation
+from sarra.compat.plugin_parent import Msg
+from sarra.compat.plugins import PluginFailed, Plugins
 from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.errors import ConfigError, Where
@@ -40,10 +42,9 @@ from sarra.config.loader import Config
 from sarra.config.masks import Mask, is_accepted
 from sarra.flow import metrics
 from sarra.flow.download import Downloader, Outcome, remote_path
+from sarra.flow.faults import Faults
 from sarra.flow.nodupe import NoDupeUnavailable, notice_key, open_nodupe
 from sarra.flow.placement import Placement
-from sarra.flow.plugin_parent import Msg
-from sarra.flow.plugins import PluginFailed, Plugins
 from sarra.flow.publish import NoticePublisher
 from sarra.flow.recorder import Recorder
 from sarra.flow.retry import FIRST_DELAY, RetryEntry, open_retry_queue
@@ -60,6 +61,13 @@ logger = logging.getLogger("sarra.flow")
 
 BATCH = 1000
 """Most deliveries taken from the consumer at once."""
+
+UNEXPECTED_TRIES = 3
+"""Tries of a notice whose handling raised an unexpected error (a defect, or a plugin that
+raised): it is kept for retry while it has failed fewer times than this, then dropped."""
+
+TOPIC_KINDS = 20
+"""Kinds of routing key matching no topic prefix that are logged; more are only counted."""
 
 GIVE_BACK_DELAY = FIRST_DELAY
 """Seconds a notice that could not be settled is held before it goes back to its queue (so that
@@ -133,6 +141,11 @@ class ConsumerLoop:
         self.worker = _worker(config, self.credentials)
         self.sends = config.component == "sender"
         self.failed_code = 496 if self.sends else 499
+        self.faults = Faults(logger)
+        self.topic_prefixes = tuple({b.topic_prefix for b in config.bindings}) or (
+            config.topic_prefix,
+        )
+        self._unmatched_kinds: set[str] = set()
         self.plugins = Plugins.load(config, number, stop) or None
         plugins = self.plugins
         if plugins is not None and plugins.has("on_data") and isinstance(self.worker, Downloader):
@@ -220,6 +233,8 @@ class ConsumerLoop:
 
     def _gathered(self, delivery: Delivery, pool: ThreadPoolExecutor) -> None:
         self._count("received")
+        if not self._topic_matches(delivery.routing_key):
+            self._unmatched_topic(delivery.routing_key)
         try:
             notice = decode_any(
                 delivery.routing_key, delivery.body, delivery.headers, delivery.content_type,
@@ -234,7 +249,37 @@ class ConsumerLoop:
         if self.config.source_from_exchange:
             # A source cannot pass for another: its exchange, not its notice, says who it is.
             notice.source = naming.exchange_owner(delivery.exchange) or notice.source
-        self._filter(Job(notice, delivery, None), pool)
+        self._take(Job(notice, delivery, None), pool)
+
+    def _topic_matches(self, routing_key: str) -> bool:
+        return any(
+            routing_key == prefix or routing_key.startswith(prefix + ".")
+            for prefix in self.topic_prefixes
+        )
+
+    def _unmatched_topic(self, routing_key: str) -> None:
+        """Count a notice whose routing key starts with no topic prefix of the config (the
+        queue has bindings the config does not make); log the first of each kind."""
+        self._count("unmatched topic")
+        words = len(self.topic_prefixes[0].split("."))
+        kind = ".".join(routing_key.split(".", words)[:words])
+        if kind in self._unmatched_kinds or len(self._unmatched_kinds) > TOPIC_KINDS:
+            return
+        self._unmatched_kinds.add(kind)
+        if len(self._unmatched_kinds) > TOPIC_KINDS:
+            logger.warning("more kinds of routing key match no topic prefix: counted only")
+            return
+        logger.warning("notice under routing key %s matches no topic prefix (%s): handled all"
+                       " the same; more like it are counted as 'unmatched topic'", routing_key,
+                       ", ".join(self.topic_prefixes))  # fmt: skip
+
+    def _take(self, job: Job, pool: ThreadPoolExecutor) -> None:
+        """Filter a job, and hand it to the workers; an unexpected error is classified as in
+        the work."""
+        try:
+            self._filter(job, pool)
+        except Exception as err:
+            self._unexpected(job, err)
 
     def _wis2_reasons(self, notice: Notice, reasons: list[Reason]) -> None:
         """What the validator found in a WIS2 message that was taken: each kind of fault is
@@ -251,12 +296,17 @@ class ConsumerLoop:
         config = self.config
         notice = job.notice
         url = notice.url
+        debug = logger.isEnabledFor(logging.DEBUG)
+        if debug:
+            where = "the retry queue" if job.retry else f"exchange {notice.exchange}"
+            logger.debug("received %s from %s (topic %s)", redact_url(url), where, notice.topic)
         accepted, mask = is_accepted(config.masks, url, config.accept_unmatch)
         if not accepted:
             self._count("rejected")
-            if config.log_reject:
+            if config.log_reject or debug:
                 why = f"matches reject {mask.pattern} ({mask.where})" if mask else "no accept"
-                logger.info("rejected %s: %s", redact_url(url), why)
+                logger.log(logging.INFO if config.log_reject else logging.DEBUG,
+                           "rejected %s: %s", redact_url(url), why)  # fmt: skip
             self._finish(job)
             return
         if self.nodupe is not None and job.retry is None:
@@ -286,6 +336,10 @@ class ConsumerLoop:
                 logger.error("refused %s: %s", redact_url(url), err)
                 self._finish(job)
                 return
+        if debug:
+            rule = f"accept {mask.pattern} ({mask.where})" if mask else "accept_unmatch"
+            to = f" -> {placement.path}" if placement is not None else ""
+            logger.debug("accepted %s by %s%s", redact_url(url), rule, to)
         if self.plugins is not None and not self._on_message(job, placement):
             return
         if placement is None:
@@ -318,15 +372,30 @@ class ConsumerLoop:
         while following is not None:
             try:
                 self._handle(*following)
-            except Exception as err:  # a defect: logged, the notice kept for a retry
-                logger.exception("failed %s: %s", redact_url(following[0].notice.url), err)
-                self._keep_for_retry(following[0], f"unexpected error: {err}")
+            except Exception as err:  # a defect, or input nobody foresaw
+                self._unexpected(following[0], err)
             with self._lock:
                 jobs = self._busy[slot]
                 jobs.pop(0)  # the job just handled
                 following = jobs[0] if jobs else None
                 if following is None:
                     del self._busy[slot]
+
+    def _unexpected(self, job: Job, err: Exception) -> None:
+        """An unexpected error: a traceback once per kind (sarra.flow.faults); the notice is
+        kept for retry until it has failed UNEXPECTED_TRIES times, then dropped."""
+        self._count("unexpected errors")
+        url = redact_url(job.notice.url)
+        tries = _tries(job)
+        if self.config.retry and tries < UNEXPECTED_TRIES:
+            self.faults.log(err, "failed %s (try %d of %d); kept for retry", url, tries,
+                            UNEXPECTED_TRIES)  # fmt: skip
+            self._report(job.notice, self.failed_code, f"Failed, kept for retry: {err}")
+            self._keep_for_retry(job, f"unexpected error: {type(err).__name__}: {err}")
+        else:
+            self.faults.log(err, "failed %s (try %d); dropped", url, tries)
+            self._report(job.notice, self.failed_code, f"Failed: {err}")
+            self._finish(job)
 
     def _slot_ended(self, slot: tuple[Path, int], work: Future[None]) -> None:
         """Whatever escaped `_work` (past its failure path: a defect, a plugin's SystemExit) is
@@ -364,6 +433,9 @@ class ConsumerLoop:
             outcome = self._plugin_transfer(job, placement)
             if outcome is not None:
                 return outcome
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s %s to %s", "sending" if self.sends else "fetching",
+                         redact_url(job.notice.url), placement.path)  # fmt: skip
         return self.worker.handle(job.notice, placement)
 
     def _outcome(self, job: Job, outcome: Outcome) -> None:
@@ -371,14 +443,18 @@ class ConsumerLoop:
         url = redact_url(notice.url)
         if outcome.status == "done":
             done = self.worker.done if self.worker else "downloaded"
-            self._count(done)
+            if not outcome.operation:
+                self._count(done)
             landed = time.time()
             with self._lock:
                 self.bytes += outcome.size
                 self.last_done = landed
             lag = notice_lag(notice, landed)
             self.recorder.landed(str(outcome.path or url), lag)
-            if logger.isEnabledFor(logging.INFO):
+            if outcome.operation:
+                self._count(outcome.operation)
+                logger.info("%s: %s (notice %s)", outcome.path, outcome.reason, url)
+            elif logger.isEnabledFor(logging.INFO):
                 rate = outcome.size / outcome.seconds if outcome.seconds > 0 else 0
                 logger.info(
                     "%s %s to %s (%s in %.3fs, %s/s, lag %s)%s",
@@ -393,6 +469,8 @@ class ConsumerLoop:
                 )
             if outcome.transformed:
                 self._report(notice, 203, "Transformed during download", outcome.seconds)
+            elif outcome.operation:
+                self._report(notice, 201, outcome.reason.capitalize(), outcome.seconds)
             else:
                 self._report(notice, 201, done.capitalize(), outcome.seconds)
             if self.plugins is not None and not self._after_download(job, outcome):
@@ -500,6 +578,8 @@ class ConsumerLoop:
             self.nodupe.settle(*job.claim)  # type: ignore[union-attr]
         if job.delivery is not None:
             self.consumer.ack(job.delivery)  # type: ignore[union-attr]
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("acknowledged %s", redact_url(job.notice.url))
 
     def _report(self, notice: Notice, code: int, message: str, seconds: float = 0.0) -> None:
         """Publish a report of what became of a notice (report_back), never blocking the ack."""
@@ -542,21 +622,28 @@ class ConsumerLoop:
                 notice = decode_any(entry.routing_key, entry.body, entry.headers,
                                     entry.content_type,
                                     wis2_validation=self.config.wis2_validation)  # fmt: skip
-            except MalformedNotice:
+            except MalformedNotice as err:  # kept by an older version, held to today's checks
+                self._count("malformed")
+                logger.warning("malformed notice dropped from the retry queue (%s): %s",
+                               entry.routing_key, err.reason)  # fmt: skip
                 self.retry.done(entry)
                 continue
             notice.exchange = entry.exchange
             self._count("retried")
-            self._filter(Job(notice, None, entry), pool)
+            self._take(Job(notice, None, entry), pool)
 
-    # --- plugins (sarra.flow.plugins): each hook says whether the notice goes on
+    # --- plugins (sarra.compat.plugins): each hook says whether the notice goes on
 
     def _plugin_failed(self, job: Job, err: PluginFailed) -> None:
-        """A plugin raised (it is logged), or asked to see the notice later: the notice goes
-        to the retry queue."""
+        """A plugin asked to see the notice later: it goes to the retry queue; or a plugin
+        raised (it is logged): the notice is retried as after an unexpected error."""
         self._count("delayed" if err.later else "failed")
         level = logging.INFO if err.later else logging.ERROR
-        if self.config.retry:
+        if not err.later and _tries(job) >= UNEXPECTED_TRIES:
+            logger.error("%s: %s; dropped after %d tries", redact_url(job.notice.url), err,
+                         _tries(job))  # fmt: skip
+            self._finish(job)
+        elif self.config.retry:
             logger.log(level, "%s: %s; kept for retry", redact_url(job.notice.url), err)
             self._keep_for_retry(job, str(err))
         else:
@@ -735,6 +822,11 @@ def _worker(config: Config, credentials: Credentials) -> Worker | None:
     if config.component == "sender":
         return Sender(config, credentials)
     return None if config.notify_only else Downloader(config, credentials)
+
+
+def _tries(job: Job) -> int:
+    """How many times a job's notice has been tried, this time included."""
+    return 1 if job.retry is None else job.retry.attempts + 1
 
 
 def job_placement(job: Job, placement: Placement, remote: bool = False) -> Placement:

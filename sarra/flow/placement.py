@@ -33,16 +33,53 @@ def _strip(rel_path: str, strip: str) -> str:
     return stripped or parts[-1]
 
 
-def _file_name(name: str, keyword: str | None) -> str:
-    """Apply a Sundew file-name keyword: WHATFN keeps the part before the first ':',
-    DESTFN=x names the file x; NONE and the others keep the name as it is."""
+def _file_name(name: str, keyword: str | None, notice: Notice) -> str:
+    """The file name a Sundew keyword makes of a name (sarra.config.masks.SUNDEW_WORDS); the
+    name as it is without one."""
     if not keyword:
         return name
-    if keyword == "WHATFN":
-        return name.split(":", 1)[0]
-    if keyword.startswith("DESTFN="):
-        return keyword.removeprefix("DESTFN=")
-    return name
+    extension = notice.extra.get("sundew_extension")
+    parts = name.split(":")
+    if isinstance(extension, str) and extension:
+        parts = [parts[0], *extension.split(":")]
+        name = ":".join(parts)
+    first, result, suffix = parts[0], name, ""
+    for spec in keyword.split(":"):
+        if spec == "WHATFN":
+            result = first
+        elif spec == "HEADFN":
+            result = "_".join(first.split("_")[:2])
+        elif spec == "SENDER" and "SENDER=" in name:
+            result = name[name.index("SENDER=") + 7 :].split(":")[0]
+        elif spec in ("NONE", "NONESENDER"):
+            result = _without_fields(name, parts, keep_sender=spec == "NONESENDER")
+        elif spec.startswith("SATNET="):
+            suffix += f":{spec}"
+        elif spec.startswith("DESTFN="):
+            result = spec.removeprefix("DESTFN=")
+        elif spec == "TIME":
+            last = parts[-1]
+            stamp = last if len(last) == 14 and last.isdigit() else _whole_seconds(notice)
+            suffix += f":{stamp}"
+    return result + suffix
+
+
+def _without_fields(name: str, parts: list[str], keep_sender: bool) -> str:
+    """A Sundew name cut after its routing fields: up to SENDER= (kept with NONESENDER), else
+    its first six ':' fields (five when the fifth is not one letter)."""
+    if "SENDER=" in name:
+        start = name.index("SENDER=")
+        end = name.find(":", start)
+        kept = (name if end < 0 else name[:end]) if keep_sender else name[:start]
+    elif len(parts) >= 6:
+        kept = ":".join(parts[:6] if len(parts[4]) == 1 else parts[:5])
+    else:
+        kept = name
+    return kept.rstrip(":") or name
+
+
+def _whole_seconds(notice: Notice) -> str:
+    return notice.pubtime.replace("T", "").split(".")[0]
 
 
 def place(
@@ -84,7 +121,7 @@ def placed(
     elif not rule.mirror:
         relative = posixpath.basename(relative)
     head, name = posixpath.split(relative)
-    relative = posixpath.join(head, _file_name(name, rule.filename))
+    relative = posixpath.join(head, _file_name(name, rule.filename, notice))
     if notice.rename:
         relative = _renamed(notice.rename, relative)
     if not relative or relative.endswith("/"):

@@ -126,6 +126,7 @@ class Sender:
             temporary = str(self.inflight.temporary(final))
             if temporary != remote:
                 self._make_dirs(transfer, posixpath.dirname(temporary))
+            logger.debug("sending %s to %s (inflight %s)", local, remote, temporary)
             try:
                 size = transfer.put(file, temporary)
             except BaseException:
@@ -142,6 +143,7 @@ class Sender:
             self._optional(transfer.utime, temporary, time_to_epoch(notice.mtime))
         if temporary != remote:
             transfer.rename(temporary, remote)
+        logger.debug("sent %d bytes to %s (mode %s)", size, remote, f"{mode:o}" if mode else "-")
         return Outcome("done", "", final, size, time.monotonic() - started)
 
     def _file_op(self, transfer: Transfer, notice: Notice, placement: Placement) -> Outcome:
@@ -151,11 +153,12 @@ class Sender:
             try:
                 transfer.delete(remote)
             except PermanentError as err:
-                return Outcome("done", f"already gone ({err})", placement.path)
-            return Outcome("done", "removed", placement.path)
+                reason = f"already gone ({err})"
+                return Outcome("done", reason, placement.path, operation="removed")
+            return Outcome("done", "removed", placement.path, operation="removed")
         if "directory" in operation:
             self._make_dirs(transfer, remote)
-            return Outcome("done", "directory made", placement.path)
+            return Outcome("done", "directory made", placement.path, operation="directories made")
         if "link" in operation:
             target = str(operation["link"])
             relative_dir = posixpath.relpath(posixpath.dirname(remote), str(placement.root))
@@ -165,7 +168,7 @@ class Sender:
             self._make_dirs(transfer, posixpath.dirname(remote))
             self._optional(transfer.delete, remote)
             transfer.symlink(target, remote)
-            return Outcome("done", f"linked to {target}", placement.path)
+            return Outcome("done", f"linked to {target}", placement.path, operation="linked")
         return Outcome("permanent", f"unknown file operation {sorted(operation)}")
 
     def _make_dirs(self, transfer: Transfer, directory: str) -> None:

@@ -26,6 +26,12 @@ class HeaderTooLong(NotEncodable):
 
 
 def excerpt(text: str | bytes, limit: int = 80) -> str:
-    """A short printable rendering of received input, for error reasons."""
+    """A short printable rendering of received input, for error reasons: at most about `limit`
+    characters, however many escapes the input needs, with its length when it is cut."""
     shown = repr(text[:limit])
-    return shown + "..." if len(text) > limit else shown
+    if len(shown) > limit + 3:
+        shown = shown[:limit]
+    elif len(text) <= limit:
+        return shown
+    unit = "bytes" if isinstance(text, bytes) else "characters"
+    return f"{shown}... ({len(text)} {unit})"

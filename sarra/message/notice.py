@@ -12,32 +12,47 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sarra.integrity.parts import INPLACE, PARTITIONED, Parts
 
-_V02_TIME = re.compile(r"([0-9]{8})([0-9]{6}(?:\.[0-9]+)?)")
-_V03_TIME = re.compile(r"([0-9]{8})T([0-9]{6}(?:\.[0-9]+)?)")
+_TIME = re.compile(r"[0-9]{8}T?[0-9]{6}(?:\.[0-9]+)?")
+_EXPONENT_TIME = re.compile(r"([0-9]{8})T?([0-9]{6})(?:\.([0-9]+))?(e-[0-9]{1,3})")
+"""A v02 or v03 time; and one whose fraction v2 wrote in exponent form. v2 wrote the fraction of
+a second with `{:.9g}` less its leading digit, so a fraction under 0.0001 came out as
+`.91685486e-05` (0.91685486e-05 s, as v2 read it back), or `e-10` alone when the mantissa had
+one digit."""
+
+_FRACTION_DIGITS = 18
+"""Digits kept of a fraction written in exponent form (far below what a float holds)."""
+
+
+def _split_time(text: str, want_v03: bool) -> str:
+    """The one time parser: `YYYYMMDD[T]HHMMSS[.fff][e-NN]` in the form asked for (v03 with
+    the `T`, v02 without), an exponent fraction written out in plain digits."""
+    if _TIME.fullmatch(text):
+        if (text[8] == "T") == want_v03:
+            return text  # already in the form asked for: the common case, no copy
+        return f"{text[:8]}T{text[8:]}" if want_v03 else text[:8] + text[9:]
+    match = _EXPONENT_TIME.fullmatch(text)
+    if match is None:
+        raise ValueError(f"not a timestamp: {text!r}")
+    date, clock, fraction, exponent = match.groups()
+    digits = format(Decimal(f"0.{fraction or ''}{exponent}"), "f").partition(".")[2]
+    digits = digits[:_FRACTION_DIGITS].rstrip("0")
+    clock += f".{digits}" if digits else ""
+    return f"{date}T{clock}" if want_v03 else date + clock
 
 
 def time_v02_to_v03(text: str) -> str:
     """`YYYYMMDDHHMMSS.fff` -> `YYYYMMDDTHHMMSS.fff`; a v03 time is returned as is."""
-    match = _V02_TIME.fullmatch(text)
-    if match:
-        return f"{match[1]}T{match[2]}"
-    if _V03_TIME.fullmatch(text):
-        return text
-    raise ValueError(f"not a timestamp: {text!r}")
+    return _split_time(text, want_v03=True)
 
 
 def time_v03_to_v02(text: str) -> str:
     """`YYYYMMDDTHHMMSS.fff` -> `YYYYMMDDHHMMSS.fff`; a v02 time is returned as is."""
-    match = _V03_TIME.fullmatch(text)
-    if match:
-        return match[1] + match[2]
-    if _V02_TIME.fullmatch(text):
-        return text
-    raise ValueError(f"not a timestamp: {text!r}")
+    return _split_time(text, want_v03=False)
 
 
 def time_to_epoch(text: str) -> float:

@@ -28,7 +28,7 @@ from typing import Any
 
 from sarra.integrity.checksum import checksum_bytes, identity_to_sum, sum_to_identity
 from sarra.integrity.parts import WHOLE, Parts, whole_file
-from sarra.message import v03
+from sarra.message import v03, validate
 from sarra.message.errors import HeaderTooLong, MalformedNotice, NotEncodable, excerpt
 from sarra.message.notice import (
     Blocks,
@@ -86,6 +86,7 @@ _EVENT_OPS: dict[str, dict[str, str]] = {
     "r": {"directory": "", "remove": ""},
 }
 _POST_FIELDS, _REPORT_FIELDS = 3, 7
+_DIGITS = len(str(validate.MAX_SIZE))
 
 
 def encode(
@@ -227,7 +228,8 @@ def _identity_sum(identity: Identity | None) -> str | None:
 
 
 def decode(routing_key: str, body: str | bytes, headers: Mapping[str, Any] | None = None) -> Notice:
-    """The notice in a v02 message; MalformedNotice says why when it is not one."""
+    """The notice in a v02 message; MalformedNotice says why when it is not one (see
+    sarra.message.validate for what every notice must be)."""
     text = _utf8(body, "body")
     words = text.split(" ")
     if len(words) not in (_POST_FIELDS, _REPORT_FIELDS):
@@ -260,7 +262,7 @@ def decode(routing_key: str, body: str | bytes, headers: Mapping[str, Any] | Non
     strings = {attr: text(name) for name, attr in _STRING_HEADERS.items()}
     if strings["retrieve_path"] is None:
         strings["retrieve_path"] = text("retPath")
-    return Notice(
+    notice = Notice(
         pubtime=pubtime,
         base_url=base_url,
         rel_path=rel_path,
@@ -274,6 +276,8 @@ def decode(routing_key: str, body: str | bytes, headers: Mapping[str, Any] | Non
         extra=fields,
         topic=routing_key,
     )
+    validate.check(notice)
+    return notice
 
 
 def _utf8(value: str | bytes, what: str) -> str:
@@ -321,7 +325,7 @@ def _decode_parts(parts: str | None) -> tuple[int | None, Blocks | None]:
         return None, None
     if parts[:2] == "1," and parts[-6:] == ",1,0,0":  # a whole file, by far the most common
         size = parts[2:-6]
-        if size.isascii() and size.isdigit():
+        if size.isascii() and size.isdigit() and len(size) <= _DIGITS:
             return int(size), None
     try:
         parsed = Parts.parse(parts)
@@ -334,7 +338,7 @@ def _decode_parts(parts: str | None) -> tuple[int | None, Blocks | None]:
 
 def _decode_report(words: list[str], fields: dict[str, Any]) -> Report:
     code, host, user, elapsed = words
-    if not (code.isascii() and code.isdigit()):
+    if not (code.isascii() and code.isdigit() and len(code) <= _DIGITS):
         raise MalformedNotice(f"report code is not a number: {excerpt(code)}")
     return Report(
         int(code), message=_pop_text(fields, "message"), host=host, user=user, elapsed=elapsed

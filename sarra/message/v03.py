@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from sarra.integrity.checksum import identity_to_sum
+from sarra.message import validate
 from sarra.message.errors import MalformedNotice, NotEncodable, excerpt
 from sarra.message.notice import Blocks, Identity, Notice, Report, time_v02_to_v03
 from sarra.message.topic import RoutingKey, report_prefix, routing_key
@@ -63,6 +64,7 @@ _STRING_FIELDS = {
 _BLOCK_KEYS = ("method", "size", "count", "remainder", "number")
 _REPORT_KEYS = {"message": "message", "host": "host", "user": "user"}
 _CHECKED_METHODS = {"md5", "sha512", "md5name", "cod"}
+_DIGITS = len(str(validate.MAX_SIZE))
 
 
 def encode(notice: Notice, topic_prefix: str = "v03") -> tuple[RoutingKey, bytes]:
@@ -122,9 +124,15 @@ def _report_json(report: Report | None) -> dict[str, Any] | None:
 
 
 def decode(routing_key: str, body: bytes | str) -> Notice:
-    """The notice in a v03 body; MalformedNotice says why when it is not one."""
+    """The notice in a v03 body; MalformedNotice says why when it is not one (see
+    sarra.message.validate for what every notice must be)."""
     try:
-        parsed = json.loads(body)
+        # strict UTF-8: json.loads would let encoded surrogates through
+        text = body.decode() if isinstance(body, bytes) else body
+    except UnicodeDecodeError:
+        raise MalformedNotice(f"body is not UTF-8: {excerpt(body)}") from None
+    try:
+        parsed = _DECODER.decode(text)
     except (ValueError, RecursionError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise MalformedNotice(f"body is not JSON ({reason}): {excerpt(body)}") from None
@@ -140,7 +148,7 @@ def decode(routing_key: str, body: bytes | str) -> Notice:
     except ValueError:
         raise MalformedNotice(f"pubTime is not YYYYMMDDTHHMMSS.fff: {excerpt(pubtime)}") from None
     strings = {attr: _text(fields.pop(key, None), key) for key, attr in _STRING_FIELDS.items()}
-    return Notice(
+    notice = Notice(
         pubtime=pubtime,
         base_url=_required_text(fields, "baseUrl"),
         rel_path=_required_text(fields, "relPath"),
@@ -156,6 +164,16 @@ def decode(routing_key: str, body: bytes | str) -> Notice:
         extra=fields,
         topic=routing_key,
     )
+    validate.check(notice)
+    return notice
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+"""json.loads without NaN and Infinity, which no JSON peer can read back."""
 
 
 def _required_text(fields: dict[str, Any], key: str) -> str:
@@ -178,7 +196,7 @@ def _time(value: Any, key: str) -> str | None:
     try:
         return None if text is None else time_v02_to_v03(text)
     except ValueError:
-        return text  # kept as given: an odd time in an optional field is no reason to refuse
+        return text  # validate.check names the problem
 
 
 def _count(value: Any, key: str) -> int | None:
@@ -187,7 +205,7 @@ def _count(value: Any, key: str) -> int | None:
 
 def _natural(value: Any, key: str) -> int:
     """A non-negative integer, also accepted as a string of digits (v2 writes strings)."""
-    if isinstance(value, str) and value.isascii() and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= _DIGITS:
         return int(value)
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value

@@ -36,7 +36,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from sarra.integrity.checksum import DIGEST_SIZES, WIS2_METHODS
-from sarra.message import wis2_topics
+from sarra.message import validate, wis2_topics
 from sarra.message.errors import MalformedNotice, NotEncodable
 from sarra.message.notice import Identity, Notice, time_v02_to_v03
 from sarra.message.reason import Reason, errors, joined
@@ -179,6 +179,7 @@ def _notice(topic: str | None, message: dict[str, Any]) -> Notice:
     )
     if _href(notice) != href:  # written otherwise (escapes): a relay writes it back as it was
         notice.extra[EXTRA_LINK] = {**notice.extra.get(EXTRA_LINK, {}), "href": href}
+    validate.check(notice)  # what every notice must be, whatever its format
     return notice
 
 

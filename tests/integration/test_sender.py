@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import uuid
@@ -91,15 +92,16 @@ def test_sends_to_ftp_and_applies_remove_and_link_events(
         announce(config, notices_of(root, files), exchange)
         wait_for(lambda: loop.counts["sent"] == len(files), "the files sent")
         announce(config, [remove], exchange)
-        wait_for(lambda: loop.counts["sent"] == len(files) + 1, "the removal")
+        wait_for(lambda: loop.counts["removed"] == 1, "the removal")
     assert not (served_root / target / "f0.dat").exists()
     for name in ("src/f1.dat", "src/f2.dat", "src/deep/er.dat"):
         assert (served_root / target / name.removeprefix("src/")).read_bytes() == files[name]
 
 
 def test_sends_to_a_local_directory_with_links(
-    tmp_path: Path, exchange: str, credentials: Path
+    tmp_path: Path, exchange: str, credentials: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="sarra.flow")
     root, remote = tmp_path / "local", tmp_path / "remote"
     files = local_files(root, 2)
     link = Notice(epoch_to_time(time.time()), "file:", str(root / "src/latest.dat"),
@@ -109,9 +111,14 @@ def test_sends_to_a_local_directory_with_links(
     )
     with running(config) as loop:
         announce(config, [*notices_of(root, files), link], exchange)
-        wait_for(lambda: loop.counts["sent"] == len(files) + 1, "the files and the link")
+        wait_for(lambda: loop.counts["sent"] == len(files), "the files")
+        wait_for(lambda: loop.counts["linked"] == 1, "the link")
     assert (remote / "src/f1.dat").read_bytes() == files["src/f1.dat"]
     assert os.readlink(remote / "src/latest.dat") == "f1.dat"
+    steps = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    final = remote / "src/f1.dat"
+    assert any(m.startswith(f"sending {root / 'src/f1.dat'} to {final} (inflight ") for m in steps)
+    assert any(m.startswith(f"sent {len(files['src/f1.dat'])} bytes to {final}") for m in steps)
 
 
 def test_refuses_files_outside_base_dir_and_keeps_going(

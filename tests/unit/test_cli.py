@@ -124,8 +124,15 @@ def test_add_a_plugin_goes_to_plugins(tmp_path: Path, sarra_home: Path) -> None:
     assert "msg_mine" in run("sr_subscribe", "list", "plugins").stdout
 
 
-def test_list_one_file_prints_it(feed: Path) -> None:
-    assert run("sr_subscribe", "list", "feed").stdout == feed.read_text()
+def test_list_one_file_prints_it_without_the_password(feed: Path, sarra_home: Path) -> None:
+    listed = run("sr_subscribe", "list", "feed").stdout
+    assert SECRET not in listed
+    assert listed == feed.read_text().replace(SECRET, "***")
+    credentials = sarra_home / "credentials.conf"
+    credentials.write_text(f"sftp://u:{SECRET}@h/\nhttps://h/ bearer_token={SECRET}\n")
+    credentials.chmod(0o600)
+    listed = run("sr_subscribe", "list", "credentials.conf").stdout
+    assert listed == "sftp://u:***@h/\nhttps://h/ bearer_token=***\n"
 
 
 def test_log_when_there_is_none_says_where_it_looked(feed: Path) -> None:
@@ -190,6 +197,43 @@ def test_sr_check_reports_faulty_user_configs(feed: Path, sarra_home: Path) -> N
 
 def test_sr_post_help_shows_the_path_form() -> None:
     assert "sr_post [options] [-p] path ..." in run("sr_post", "help").stdout
+
+
+@pytest.mark.parametrize("flag", ["-c", "--config", "-config"])
+def test_c_config_names_the_config_as_in_v2(feed: Path, flag: str) -> None:
+    result = run("sr_subscribe", flag, "feed", "show")
+    assert result.returncode == 0, result.stderr
+    assert "accept .*\\.xml$" in result.stdout and "old order" not in result.stderr
+    assert run("sr_subscribe", "show", flag, str(feed)).returncode == 0
+
+
+def test_status_and_stop_without_a_config_act_on_every_config(feed: Path) -> None:
+    other = feed.with_name("other.conf")
+    other.write_text(feed.read_text())
+    feed.with_name("off.conf.off").write_text(feed.read_text())
+    status = run("sr_subscribe", "status")
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.splitlines() == [
+        "  subscribe/feed   stopped",
+        "  subscribe/other  stopped",
+    ]
+    assert run("sr_subscribe", "stop").stdout.splitlines() == [
+        "sr_subscribe feed: stopped",
+        "sr_subscribe other: stopped",
+    ]
+    assert run("sr_sarra", "status").stdout == "sr_sarra: no configs to status\n"
+    assert run("sr_subscribe", "cleanup").returncode == 2  # still needs a config
+
+
+@pytest.mark.parametrize(
+    ("component", "name"),
+    [("subscribe", "dd_amis.conf"), ("subscribe", "hpfx_amis"), ("sarra", "wmo_mesh.conf"),
+     ("sender", "ec2collab"), ("watch", "master.conf"), ("post", "WMO_mesh_post.conf")],
+)  # fmt: skip
+def test_add_finds_the_examples_v2_users_name(sarra_home: Path, component: str, name: str) -> None:
+    added = run(f"sr_{component}", "add", name)
+    assert added.returncode == 0, added.stderr
+    assert (sarra_home / component / f"{name.removesuffix('.conf')}.conf").is_file()
 
 
 @pytest.mark.parametrize("name", [command.name for command in commands.COMMANDS])

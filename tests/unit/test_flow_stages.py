@@ -54,6 +54,46 @@ def test_flatten_and_filename_keywords(tmp_path: Path) -> None:
     assert whatfn.path.name == "SACN31"
 
 
+@pytest.mark.parametrize(
+    ("keyword", "name", "expected"),
+    [
+        (
+            "WHATFN",
+            "SACN31_CWAO_061200:pxatx:CWAO:SA:3:Direct:20241206120001",
+            "SACN31_CWAO_061200",
+        ),
+        ("HEADFN", "SACN31_CWAO_061200:pxatx:CWAO", "SACN31_CWAO"),
+        (
+            "NONE",
+            "SACN31_CWAO:pxatx:CWAO:SA:3:Direct:20241206120001",
+            "SACN31_CWAO:pxatx:CWAO:SA:3:Direct",
+        ),
+        (
+            "NONE",
+            "SACN31_CWAO:pxatx:CWAO:SA:33:Direct:20241206120001",
+            "SACN31_CWAO:pxatx:CWAO:SA:33",
+        ),
+        ("NONE", "A:b:SENDER=x:c", "A:b"),
+        ("NONESENDER", "A:b:SENDER=x:c", "A:b:SENDER=x"),
+        ("SENDER", "A:b:SENDER=x.txt:c", "x.txt"),
+        ("WHATFN:TIME", "AACN01:x", "AACN01:20240101000000"),
+        ("WHATFN:TIME", "AACN01:x:20231231235959", "AACN01:20231231235959"),
+        ("DESTFN=fixed.txt:SATNET=7", "AACN01:x", "fixed.txt:SATNET=7"),
+    ],
+)
+def test_every_sundew_file_name_keyword(
+    tmp_path: Path, keyword: str, name: str, expected: str
+) -> None:
+    placed = place(notice(f"a/{name}"), mask(str(tmp_path), filename=keyword), mask("."))
+    assert placed.path.name == expected
+
+
+def test_the_sundew_extension_header_replaces_the_fields_of_the_name(tmp_path: Path) -> None:
+    placed = place(notice("a/AACN01", extra={"sundew_extension": "x:CWAO:AA:3:Direct:20240101"}),
+                   mask(str(tmp_path), filename="NONE"), mask("."))  # fmt: skip
+    assert placed.path.name == "AACN01:x:CWAO:AA:3:Direct"
+
+
 def test_rename_header_and_directory_variables(tmp_path: Path) -> None:
     renamed = place(notice("a/c.txt", rename="new/"), mask(str(tmp_path)), mask("."))
     assert renamed.path == tmp_path.resolve() / "new/c.txt"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from sarra.compat.plugin_parent import Msg, Parent
 from sarra.config.loader import load
-from sarra.flow.plugin_parent import Msg, Parent
 from sarra.integrity.checksum import checksum_bytes, sum_to_identity
 from sarra.message import v02
 from sarra.message.notice import Blocks, Identity, Notice, epoch_to_time
@@ -97,7 +97,7 @@ def test_parent_holds_options_plugin_options_and_what_plugins_set(tmp_path: Path
     config = load("subscribe", path)
     parent = Parent(config, 3)
     assert parent.directory == "/data"
-    assert parent.broker == "amqp://u@h/"
+    assert parent.broker.geturl() == "amqp://u@h/"  # parsed, as v2 kept it
     assert parent.my_option == ["5m"]
     assert parent.duration_from_str(parent.my_option[0]) == 300
     assert parent.chunksize_from_str("4k") == 4096

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socketserver
 import threading
 import time
@@ -13,11 +14,11 @@ from pathlib import Path
 import pytest
 from servers import HttpServer
 
+from sarra.compat import plugins as plugins_module
+from sarra.compat.plugin_parent import Msg
+from sarra.compat.plugins import PluginFailed, Plugins
 from sarra.config.loader import load
-from sarra.flow import plugins as plugins_module
 from sarra.flow.nodupe import NoDupeCache
-from sarra.flow.plugin_parent import Msg
-from sarra.flow.plugins import PluginFailed, Plugins
 from sarra.flow.retry import RetryQueue
 from sarra.integrity.checksum import checksum_bytes, sum_to_identity
 from sarra.message.notice import Identity, Notice, epoch_to_time
@@ -260,7 +261,9 @@ def test_hb_log(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     assert messages(caplog, f"hb_log: heartbeat: pid {os.getpid()}")
 
 
-def test_hb_memory_restarts_above_its_limit(tmp_path: Path) -> None:
+def test_hb_memory_restarts_above_its_limit(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     stop = threading.Event()
     p = plugin(tmp_path, "hb_memory_max 1k\nplugin hb_memory", stop=stop)
     try:
@@ -269,10 +272,13 @@ def test_hb_memory_restarts_above_its_limit(tmp_path: Path) -> None:
     finally:
         plugins_module.RESTART.clear()
     stop.clear()
-    baseline = plugin(tmp_path, "hb_memory_baseline_file 1\nplugin hb_memory", stop=stop)
+    baseline = plugin(tmp_path, "hb_memory_baseline_file 2\nplugin hb_memory", stop=stop)
+    baseline.event("on_heartbeat")  # before the baseline
     baseline.event("on_heartbeat")  # takes the baseline
-    baseline.event("on_heartbeat")  # well below 3 x the baseline
     assert not stop.is_set()
+    before, after = messages(caplog, "hb_memory: resident")[-2:]
+    assert re.fullmatch(r"hb_memory: resident [\d.]+ MiB; 1 of 2 items before the baseline", before)
+    assert re.fullmatch(r"hb_memory: resident [\d.]+ MiB; restart above [\d.]+ MiB", after)
 
 
 def test_hb_cache_and_hb_retry(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -340,3 +346,59 @@ def test_every_shipped_plugin_has_a_test() -> None:
     shipped = {p.stem for p in plugins_module.shipped_dir().glob("*.py")} - {"__init__"}
     tested = Path(__file__).read_text()
     assert {name for name in shipped if name not in tested} == set()
+
+
+def test_msg_pclean_is_the_base_class_of_the_flow_checks() -> None:
+    from sarra.plugins.msg_pclean import Msg_Pclean
+
+    base = Msg_Pclean(None)
+    paths = base.build_path_dict(base.all_fxx_dirs[2:4], "downloaded_by_sub_amqp/x/f.txt", ".moved")
+    assert paths == {
+        "downloaded_by_sub_rabbitmqtt.moved": "downloaded_by_sub_rabbitmqtt/x/f.txt",
+        "sent_by_tsource2send.moved": "sent_by_tsource2send/x/f.txt",
+    }
+    assert base.get_extension("x/f.txt.hlink") in base.test_extension_list
+
+
+def test_the_options_of_v2s_plugins_of_the_same_name(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """v2 configs set these options for its plugins; ours of the same name take them."""
+    stop = threading.Event()
+    p = plugin(tmp_path, "msg_total_interval 0\nmsg_total_maxlag 10\nmsg_total_count 2\n"
+               "on_message msg_total\nfile_total_interval 0\nfile_total_maxlag 10\n"
+               "on_file file_total\npost_log_format compact\non_post post_log\n"
+               "accel_wget_protocol https\naccel_cp_protocol file,local\n"
+               "accel_scp_protocol sftp\nplugin accel_wget\nplugin accel_cp\nplugin accel_scp",
+               stop=stop)  # fmt: skip
+    late = notice(age=30)
+    assert p.run("on_message", msg_of(p, late)) and not stop.is_set()
+    assert p.run("on_message", msg_of(p, late)) and stop.is_set()  # msg_total_count 2
+    assert messages(caplog, "msg_total: excessive lag")
+    local = tmp_path / "b.txt"
+    local.write_bytes(b"12345")
+    assert p.run("on_file", msg_of(p, late, local))
+    assert messages(caplog, "file_total: excessive lag")
+    assert p.run("on_post", msg_of(p, late))
+    (line,) = messages(caplog, "post_log compact")
+    assert "version=v02 baseurl=http://example.com/ relpath=dir/sub/b.txt" in line
+    schemes = {h.name: h.schemes for h in p.hooks["do_get"]}
+    assert schemes == {"accel_wget.do_get": {"https"}, "accel_cp.do_get": {"file", "local"},
+                       "accel_scp.do_get": {"sftp"}}  # fmt: skip
+
+
+def test_msg_sundew_pxroute_takes_v2s_option_names(tmp_path: Path) -> None:
+    table = tmp_path / "pxRouting.conf"
+    table.write_text("key SACN31_CWAO montreal\n")
+    p = plugin(tmp_path, f"msg_pxrouting {table}\nmsg_pxclient montreal\n"
+                         "on_message msg_sundew_pxroute")  # fmt: skip
+    assert p.run("on_message", msg_of(p, notice("bulletins/SACN31_CWAO_211200")))
+    assert not p.run("on_message", msg_of(p, notice("bulletins/FTUS31_KWBC_211200")))
+
+
+def test_msg_rawlog(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    p = plugin(tmp_path, "on_message msg_rawlog")
+    assert p.run("on_message", msg_of(p, notice()))
+    (line,) = messages(caplog, "msg_rawlog received")
+    assert "body=b'" in line and "http://example.com/ dir/sub/b.txt'" in line
+    assert "'application_headers': {'sum': 'd," in line and "topic=v02.post.dir.sub" in line

@@ -153,7 +153,7 @@ def test_body_is_utf8_json():
     [
         (b"not json", "body is not JSON"),
         (b'{"pubTime": ', "body is not JSON"),
-        (b"\xff\xfe{}", "body is not JSON"),
+        (b"\xff\xfe{}", "body is not UTF-8"),
         (b"[1, 2]", "body is a JSON list, not an object"),
         (b"[" * 100_000, "body is not JSON"),
     ],
@@ -247,7 +247,21 @@ def test_decode_any_json_content_type_with_a_text_body_is_malformed():
 # --- property: every notice survives a v03 round trip --------------------------------------------
 
 text = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=30)
-nonempty = st.text(alphabet=st.characters(exclude_categories=("Cs",)), min_size=1, max_size=300)
+path_text = st.text(
+    alphabet=st.characters(exclude_categories=("Cs",), exclude_characters="\x00"),
+    min_size=1,
+    max_size=30,
+)
+names = st.text(
+    alphabet=st.characters(exclude_categories=("Cs",), exclude_characters="\x00/"),
+    min_size=1,
+    max_size=30,
+).filter(lambda name: name not in (".", ".."))
+rel_paths = st.lists(names, min_size=1, max_size=10).map("/".join)
+base_urls = st.sampled_from(
+    ["sftp://stanley@mysftpserver.com/", "https://dd.weather.gc.ca", "file:/", "ftp://h:21/p/"]
+)
+modes = st.integers(0, 0o7777).map(lambda mode: f"{mode:o}")
 json_values = st.recursive(
     st.none()
     | st.booleans()
@@ -293,10 +307,17 @@ reports = st.builds(
         text.filter(lambda k: k not in v03.REPORT_FIELDS), json_values, max_size=2
     ),
 )
-file_ops = st.dictionaries(
-    st.sampled_from(["link", "hlink", "remove", "rename", "directory"]) | text,
-    json_values,
-    max_size=3,
+scalars = st.none() | st.booleans() | st.integers() | text
+file_ops = st.fixed_dictionaries(
+    {},
+    optional={
+        "link": path_text,
+        "hlink": path_text,
+        "rename": path_text,
+        "remove": scalars,
+        "directory": scalars,
+        "future": scalars,
+    },
 )
 
 
@@ -304,20 +325,20 @@ file_ops = st.dictionaries(
 def notices(draw) -> Notice:
     return Notice(
         pubtime=draw(times()),
-        base_url=draw(nonempty),
-        rel_path=draw(nonempty),
+        base_url=draw(base_urls),
+        rel_path=draw(rel_paths),
         identity=draw(optional(identities)),
-        size=draw(optional(st.integers(0, 2**64))),
+        size=draw(optional(st.integers(0, 2**63 - 1))),
         blocks=draw(optional(blocks)),
         file_op=draw(optional(file_ops)),
         mtime=draw(optional(times())),
         atime=draw(optional(times())),
-        mode=draw(optional(text)),
-        rename=draw(optional(text)),
-        retrieve_path=draw(optional(text)),
-        source=draw(optional(text)),
-        from_cluster=draw(optional(text)),
-        to_clusters=draw(optional(text)),
+        mode=draw(optional(modes)),
+        rename=draw(optional(path_text)),
+        retrieve_path=draw(optional(path_text)),
+        source=draw(optional(names)),
+        from_cluster=draw(optional(names)),
+        to_clusters=draw(optional(names)),
         content=draw(optional(st.fixed_dictionaries({"encoding": text, "value": text}))),
         report=draw(optional(reports)),
         extra=draw(

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from sarra.compat import plugins
 from sarra.components.run import run_with_vip, vip_guarded
 from sarra.config.errors import ConfigErrors
 from sarra.config.loader import Config, load
-from sarra.flow import plugins, vip
+from sarra.flow import vip
 
 ELSEWHERE = "198.51.100.1"  # a documentation address (RFC 5737): on no host's interface
 

@@ -3,7 +3,7 @@ points.
 
 Search path: ~/.config/sarra/plugins, then the plugins shipped in the package (sarra.plugins);
 `.py` may be left out of the name. A plugin file is executed with `self` bound to the `parent`
-object (sarra.flow.plugin_parent) and registers itself in one of two ways:
+object (sarra.compat.plugin_parent) and registers itself in one of two ways:
 
 - entry point form: `x = Cls(self)` then `self.on_message = x.on_message`, named in the config
   by `on_message <file>` (every entry point the file assigns is registered);
@@ -17,8 +17,13 @@ A plugin that cannot be found or loaded, and an option no plugin declares, stop 
 at its start with `file:line: reason`.
 
 Protocol plugins (do_download, do_get, do_send, do_put, do_poll) apply to the URL schemes their
-`registered_as()` returns (all schemes without one) and answer True (done), False (failed) or
-None (let the built-in transfer do it).
+`registered_as()` returns and answer True (done), False (failed) or None (let the built-in
+transfer do it). Without registered_as(), as in v2, do_download, do_get, do_send and do_put
+serve only the schemes that have no built-in transfer (a do_poll, every scheme).
+
+A plugin file runs with the names v2 gave it without an import (V2_SCOPE: `sarra`, `os`,
+`time`, `nowflt`, ...), and the modules v2 plugins import are here under their historic names
+(sarra.sr_util, sarra.sr_credentials, sarra.sr_file, sarra.plugins.msg_pclean).
 """
 
 from __future__ import annotations
@@ -26,24 +31,68 @@ from __future__ import annotations
 import contextlib
 import difflib
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from sarra.compat.plugin_parent import Msg, Parent
 from sarra.config import paths
 from sarra.config.errors import ConfigError, ConfigErrors, Where
 from sarra.config.loader import Config
 from sarra.config.options import PLUGIN_ENTRY_POINTS
 from sarra.config.options import closest as closest_option
-from sarra.flow.plugin_parent import Msg, Parent
+from sarra.flow.faults import Faults
 from sarra.message.notice import Notice
+from sarra.transfer.registry import transfer_schemes
 
 logger = logging.getLogger("sarra.plugins")
 
 PROTOCOL_ENTRY_POINTS = frozenset({"do_download", "do_get", "do_send", "do_put", "do_poll"})
+UNKNOWN_SCHEMES_ONLY = frozenset({"do_download", "do_get", "do_send", "do_put"})
+"""Protocol entry points whose plugins without registered_as() leave built-in schemes alone."""
+
+
+def _v2_scope() -> dict[str, Any]:
+    """The names a v2 plugin file found in scope without importing them."""
+    import calendar
+    import datetime
+    import glob
+    import inspect
+    import io
+    import json
+    import os
+    import random
+    import re
+    import shutil
+    import signal
+    import socket
+    import ssl
+    import stat
+    import subprocess
+    import sys
+    import time
+    import urllib.parse
+    import urllib.request
+    from hashlib import md5, sha512
+    from logging import handlers
+
+    import sarra
+    from sarra import sr_credentials, sr_util
+
+    modules = (calendar, datetime, glob, inspect, io, json, logging, os, random, re, shutil,
+               signal, socket, ssl, stat, subprocess, sys, time, urllib, sarra)  # fmt: skip
+    scope: dict[str, Any] = {m.__name__.partition(".")[0]: m for m in modules}
+    scope |= {"md5": md5, "sha512": sha512, "handlers": handlers}
+    scope |= {name: getattr(sr_util, name) for name in sr_util.__all__}
+    scope |= {name: getattr(sr_credentials, name) for name in sr_credentials.__all__}
+    return scope
+
+
+V2_SCOPE: dict[str, Any] = _v2_scope()
 
 RESTART = threading.Event()
 """Set when a plugin asked for its instance to start afresh (hb_memory); see components.run."""
@@ -100,7 +149,6 @@ class Hook:
     name: str  # e.g. msg_log.on_message
     function: Callable[[Parent], Any]
     schemes: frozenset[str] | None = None  # protocol plugins: from registered_as(); None = all
-    failed_before: set[type] = field(default_factory=set)
 
 
 class Plugins:
@@ -110,6 +158,8 @@ class Plugins:
         self.parent = parent
         self.hooks = hooks
         self._topic_prefix = parent.post_topic_prefix or parent.topic_prefix
+        self.faults = Faults(logger)  # a failing plugin's traceback once per kind
+        self._defaults = _default_headers(parent)
 
     @classmethod
     def load(cls, config: Config, number: int = 0, stop: threading.Event | None = None) -> Plugins:
@@ -123,19 +173,28 @@ class Plugins:
             if stop is not None:
                 stop.set()
 
+        def stop_instance() -> None:
+            logger.info("plugin asked for this instance to stop")
+            if stop is not None:
+                stop.set()
+
         parent.restart_instance = restart
+        parent.stop_instance = stop_instance
         parent.RetryLater = RetryLater
         hooks: dict[str, list[Hook]] = {}
         errors: list[ConfigError] = []
+        sources: list[str] = []
         for entry, ref, where in config.plugin_lines:
             try:
-                for name, hook in _load_file(parent, find(ref, where), entry, where):
+                path = find(ref, where)
+                for name, hook in _load_file(parent, path, entry, where):
                     hooks.setdefault(name, []).append(hook)
+                sources.append(path.read_text(errors="replace"))
             except ConfigError as err:
                 errors.append(err)
         declared = parent.declared
         for name in config.plugin_options:
-            if name not in declared:
+            if name not in declared and not _read_by(name, sources):
                 close = difflib.get_close_matches(name, declared, n=1, cutoff=0.6)
                 hint = close[0] if close else closest_option(name)
                 reason = f"unknown option {name!r}"
@@ -165,7 +224,7 @@ class Plugins:
     ) -> Msg:
         """The `parent.msg` of a notice."""
         return Msg(notice, topic_prefix=self._topic_prefix, new_dir=new_dir,
-                   new_file=new_file, is_retry=is_retry)  # fmt: skip
+                   new_file=new_file, is_retry=is_retry, defaults=self._defaults)  # fmt: skip
 
     def run(self, entry: str, msg: Msg | None = None) -> bool:
         """Run the plugins of an entry point with `msg` as parent.msg, in order; False as soon
@@ -176,7 +235,10 @@ class Plugins:
         parent = self.parent
         if msg is not None:
             parent.msg = msg
-        return all(self._call(hook) is not False for hook in hooks)
+        go_on = all(self._call(hook) is not False for hook in hooks)
+        if msg is not None and msg.retry_asked:
+            raise PluginFailed(f"{entry}: a plugin asked to see it again later", later=True)
+        return go_on
 
     def transfer(self, entry: str, scheme: str, msg: Msg | None) -> bool | None:
         """Run the protocol plugins of an entry point that take `scheme`: True (done) or
@@ -188,7 +250,11 @@ class Plugins:
         if msg is not None:
             self.parent.msg = msg
         for hook in hooks:
-            if hook.schemes is None or scheme in hook.schemes:
+            if hook.schemes is not None:
+                applies = scheme in hook.schemes
+            else:
+                applies = entry not in UNKNOWN_SCHEMES_ONLY or scheme not in transfer_schemes()
+            if applies:
                 result = self._call(hook)
                 if result is not None:
                     return bool(result)
@@ -214,15 +280,28 @@ class Plugins:
         except RetryLater as err:
             raise PluginFailed(f"{hook.name}: {err}", later=True) from err
         except Exception as err:
-            kind = type(err)
-            if kind in hook.failed_before:
-                logger.error("plugin %s failed: %s: %s (traceback logged before)",
-                             hook.name, kind.__name__, err)  # fmt: skip
-            else:
-                hook.failed_before.add(kind)
-                logger.error("plugin %s failed: %s: %s", hook.name, kind.__name__, err,
-                             exc_info=err)  # fmt: skip
-            raise PluginFailed(f"plugin {hook.name} failed: {kind.__name__}: {err}") from err
+            self.faults.log(err, "plugin %s failed", hook.name)
+            raise PluginFailed(f"plugin {hook.name} failed: {type(err).__name__}: {err}") from err
+
+
+def _default_headers(parent: Parent) -> dict[str, str]:
+    """The headers v2 gave a notice without them: source (the source option, else the broker
+    user), from_cluster (cluster, else the broker's host) and to_clusters (to, else the post
+    broker's host)."""
+    broker, post_broker = parent.broker, parent.post_broker
+    to = ",".join(parent.to) or (post_broker.netloc.rpartition("@")[2] if post_broker else "")
+    found = {
+        "source": parent.source or (broker.username if broker else None),
+        "from_cluster": parent.cluster or (broker.netloc.rpartition("@")[2] if broker else None),
+        "to_clusters": to,
+    }
+    return {name: value for name, value in found.items() if value}
+
+
+def _read_by(name: str, sources: list[str]) -> bool:
+    """Whether a plugin's code reads an option it never declared (v2 took those too)."""
+    pattern = re.compile(rf"\bparent\.{re.escape(name)}\b|['\"]{re.escape(name)}['\"]")
+    return any(pattern.search(text) for text in sources)
 
 
 def _load_file(
@@ -235,8 +314,9 @@ def _load_file(
         raise ConfigError(where, f"plugin {path}:{err.lineno}: {err.msg}") from None
     except OSError as err:
         raise ConfigError(where, f"plugin {path}: {err.strerror or err}") from None
-    namespace: dict[str, Any] = {"__name__": f"sarra_plugin_{path.stem}", "__file__": str(path),
-                                 "self": parent, "logger": parent.logger}  # fmt: skip
+    namespace: dict[str, Any] = {**V2_SCOPE, "__name__": f"sarra_plugin_{path.stem}",
+                                 "__file__": str(path), "self": parent,
+                                 "logger": parent.logger}  # fmt: skip
     registered: dict[str, Any] = {}
     parent.registering = registered
     try:

@@ -4,30 +4,37 @@ use them.
 `parent` holds the config's options as attributes (`parent.directory`, `parent.broker`), the
 options only plugins know as lists of the values written (`parent.msg_speedo_interval[0]`),
 `parent.logger`, `parent.declare_option(name)`, the helpers `duration_from_str`, `isTrue`,
-`chunksize_from_str`, and whatever the plugins set on it. `parent.msg` is the notice in hand,
+`chunksize_from_str`, and whatever the plugins set on it; and what else v2 offered plugins:
+`credentials` (`get(url)` -> (ok, details)), `broker` and `post_broker` parsed, `currentDir`,
+`reportback`, `instance`, `consumer` (`msg_to_retry()`, `raw_msg`), `message_count`,
+`publish_count`, `user_config`, `run_command`. `parent.msg` is the notice in hand,
 one per thread (downloads run in several threads).
 
 `parent.msg` shows a notice in the v02 vocabulary: topic, notice (the v02 body), pubtime,
 baseurl, relpath, headers (v02 header strings: sum, parts, mtime, ...), partstr, sumstr, url
-(parsed), urlstr, new_dir, new_file, local_file, isRetry... A plugin may change baseurl,
-relpath, pubtime, topic and headers (set_notice, set_topic help); `Msg.to_notice` turns the
-changes back into a Notice.
+(parsed), urlstr, filesize, new_dir, new_file, local_file, isRetry... A plugin may change
+baseurl, relpath, urlstr, url, pubtime, topic and headers (set_notice, set_topic, set_parts,
+set_sum_str help) and report its outcome (report_publish); `Msg.to_notice` turns the changes
+back into a Notice.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import ParseResult, urlparse
 
 from sarra.config import paths, types
+from sarra.config.credentials import Credentials
 from sarra.config.loader import Config
 from sarra.config.options import PLUGIN_ENTRY_POINTS
+from sarra.integrity.parts import Parts
 from sarra.message import v02
 from sarra.message.errors import MalformedNotice, NotEncodable
 from sarra.message.notice import (
@@ -38,6 +45,7 @@ from sarra.message.notice import (
     time_v03_to_v02,
 )
 from sarra.message.topic import escape, path_to_topic
+from sarra.sr_credentials import sr_credentials
 
 logger = logging.getLogger("sarra.plugins")
 
@@ -56,6 +64,7 @@ class Msg:
         new_dir: str | None = None,
         new_file: str | None = None,
         is_retry: bool = False,
+        defaults: Mapping[str, str] | None = None,
     ) -> None:
         self._notice = notice
         try:
@@ -69,6 +78,9 @@ class Msg:
         self.exchange = notice.exchange
         self.relpath = notice.rel_path
         self.headers: dict[str, str] = headers
+        self.set_hdrstr()
+        for name, value in (defaults or {}).items():
+            headers.setdefault(name, value)  # as v2 filled them in on receipt
         self.new_dir = new_dir
         self.new_file = new_file
         self._local_file: str | None = None
@@ -83,6 +95,14 @@ class Msg:
         self.length = notice.size or 0
         self.report_code: int | None = None
         self.report_message: str | None = None
+        self.retry_asked = False
+        """Set by parent.consumer.msg_to_retry(): see the notice again later (retry queue)."""
+        self.tbegin = time.time()
+        self.post_version = "v03" if topic_prefix.startswith("v03") else "v02"
+        self.suffix = ""
+        self.checksum: str | None = None
+        self.onfly_checksum: str | None = None
+        self.logger = logger
         self._original = (self.topic, self.pubtime, self.baseurl, self.relpath, dict(headers))
 
     # --- the v02 view
@@ -94,15 +114,48 @@ class Msg:
 
     @property
     def urlstr(self) -> str:
-        """The URL of the file: baseurl + relpath."""
+        """The URL of the file: baseurl + relpath. Setting it points the notice elsewhere: the
+        path under the same base URL when it still starts with it, else under the new host."""
         if self.baseurl.endswith("/") or self.relpath.startswith("/"):
             return self.baseurl + self.relpath
         return f"{self.baseurl}/{self.relpath}"
 
+    @urlstr.setter
+    def urlstr(self, text: str) -> None:
+        if text == self.urlstr:
+            return
+        if text.startswith(self.baseurl) and len(text) > len(self.baseurl):
+            self.relpath = text[len(self.baseurl) :]
+            return
+        parsed = urlparse(text)
+        if parsed.scheme == "file" or not parsed.netloc:
+            self.baseurl, self.relpath = f"{parsed.scheme}:", parsed.path
+        else:
+            self.baseurl = f"{parsed.scheme}://{parsed.netloc}/"
+            self.relpath = parsed.path.lstrip("/")
+
     @property
     def url(self) -> ParseResult:
-        """The URL of the file, parsed (url.scheme, url.hostname, url.path ...)."""
+        """The URL of the file, parsed (url.scheme, url.hostname, url.path ...); settable as
+        urlstr is."""
         return urlparse(self.urlstr)
+
+    @url.setter
+    def url(self, parsed: ParseResult) -> None:
+        self.urlstr = parsed.geturl()
+
+    @property
+    def filesize(self) -> int | None:
+        """The size of the whole file (of every part), from the parts header."""
+        try:
+            return Parts.parse(self.partstr).file_size if self.partstr else None
+        except ValueError:
+            return None
+
+    @property
+    def to_clusters(self) -> str | None:
+        """The to_clusters header."""
+        return self.headers.get("to_clusters")
 
     @property
     def partstr(self) -> str | None:
@@ -126,8 +179,9 @@ class Msg:
 
     @property
     def hdrstr(self) -> str:
-        """The headers as `name=value` words."""
-        return " ".join(f"{k}={v}" for k, v in sorted(self.headers.items()))
+        """The headers as `name=value` words, as received (as v2 kept it; set_hdrstr()
+        brings it up to date with the headers)."""
+        return self._hdrstr
 
     @property
     def local_file(self) -> str | None:
@@ -148,6 +202,42 @@ class Msg:
             return time.time() - time_to_epoch(self.pubtime)
         except ValueError:
             return 0.0
+
+    get_elapse_pubtime = get_elapse
+
+    def set_parts(
+        self,
+        partflg: str = "1",
+        chunksize: int = 0,
+        block_count: int = 1,
+        remainder: int = 0,
+        current_block: int = 0,
+    ) -> None:
+        """Set the parts header (v02: method, block size, count, remainder, number)."""
+        parts = Parts(partflg, int(chunksize), int(block_count), int(remainder),
+                      int(current_block))  # fmt: skip
+        self.headers["parts"] = str(parts)
+        self.offset, self.length = parts.offset, parts.length
+
+    def set_sum_str(self, sumstr: str) -> None:
+        """Set the sum header (`d,<md5 hex>` ...)."""
+        self.headers["sum"] = sumstr
+
+    def set_hdrstr(self) -> None:
+        """Make hdrstr say the headers as they are now."""
+        self._hdrstr = " ".join(f"{k}={v}" for k, v in sorted(self.headers.items()))
+
+    def set_suffix(self) -> None:
+        """The suffix of a part file (`.<parts>.<sum flag>.Part`); empty for a whole file."""
+        parts, flag = self.partstr, self.sumflg
+        if parts and flag and parts[0] in "ip":
+            self.suffix = "." + ".".join([*parts.split(",")[1:], flag, "Part"])
+        else:
+            self.suffix = ""
+
+    def report_publish(self, code: int, message: str) -> None:
+        """Report on this notice (report_back): the code and text of its outcome."""
+        self.report_code, self.report_message = int(code), message
 
     def set_notice(self, baseurl: str, relpath: str, pubtime: str | None = None) -> None:
         """Point the notice at another URL (and publication time, v02 form)."""
@@ -189,6 +279,69 @@ def _v02_time(text: str) -> str:
         return text
 
 
+def _parsed(url: str | None) -> ParseResult | None:
+    return urlparse(url) if url else None
+
+
+class Consumer:
+    """`parent.consumer`, what v2 plugins used of it: msg_to_retry() (see the notice in hand
+    again later), raw_msg (its body and headers), retry.on_heartbeat and sleep figures."""
+
+    def __init__(self, parent: Parent) -> None:
+        self._parent = parent
+        self.sleep_min = 0.01
+        self.sleep_now = 0.01
+        self.retry = _RetryHeartbeat()
+
+    def msg_to_retry(self) -> None:
+        """Keep the notice in hand for the retry queue (the plugin then returns False)."""
+        msg = self._parent.msg
+        if msg is not None:
+            msg.retry_asked = True
+
+    @property
+    def raw_msg(self) -> _RawMessage | None:
+        """The notice in hand as received: v02 body and headers."""
+        msg = self._parent.msg
+        if msg is None:
+            return None
+        properties = {"content_type": "text/plain", "application_headers": msg.headers,
+                      "delivery_mode": 2}  # fmt: skip
+        return _RawMessage(msg.notice.encode(), properties)
+
+
+class _CacheView:
+    """v2's parent.cache over the duplicate cache: count, save() (expire and rewrite),
+    cache_dict (the entries; empty when the cache is shared in Redis)."""
+
+    def __init__(self, nodupe: Any) -> None:
+        self._nodupe = nodupe
+
+    @property
+    def cache_dict(self) -> dict[Any, float]:
+        return dict(getattr(self._nodupe, "entries", {}))
+
+    @property
+    def count(self) -> int:
+        return len(self.cache_dict)
+
+    def save(self) -> int:
+        return int(self._nodupe.compact())
+
+
+class _RawMessage:
+    def __init__(self, body: bytes, properties: dict[str, Any]) -> None:
+        self.body = body
+        self.properties = properties
+
+
+class _RetryHeartbeat:
+    @staticmethod
+    def on_heartbeat(parent: Parent) -> bool:
+        """The retry queue keeps itself (the loop does its housekeeping)."""
+        return True
+
+
 def v03_time(text: str) -> str:
     """A v02 (or v03) time as v03, for plugins that build notices."""
     try:
@@ -213,8 +366,12 @@ class Parent:
         self.user_cache_dir = str(paths.state_dir(config.component, config.name))
         self.restart_instance: Callable[[], None] = lambda: None
         """Set by the component: stop this instance so that it starts afresh."""
+        self.stop_instance: Callable[[], None] = lambda: None
+        """Set by the component: stop this instance (msg_total_count)."""
         self.poster: Callable[[Notice], bool] | None = None
         """Set by posting components: publish a notice (see post)."""
+        self.consumer = Consumer(self)
+        self.user_args: list[str] = []
 
     def __setattr__(self, name: str, value: Any) -> None:
         registering = self.registering
@@ -224,9 +381,99 @@ class Parent:
             object.__setattr__(self, name, value)
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
+        if name.startswith("__") or name == "cache":  # cache: see the property
             raise AttributeError(name)
         return getattr(self._config, name)
+
+    # --- what v2 offered plugins beside the options
+
+    @property
+    def credentials(self) -> sr_credentials:
+        """credentials.conf, as v2's sr_credentials: `get(url)` -> (ok, details)."""
+        found = self.__dict__.get("_credentials")
+        if found is None:
+            found = sr_credentials(self.logger, Credentials.load(paths.credentials_file()))
+            object.__setattr__(self, "_credentials", found)
+        return found
+
+    @credentials.setter
+    def credentials(self, value: sr_credentials) -> None:
+        object.__setattr__(self, "_credentials", value)
+
+    @property
+    def broker(self) -> ParseResult | None:
+        """The broker URL, parsed (as v2 kept it)."""
+        return _parsed(self._config.broker)
+
+    @property
+    def post_broker(self) -> ParseResult | None:
+        """The post broker URL, parsed (as v2 kept it)."""
+        return _parsed(self._config.post_broker)
+
+    @property
+    def cache(self) -> _CacheView:
+        """The duplicate cache, as v2 showed it (count, save(), cache_dict); absent (hasattr
+        False) when suppress_duplicates is off."""
+        nodupe = self.__dict__.get("nodupe")
+        if nodupe is None:
+            raise AttributeError("cache")
+        return _CacheView(nodupe)
+
+    @property
+    def cache_stat(self) -> bool:
+        """True with a duplicate cache (v2 set it so), else the cache_stat option."""
+        return self.__dict__.get("nodupe") is not None or bool(self._config.cache_stat)
+
+    @property
+    def currentDir(self) -> str:
+        """The directory option in force (the last one read)."""
+        return str(self._config.directory)
+
+    @property
+    def reportback(self) -> bool:
+        """Whether reports are published (report_back)."""
+        return bool(self._config.report_back)
+
+    @property
+    def instance(self) -> int:
+        """This instance's number (0 in the foreground)."""
+        return self.no
+
+    @property
+    def new_dir(self) -> str | None:
+        """The directory of the notice in hand (parent.msg.new_dir)."""
+        msg = self.msg
+        return msg.new_dir if msg is not None else None
+
+    @new_dir.setter
+    def new_dir(self, value: str | None) -> None:
+        if self.msg is not None:
+            self.msg.new_dir = value
+
+    @property
+    def message_count(self) -> int:
+        """Notices received so far."""
+        return int(self.__dict__.get("counts", {}).get("received", 0))
+
+    @property
+    def publish_count(self) -> int:
+        """Notices published so far."""
+        return int(self.__dict__.get("counts", {}).get("posted", 0))
+
+    @property
+    def user_config(self) -> str | None:
+        """The config file of this instance."""
+        files = self._config.files
+        return str(files[-1]) if files else None
+
+    def run_command(self, command: list[str]) -> bool:
+        """Run a command (v2 plugins restart their component with `<program> ... restart`:
+        that restarts this instance)."""
+        if command and command[-1] == "restart" and self.program_name in str(command[0]):
+            self.restart_instance()
+            return True
+        self.logger.info("running %s", command)
+        return subprocess.run(command, check=False).returncode == 0
 
     @property
     def msg(self) -> Msg | None:

@@ -1,0 +1,111 @@
+"""The log of a component facing hostile notices: every line printable and bounded, whatever
+the bytes of a notice; unexpected errors logged with a traceback once per kind, then counted."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sarra.components.logs import LONG_WORD, bounded, printable, setup_logging
+from sarra.config.loader import load
+from sarra.flow.faults import MAX_KINDS, Faults, kind_of
+
+
+@pytest.fixture
+def instance_log(tmp_path: Path) -> Iterator[Path]:
+    """The log file of instance 1 of a config, as a daemon writes it (set up as it is)."""
+    config = tmp_path / "hostile.conf"
+    config.write_text("broker amqp://guest@127.0.0.1/\n")
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    setup_logging(load("subscribe", config), 1)
+    try:
+        yield tmp_path / "cache" / "sarra" / "log" / "sr_subscribe_hostile_01.log"
+    finally:
+        for handler in root.handlers:
+            handler.close()
+        root.handlers[:], root.level = saved
+
+
+def test_printable_escapes_controls_and_surrogates() -> None:
+    assert printable("plain é text") == "plain é text"
+    assert printable("a\nb\x1b[31m\udcff\x00") == "a\\nb\\x1b[31m\\udcff\\x00"
+
+
+def test_bounded_cuts_long_words_and_says_their_length() -> None:
+    path = "d/" * 2000
+    line = bounded(f"failed http://h/{path}: no")
+    assert len(line) < 250
+    assert "...(4010 characters)..." in line and line.endswith(": no")
+    assert bounded("x" * LONG_WORD) == "x" * LONG_WORD
+    assert len(bounded("word " * 2000)) < 2100
+
+
+def test_a_notice_s_bytes_never_break_the_log_file(instance_log: Path, capfd) -> None:
+    log = logging.getLogger("sarra.flow")
+    hostile = "a/\udcff\udc80/" + "d/" * 2000 + "x\nforged [ERROR] line"
+    log.warning("malformed notice dropped (%s): relPath holds a lone surrogate", hostile)
+    try:
+        raise OSError(36, "File name too long", "/out/" + hostile)
+    except OSError as err:
+        log.error("failed", exc_info=err)
+    text = instance_log.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    assert "Logging error" not in text + capfd.readouterr().err
+    assert lines[0].endswith("x\\nforged [ERROR] line): relPath holds a lone surrogate")
+    assert "a/\\udcff\\udc80/d/d/" in lines[0]
+    assert all(len(line) < 400 for line in lines), [len(line) for line in lines]
+    assert lines[-1].startswith("OSError: [Errno 36] File name too long: '/out/a/")
+
+
+def raise_here(error: Exception) -> None:
+    raise error
+
+
+def raise_there(error: Exception) -> None:
+    raise error
+
+
+def test_faults_log_a_traceback_once_per_kind_then_a_count(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    faults = Faults(logging.getLogger("test.faults"))
+    for number in range(3):
+        try:
+            raise_here(ValueError(f"bad {number}"))
+        except ValueError as err:
+            assert faults.log(err, "failed %s", f"n{number}") == number + 1
+    try:
+        raise_there(ValueError("elsewhere"))
+    except ValueError as err:
+        faults.log(err, "failed %s", "other")
+    records = caplog.records
+    assert [r.exc_info is not None for r in records] == [True, False, False, True]
+    assert records[0].getMessage() == "failed n0: ValueError: bad 0"
+    assert records[2].getMessage() == "failed n2: ValueError: bad 2 (same error as before, 3 times)"
+
+
+def test_faults_remember_a_bounded_number_of_kinds(caplog: pytest.LogCaptureFixture) -> None:
+    faults = Faults(logging.getLogger("test.faults"))
+    faults.seen = {(f"Kind{n}", "x.py", n): 1 for n in range(MAX_KINDS)}  # as if met before
+    try:
+        raise_here(KeyError("new"))
+    except KeyError as err:
+        faults.log(err, "failed")
+    assert len(faults.seen) == MAX_KINDS
+    [record] = caplog.records
+    assert record.exc_info is None and "too many kinds of error" in record.getMessage()
+
+
+def test_the_kind_is_the_type_and_where_it_was_raised() -> None:
+    kinds = []
+    for raiser in (raise_here, raise_here, raise_there):
+        try:
+            raiser(TypeError("x"))
+        except TypeError as err:
+            kinds.append(kind_of(err))
+    assert kinds[0] == kinds[1] != kinds[2]
+    assert kinds[0][0] == "TypeError" and kinds[0][1].endswith("test_logs.py")
