@@ -100,13 +100,13 @@ def test_start_status_stop_without_a_config_and_no_n_on_one_instance(
         assert started.returncode == 0, started.stderr
         assert "sr_subscribe one: 2 of 2 instances running" in started.stdout
         status = sr("sr_subscribe", "status")
-        assert "sr_subscribe one: running 2/2" in status.stdout
-        assert "sr_subscribe two: stopped" in status.stdout
+        assert "  subscribe/one  running 2/2  " in status.stdout
+        assert "  subscribe/two  stopped" in status.stdout
         stopped_two = sr("sr_subscribe", "-no", "2", "stop", "one")
         assert stopped_two.returncode == 0, stopped_two.stderr
         numbers = [i.number for i in instances.instances("subscribe", "one") if i.running]
         assert numbers == [1]
-        assert "missing 02" in sr("sr_subscribe", "status", "one").stdout
+        assert "exited 1/2  instance 02" in sr("sr_subscribe", "status", "one").stdout
         everything = sr("sr_subscribe", "start")
         assert "sr_subscribe two: 2 of 2 instances running" in everything.stdout
         wait_for(lambda: len(instances.running_pids("subscribe", "two")) == 2, "two's instances")
