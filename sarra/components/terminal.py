@@ -27,7 +27,9 @@ class Terminal:
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
-        self._lock = threading.Lock()
+        # reentrant: a signal handler that logs (SIGTERM's "stopping") may interrupt a write
+        # in the same thread
+        self._lock = threading.RLock()
         self._status = ""
 
     def write(self, line: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 from pathlib import Path
 
 from sarra.components.post import Tally
@@ -107,3 +108,24 @@ def test_the_tally_counts_the_files_the_rules_take(tmp_path: Path) -> None:
     tally = Tally(Announcer(config), False, [str(tmp_path), str(tmp_path / "nothere")])
     tally.thread.join()
     assert tally.total() == (3, 110)
+
+
+def test_a_line_written_in_the_midst_of_another_in_the_same_thread_does_not_hang() -> None:
+    """As a signal handler that logs does ("stopping on SIGTERM" while a line is written)."""
+    nested: list[str] = []
+
+    class Interrupted(io.StringIO):
+        def write(self, text: str) -> int:
+            written = super().write(text)
+            if not nested:
+                nested.append(text)
+                terminal.write("stopping on SIGTERM")
+            return written
+
+    stream = Interrupted()
+    terminal = Terminal(stream)
+    writer = threading.Thread(target=terminal.write, args=("pass done",), daemon=True)
+    writer.start()
+    writer.join(10)
+    assert not writer.is_alive(), "the second line waits forever for the first"
+    assert stream.getvalue() == "pass done\nstopping on SIGTERM\n"
