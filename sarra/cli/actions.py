@@ -158,20 +158,21 @@ def enable(component: str, command: CommandLine) -> int:
 
 
 def disable(component: str, command: CommandLine) -> int:
-    """Rename <name>.conf to <name>.conf.off: start and sanity leave it alone."""
+    """Rename <name>.conf to <name>.conf.off, and stop its instances if it runs: start and
+    sanity leave it alone."""
     for ref in command.configs:
         name = ref.removesuffix(".conf")
         directory = paths.component_dir(component)
         off, on = directory / f"{name}.conf.off", directory / f"{name}.conf"
         if off.exists() and not on.exists():
             print(f"{name} is already disabled")
-            continue
-        if not on.exists():
+        elif not on.exists():
             raise ActionError(f"no config {name} in {directory}")
-        on.rename(off)
-        print(f"disabled {name} ({off})")
+        else:
+            on.rename(off)
+            print(f"disabled {name} ({off})")
         if running_pids(component, name):
-            print(f"warning: {name} is still running; stop it with: sr_{component} stop {name}")
+            lifecycle.stop_config(component, name)
     return 0
 
 
@@ -272,6 +273,7 @@ def help_(component: str, command: CommandLine) -> int:
     if component == "post":
         print("       sr_post [options] [-p] path ...   (announce once, then exit)")
         print("       sr_post [options] -pipe < paths   (one path a line)")
+    print(f"       sr_{component} --version")
     print()
     print("actions:")
     for action, text in ACTIONS.items():

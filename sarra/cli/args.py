@@ -36,7 +36,7 @@ ACTIONS: dict[str, str] = {
     " redacted",
     "log": "follow the log of a config's instance (or show the end of each)",
     "enable": "enable a disabled config",
-    "disable": "disable a config: start and sanity leave it alone",
+    "disable": "disable a config (stopping it if it runs): start and sanity leave it alone",
     "show": "print the effective configuration: values, where each was set, rules",
     "help": "print this help, or the help of the options named",
 }

@@ -59,7 +59,7 @@ def _component(
     return Command(
         name=name,
         summary=summary,
-        synopsis=(f"{name} [options] action [config ...]", *synopsis),
+        synopsis=(f"{name} [options] action [config ...]", *synopsis, f"{name} --version"),
         description=description,
         component=component,
         examples=examples,
@@ -107,6 +107,8 @@ EXIT_STATUS = """\
 | 0 | done |
 | 1 | an action failed (the broker refused, an instance died at start); `status`: one needs a look |
 | 2 | a usage mistake or a config error, each reported as `file:line: reason` |
+
+Acting on several configs, a failure never stops the others; the exit status is the worst.
 """
 
 _CONSUMER = """\
@@ -147,11 +149,16 @@ COMMANDS: tuple[Command, ...] = (
             "sr observe [--bind ADDR] [--port N]",
             "sr check [--examples]",
             "sr list",
+            "sr --version",
         ),
         description="""\
 `sr` runs the same life-cycle action for every enabled config of every component
 (`sr_subscribe`, `sr_sarra`, `sr_watch`...), as if each `sr_<component> action <config>`
-were typed in turn. Disabled configs (`<name>.conf.off`) are left alone.
+were typed in turn. Disabled configs (`<name>.conf.off`) are left alone, but `stop` stops
+those still running. A config that fails (one that cannot be read, reported as
+`file:line: reason`; an instance that dies at start) never holds back the others: each is
+reported on standard error, and a last line counts the configs and names those that failed.
+The waits overlap: the instances of a few configs start (or stop) while the next are launched.
 
 - `start`, `stop`, `restart`, `sanity`: the action of that name, for every config
   (see sr_subscribe(1) for what each does).
@@ -190,7 +197,7 @@ user's service manager starts and `sr stop` when it stops.
 | status | meaning |
 |---|---|
 | 0 | done; every config read without error; nothing needs a look (`status`) |
-| 1 | a config has errors (`check`), an action failed, or a config needs a look (`status`) |
+| 1 | a config has errors (`check`), an action failed on a config, or one needs a look (`status`) |
 | 2 | an action `sr` does not know |
 """,
             ),
@@ -212,9 +219,14 @@ user's service manager starts and `sr stop` when it stops.
         """\
 `sr_post` publishes one notice for each file it is given (or for each file of each directory
 given, recursively) and exits once the broker has confirmed them all; it exits non-zero and
-names the files whose notices were not confirmed. The notice carries the file's URL
-(`post_base_url` and its path less `post_base_dir`), checksum (`sum`), size, times and mode;
-large files are announced in parts (`blocksize`).
+names the files whose notices were not confirmed; its last line sums up (files, bytes, seconds,
+rates, how many failed). On a terminal it shows its progress in one line redrawn in place
+(the time left once the files are counted) and writes the line of each file to its log file
+`~/.cache/sarra/log/sr_post_<config>_00.log` instead (`-v`: on the terminal too); a pipe or a
+file gets every line, and no progress.
+
+The notice carries the file's URL (`post_base_url` and its path less `post_base_dir`),
+checksum (`sum`), size, times and mode; large files are announced in parts (`blocksize`).
 
 With an action and a config, `sr_post start <config>` announces the config's `path` lines
 every `sleep` seconds.
@@ -260,7 +272,10 @@ path /data/outgoing
 `sr_poll` lists the remote directories of its config every `sleep` (sftp, ftp, ftps, an http
 index page, or a local directory) and announces each file that is new or has changed (size,
 time) once; the checksum is left to whoever downloads (`sum z,d`). What it has announced is
-kept on disk, so a restart does not announce everything again.
+kept on disk, so a restart does not announce everything again. Each pass ends with a line
+that sums it up (files, bytes, seconds, rates, how many failed). `sr_poll foreground` on a
+terminal shows each pass's progress in one line redrawn in place, and writes the line of each
+file to `~/.cache/sarra/log/sr_poll_<config>_00.log` instead (`-v`: on the terminal too).
 """,
         """\
 `~/.config/sarra/poll/remote.conf`: list `/outgoing` on the remote server every 5 minutes.

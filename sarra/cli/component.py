@@ -8,7 +8,7 @@ import os
 import sys
 
 from sarra.broker.errors import BrokerError
-from sarra.cli import habits, post
+from sarra.cli import habits, post, version
 from sarra.cli.actions import HANDLERS, ActionError
 from sarra.cli.args import UsageError, parse
 from sarra.config.credentials import redact_text
@@ -23,6 +23,9 @@ def main(component: str, argv: list[str] | None = None) -> int:
     path ...`, see sarra.cli.post); returns the exit status."""
     program = f"sr_{component}"
     words = sys.argv[1:] if argv is None else argv
+    if "--version" in words:
+        print(version.line())
+        return 0
     try:
         if component == "post" and not post.wants_action(words):
             return post.main(words)

@@ -10,18 +10,18 @@ from dataclasses import replace
 from sarra.cli import lifecycle
 from sarra.cli.args import ALL_CONFIGS_ACTIONS, CommandLine
 from sarra.components import instances
-from sarra.config.loader import config_names
 from sarra.config.loader import resolve_config_path as resolve
 
 ONE_INSTANCE_ACTIONS = frozenset({"start", "stop", "restart"})
 
 
 def with_every_config(component: str, command: CommandLine) -> CommandLine | None:
-    """The command with every enabled config of the component when it names none and its
-    action takes that to mean all; None (after saying so) when there is no config at all."""
+    """The command with every enabled config of the component (for stop, the disabled ones
+    still running too) when it names none and its action takes that to mean all; None (after
+    saying so) when there is no config at all."""
     if command.configs or command.action not in ALL_CONFIGS_ACTIONS:
         return command
-    names = config_names(component)
+    names = lifecycle.every_config(component, command.action)
     if not names:
         print(f"sr_{component}: no configs to {command.action}")
         return None
@@ -33,7 +33,10 @@ def one_instance(component: str, command: CommandLine) -> int:
     number = command.instance
     assert number is not None
     for ref in command.configs:
-        name = resolve(component, ref).name.removesuffix(".conf")
+        if command.action == "stop":  # a disabled config's instance too
+            name = lifecycle.named(component, ref)[0]
+        else:
+            name = resolve(component, ref).name.removesuffix(".conf")
         if command.action in ("stop", "restart"):
             found = [i for i in instances.instances(component, name) if i.number == number]
             for instance in found:

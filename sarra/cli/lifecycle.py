@@ -1,35 +1,160 @@
 """The actions that run and manage instances: foreground, start, stop, restart, reload,
-status and sanity."""
+status and sanity.
+
+start, stop, restart and sanity act on each config named in turn (act_on_each): a config
+that fails is reported with its reason and the others are still done; the exit status says
+that one failed. The waits overlap: a few configs' instances start (or stop) while the next
+configs are launched, so that hundreds of configs start in a fraction of the time that one
+after the other would take."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import sys
 import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from sarra.broker import admin
+from sarra.broker.errors import BrokerError
 from sarra.cli.args import CommandLine
 from sarra.compat.plugins import Plugins
 from sarra.components import instances
 from sarra.components.run import run_instance
 from sarra.config import paths
-from sarra.config.credentials import Credentials
-from sarra.config.errors import ConfigError
-from sarra.config.loader import Config, load
+from sarra.config.credentials import Credentials, redact_text
+from sarra.config.errors import ConfigError, ConfigErrors
+from sarra.config.loader import Config, config_name, config_names, load
 from sarra.config.loader import resolve_config_path as resolve
 from sarra.observe import status as observe_status
 from sarra.observe import text
 
 
+@dataclass(frozen=True)
+class Finish:
+    """The end of an action on one config, left for later: `finish` waits for its `processes`
+    instances to start (or stop), prints what was done, and raises on failure."""
+
+    finish: Callable[[], None]
+    processes: int
+
+
+Act = Callable[[str, str, CommandLine], Finish | None]
+"""What an action does to one config (component, config as named, command line): it starts
+the work and returns what finishes it, if anything is left; it raises on failure (Failed,
+ConfigError, BrokerError, OSError, Refused)."""
+
+OVERLAP = 2 * (os.cpu_count() or 1)
+"""Instances that may be starting or stopping at once, over several configs (starting is
+mostly the CPU of the new processes' Python, stopping mostly waiting)."""
+
+
+class Refused(Exception):
+    """An action refused for a reason the user can act on."""
+
+
+class Failed(Exception):
+    """An action that could not be done on a config; the message says why, in one line."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A config an action failed on: its exit status (2 for a config error, else 1)."""
+
+    component: str
+    name: str
+    status: int
+
+    @property
+    def label(self) -> str:
+        """component/config, as `sr status` names it."""
+        return f"{self.component}/{self.name}"
+
+
+def act_on_each(component: str, command: CommandLine, act: Act) -> list[Failure]:
+    """Do `act` on each config named, in turn, finishing the oldest ones (Finish) while more
+    than OVERLAP instances are left to start or stop: one that fails is reported on stderr (a
+    line a reason, `sr_<component> <config>: file:line: reason` for a config error) and never
+    stops the others. Returns the failures."""
+    failures: list[Failure] = []
+    unfinished: deque[tuple[str, Finish]] = deque()
+
+    def attempt(name: str, step: Callable[[], Finish | None]) -> None:
+        try:
+            finish = step()
+        except ConfigErrors as err:
+            reasons, status = [str(error) for error in err.errors], 2
+        except ConfigError as err:
+            reasons, status = [str(err)], 2
+        except (Failed, Refused, BrokerError, OSError) as err:
+            reasons, status = [str(err)], 1
+        else:
+            if finish is not None:
+                unfinished.append((name, finish))
+            return
+        for reason in reasons:
+            print(f"sr_{component} {name}: {redact_text(reason)}", file=sys.stderr)
+        failures.append(Failure(component, name, status))
+
+    def finish_oldest() -> None:
+        name, left = unfinished.popleft()
+        attempt(name, left.finish)
+
+    for ref in command.configs:
+        attempt(Path(ref).name.removesuffix(".conf"), lambda ref=ref: act(component, ref, command))
+        while len(unfinished) > 1 and sum(f.processes for _, f in unfinished) > OVERLAP:
+            finish_oldest()
+    while unfinished:
+        finish_oldest()
+    return failures
+
+
+def _on_each(act: Act) -> Callable[[str, CommandLine], int]:
+    """The action on every config named (act_on_each); its exit status the worst of theirs."""
+
+    def action(component: str, command: CommandLine) -> int:
+        return max((f.status for f in act_on_each(component, command, act)), default=0)
+
+    return action
+
+
 def _loaded(component: str, ref: str, command: CommandLine) -> tuple[Path, Config]:
+    """A config read, with the plugins it names (a plugin that cannot load, or an unknown
+    option, is a config error); its warnings printed."""
     path = resolve(component, ref)
     config = load(component, path, overrides=command.overrides)
+    Plugins.load(config)
     for warning in config.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"sr_{component} {config.name}: warning: {redact_text(warning)}", file=sys.stderr)
     return path, config
+
+
+def named(component: str, ref: str) -> tuple[str, bool]:
+    """The name of a config named on the command line, and whether it is enabled. A disabled
+    config (<name>.conf.off) is named too, and so is a config whose file is gone while
+    instances of it still run: they can still be stopped, and looked at."""
+    try:
+        return config_name(resolve(component, ref)), True
+    except ConfigError:
+        name = ref.removesuffix(".conf")
+        disabled = paths.component_dir(component) / f"{name}.conf.off"
+        if disabled.is_file() or instances.running_pids(component, name):
+            return name, False
+        raise
+
+
+def every_config(component: str, action: str) -> list[str]:
+    """The configs an action with no config named acts on: every enabled config; for stop,
+    the disabled ones still running too (a config disabled by renaming its file)."""
+    names = config_names(component)
+    if action == "stop":
+        names += [name for name in config_names(component, disabled=True)
+                  if instances.running_pids(component, name)]  # fmt: skip
+    return names
 
 
 def _launcher(component: str, command: CommandLine, path: Path) -> Callable[[int], list[str]]:
@@ -51,38 +176,63 @@ def foreground(component: str, command: CommandLine) -> int:
     return run_instance(component, path, command.overrides, command.instance or 0)
 
 
-def start(component: str, command: CommandLine) -> int:
-    """Start the instances of each config not running yet."""
-    status = 0
-    for ref in command.configs:
-        path, config = _loaded(component, ref, command)
-        Plugins.load(config)  # a plugin that cannot load, or an unknown option, stops here
-        count = max(1, config.instances)
+def _start(component: str, command: CommandLine, path: Path, config: Config) -> Finish:
+    """Launch the instances of a config not running; the Finish waits for them."""
+    count = max(1, config.instances)
+    launcher = _launcher(component, command, path)
+    started = instances.spawn(component, config.name, count, launcher)
 
-        problems = instances.start(
-            component, config.name, count, _launcher(component, command, path)
-        )
+    def finish() -> None:
+        problems = instances.await_started(component, config.name, started)
         for problem in problems:
             print(f"sr_{component} {config.name}: {problem}", file=sys.stderr)
         running = len(instances.running_pids(component, config.name))
+        if problems:
+            raise Failed(f"{running} of {count} instances running")
         print(f"sr_{component} {config.name}: {running} of {count} instances running")
-        status = status or (1 if problems else 0)
-    return status
+
+    return Finish(finish, len(started))
 
 
-def stop(component: str, command: CommandLine) -> int:
-    """Stop every instance of each config (TERM, then KILL)."""
-    for ref in command.configs:
-        name = resolve(component, ref).name.removesuffix(".conf")
-        stopped = instances.stop(component, name)
+def start_one(component: str, ref: str, command: CommandLine) -> Finish:
+    """Start the instances of a config not running yet."""
+    return _start(component, command, *_loaded(component, ref, command))
+
+
+def _stopping(component: str, name: str) -> Finish:
+    """TERM to every instance of a config, by name; the Finish waits for them to end (KILL
+    after a while) and says so."""
+    found = instances.terminate(component, name)
+
+    def finish() -> None:
+        stopped = instances.await_stopped(component, name, found)
         print(f"sr_{component} {name}: stopped" + (f" {len(stopped)} instances" if stopped else ""))
-    return 0
+
+    return Finish(finish, sum(1 for instance in found if instance.running))
 
 
-def restart(component: str, command: CommandLine) -> int:
-    """Stop, then start."""
-    stop(component, command)
-    return start(component, command)
+def stop_config(component: str, name: str) -> None:
+    """Stop every instance of a config, by name, and say so."""
+    _stopping(component, name).finish()
+
+
+def stop_one(component: str, ref: str, command: CommandLine) -> Finish:
+    """Stop every instance of a config (TERM, then KILL), a disabled config's too."""
+    return _stopping(component, named(component, ref)[0])
+
+
+def restart_one(component: str, ref: str, command: CommandLine) -> Finish:
+    """Stop, then start; a config that cannot be read is not stopped."""
+    try:
+        path, config = _loaded(component, ref, command)
+    except ConfigError:
+        name = named(component, ref)[0]
+        if instances.running_pids(component, name):
+            print(f"sr_{component} {name}: not restarted: its running instances are left"
+                  " as they are", file=sys.stderr)  # fmt: skip
+        raise
+    stop_config(component, config.name)
+    return _start(component, command, path, config)
 
 
 def reload(component: str, command: CommandLine) -> int:
@@ -94,25 +244,14 @@ def reload(component: str, command: CommandLine) -> int:
     return 0
 
 
-def _status_of(component: str, ref: str) -> tuple[str, str, bool]:
-    """(component, name, enabled) of a config named on the command line, disabled ones too."""
-    try:
-        return component, resolve(component, ref).name.removesuffix(".conf"), True
-    except ConfigError:
-        name = ref.removesuffix(".conf")
-        if (paths.component_dir(component) / f"{name}.conf.off").is_file():
-            return component, name, False
-        raise
-
-
 def status(component: str, command: CommandLine) -> int:
     """Per config: its instances as v2 said them (`sr_subscribe x 01 is running (pid=N)`,
     `instance missing`, `is stopped`: scripts grep these), then one line with its state
     (running, connecting, refused by the broker, crashed...), rates, lag, queue depth and last
     file (sarra.observe); non-zero when one needs a look."""
-    refs = [_status_of(component, ref) for ref in command.configs]
-    statuses = observe_status.collect(refs)
-    for (_, name, _), line in zip(refs, text.render(statuses, totals=False), strict=True):
+    chosen = [(component, *named(component, ref)) for ref in command.configs]
+    statuses = observe_status.collect(chosen)
+    for (_, name, _), line in zip(chosen, text.render(statuses, totals=False), strict=True):
         for said in instance_lines(component, name):
             print(said)
         print(line)
@@ -151,37 +290,52 @@ def _hung(component: str, config: Config) -> list[instances.Instance]:
     return hung
 
 
-def sanity(component: str, command: CommandLine) -> int:
-    """Restart the missing instances of each config that was started, and those whose log has
+def sanity_one(component: str, ref: str, command: CommandLine) -> Finish | None:
+    """Restart the missing instances of a config that was started, and those whose log has
     been silent for longer than sanity_log_dead."""
-    for ref in command.configs:
-        path, config = _loaded(component, ref, command)
-        expected = instances.expected(component, config.name)
-        if not expected:
-            print(f"sr_{component} {config.name}: not started, left alone")
-            continue
-        hung = _hung(component, config)
-        for instance in hung:
-            print(f"sr_{component} {config.name}: instance {instance.number:02d} (pid"
-                  f" {instance.pid}) wrote no log line for too long: restarting it")  # fmt: skip
-            instances.stop_one(component, config.name, instance)
-        missing = [i.number for i in instances.instances(component, config.name)
-                   if not i.running and i.number <= expected]  # fmt: skip
-        if not missing:
-            print(f"sr_{component} {config.name}: all {expected} instances running")
-            continue
+    path, config = _loaded(component, ref, command)
+    expected = instances.expected(component, config.name)
+    if not expected:
+        print(f"sr_{component} {config.name}: not started, left alone")
+        return None
+    hung = _hung(component, config)
+    for instance in hung:
+        print(f"sr_{component} {config.name}: instance {instance.number:02d} (pid"
+              f" {instance.pid}) wrote no log line for too long: restarting it")  # fmt: skip
+        instances.stop_one(component, config.name, instance)
+    missing = [i.number for i in instances.instances(component, config.name)
+               if not i.running and i.number <= expected]  # fmt: skip
+    if not missing:
+        print(f"sr_{component} {config.name}: all {expected} instances running")
+        return None
+    launcher = _launcher(component, command, path)
+    started = instances.spawn(component, config.name, expected, launcher)
 
-        launcher = _launcher(component, command, path)
-        problems = instances.start(component, config.name, expected, launcher)
+    def finish() -> None:
+        problems = instances.await_started(component, config.name, started)
         restarted = " ".join(f"{n:02d}" for n in missing)
         print(f"sr_{component} {config.name}: restarted missing instances {restarted}")
         for problem in problems:
             print(f"sr_{component} {config.name}: {problem}", file=sys.stderr)
-    return 0
+        if problems:
+            running = len(instances.running_pids(component, config.name))
+            raise Failed(f"{running} of {expected} instances running")
+
+    return Finish(finish, len(started))
 
 
-class Refused(Exception):
-    """An action refused for a reason the user can act on."""
+start = _on_each(start_one)
+stop = _on_each(stop_one)
+restart = _on_each(restart_one)
+sanity = _on_each(sanity_one)
+
+PER_CONFIG: dict[str, Act] = {
+    "start": start_one,
+    "stop": stop_one,
+    "restart": restart_one,
+    "sanity": sanity_one,
+}
+"""The actions `sr` runs on every config, each on one config."""
 
 
 def _broker_action(

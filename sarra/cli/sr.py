@@ -8,7 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-from sarra.cli.actions import HANDLERS, examples_dir
+from sarra.cli import lifecycle, version
+from sarra.cli.actions import examples_dir
 from sarra.cli.args import CommandLine
 from sarra.compat.plugins import Plugins
 from sarra.config import paths
@@ -20,6 +21,7 @@ from sarra.observe import status as observe_status
 from sarra.observe import text
 
 USAGE = """usage: sr action
+       sr --version, sr --help
 actions:
   check [--examples]   read every config (or every shipped example) and report errors
   list                 list every config of every component
@@ -91,19 +93,22 @@ def list_all() -> int:
 
 
 def every_config(action: str) -> int:
-    """Run a life-cycle action on every enabled config of every component."""
-    status = 0
+    """Run a life-cycle action on every enabled config of every component (stop: on the
+    disabled ones still running too); a config that fails never holds back the others. Ends
+    with a line that counts them and names those that failed; 1 when one did."""
+    done, failures = 0, []
     for component in COMPONENTS:
-        names = config_names(component)
-        if not names:
-            continue
+        names = lifecycle.every_config(component, action)
         command = CommandLine(action=action, configs=names)
-        try:
-            status = max(status, HANDLERS[action](component, command))
-        except ConfigError as err:
-            print(f"sr_{component}: {redact_text(str(err))}", file=sys.stderr)
-            status = max(status, 1)
-    return status
+        failed = lifecycle.act_on_each(component, command, lifecycle.PER_CONFIG[action])
+        done += len(names) - len(failed)
+        failures += failed
+    if not failures:
+        print(f"sr {action}: {done} configs done")
+        return 0
+    named = ", ".join(failure.label for failure in failures)
+    print(f"sr {action}: {done} configs done, {len(failures)} failed: {named}", file=sys.stderr)
+    return 1
 
 
 def status(words: list[str]) -> int:
@@ -144,10 +149,16 @@ def observe_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run `sr action`; returns the exit status."""
     args = sys.argv[1:] if argv is None else argv
-    if not args or args[0] in ("-h", "--help", "help"):
+    if "--version" in args:
+        print(version.line())
+        return 0
+    if not args:
         print(USAGE)
-        return 0 if args else 2
+        return 2
     action, rest = args[0], args[1:]
+    if action == "help" or (action != "observe" and {"-h", "--help"} & set(args)):
+        print(USAGE)
+        return 0
     if action == "check" and rest in ([], ["--examples"]):
         return check(examples=bool(rest))
     if action == "list" and not rest:

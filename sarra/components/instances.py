@@ -8,6 +8,7 @@ itself once it is running and removed when it exits.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -147,6 +148,10 @@ def _tail(path: Path, lines: int = 5) -> str:
     return "\n".join(f"    {line}" for line in text)
 
 
+Started = dict[int, "subprocess.Popen[bytes]"]
+"""The processes of the instances just started, by instance number."""
+
+
 def start(
     component: str, config: str, count: int, command_for: Callable[[int], Sequence[str]]
 ) -> list[str]:
@@ -155,23 +160,30 @@ def start(
     command_for(number) gives the command line of instance `number`. Waits (bounded) for each
     new instance to write its pid file, so a config that fails at start is reported now.
     """
+    return await_started(component, config, spawn(component, config, count, command_for))
+
+
+def spawn(
+    component: str, config: str, count: int, command_for: Callable[[int], Sequence[str]]
+) -> Started:
+    """The first half of start: the missing instances launched, without waiting for them."""
     current = {i.number: i for i in instances(component, config)}
     _write_state(component, config, count)
     for extra in [n for n, i in current.items() if n > count and i.running]:
         _stop_one(component, config, extra, current[extra].pid)
-    started: dict[int, subprocess.Popen[bytes]] = {}
+    started: Started = {}
     for number in range(1, count + 1):
         if number in current and current[number].running:
             continue
         paths.pid_file(component, config, number).unlink(missing_ok=True)
         log = paths.log_file(component, config, number)
         started[number] = _spawn(command_for(number), log)
-    return _await_started(component, config, started)
+    return started
 
 
-def _await_started(
-    component: str, config: str, started: dict[int, subprocess.Popen[bytes]]
-) -> list[str]:
+def await_started(component: str, config: str, started: Started) -> list[str]:
+    """The second half of start: wait (START_WAIT at most) for each instance launched to say
+    it runs (its pid file); the problems of those that did not."""
     problems = []
     deadline = time.monotonic() + START_WAIT
     waiting = dict(started)
@@ -195,14 +207,19 @@ def _await_started(
 def _stop_one(component: str, config: str, number: int, pid: int | None) -> None:
     if pid is not None and is_alive(pid) and _is_ours(pid, component, config):
         os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_WAIT
-        while is_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        if is_alive(pid):
-            os.kill(pid, signal.SIGKILL)
-            while is_alive(pid):
-                time.sleep(0.01)
+        _await_gone(pid)
     paths.pid_file(component, config, number).unlink(missing_ok=True)
+
+
+def _await_gone(pid: int) -> None:
+    """Wait for a process TERMed to end; KILL it after STOP_WAIT."""
+    deadline = time.monotonic() + STOP_WAIT
+    while is_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if is_alive(pid):
+        os.kill(pid, signal.SIGKILL)
+        while is_alive(pid):
+            time.sleep(0.01)
 
 
 def stop_one(component: str, config: str, instance: Instance) -> None:
@@ -212,13 +229,29 @@ def stop_one(component: str, config: str, instance: Instance) -> None:
 
 def stop(component: str, config: str) -> list[int]:
     """Stop every instance (TERM, then KILL after STOP_WAIT); returns the numbers stopped."""
-    stopped = []
-    for instance in instances(component, config):
-        if instance.running:
-            stopped.append(instance.number)
-        _stop_one(component, config, instance.number, instance.pid)
+    return await_stopped(component, config, terminate(component, config))
+
+
+def terminate(component: str, config: str) -> list[Instance]:
+    """The first half of stop: TERM to every running instance; the instances of the config
+    (the config counts as stopped from now: start and sanity leave it alone)."""
+    found = instances(component, config)
     state_file(component, config).unlink(missing_ok=True)
-    return stopped
+    for instance in found:
+        if instance.running and instance.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(instance.pid, signal.SIGTERM)
+    return found
+
+
+def await_stopped(component: str, config: str, found: list[Instance]) -> list[int]:
+    """The second half of stop: wait for the instances TERMed to end (KILL after STOP_WAIT)
+    and remove their pid files; the numbers of those that were running."""
+    for instance in found:
+        if instance.running and instance.pid is not None:
+            _await_gone(instance.pid)
+        paths.pid_file(component, config, instance.number).unlink(missing_ok=True)
+    return [instance.number for instance in found if instance.running]
 
 
 def signal_all(component: str, config: str, signum: int) -> list[int]:

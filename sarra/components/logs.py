@@ -1,7 +1,8 @@
 """Logging of an instance: to the terminal in the foreground, else to its own file, rotated
 daily (logrotate_interval) keeping `logrotate` files, mode chmod_log; passwords redacted, and
 every record made printable and bounded (OneLineFilter): notices are untrusted input, and their
-paths and names reach log lines."""
+paths and names reach log lines. sr_post and sr_poll in the foreground on a terminal show
+progress there, and write their log file too (sarra.components.terminal)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,15 @@ import os
 import re
 import sys
 
+from sarra.components import terminal
 from sarra.config import paths
 from sarra.config.credentials import RedactingFilter
 from sarra.config.loader import Config
 
 FORMAT = "%(asctime)s [%(levelname)s] %(message)s"
+
+LONG_WORK = frozenset({"post", "poll"})
+"""Components whose work in the foreground shows progress on a terminal."""
 
 LONG_WORD = 200
 """Longest run of non-space characters a log line keeps whole: a longer one (a hostile path,
@@ -96,19 +101,35 @@ def _rotating_handler(config: Config, instance: int) -> logging.Handler:
     return handler
 
 
+def _handlers(config: Config, instance: int) -> list[logging.Handler]:
+    """Instance N logs to its file. Instance 0 logs to stderr; for long work (LONG_WORK) on a
+    terminal, stderr shows progress (sarra.components.terminal) and leaves per-file lines to
+    the log file of instance 00, but with `verbose` (or debug)."""
+    if instance:
+        return [_rotating_handler(config, instance)]
+    if config.component not in LONG_WORK or not sys.stderr.isatty():
+        terminal.attach(None)
+        return [logging.StreamHandler(sys.stderr)]
+    shown = terminal.Terminal(sys.stderr)
+    terminal.attach(shown)
+    per_file = config.verbose or config.debug
+    log = _rotating_handler(config, 0)
+    if not per_file:
+        shown.write(f"a line per file in {log.baseFilename} (-v: here too)")
+    return [terminal.TerminalHandler(shown, per_file), log]
+
+
 def setup_logging(config: Config, instance: int) -> logging.Logger:
-    """Route the root logger of this process: stderr for instance 0, the log file otherwise."""
-    if instance == 0:
-        handler: logging.Handler = logging.StreamHandler(sys.stderr)
-    else:
-        handler = _rotating_handler(config, instance)
-    handler.setFormatter(logging.Formatter(FORMAT))
-    handler.addFilter(RedactingFilter())
-    handler.addFilter(OneLineFilter())
+    """Route the root logger of this process: stderr for instance 0 (and its log file, for
+    long work on a terminal), the log file otherwise."""
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
-    root.addHandler(handler)
+    for handler in _handlers(config, instance):
+        handler.setFormatter(logging.Formatter(FORMAT))
+        handler.addFilter(RedactingFilter())
+        handler.addFilter(OneLineFilter())
+        root.addHandler(handler)
     root.setLevel(logging.DEBUG if config.debug else _LEVELS[config.loglevel])
     # pika's own warnings repeat, with internal reprs, what the broker layer says clearly
     logging.getLogger("pika").setLevel(logging.WARNING if config.debug else logging.CRITICAL)

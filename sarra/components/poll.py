@@ -27,7 +27,7 @@ import stat
 import threading
 import time
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -36,6 +36,8 @@ import humanize
 
 from sarra.broker import Confirmation, plan
 from sarra.compat.plugins import PluginFailed, Plugins
+from sarra.components import terminal
+from sarra.components.progress import Counts, Progress, plural, summary
 from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.errors import ConfigError
@@ -55,6 +57,7 @@ from sarra.transfer import Entry, Transfer, TransferError, TransientError, open_
 from sarra.transfer.listing import parse_ls_line
 
 logger = logging.getLogger(__name__)
+file_log = logging.getLogger(terminal.PER_FILE)
 
 ERROR_REPEAT = 3600.0
 """Seconds before a persisting permanent failure to list a directory is logged again."""
@@ -78,11 +81,47 @@ class PolledDirectory:
 
 
 @dataclass
+class PassFigures:
+    """What a pass has done so far: directories and files listed, files announced (and their
+    bytes, as listed), files that could not be announced."""
+
+    started: float = field(default_factory=time.monotonic)
+    directories: int = 0
+    listed: int = 0
+    announced: int = 0
+    bytes: int = 0
+    failed: int = 0
+    to_announce: int = 0  # files found new or changed, and their bytes
+    to_announce_bytes: int = 0
+    all_listed: bool = False  # every directory listed: to_announce is the pass's total
+
+    def due(self, entries: list[Entry], last: bool) -> None:
+        """Files of a directory about to be announced (`last`: of the last directory)."""
+        self.to_announce += len(entries)
+        self.to_announce_bytes += sum(entry.size or 0 for entry in entries)
+        self.all_listed = last
+
+    def counts(self) -> Counts:
+        """For the progress line (any thread)."""
+        listed = plural(self.listed, "file")
+        note = f"listed {listed} in {plural(self.directories, 'directory', 'directories')}"
+        if not self.all_listed:
+            return Counts(self.announced, self.bytes, self.failed, note=note)
+        return Counts(self.announced, self.bytes, self.failed, self.to_announce,
+                      self.to_announce_bytes, note)  # fmt: skip
+
+
+@dataclass
 class Announced:
     """A file announced in this pass, waiting for the broker's confirmation."""
 
     name: str
     confirmation: Confirmation | None  # None: not postable, logged; remembered all the same
+
+
+Pending = tuple[PolledDirectory, str, dict[str, Signature], list[Announced]]
+"""A directory listed in a pass: its rules, its path as listed, the signatures of its files and
+what was announced from it, to remember once the broker has answered."""
 
 
 class Poll:
@@ -122,6 +161,7 @@ class Poll:
         self.last_done: float | None = None
         self.started = time.time()
         self.active = True  # False while a vip is set and not on this host: nothing announced
+        self.figures = PassFigures()  # of the pass under way, or the last one
         self._last_heartbeat = time.monotonic()
 
     def _directories(self) -> list[PolledDirectory]:
@@ -272,12 +312,38 @@ class Poll:
         return self._publish(notice) is not None
 
     def poll_once(self) -> int:
-        """One pass over every directory; returns how many files the broker confirmed.
+        """One pass over every directory; returns how many files the broker confirmed. It
+        ends with a line saying what it did (files, bytes, seconds, rate, failures); on a
+        terminal, a line of progress shows it as it goes.
 
         It counts in `passes` when it ran to its end: every directory visited and every
         notice settled (not cut short by `stop`)."""
+        self.figures = figures = PassFigures()
+        shown = Progress(terminal.current(), "announced", figures.counts).start()
+        try:
+            pending, listed, complete = self._pass()
+        finally:
+            shown.close()
+        count = sum(self._remember(*batch) for batch in pending)
+        figures.failed += figures.announced - count if complete else 0
+        if count:
+            self.posted += count
+            self.last_done = time.time()
+        level = logging.INFO if count or figures.failed else logging.DEBUG
+        done = "pass done" if self.active else "passive pass done"
+        seconds = time.monotonic() - figures.started
+        logger.log(level, "%s: %s; %s files accepted in %d of %d directories", done,
+                   summary("announced", count, figures.bytes, figures.failed, seconds),
+                   f"{listed:,}", len(pending), len(self.directories))  # fmt: skip
+        if complete:
+            self.passes += 1
+        return count
+
+    def _pass(self) -> tuple[list[Pending], int, bool]:
+        """List and announce: what to remember of each directory listed, how many files
+        were accepted, and whether the pass ran to its end."""
         assert self.publisher is not None
-        pending: list[tuple[PolledDirectory, str, dict[str, Signature], list[Announced]]] = []
+        pending: list[Pending] = []
         listed = 0
         with self._open() as remote:
             for polled in self.directories:
@@ -291,11 +357,9 @@ class Poll:
                 current = {e.name: e for e in entries if self._announceable(polled, e)}
                 listed += len(current)
                 seen = polled.seen.files if polled.seen.directory == directory else {}
-                announced = [
-                    self._announce(directory, entry)
-                    for name, entry in current.items()
-                    if seen.get(name) != _signature(entry)
-                ]
+                changed = [e for name, e in current.items() if seen.get(name) != _signature(e)]
+                self.figures.due(changed if self.active else [], polled is self.directories[-1])
+                announced = [self._announce(directory, entry) for entry in changed]
                 signatures = {name: _signature(entry) for name, entry in current.items()}
                 if unlisted:  # files below a sub-directory not listed now are kept as they were
                     kept = tuple(unlisted)
@@ -307,17 +371,7 @@ class Poll:
             if self.stop.is_set():
                 complete = False
                 break
-        count = sum(self._remember(*batch) for batch in pending)
-        if count:
-            self.posted += count
-            self.last_done = time.time()
-        level = logging.INFO if count else logging.DEBUG
-        done = "pass done" if self.active else "passive pass done"
-        logger.log(level, "%s: %d announced; %d files accepted in %d of %d directories",
-                   done, count, listed, len(pending), len(self.directories))  # fmt: skip
-        if complete:
-            self.passes += 1
-        return count
+        return pending, listed, complete
 
     # --- list and filter
 
@@ -349,6 +403,8 @@ class Poll:
                 else:
                     self.faults.log(err, "cannot list %s (%s)", url, again)
             return None
+        self.figures.directories += 1
+        self.figures.listed += sum(1 for entry in entries if not entry.is_dir)
         if polled.failing_since is not None:
             since = humanize.naturaldelta(time.time() - polled.failing_since)
             logger.info("listing %s works again, after failing for %s", url, since)
@@ -419,10 +475,12 @@ class Poll:
         confirmation = self._publish(notice)
         if confirmation is None:
             return Announced(entry.name, None)
+        self.figures.announced += 1
+        self.figures.bytes += entry.size or 0
         url = redact_url(notice.url)
         size = "size unknown" if entry.size is None else f"{entry.size} bytes"
         when = "" if notice.mtime is None else f", mtime {notice.mtime}"
-        logger.info("announced %s (%s%s)", url, size, when)
+        file_log.info("announced %s (%s%s)", url, size, when)
         return Announced(entry.name, confirmation)
 
     def _publish(self, notice: Notice) -> Confirmation | None:
@@ -430,7 +488,7 @@ class Poll:
         poll is passive (then it is remembered all the same, as if announced)."""
         assert self.publisher is not None
         if not self.active:
-            logger.debug("passive: not announcing %s", redact_url(notice.url))
+            file_log.debug("passive: not announcing %s", redact_url(notice.url))
             return None
         url = redact_url(notice.url)
         plugins = self.plugins
@@ -441,12 +499,14 @@ class Poll:
                     return None
                 notice = msg.to_notice()
             except (PluginFailed, MalformedNotice) as err:
-                logger.error("cannot announce %s: %s", url, err)
+                self.figures.failed += 1
+                file_log.error("cannot announce %s: %s", url, err)
                 return None
         try:
             return self.publisher.publish(notice)
         except NotEncodable as err:
-            logger.error("cannot announce %s: %s", url, err)
+            self.figures.failed += 1
+            file_log.error("cannot announce %s: %s", url, err)
             return None
 
     def _relative_dir(self, directory: str) -> str:

@@ -2,8 +2,9 @@
 
 One publisher connection serves the whole run, and notices go out within a window of
 publisher confirms: a tree of thousands of files costs no connection and no round trip per
-file. Each file posted is logged (what, where) at info; a run ends with a summary, and with an
-error naming each notice the broker did not confirm.
+file. Each file posted is logged (what, where) at info, by the per-file logger; a run ends with
+a summary, and with an error naming each notice the broker did not confirm. On a terminal, a
+line of progress shows how far it is (sarra.components.progress).
 
 `sr_post -p path ...` (see sarra.cli.post) posts once; `sr_post start|foreground config` runs
 `run`, which posts the config's `path` lines and, with `sleep` > 0, again every `sleep` seconds.
@@ -13,14 +14,16 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from sarra.broker import Confirmation, Message, plan
 from sarra.broker.errors import PublishError
 from sarra.compat.plugins import PluginFailed, Plugins
+from sarra.components import terminal
 from sarra.components.post_reader import (
     Outcome,
     Posted,
@@ -31,6 +34,7 @@ from sarra.components.post_reader import (
     shown_url,
     what,
 )
+from sarra.components.progress import Counts, Progress, summary
 from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.errors import ConfigError
@@ -41,9 +45,9 @@ from sarra.flow.publish import NoticePublisher
 from sarra.flow.recorder import Recorder
 from sarra.message.errors import MalformedNotice, NotEncodable
 from sarra.message.notice import Notice
-from sarra.sizes import human_size
 
 logger = logging.getLogger("sarra.post")
+file_log = logging.getLogger(terminal.PER_FILE)
 
 CONNECT_WAIT = 30.0
 """Seconds a one-shot post waits for the broker before it gives up."""
@@ -81,6 +85,8 @@ class Poster:
         self.files = 0
         self.bytes = 0
         self.errors = 0
+        self.taken = 0  # files read and ready (posted a moment later), for the progress line
+        self.taken_bytes = 0
         self.refused: list[str] = []
         self.started = time.monotonic()
         self.began = time.time()
@@ -100,6 +106,30 @@ class Poster:
         return timeout is None or self.publisher.publisher.wait_ready(timeout)
 
     # --- what to post
+
+    def post_all(self, names: Iterable[str]) -> None:
+        """Post each path named (post_path); on a terminal, with a line of progress, which
+        knows the total when the paths are given as a list (not read from a pipe)."""
+        shown = terminal.current()
+        tally = None
+        if shown is not None and isinstance(names, Sequence):
+            tally = Tally(self.announcer, self.follow_symlinks, names)
+        start = self.counts()
+
+        def counts() -> Counts:
+            now = self.counts()
+            files, size = tally.total() if tally is not None else (None, None)
+            return Counts(now.files - start.files, now.bytes - start.bytes,
+                          now.failed - start.failed, files, size)  # fmt: skip
+
+        shown_progress = Progress(shown, "posted", counts).start()
+        try:
+            for name in names:
+                self.post_path(name)
+        finally:
+            shown_progress.close()
+            if tally is not None:
+                tally.stop()
 
     def post_path(self, path: str) -> bool:
         """Post a named path: a file or link, or every one below a directory. False (logged)
@@ -150,7 +180,7 @@ class Poster:
     def _accepts(self, path: str) -> bool:
         if self.announcer.accepts(path):
             return True
-        logger.debug("rejected %s", path)
+        file_log.debug("rejected %s", path)
         return False
 
     def _post_accepted(
@@ -169,12 +199,14 @@ class Poster:
         """Hold a file ready to post, or log why it is not posted."""
         if isinstance(outcome, Posted):
             self._held.append(outcome)
+            self.taken += 1
+            self.taken_bytes += outcome.size
             if len(self._held) >= SEND_EVERY:
                 self.send()
         elif outcome is not None:
             if outcome.level >= logging.ERROR:
                 self.errors += 1
-            logger.log(outcome.level, "%s", outcome.text)
+            file_log.log(outcome.level, "%s", outcome.text)
 
     def _hold(self, notices: list[Notice], size: int) -> None:
         """Hold the notices of a file as the on_post plugins leave them, encoded."""
@@ -201,7 +233,8 @@ class Poster:
         urls: list[str] = []
         for posted in held:
             # the URL last, as v2's post_log ended with the path: scripts take the last word
-            logger.info("posted to %s%s: %s", posted.messages[0].exchange, posted.what, posted.url)
+            file_log.info("posted to %s%s: %s", posted.messages[0].exchange, posted.what,
+                          posted.url)  # fmt: skip
             messages += posted.messages
             urls += [posted.url] * len(posted.messages)
             self.files += 1
@@ -259,14 +292,19 @@ class Poster:
         recorder.watch("publisher", self.publisher.state)
         return recorder.start()
 
+    @property
+    def failed(self) -> int:
+        """Files not posted for an error, and notices the broker refused, so far."""
+        return self.errors + len(self.refused)
+
+    def counts(self) -> Counts:
+        """Files read and ready to post, their bytes, and the failures, so far."""
+        return Counts(self.taken, self.taken_bytes, self.failed)
+
     def summary(self) -> str:
-        """Files and bytes posted, with the rates, since the start."""
-        seconds = max(time.monotonic() - self.started, 1e-6)
-        return (
-            f"posted {self.files} files ({human_size(self.bytes)}) in"
-            f" {seconds:.2f} s: {self.files / seconds:,.0f} files/s,"
-            f" {human_size(self.bytes / seconds)}/s"
-        )
+        """Files and bytes posted, with the rates, and how many failed, since the start."""
+        seconds = time.monotonic() - self.started
+        return summary("posted", self.files, self.bytes, self.failed, seconds)
 
     def finish(self, timeout: float = CONFIRM_WAIT) -> list[str]:
         """Send what is held, wait (bounded) for the broker's confirms and close; returns what
@@ -290,8 +328,7 @@ def post_once(config: Config, credentials: Credentials, names: Iterable[str]) ->
         logger.error("no answer from %s within %.0f s: nothing posted",
                      redact_url(poster.publisher.url), CONNECT_WAIT)  # fmt: skip
         return 1
-    for name in names:
-        poster.post_path(name)
+    poster.post_all(names)
     failed = poster.finish()
     logger.info("%s", poster.summary())
     if failed:
@@ -316,8 +353,7 @@ def run(config: Config, number: int, stop: threading.Event) -> None:
     poster.event("on_start")
     try:
         while True:
-            for name in config.path:
-                poster.post_path(name)
+            poster.post_all(config.path)
             logger.info("%s", poster.summary())
             if config.sleep <= 0 or stop.wait(config.sleep):
                 break
@@ -327,3 +363,40 @@ def run(config: Config, number: int, stop: threading.Event) -> None:
         recorder.close()
     if failed:
         raise PublishError(f"{len(failed)} notices not confirmed by the broker: {failed[0]} ...")
+
+
+class Tally:
+    """The files (and their bytes) below paths to post that the accept/reject rules take,
+    counted by a thread of its own while they are posted: the total of the progress line."""
+
+    def __init__(self, announcer: Announcer, follow_symlinks: bool, names: Iterable[str]) -> None:
+        self.announcer = announcer
+        self.follow_symlinks = follow_symlinks
+        self.names = list(names)
+        self.files = 0
+        self.bytes = 0
+        self._done = False
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._count, name="tally", daemon=True)
+        self.thread.start()
+
+    def total(self) -> tuple[int | None, int | None]:
+        """(files, bytes) once counted; (None, None) before."""
+        return (self.files, self.bytes) if self._done else (None, None)
+
+    def stop(self) -> None:
+        """Stop counting (the work is over)."""
+        self._stop.set()
+
+    def _count(self) -> None:
+        for name in self.names:
+            try:
+                for path, st in walk(os.path.abspath(name), self.follow_symlinks, quiet=True):
+                    if self._stop.is_set():
+                        return
+                    if self.announcer.accepts(path):
+                        self.files += 1
+                        self.bytes += st.st_size if stat.S_ISREG(st.st_mode) else 0
+            except OSError:
+                continue  # not found: post_path says so
+        self._done = True

@@ -400,6 +400,8 @@ _TABLE: tuple[Option, ...] = (
     _O("loglevel", Kind.CHOICE, "info", "critical, error, warning, info, debug or none", PROCESS,
        ("ll",), choices=("critical", "error", "warning", "info", "debug", "none")),
     _O("debug", Kind.FLAG, False, "same as loglevel debug", PROCESS),
+    _O("verbose", Kind.FLAG, False, "sr_post, sr_poll in the foreground on a terminal: a line per"
+       " file there too, not only in the log file", PROCESS, ("v",)),
     _O("logrotate", Kind.COUNT, 5, "rotated log files kept", PROCESS, ("lr", "logdays", "ld")),
     _O("logrotate_interval", Kind.DURATION, 86400.0, "log rotation period (1d = at midnight)",
        PROCESS, ("lri",)),

@@ -23,6 +23,7 @@ from typing import Any
 
 import platformdirs
 
+from sarra.cli import version
 from sarra.config.errors import ConfigError
 
 log = logging.getLogger("sarra.eumetcast")
@@ -42,6 +43,7 @@ def _parser(
     prog: str, port: bool, server: bool = False, stats: bool = False
 ) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTIONS[prog])
+    parser.add_argument("--version", action="version", version=version.line())
     parser.add_argument("config_file", help="the configuration file to run on")
     parser.add_argument("-l", "--log", help="the file to log to (stdout otherwise)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")

@@ -265,11 +265,13 @@ def _second(whole: int) -> str:
     return epoch_to_time(whole).partition(".")[0]
 
 
-def walk(top: str, follow_symlinks: bool = False) -> Iterator[tuple[str, os.stat_result]]:
+def walk(
+    top: str, follow_symlinks: bool = False, quiet: bool = False
+) -> Iterator[tuple[str, os.stat_result]]:
     """(path, lstat) of `top` when it is not a directory, else of every file and symbolic link
     below it, in name order. With follow_symlinks, links to directories are descended (each
-    directory once) instead of being yielded. Directories that cannot be read are logged and
-    skipped; OSError if `top` itself does not exist."""
+    directory once) instead of being yielded. Directories that cannot be read are logged (but
+    when `quiet`) and skipped; OSError if `top` itself does not exist."""
     st = os.lstat(top)
     if not _is_directory(top, st, follow_symlinks):
         yield top, st
@@ -286,7 +288,8 @@ def walk(top: str, follow_symlinks: bool = False) -> Iterator[tuple[str, os.stat
             with os.scandir(directory) as scan:
                 entries = sorted(scan, key=lambda entry: entry.name)
         except OSError as err:
-            logger.warning("cannot list %s: %s", directory, err.strerror or err)
+            if not quiet:
+                logger.warning("cannot list %s: %s", directory, err.strerror or err)
             continue
         below = []
         for entry in entries:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
+
+from sarra.cli import commands
 
 BIN = Path(sys.executable).parent
 SECRET = "Sup3r-s3cret"
@@ -236,3 +239,19 @@ def test_add_finds_the_examples_v2_users_name(sarra_home: Path, component: str, 
     added = run(f"sr_{component}", "add", name)
     assert added.returncode == 0, added.stderr
     assert (sarra_home / component / f"{name.removesuffix('.conf')}.conf").is_file()
+
+
+@pytest.mark.parametrize("name", [command.name for command in commands.COMMANDS])
+def test_every_command_says_its_version_and_helps(name: str) -> None:
+    """--version prints the installed package's version; --help and -h exit 0."""
+    version = run(name, "--version")
+    assert (version.returncode, version.stdout) == (0, f"sarra {metadata.version('sarra')}\n")
+    for word in ("--help", "-h"):
+        helped = run(name, word)
+        assert helped.returncode == 0, helped.stderr
+        assert "usage: " in helped.stdout and not helped.stderr
+
+
+def test_sr_help_after_an_action_exits_0() -> None:
+    helped = run("sr", "start", "--help")
+    assert helped.returncode == 0 and helped.stdout.startswith("usage: sr action")
