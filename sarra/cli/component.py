@@ -7,8 +7,9 @@ from __future__ import annotations
 import os
 import sys
 
+from sarra import version
 from sarra.broker.errors import BrokerError
-from sarra.cli import habits, post, version
+from sarra.cli import habits, post
 from sarra.cli.actions import HANDLERS, ActionError
 from sarra.cli.args import UsageError, parse
 from sarra.config.credentials import redact_text

@@ -8,7 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-from sarra.cli import lifecycle, version
+from sarra import version
+from sarra.cli import lifecycle
 from sarra.cli.actions import examples_dir
 from sarra.cli.args import CommandLine
 from sarra.compat.plugins import Plugins

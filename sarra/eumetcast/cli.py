@@ -23,7 +23,7 @@ from typing import Any
 
 import platformdirs
 
-from sarra.cli import version
+from sarra import version
 from sarra.config.errors import ConfigError
 
 log = logging.getLogger("sarra.eumetcast")

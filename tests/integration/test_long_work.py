@@ -162,8 +162,8 @@ def test_sr_post_shows_progress_with_the_total_on_a_terminal(
     [summary] = [line for line in run.output.split("\r\n") if "[INFO] posted 300 files" in line]
     assert re.search(r" posted 300 files \(300\.0 KiB\) in [\d.]+ s: [\d,]+ files/s, .+/s;"
                      r" 0 failed$", summary)  # fmt: skip
-    assert "posted file:" not in run.output  # the per-file lines are in the log file
-    assert log.read_text().count(" posted file:") == COUNT
+    assert ": file:" not in run.output  # the per-file lines are in the log file
+    assert len(re.findall(r"\] posted to \S+ \(\d+ bytes\): file:", log.read_text())) == COUNT
     drawn = progress_lines(run.output)
     assert drawn and all(re.match(r"posted [\d,]+/300 files, ", line) for line in drawn), drawn
 
@@ -182,7 +182,7 @@ def test_sr_post_verbose_shows_each_file_on_the_terminal_too(
     run.read_until(r"posted 0/3 files")
     release(hold)
     assert run.finish() == 0, run.output
-    assert run.output.count("[INFO] posted file:") == 3
+    assert len(re.findall(r"\[INFO\] posted to \S+ \(\d+ bytes\): file:", run.output)) == 3
     assert "a line per file in" not in run.output
 
 
@@ -197,7 +197,8 @@ def test_without_a_terminal_there_is_no_progress_and_every_line(
     assert done.returncode == 0, done.stderr
     assert "\r" not in done.stderr and "\x1b" not in done.stderr
     assert not re.search(r"posted [\d,]+(/[\d,]+)? files, ", done.stderr)
-    assert done.stderr.count("] posted file:") == COUNT  # a line per file, as v2's sr_post
+    per_file = re.findall(r"\] posted to \S+ \(\d+ bytes\): file:", done.stderr)
+    assert len(per_file) == COUNT  # a line per file, as v2's sr_post
     assert re.search(r"\[INFO\] posted 300 files \(300\.0 KiB\) in .*; 0 failed\n$", done.stderr)
     assert not (tmp_path / "cache" / "sarra" / "log").exists()
 
