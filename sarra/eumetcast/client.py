@@ -7,13 +7,15 @@ into `destination`. The first announcement wins; providers announcing the same f
 are queued as fallbacks, and acknowledged (`ack`) once the file is in. A file remembered as
 received (per section, for `memory_ttl` seconds, across restarts) is acknowledged, not fetched.
 Received files are unpacked if asked, their metadata rewritten, and announced on publish_port.
+Messages are untrusted: a uid that is not one plain file name, or fields that would take the
+destination out of its fixed directory, refuse the message (sarra.eumetcast.destination).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import socket
+import stat
 import threading
 import time
 from collections import deque
@@ -21,17 +23,25 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import zmq
 
 from sarra.eumetcast import messages, unpack
 from sarra.eumetcast.config import ClientChain, Provider, parse_rewrite
+from sarra.eumetcast.destination import (
+    Target,
+    check_arrived,
+    local_root_of,
+    make_way,
+    plain_name,
+    resolve,
+)
 from sarra.eumetcast.memory import Memory
 from sarra.eumetcast.messages import BadMessage, Message
-from sarra.eumetcast.patterns import compose
 from sarra.eumetcast.sockets import POLL_MS, Publisher, context, request
 from sarra.eumetcast.transfers import clean_url
+from sarra.transfer.confine import PathRefused
+from sarra.transfer.safe_fs import Folder
 
 log = logging.getLogger(__name__)
 
@@ -41,19 +51,6 @@ WORKERS = 8
 
 Received = Callable[[ClientChain, Message], None]
 """Told of each file received: the section and the `file` message announcing it locally."""
-
-
-def destination_url(template: str, data: dict[str, Any], login: str | None) -> str:
-    """The destination of a push: the template filled with the file's metadata, the login put in
-    and an empty host made this host's name."""
-    url = compose(template, data)
-    parts = urlsplit(url if "://" in url else "file://" + url)
-    host = parts.netloc.rpartition("@")[2] or socket.gethostname()
-    if login and parts.scheme != "file":
-        user, colon, password = login.partition(":")
-        secret = ":" + quote(password, safe="") if colon else ""
-        host = f"{quote(user, safe='')}{secret}@{host}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def rewrite(data: dict[str, Any], rewrites: dict[str, str], section: str) -> dict[str, Any]:
@@ -71,6 +68,11 @@ def rewrite(data: dict[str, Any], rewrites: dict[str, str], section: str) -> dic
         else:
             log.warning("[%s] %s = %s is not in the %s map: kept", section, key, result[key], key)
     return result
+
+
+def source_of(announcement: Message) -> str:
+    """The request address of the server that announced a file."""
+    return str(announcement.data["request_address"])
 
 
 class ClientSection:
@@ -190,6 +192,12 @@ class ClientSection:
         uids = messages.uids(data)
         if message.type == "beat" or not uids:
             return
+        try:
+            for uid in uids:
+                plain_name(uid)
+        except PathRefused as err:
+            self._refused(err, message, provider)
+            return
         if message.type == "ack" or (message.type == "file" and "request_address" not in data):
             for uid in uids:  # done elsewhere (another client or a hot spare)
                 self.memory.add(uid)
@@ -199,6 +207,13 @@ class ClientSection:
         if self.announcement is not None:
             self.announcement(message, provider)
             return
+        try:
+            self.target(data)
+        except PathRefused as err:
+            self._refused(err, message, provider)
+            return
+        except ValueError:
+            pass  # a field missing: told when it is fetched
         key = tuple(sorted(uids))
         with self._lock:
             if all(uid in self.memory for uid in uids):
@@ -215,6 +230,39 @@ class ClientSection:
             self._pool.submit(self.send_ack, message)
         else:
             self._pool.submit(self._get, key)
+
+    def _refused(self, err: PathRefused, message: Message, provider: Provider) -> None:
+        log.warning("[%s] %s (a %s from %s)", self.name, err, message.type, provider.address)
+
+    def target(self, data: dict[str, Any]) -> Target:
+        """Where the files of an announcement go: ValueError for a field missing, PathRefused
+        for a uid that is not one plain name or fields that take the destination out."""
+        for item in messages.files(data):
+            plain_name(str(item.get("uid", "")))
+        return resolve(self.chain.destination, data, self.chain.login, self._ftp_root())
+
+    @property
+    def local_root(self) -> str | None:
+        """The destination's fixed directory on this host (None: not on this host)."""
+        return local_root_of(self.chain.destination, self._ftp_root())
+
+    def _ftp_root(self) -> str | None:
+        """Where ftp, scp and sftp destinations are on this host; None: not on this host."""
+        return self.chain.ftp_root if self.chain.ftp_root != "/" or self.local_destination else None
+
+    def local_copy(self, data: dict[str, Any], uid: str) -> str | None:
+        """The path of a file of this announcement received here: a regular file at its place
+        below the destination, or None."""
+        try:
+            name = plain_name(uid)
+            target = self.target(data)
+            if target.local_root is None:
+                return None
+            with target.open(create=False) as folder:
+                st = folder.lstat(name)
+                return str(folder.path_of(name)) if st and stat.S_ISREG(st.st_mode) else None
+        except (ValueError, OSError):
+            return None
 
     # --- fetching
 
@@ -235,6 +283,11 @@ class ClientSection:
                 source = sources.popleft()
             try:
                 fetched = self.fetch(source)
+            except PathRefused as err:  # our destination refuses it, whoever sends it
+                log.error("[%s] %s (%s from %s)", self.name, err, key[0], source_of(source))
+                with self._lock:
+                    self._ongoing.pop(key, None)
+                return
             except Exception:  # a bug must not leave the file marked as under way for ever
                 log.exception("[%s] fetching %s failed", self.name, key[0])
                 fetched = None
@@ -249,20 +302,68 @@ class ClientSection:
 
     def fetch(self, announcement: Message) -> dict[str, Any] | None:
         """Have the announcing server push the file here; the local file message's data, or
-        None (logged) if it failed."""
+        None (logged) if it failed. PathRefused (not logged) if the destination refuses it: a
+        name or field that leads out, a symlink on the way that leads out, no regular file."""
         data = dict(announcement.data)
-        server = str(data["request_address"])
+        server = source_of(announcement)
         uid = ",".join(messages.uids(data))
         try:
-            destination = destination_url(self.chain.destination, data, self.chain.login)
+            target = self.target(data)
+        except PathRefused:
+            raise
         except ValueError as err:
             log.error("[%s] no destination for %s: %s", self.name, uid, err)
             return None
-        self._make_directory(destination)
+        names = [str(item["uid"]) for item in messages.files(data)]
+        folder = self._prepare(target, names)
+        try:
+            if not self._push(announcement, target, server, uid):
+                return None
+            if folder is None and target.local_root is not None:
+                try:
+                    folder = target.open(create=False)
+                except FileNotFoundError as err:
+                    log.error("[%s] %s pushed %s, but %s", self.name, server, uid, err)
+                    return None
+            for name in names if folder is not None else []:
+                check_arrived(folder, name)
+            if self.publisher is not None:
+                self.publisher.send(messages.make(announcement.subject, "ack", data))
+            return self._received(announcement, target, folder)
+        finally:
+            if folder is not None:
+                folder.close()
+
+    def _prepare(self, target: Target, names: list[str]) -> Folder | None:
+        """The destination directory on this host, opened (made, with create_target_directory)
+        and the way made for the files' names; None if it is not on this host, or not there
+        yet for the push to make. PathRefused if it leads out."""
+        if target.local_root is None:
+            return None
+        try:
+            folder = target.open(create=self.chain.create_target_directory)
+        except FileNotFoundError:
+            return None
+        except PathRefused:
+            raise
+        except OSError as err:
+            log.warning("[%s] cannot make %s: %s", self.name, target.local_dir, err.strerror)
+            return None
+        try:
+            for name in names:
+                make_way(folder, name)
+        except BaseException:
+            folder.close()
+            raise
+        return folder
+
+    def _push(self, announcement: Message, target: Target, server: str, uid: str) -> bool:
+        """Ask the server for the push (3 tries); whether it replied that it pushed."""
+        data = dict(announcement.data)
         started = time.monotonic()
-        request_data = dict(data, destination=destination)
+        request_data = dict(data, destination=target.url)
         if self.publisher is not None:
-            public = dict(data, destination=clean_url(destination))
+            public = dict(data, destination=clean_url(target.url))
             self.publisher.send(messages.make(announcement.subject, "push", public))
         reply = None
         for attempt in range(1, PUSH_TRIES + 1):
@@ -281,53 +382,35 @@ class ClientSection:
         if reply is None or reply.type not in messages.REPLY_OK:
             why = reply.data if reply is not None else "no reply"
             log.error("[%s] %s did not push %s: %s", self.name, server, uid, why)
-            return None
+            return False
         log.info(
             "[%s] received %s from %s in %.3f s", self.name, uid, server, time.monotonic() - started
         )
-        if self.publisher is not None:
-            self.publisher.send(messages.make(announcement.subject, "ack", data))
-        return self._received(announcement, destination)
+        return True
 
-    def _local_dir(self, destination: str) -> str | None:
-        parts = urlsplit(destination)
-        if parts.scheme in ("", "file"):
-            return parts.path
-        if self.chain.ftp_root != "/" or self.local_destination:
-            return os.path.join(self.chain.ftp_root, parts.path.lstrip("/"))
-        return None
-
-    def _make_directory(self, destination: str) -> None:
-        directory = self._local_dir(destination)
-        if directory and self.chain.create_target_directory:
-            try:
-                os.makedirs(directory, exist_ok=True)
-            except OSError as err:
-                log.warning("[%s] cannot make %s: %s", self.name, directory, err.strerror)
-
-    def _received(self, announcement: Message, destination: str) -> dict[str, Any]:
+    def _received(
+        self, announcement: Message, target: Target, folder: Folder | None
+    ) -> dict[str, Any]:
         data = dict(announcement.data)
         origin = data.pop("request_address")
         data.pop("destination", None)
-        local_dir = self._local_dir(destination)
-        items = messages.files(data)
         paths = []
-        for item in items:
+        for item in messages.files(data):
             uid = str(item["uid"])
-            if local_dir is None:
-                paths.append(clean_url(destination).rstrip("/") + "/" + uid)
+            if folder is None:
+                paths.append(clean_url(target.url).rstrip("/") + "/" + uid)
                 continue
-            path = os.path.join(local_dir, uid)
+            path = str(folder.path_of(uid))
             try:
                 unpacked = unpack.unpack(
                     self.chain.compression,
                     path,
-                    local_dir,
+                    folder,
                     self.chain.xritdecompressor,
                     self.chain.block_size,
                 )
                 if unpacked != [path] and self.chain.delete:
-                    os.unlink(path)
+                    folder.remove(uid)
             except (unpack.UnpackError, OSError) as err:
                 log.error("[%s] cannot unpack %s: %s", self.name, path, err)
                 unpacked = [path]
@@ -354,7 +437,7 @@ class ClientSection:
 
     def send_ack(self, announcement: Message) -> None:
         """Tell a provider the file is in, so it may remove its copy."""
-        server = str(announcement.data["request_address"])
+        server = source_of(announcement)
         ack = messages.make(announcement.subject, "ack", announcement.data)
         if request(server, ack, self.chain.req_timeout) is None:
             log.warning("[%s] no reply to ack from %s", self.name, server)

@@ -20,11 +20,12 @@ from collections import OrderedDict
 from typing import Any
 
 from sarra.eumetcast import messages
-from sarra.eumetcast.client import ClientSection, destination_url
+from sarra.eumetcast.client import ClientSection
 from sarra.eumetcast.config import MirrorChain, Provider
 from sarra.eumetcast.messages import Message
 from sarra.eumetcast.server import SERVED_MAX, ServingChain
 from sarra.eumetcast.sockets import Publisher, RequestServer
+from sarra.transfer.confine import PathRefused
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,13 @@ class MirrorSection(ServingChain):
     def _announced(self, message: Message, provider: Provider) -> None:
         uids = messages.uids(message.data)
         key = ",".join(sorted(uids))
+        try:
+            self.client.target(message.data)
+        except PathRefused as err:
+            log.warning("[%s] %s (not relayed, from %s)", self.name, err, provider.address)
+            return
+        except ValueError:
+            pass  # a field missing: told if it is fetched
         with self._registry_lock:
             known = self.registry.get(key)
             if known is not None:
@@ -82,13 +90,13 @@ class MirrorSection(ServingChain):
         if not sources:
             raise LookupError(f"{item.get('uri', uid)} not reachable")
         with lock:
-            path = self._copy_path(sources[0], uid)
-            if path is None or not os.path.exists(path):
+            path = self.client.local_copy(sources[0].data, uid)
+            if path is None:
                 self._fetch(key, sources)
-                path = self._copy_path(sources[0], uid)
+                path = self.client.local_copy(sources[0].data, uid)
         with self._registry_lock:
             self._fetching.pop(key, None)
-        if path is None or not os.path.exists(path):
+        if path is None:
             raise LookupError(f"{uid}: no provider could deliver it")
         return path
 
@@ -97,23 +105,25 @@ class MirrorSection(ServingChain):
         for item in messages.files(message.data):
             with self._registry_lock:
                 sources = self.registry.get(",".join(sorted(messages.uids(message.data))), [])
-            path = self._copy_path(sources[0], str(item.get("uid"))) if sources else None
-            if path and os.path.exists(path):
+            uid = str(item.get("uid"))
+            path = self.client.local_copy(sources[0].data, uid) if sources else None
+            if path is not None:
                 self.served_once(path)
         return messages.make(message.subject, "ack", message.data)
 
-    def _copy_path(self, announcement: Message, uid: str) -> str | None:
-        try:
-            url = destination_url(self.mirror.client.destination, announcement.data, None)
-        except ValueError:
-            return None
-        directory = self.client._local_dir(url)
-        return os.path.join(directory, uid) if directory else None
+    def removal_root(self, path: str) -> str:
+        """Copies are removed from the client part's destination, never out of it."""
+        return self.client.local_root or os.path.dirname(path)
 
     def _fetch(self, key: str, sources: list[Message]) -> None:
         started = time.monotonic()
         for number, source in enumerate(sources):
-            if self.client.fetch(source) is not None:
+            try:
+                fetched = self.client.fetch(source)
+            except PathRefused as err:
+                log.error("[%s] %s (%s)", self.name, err, key)
+                return
+            if fetched is not None:
                 log.info("[%s] fetched %s in %.3f s", self.name, key, time.monotonic() - started)
                 for other in sources[number + 1 :]:
                     self.client.send_ack(other)

@@ -36,6 +36,8 @@ from sarra.eumetcast.config import ServerChain
 from sarra.eumetcast.messages import Message
 from sarra.eumetcast.sockets import Publisher, RequestServer
 from sarra.eumetcast.transfers import Pusher, clean_url
+from sarra.transfer.confine import PathRefused
+from sarra.transfer.safe_fs import open_folder
 
 log = logging.getLogger(__name__)
 
@@ -47,23 +49,26 @@ BACKLOG_DELAY = 3.0
 
 
 class Deleter:
-    """Removes files at their due time, from one thread; a missing file is not an error."""
+    """Removes files at their due time, from one thread; a missing file is not an error. A file
+    is removed from its root (sarra.transfer.safe_fs): never through a symlink that leads out."""
 
     def __init__(self, name: str) -> None:
-        self._due: list[tuple[float, str]] = []
+        self._due: list[tuple[float, str, str]] = []
         self._scheduled: set[str] = set()
         self._wake = threading.Condition()
         self._stop = False
         self._thread = threading.Thread(target=self._run, name=f"deleter-{name}", daemon=True)
         self._thread.start()
 
-    def schedule(self, path: str, delay: float) -> None:
-        """Remove `path` in `delay` seconds, unless already scheduled."""
+    def schedule(self, path: str, delay: float, root: str | None = None) -> None:
+        """Remove `path` (below `root`, by default its own directory) in `delay` seconds,
+        unless already scheduled."""
         with self._wake:
             if path in self._scheduled:
                 return
             self._scheduled.add(path)
-            heapq.heappush(self._due, (time.monotonic() + delay, path))
+            due = (time.monotonic() + delay, path, root or os.path.dirname(path))
+            heapq.heappush(self._due, due)
             self._wake.notify()
 
     def _run(self) -> None:
@@ -71,15 +76,20 @@ class Deleter:
             while not self._stop:
                 now = time.monotonic()
                 while self._due and self._due[0][0] <= now:
-                    _, path = heapq.heappop(self._due)
+                    _, path, root = heapq.heappop(self._due)
                     self._scheduled.discard(path)
                     try:
-                        os.unlink(path)
-                        log.info("deleted %s", path)
+                        directory, name = os.path.split(path)
+                        below = os.path.relpath(directory, root)
+                        with open_folder(root, below, create=False) as folder:
+                            if folder.remove(name):
+                                log.info("deleted %s", path)
                     except FileNotFoundError:
                         pass
-                    except OSError as err:
-                        log.warning("cannot delete %s: %s", path, err.strerror or err)
+                    except (OSError, PathRefused) as err:
+                        log.warning(
+                            "cannot delete %s: %s", path, getattr(err, "strerror", None) or err
+                        )
                 timeout = self._due[0][0] - now if self._due else None
                 self._wake.wait(timeout)
 
@@ -210,7 +220,11 @@ class ServingChain:
     def served_once(self, path: str) -> None:
         """A file was pushed or acknowledged: schedule its removal if the section says so."""
         if self.chain.delete or self.chain.compression:
-            self.deleter.schedule(path, self.chain.remove_delay)
+            self.deleter.schedule(path, self.chain.remove_delay, self.removal_root(path))
+
+    def removal_root(self, path: str) -> str:
+        """The directory a served file is removed from (never through a symlink out of it)."""
+        return os.path.dirname(path)
 
     def ack(self, message: Message) -> Message:
         for item in messages.files(message.data):
@@ -284,13 +298,12 @@ class WatchedChain(ServingChain):
                 with self._lock:  # the unpacked file may land in the watched directory
                     self._produced.add(self._unpacked_name(path))
             try:
-                served = unpack.unpack(
-                    self.chain.compression, path, self.output_dir, self.chain.prog
-                )[0]
+                with open_folder(self.output_dir, ".") as output:
+                    served = unpack.unpack(self.chain.compression, path, output, self.chain.prog)[0]
                 if served != path and self.chain.delete:
                     with contextlib.suppress(OSError):
                         os.unlink(path)
-            except unpack.UnpackError as err:
+            except (unpack.UnpackError, OSError) as err:
                 log.error("[%s] announcing %s packed: %s", self.name, path, err)
         data: dict[str, Any] = dict(self.chain.info)
         data.update(fields)

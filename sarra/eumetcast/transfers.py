@@ -32,6 +32,11 @@ def clean_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.hostname or "", parts.path, "", ""))
 
 
+def partial_name(name: str) -> str:
+    """The hidden name a file is written under until whole (by a push, by unpacking)."""
+    return f".{name}.part"
+
+
 def target_path(destination_path: str, source: str) -> str:
     """The remote path a file goes to: into the directory when the path ends with '/'."""
     if not destination_path or destination_path.endswith("/"):
@@ -69,7 +74,7 @@ class Pusher:
         key = (scheme, server.host, server.port, server.user, server.password)
         transfer = self._take(key, server)
         directory, name = posixpath.split(path)
-        hidden = posixpath.join(directory, f".{name}.part")
+        hidden = posixpath.join(directory, partial_name(name))
         try:
             transfer.mkdir(directory or "/")
             with open(source, "rb") as local:

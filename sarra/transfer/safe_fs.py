@@ -7,11 +7,14 @@ that destination one name at a time, through directory descriptors (`open_folder
   followed by the kernel: its target is read and walked by hand, while it stays below the root
   (a link to a directory inside the tree is established practice); one that leads out is
   refused (PathRefused, one log line). A missing directory is made (with `mode`, if given).
+  A directory below one already open is walked the same way, that one standing for the root
+  (`open_below`: the members of an archive below its output directory).
 - the last name is never followed (`Folder`). A file is made with O_CREAT|O_EXCL|O_NOFOLLOW,
   after whatever stood at its name (a stale inflight file left by a crash, a symlink planted
   there) is removed, never opened through: a symlink removed so is logged. A file kept across
   writes (the state and work files of a file in parts) is used only when it is a regular file
-  with a single link; anything else there is removed and the file made afresh.
+  with a single link; anything else there is removed and the file made afresh. A name another
+  process is about to write (a peer's push) is cleared the same way beforehand (`clear`).
 - renames, removals, links, modes and times act on the entry itself, in its opened directory.
 
 The descriptors hold the directories themselves: a name swapped for a symlink after the walk
@@ -97,7 +100,7 @@ class Folder:
             try:
                 return os.open(name, _NEW, mode, dir_fd=self.fd)
             except FileExistsError:
-                self._clear(name)
+                self.clear(name)
         raise FileExistsError(
             errno.EEXIST, "made again and again by another writer", str(self.path_of(name))
         )
@@ -134,7 +137,7 @@ class Folder:
                     raise FileNotFoundError(
                         errno.ENOENT, "not a regular file", str(self.path_of(name))
                     ) from None
-                self._clear(name)
+                self.clear(name)
                 continue
             st = os.fstat(fd)
             if stat.S_ISREG(st.st_mode) and st.st_nlink == 1:
@@ -142,7 +145,7 @@ class Folder:
             os.close(fd)
             if not create:
                 raise FileNotFoundError(errno.ENOENT, "not a regular file", str(self.path_of(name)))
-            self._clear(name)
+            self.clear(name)
         raise FileExistsError(
             errno.EEXIST, "replaced again and again by another writer", str(self.path_of(name))
         )
@@ -202,9 +205,9 @@ class Folder:
         """Set (atime, mtime) of the entry at `name` (a symlink's own, not its target's)."""
         os.utime(name, times, dir_fd=self.fd, follow_symlinks=False)
 
-    def _clear(self, name: str) -> None:
-        """Remove what stands at `name` so that a file can be made there: a symlink is logged
-        (removed, never followed), a directory refused."""
+    def clear(self, name: str) -> None:
+        """Remove what stands at `name` so that a file can be made there (by us, or by a peer
+        told to write it): a symlink is logged (removed, never followed), a directory refused."""
         st = self.lstat(name)
         if st is None:
             return
@@ -254,6 +257,18 @@ def open_folder(
         os.close(root_fd)
     path = shown if os.path.isabs(shown) else os.path.join(root_text, shown)
     return Folder(fd, path)
+
+
+def open_below(folder: Folder, directory: str, *, create: bool = True) -> Folder:
+    """The directory `directory` (relative) below an open Folder, walked as `open_folder` walks
+    below its root, the Folder standing for the root (PathRefused if it leads out of it)."""
+    if directory.startswith("/"):
+        raise PathRefused(directory, f"absolute, not below {_show(folder.path)}")
+    names = directory.split("/")
+    fd = _walk(folder.fd, str(folder.path), names, directory, create=create, mode=None)
+    if fd == folder.fd:
+        fd = os.dup(fd)
+    return Folder(fd, os.path.join(folder.path, directory))
 
 
 def _names_below(root: str, directory: str) -> list[str]:

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import socket
 import time
 
 import pytest
-from moveit_kit import HRIT
+from moveit_kit import HRIT, wait_for
 from posttroll.message import Message as PosttrollMessage
 
 from sarra.config.errors import ConfigError
 from sarra.eumetcast import messages
-from sarra.eumetcast.client import destination_url, rewrite
+from sarra.eumetcast.client import rewrite
 from sarra.eumetcast.config import parse_info, parse_provider, read_client, read_server
+from sarra.eumetcast.destination import plain_name, resolve
 from sarra.eumetcast.memory import Memory
 from sarra.eumetcast.patterns import Pattern, compose
+from sarra.eumetcast.server import Deleter
+from sarra.transfer.confine import PathRefused
 
 WIRE = re.compile(
     r"^pytroll://1b/hrit-segment/0deg file \S+@\S+ \d{4}-\d\d-\d\dT[\d:.]+ v1\.01 "
@@ -72,9 +76,9 @@ def test_pattern_parse_compose_glob():
 
 
 def test_destination_login_and_rewrite(caplog):
-    url = destination_url("ftp:///geo/{platform_name}/", {"platform_name": "MSG1"}, "me:p@ss:w")
+    url = resolve("ftp:///geo/{platform_name}/", {"platform_name": "MSG1"}, "me:p@ss:w", None).url
     assert url.startswith("ftp://me:p%40ss%3Aw@") and url.endswith("/geo/MSG1/")
-    assert destination_url("file:///d/", {}, "me:x").startswith("file://")
+    assert resolve("file:///d/", {}, "me:x", None).url.startswith("file://")
     rules = {"platform_name": "MSG1:Meteosat-8|MSG2:Meteosat-9", "sensor": "seviri"}
     assert rewrite({"platform_name": "MSG2", "sensor": "x"}, rules, "s") == {
         "platform_name": "Meteosat-9",
@@ -160,3 +164,66 @@ def test_trollmoves_server_options_read(tmp_path, caplog):
     (chain,) = read_server(path)
     assert chain.connection_parameters == {"ssh_key_filename": "/k", "connection_uptime": "5"}
     assert f"{path}:8: [a] unknown option fancy: ignored" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("template", "fields", "url"),
+    [
+        ("file:///d/{p}/", {"p": "MSG4"}, "file:///d/MSG4/"),
+        ("file:///d/in_{p}/", {"p": "x/./y"}, "file:///d/in_x/y/"),
+        ("file:///d/{p}/{q}/", {"p": "a/b", "q": ".."}, "file:///d/a/"),
+        ("/d/fixed/", {}, "file:///d/fixed/"),
+    ],
+)
+def test_destination_is_filled_and_normalized_below_its_fixed_directory(template, fields, url):
+    filled = resolve(template, fields, None, None).url
+    assert filled.replace(f"//{socket.gethostname()}/", "///") == url
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"p": "../etc"}, "climbs out of /d/"),
+        ({"p": "a/../../etc"}, "climbs out of /d/"),
+        ({"p": ".."}, "climbs out of /d/"),
+        ({"p": "a/.."}, "names /d/ itself"),
+        ({"p": "x#/"}, "a query or a fragment"),
+        ({"p": "x?y=1"}, "a query or a fragment"),
+    ],
+)
+def test_destination_fields_never_lead_out(fields, reason):
+    with pytest.raises(PathRefused, match=re.escape(reason)):
+        resolve("ftp:///d/{p}/", fields, "me:secret", "/srv/ftp")
+
+
+def test_destination_on_this_host_and_plain_names():
+    target = resolve("ftp:///geo/{p}/", {"p": "MSG4"}, None, "/srv/ftp")
+    assert (target.local_root, target.below, target.local_dir) == (
+        "/srv/ftp/geo/", "MSG4", "/srv/ftp/geo/MSG4"
+    )  # fmt: skip
+    assert resolve("sftp://h/geo/{p}/", {"p": "MSG4"}, None, None).local_dir is None
+    assert resolve("/geo/{p}/", {"p": "MSG4"}, None, None).local_root == "/geo/"
+    assert plain_name("H-000-MSG4.bz2") == "H-000-MSG4.bz2"
+    for hostile in ("", ".", "..", "a/b", "/etc/passwd", "x\n1 y", "\udcff"):
+        with pytest.raises(PathRefused):
+            plain_name(hostile)
+
+
+def test_deleter_never_removes_through_a_directory_that_leads_out(tmp_path, caplog):
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    outside.mkdir()
+    (outside / "x").write_bytes(b"kept")
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "y").write_bytes(b"removed")
+    deleter = Deleter("t")
+    try:
+        deleter.schedule(str(root / "sub" / "y"), 0, str(root))
+        wait_for(lambda: not (root / "sub" / "y").exists(), "the removal below the root")
+        (root / "sub").rmdir()
+        (root / "sub").symlink_to(outside)  # swapped after the path was known
+        deleter.schedule(str(root / "sub" / "x"), 0, str(root))
+        wait_for(lambda: "cannot delete" in caplog.text, "the refusal")
+    finally:
+        deleter.close()
+    assert (outside / "x").read_bytes() == b"kept"
+    assert "sub is a symlink to" in caplog.text
