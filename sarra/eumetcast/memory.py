@@ -65,7 +65,7 @@ class Memory:
         try:
             file.write("".join(f"{when:.3f} {uid}\n" for uid, when in self._seen.items()))
             file.flush()
-            publish(fd, written, folder, temporary, folder, name)
+            publish(written, folder, temporary, folder, name)
         except BaseException:
             folder.discard(temporary, written)
             file.close()

@@ -107,36 +107,49 @@ class Destination:
         fd = self.inflight.create(self.inflight_name)
         written = identity(fd)
         try:
-            with open(fd, "wb", closefd=False) as file:
-                result = write(file)
-            finish(fd)
-            publish(fd, written, self.inflight, self.inflight_name, self.folder, self.name)
+            try:
+                with open(fd, "wb", closefd=False) as file:
+                    result = write(file)
+                finish(fd)
+            finally:
+                # closed before the rename: a watcher of the directory (sr_watch) sees the
+                # close under the inflight name, then the move; never a close of the final name
+                os.close(fd)
+            publish(written, self.inflight, self.inflight_name, self.folder, self.name)
         except BaseException:
             self.inflight.discard(self.inflight_name, written)
             raise
-        finally:
-            os.close(fd)
         return result
 
 
 def publish(
-    fd: int, written: Identity, inflight: Folder, inflight_name: str, folder: Folder, name: str
+    written: Identity, inflight: Folder, inflight_name: str, folder: Folder, name: str
 ) -> None:
-    """Make the complete file `fd`, written at `inflight_name`, visible as `name` in `folder`:
-    a rename, or across file systems (a tempdir elsewhere) a copy beside the final name renamed
+    """Make the complete file `written`, at `inflight_name`, visible as `name` in `folder`: a
+    rename, or across file systems (a tempdir elsewhere) a copy beside the final name renamed
     into place. OSError if the inflight name no longer holds this file."""
     if inflight is folder and inflight_name == name:
         return
     if not inflight.holds(inflight_name, written):
-        shown = inflight.path_of(inflight_name)
-        raise FileNotFoundError(errno.ENOENT, "replaced while it was written", str(shown))
+        raise _replaced(inflight, inflight_name)
     try:
         inflight.rename(inflight_name, folder, name)
     except OSError as err:
         if err.errno != errno.EXDEV:
             raise
-        _copy_across(fd, folder, name)
+        source = inflight.open_read(inflight_name)
+        try:
+            if identity(source) != written:
+                raise _replaced(inflight, inflight_name) from None
+            _copy_across(source, folder, name)
+        finally:
+            os.close(source)
         inflight.discard(inflight_name, written)
+
+
+def _replaced(inflight: Folder, name: str) -> OSError:
+    shown = inflight.path_of(name)
+    return FileNotFoundError(errno.ENOENT, "replaced while it was written", str(shown))
 
 
 def _copy_across(fd: int, folder: Folder, name: str) -> None:
@@ -144,21 +157,22 @@ def _copy_across(fd: int, folder: Folder, name: str) -> None:
     beside = f".{name}.sarra-copy"
     target = folder.create(beside)
     try:
-        position = 0
-        while chunk := os.pread(fd, 1 << 20, position):
-            write_all(partial(os.write, target), chunk)
-            position += len(chunk)
-        st = os.fstat(fd)
-        os.chmod(target, st.st_mode & 0o7777)
-        os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
-        os.fsync(target)
+        try:
+            position = 0
+            while chunk := os.pread(fd, 1 << 20, position):
+                write_all(partial(os.write, target), chunk)
+                position += len(chunk)
+            st = os.fstat(fd)
+            os.chmod(target, st.st_mode & 0o7777)
+            os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+            os.fsync(target)
+        finally:
+            os.close(target)  # before the rename, as the file written (Destination.write)
         folder.rename(beside, folder, name)
     except BaseException:
         with contextlib.suppress(OSError):
             folder.remove(beside)
         raise
-    finally:
-        os.close(target)
 
 
 def _is_number(text: str) -> bool:

@@ -465,7 +465,9 @@ class PartDownloader:
             out.truncate(layout.file_size)
             out.flush()
             finish(fd)
-            publish(fd, identity(fd), files.work_folder, files.work, files.folder, files.final)
+            # renamed under the work file's lock, so closed after: a watcher of the directory
+            # may see its close under the final name
+            publish(identity(fd), files.work_folder, files.work, files.folder, files.final)
         files.remove_parts(book.state)
         book.remove()
         return True, "file complete"

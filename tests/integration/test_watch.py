@@ -24,6 +24,8 @@ from sarra.broker.consumer import Consumer
 from sarra.components import instances
 from sarra.components.watch import Watch
 from sarra.config.loader import Config, load
+from sarra.flow.inflight import Inflight
+from sarra.flow.placement import Placement
 from sarra.integrity.checksum import hex_to_b64
 from sarra.message.notice import Notice, time_to_epoch
 
@@ -129,6 +131,26 @@ def test_files_moved_into_the_tree_are_announced_once(tmp_path: Path, exchange: 
         nothing_more(consumer)
     assert single.rel_path == str(tree / "single.dat") and single.size == 3
     assert sorted(n.rel_path for n in inside) == [str(tree / "dir" / n) for n in ("a.dat", "b.dat")]
+
+
+@pytest.mark.parametrize("inflight", [".tmp", ".", "NONE"])
+def test_files_a_subscriber_writes_into_the_tree_are_announced_once(
+    tmp_path: Path, exchange: str, inflight: str
+) -> None:
+    """A pump that re-announces what its subscriber writes (sr_watch on sr_subscribe's
+    directory) sees each file once: the writer closes it before it takes its final name."""
+    tree = tmp_path / "tree"
+    writer = Inflight(inflight)
+    with watching(watcher(tmp_path, exchange)) as (_, consumer):
+        for number in range(3):
+            final = tree / f"got{number}.dat"
+            with writer.open(Placement(tree, final)) as destination:
+                destination.write(
+                    lambda file, n=number: file.write(b"data %d" % n), lambda fd: None
+                )
+        notices = take(consumer, 3)
+        nothing_more(consumer)
+    assert sorted(n.rel_path for n in notices) == [str(tree / f"got{n}.dat") for n in range(3)]
 
 
 def test_a_rename_within_the_tree(tmp_path: Path, exchange: str) -> None:
