@@ -1,29 +1,18 @@
 """Checksum throughput: sarra's streamed checksums of a file against hashlib reading the same
-file in one loop, in the same run. Prints MB/s and the ratio to the baseline."""
+file in one loop, in the same run (in turns, the best of three rounds). Prints MB/s and CPU per
+MiB of each, and the ratios (see bench/common.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
+
+from common import Side, report, scratch, turns
 
 from sarra.integrity.checksum import checksum_file
 
 SIZE = 128 << 20
-ROUNDS = 3
-
-
-def best_rate(work: Callable[[], object]) -> float:
-    """The best MB/s over a few rounds (the file is in the page cache after the first)."""
-    best = float("inf")
-    for _ in range(ROUNDS):
-        start = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - start)
-    return SIZE / best / 1e6
 
 
 def baseline(path: Path, algorithm: str) -> str:
@@ -36,17 +25,18 @@ def baseline(path: Path, algorithm: str) -> str:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "data"
+    with scratch(ram=False) as work:
+        path = Path(work) / "data"
         path.write_bytes(os.urandom(SIZE))
         for flag, algorithm in (("d", "md5"), ("s", "sha512")):
             assert checksum_file(path, flag) == baseline(path, algorithm)
-            ours = best_rate(lambda: checksum_file(path, flag))  # noqa: B023
-            raw = best_rate(lambda: baseline(path, algorithm))  # noqa: B023
-            print(
-                f"checksum {flag} ({algorithm}) of {SIZE >> 20} MiB: {ours:8.1f} MB/s;"
-                f" hashlib loop {raw:8.1f} MB/s; ratio {ours / raw:.2f}"
-            )
+            best = turns({
+                "hashlib": Side(lambda: baseline(path, algorithm)),  # noqa: B023
+                "sarra": Side(lambda: checksum_file(path, flag)),  # noqa: B023
+            })  # fmt: skip
+            mebibytes = SIZE >> 20
+            report(f"checksum {flag} ({algorithm}) of {mebibytes} MiB", mebibytes, "MiB/s",
+                   best["sarra"], best["hashlib"], per="MiB")  # fmt: skip
 
 
 if __name__ == "__main__":

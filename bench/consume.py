@@ -5,8 +5,8 @@ The baseline is pika alone, in one thread: SelectConnection (its fastest adapter
 basic_consume, prefetch 1000, acknowledging every 100th delivery with multiple=True in the message
 callback. sarra's Consumer takes batches with get_batch in the calling thread and acknowledges
 each delivery on its own, as a component does; its I/O thread turns those into multiple acks.
-The two take turns over a few rounds; the best rate of each is kept. Prints notices/s of each and
-the ratio.
+The two take turns over a few rounds; the best rate of each is kept, and the least CPU (this
+process's: see bench/common.py). Prints notices/s and CPU per notice of each, and the ratios.
 
     .venv/bin/python bench/consume.py [count] [broker URL]
 """
@@ -14,11 +14,10 @@ the ratio.
 from __future__ import annotations
 
 import sys
-import time
 import uuid
-from collections.abc import Callable
 
 import pika
+from common import Side, report, turns
 from pika.channel import Channel
 from pika.spec import Basic
 
@@ -30,7 +29,6 @@ from sarra.broker.url import parse_broker_url
 from sarra.config.credentials import Credentials
 
 PREFETCH = 1000
-ROUNDS = 3
 BODY = b"20240101120000.5 https://dd.weather.gc.ca /observations/swob-ml/20240101/x.xml"
 HEADERS = {"sum": "d,25d231ec0ae3c569ba27ab7a74dd72ce", "parts": "1,5354,1,0,0", "source": "x"}
 
@@ -85,12 +83,6 @@ def layered(settings: ConnectionSettings, spec: QueueSpec, count: int) -> None:
             received += len(batch)
 
 
-def rate(work: Callable[[], None], count: int) -> float:
-    start = time.perf_counter()
-    work()
-    return count / (time.perf_counter() - start)
-
-
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     url = parse_broker_url(
@@ -104,24 +96,21 @@ def main() -> None:
         publisher.wait_ready(10)
     with Consumer(settings, spec) as consumer:  # declare and bind the queue
         consumer.wait_ready(10)
-    best = {"bare": 0.0, "sarra": 0.0}
     try:
-        for _ in range(ROUNDS):
-            fill(settings, exchange, count)
-            best["bare"] = max(best["bare"], rate(lambda: bare(settings, spec.name, count), count))
-            fill(settings, exchange, count)
-            best["sarra"] = max(best["sarra"], rate(lambda: layered(settings, spec, count), count))
+        best = turns({
+            "bare": Side(lambda: bare(settings, spec.name, count),
+                         prepare=lambda: fill(settings, exchange, count)),
+            "sarra": Side(lambda: layered(settings, spec, count),
+                          prepare=lambda: fill(settings, exchange, count)),
+        })  # fmt: skip
     finally:
         connection = pika.BlockingConnection(settings.parameters())
         channel = connection.channel()
         channel.queue_delete(spec.name)
         channel.exchange_delete(exchange)
         connection.close()
-    baseline, ours = best["bare"], best["sarra"]
-    print(f"{count} notices, prefetch {PREFETCH}, best of {ROUNDS} rounds")
-    print(f"bare pika consumer   {baseline:10,.0f} notices/s")
-    print(f"sarra Consumer       {ours:10,.0f} notices/s")
-    print(f"ratio                {ours / baseline:10.0%}")
+    report(f"Consumer draining {count} notices, prefetch {PREFETCH}", count, "notices/s",
+           best["sarra"], best["bare"])  # fmt: skip
 
 
 if __name__ == "__main__":

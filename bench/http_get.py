@@ -9,40 +9,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
-import sys
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 
 import urllib3
+from common import Side, report, scratch, turns
+from run import Server
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
-
-from run import Server  # noqa: E402
-
-from sarra.transfer.http_wire import WireConnection  # noqa: E402
-
-ROUNDS = 3
-
-
-def cpu_per_get(get: Callable[[str], None], names: list[str]) -> float:
-    """Seconds of this process's CPU per GET."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    before = usage.ru_utime + usage.ru_stime
-    for name in names:
-        get(name)
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return (usage.ru_utime + usage.ru_stime - before) / len(names)
+from sarra.transfer.http_wire import WireConnection
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=2000)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(dir="/dev/shm" if os.path.isdir("/dev/shm") else None) as d:
-        served = Path(d)
+    with scratch() as served:
         names = [f"/f{n:05d}" for n in range(args.files)]
         for name in names:
             (served / name.lstrip("/")).write_bytes(os.urandom(10 << 10))
@@ -63,17 +43,21 @@ def main() -> None:
             while reply.read(1 << 20):
                 pass
 
-        base = ours = float("inf")
+        def each(get: Callable[[str], None]) -> Callable[[], None]:
+            def run() -> None:
+                for name in names:
+                    get(name)
+
+            return run
+
         try:
-            for _ in range(ROUNDS):
-                base = min(base, cpu_per_get(with_urllib3, names))
-                ours = min(ours, cpu_per_get(with_wire, names))
+            best = turns({"urllib3": Side(each(with_urllib3)), "sarra": Side(each(with_wire))})
         finally:
             wire.close()
             pool.close()
             server.stop()
-    print(f"CPU per GET of 10 KiB: sarra's connection {ours * 1e6:.0f} µs, urllib3"
-          f" {base * 1e6:.0f} µs, ratio {ours / base:.2f}", flush=True)  # fmt: skip
+    report("GETs of 10 KiB, sarra's connection against urllib3", len(names), "GETs/s",
+           best["sarra"], best["urllib3"], per="GET")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@ message format, no config and no checks: a watchdog close event, a PUB/SUB annou
 REQ/ROUTER push request, shutil.copy and the reply. For scale, trollmoves' figure on
 loopback is about 100 ms (its client polls its REQ socket with 0.1 s sleeps).
 
+CPU per file (see bench/common.py), from the warm-up's arrival to the last file's: this process
+(it writes the files and listens) and, for ours, the server's and client's processes.
+
     .venv/bin/python bench/moveit_latency.py [--files N]
 """
 
@@ -30,6 +33,7 @@ import time
 from pathlib import Path
 
 import zmq
+from common import cpu_seconds, print_cpu
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
@@ -58,8 +62,11 @@ def figures(latencies: list[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1000, p99 * 1000
 
 
-def measure(files: int, src: Path, arrivals: dict[str, float], warmup: str) -> list[float]:
-    """Write warm-up files until one arrives (everyone connected), then the timed ones."""
+def measure(
+    files: int, src: Path, arrivals: dict[str, float], warmup: str, pids: tuple[int, ...] = ()
+) -> tuple[list[float], float]:
+    """Write warm-up files until one arrives (everyone connected), then the timed ones: their
+    latencies, and the CPU seconds used meanwhile by this process and `pids`."""
     for n in range(100):
         name = f"{warmup}{n:04d}.dat"
         write(src / name)
@@ -70,6 +77,7 @@ def measure(files: int, src: Path, arrivals: dict[str, float], warmup: str) -> l
             break
     else:
         raise SystemExit("nothing arrived: is the exchange running?")
+    before = cpu_seconds(pids)
     closed: dict[str, float] = {}
     for n in range(files):
         name = f"f{n:05d}.dat"
@@ -78,13 +86,14 @@ def measure(files: int, src: Path, arrivals: dict[str, float], warmup: str) -> l
     end = time.monotonic() + 30
     while time.monotonic() < end and not all(name in arrivals for name in closed):
         time.sleep(0.01)
+    used = cpu_seconds(pids) - before
     missing = [name for name in closed if name not in arrivals]
     if missing:
         raise SystemExit(f"{len(missing)} files never arrived")
-    return [arrivals[name] - closed[name] for name in closed]
+    return [arrivals[name] - closed[name] for name in closed], used
 
 
-def ours(files: int, work: Path) -> list[float]:
+def ours(files: int, work: Path) -> tuple[list[float], float]:
     src, dst = work / "src", work / "dst"
     src.mkdir()
     publish, request_port, client_port = free_port(), free_port(), free_port()
@@ -120,7 +129,7 @@ def ours(files: int, work: Path) -> list[float]:
     thread = threading.Thread(target=listen, daemon=True)
     thread.start()
     try:
-        return measure(files, src, arrivals, "warm")
+        return measure(files, src, arrivals, "warm", (server.pid, client.pid))
     finally:
         stop.set()
         for process in (client, server):
@@ -128,7 +137,7 @@ def ours(files: int, work: Path) -> list[float]:
             process.wait(timeout=20)
 
 
-def baseline(files: int, work: Path) -> list[float]:
+def baseline(files: int, work: Path) -> tuple[list[float], float]:
     """The bare exchange: close event -> PUB -> SUB -> REQ -> ROUTER -> copy -> reply."""
     src, dst = work / "bare_src", work / "bare_dst"
     src.mkdir()
@@ -192,8 +201,10 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=200)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        bare_median, bare_p99 = figures(baseline(args.files, Path(tmp)))
-        median, p99 = figures(ours(args.files, Path(tmp)))
+        bare_latencies, bare_cpu = baseline(args.files, Path(tmp))
+        latencies, cpu = ours(args.files, Path(tmp))
+    bare_median, bare_p99 = figures(bare_latencies)
+    median, p99 = figures(latencies)
     print(
         f"move_it server->client, {args.files} files {GAP * 1000:.0f} ms apart, close to arrival:"
     )
@@ -201,6 +212,7 @@ def main() -> None:
           f"ratio {median / bare_median:5.2f})")  # fmt: skip
     print(f"  p99    {p99:7.2f} ms   (bare ZeroMQ exchange {bare_p99:6.2f} ms, "
           f"ratio {p99 / bare_p99:5.2f})")  # fmt: skip
+    print_cpu("file", cpu / args.files, bare_cpu / args.files)
 
 
 if __name__ == "__main__":

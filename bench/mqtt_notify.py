@@ -11,6 +11,7 @@ acknowledgements after the work, from the loop's thread), logging to its file as
 instance does. They take turns over three rounds, the best of each kept, since a 2-core machine
 is noisy. CPU per notice is the process's user + system time (getrusage) over the drain, divided
 by the notices; the broker runs in a process of its own and is not counted.
+bench/wis2_notify.py runs the same comparison on WIS2 notification messages (`compare`).
 
     .venv/bin/python bench/mqtt_notify.py [--notices N]
 """
@@ -18,10 +19,6 @@ by the notices; the broker runs in a process of its own and is not counted.
 from __future__ import annotations
 
 import argparse
-import os
-import resource
-import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -29,29 +26,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import paho.mqtt.client as paho
+from common import Side, drain, report, scratch, turns
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from servers import MosquittoServer
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
-
-from run import drain, report  # noqa: E402
-from servers import MosquittoServer  # noqa: E402
-
-from sarra.broker import admin, plan  # noqa: E402
-from sarra.broker.mqtt_publisher import Publisher  # noqa: E402
-from sarra.config.loader import Config, load  # noqa: E402
-from sarra.integrity.checksum import checksum_bytes, sum_to_identity  # noqa: E402
-from sarra.message import v03  # noqa: E402
-from sarra.message.notice import Identity, Notice, epoch_to_time  # noqa: E402
-
-ROUNDS = 3
-
-
-def cpu() -> float:
-    """User + system seconds this process has used so far."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+from sarra.broker import admin, plan
+from sarra.broker.mqtt_publisher import Publisher
+from sarra.config.loader import Config, load
+from sarra.integrity.checksum import checksum_bytes, sum_to_identity
+from sarra.message import v03
+from sarra.message.notice import Identity, Notice, epoch_to_time
 
 
 def fill(url: str, exchange: str, count: int) -> None:
@@ -118,60 +103,54 @@ class Bare:
         return seconds
 
 
-def subscriber(work: Path, url: str, exchange: str) -> Config:
+def subscriber(work: Path, url: str) -> tuple[Config, str]:
+    """sr_subscribe's config, notify_only, and the exchange it reads."""
+    exchange = f"xsarra_{uuid.uuid4().hex[:8]}"
     path = work / "notices.conf"
     path.write_text(
         f"broker {url}\nexchange {exchange}\ntopic_prefix v03\nexpire 10m\n"
         "notify_only\naccept .*\nsubtopic #\n"
     )
-    return load("subscribe", path)
+    return load("subscribe", path), exchange
 
 
-def measure(run: Callable[[], float], count: int) -> tuple[float, float]:
-    """(seconds, CPU seconds per notice) of one drain."""
-    before = cpu()
-    seconds = run()
-    return seconds, (cpu() - before) / count
-
-
-def bench(work: Path, count: int) -> None:
+def compare(
+    work: Path,
+    count: int,
+    what: str,
+    fill: Callable[[str, str, int], None],
+    bare_root: str,
+    ours: Callable[[Path, str], tuple[Config, str]],
+) -> None:
+    """On a Mosquitto of its own: the bare paho subscriber draining `count` messages that
+    fill(url, root, count) published below `bare_root`, against sr_subscribe (the config and
+    root ours(work, url) gives) draining as many; both in turns, reported."""
     directory = work / "mosquitto"
     directory.mkdir()
     broker = MosquittoServer(directory, max_queued=count + 1000).start()
     try:
         url = broker.url
-        bare = Bare(broker.port, f"xbare_{uuid.uuid4().hex[:8]}")
-        config = subscriber(work, url, f"xsarra_{uuid.uuid4().hex[:8]}")
+        bare = Bare(broker.port, bare_root)
+        config, root = ours(work, url)
         admin.setup(config)  # its session, subscribed
-        best = {"bare": (float("inf"), 0.0), "sarra": (float("inf"), 0.0)}
-        for _ in range(ROUNDS):
-            fill(url, bare.exchange, count)
-            best["bare"] = min(best["bare"], measure(lambda: bare.drain(count), count))
-            fill(url, config.exchange, count)
-            ours = measure(lambda: drain(config, lambda lp: lp.counts["received"] >= count), count)
-            best["sarra"] = min(best["sarra"], ours)
+        best = turns({
+            "bare": Side(lambda: bare.drain(count), prepare=lambda: fill(url, bare_root, count)),
+            "sarra": Side(lambda: drain(config, lambda lp: lp.counts["received"] >= count),
+                          prepare=lambda: fill(url, root, count)),
+        })  # fmt: skip
         admin.cleanup(config)
     finally:
         broker.stop()
-    (seconds, cpu_ours), (base_seconds, cpu_base) = best["sarra"], best["bare"]
-    report("MQTT notify_only notices/s", count / seconds, count / base_seconds, "notices/s", 0.5)
-    print(
-        f"CPU per notice: sarra {cpu_ours * 1e6:.0f} us, bare paho {cpu_base * 1e6:.0f} us, "
-        f"ratio {cpu_ours / cpu_base:.2f}",
-        flush=True,
-    )
+    report(what, count, "notices/s", best["sarra"], best["bare"], 0.5)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--notices", type=int, default=20_000)
     args = parser.parse_args()
-    ram = "/dev/shm" if os.path.isdir("/dev/shm") else None
-    with tempfile.TemporaryDirectory(dir=ram) as scratch:
-        work = Path(scratch)
-        os.environ["XDG_CONFIG_HOME"] = str(work / "config")
-        os.environ["XDG_CACHE_HOME"] = str(work / "cache")
-        bench(work, args.notices)
+    with scratch() as work:
+        bare_root = f"xbare_{uuid.uuid4().hex[:8]}"
+        compare(work, args.notices, "MQTT notify_only notices/s", fill, bare_root, subscriber)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,12 @@
    stage of sr_post costs per file when timed alone, in one thread;
 2. sr_watch latency: files written 20 ms apart into a watched directory by this process, each
    timed from its close to the arrival of its notice at a consumer of the broker; sr_watch runs
-   as its own process (sr_watch foreground), as in production. Median and 99th percentile.
+   as its own process (sr_watch foreground), as in production. Median and 99th percentile
+   (targets 5 and 20 ms), against a bare watcher in a process of its own (a watchdog close
+   event, the file read and its sha512, a pika publish waiting for its confirm).
+
+Each prints the CPU per file of each side (see bench/common.py): for posting, this process and
+sr_post's reader process; for sr_watch, the watcher's process while the files are written.
 
     .venv/bin/python bench/post.py [--files N] [--latency N]   (0 skips a figure)
 
@@ -24,7 +29,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -32,6 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pika
+from common import BROKER, Side, print_cpu, process_cpu, report, scratch, turns, verdict
 from pika.channel import Channel
 from pika.frame import Method
 
@@ -46,27 +51,7 @@ from sarra.flow.announce import Announcer, walk
 from sarra.flow.publish import NoticePublisher
 from sarra.message import decode_any, v02
 
-BROKER = "amqp://guest:guest@127.0.0.1/"
-ROUNDS = 3
 WINDOW = 1000
-
-
-def report(what: str, ours: float, base: float, unit: str, target: float) -> None:
-    verdict = "meets" if ours >= target * base else "BELOW"
-    print(
-        f"{what}: sarra {ours:,.1f} {unit}, baseline {base:,.1f} {unit}, ratio {ours / base:.2f}"
-        f" ({verdict} the target of {target:.2f})",
-        flush=True,
-    )
-
-
-def report_latency(what: str, seconds: float, target: float) -> None:
-    verdict = "meets" if seconds < target else "ABOVE"
-    print(
-        f"{what}: {seconds * 1000:.2f} ms, target < {target * 1000:.0f} ms,"
-        f" ratio {seconds / target:.2f} ({verdict} the target)",
-        flush=True,
-    )
 
 
 def poster(work: Path, exchange: str) -> Config:
@@ -141,28 +126,31 @@ def bench_posting(work: Path, count: int) -> None:
     log = logging.FileHandler(work / "sr_post.log")
     logging.getLogger().addHandler(log)
     logging.getLogger().setLevel(logging.INFO)
-    base_seconds = seconds = publisher_seconds = float("inf")
-    for _ in range(ROUNDS):
-        started = time.perf_counter()
-        bare(config, exchange, key, text.encode(), headers, count)
-        base_seconds = min(base_seconds, time.perf_counter() - started)
-        started = time.perf_counter()
+
+    def ours() -> None:
         if post_once(config, credentials, [str(root)]) != 0:
             raise SystemExit("sr_post failed: see " + str(work / "sr_post.log"))
-        seconds = min(seconds, time.perf_counter() - started)
-        started = time.perf_counter()
+
+    def publisher_alone() -> None:
         publisher = NoticePublisher(config, credentials).start()
         for _ in range(count):
             publisher.publish(sample)
         publisher.close()
-        publisher_seconds = min(publisher_seconds, time.perf_counter() - started)
+
+    best = turns({
+        "bare": Side(lambda: bare(config, exchange, key, text.encode(), headers, count)),
+        "sarra": Side(ours),
+        "publisher": Side(publisher_alone),
+    })  # fmt: skip
     stages = breakdown(config, root, exchange)
     logging.getLogger().removeHandler(log)
-    report(f"sr_post of {count} files of 1 KiB, sum s", count / seconds, count / base_seconds,
-           "files/s", 0.6)  # fmt: skip
+    report(f"sr_post of {count} files of 1 KiB, sum s", count, "files/s", best["sarra"],
+           best["bare"], 0.6, per="file", cpu_target=100)  # fmt: skip
+    alone, base = best["publisher"], best["bare"]
     print(f"  for scale: the same notice encoded and published {count} times through"
-          f" NoticePublisher, no files: {count / publisher_seconds:,.0f} notices/s, ratio"
-          f" {base_seconds / publisher_seconds:.2f}", flush=True)  # fmt: skip
+          f" NoticePublisher, no files: {count / alone.seconds:,.0f} notices/s, ratio"
+          f" {base.seconds / alone.seconds:.2f}, CPU per notice {alone.cpu / count * 1e6:.0f} µs",
+          flush=True)  # fmt: skip
     print("  per file, each stage alone in one thread: "
           + ", ".join(f"{name} {micros:.1f} µs" for name, micros in stages.items()))  # fmt: skip
 
@@ -187,67 +175,120 @@ def breakdown(config: Config, root: Path, exchange: str) -> dict[str, float]:
     return timings
 
 
-def bench_latency(work: Path, count: int) -> None:
-    tree = work / "watched"
-    tree.mkdir()
-    config = poster(work, "x")
-    exchange = declared_exchange(config)
-    path = work / "latency.conf"
-    path.write_text(
-        f"post_broker {BROKER}\npost_exchange {exchange}\npath {tree}\nloglevel warning\n"
-    )
-    settings = plan.connection_settings(config, BROKER, "bench latency")
-    spec = QueueSpec(f"q_guest.bench.{uuid.uuid4().hex[:8]}", durable=False, expire=60,
-                     bindings=((exchange, "#"),))  # fmt: skip
+BARE_WATCH = """
+import hashlib, os, sys, time
+import pika
+from watchdog.events import FileSystemEventHandler
+from watchdog.observers import Observer
+url, exchange, tree = sys.argv[1:4]
+channel = pika.BlockingConnection(pika.URLParameters(url)).channel()
+channel.confirm_delivery()
+class Announce(FileSystemEventHandler):
+    def on_closed(self, event):
+        path = str(event.src_path)
+        with open(path, "rb") as file:
+            data = file.read()
+        stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime()) + ".000"
+        headers = {"sum": "s," + hashlib.sha512(data).hexdigest(),
+                   "parts": f"1,{len(data)},1,0,0"}
+        channel.basic_publish(exchange, "v02.post" + path.replace("/", "."),
+                              f"{stamp} file: {path}",
+                              pika.BasicProperties(headers=headers, delivery_mode=2))
+observer = Observer()
+observer.schedule(Announce(), tree)
+observer.start()
+sys.stdin.read()
+observer.stop()
+"""
+
+
+def watch_round(
+    command: list[str], tree: Path, consumer: Consumer, count: int
+) -> tuple[list[float], float]:
+    """Start a watcher (`command`), write `count` files into `tree` 20 ms apart once it is up;
+    each file's close-to-notice latency, and the watcher's CPU seconds from its first notice
+    (its start-up not counted) to the last."""
     arrivals: dict[str, float] = {}
-    with Consumer(settings, spec, prefetch=1000) as consumer:
-        consumer.wait_ready(10)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "sarra.cli.component", "watch", "foreground", str(path)],
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        done = threading.Event()
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    done = threading.Event()
 
-        def collect() -> None:
-            while not done.is_set():
-                for delivery in consumer.get_batch(100, timeout=0.1):
-                    arrived = time.time()
-                    notice = decode_any(delivery.routing_key, delivery.body, delivery.headers,
-                                        delivery.content_type)  # fmt: skip
-                    arrivals[notice.rel_path] = arrived
-                    consumer.ack(delivery)
+    def collect() -> None:
+        while not done.is_set():
+            for delivery in consumer.get_batch(100, timeout=0.1):
+                arrived = time.time()
+                notice = decode_any(delivery.routing_key, delivery.body, delivery.headers,
+                                    delivery.content_type)  # fmt: skip
+                arrivals[notice.rel_path] = arrived
+                consumer.ack(delivery)
 
-        collector = threading.Thread(target=collect)
-        collector.start()
-        try:
-            probe = tree / "probe"
-            while not arrivals:  # the watch is up once a probe file is announced
-                probe.write_bytes(b"probe")
-                time.sleep(0.2)
-            closes: dict[str, float] = {}
-            for number in range(count):
-                name = str(tree / f"f{number:04d}.dat")
-                with open(name, "wb") as out:
-                    out.write(os.urandom(1024))
-                closes[name] = time.time()
-                time.sleep(0.02)
-            deadline = time.monotonic() + 30
-            while not all(n in arrivals for n in closes) and time.monotonic() < deadline:
-                time.sleep(0.05)
-        finally:
-            done.set()
-            collector.join()
-            process.terminate()
-            process.wait(30)
+    collector = threading.Thread(target=collect)
+    collector.start()
+    closes: dict[str, float] = {}
+    try:
+        probe = tree / "probe"
+        while not arrivals:  # the watch is up once a probe file is announced
+            if process.poll() is not None:
+                raise SystemExit(f"the watcher ended: {process.stderr.read()}")  # type: ignore[union-attr]
+            probe.write_bytes(b"probe")
+            time.sleep(0.2)
+        time.sleep(0.3)  # the probe's last events
+        started = process_cpu(process.pid)
+        for number in range(count):
+            name = str(tree / f"f{number:04d}.dat")
+            with open(name, "wb") as out:
+                out.write(os.urandom(1024))
+            closes[name] = time.time()
+            time.sleep(0.02)
+        deadline = time.monotonic() + 30
+        while not all(n in arrivals for n in closes) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        used = process_cpu(process.pid) - started
+    finally:
+        done.set()
+        collector.join()
+        process.terminate()
+        process.wait(30)
     missing = [n for n in closes if n not in arrivals]
     if missing:
         raise SystemExit(f"{len(missing)} files never announced, e.g. {missing[0]}")
-    latencies = sorted(arrivals[n] - closes[n] for n in closes)
-    median = statistics.median(latencies)
-    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    report_latency(f"sr_watch, close to notice, median of {count}", median, 0.005)
-    report_latency(f"sr_watch, close to notice, 99th percentile of {count}", p99, 0.020)
+    return sorted(arrivals[n] - closes[n] for n in closes), used
+
+
+def bench_latency(work: Path, count: int) -> None:
+    config = poster(work, "x")
+    exchange = declared_exchange(config)
+    settings = plan.connection_settings(config, BROKER, "bench latency")
+    spec = QueueSpec(f"q_guest.bench.{uuid.uuid4().hex[:8]}", durable=False, expire=60,
+                     bindings=((exchange, "#"),))  # fmt: skip
+    figures: dict[str, tuple[list[float], float]] = {}
+    with Consumer(settings, spec, prefetch=1000) as consumer:
+        consumer.wait_ready(10)
+        for side in ("bare", "sarra"):
+            tree = work / f"watched_{side}"
+            tree.mkdir()
+            if side == "sarra":
+                path = work / "latency.conf"
+                path.write_text(f"post_broker {BROKER}\npost_exchange {exchange}\npath {tree}\n"
+                                "loglevel warning\n")  # fmt: skip
+                command = [sys.executable, "-m", "sarra.cli.component", "watch", "foreground",
+                           str(path)]  # fmt: skip
+            else:
+                command = [sys.executable, "-c", BARE_WATCH, BROKER, exchange, str(tree)]
+            figures[side] = watch_round(command, tree, consumer, count)
+    (latencies, used), (bare_latencies, bare_used) = figures["sarra"], figures["bare"]
+    for what, at, target in (("median", 0.5, 0.005), ("99th percentile", 0.99, 0.020)):
+        ours, base = quantile(latencies, at), quantile(bare_latencies, at)
+        print(f"sr_watch, close to notice, {what} of {count}: {ours * 1000:.2f} ms, target < "
+              f"{target * 1000:.0f} ms ({verdict(ours < target)}); bare watchdog + pika "
+              f"{base * 1000:.2f} ms, ratio {ours / base:.2f}", flush=True)  # fmt: skip
+    print_cpu("file", used / count, bare_used / count)
+
+
+def quantile(ordered: list[float], at: float) -> float:
+    """The value at fraction `at` of sorted values (0.5: the median)."""
+    if at == 0.5:
+        return statistics.median(ordered)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * at))]
 
 
 def main() -> None:
@@ -255,10 +296,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=5000)
     parser.add_argument("--latency", type=int, default=500, help="files written 20 ms apart")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        work = Path(scratch)
-        os.environ["XDG_CONFIG_HOME"] = str(work / "config")
-        os.environ["XDG_CACHE_HOME"] = str(work / "cache")
+    with scratch(ram=False) as work:
         if args.files:
             bench_posting(work, args.files)
         if args.latency:

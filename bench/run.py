@@ -15,7 +15,9 @@ Files are written below --workdir, by default /dev/shm where it exists: on a vir
 disk the cost of creating a file varies twentyfold from one minute to the next (60 µs to 1.2 ms
 seen here), which both sides pay, so a RAM file system keeps the figures about the pump.
 
-Needs the local RabbitMQ (tools/ensure-rabbitmq). Prints one line per figure with its ratio.
+Needs the local RabbitMQ (tools/ensure-rabbitmq). Prints one line per figure with its ratio,
+and under it the CPU per notice (or file) of each side: this process's, where both run (the
+HTTP server's process is not counted; see bench/common.py).
 """
 
 from __future__ import annotations
@@ -26,63 +28,26 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import requests
+from common import BROKER, HERE, Side, drain, report, scratch, turns
+from consume import bare, fill
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
-
-from consume import bare, fill  # noqa: E402
-
-from sarra.broker import admin, plan  # noqa: E402
-from sarra.broker.publisher import Publisher  # noqa: E402
-from sarra.components.logs import setup_logging  # noqa: E402
-from sarra.config.loader import Config, load  # noqa: E402
-from sarra.flow.loop import ConsumerLoop  # noqa: E402
-from sarra.integrity.checksum import checksum_bytes, sum_to_identity  # noqa: E402
-from sarra.message import v02  # noqa: E402
-from sarra.message.notice import Identity, Notice, epoch_to_time  # noqa: E402
-
-BROKER = "amqp://guest:guest@127.0.0.1/"
-ROUNDS = 3  # each figure: baseline and sarra in turns, the best of each
-
-
-def report(what: str, ours: float, base: float, unit: str, target: float) -> None:
-    verdict = "meets" if ours >= target * base else "BELOW"
-    print(
-        f"{what}: sarra {ours:,.1f} {unit}, baseline {base:,.1f} {unit}, ratio {ours / base:.2f}"
-        f" ({verdict} the target of {target:.2f})",
-        flush=True,
-    )
+from sarra.broker import admin, plan
+from sarra.broker.publisher import Publisher
+from sarra.config.loader import Config, load
+from sarra.integrity.checksum import checksum_bytes, sum_to_identity
+from sarra.message import v02
+from sarra.message.notice import Identity, Notice, epoch_to_time
 
 
 def subscriber(work: Path, name: str, exchange: str, body: str) -> Config:
     path = work / f"{name}.conf"
     path.write_text(f"broker {BROKER}\nexchange {exchange}\nexpire 5m\n{body}")
     return load("subscribe", path)
-
-
-def drain(config: Config, done: Callable[[ConsumerLoop], bool]) -> float:
-    """Run a subscriber loop, logging to its file as a started instance does, until
-    done(loop); the seconds it took from its start."""
-    setup_logging(config, 1)
-    stop = threading.Event()
-    loop = ConsumerLoop(config, 1, stop)
-    thread = threading.Thread(target=loop.run)
-    started = time.perf_counter()
-    thread.start()
-    while not done(loop):
-        time.sleep(0.01)
-    elapsed = time.perf_counter() - started
-    stop.set()
-    thread.join()
-    return elapsed
 
 
 def declared_queue(config: Config) -> str:
@@ -99,15 +64,13 @@ def bench_notices(work: Path, count: int) -> None:
         publisher.wait_ready(10)
     config = subscriber(work, "notices", exchange, "notify_only\naccept .*\nsubtopic #\n")
     queue = declared_queue(config)
-    base_seconds = seconds = float("inf")
-    for _ in range(ROUNDS):  # in turns, the best of each: a 2-core machine is noisy
-        fill(settings, exchange, count)
-        started = time.perf_counter()
-        bare(settings, queue, count)
-        base_seconds = min(base_seconds, time.perf_counter() - started)
-        fill(settings, exchange, count)
-        seconds = min(seconds, drain(config, lambda loop: loop.counts["received"] >= count))
-    report("notify_only notices/s", count / seconds, count / base_seconds, "notices/s", 0.45)
+    best = turns({
+        "bare": Side(lambda: bare(settings, queue, count),
+                     prepare=lambda: fill(settings, exchange, count)),
+        "sarra": Side(lambda: drain(config, lambda loop: loop.counts["received"] >= count),
+                      prepare=lambda: fill(settings, exchange, count)),
+    })  # fmt: skip
+    report("notify_only notices/s", count, "notices/s", best["sarra"], best["bare"], 0.45)
     admin.cleanup(config)
 
 
@@ -169,21 +132,35 @@ def plain_round(server: Server, folder: str, names: list[str], target: Path,
     return seconds
 
 
-def sarra_round(work: Path, notices: list[Notice], round_number: int) -> float:
-    """sr_subscribe with default settings downloading every notice's file."""
-    exchange = f"xbench_{uuid.uuid4().hex[:8]}"
-    settings = plan.connection_settings(load("subscribe", None, name="bench"), BROKER, "bench")
-    with Publisher(settings, [exchange]) as publisher:
-        publisher.wait_ready(10)
-    destination = work / f"sarra{round_number}"
-    config = subscriber(work, f"files{round_number}", exchange,
-                        f"directory {destination}\naccept .*\n")  # fmt: skip
-    declared_queue(config)
-    announce(settings, exchange, notices)
-    seconds = drain(config, lambda loop: loop.counts["downloaded"] >= len(notices))
-    admin.cleanup(config)
-    shutil.rmtree(destination)
-    return seconds
+class SarraRounds:
+    """sr_subscribe with default settings downloading every notice's file: `prepare` a round
+    (an exchange, a queue, the notices announced: not timed), then `run` it."""
+
+    def __init__(self, work: Path, notices: list[Notice]) -> None:
+        self.work = work
+        self.notices = notices
+        self.number = 0
+        self.config: Config | None = None
+
+    def prepare(self) -> None:
+        self.number += 1
+        exchange = f"xbench_{uuid.uuid4().hex[:8]}"
+        settings = plan.connection_settings(load("subscribe", None, name="bench"), BROKER, "bench")
+        with Publisher(settings, [exchange]) as publisher:
+            publisher.wait_ready(10)
+        self.destination = self.work / f"sarra{self.number}"
+        self.config = subscriber(self.work, f"files{self.number}", exchange,
+                                 f"directory {self.destination}\naccept .*\n")  # fmt: skip
+        declared_queue(self.config)
+        announce(settings, exchange, self.notices)
+
+    def run(self) -> float:
+        assert self.config is not None
+        count = len(self.notices)
+        seconds = drain(self.config, lambda loop: loop.counts["downloaded"] >= count)
+        admin.cleanup(self.config)
+        shutil.rmtree(self.destination)
+        return seconds
 
 
 def bench_files(work: Path, server: Server, count: int, size: int, what: str,
@@ -202,22 +179,27 @@ def bench_files(work: Path, server: Server, count: int, size: int, what: str,
         method, value = sum_to_identity(f"{kind}," + checksum_bytes(data, kind, name=name))
         notices.append(Notice(epoch_to_time(time.time()), server.url + "/", f"{folder}/{name}",
                               identity=Identity(method, value), size=size))  # fmt: skip
-    base_seconds = seconds = hashed_seconds = float("inf")
-    for round_number in range(ROUNDS):
-        base_seconds = min(base_seconds, plain_round(server, folder, names, work / "plain"))
-        seconds = min(seconds, sarra_round(work, notices, round_number))
-        if what == "MB/s" and verify:
-            plain = plain_round(server, folder, names, work / "plain", md5=True)
-            hashed_seconds = min(hashed_seconds, plain)
+    ours = SarraRounds(work, notices)
+    sides = {
+        "bare": Side(lambda: plain_round(server, folder, names, work / "plain")),
+        "sarra": Side(ours.run, prepare=ours.prepare),
+    }
+    if what == "MB/s" and verify:
+        sides["md5"] = Side(lambda: plain_round(server, folder, names, work / "plain", md5=True))
+    best = turns(sides)
     if what == "files/s":
-        report("small files over HTTP", count / seconds, count / base_seconds, "files/s", target)
+        report("small files over HTTP", count, "files/s", best["sarra"], best["bare"], target,
+               per="file")  # fmt: skip
         return
-    megabytes = count * size / 1e6
     label = "large files over HTTP" + (", md5 verified" if verify else ", sum n (no verifying)")
-    report(label, megabytes / seconds, megabytes / base_seconds, "MB/s", target)
+    report(label, count, "MB/s", best["sarra"], best["bare"], target, per="file",
+           scale=size / 1e6)  # fmt: skip
     if verify:
-        print(f"  for scale: the raw copy also computing md5, {megabytes / hashed_seconds:,.1f}"
-              f" MB/s; sarra's ratio to it {hashed_seconds / seconds:.2f}", flush=True)  # fmt: skip
+        hashed = best["md5"]
+        rate = count * size / 1e6 / hashed.seconds
+        print(f"  for scale: the raw copy also computing md5, {rate:,.1f} MB/s, CPU per file"
+              f" {hashed.cpu / count * 1e6:,.0f} µs; sarra's ratio to it"
+              f" {hashed.seconds / best['sarra'].seconds:.2f}", flush=True)  # fmt: skip
 
 
 def main() -> None:
@@ -228,10 +210,7 @@ def main() -> None:
     ram = "/dev/shm" if os.path.isdir("/dev/shm") else None
     parser.add_argument("--workdir", default=ram, help="where files are written (default: RAM)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(dir=args.workdir) as scratch:
-        work = Path(scratch)
-        os.environ["XDG_CONFIG_HOME"] = str(work / "config")
-        os.environ["XDG_CACHE_HOME"] = str(work / "cache")
+    with scratch(where=args.workdir) as work:
         if args.notices:
             bench_notices(work, args.notices)
         (work / "served").mkdir()

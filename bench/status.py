@@ -5,7 +5,8 @@ The configs live in a scratch home. Each has one instance that looks running: it
 names a helper process whose command line names every config (an instance is trusted only if
 its process is a sarra instance of that config), and its figures are fresh. No broker is
 needed. Baseline: `sr list` on the same configs (the interpreter's start and the imports,
-with a listing of the config directories).
+with a listing of the config directories). Each command's CPU (it is a child: getrusage
+RUSAGE_CHILDREN, see bench/common.py) is printed per config, the least of the rounds.
 
     .venv/bin/python bench/status.py [--configs 500] [--rounds 5]
 """
@@ -20,6 +21,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from common import Best, measure, print_cpu
 
 BIN = Path(sys.executable).parent
 
@@ -58,15 +61,18 @@ def prepare(home: Path, count: int) -> tuple[dict[str, str], subprocess.Popen[by
     return env, helper
 
 
-def best(command: list[str], env: dict[str, str], rounds: int) -> tuple[float, str]:
-    """The best wall time of a command over some rounds, and its output."""
-    times, output = [], ""
-    for _ in range(rounds):
-        started = time.perf_counter()
+def best(command: list[str], env: dict[str, str], rounds: int) -> tuple[Best, str]:
+    """The best wall time and least CPU of a command over some rounds, and its output."""
+    figures, output = Best(), ""
+
+    def run() -> None:
+        nonlocal output
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-        times.append(time.perf_counter() - started)
         output = done.stdout
-    return min(times), output
+
+    for _ in range(rounds):
+        figures.add(measure(run))
+    return figures, output
 
 
 def main() -> None:
@@ -83,11 +89,14 @@ def main() -> None:
         finally:
             helper.terminate()
             helper.wait()
+    configs = options.configs
     print(output.splitlines()[-1])
-    print(f"sr status, {options.configs} configs: {status:.3f} s (target 1 s)")
-    print(f"sr status --json: {as_json:.3f} s")
-    print(f"baseline, sr list: {baseline:.3f} s; status costs {status - baseline:.3f} s more,"
-          f" {(status - baseline) / options.configs * 1e3:.2f} ms a config")  # fmt: skip
+    print(f"sr status, {configs} configs: {status.seconds:.3f} s (target 1 s)")
+    print(f"sr status --json: {as_json.seconds:.3f} s")
+    print(f"baseline, sr list: {baseline.seconds:.3f} s; status costs"
+          f" {status.seconds - baseline.seconds:.3f} s more,"
+          f" {(status.seconds - baseline.seconds) / configs * 1e3:.2f} ms a config")  # fmt: skip
+    print_cpu("config (sr status against sr list)", status.cpu / configs, baseline.cpu / configs)
 
 
 if __name__ == "__main__":

@@ -7,23 +7,22 @@ channel with publisher confirms (a window: no waiting per message), each deliver
 once the broker confirmed its onward copy (multiple=True). It suppresses nothing, so it posts
 twice what the winnow posts. The winnow is the real component loop (decode, duplicate cache
 on disk, re-encode, confirm, acknowledge) with its default settings, in a thread of this
-process. Both take turns over a few rounds; the best rate of each is kept.
+process. Both take turns over a few rounds; the best rate of each is kept, and the least CPU
+per notice (this process's: see bench/common.py).
 
     .venv/bin/python bench/winnow.py [products]
 """
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import pika
+from common import Side, report, scratch, turns
 from pika.channel import Channel
 from pika.frame import Method
 from pika.spec import Basic, BasicProperties
@@ -37,7 +36,6 @@ from sarra.config.loader import Config, load
 from sarra.flow.loop import ConsumerLoop
 
 PREFETCH = 1000
-ROUNDS = 3
 URL = "amqp://guest:guest@localhost/"
 HEADERS = {"parts": "1,5354,1,0,0", "source": "bench", "mtime": "20240101T120000.5"}
 
@@ -112,12 +110,6 @@ def winnow(config: Config, products: int) -> None:
         raise SystemExit(f"the winnow posted {loop.counts['posted']} of {products}")
 
 
-def rate(work: Callable[[], None], count: int) -> float:
-    start = time.perf_counter()
-    work()
-    return count / (time.perf_counter() - start)
-
-
 def main() -> None:
     products = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
     notices = 2 * products
@@ -125,29 +117,25 @@ def main() -> None:
     settings = ConnectionSettings(url, "bench winnow")
     tag = uuid.uuid4().hex[:8]
     exchange, out = f"xs_guest_winnow_{tag}", f"xs_guest_winnowed_{tag}"
-    best = {"bare": 0.0, "winnow": 0.0}
-    with tempfile.TemporaryDirectory() as home:
-        for variable in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
-            os.environ[variable] = home  # the winnow's state and cache files go here
-        config = winnow_config(Path(home), exchange, out)
+    with scratch(ram=False) as home:  # the winnow's state and cache files go here
+        config = winnow_config(home, exchange, out)
         with Publisher(settings, [exchange, out]) as publisher:  # declare the exchanges
             publisher.wait_ready(10)
         admin.setup(config)  # the winnow's queue and its binding, before it is filled
         queue = plan.queue_spec(config, 1)
         assert queue is not None
+
+        def fresh() -> None:
+            fill(settings, exchange, products)
+            for cache in home.rglob("recent_files_*"):  # every product passes once a round
+                cache.unlink()
+
         try:
-            for _ in range(ROUNDS):
-                fill(settings, exchange, products)
-                best["bare"] = max(
-                    best["bare"], rate(lambda: bare(settings, queue.name, out, notices), notices)
-                )
-                fill(settings, exchange, products)
-                # a fresh duplicate cache each round: every product passes once
-                for cache in Path(home).rglob("recent_files_*"):
-                    cache.unlink()
-                best["winnow"] = max(
-                    best["winnow"], rate(lambda: winnow(config, products), notices)
-                )
+            best = turns({
+                "bare": Side(lambda: bare(settings, queue.name, out, notices),
+                             prepare=lambda: fill(settings, exchange, products)),
+                "winnow": Side(lambda: winnow(config, products), prepare=fresh),
+            })  # fmt: skip
         finally:
             connection = pika.BlockingConnection(settings.parameters())
             channel = connection.channel()
@@ -155,11 +143,8 @@ def main() -> None:
             channel.exchange_delete(exchange)
             channel.exchange_delete(out)
             connection.close()
-    baseline, ours = best["bare"], best["winnow"]
-    print(f"{products} products announced twice ({notices} notices), best of {ROUNDS} rounds")
-    print(f"bare consume-publish-ack  {baseline:10,.0f} notices/s")
-    print(f"sr_winnow (defaults)      {ours:10,.0f} notices/s")
-    print(f"ratio                     {ours / baseline:10.0%}")
+    report(f"sr_winnow (defaults), {products} products announced twice", notices, "notices/s",
+           best["winnow"], best["bare"], 0.7)  # fmt: skip
 
 
 if __name__ == "__main__":

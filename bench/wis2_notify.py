@@ -23,24 +23,17 @@ import argparse
 import base64
 import hashlib
 import json
-import os
-import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
+from common import scratch
+from mqtt_notify import compare
 
-from mqtt_notify import ROUNDS, Bare, measure  # noqa: E402
-from run import drain, report  # noqa: E402
-from servers import MosquittoServer  # noqa: E402
-
-from sarra.broker import admin, plan  # noqa: E402
-from sarra.broker.mqtt_publisher import Publisher  # noqa: E402
-from sarra.config.loader import Config, load  # noqa: E402
-from sarra.message import wnm  # noqa: E402
+from sarra.broker import plan
+from sarra.broker.mqtt_publisher import Publisher
+from sarra.config.loader import Config, load
+from sarra.message import wnm
 
 TOPIC = "origin/a/wis2/ca-eccc-msc/data/core/weather/surface-based-observations/synop"
 DIGEST = base64.b64encode(hashlib.sha512(b"x" * 5354).digest()).decode()
@@ -83,52 +76,20 @@ def fill(url: str, topic: str, count: int) -> None:
             raise SystemExit("the broker did not acknowledge every notice")
 
 
-def subscriber(work: Path, url: str, topic: str) -> Config:
+def subscriber(work: Path, url: str) -> tuple[Config, str]:
+    """sr_subscribe's config (defaults, notify_only) on TOPIC, and TOPIC."""
     path = work / "wis2.conf"
-    path.write_text(f"broker {url}\ntopic_prefix {topic}\nexpire 10m\nnotify_only\naccept .*\n")
-    return load("subscribe", path)
-
-
-def bench(work: Path, count: int) -> None:
-    directory = work / "mosquitto"
-    directory.mkdir()
-    broker = MosquittoServer(directory, max_queued=count + 1000).start()
-    try:
-        url = broker.url
-        bare_topic = f"{TOPIC}/bare{uuid.uuid4().hex[:6]}"  # a topic of its own
-        ours_topic = TOPIC
-        bare = Bare(broker.port, bare_topic)
-        config = subscriber(work, url, ours_topic)
-        admin.setup(config)  # its session, subscribed
-        best = {"bare": (float("inf"), 0.0), "sarra": (float("inf"), 0.0)}
-        for _ in range(ROUNDS):
-            fill(url, bare_topic, count)
-            best["bare"] = min(best["bare"], measure(lambda: bare.drain(count), count))
-            fill(url, ours_topic, count)
-            ours = measure(lambda: drain(config, lambda lp: lp.counts["received"] >= count), count)
-            best["sarra"] = min(best["sarra"], ours)
-        admin.cleanup(config)
-    finally:
-        broker.stop()
-    (seconds, cpu_ours), (base_seconds, cpu_base) = best["sarra"], best["bare"]
-    report("WIS2 notify_only notices/s", count / seconds, count / base_seconds, "notices/s", 0.5)
-    print(
-        f"CPU per notice: sarra {cpu_ours * 1e6:.0f} us, bare paho {cpu_base * 1e6:.0f} us, "
-        f"ratio {cpu_ours / cpu_base:.2f}",
-        flush=True,
-    )
+    path.write_text(f"broker {url}\ntopic_prefix {TOPIC}\nexpire 10m\nnotify_only\naccept .*\n")
+    return load("subscribe", path), TOPIC
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--notices", type=int, default=20_000)
     args = parser.parse_args()
-    ram = "/dev/shm" if os.path.isdir("/dev/shm") else None
-    with tempfile.TemporaryDirectory(dir=ram) as scratch:
-        work = Path(scratch)
-        os.environ["XDG_CONFIG_HOME"] = str(work / "config")
-        os.environ["XDG_CACHE_HOME"] = str(work / "cache")
-        bench(work, args.notices)
+    with scratch() as work:
+        bare_topic = f"{TOPIC}/bare{uuid.uuid4().hex[:6]}"  # a topic of its own
+        compare(work, args.notices, "WIS2 notify_only notices/s", fill, bare_topic, subscriber)
 
 
 if __name__ == "__main__":
