@@ -5,7 +5,7 @@ Each figure is measured against a baseline in the same run: the sides take turns
 rounds (a 2-core machine shared with other work is noisy), and each side keeps its best rate and,
 separately, its lowest CPU per notice. CPU is user + system time of the processes doing the work:
 this one (getrusage RUSAGE_SELF, every thread), its children reaped during the round
-(RUSAGE_CHILDREN: sr_post's reader process, a command run to its end) and daemons started as
+(RUSAGE_CHILDREN: a command run to its end, as in bench/status.py) and daemons started as
 subprocesses that still run (their /proc/<pid>/stat). Brokers and servers both sides talk to are
 not counted. On a busy machine a rate swings by 2x between runs; CPU per notice much less.
 """

@@ -1,7 +1,8 @@
 """The posting benchmarks, each against a baseline or target measured in the same run:
 
 1. posting rate: sr_post's code (post_once: walk, lstat, sha512 of each file, notice, v02
-   encoding, one log line per file, publisher confirms) posting a tree of 1 KiB files, against
+   encoding, one log line per file to its log file as a started instance writes it, publisher
+   confirms) posting a tree of 1 KiB files, against
    a bare pika publisher sending the same number of bodies of the same size with the same
    headers, publisher confirms and a window of 1000 unconfirmed; best of 3 rounds each, in turns.
    For scale, a third figure: one notice published as many times through NoticePublisher (its
@@ -13,8 +14,8 @@
    (targets 5 and 20 ms), against a bare watcher in a process of its own (a watchdog close
    event, the file read and its sha512, a pika publish waiting for its confirm).
 
-Each prints the CPU per file of each side (see bench/common.py): for posting, this process and
-sr_post's reader process; for sr_watch, the watcher's process while the files are written.
+Each prints the CPU per file of each side (see bench/common.py): for posting, this process
+(sr_post's code runs in it); for sr_watch, the watcher's process while the files are written.
 
     .venv/bin/python bench/post.py [--files N] [--latency N]   (0 skips a figure)
 
@@ -44,7 +45,10 @@ from sarra.broker import plan
 from sarra.broker.consumer import Consumer
 from sarra.broker.publisher import Publisher
 from sarra.broker.topology import QueueSpec
+from sarra.components.logs import setup_logging
 from sarra.components.post import post_once
+from sarra.components.terminal import PER_FILE
+from sarra.config import paths
 from sarra.config.credentials import Credentials
 from sarra.config.loader import Config, load
 from sarra.flow.announce import Announcer, walk
@@ -123,13 +127,11 @@ def bench_posting(work: Path, count: int) -> None:
     sample = Announcer(config).notices(str(files[0]), os.lstat(files[0]))[0]
     key, text, headers = v02.encode(sample)
     credentials = Credentials()
-    log = logging.FileHandler(work / "sr_post.log")
-    logging.getLogger().addHandler(log)
-    logging.getLogger().setLevel(logging.INFO)
+    setup_logging(config, 1)  # to its log file, as a started instance does
 
     def ours() -> None:
         if post_once(config, credentials, [str(root)]) != 0:
-            raise SystemExit("sr_post failed: see " + str(work / "sr_post.log"))
+            raise SystemExit(f"sr_post failed: see {paths.log_file('post', config.name, 1)}")
 
     def publisher_alone() -> None:
         publisher = NoticePublisher(config, credentials).start()
@@ -143,7 +145,6 @@ def bench_posting(work: Path, count: int) -> None:
         "publisher": Side(publisher_alone),
     })  # fmt: skip
     stages = breakdown(config, root, exchange)
-    logging.getLogger().removeHandler(log)
     report(f"sr_post of {count} files of 1 KiB, sum s", count, "files/s", best["sarra"],
            best["bare"], 0.6, per="file", cpu_target=100)  # fmt: skip
     alone, base = best["publisher"], best["bare"]
@@ -151,26 +152,26 @@ def bench_posting(work: Path, count: int) -> None:
           f" NoticePublisher, no files: {count / alone.seconds:,.0f} notices/s, ratio"
           f" {base.seconds / alone.seconds:.2f}, CPU per notice {alone.cpu / count * 1e6:.0f} µs",
           flush=True)  # fmt: skip
-    print("  per file, each stage alone in one thread: "
+    print("  CPU per file, each stage alone in one thread: "
           + ", ".join(f"{name} {micros:.1f} µs" for name, micros in stages.items()))  # fmt: skip
 
 
 def breakdown(config: Config, root: Path, exchange: str) -> dict[str, float]:
-    """Microseconds per file of sr_post's stages, each timed alone over the tree (one pass)."""
+    """Microseconds of CPU per file of sr_post's stages, each alone over the tree (one pass)."""
     timings: dict[str, float] = {}
 
     def timed(name: str, stage: Callable[[], list]) -> list:
-        started = time.perf_counter()
+        started = time.process_time()  # CPU: steadier than the wall clock on a busy machine
         result = stage()
-        timings[name] = (time.perf_counter() - started) / len(result) * 1e6
+        timings[name] = (time.process_time() - started) / len(result) * 1e6
         return result
 
     found = timed("walk + lstat", lambda: list(walk(str(root))))
     announcer = Announcer(config)  # a new one: its checksum cache is empty
     notices = timed("notice with sha512", lambda: [announcer.notices(p, st)[0] for p, st in found])
     timed("v02 encoding", lambda: [v02.encode(n) for n in notices])
-    logger = logging.getLogger("sarra.post")
-    timed("log line", lambda: [logger.info("posted %s to %s (1024 bytes)", n.url, exchange)
+    logger = logging.getLogger(PER_FILE)
+    timed("log line", lambda: [logger.info("posted to %s (1024 bytes): %s", exchange, n.url)
                                for n in notices])  # fmt: skip
     return timings
 

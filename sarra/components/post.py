@@ -24,16 +24,7 @@ from sarra.broker import Confirmation, Message, plan
 from sarra.broker.errors import PublishError
 from sarra.compat.plugins import PluginFailed, Plugins
 from sarra.components import terminal
-from sarra.components.post_reader import (
-    Outcome,
-    Posted,
-    Preparer,
-    Reader,
-    Skipped,
-    file_notices,
-    shown_url,
-    what,
-)
+from sarra.components.post_reader import Outcome, Posted, Skipped, file_notices, shown_url, what
 from sarra.components.progress import Counts, Progress, summary
 from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_url
@@ -67,12 +58,11 @@ class Poster:
 
     The files found are held, ready to publish, then published together by `send` (called by
     post_path at its end, and whenever SEND_EVERY files are held): publishing in a burst lets
-    the publisher's thread send them in one go instead of waking for each file.
+    the publisher's thread send them in one go instead of waking for each file. Files are read,
+    hashed and encoded in this process: handing them to another process cost more CPU in
+    pickling than the work it took off (bench/post.py)."""
 
-    With `reader`, and no on_post plugin, the files below a directory are read, hashed and
-    encoded by a reader process (see sarra.components.post_reader) while this one publishes."""
-
-    def __init__(self, config: Config, credentials: Credentials, *, reader: bool = False) -> None:
+    def __init__(self, config: Config, credentials: Credentials) -> None:
         if plan.post_broker(config) is None:
             raise ConfigError(None, f"{config.name}: no post_broker (or broker) to post to")
         try:
@@ -94,13 +84,9 @@ class Poster:
         self.last_file = ""
         self._held: list[Posted] = []
         self._unsettled: deque[tuple[str, Confirmation]] = deque()  # (url, its confirmation)
-        self._use_reader = reader and not (self.plugins and self.plugins.has("on_post"))
-        self._reader: Reader | None = None
 
     def start(self, timeout: float | None = None) -> bool:
         """Connect; with a timeout, wait that long for the broker (False if it did not answer)."""
-        if self._use_reader:  # forked before the publisher's thread exists
-            self._reader = Reader(Preparer(self.announcer, self.publisher))
         self.publisher.start()
         logger.info("posting to %s", self.publisher.describe())
         return timeout is None or self.publisher.publisher.wait_ready(timeout)
@@ -141,12 +127,8 @@ class Poster:
                 for found, st in walk(path, self.follow_symlinks)
                 if self._accepts(found)
             )
-            if self._reader is not None:
-                for outcome in self._reader.read(files):
-                    self._take(outcome)
-            else:
-                for found, st in files:
-                    self._post_accepted(found, st)
+            for found, st in files:
+                self._post_accepted(found, st)
         except OSError as err:
             self.errors += 1
             logger.error("cannot post %s: %s", path, err.strerror or err)
@@ -310,9 +292,6 @@ class Poster:
         """Send what is held, wait (bounded) for the broker's confirms and close; returns what
         it refused or did not confirm, one `url: reason` each."""
         self.send()
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
         self.publisher.flush(timeout)
         self.publisher.close()
         self._reap()
@@ -322,7 +301,7 @@ class Poster:
 def post_once(config: Config, credentials: Credentials, names: Iterable[str]) -> int:
     """Post each path named once and wait for the confirms; the exit status: 0 when every
     notice was confirmed and every path found, 1 otherwise."""
-    poster = Poster(config, credentials, reader=True)
+    poster = Poster(config, credentials)
     if not poster.start(CONNECT_WAIT):
         poster.finish(0)
         logger.error("no answer from %s within %.0f s: nothing posted",
@@ -347,7 +326,7 @@ def run(config: Config, number: int, stop: threading.Event) -> None:
             f"{config.name}: sr_post start reposts every `sleep` seconds, and sleep is 0;"
             " set sleep, or post once with sr_post foreground or sr_post -p",
         )
-    poster = Poster(config, Credentials.load(paths.credentials_file()), reader=True)
+    poster = Poster(config, Credentials.load(paths.credentials_file()))
     poster.start()
     recorder = poster.recorder(number)
     poster.event("on_start")

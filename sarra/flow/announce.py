@@ -36,11 +36,11 @@ from sarra.config.masks import is_accepted
 from sarra.integrity.checksum import (
     DigestChecksum,
     checksum_bytes,
-    checksum_file,
+    file_identity,
     new_checksum,
     sum_to_identity,
 )
-from sarra.integrity.parts import INPLACE, PARTITIONED, WHOLE, partition
+from sarra.integrity.parts import INPLACE, PARTITIONED, WHOLE, auto_blocksize, partition
 from sarra.message import format_for
 from sarra.message.notice import Blocks, Identity, Notice, epoch_to_time
 
@@ -61,20 +61,23 @@ class ChecksumCache:
 
     def __init__(self, entries: int = CACHE_ENTRIES) -> None:
         self.entries = entries
-        self._values: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+        self._values: OrderedDict[tuple[Any, ...], Identity] = OrderedDict()
 
-    def value(self, path: str, st: os.stat_result, flag: str, offset: int, length: int) -> str:
-        """The v02 checksum value of `length` bytes at `offset` of the file `st` describes."""
+    def identity(
+        self, path: str, st: os.stat_result, flag: str, offset: int, length: int
+    ) -> Identity:
+        """The identity (checksum) of `length` bytes at `offset` of the file `st` describes."""
         key = (path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, flag, offset, length)
-        cached = self._values.get(key)
+        values = self._values
+        cached = values.get(key)
         if cached is not None:
-            self._values.move_to_end(key)
+            values.move_to_end(key)
             return cached
-        value = checksum_file(path, flag, offset, length)
-        self._values[key] = value
-        if len(self._values) > self.entries:
-            self._values.popitem(last=False)
-        return value
+        identity = Identity(*file_identity(path, flag, offset, length))
+        values[key] = identity
+        if len(values) > self.entries:
+            values.popitem(last=False)
+        return identity
 
 
 def partitioning(config: Config) -> tuple[int, str]:
@@ -187,23 +190,29 @@ class Announcer:
             inline = self._inline(path, st, fields)
             if inline is not None:
                 return [inline]
+        size = st.st_size
+        if self.blocksize == 1 or size <= (self.blocksize or auto_blocksize(size)):
+            # one block, the whole file: the common case, without partition's Parts
+            identity = self._identity(path, st, 0, size)
+            return [Notice(**fields, identity=identity, size=size, extra=dict(self.extra))]
         notices = []
-        for block in partition(st.st_size, self.blocksize, self.method):
-            if self.computed:
-                value = self.checksums.value(path, st, self.sum, block.offset, block.length)
-            else:
-                value = checksum_file(path, self.sum)
+        for block in partition(size, self.blocksize, self.method):
             whole = block.method == WHOLE
             notices.append(
                 Notice(
                     **fields,
-                    identity=Identity(*sum_to_identity(f"{self.sum_letter},{value}")),
-                    size=st.st_size if whole else block.length,
+                    identity=self._identity(path, st, block.offset, block.length),
+                    size=size if whole else block.length,
                     blocks=None if whole else Blocks.from_parts(block),
                     extra=dict(self.extra),
                 )
             )
         return notices
+
+    def _identity(self, path: str, st: os.stat_result, offset: int, length: int) -> Identity:
+        if self.computed:
+            return self.checksums.identity(path, st, self.sum, offset, length)
+        return Identity(*file_identity(path, self.sum))  # random, or checksum on download
 
     def _inline(self, path: str, st: os.stat_result, fields: dict[str, Any]) -> Notice | None:
         """The notice of a small file carrying its bytes (v03 `content`), its checksum computed

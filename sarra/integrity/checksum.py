@@ -98,15 +98,32 @@ class DigestChecksum:
     """A digest of the data, as lowercase hex: MD5 (`d`), SHA-512 (`s`), or any method of
     DIGEST_SIZES by its name (`sha256`, `sha3-512`...: the WIS2 integrity methods)."""
 
+    __slots__ = ("_hash", "flag", "method")
+
     def __init__(self, flag: str) -> None:
         self.flag = flag
-        self._hash = hashlib.new(DATA_FLAGS.get(flag, flag))
+        self.method = DATA_FLAGS.get(flag, flag)
+        """Its v03 identity method (`md5`, `sha512`...)."""
+        constructor = _CONSTRUCTORS.get(self.method)
+        self._hash = constructor() if constructor else hashlib.new(self.method)
 
     def update(self, data: bytes) -> None:
         self._hash.update(data)
 
     def value(self) -> str:
         return self._hash.hexdigest()
+
+    def identity(self) -> tuple[str, str]:
+        """The v03 identity (method, base64 value) of the data so far."""
+        return self.method, binascii.b2a_base64(self._hash.digest(), newline=False).decode()
+
+
+_CONSTRUCTORS = {
+    name: getattr(hashlib, name.replace("-", "_"))
+    for name in DIGEST_SIZES
+    if hasattr(hashlib, name.replace("-", "_"))
+}
+"""hashlib's own constructor of each digest (much cheaper than hashlib.new on a small file)."""
 
 
 class NameChecksum:
@@ -208,6 +225,22 @@ def checksum_file(
         os.close(fd)
 
 
+def file_identity(
+    path: str | os.PathLike[str], flag: str, offset: int = 0, length: int | None = None
+) -> tuple[str, str]:
+    """The v03 identity (method, value) of `length` bytes of a file from `offset`, for a sum
+    flag as checksum_file takes it: a digest's value comes from its bytes (no hex between)."""
+    checksum = new_checksum(flag, path)
+    if not isinstance(checksum, DigestChecksum):
+        return sum_to_identity(f"{checksum.flag},{checksum.value()}")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        _feed_range(checksum, fd, offset, length, 1 << 20, os.fspath(path))
+    finally:
+        os.close(fd)
+    return checksum.identity()
+
+
 def checksum_fd(
     fd: int, flag: str, offset: int = 0, length: int | None = None, bufsize: int = 1 << 20
 ) -> str:
@@ -222,6 +255,13 @@ def checksum_fd(
 def _digest_range(
     checksum: DigestChecksum, fd: int, offset: int, length: int | None, bufsize: int, shown: str
 ) -> str:
+    _feed_range(checksum, fd, offset, length, bufsize, shown)
+    return checksum.value()
+
+
+def _feed_range(
+    checksum: DigestChecksum, fd: int, offset: int, length: int | None, bufsize: int, shown: str
+) -> None:
     if offset < 0 or (length is not None and length < 0) or bufsize < 1:
         raise ValueError("offset and length must not be negative, bufsize must be positive")
     remaining = length
@@ -239,7 +279,6 @@ def _digest_range(
             f"{shown}: {length} bytes wanted at offset {offset}, "
             f"the file ends {remaining} bytes short"
         )
-    return checksum.value()
 
 
 def checksum_bytes(data: bytes, flag: str, name: str | None = None) -> str:

@@ -211,7 +211,7 @@ def test_cache_keeps_at_most_its_entries(tmp_path: Path) -> None:
     cache = ChecksumCache(entries=2)
     paths = [data_file(tmp_path, f"f{i}") for i in range(3)]
     for path in paths:
-        cache.value(str(path), os.lstat(path), "d", 0, 6)
+        cache.identity(str(path), os.lstat(path), "d", 0, 6)
     assert len(cache._values) == 2
 
 

@@ -1,0 +1,106 @@
+"""Start-up: the CPU of a one-shot `sr_post` of one file (target under 150 ms), each run a
+process of its own (its interpreter's start, its imports, its config, the connection, the notice,
+the confirm, the exit), against a bare one-shot publisher: a Python process that imports pika,
+reads the file and computes its sha512, and publishes its notice with a confirm. Both in turns,
+the least CPU of each kept (getrusage RUSAGE_CHILDREN: see bench/common.py). Then what sr_post's
+imports take (`python -X importtime`), with the heaviest top-level packages.
+
+    .venv/bin/python bench/startup.py [--runs N]
+
+Needs the local RabbitMQ (tools/ensure-rabbitmq).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from common import BROKER, Best, Side, print_cpu, scratch, turns
+
+from sarra.broker import plan
+from sarra.broker.publisher import Publisher
+from sarra.config.loader import load
+
+BIN = Path(sys.executable).parent
+TARGET_MS = 150
+
+BARE = """
+import hashlib, sys, time
+import pika
+url, exchange, path = sys.argv[1:4]
+with open(path, "rb") as file:
+    data = file.read()
+headers = {"sum": "s," + hashlib.sha512(data).hexdigest(), "parts": f"1,{len(data)},1,0,0"}
+connection = pika.BlockingConnection(pika.URLParameters(url))
+channel = connection.channel()
+channel.confirm_delivery()
+stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime()) + ".000"
+channel.basic_publish(exchange, "v02.post" + path.replace("/", "."), f"{stamp} file: {path}",
+                      pika.BasicProperties(headers=headers, delivery_mode=2))
+connection.close()
+"""
+
+
+def run(command: list[str]) -> None:
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{command[0]} failed: {done.stderr}")
+
+
+def imports(command: str) -> tuple[float, list[tuple[str, float]]]:
+    """Milliseconds of every import `command` makes (-X importtime, the sum of each module's
+    own time), and the heaviest top-level packages."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", command],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    packages: collections.Counter[str] = collections.Counter()
+    for line in done.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        own, _, name = line.removeprefix("import time:").split("|")
+        packages[name.strip().split(".")[0]] += int(own) / 1000
+    return sum(packages.values()), packages.most_common(8)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="rounds, each one run of each")
+    args = parser.parse_args()
+    with scratch() as work:
+        exchange = f"xbench_{uuid.uuid4().hex[:8]}"
+        settings = plan.connection_settings(load("post", None, name="bench"), BROKER, "bench")
+        with Publisher(settings, [exchange]) as publisher:
+            publisher.wait_ready(10)
+        path = work / "one.dat"
+        path.write_bytes(b"x" * 1024)
+        ours = [str(BIN / "sr_post"), "-post_broker", BROKER, "-post_exchange", exchange,
+                "-sum", "s", "-p", str(path)]  # fmt: skip
+        bare = [sys.executable, "-c", BARE, BROKER, exchange, str(path)]
+        empty = [sys.executable, "-c", "pass"]
+        best: dict[str, Best] = turns(
+            {
+                "bare": Side(lambda: run(bare)),
+                "sarra": Side(lambda: run(ours)),
+                "python": Side(lambda: run(empty)),
+            },
+            args.runs,
+        )
+        total, heaviest = imports("import sarra.cli.component")
+    ms = {name: figures.cpu * 1000 for name, figures in best.items()}
+    verdict = "meets" if ms["sarra"] < TARGET_MS else "MISSES"
+    print(f"one-shot sr_post of one file: {ms['sarra']:.0f} ms of CPU, target < {TARGET_MS} ms"
+          f" ({verdict}); bare pika one-shot publisher {ms['bare']:.0f} ms, ratio"
+          f" {ms['sarra'] / ms['bare']:.2f}; an empty interpreter {ms['python']:.0f} ms",
+          flush=True)  # fmt: skip
+    print_cpu("run", best["sarra"].cpu, best["bare"].cpu)
+    print(
+        f"  sr_post's imports (-X importtime): {total:.0f} ms; heaviest packages: "
+        + ", ".join(f"{name} {spent:.0f} ms" for name, spent in heaviest)
+    )
+
+
+if __name__ == "__main__":
+    main()
