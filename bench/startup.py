@@ -5,6 +5,10 @@ reads the file and computes its sha512, and publishes its notice with a confirm.
 the least CPU of each kept (getrusage RUSAGE_CHILDREN: see bench/common.py). Then what sr_post's
 imports take (`python -X importtime`), with the heaviest top-level packages.
 
+Both run as an installed program does: with the bytecode of every module cached (a warm-up run
+of each writes it, as pip writes it at install; PYTHONDONTWRITEBYTECODE is left out of their
+environment), since compiling sarra's sources at each start would double its figure.
+
     .venv/bin/python bench/startup.py [--runs N]
 
 Needs the local RabbitMQ (tools/ensure-rabbitmq).
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import subprocess
 import sys
 import uuid
@@ -45,8 +50,11 @@ connection.close()
 """
 
 
+ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+
+
 def run(command: list[str]) -> None:
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=ENV)
     if done.returncode != 0:
         raise SystemExit(f"{command[0]} failed: {done.stderr}")
 
@@ -55,7 +63,7 @@ def imports(command: str) -> tuple[float, list[tuple[str, float]]]:
     """Milliseconds of every import `command` makes (-X importtime, the sum of each module's
     own time), and the heaviest top-level packages."""
     done = subprocess.run([sys.executable, "-X", "importtime", "-c", command],
-                          capture_output=True, text=True, check=True)  # fmt: skip
+                          capture_output=True, text=True, check=True, env=ENV)  # fmt: skip
     packages: collections.Counter[str] = collections.Counter()
     for line in done.stderr.splitlines():
         if not line.startswith("import time:") or "self [us]" in line:
@@ -80,6 +88,8 @@ def main() -> None:
                 "-sum", "s", "-p", str(path)]  # fmt: skip
         bare = [sys.executable, "-c", BARE, BROKER, exchange, str(path)]
         empty = [sys.executable, "-c", "pass"]
+        for command in (ours, bare):  # the warm-up: bytecode written
+            run(command)
         best: dict[str, Best] = turns(
             {
                 "bare": Side(lambda: run(bare)),

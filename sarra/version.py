@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from importlib import metadata
-
 from sarra import __version__
 
 
 def line() -> str:
     """`sarra <version>`: the version of the installed package, from its metadata (the
     source's own when it is run without being installed, as the man pages are built)."""
+    from importlib import metadata  # 20 ms of imports: only for --version
+
     try:
         found = metadata.version("sarra")
     except metadata.PackageNotFoundError:

@@ -52,6 +52,10 @@ class UsageError(Exception):
     """A command line that cannot be understood; the message says why."""
 
 
+class Refused(Exception):
+    """An action refused for a reason the user can act on."""
+
+
 @dataclass
 class CommandLine:
     """What a command line asked for."""

@@ -9,9 +9,8 @@ import sys
 
 from sarra import version
 from sarra.broker.errors import BrokerError
-from sarra.cli import habits, post
-from sarra.cli.actions import HANDLERS, ActionError
-from sarra.cli.args import UsageError, parse
+from sarra.cli import post
+from sarra.cli.args import Refused, UsageError, parse
 from sarra.config.credentials import redact_text
 from sarra.config.errors import ConfigError, ConfigErrors
 
@@ -33,6 +32,10 @@ def main(component: str, argv: list[str] | None = None) -> int:
         command = parse(words)
         for warning in command.warnings:
             print(f"{program}: warning: {warning}", file=sys.stderr)
+        # the actions and the instances' lifecycle: half the imports, not needed to post once
+        from sarra.cli import habits
+        from sarra.cli.actions import HANDLERS
+
         if command.instance is not None and command.action in habits.ONE_INSTANCE_ACTIONS:
             return habits.one_instance(component, command)
         every = habits.with_every_config(component, command)
@@ -45,7 +48,7 @@ def main(component: str, argv: list[str] | None = None) -> int:
         for error in err.errors:
             print(f"{program}: {redact_text(str(error))}", file=sys.stderr)
         return EXIT_USAGE
-    except (ConfigError, ActionError, BrokerError) as err:
+    except (ConfigError, Refused, BrokerError) as err:
         print(f"{program}: {redact_text(str(err))}", file=sys.stderr)
         return EXIT_ERROR
     except BrokenPipeError:  # output piped into head, less...: not an error

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sarra.broker import admin
 from sarra.broker.errors import BrokerError
-from sarra.cli.args import CommandLine
+from sarra.cli.args import CommandLine, Refused
 from sarra.compat.plugins import Plugins
 from sarra.components import instances
 from sarra.components.run import run_instance
@@ -51,10 +51,6 @@ ConfigError, BrokerError, OSError, Refused)."""
 OVERLAP = 2 * (os.cpu_count() or 1)
 """Instances that may be starting or stopping at once, over several configs (starting is
 mostly the CPU of the new processes' Python, stopping mostly waiting)."""
-
-
-class Refused(Exception):
-    """An action refused for a reason the user can act on."""
 
 
 class Failed(Exception):

@@ -28,7 +28,7 @@ Protocol plugins (do_download, do_get, do_send, do_put, do_poll) apply to the UR
 transfer do it). Without registered_as(), as in v2, do_download, do_get, do_send and do_put
 serve only the schemes that have no built-in transfer (a do_poll, every scheme).
 
-A plugin file runs with the names v2 gave it without an import (V2_SCOPE: `sarra`, `os`,
+A plugin file runs with the names v2 gave it without an import (v2_scope: `sarra`, `os`,
 `time`, `nowflt`, ...), and the modules v2 plugins import are here under their historic names
 (sarra.sr_util, sarra.sr_credentials, sarra.sr_file, sarra.plugins.msg_pclean).
 """
@@ -36,7 +36,7 @@ A plugin file runs with the names v2 gave it without an import (V2_SCOPE: `sarra
 from __future__ import annotations
 
 import contextlib
-import difflib
+import functools
 import logging
 import re
 import threading
@@ -44,12 +44,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sarra.compat.plugin_parent import Msg, Parent
-from sarra.compat.sr3 import loader as sr3
-from sarra.compat.sr3.adapters import Flow
-from sarra.compat.sr3.options import Options
 from sarra.config import paths
 from sarra.config.errors import ConfigError, ConfigErrors, Where
 from sarra.config.loader import Config
@@ -58,7 +55,9 @@ from sarra.config.options import closest as closest_option
 from sarra.flow.faults import Faults
 from sarra.flow.hooks import PluginFailed, RetryLater
 from sarra.message.notice import Notice
-from sarra.transfer.registry import transfer_schemes
+
+if TYPE_CHECKING:
+    from sarra.compat.sr3.adapters import Flow
 
 logger = logging.getLogger("sarra.plugins")
 
@@ -67,8 +66,10 @@ UNKNOWN_SCHEMES_ONLY = frozenset({"do_download", "do_get", "do_send", "do_put"})
 """Protocol entry points whose plugins without registered_as() leave built-in schemes alone."""
 
 
-def _v2_scope() -> dict[str, Any]:
-    """The names a v2 plugin file found in scope without importing them."""
+@functools.cache
+def v2_scope() -> dict[str, Any]:
+    """The names a v2 plugin file found in scope without importing them (made when a plugin
+    file is first loaded: they import half the standard library)."""
     import calendar
     import datetime
     import glob
@@ -102,8 +103,6 @@ def _v2_scope() -> dict[str, Any]:
     scope |= {name: getattr(sr_credentials, name) for name in sr_credentials.__all__}
     return scope
 
-
-V2_SCOPE: dict[str, Any] = _v2_scope()
 
 RESTART = threading.Event()
 """Set when a plugin asked for its instance to start afresh (hb_memory); see components.run."""
@@ -198,6 +197,10 @@ class Plugins:
                 if entry == "set":
                     continue
                 if entry in SR3_LINES:
+                    # sr3's shims are imported only by a config that names an sr3 callback
+                    from sarra.compat.sr3 import loader as sr3
+                    from sarra.compat.sr3.options import Options
+
                     if options is None or flow is None:
                         settings = sr3.settings_of(config.set, config.origin.get("set"))
                         options = Options(config, parent, settings)
@@ -223,6 +226,8 @@ class Plugins:
         declared = parent.declared
         for name in config.plugin_options:
             if name not in declared and not _read_by(name, sources, sr3_sources):
+                import difflib  # only for a mistake: not at every start
+
                 close = difflib.get_close_matches(name, declared, n=1, cutoff=0.6)
                 hint = close[0] if close else closest_option(name)
                 reason = f"unknown option {name!r}"
@@ -290,6 +295,8 @@ class Plugins:
             elif hook.schemes is not None:
                 applies = scheme in hook.schemes
             else:
+                from sarra.transfer.registry import transfer_schemes  # the transfers: on use
+
                 applies = entry not in UNKNOWN_SCHEMES_ONLY or scheme not in transfer_schemes()
             if applies:
                 result = self._call(hook)
@@ -380,6 +387,8 @@ def _read_by(name: str, sources: list[str], sr3_sources: list[str]) -> bool:
 
 def _flow_of(config: Config) -> Flow:
     """What sr3 callbacks' adapters need to know of a config."""
+    from sarra.compat.sr3.adapters import Flow
+
     moves_files = config.component in ("subscribe", "sarra", "sender") and not config.notify_only
     return Flow(moves_files, config.post_base_url, config.post_base_dir)
 
@@ -394,7 +403,7 @@ def _load_file(
         raise ConfigError(where, f"plugin {path}:{err.lineno}: {err.msg}") from None
     except OSError as err:
         raise ConfigError(where, f"plugin {path}: {err.strerror or err}") from None
-    namespace: dict[str, Any] = {**V2_SCOPE, "__name__": f"sarra_plugin_{path.stem}",
+    namespace: dict[str, Any] = {**v2_scope(), "__name__": f"sarra_plugin_{path.stem}",
                                  "__file__": str(path), "self": parent,
                                  "logger": parent.logger}  # fmt: skip
     registered: dict[str, Any] = {}

@@ -7,7 +7,6 @@ progress there, and write their log file too (sarra.components.terminal)."""
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import os
 import re
 import sys
@@ -113,6 +112,8 @@ _LEVELS = {
 
 
 def _rotating_handler(config: Config, instance: int) -> logging.Handler:
+    import logging.handlers  # with pickle and queue: not for a command on a terminal
+
     path = paths.log_file(config.component, config.name, instance)
     path.parent.mkdir(parents=True, exist_ok=True)
     interval = max(1, int(config.logrotate_interval))

@@ -17,7 +17,6 @@ Secrets never leave this module in a message: errors name the file and line, nev
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import re
@@ -329,6 +328,8 @@ def _parse_option(
             return
         settings[_VALUED[name]] = value
     else:
+        import difflib  # 10 ms of imports: only for a mistake
+
         close = difflib.get_close_matches(name, _OPTION_NAMES, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         known = ", ".join(_OPTION_NAMES)

@@ -8,13 +8,10 @@ applied before the config's own lines so that its accept lines capture them.
 
 from __future__ import annotations
 
-import difflib
-import glob
 import os
 import random
 import re
 import socket
-import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -267,6 +264,8 @@ class _Reader:
     def _include_candidates(self, value: str, here: Path) -> list[Path]:
         bases = [here, paths.component_dir(self.config.component), paths.config_dir()]
         name = os.path.expanduser(value)
+        import glob  # include lines are few
+
         for base in bases:
             for suffix in ("", ".inc", ".conf"):
                 pattern = str(base / (name + suffix))
@@ -454,6 +453,8 @@ def _validate(name: str, value: Any) -> Any:
     elif name == "strip" and not value.isdigit():
         re.compile(value)
     elif name == "destination_timezone":
+        import zoneinfo  # with sysconfig: 3 ms of imports, for this option alone
+
         try:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -491,6 +492,8 @@ def resolve_config_path(component: str, ref: str) -> Path:
             f"{component} config {stem} is disabled; run: sr_{component} enable {stem}",
         )
     known = config_names(component)
+    import difflib  # only for a mistake: not at every start
+
     hint = difflib.get_close_matches(stem, known, n=1)
     reason = f"no config {ref!r}: not a file, and no {candidate}"
     if hint:

@@ -5,7 +5,6 @@ This one table drives parsing, validation, `help`, `show` and the option referen
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -507,6 +506,8 @@ def find(name: str) -> Option | None:
 
 def closest(name: str) -> str | None:
     """The canonical name of the option whose name or alias is closest to a mistyped one."""
+    import difflib  # only for a mistake: not at every start
+
     matches = difflib.get_close_matches(name, list(_BY_ANY_NAME), n=1, cutoff=0.75)
     return _BY_ANY_NAME[matches[0]].name if matches else None
 

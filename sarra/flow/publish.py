@@ -59,6 +59,7 @@ class NoticePublisher:
                 and not config.post_exchange_suffix
             )
             self.exchanges = [] if self.follow_input else plan.post_exchanges(config)
+        self.split = config.post_exchange_split
         self.format = format_for(None if reports_to else config.post_format, self.prefix)
         self.topic = None if reports_to else config.post_topic
         self.global_cache = config.wis2_global_cache if config.component == "sarra" else None
@@ -94,7 +95,7 @@ class NoticePublisher:
         """The exchange a notice is posted to."""
         if self.follow_input:
             return notice.exchange or ""
-        split = self.config.post_exchange_split
+        split = self.split
         if split > 1:
             base = self.exchanges[0][:-2]  # post_exchange_names gives <exchange>00 first
             value = notice.identity.value if notice.identity else notice.rel_path

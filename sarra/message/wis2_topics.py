@@ -16,16 +16,17 @@ root of post_base_dir gives the whole topic as its prefix.
 
 from __future__ import annotations
 
-import csv
 import functools
 import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from importlib import resources
-from importlib.resources.abc import Traversable
+from typing import TYPE_CHECKING
 
 from sarra.message.reason import Reason, error, warning
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 CHANNELS = ("origin", "cache")
 SYSTEM = "wis2"
@@ -299,6 +300,8 @@ def _convention(index: int, word: str) -> Reason | None:
 
 def _names(table: Traversable) -> dict[str, str]:
     """{name: status} of a CSV table whose first column is Name and last is Status."""
+    import csv  # the tables are read once, when a topic is first checked
+
     rows = list(csv.reader(io.StringIO(table.read_text(encoding="utf-8"), newline="")))
     return {row[0]: row[-1] for row in rows[1:] if row}
 
@@ -306,6 +309,8 @@ def _names(table: Traversable) -> dict[str, str]:
 def _read_tree(directory: Traversable, node: Node) -> None:
     """Add the topics below a directory of the hierarchy (index.csv: one level; index-flat.csv:
     satellite/instrument pairs) and of its sub-directories."""
+    import csv
+
     if not directory.is_dir():
         return
     entries = {entry.name: entry for entry in directory.iterdir()}
@@ -334,6 +339,8 @@ def _open_experimental(node: Node) -> None:
 @functools.cache
 def hierarchy() -> Hierarchy:
     """The WIS2 topic hierarchy shipped with sarra (read on first use)."""
+    from importlib import resources
+
     root = resources.files("sarra.message") / "data" / "wis2-topic-hierarchy"
     return Hierarchy.load(root)
 

@@ -26,7 +26,6 @@ refused (NotEncodable, with the validator's reasons) when it breaks the specific
 from __future__ import annotations
 
 import base64
-import gzip
 import json
 import posixpath
 import uuid
@@ -439,7 +438,7 @@ def _content(notice: Notice) -> dict[str, Any] | None:
         return None
     forms: list[tuple[str, Callable[[], str]]] = [
         ("base64", lambda: base64.b64encode(data).decode("ascii")),
-        ("gzip", lambda: base64.b64encode(gzip.compress(data, mtime=0)).decode("ascii")),
+        ("gzip", lambda: base64.b64encode(_gzip(data)).decode("ascii")),
     ]
     if encoding == "utf-8":
         forms.insert(0, ("utf-8", lambda: content["value"]))
@@ -472,3 +471,9 @@ def looks_like(body: bytes | str) -> bool | None:
     else:
         links, base = '"links"' in body, '"baseUrl"' in body
     return None if links == base else links
+
+
+def _gzip(data: bytes) -> bytes:
+    import gzip  # content this large is rare: not imported at every start
+
+    return gzip.compress(data, mtime=0)

@@ -15,6 +15,7 @@ from sarra.integrity.checksum import (
     b64_to_hex,
     checksum_bytes,
     checksum_file,
+    file_identity,
     flag_to_method,
     hex_to_b64,
     identity_to_sum,
@@ -220,3 +221,25 @@ def test_digest_methods_are_hashlib_names_of_their_size():
     assert set(WIS2_METHODS) <= set(DIGEST_SIZES)
     for name, size in DIGEST_SIZES.items():
         assert hashlib.new(name).digest_size == size, name
+
+
+@pytest.mark.parametrize("flag", ["d", "s", "n", "z,s"])
+def test_file_identity_is_the_sum_of_the_range_as_an_identity(tmp_path, flag):
+    path = tmp_path / "data"
+    path.write_bytes(bytes(range(256)) * 20)
+    expected = sum_to_identity(f"{flag[0]},{checksum_file(path, flag, 3, 2000)}")
+    assert file_identity(path, flag, 3, 2000) == expected
+
+
+def test_file_identity_of_a_digest_method_by_its_name(tmp_path):
+    path = tmp_path / "data"
+    path.write_bytes(b"abc")
+    method, value = file_identity(path, "sha256")
+    assert (method, b64_to_hex(value)) == ("sha256", hashlib.sha256(b"abc").hexdigest())
+
+
+def test_file_identity_of_a_range_past_the_end_says_so(tmp_path):
+    path = tmp_path / "data"
+    path.write_bytes(b"abc")
+    with pytest.raises(ValueError, match="short"):
+        file_identity(path, "s", 0, 10)

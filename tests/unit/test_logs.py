@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sarra.components.logs import LONG_WORD, bounded, printable, setup_logging
+from sarra.components.logs import FORMAT, LONG_WORD, Formatter, bounded, printable, setup_logging
 from sarra.config.loader import load
 from sarra.flow.faults import MAX_KINDS, Faults, kind_of
 
@@ -109,3 +109,12 @@ def test_the_kind_is_the_type_and_where_it_was_raised() -> None:
             kinds.append(kind_of(err))
     assert kinds[0] == kinds[1] != kinds[2]
     assert kinds[0][0] == "TypeError" and kinds[0][1].endswith("test_logs.py")
+
+
+def test_a_line_is_formatted_as_the_standard_formatter_does() -> None:
+    ours, standard = Formatter(), logging.Formatter(FORMAT)
+    for created in (1e9, 1e9 + 0.0004, 1e9 + 0.9995, 1e9 + 1.25, 1e9 + 1.75, 1e9 + 86400.5):
+        msecs = int((created - int(created)) * 1000) + 0.0  # as a LogRecord computes them
+        fields = {"msg": "posted %s", "args": ("x",), "levelno": 20, "levelname": "INFO"}
+        record = logging.makeLogRecord({**fields, "created": created, "msecs": msecs})
+        assert ours.format(record) == standard.format(record)
