@@ -29,8 +29,6 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote, unquote
 
-import redis
-
 from sarra.broker.backoff import Backoff, Outage
 from sarra.config.credentials import redact_url
 from sarra.config.loader import Config
@@ -193,7 +191,10 @@ class RedisNoDupe:
         self.url = url
         self.keybase = keybase
         self.stop = stop
+        import redis  # 50 ms of imports: only for a config that names this driver
+
         self.client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+        self._failure: type[Exception] = redis.RedisError
         self._outage = Outage()  # of claims, in the loop's thread
 
     def _name(self, key: str, path: str) -> str:
@@ -205,7 +206,7 @@ class RedisNoDupe:
         while True:
             try:
                 answer = self.client.execute_command(what, *args)
-            except redis.RedisError as err:
+            except self._failure as err:
                 if self.stop.is_set():
                     raise NoDupeUnavailable(str(err)) from err
                 delay = backoff.next()
@@ -233,7 +234,7 @@ class RedisNoDupe:
         out for the TTL; only a redelivery of this very notice would pass it again."""
         try:
             self.client.execute_command("SET", self._name(key, path), SETTLED, "EX", self.ttl)
-        except redis.RedisError as err:
+        except self._failure as err:
             logger.warning("duplicate cache %s: %s not settled (%s); its claim still holds",
                            redact_url(self.url), path, err)  # fmt: skip
 

@@ -50,3 +50,9 @@ def test_posting_once_loads_only_what_it_uses() -> None:
         if any(name == m or name.startswith(m + ".") for m in NOT_FOR_POSTING)
     )
     assert unwanted == []
+
+
+def test_a_component_loads_no_library_its_config_does_not_name() -> None:
+    loaded = loaded_by("import sarra.components.run, sarra.cli.habits, sarra.cli.actions")
+    libraries = {name.partition(".")[0] for name in loaded}
+    assert libraries.isdisjoint({"redis", "paramiko", "paho", "prometheus_client", "urllib3"})
