@@ -140,8 +140,8 @@ def decode_checked(topic: str | None, body: bytes | str, validation: str = "reje
     if validation not in VALIDATION_MODES:
         raise ValueError(f"validation must be one of {', '.join(VALIDATION_MODES)}")
     message, reasons = check_body(body, topic=topic)
-    if topic and wis2_topics.is_wis2(topic):
-        reasons += wis2_topics.check(topic)
+    if topic:
+        reasons.extend(wis2_topics.received_on(topic))
     if message is None or not isinstance(message, dict):
         raise MalformedNotice(joined(reasons))
     faults = errors(reasons)
