@@ -276,7 +276,7 @@ def _extra(
         extra["conformsTo"] = conforms
     if message.get("geometry") is not None:
         extra["geometry"] = message["geometry"]
-    clashing = {}
+    clashing: dict[str, Any] = {}
     for key, value in properties.items():
         if key in NOT_PROPERTIES:
             clashing[key] = value
@@ -287,7 +287,7 @@ def _extra(
     extra[EXTRA_TYPE] = link["type"] if isinstance(link.get("type"), str) else None
     if link["rel"] == "update":
         extra[EXTRA_REL] = "update"
-    if len(link) > 2 and not link.keys() <= LINK_KEYS:
+    if not link.keys() <= LINK_KEYS:
         extra[EXTRA_LINK] = {k: v for k, v in link.items() if k not in LINK_KEYS}
     if len(links) > 1:
         extra[EXTRA_LINKS] = [other for other in links if other is not link]

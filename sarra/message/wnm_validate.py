@@ -23,7 +23,7 @@ import json
 import math
 import re
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -220,11 +220,15 @@ def all_clear(message: Any, topic: str | None = None) -> bool:
     if "cache" in properties and type(properties["cache"]) is not bool:
         return False
     geometry = message["geometry"]
-    if geometry is not None and not _clear_point(geometry) and not _quiet("geometry", geometry):
+    if (
+        geometry is not None
+        and not _clear_point(geometry)
+        and not _quiet(_Checker.geometry, geometry)
+    ):
         return False
     if "integrity" in properties and not _clear_integrity(properties["integrity"]):
         return False
-    if "content" in properties and not _quiet("content", properties["content"]):
+    if "content" in properties and not _quiet(_Checker.content, properties["content"]):
         return False
     return _clear_links(message.get("links"), properties, topic)
 
@@ -232,11 +236,11 @@ def all_clear(message: Any, topic: str | None = None) -> bool:
 _TEXT_PROPERTIES = ("metadata_id", "producer", "global-cache")
 
 
-def _quiet(part: str, value: Any) -> bool:
+def _quiet(part: Callable[[_Checker, Any], None], value: Any) -> bool:
     """Whether the checker finds nothing to say of a part (its rarer forms: a polygon, inline
     content)."""
     checker = _Checker(strict=False)
-    getattr(checker, part)(value)
+    part(checker, value)
     return not checker.reasons
 
 
