@@ -95,7 +95,8 @@ def bench(work: Path, count: int) -> None:
     broker = MosquittoServer(directory, max_queued=count + 1000).start()
     try:
         url = broker.url
-        bare_topic = f"{TOPIC}/bare{uuid.uuid4().hex[:6]}"  # a topic of its own
+        # a topic of its own, beside (not below) the one sarra's session subscribes to
+        bare_topic = f"{TOPIC.rpartition('/')[0]}/bare{uuid.uuid4().hex[:6]}"
         ours_topic = TOPIC
         bare = Bare(broker.port, bare_topic)
         config = subscriber(work, url, ours_topic)

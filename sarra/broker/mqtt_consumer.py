@@ -75,7 +75,10 @@ class Consumer:
         """None: MQTT has no way to ask how many messages wait in a session."""
         self._taken = taken or threading.Condition()
         self._handed_over: deque[Delivery] = deque()  # guarded by _taken
-        self._lock = threading.Lock()  # guards _generation and _outstanding
+        # _lock keeps an acknowledgement and a change of connection apart (_generation and
+        # _outstanding are replaced together); _on_message, in paho's thread as the changes
+        # are, adds to _outstanding without it (each set operation is atomic).
+        self._lock = threading.Lock()
         self._generation = 0  # 0: no connection
         self._outstanding: set[int] = set()  # packet identifiers not yet acknowledged
         # paho's thread only:
@@ -249,10 +252,8 @@ class Consumer:
             if user:
                 headers = dict(user)
             content_type = getattr(properties, "ContentType", None)
-        with self._lock:
-            if tag:
-                self._outstanding.add(tag)
-            generation = self._generation
+        if tag:
+            self._outstanding.add(tag)  # before the hand-over: no ack can come first
         delivery = Delivery(
             routing_key,
             exchange,
@@ -261,7 +262,7 @@ class Consumer:
             content_type,
             bool(message.dup),
             tag,
-            generation,
+            self._generation,
         )
         with self._taken:
             self._handed_over.append(delivery)
