@@ -733,7 +733,7 @@ _SR3_VALUES: dict[str, Callable[[str | None, Any], str | None]] = {
 _SR3_DEFAULTS: dict[str, dict[str, Any]] = {
     "accept_unmatch": {"*": True},
     "topic_prefix": {"*": "v03"},
-    "exchange": {c: "xpublic" for c in ("subscribe", "sarra", "shovel", "winnow", "sender")},
+    "exchange": {c: "xpublic" for c in ("sarra", "shovel", "winnow")},
     "sum": {"*": "s", "poll": "z,s"},
     "events": {"*": "|".join(_SR3_EVENTS)},
     "post_on_start": {"*": False},

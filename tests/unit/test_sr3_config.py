@@ -12,7 +12,7 @@ from sarra.config import paths
 from sarra.config.credentials import Credentials
 from sarra.config.errors import ConfigError, ConfigErrors
 from sarra.config.loader import config_names, load, resolve_config_path, shadowed
-from sarra.config.options import OPTIONS, find
+from sarra.config.options import COMPONENTS, OPTIONS, find
 
 SR3_SUBSCRIBER = """\
 broker amqps://anonymous@dd.weather.gc.ca/
@@ -74,12 +74,11 @@ def test_sr3_defaults_only_for_configs_of_the_sr3_tree(sarra_home: Path) -> None
 
 
 def test_sr3_defaults_are_only_those_that_differ_from_v2_s() -> None:
-    """(sr3's exchange is xpublic for every consumer; v2's was already for some.)"""
     for option in OPTIONS.values():
         for key, value in option.sr3_default.items():
-            component = "shovel" if key == "*" else key
-            assert option.default_for(component, "sr3") == value
-            assert option.default_for(component) != value or option.name == "exchange"
+            components = COMPONENTS if key == "*" else (key,)
+            assert all(option.default_for(c, "sr3") == value for c in components)
+            assert any(option.default_for(c) != value for c in components), option.name
 
 
 @pytest.mark.parametrize(
