@@ -29,6 +29,7 @@ from sarra.config.options import (
     COMPONENTS,
     OPTIONS,
     PLUGINS,
+    SR3_FORMS_UNDER_ANY_NAME,
     Kind,
     Option,
 )
@@ -184,7 +185,9 @@ class _Reader:
         try:
             if value is not None:
                 value = expand(value, self._lookup, keep_per_notice=option.per_notice)
-            if option.sr3_value is not None and name in option.sr3:
+            if option.sr3_value is not None and (
+                name in option.sr3 or option.name in SR3_FORMS_UNDER_ANY_NAME
+            ):
                 value = option.sr3_value(value, self.config.values[option.name])
             self._set(option, value, where)
         except (ValueError, re.error) as err:
@@ -248,10 +251,11 @@ class _Reader:
         }
         if name in fixed:
             return fixed[name]
-        if name == "BROKER_USER":
-            user = config.broker_user()
+        if name in ("BROKER_USER", "POST_BROKER_USER"):
+            url = config.values["broker" if name == "BROKER_USER" else "post_broker"]
+            user = _url_user(url)
             if user is None:
-                raise UnknownVariable("${BROKER_USER} used before a broker is set")
+                raise UnknownVariable(f"${{{name}}} used before a broker is set")
             return user
         if name in self.env:
             return self.env[name]

@@ -730,6 +730,10 @@ _SR3_VALUES: dict[str, Callable[[str | None, Any], str | None]] = {
 }
 """Options whose value sr3 writes otherwise, when written under one of sr3's names."""
 
+SR3_FORMS_UNDER_ANY_NAME = frozenset({"sum", "events"})
+"""Options whose sr3 form is read under any of their names (sr3 takes `sum sha512` and
+`events create,modify`): their reading of sr3's form leaves a v2 value as it is."""
+
 _SR3_DEFAULTS: dict[str, dict[str, Any]] = {
     "accept_unmatch": {"*": True},
     "topic_prefix": {"*": "v03"},

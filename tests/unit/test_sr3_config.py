@@ -4,6 +4,7 @@ for configs in ~/.config/sr3, its tree (configs, credentials.conf), and a name i
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from sarra.config.credentials import Credentials
 from sarra.config.errors import ConfigError, ConfigErrors
 from sarra.config.loader import config_names, load, resolve_config_path, shadowed
 from sarra.config.options import COMPONENTS, OPTIONS, find
+from sarra.config.variables import date_value, is_per_notice
 
 SR3_SUBSCRIBER = """\
 broker amqps://anonymous@dd.weather.gc.ca/
@@ -90,6 +92,8 @@ def test_sr3_defaults_are_only_those_that_differ_from_v2_s() -> None:
         ("integrity cod,md5", "sum", "z,d"),
         ("identity arbitrary", "sum", "a"),
         ("sum s", "sum", "s"),
+        ("sum sha512", "sum", "s"),
+        ("events create,modify", "events", "create|modify"),
         ("download off", "notify_only", True),
         ("download", "notify_only", False),
         ("fileEvents +mkdir", "events", "create|delete|link|mkdir|modify"),
@@ -181,3 +185,22 @@ def test_every_sr3_name_stands_for_one_option() -> None:
     for option in OPTIONS.values():
         for name in option.sr3:
             assert find(name) is option
+
+
+def test_sr3_s_strftime_dates_with_offsets() -> None:
+    now = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
+    assert date_value("%Y%m%d", now) == "20240501"
+    assert date_value("%o-1h%Y%m%d_%H", now) == "20240501_11"
+    assert date_value("%o+2d%j", now) == "124"
+    assert is_per_notice("%Y/%m/%d")
+
+
+def test_sr3_s_date_in_a_directory_is_kept_for_each_notice(tmp_path: Path) -> None:
+    body = "broker amqp://anonymous@localhost/\ndirectory /data/${%Y%m%d}\naccept .*\n"
+    config = load("subscribe", write(tmp_path / "c.conf", body))
+    assert config.masks[0].directory == "/data/${%Y%m%d}"
+
+
+def test_post_broker_user_is_a_variable(tmp_path: Path) -> None:
+    body = "post_broker amqp://feeder@localhost/\npost_exchange xs_${POST_BROKER_USER}\n"
+    assert load("shovel", write(tmp_path / "c.conf", body)).post_exchange == "xs_feeder"
