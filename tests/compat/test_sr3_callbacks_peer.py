@@ -151,7 +151,7 @@ def test_sr3_s_flowcb_modules_load_here_but_for_absent_modules(
     print(f"\nsr3 flowcb modules: {len(loads)}; load here: {loaded}; not: "
           + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))  # fmt: skip
     assert unexplained == {}
-    assert loaded >= 61
+    assert loaded >= 63
 
 
 # --- on a flow
@@ -269,12 +269,9 @@ EXPECTED_TO_RAISE: dict[str, str] = {
     "retry.py": "needs sr3's own disk queue (sarracenia.diskqueue) and jsonpickle",
     "work/rxpipe.py": "needs rxpipe_name set (sr3 too)",
     "work/send_egc_les.py": "needs its telnet settings (sr3 too)",
-    "accept/testretry.py": "reads sendTo, not in the option table yet",
-    "nodupe/disk.py": "reads fileAgeMax, not in the option table yet",
-    "nodupe/redis.py": "reads fileAgeMax, not in the option table yet",
+    "accept/testretry.py": "looks up the credentials of sendTo, which this config lacks (sr3 too)",
 }
-"""sr3 modules that raise on this flow, and why: as under sr3 with the same config, or for an
-sr3 option name the table lacks."""
+"""sr3 modules that raise on this flow, and why: as under sr3 with the same config."""
 
 
 # --- a user's FlowCB, under sr3 and here
