@@ -8,21 +8,36 @@ pollers, authenticators, AM sender...) and v2 plugins sr3 does not ship either. 
 refused for one of those is left out of the count; every other one must be accepted, but for
 the few listed with the reason they are not (EXAMPLE_DEFECTS: they fail under sr3 too, or are
 templates to fill in; GAPS: what sarra lacks). The counts are printed (pytest -s).
+
+Then sr3's own example subscriber of SWOB observations, pointed at the local broker and a
+directory of the test, runs under sr3's `sr3 foreground` and under our `sr_subscribe
+foreground`, from the same ~/.config/sr3 tree: the same files arrive, names and bytes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
 import pytest
+from integration.pumpkit import declare, file_notice, wait_for
 from peers import PeerEnv, peer_env
+from servers import HttpServer
 
+from sarra.broker import plan
+from sarra.broker.publisher import Publisher
+from sarra.config.loader import load
 from sarra.config.options import find
+from sarra.message import v02
+from sarra.message.notice import Notice
 
 SR3 = ["metpx-sr3==3.3.1", "amqp", "paho-mqtt"]
 SR = Path(sys.executable).parent / "sr"
@@ -158,3 +173,127 @@ def test_every_option_name_of_sr3_maps_or_is_warned(sr3: PeerEnv, tmp_path: Path
     print(f"\nsr3 option names: {len(names)}; mapped to an option with an effect: "
           f"{len(table) - len(warned)}; warned as without effect: {len(warned)}; options of "
           f"plugins: {len(plugin_options)} (options: {len({o.name for o in table})})")  # fmt: skip
+
+
+# --- one of sr3's example subscribers, moving real files under sr3 and here
+
+SWOB = "subscribe/dd_swob.conf"
+"""sr3's example subscriber of SWOB observations (v02 notices of dd.weather.gc.ca)."""
+
+STATIONS = ["CWAO", "CYUL", "CYYZ", "CYVR"]
+
+
+def _as_here(example: str, exchange: str, out: Path) -> str:
+    """The example as a user adapts it to a pump: its broker (the local one, and its
+    exchange) and its directory; every other line as shipped."""
+    lines = []
+    for line in example.splitlines():
+        word = line.split(None, 1)[0] if line.strip() else ""
+        if word == "broker":
+            lines += [f"broker {BROKER_URL}", f"exchange {exchange}"]
+        elif word == "directory":
+            lines.append(f"directory {out}")
+        else:
+            lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+BROKER_URL = "amqp://guest@127.0.0.1/"
+
+
+def _home(root: Path, text: str) -> dict[str, str]:
+    """A home whose ~/.config/sr3 holds the config (sr3's and ours read the same tree) and
+    the broker's password; its environment."""
+    tree = root / "home" / ".config" / "sr3"
+    (tree / "subscribe").mkdir(parents=True)
+    (tree / "subscribe" / "dd_swob.conf").write_text(text)
+    credentials = tree / "credentials.conf"
+    credentials.write_text("amqp://guest:guest@127.0.0.1/\n")
+    credentials.chmod(0o600)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "PYTHON", "SR_"))}
+    return env | {"HOME": str(root / "home"), "XDG_CONFIG_HOME": str(root / "home" / ".config"),
+                  "XDG_CACHE_HOME": str(root / "home" / ".cache")}  # fmt: skip
+
+
+def _files(out: Path) -> dict[str, str]:
+    return {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")}  # fmt: skip
+
+
+@pytest.mark.broker
+def test_sr3_s_swob_example_moves_the_same_files_under_sr3_and_here(
+    sr3: PeerEnv, examples: Path, tmp_path: Path, served_root: Path
+) -> None:
+    exchange = f"xsr3ex_{uuid.uuid4().hex[:8]}"
+    declare(load("subscribe", None, name="declarer"), exchange)
+    example = (examples / SWOB).read_text()
+    commands = {
+        "sr3": [str(sr3.bin / "sr3"), "foreground", "subscribe/dd_swob"],
+        "ours": [str(SR.parent / "sr_subscribe"), "foreground", "dd_swob"],
+    }
+    outs, logs, processes = {}, {}, []
+    server = HttpServer(served_root).start()
+    try:
+        for who, command in commands.items():
+            root = tmp_path / who
+            outs[who], logs[who] = root / "out", root / "log"
+            outs[who].mkdir(parents=True)
+            env = _home(root, _as_here(example, exchange, outs[who]))
+            with open(logs[who], "wb") as log:
+                processes.append(
+                    subprocess.Popen(
+                        command,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        env=env,
+                        cwd=root,
+                        start_new_session=True,
+                    )
+                )
+        for who in commands:
+            wait_for(lambda who=who: re.search(READY[who], logs[who].read_text(errors="replace"))
+                     is not None, f"{who} to consume", deadline=60)  # fmt: skip
+        base = f"http://127.0.0.1:{server.port}/"
+        day = time.strftime("%Y%m%d", time.gmtime())
+        notices = []
+        for station in STATIONS:
+            rel = f"{day}/WXO-DD/observations/swob-ml/{day}/{station}/{exchange}-{station}.xml"
+            data = os.urandom(200 + len(notices))
+            (served_root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (served_root / rel).write_bytes(data)
+            notices.append(file_notice(base, rel, data))
+        other = f"{day}/WXO-DD/bulletins/{exchange}-not-swob.txt"  # outside the subtopic
+        (served_root / other).parent.mkdir(parents=True, exist_ok=True)
+        (served_root / other).write_bytes(b"x")
+        notices.append(file_notice(base, other, b"x"))
+        publish_v02(exchange, notices)
+        wanted = {f"{exchange}-{s}.xml" for s in STATIONS}
+        for who in commands:
+            wait_for(lambda who=who: set(_files(outs[who])) == wanted, f"{who}'s files",
+                     deadline=60)  # fmt: skip
+    finally:
+        server.stop()
+        for process in processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
+    assert _files(outs["ours"]) == _files(outs["sr3"])
+
+
+READY = {"sr3": r"Binding queue|binding", "ours": r"consumer pid"}
+
+
+def publish_v02(exchange: str, notices: list[Notice]) -> None:
+    """v02 notices, as dd.weather.gc.ca sends them."""
+    config = load("subscribe", None, name="publisher")
+    settings = plan.connection_settings(config, "amqp://guest:guest@127.0.0.1/", "publisher")
+    with Publisher(settings, [exchange]) as publisher:
+        for notice in notices:
+            key, body, headers = v02.encode(notice)
+            publisher.publish(exchange, key, body.encode(), headers, v02.CONTENT_TYPE)
+        assert publisher.flush(20)
