@@ -207,13 +207,20 @@ def list_(component: str, command: CommandLine) -> int:
     print(f"Configs of sr_{component} ({paths.component_dir(component)}):")
     enabled, disabled = config_names(component), config_names(component, disabled=True)
     for name in enabled:
-        print(f"  {name}.conf")
+        print(f"  {name}.conf{_sr3_mark(config_file(component, name))}")
     for name in disabled:
-        print(f"  {name}.conf.off (disabled)")
+        print(
+            f"  {name}.conf.off (disabled){_sr3_mark(config_file(component, name, disabled=True))}"
+        )
     if not enabled and not disabled:
         print("  (none)")
     print(f"Logs: {paths.log_dir()}")
     return 0
+
+
+def _sr3_mark(path: Path | None) -> str:
+    """For a config of sr3's tree: where it is."""
+    return f" (sr3: {path})" if path is not None and paths.dialect_of(path) == "sr3" else ""
 
 
 def _list_plugins() -> None:

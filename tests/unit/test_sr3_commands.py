@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from sarra.cli import sr
+from sarra.cli.component import main as component_main
 from sarra.config.loader import load
 
 SR3_CONFIG = """\
@@ -134,3 +135,13 @@ def test_sr_convert_a_config_with_errors_says_file_line(
     assert "bad.conf:2: unknown option 'subtopik'; did you mean 'subtopic'?" in (
         capsys.readouterr().err
     )
+
+
+def test_sr_component_list_says_which_configs_are_sr3_s(
+    trees: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, sr3 = trees
+    assert component_main("subscribe", ["list"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert f"  dd_swob.conf (sr3: {sr3 / 'subscribe' / 'dd_swob.conf'})" in out
+    assert "  old.conf" in out
