@@ -120,7 +120,10 @@ def check(examples: bool) -> int:
     skipped = [] if examples else _not_run()
     for path, why in skipped:
         print(f"skip  {path.parent.name}/{path.name} (sr3): {why}")
-    where = "shipped examples" if examples else "configs"
+    trees = [paths.config_dir()]
+    if paths.sr3_config_dir().is_dir():
+        trees.append(paths.sr3_config_dir())
+    where = "shipped examples" if examples else f"configs in {' and '.join(map(str, trees))}"
     print(f"{len(configs)} {where} checked: {len(configs) - faulty} ok, {faulty} with errors"
           + (f"; {len(skipped)} of sr3's tree not run here" if skipped else ""))  # fmt: skip
     return 1 if faulty else 0
