@@ -513,13 +513,14 @@ def resolve_config_path(component: str, ref: str) -> Path:
 
 
 def config_file(component: str, name: str, *, disabled: bool = False) -> Path | None:
-    """The file of a config by name (with disabled: of the disabled one), in sarra's tree,
-    else in sr3's; None when neither has it."""
-    suffix = ".conf.off" if disabled else ".conf"
+    """The file of a config by name (with disabled: of the disabled one): in sarra's tree, or
+    in sr3's when sarra's has no config of that name, enabled or not (see shadowed); None when
+    there is none."""
     for dialect in paths.DIALECTS:
-        candidate = paths.component_dir(component, dialect) / f"{name}{suffix}"
-        if candidate.is_file():
-            return candidate
+        directory = paths.component_dir(component, dialect)
+        if (directory / f"{name}.conf").is_file() or (directory / f"{name}.conf.off").is_file():
+            found = directory / f"{name}{'.conf.off' if disabled else '.conf'}"
+            return found if found.is_file() else None
     return None
 
 
@@ -531,23 +532,28 @@ def _names_in(directory: Path, suffix: str) -> list[str]:
 
 def config_names(component: str, *, disabled: bool = False) -> list[str]:
     """The names of a component's configs (with disabled: the disabled ones instead), from
-    sarra's tree and sr3's; a name in both is sarra's (see shadowed)."""
+    sarra's tree and sr3's; a name sarra's tree has, enabled or not, is sarra's (shadowed)."""
     suffix = ".conf.off" if disabled else ".conf"
-    names = dict.fromkeys(_names_in(paths.component_dir(component), suffix))
-    names.update(dict.fromkeys(_names_in(paths.component_dir(component, "sr3"), suffix)))
+    mine = paths.component_dir(component)
+    names = set(_names_in(mine, suffix))
+    names |= {
+        n
+        for n in _names_in(paths.component_dir(component, "sr3"), suffix)
+        if not (mine / f"{n}.conf").is_file() and not (mine / f"{n}.conf.off").is_file()
+    }
     return sorted(names)
 
 
 def shadowed(component: str) -> list[Path]:
     """The configs of sr3's tree that are not run because sarra's tree has a config (enabled
     or not) of the same component and name."""
-    hidden = []
-    for suffix in (".conf", ".conf.off"):
-        for name in _names_in(paths.component_dir(component, "sr3"), suffix):
-            mine = paths.component_dir(component)
-            if (mine / f"{name}.conf").is_file() or (mine / f"{name}.conf.off").is_file():
-                hidden.append(paths.component_dir(component, "sr3") / f"{name}{suffix}")
-    return hidden
+    mine, theirs = paths.component_dir(component), paths.component_dir(component, "sr3")
+    return [
+        theirs / f"{name}{suffix}"
+        for suffix in (".conf", ".conf.off")
+        for name in _names_in(theirs, suffix)
+        if (mine / f"{name}.conf").is_file() or (mine / f"{name}.conf.off").is_file()
+    ]
 
 
 def config_name(path: Path) -> str:

@@ -168,6 +168,17 @@ def test_configs_of_both_trees_are_found_and_sarra_s_wins_a_name_in_both(
         resolve_config_path("subscribe", "off")
 
 
+def test_a_disabled_config_of_sarra_s_shadows_sr3_s_of_the_same_name(sarra_home: Path) -> None:
+    body = "broker amqp://anonymous@localhost/\n"
+    write(sarra_home / "subscribe" / "x.conf.off", body)
+    theirs = write(sr3_tree(sarra_home) / "subscribe" / "x.conf", body)
+    assert config_names("subscribe") == []
+    assert config_names("subscribe", disabled=True) == ["x"]
+    assert shadowed("subscribe") == [theirs]
+    with pytest.raises(ConfigError, match="disabled"):
+        resolve_config_path("subscribe", "x")
+
+
 def test_sr3_credentials_follow_sarra_s(sarra_home: Path) -> None:
     mine = write(sarra_home / "credentials.conf", "amqp://alice:mine@broker/\n")
     theirs = write(
