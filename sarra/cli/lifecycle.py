@@ -177,7 +177,16 @@ def foreground(component: str, command: CommandLine) -> int:
 
 
 def _start(component: str, command: CommandLine, path: Path, config: Config) -> Finish:
-    """Launch the instances of a config not running; the Finish waits for them."""
+    """Launch the instances of a config not running; the Finish waits for them. A config of
+    sr3's tree that sr3 itself runs is refused: both would take every notice."""
+    if config.dialect == "sr3":
+        pids = instances.sr3_pids(component, config.name)
+        if pids:
+            raise Refused(
+                f"sr3 runs {component}/{config.name} (pids {' '.join(map(str, pids))}): stop it "
+                f"there first (sr3 stop {component}/{config.name}), or both would take and "
+                "write every file"
+            )
     count = max(1, config.instances)
     launcher = _launcher(component, command, path)
     started = instances.spawn(component, config.name, count, launcher)

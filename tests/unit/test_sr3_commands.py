@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from sarra.cli import sr
 from sarra.cli.component import main as component_main
+from sarra.components import instances
 from sarra.config.loader import load
 
 SR3_CONFIG = """\
@@ -146,3 +149,26 @@ def test_sr_component_list_says_which_configs_are_sr3_s(
     out = capsys.readouterr().out.splitlines()
     assert f"  dd_swob.conf (sr3: {sr3 / 'subscribe' / 'dd_swob.conf'})" in out
     assert "  old.conf" in out
+
+
+def test_start_refuses_an_sr3_config_that_sr3_runs(
+    trees: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A process with sr3's command line (`.../sarracenia/instance.py --no 1 start
+    subscribe/dd_swob`) runs the config: sr start names it and starts nothing."""
+    program = tmp_path / "sarracenia" / "instance.py"
+    program.parent.mkdir()
+    program.write_text("import sys, time\nprint('up', flush=True)\ntime.sleep(60)\n")
+    sr3 = subprocess.Popen(
+        [sys.executable, str(program), "--no", "1", "start", "subscribe/dd_swob"],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert sr3.stdout is not None and sr3.stdout.readline() == b"up\n"
+        assert sr.main(["start", "subscribe/dd_swob"]) == 1
+        err = capsys.readouterr().err
+        assert f"sr3 runs subscribe/dd_swob (pids {sr3.pid})" in err
+        assert instances.running_pids("subscribe", "dd_swob") == []
+    finally:
+        sr3.kill()
+        sr3.wait()
