@@ -1,10 +1,14 @@
 """The loop of the components fed from a queue: gather -> filter -> work -> post -> acknowledge.
 
-The broker connections live in their own threads (sarra.broker); this loop takes deliveries in
-batches, filters them in the calling thread and hands the work (downloads) to a small pool of
-worker threads. A notice is acknowledged only when its work is done: its file complete under
-its final name, its onward notice confirmed by the broker, or its failure kept in the on-disk
-retry queue. Malformed notices, rejected ones and refused paths are logged and acknowledged.
+The broker connections live in their own threads (sarra.broker). Where nothing in the filter can
+wait (no plugins, the duplicate cache in memory), deliveries are gathered, filtered, posted and
+acknowledged in the consuming connection's own thread, as they arrive: no hand-off between threads
+per notice; otherwise (and for a batch that finds a publisher without room, which would make it
+wait) the loop's thread takes them in batches and does the same. Only the work (downloads, sends)
+goes to a small pool of worker threads. A notice is acknowledged only when its work is done: its
+file complete under its final name, its onward notice confirmed by the broker, or its failure kept
+in the on-disk retry queue. Malformed notices, rejected ones and refused paths are logged and
+acknowledged.
 
 Plugins, when the config names any, run at fixed points (sarra.flow.hooks: the components layer
 passes them in): on_start and on_stop, gather, on_message after the filter, do_download/do_get
@@ -43,7 +47,7 @@ from sarra.flow import metrics, wis2
 from sarra.flow.download import Downloader, Outcome, remote_path
 from sarra.flow.faults import Faults
 from sarra.flow.hooks import Hooks, NoticeView, PluginFailed
-from sarra.flow.nodupe import NoDupeUnavailable, notice_keys, open_nodupe
+from sarra.flow.nodupe import NoDupeUnavailable, RedisNoDupe, notice_keys, open_nodupe
 from sarra.flow.placement import Placement
 from sarra.flow.publish import NoticePublisher
 from sarra.flow.recorder import Recorder
@@ -68,6 +72,10 @@ raised): it is kept for retry while it has failed fewer times than this, then dr
 
 TOPIC_KINDS = 20
 """Kinds of routing key matching no topic prefix that are logged; more are only counted."""
+
+ROOM_MARGIN = 1000
+"""Room a publisher keeps beyond a batch for the connection's thread to post it (workers post
+too): with less, the batch goes to the loop's thread, which may wait."""
 
 GIVE_BACK_DELAY = FIRST_DELAY
 """Seconds a notice that could not be settled is held before it goes back to its queue (so that
@@ -164,6 +172,11 @@ class ConsumerLoop:
         self.publisher: NoticePublisher | None = None
         self.reporter: NoticePublisher | None = None
         self.recorder = Recorder(config.component, config.name, number, self._figures)
+        threads = 1 if self.worker is None else max(1, config.threads)
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="transfer")
+        self._taking = threading.Lock()  # held while a connection's thread takes deliveries
+        self._open = True  # deliveries are taken (under _taking)
+        self._arrivals = 0  # batches taken in a connection's thread (under _taking)
 
     # --- set up and run
 
@@ -178,7 +191,6 @@ class ConsumerLoop:
         for role, state in links(self.consumer):  # one per broker (also_broker)
             self.recorder.watch(role, state)
         self.recorder.queue(self.consumer.queue_name, lambda: self.consumer.depth)  # type: ignore[union-attr]
-        self.consumer.start()
         if plan.post_broker(config):
             self.publisher = NoticePublisher(config, self.credentials, self.number)
             self.recorder.watch("publisher", self.publisher.state)
@@ -191,38 +203,48 @@ class ConsumerLoop:
             )
             self.recorder.watch("reporter", self.reporter.state)
             self.reporter.start()
+        inline = self._filter_never_waits() and self.consumer.deliver_to(self._arrived)
+        self.consumer.start()
         logger.info(
-            "consuming %s on %s (prefetch %d)%s",
+            "consuming %s on %s (prefetch %d%s)%s",
             self.consumer.describe(),
             ", ".join(redact_url(url) for url in (config.broker, *config.also_broker)),
             config.prefetch,
+            "" if inline else ", filtered in the loop's thread",
             f", posting to {self.publisher.describe()}" if self.publisher else "",
         )
+
+    def _filter_never_waits(self) -> bool:
+        """Whether the filter can run in a connection's thread: no plugin (code that may wait)
+        and no duplicate cache in Redis (a round trip per notice, and waits while it is
+        down)."""
+        return self.plugins is None and not isinstance(self.nodupe, RedisNoDupe)
 
     def run(self) -> None:
         """Consume until stopped; then finish the work in hand and close."""
         self._connect()
         self.recorder.start()
         assert self.consumer is not None
-        threads = 1 if self.worker is None else max(1, self.config.threads)
-        pool = ThreadPoolExecutor(threads, thread_name_prefix="transfer")
         last_heartbeat = time.monotonic()
         if self.plugins is not None:
             self.plugins.event("on_start")
         try:
             while not self.stop.is_set():
+                arrivals = self._arrivals
                 batch = self.consumer.get_batch(BATCH, timeout=0.2)
-                for delivery in batch:
-                    self._gathered(delivery, pool)
+                if batch:
+                    self._gathered(batch)
                 if self.plugins is not None and self.plugins.has("gather"):
-                    self._plugin_gather(pool)
-                if not batch:
-                    self._retry_some(pool)
+                    self._plugin_gather()
+                if not batch and arrivals == self._arrivals:  # idle: time for retries
+                    self._retry_some()
                 if time.monotonic() - last_heartbeat >= self.config.heartbeat:
                     last_heartbeat = time.monotonic()
                     self._heartbeat()
         finally:
-            pool.shutdown(wait=True, cancel_futures=False)
+            with self._taking:
+                self._open = False
+            self.pool.shutdown(wait=True, cancel_futures=False)
             if self.worker is not None:
                 self.worker.close()
             for publisher in (self.publisher, self.reporter):
@@ -237,38 +259,57 @@ class ConsumerLoop:
             if self.plugins is not None:
                 self.plugins.event("on_stop")
 
-    # --- gather and filter (in the loop's thread)
+    # --- gather and filter (in a connection's thread, or the loop's)
 
-    def _gathered(self, delivery: Delivery, pool: ThreadPoolExecutor) -> None:
-        self._count("received")
+    def _arrived(self, batch: list[Delivery]) -> list[Delivery]:
+        """The deliveries of one read, in the consuming connection's thread: gathered and
+        filtered there; those left to the loop's thread (stopping: never taken, so the broker
+        delivers them again; or a publisher short of room) are returned."""
+        with self._taking:
+            if not self._open or self.stop.is_set():
+                return batch
+            count = len(batch) + ROOM_MARGIN
+            if any(p is not None and p.room < count for p in (self.publisher, self.reporter)):
+                return batch
+            self._arrivals += 1
+            self._gathered(batch)
+        return []
+
+    def _gathered(self, batch: list[Delivery]) -> None:
+        """Decode each delivery of a batch (received together), and take it through."""
+        self._count("received", len(batch))
         received = time.time()
-        if not self._topic_matches(delivery.routing_key):
-            self._unmatched_topic(delivery.routing_key)
-        try:
-            notice = decode_any(
-                delivery.routing_key, delivery.body, delivery.headers, delivery.content_type,
-                wis2_validation=self.config.wis2_validation, on_wis2_reasons=self._wis2_reasons,
-            )  # fmt: skip
-        except MalformedNotice as err:
-            self._count("malformed")
-            logger.warning("malformed notice dropped (%s): %s", delivery.routing_key, err.reason)
-            self.consumer.ack(delivery)  # type: ignore[union-attr]
-            return
-        notice.exchange = delivery.exchange
-        self.recorder.received(notice_lag(notice, received), received)
-        if self.config.source_from_exchange:
-            # A source cannot pass for another: its exchange, not its notice, says who it is.
-            notice.source = naming.exchange_owner(delivery.exchange) or notice.source
-        self._take(Job(notice, delivery, None), pool)
+        values = self.config.values  # read once per batch, on the hot path
+        validation, own_source = values["wis2_validation"], values["source_from_exchange"]
+        for delivery in batch:
+            if not self._topic_matches(delivery.routing_key):
+                self._unmatched_topic(delivery.routing_key)
+            try:
+                notice = decode_any(
+                    delivery.routing_key, delivery.body, delivery.headers, delivery.content_type,
+                    wis2_validation=validation, on_wis2_reasons=self._wis2_reasons,
+                )  # fmt: skip
+            except MalformedNotice as err:
+                self._count("malformed")
+                logger.warning("malformed notice dropped (%s): %s", delivery.routing_key,
+                               err.reason)  # fmt: skip
+                self.consumer.ack(delivery)  # type: ignore[union-attr]
+                continue
+            notice.exchange = delivery.exchange
+            self.recorder.received(notice_lag(notice, received), received)
+            if own_source:
+                # A source cannot pass for another: its exchange, not its notice, says who it is.
+                notice.source = naming.exchange_owner(delivery.exchange) or notice.source
+            self._take(Job(notice, delivery, None))
 
-    def _plugin_gather(self, pool: ThreadPoolExecutor) -> None:
+    def _plugin_gather(self) -> None:
         """Notices that gather plugins bring: through the flow like those from the queue
         (with nothing to acknowledge)."""
         assert self.plugins is not None
         _, notices = self.plugins.gather(BATCH)
         for notice in notices:
             self._count("received")
-            self._take(Job(notice, None, None), pool)
+            self._take(Job(notice, None, None))
 
     def _topic_matches(self, routing_key: str) -> bool:
         return any(
@@ -310,11 +351,11 @@ class ConsumerLoop:
         self._finish(job)
         return True
 
-    def _take(self, job: Job, pool: ThreadPoolExecutor) -> None:
+    def _take(self, job: Job) -> None:
         """Filter a job, and hand it to the workers; an unexpected error is classified as in
         the work."""
         try:
-            self._filter(job, pool)
+            self._filter(job)
         except Exception as err:
             self._unexpected(job, err)
 
@@ -329,7 +370,7 @@ class ConsumerLoop:
                        notice.extra.get("id", "-"), redact_url(notice.url), reason.text,
                        " (more of this kind at debug level)" if first else "")  # fmt: skip
 
-    def _filter(self, job: Job, pool: ThreadPoolExecutor) -> None:
+    def _filter(self, job: Job) -> None:
         config = self.config
         notice = job.notice
         url = notice.url
@@ -337,7 +378,7 @@ class ConsumerLoop:
         if debug:
             where = "the retry queue" if job.retry else f"exchange {notice.exchange}"
             logger.debug("received %s from %s (topic %s)", redact_url(url), where, notice.topic)
-        accepted, mask = is_accepted(config.masks, url, config.accept_unmatch)
+        accepted, mask = is_accepted(config.masks, url, config.values["accept_unmatch"])
         if not accepted:
             self._count("rejected")
             if config.log_reject or debug:
@@ -407,7 +448,7 @@ class ConsumerLoop:
                 jobs.append((job, placement))
                 return
             self._busy[slot] = [(job, placement)]
-        pool.submit(self._work, job, placement, slot).add_done_callback(
+        self.pool.submit(self._work, job, placement, slot).add_done_callback(
             functools.partial(self._slot_ended, slot)
         )
 
@@ -674,7 +715,7 @@ class ConsumerLoop:
 
     # --- retries and housekeeping
 
-    def _retry_some(self, pool: ThreadPoolExecutor) -> None:
+    def _retry_some(self) -> None:
         for _ in range(10):
             entry = self.retry.take()
             if entry is None:
@@ -691,7 +732,7 @@ class ConsumerLoop:
                 continue
             notice.exchange = entry.exchange
             self._count("retried")
-            self._take(Job(notice, None, entry), pool)
+            self._take(Job(notice, None, entry))
 
     # --- plugins (sarra.flow.hooks): each hook says whether the notice goes on
 
@@ -863,9 +904,9 @@ class ConsumerLoop:
             self._finish(job)
         return None
 
-    def _count(self, what: str) -> None:
+    def _count(self, what: str, number: int = 1) -> None:
         with self._lock:
-            self.counts[what] += 1
+            self.counts[what] += number
 
     def _figures(self) -> metrics.Metrics:
         """What the instance did, for its Recorder (any thread)."""
