@@ -12,7 +12,7 @@ thread, the setting up of each side included). Prints notices/s and CPU per noti
 the ratios to the bare consumer (targets of the notify_only loop: 0.6 of the rate, at most 1.5
 times the CPU per notice).
 
-    .venv/bin/python bench/consume.py [count] [broker URL]
+    .venv/bin/python bench/consume.py [count] [broker URL] [prefetch of the loop]
 """
 
 from __future__ import annotations
@@ -135,6 +135,7 @@ def main() -> None:
     os.environ["XDG_CONFIG_HOME"] = os.environ["XDG_CACHE_HOME"] = str(home)  # state files
     (home / "notify.conf").write_text(
         f"broker {broker}\nexchange {exchange}\nexpire 10m\nnotify_only\naccept .*\nsubtopic #\n"
+        + (f"prefetch {sys.argv[3]}\n" if len(sys.argv) > 3 else "")
     )
     config = load("subscribe", home / "notify.conf")
     spec = plan.queue_spec(config, 1)  # the loop's queue, which all three drain

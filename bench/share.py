@@ -5,10 +5,11 @@ settings but `prefetch`) start together on the queue they share and drain it. Fo
 it prints how the backlog split (the share of the instance that took most) and the rate, for:
 
 1. notify_only: 20,000 notices (the work is the loop's own);
-2. downloads: 1,000 files of 10 KiB over HTTP from the tests' server (a process of its own),
-   written below /dev/shm.
+2. downloads: 1,000 files of 10 KiB (--size) over HTTP from the tests' server (a process of its
+   own), written below /dev/shm.
 
     .venv/bin/python bench/share.py [--prefetch 10,100,1000] [--notices N] [--files N]
+                                    [--size KiB]
 
 Needs the local RabbitMQ (tools/ensure-rabbitmq).
 """
@@ -101,6 +102,7 @@ def main() -> None:
     parser.add_argument("--prefetch", default="10,100,1000")
     parser.add_argument("--notices", type=int, default=20_000)
     parser.add_argument("--files", type=int, default=1000)
+    parser.add_argument("--size", type=int, default=10, help="KiB per file")
     args = parser.parse_args()
     prefetches = [int(p) for p in args.prefetch.split(",")]
     ram = "/dev/shm" if os.path.isdir("/dev/shm") else None
@@ -122,12 +124,12 @@ def main() -> None:
             (work / "served" / "share").mkdir(parents=True)
             names = [f"f{i:05d}" for i in range(args.files)]
             for name in names:
-                (work / "served" / "share" / name).write_bytes(os.urandom(10 << 10))
+                (work / "served" / "share" / name).write_bytes(os.urandom(args.size << 10))
             server = Server(work / "served")
             try:
                 notices = [
                     Notice(epoch_to_time(time.time()), server.url + "/", f"share/{name}",
-                           size=10 << 10)
+                           size=args.size << 10)
                     for name in names
                 ]  # fmt: skip
                 for prefetch in prefetches:
