@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import threading
@@ -164,6 +165,7 @@ def main() -> None:
         channel.queue_delete(spec.name)
         channel.exchange_delete(exchange)
         connection.close()
+        shutil.rmtree(home, ignore_errors=True)
     print(f"{count} notices, best of {ROUNDS} rounds (rate and CPU per notice; ratio to bare)")
     names = {
         "bare": f"bare pika consumer (prefetch {PREFETCH})",
