@@ -5,29 +5,42 @@ The baseline is pika alone, in one thread: SelectConnection (its fastest adapter
 basic_consume, prefetch 1000, acknowledging every 100th delivery with multiple=True in the message
 callback. sarra's Consumer takes batches with get_batch in the calling thread and acknowledges
 each delivery on its own, as a component does; its I/O thread turns those into multiple acks.
-The two take turns over a few rounds; the best rate of each is kept. Prints notices/s of each and
-the ratio.
+The third is the whole sr_subscribe loop with notify_only and its default settings (default
+prefetch, decode, filter, acknowledge), as a thread of this process. They take turns over a few
+rounds; the best rate of each is kept, and the least process CPU per notice (getrusage, every
+thread, the setting up of each side included). Prints notices/s and CPU per notice of each, and
+the ratios to the bare consumer (targets of the notify_only loop: 0.6 of the rate, at most 1.5
+times the CPU per notice).
 
-    .venv/bin/python bench/consume.py [count] [broker URL]
+    .venv/bin/python bench/consume.py [count] [broker URL] [prefetch of the loop]
 """
 
 from __future__ import annotations
 
+import os
+import resource
+import shutil
 import sys
+import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import pika
 from pika.channel import Channel
 from pika.spec import Basic
 
+from sarra.broker import plan
 from sarra.broker.connect import ConnectionSettings
 from sarra.broker.consumer import Consumer
 from sarra.broker.publisher import Publisher
 from sarra.broker.topology import QueueSpec
 from sarra.broker.url import parse_broker_url
 from sarra.config.credentials import Credentials
+from sarra.config.loader import Config, load
+from sarra.flow.loop import ConsumerLoop
 
 PREFETCH = 1000
 ROUNDS = 3
@@ -85,43 +98,85 @@ def layered(settings: ConnectionSettings, spec: QueueSpec, count: int) -> None:
             received += len(batch)
 
 
-def rate(work: Callable[[], None], count: int) -> float:
-    start = time.perf_counter()
+def notify_only(config: Config, count: int) -> None:
+    """Drain with the sr_subscribe loop (notify_only, default settings) in a thread."""
+    stop = threading.Event()
+    loop = ConsumerLoop(config, 1, stop)
+    thread = threading.Thread(target=loop.run)
+    thread.start()
+    try:
+        while loop.counts["received"] < count:
+            if not thread.is_alive():
+                raise SystemExit("the loop stopped")
+            time.sleep(0.005)
+    finally:
+        stop.set()
+        thread.join()
+
+
+def cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def rate(work: Callable[[], None], count: int) -> tuple[float, float]:
+    """Notices/s, and microseconds of process CPU per notice."""
+    start, used = time.perf_counter(), cpu()
     work()
-    return count / (time.perf_counter() - start)
+    return count / (time.perf_counter() - start), (cpu() - used) * 1e6 / count
 
 
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    url = parse_broker_url(
-        sys.argv[2] if len(sys.argv) > 2 else "amqp://guest:guest@localhost/", Credentials()
-    )
+    broker = sys.argv[2] if len(sys.argv) > 2 else "amqp://guest:guest@localhost/"
+    url = parse_broker_url(broker, Credentials())
     settings = ConnectionSettings(url, "bench consume")
-    tag = uuid.uuid4().hex[:8]
-    exchange = f"xs_{url.user}_bench_{tag}"
-    spec = QueueSpec(f"q_{url.user}.bench.{tag}", expire=600, bindings=((exchange, "v02.post.#"),))
+    exchange = f"xs_{url.user}_bench_{uuid.uuid4().hex[:8]}"
+    home = Path(tempfile.mkdtemp(prefix="bench-consume-"))
+    os.environ["XDG_CONFIG_HOME"] = os.environ["XDG_CACHE_HOME"] = str(home)  # state files
+    (home / "notify.conf").write_text(
+        f"broker {broker}\nexchange {exchange}\nexpire 10m\nnotify_only\naccept .*\nsubtopic #\n"
+        + (f"prefetch {sys.argv[3]}\n" if len(sys.argv) > 3 else "")
+    )
+    config = load("subscribe", home / "notify.conf")
+    spec = plan.queue_spec(config, 1)  # the loop's queue, which all three drain
+    assert spec is not None
     with Publisher(settings, [exchange]) as publisher:  # declare the exchange
         publisher.wait_ready(10)
     with Consumer(settings, spec) as consumer:  # declare and bind the queue
         consumer.wait_ready(10)
-    best = {"bare": 0.0, "sarra": 0.0}
+    sides = {
+        "bare": lambda: bare(settings, spec.name, count),
+        "sarra": lambda: layered(settings, spec, count),
+        "loop": lambda: notify_only(config, count),
+    }
+    best = {side: 0.0 for side in sides}
+    least = {side: float("inf") for side in sides}
     try:
         for _ in range(ROUNDS):
-            fill(settings, exchange, count)
-            best["bare"] = max(best["bare"], rate(lambda: bare(settings, spec.name, count), count))
-            fill(settings, exchange, count)
-            best["sarra"] = max(best["sarra"], rate(lambda: layered(settings, spec, count), count))
+            for side, work in sides.items():
+                fill(settings, exchange, count)
+                notices_per_s, us = rate(work, count)
+                best[side] = max(best[side], notices_per_s)
+                least[side] = min(least[side], us)
     finally:
         connection = pika.BlockingConnection(settings.parameters())
         channel = connection.channel()
         channel.queue_delete(spec.name)
         channel.exchange_delete(exchange)
         connection.close()
-    baseline, ours = best["bare"], best["sarra"]
-    print(f"{count} notices, prefetch {PREFETCH}, best of {ROUNDS} rounds")
-    print(f"bare pika consumer   {baseline:10,.0f} notices/s")
-    print(f"sarra Consumer       {ours:10,.0f} notices/s")
-    print(f"ratio                {ours / baseline:10.0%}")
+        shutil.rmtree(home, ignore_errors=True)
+    print(f"{count} notices, best of {ROUNDS} rounds (rate and CPU per notice; ratio to bare)")
+    names = {
+        "bare": f"bare pika consumer (prefetch {PREFETCH})",
+        "sarra": f"sarra Consumer (prefetch {PREFETCH})",
+        "loop": f"notify_only loop (prefetch {config.prefetch})",
+    }
+    for side, name in names.items():
+        print(
+            f"{name:38} {best[side]:9,.0f} notices/s {best[side] / best['bare']:5.2f}"
+            f"  {least[side]:6.1f} us/notice {least[side] / least['bare']:5.2f}"
+        )
 
 
 if __name__ == "__main__":

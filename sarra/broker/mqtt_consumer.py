@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from paho.mqtt.client import MQTTMessage
@@ -128,6 +129,11 @@ class Consumer:
                 return  # an older connection's: the broker sends it again
             self._outstanding.discard(tag)
             self._link.client.ack(tag, QOS)
+
+    def deliver_to(self, handler: Callable[[list[Delivery]], list[Delivery]]) -> bool:
+        """False: paho's thread hands every delivery over to `get_batch` (a rejected one is
+        handed over again there)."""
+        return False
 
     def reject(self, delivery: Delivery, delay: float = 0.0) -> None:
         """Give a delivery back, unacknowledged, after `delay` seconds. MQTT has no negative

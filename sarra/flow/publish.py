@@ -139,6 +139,11 @@ class NoticePublisher:
         """Publish messages made by `message`, handed to the publisher's thread together."""
         return self.publisher.publish_many(messages)
 
+    @property
+    def room(self) -> int:
+        """How many more notices can be published now without waiting."""
+        return self.publisher.room
+
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every notice published is confirmed; False if `timeout` passed first."""
         return self.publisher.flush(timeout)
