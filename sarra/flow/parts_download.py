@@ -249,8 +249,13 @@ class _Wanted:
     files: _Files
     part: Parts
     remainder: int | None  # the notice's (the part's is 0 when not known)
-    expected: str  # flag,digest
+    flag: str
+    digest: str | None  # None: the notice's identity is not the part's checksum (sr3's)
     mtime: float | None
+
+    @property
+    def expected(self) -> str | None:
+        return None if self.digest is None else f"{self.flag},{self.digest}"
 
     @property
     def name(self) -> str:
@@ -263,8 +268,9 @@ class _Wanted:
     def held_by_final(self, bufsize: int) -> bool:
         """Whether the final file (never read through a symlink) already holds this part's
         bytes."""
-        flag, _, digest = self.expected.partition(",")
-        part = self.part
+        flag, digest, part = self.flag, self.digest, self.part
+        if digest is None:
+            return False
         try:
             fd = self.files.folder.open_read(self.files.final)
         except OSError:
@@ -314,14 +320,14 @@ class PartDownloader:
         flag = _FLAGS.get(identity.method) if identity else None
         if identity is None or flag is None:
             return PartResult("permanent", "a file in parts needs md5 or sha512 checksums")
+        blocks = notice.blocks
         try:
-            expected = f"{flag},{b64_to_hex(identity.value)}"
+            digest = None if blocks.unchecked else b64_to_hex(identity.value)
             mtime = time_to_epoch(notice.mtime) if notice.mtime else None
         except ValueError as err:
             return PartResult("permanent", str(err))
         files = _Files(destination)
-        blocks = notice.blocks
-        wanted = _Wanted(files, blocks.to_parts(), blocks.remainder, expected, mtime)
+        wanted = _Wanted(files, blocks.to_parts(), blocks.remainder, flag, digest, mtime)
         with self._busy.hold((files.path, wanted.part.number)):
             with self._book(wanted) as book:
                 known = self._known(book, wanted, finish)
@@ -338,21 +344,23 @@ class PartDownloader:
     def _known(self, book: _Book, wanted: _Wanted, finish: Finish) -> PartResult | None:
         """The result for a part already recorded or already in the local file; None if it
         is to be fetched."""
-        have, name = book.state.have, wanted.name
-        if have.get(wanted.part.number, ("", ""))[1] == wanted.expected:
+        have, name, expected = book.state.have, wanted.name, wanted.expected
+        if expected is None:
+            return None  # nothing to know it by: fetched
+        if have.get(wanted.part.number, ("", ""))[1] == expected:
             return self._settle(book, finish, "skipped", f"{name} already here")
         if self.overwrite or not wanted.held_by_final(self.bufsize):
             return None
         if not have and wanted.is_version_of_final():
             book.remove()  # no assembly begun, none left behind
             return PartResult("skipped", f"{name} matches; the local file is this version")
-        book.record(wanted.part.number, FINAL, wanted.expected)
+        book.record(wanted.part.number, FINAL, expected)
         return self._settle(book, finish, "skipped", f"{name} already in the local file")
 
     def _download(self, wanted: _Wanted, fetch_range: FetchRange, finish: Finish) -> PartResult:
         """Fetch the part (into the work file, or a part file), verify and record it."""
         files, part, name = wanted.files, wanted.part, wanted.name
-        flag, digest = wanted.expected.split(",")
+        flag, digest = wanted.flag, wanted.digest
         pending: tuple[str, Identity] | None = None
         written_into: Identity | None = None
         try:
@@ -362,7 +370,7 @@ class PartDownloader:
             else:
                 where = PART
                 pending, got = self._write_part_file(files, part, flag, fetch_range)
-            if got != digest:
+            if digest is not None and got != digest:
                 return PartResult("transient", f"{name}: checksum {got} is not the notice's")
             with self._book(wanted) as book:
                 done_meanwhile = (
@@ -381,10 +389,9 @@ class PartDownloader:
                     part_name = files.part(wanted.layout, part.number, flag)
                     files.folder.rename(pending[0], files.folder, part_name)
                     pending = None
-                book.record(part.number, where, wanted.expected)
-                return self._settle(
-                    book, finish, "done", f"{name} written and verified", part.length
-                )
+                book.record(part.number, where, f"{flag},{got}")
+                done = "written and verified" if digest else "written (sr3's: nothing to verify)"
+                return self._settle(book, finish, "done", f"{name} {done}", part.length)
         finally:
             if pending is not None:
                 files.folder.discard(*pending)

@@ -103,6 +103,7 @@ class Blocks:
     remainder: int | None
     number: int
     identities: tuple[str, ...] | None = None
+    unchecked: bool = False
 
     def __post_init__(self) -> None:
         if self.method not in _BLOCK_METHODS:
@@ -110,6 +111,8 @@ class Blocks:
         parts = self.to_parts()
         if self.remainder is None and self.number == self.count - 1:
             raise ValueError(f"parts {parts}: the last block must tell the remainder")
+        if self.remainder is None and not self.unchecked:
+            raise ValueError(f"parts {parts}: only sr3's blocks leave the remainder unknown")
         if self.identities is not None and len(self.identities) != self.count:
             raise ValueError(f"{len(self.identities)} block identities for {self.count} blocks")
 

@@ -15,7 +15,8 @@ Mapping to the model (v03 names):
   block (as v2 writes it). sr3 writes the length of the block where v2 writes the file's
   remainder (`i,<bs>,<count>,<length>,<n>`): a remainder equal to the block size, which v2 never
   writes, is read so: for the last block the file is a multiple of the block size, for another
-  block the remainder is unknown (written back in the same form).
+  block the remainder is unknown. sr3's sum of a block is not the block's checksum (see
+  Blocks.unchecked): blocks read in sr3's form, or from sr3's v03 manifest, are written in it.
 - a `/` is added to the base URL when neither it nor the path has one, since v2 peers join
   them by plain concatenation (Notice.url is the same before and after).
 - content is not written (v02 has no inline content). Other headers are kept in `extra`;
@@ -183,7 +184,7 @@ def _known_headers(notice: Notice) -> dict[str, str]:
 
 def _parts_header(blocks: Blocks) -> str:
     parts = blocks.to_parts()
-    if blocks.remainder is None:  # as sr3 wrote it: this block's length in its place
+    if blocks.unchecked:  # as sr3 writes it: this block's length in the remainder's place
         return (
             f"{parts.method},{parts.block_size},{parts.block_count},{parts.length},{parts.number}"
         )
@@ -365,7 +366,7 @@ def _sr3_block(parts: str) -> Blocks | None:
     remainder = 0 if number == count - 1 else None
     method = "inplace" if fields[0] == INPLACE else "partitioned"
     try:
-        return Blocks(method, size, count, remainder, number)
+        return Blocks(method, size, count, remainder, number, unchecked=True)
     except ValueError:
         return None
 

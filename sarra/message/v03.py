@@ -6,9 +6,10 @@ does) are read as integers. Unknown keys are kept in `Notice.extra` and written 
 
 `blocks` comes in two forms, both read and both written: v2's `count` and `remainder`, and
 sr3's `manifest` (`{"<n>": {"size": <length>, "identity": <value>}, ...}`, one entry per block,
-which sr3 needs to place a block). sr3 also announces a file it reassembled with `blocks` but no
-`number`: that is the whole file, read as such (without its identity, which is still that of
-the last block sr3 received).
+which sr3 needs to place a block). A manifest alone is sr3's writing, whose block identities are
+not the blocks' checksums (Blocks.unchecked): such a block is written back as it came. sr3
+also announces a file it reassembled with `blocks` but no `number`: that is the whole file,
+read as such (without its identity, which is still that of the last block sr3 received).
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ _STRING_FIELDS = {
 }
 _BLOCK_KEYS = ("method", "size", "count", "remainder", "number")
 _BLOCK_FIELDS = frozenset((*_BLOCK_KEYS, "manifest"))
+_SR3_BLOCK_KEYS = ("method", "size", "number")
 _REPORT_KEYS = {"message": "message", "host": "host", "user": "user"}
 _CHECKED_METHODS = {"md5", "sha512", "md5name", "cod"}
 _DIGITS = len(str(validate.MAX_SIZE))
@@ -118,7 +120,8 @@ def _blocks_json(blocks: Blocks | None, identity: Identity | None) -> dict[str, 
         lengths = blocks.lengths()
     except ValueError as error:
         raise NotEncodable(f"blocks: {error} (sr3's v02 parts of block {blocks.number})") from None
-    data: dict[str, Any] = {key: getattr(blocks, key) for key in _BLOCK_KEYS}
+    keys = _SR3_BLOCK_KEYS if blocks.unchecked else _BLOCK_KEYS
+    data: dict[str, Any] = {key: getattr(blocks, key) for key in keys}
     manifest = {str(number): {"size": length} for number, length in enumerate(lengths)}
     if blocks.identities is not None:
         for entry, value in zip(manifest.values(), blocks.identities, strict=True):
@@ -279,8 +282,9 @@ def _blocks(value: Any) -> tuple[Blocks | None, int | None]:
         raise MalformedNotice("blocks.method must be a string")
     given = [key for key in _BLOCK_KEYS[1:] if data.get(key) is not None]
     numbers = {key: _natural(data[key], f"blocks.{key}") for key in given}
-    identities = None
+    identities, unchecked = None, False
     if manifest is not None:
+        unchecked = "count" not in numbers and "remainder" not in numbers
         lengths, identities = _manifest(manifest)
         _check_manifest(numbers, lengths)
         numbers["count"] = len(lengths)
@@ -291,7 +295,7 @@ def _blocks(value: Any) -> tuple[Blocks | None, int | None]:
         count, size, remainder = numbers["count"], numbers["size"], numbers["remainder"]
         return None, (count - 1) * size + (remainder or size)
     try:
-        block = Blocks(method, **numbers, identities=identities)
+        block = Blocks(method, **numbers, identities=identities, unchecked=unchecked)
     except ValueError as error:
         raise MalformedNotice(f"blocks: {error}") from None
     return block, None

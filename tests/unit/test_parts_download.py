@@ -266,7 +266,9 @@ def sr3_v02(notice: Notice) -> Notice:
     assert blocks is not None
     if blocks.number == blocks.count - 1:
         return notice
-    return dataclasses.replace(notice, blocks=dataclasses.replace(blocks, remainder=None))
+    return dataclasses.replace(
+        notice, blocks=dataclasses.replace(blocks, remainder=None, unchecked=True)
+    )
 
 
 @pytest.mark.parametrize("inplace", [True, False])
@@ -287,6 +289,24 @@ def test_parts_that_do_not_tell_the_remainder_until_the_last(
         layouts == {0: told, 5: [f"layout {BLOCK} 11 ?", *told], 10: [f"layout {BLOCK} 11 ?"]}[last]
     )
     assert "file complete" in outcomes[-1].reason
+    assert place.path.read_bytes() == data
+    assert leftovers(tmp_path) == []
+
+
+def test_sr3_s_parts_are_taken_as_fetched(tmp_path: Path, data: bytes) -> None:
+    # sr3 3.3.1 sums a block from its offset to past its end: not the block's checksum
+    notices = [
+        dataclasses.replace(
+            n,
+            identity=Identity("md5", hex_to_b64("0" * 32)),
+            blocks=dataclasses.replace(n.blocks, unchecked=True),  # type: ignore[arg-type]
+        )
+        for n in part_notices(source_file(tmp_path, data))
+    ]
+    worker, place = downloader(tmp_path, False), placement(tmp_path)
+    outcomes = [worker.handle(n, place) for n in notices]
+    assert [o.status for o in outcomes] == ["done"] * 11, outcomes
+    assert "nothing to verify" in outcomes[0].reason
     assert place.path.read_bytes() == data
     assert leftovers(tmp_path) == []
 

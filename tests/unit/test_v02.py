@@ -175,10 +175,14 @@ def test_partitioned_block():
     ("parts", "blocks", "written"),
     [
         # sr3 writes the length of the block where v2 writes the file's remainder
-        ("i,1024,3,1024,0", Blocks("inplace", 1024, 3, None, 0), "i,1024,3,1024,0"),
-        ("p,1024,3,1024,1", Blocks("partitioned", 1024, 3, None, 1), "p,1024,3,1024,1"),
+        ("i,1024,3,1024,0", Blocks("inplace", 1024, 3, None, 0, unchecked=True), "i,1024,3,1024,0"),
+        (
+            "p,1024,3,1024,1",
+            Blocks("partitioned", 1024, 3, None, 1, unchecked=True),
+            "p,1024,3,1024,1",
+        ),
         ("i,1024,3,100,2", Blocks("inplace", 1024, 3, 100, 2), "i,1024,3,100,2"),
-        ("i,1024,3,1024,2", Blocks("inplace", 1024, 3, 0, 2), "i,1024,3,0,2"),
+        ("i,1024,3,1024,2", Blocks("inplace", 1024, 3, 0, 2, unchecked=True), "i,1024,3,1024,2"),
     ],
 )
 def test_sr3_s_parts_are_read(parts, blocks, written):
@@ -428,7 +432,9 @@ def blocks(draw) -> Blocks:
     )
     block = Blocks.from_parts(parts)
     if parts.number < count - 1 and draw(st.booleans()):  # as read from sr3's parts
-        block = dataclasses.replace(block, remainder=None)
+        block = dataclasses.replace(block, remainder=None, unchecked=True)
+    elif parts.number == count - 1 and draw(st.booleans()):  # sr3's last, of a whole multiple
+        block = dataclasses.replace(block, remainder=0, unchecked=True)
     return block
 
 

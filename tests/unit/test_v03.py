@@ -118,19 +118,30 @@ SR3_BLOCK = MINIMAL | {
 
 def test_sr3_s_manifest_is_read():
     got = decode(SR3_BLOCK)
-    assert got.blocks == Blocks("inplace", 1024, 3, 100, 1, tuple(BLOCK_SUMS))
+    assert got.blocks == Blocks("inplace", 1024, 3, 100, 1, tuple(BLOCK_SUMS), unchecked=True)
     assert (got.size, got.blocks.offset, got.blocks.length) == (1024, 1024, 1024)
 
 
 def test_a_manifest_of_a_multiple_of_the_block_size_has_no_remainder():
     fields = json.loads(json.dumps(SR3_BLOCK))
     fields["blocks"]["manifest"]["2"]["size"] = 1024
-    assert decode(fields).blocks == Blocks("inplace", 1024, 3, 0, 1, tuple(BLOCK_SUMS))
+    assert decode(fields).blocks == Blocks(
+        "inplace", 1024, 3, 0, 1, tuple(BLOCK_SUMS), unchecked=True
+    )
 
 
-def test_sr3_s_manifest_is_written_back_with_v2_s_count_and_remainder():
-    body = json.loads(v03.encode(decode(SR3_BLOCK))[1])
-    assert body["blocks"] == SR3_BLOCK["blocks"] | {"count": 3, "remainder": 100}
+def test_sr3_s_manifest_is_written_back_as_it_came():
+    # sr3's block identities are not the blocks' checksums: count and remainder (which mark
+    # a block whose identity is its checksum) are not added
+    assert json.loads(v03.encode(decode(SR3_BLOCK))[1]) == SR3_BLOCK
+
+
+def test_a_manifest_with_count_and_remainder_is_checked():
+    fields = json.loads(json.dumps(SR3_BLOCK))
+    fields["blocks"] |= {"count": 3, "remainder": 100}
+    got = decode(fields)
+    assert got.blocks == Blocks("inplace", 1024, 3, 100, 1, tuple(BLOCK_SUMS))
+    assert json.loads(v03.encode(got)[1]) == fields
 
 
 def test_blocks_are_written_in_both_forms():
@@ -165,7 +176,12 @@ def test_a_file_sr3_reassembled_is_read_whole():
 
 
 def test_a_block_whose_file_size_is_unknown_is_not_written_in_v03():
-    block = Notice("20240101T120000.5", "https://h", "a/b", blocks=Blocks("inplace", 4, 3, None, 0))
+    block = Notice(
+        "20240101T120000.5",
+        "https://h",
+        "a/b",
+        blocks=Blocks("inplace", 4, 3, None, 0, unchecked=True),
+    )
     with pytest.raises(NotEncodable, match="size of the file is not known"):
         v03.encode(block)
 
