@@ -25,6 +25,8 @@ which metpx-sr3 does not require."""
 BROKER = "amqp://guest:guest@127.0.0.1/"
 READY = re.compile(r"Binding queue|binding")
 """What sr3 logs once its queue is bound (a subscriber consumes from then on)."""
+WATCHING = re.compile(r"now active on")
+"""What sr3's watch logs once it watches."""
 
 
 @dataclass(frozen=True)
@@ -67,9 +69,11 @@ class Sr3Home:
         return output
 
     @contextmanager
-    def running(self, name: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-        """`sr3 foreground component/config` in the background, once its queue is bound;
-        stopped on the way out."""
+    def running(
+        self, name: str, log: Path, ready: re.Pattern[str] = READY
+    ) -> Iterator[subprocess.Popen[bytes]]:
+        """`sr3 foreground component/config` in the background, once it logs `ready` (by
+        default: its queue is bound); stopped on the way out."""
         with open(log, "wb") as output:
             process = subprocess.Popen(
                 [str(self.env_root.bin / "sr3"), "foreground", name], stdout=output,
@@ -77,7 +81,7 @@ class Sr3Home:
             )  # fmt: skip
         try:
             wait_for(
-                lambda: process.poll() is None and READY.search(log.read_text(errors="replace")),
+                lambda: process.poll() is None and ready.search(log.read_text(errors="replace")),
                 f"sr3 {name} to consume",
                 deadline=60,
             )
