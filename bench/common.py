@@ -118,26 +118,32 @@ def report(
     *,
     per: str = "notice",
     cpu_target: float | None = None,
+    cpu_ratio: float | None = None,
     scale: float = 1.0,
 ) -> None:
     """Two lines: the rate of each side (`count` items, `scale` units each: MB/s) with their
     ratio and its target; then the CPU per item (µs) of each, their ratio, and `cpu_target`
-    (µs per item, an upper bound) when there is one."""
+    (µs per item) or `cpu_ratio` (to the baseline's), upper bounds, when there is one."""
     rate, base_rate = count * scale / ours.seconds, count * scale / base.seconds
     line = f"{what}: sarra {rate:,.1f} {unit}, baseline {base_rate:,.1f} {unit}"
     line += f", ratio {rate / base_rate:.2f}"
     if target is not None:
         line += f" ({verdict(rate >= target * base_rate)} the target of {target:.2f})"
     print(line, flush=True)
-    print_cpu(per, ours.cpu / count, base.cpu / count, cpu_target)
+    print_cpu(per, ours.cpu / count, base.cpu / count, cpu_target, cpu_ratio)
 
 
-def print_cpu(per: str, ours: float, base: float, target: float | None = None) -> None:
-    """`  CPU per <item>: sarra N µs, baseline M µs, ratio R` (seconds in, µs out)."""
+def print_cpu(
+    per: str, ours: float, base: float, target: float | None = None, ratio: float | None = None
+) -> None:
+    """`  CPU per <item>: sarra N µs, baseline M µs, ratio R` (seconds in, µs out), with the
+    verdict on `target` (µs) or `ratio` (to the baseline), upper bounds."""
     line = f"  CPU per {per}: sarra {ours * 1e6:,.0f} µs, baseline {base * 1e6:,.0f} µs"
     line += f", ratio {ours / base:.2f}" if base > 0 else ""
     if target is not None:
         line += f" ({verdict(ours * 1e6 <= target)} the target of at most {target:.0f} µs)"
+    elif ratio is not None and base > 0:
+        line += f" ({verdict(ours <= ratio * base)} the target of at most {ratio:.1f}x)"
     print(line, flush=True)
 
 

@@ -88,7 +88,8 @@ def main() -> None:
     parser.add_argument("--notices", type=int, default=20_000)
     args = parser.parse_args()
     with scratch() as work:
-        bare_topic = f"{TOPIC}/bare{uuid.uuid4().hex[:6]}"  # a topic of its own
+        # a topic of its own, beside (not below) the one sarra's session subscribes to
+        bare_topic = f"{TOPIC.rpartition('/')[0]}/bare{uuid.uuid4().hex[:6]}"
         compare(work, args.notices, "WIS2 notify_only notices/s", fill, bare_topic, subscriber)
 
 

@@ -1,10 +1,14 @@
 """Consuming a queue: basic_consume with a prefetch, deliveries handed over in batches,
 acknowledgements taken from any thread.
 
-The I/O thread collects the deliveries of one read from the socket and hands them over at once;
-callers take them with `get_batch`. `ack` queues the acknowledgement for the I/O thread, which
-sends as few frames as it can (see acks.py) and never acknowledges what was not asked for;
-`reject` gives a delivery back to the queue, to be delivered again.
+The I/O thread collects the deliveries of one read from the socket and hands them over at once: to
+callers taking them with `get_batch`, or, once a handler is set with `deliver_to`, to that handler,
+called in the I/O thread itself (no hand-off between threads: the handler must never wait on
+anything slow; those it leaves go to `get_batch`). `ack` queues the acknowledgement for the I/O
+thread, which sends as few frames as it can (see acks.py) and never acknowledges what was not asked
+for: those asked for by a handler go together once it returns (one `multiple` frame for a run of
+them), the others after a wake-up of the I/O thread; `reject` gives a delivery back to the queue,
+to be delivered again.
 
 While it consumes, the I/O thread looks at the queue's depth every DEPTH_EVERY seconds with a
 passive declare on its own channel (the broker's Queue.DeclareOk says how many messages wait):
@@ -21,6 +25,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from pika.channel import Channel
@@ -78,6 +83,7 @@ class Consumer:
         self._generation = 0
         self._tracker = AckTracker()
         self._incoming: list[Delivery] = []
+        self._handler: Callable[[list[Delivery]], list[Delivery]] | None = None
         self.depth: QueueDepth | None = None
         """The queue's depth, looked at every DEPTH_EVERY seconds while consuming."""
 
@@ -109,9 +115,17 @@ class Consumer:
             waiting = self._handed_over
             return [waiting.popleft() for _ in range(min(max_count, len(waiting)))]
 
+    def deliver_to(self, handler: Callable[[list[Delivery]], list[Delivery]]) -> bool:
+        """From now on, call `handler` in the I/O thread with the deliveries of each read; it
+        returns those it leaves to `get_batch`. True: this kind of consumer can."""
+        self._handler = handler
+        return True
+
     def ack(self, delivery: Delivery) -> None:
         """Acknowledge a delivery: the broker forgets it (sent soon, by the I/O thread)."""
         self._acks.append(delivery)
+        if self._link.in_io_thread():
+            return  # by the handler: sent once it returns
         if len(self._acks) >= max(1, self._prefetch // 4):
             self._ack_now.request()  # the broker would soon run out of prefetch
         else:
@@ -217,6 +231,11 @@ class Consumer:
 
     def _hand_over(self) -> None:
         batch, self._incoming = self._incoming, []
+        if batch and self._handler is not None:
+            try:
+                batch = self._handler(batch)
+            finally:
+                self._send_acks()  # those the handler asked for, together
         if batch:
             with self._taken:
                 self._handed_over.extend(batch)

@@ -159,6 +159,11 @@ class Consumer(Protocol):
     def get_batch(self, max_count: int = 100, timeout: float = 1.0) -> list[Delivery]:
         """Up to `max_count` deliveries, waiting at most `timeout` seconds for the first."""
 
+    def deliver_to(self, handler: Callable[[list[Delivery]], list[Delivery]]) -> bool:
+        """Have the connection's thread call `handler` with each batch of deliveries (no
+        hand-off between threads); those it returns, and every one when this kind cannot (it
+        returns False), go to `get_batch`."""
+
     def ack(self, delivery: Delivery) -> None:
         """The work of a delivery is done: the broker may forget it."""
 
@@ -202,6 +207,10 @@ class Publisher(Protocol):
     @property
     def outstanding(self) -> int:
         """Messages published and not yet settled."""
+
+    @property
+    def room(self) -> int:
+        """How many more messages can be published now without waiting."""
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every message published so far is settled; False on timeout."""

@@ -92,6 +92,10 @@ class Link:
         """Have the I/O thread call `callback` as soon as it can."""
         self._ioloop.add_callback_threadsafe(callback)
 
+    def in_io_thread(self) -> bool:
+        """Whether the caller is the I/O thread."""
+        return threading.get_ident() == self._thread.ident
+
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Wait until the session works (again); False if `timeout` passed first."""
         return self._ready.wait(timeout)

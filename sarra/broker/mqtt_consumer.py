@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from paho.mqtt.client import MQTTMessage
@@ -75,7 +76,10 @@ class Consumer:
         """None: MQTT has no way to ask how many messages wait in a session."""
         self._taken = taken or threading.Condition()
         self._handed_over: deque[Delivery] = deque()  # guarded by _taken
-        self._lock = threading.Lock()  # guards _generation and _outstanding
+        # _lock keeps an acknowledgement and a change of connection apart (_generation and
+        # _outstanding are replaced together); _on_message, in paho's thread as the changes
+        # are, adds to _outstanding without it (each set operation is atomic).
+        self._lock = threading.Lock()
         self._generation = 0  # 0: no connection
         self._outstanding: set[int] = set()  # packet identifiers not yet acknowledged
         # paho's thread only:
@@ -125,6 +129,11 @@ class Consumer:
                 return  # an older connection's: the broker sends it again
             self._outstanding.discard(tag)
             self._link.client.ack(tag, QOS)
+
+    def deliver_to(self, handler: Callable[[list[Delivery]], list[Delivery]]) -> bool:
+        """False: paho's thread hands every delivery over to `get_batch` (a rejected one is
+        handed over again there)."""
+        return False
 
     def reject(self, delivery: Delivery, delay: float = 0.0) -> None:
         """Give a delivery back, unacknowledged, after `delay` seconds. MQTT has no negative
@@ -249,10 +258,8 @@ class Consumer:
             if user:
                 headers = dict(user)
             content_type = getattr(properties, "ContentType", None)
-        with self._lock:
-            if tag:
-                self._outstanding.add(tag)
-            generation = self._generation
+        if tag:
+            self._outstanding.add(tag)  # before the hand-over: no ack can come first
         delivery = Delivery(
             routing_key,
             exchange,
@@ -261,7 +268,7 @@ class Consumer:
             content_type,
             bool(message.dup),
             tag,
-            generation,
+            self._generation,
         )
         with self._taken:
             self._handed_over.append(delivery)

@@ -154,6 +154,11 @@ class Publisher:
         """Messages published and not yet settled."""
         return self._outstanding
 
+    @property
+    def room(self) -> int:
+        """How many more can be published now without waiting."""
+        return max(0, self._limit - self._outstanding)
+
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every message published so far is settled; False if `timeout` passed."""
         with self._settled:

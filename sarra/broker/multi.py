@@ -11,9 +11,10 @@ consumer: a notice is acknowledged on the broker that sent it, whatever became o
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sarra.broker.interface import Consumer, Delivery, QueueDepth
 from sarra.broker.state import LinkState
@@ -93,6 +94,16 @@ class MultiConsumer:
                     return batch
                 self._taken.wait(remaining)
 
+    def deliver_to(self, handler: Callable[[list[Delivery]], list[Delivery]]) -> bool:
+        """Have each consumer that can call `handler` in its own thread (so the handler may
+        be called from several threads at once); True if any can, the others keep handing
+        over to `get_batch`."""
+        accepted = False
+        for index, part in enumerate(self.consumers):
+            tagged = handler if index == 0 else functools.partial(_tagged, handler, index)
+            accepted = part.deliver_to(tagged) or accepted
+        return accepted
+
     def ack(self, delivery: Delivery) -> None:
         """Acknowledge a delivery on the broker it came from."""
         self.consumers[delivery.source].ack(delivery)
@@ -108,6 +119,12 @@ class MultiConsumer:
     def close(self, timeout: float = 10.0) -> bool:
         """Close every consumer; True if all ended within `timeout`."""
         return all([part.close(timeout) for part in self.consumers])
+
+
+def _tagged(
+    handler: Callable[[list[Delivery]], list[Delivery]], source: int, batch: list[Delivery]
+) -> list[Delivery]:
+    return handler([d._replace(source=source) for d in batch])
 
 
 def links(consumer: Consumer) -> list[tuple[str, LinkState]]:

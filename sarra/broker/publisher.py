@@ -163,6 +163,11 @@ class Publisher:
         """Notices published and not yet settled."""
         return self._outstanding
 
+    @property
+    def room(self) -> int:
+        """How many more can be published now without waiting."""
+        return max(0, self._max_outstanding - self._outstanding)
+
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every notice published so far is settled; False if `timeout` passed."""
         with self._settled:

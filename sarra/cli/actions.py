@@ -21,6 +21,7 @@ from sarra.config.credentials import Credentials, redact_text
 from sarra.config.errors import ConfigError
 from sarra.config.loader import (
     Config,
+    config_file,
     config_name,
     config_names,
     load,
@@ -95,6 +96,13 @@ def _find_addable(component: str, ref: str) -> Path:
     )
 
 
+def _tree_of(component: str, name: str) -> Path:
+    """The directory holding a config of this name, enabled or not: sarra's, else sr3's when
+    only sr3's has it (sarra's for a new one)."""
+    found = config_file(component, name) or config_file(component, name, disabled=True)
+    return found.parent if found is not None else paths.component_dir(component)
+
+
 def _refuse_if_running(component: str, name: str, action: str) -> None:
     pids = running_pids(component, name)
     if pids:
@@ -108,7 +116,7 @@ def remove(component: str, command: CommandLine) -> int:
     for ref in command.configs:
         name = ref[: -len(".conf")] if ref.endswith(".conf") else ref
         _refuse_if_running(component, name, "remove")
-        directory = paths.component_dir(component)
+        directory = _tree_of(component, name)
         found = [p for p in (directory / f"{name}.conf", directory / f"{name}.conf.off")
                  if p.exists()]  # fmt: skip
         if not found:
@@ -130,7 +138,7 @@ def edit(component: str, command: CommandLine) -> int:
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
     for ref in command.configs:
         name = ref[: -len(".conf")] if ref.endswith(".conf") else ref
-        path = paths.component_dir(component) / f"{name}.conf"
+        path = _tree_of(component, name) / f"{name}.conf"
         path.parent.mkdir(parents=True, exist_ok=True)
         result = subprocess.run([*editor.split(), str(path)], check=False)
         if result.returncode != 0:
@@ -145,7 +153,7 @@ def enable(component: str, command: CommandLine) -> int:
     """Rename <name>.conf.off back to <name>.conf."""
     for ref in command.configs:
         name = ref.removesuffix(".conf")
-        directory = paths.component_dir(component)
+        directory = _tree_of(component, name)
         off, on = directory / f"{name}.conf.off", directory / f"{name}.conf"
         if on.exists():
             print(f"{name} is already enabled")
@@ -162,7 +170,7 @@ def disable(component: str, command: CommandLine) -> int:
     sanity leave it alone."""
     for ref in command.configs:
         name = ref.removesuffix(".conf")
-        directory = paths.component_dir(component)
+        directory = _tree_of(component, name)
         off, on = directory / f"{name}.conf.off", directory / f"{name}.conf"
         if off.exists() and not on.exists():
             print(f"{name} is already disabled")
@@ -199,13 +207,20 @@ def list_(component: str, command: CommandLine) -> int:
     print(f"Configs of sr_{component} ({paths.component_dir(component)}):")
     enabled, disabled = config_names(component), config_names(component, disabled=True)
     for name in enabled:
-        print(f"  {name}.conf")
+        print(f"  {name}.conf{_sr3_mark(config_file(component, name))}")
     for name in disabled:
-        print(f"  {name}.conf.off (disabled)")
+        print(
+            f"  {name}.conf.off (disabled){_sr3_mark(config_file(component, name, disabled=True))}"
+        )
     if not enabled and not disabled:
         print("  (none)")
     print(f"Logs: {paths.log_dir()}")
     return 0
+
+
+def _sr3_mark(path: Path | None) -> str:
+    """For a config of sr3's tree: where it is."""
+    return f" (sr3: {path})" if path is not None and paths.dialect_of(path) == "sr3" else ""
 
 
 def _list_plugins() -> None:

@@ -149,6 +149,8 @@ COMMANDS: tuple[Command, ...] = (
             "sr observe [--bind ADDR] [--port N]",
             "sr check [--examples]",
             "sr list",
+            "sr action component/config ...",
+            "sr convert [--to v2] component/config ...",
             "sr --version",
         ),
         description="""\
@@ -164,7 +166,7 @@ The waits overlap: the instances of a few configs start (or stop) while the next
   (see sr_subscribe(1) for what each does).
 - `status`: one line per config, disabled ones too: its state (running, connecting, refused
   by the broker with the broker's reason, unreachable, passive, crashed, exited, stale,
-  stopped, disabled, bad config), messages and files a second and lag over the last minutes,
+  stopped, disabled, bad config), messages and files a second, the share rejected and lag,
   the depth of its broker queue, its retry queue and last file; a `!` marks those that need a
   look; then the totals. `--problems` shows only those that need a look, with each problem;
   `--json` prints it all as one JSON document for programs (its fields are listed in
@@ -177,6 +179,17 @@ The waits overlap: the instances of a few configs start (or stop) while the next
   anything; print `ok` or `ERROR` for each, and each error as `file:line: reason`.
   `check --examples` reads the example configs shipped with sarra instead.
 - `list`: every config of every component, disabled ones marked.
+- `action component/config ...`: sr3's way of naming configs (`sr start subscribe/dd_swob`,
+  globs too: `sr stop 'subscribe/dd_*'`): any action of `sr_<component>` (start, stop,
+  restart, status, show, enable, disable, log, foreground, cleanup...) on the configs named.
+- `convert component/config ...`: write a config of `~/.config/sarra` into `~/.config/sr3`
+  with sr3's option names, the values of the defaults that differ written out; `--to v2`
+  writes one of `~/.config/sr3` into `~/.config/sarra`. An existing file is never replaced.
+
+Configs of sr3's tree, `~/.config/sr3/<component>/*.conf`, are found, listed (marked `sr3`)
+and run like sarra's, read with sr3's option names and defaults; where both trees hold a
+config of the same component and name, sarra's is run and sr3's is listed as shadowed
+(see sr3-compat.md).
 
 The package installs a systemd user unit, `sarra.service`, that runs `sr start` when the
 user's service manager starts and `sr stop` when it stops.
@@ -188,6 +201,7 @@ user's service manager starts and `sr stop` when it stops.
 | file | what it holds |
 |---|---|
 | `~/.config/sarra/<component>/*.conf` | the configs `sr` acts on |
+| `~/.config/sr3/<component>/*.conf` | sr3's configs, acted on too (sarra's win a name in both) |
 | `/usr/lib/systemd/user/sarra.service` | the systemd user unit (installed by the package) |
 """,
             ),

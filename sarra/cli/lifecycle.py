@@ -28,7 +28,7 @@ from sarra.components.run import run_instance
 from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_text
 from sarra.config.errors import ConfigError, ConfigErrors
-from sarra.config.loader import Config, config_name, config_names, load
+from sarra.config.loader import Config, config_file, config_name, config_names, load
 from sarra.config.loader import resolve_config_path as resolve
 from sarra.observe import status as observe_status
 from sarra.observe import text
@@ -137,8 +137,8 @@ def named(component: str, ref: str) -> tuple[str, bool]:
         return config_name(resolve(component, ref)), True
     except ConfigError:
         name = ref.removesuffix(".conf")
-        disabled = paths.component_dir(component) / f"{name}.conf.off"
-        if disabled.is_file() or instances.running_pids(component, name):
+        disabled = config_file(component, name, disabled=True)
+        if disabled is not None or instances.running_pids(component, name):
             return name, False
         raise
 
@@ -173,7 +173,16 @@ def foreground(component: str, command: CommandLine) -> int:
 
 
 def _start(component: str, command: CommandLine, path: Path, config: Config) -> Finish:
-    """Launch the instances of a config not running; the Finish waits for them."""
+    """Launch the instances of a config not running; the Finish waits for them. A config of
+    sr3's tree that sr3 itself runs is refused: both would take every notice."""
+    if config.dialect == "sr3":
+        pids = instances.sr3_pids(component, config.name)
+        if pids:
+            raise Refused(
+                f"sr3 runs {component}/{config.name} (pids {' '.join(map(str, pids))}): stop it "
+                f"there first (sr3 stop {component}/{config.name}), or both would take and "
+                "write every file"
+            )
     count = max(1, config.instances)
     launcher = _launcher(component, command, path)
     started = instances.spawn(component, config.name, count, launcher)

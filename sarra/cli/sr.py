@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import fnmatch
+import glob
 import json
 import os
 import sys
@@ -10,22 +12,25 @@ from pathlib import Path
 
 from sarra import version
 from sarra.cli import lifecycle
-from sarra.cli.actions import examples_dir
+from sarra.cli.actions import HANDLERS, examples_dir
 from sarra.cli.args import CommandLine
+from sarra.cli.component import main as component_main
+from sarra.cli.convert import convert_config
 from sarra.compat.plugins import Plugins
 from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_text
 from sarra.config.errors import ConfigError, ConfigErrors
-from sarra.config.loader import config_names, load
+from sarra.config.loader import config_file, config_names, load, shadowed
 from sarra.config.options import COMPONENTS
 from sarra.observe import status as observe_status
 from sarra.observe import text
 
 USAGE = """usage: sr action
+       sr action component/config ...   (sr3's form: sr start subscribe/dd_swob, globs too)
        sr --version, sr --help
 actions:
   check [--examples]   read every config (or every shipped example) and report errors
-  list                 list every config of every component
+  list                 list every config of every component (sarra's tree and sr3's)
   status [--problems] [--json]
                        every config: its state, rates, lag, queue; exit status 1 when one
                        needs a look (--problems: only those; --json: for programs)
@@ -33,7 +38,20 @@ actions:
                        serve the live dashboard, /metrics (Prometheus) and /api/status
                        over HTTP (127.0.0.1:9797 by default)
   start, stop, restart, sanity
-                       the same action for every enabled config of every component"""
+                       the same action for every enabled config of every component
+  ACTION component/config ...
+                       any action of sr_<component> on the configs named (start, stop,
+                       status, show, enable, disable, log, foreground, cleanup, ...)
+  convert [--to v2] component/config ...
+                       write a config of ~/.config/sarra into ~/.config/sr3 with sr3's
+                       names (--to v2: one of ~/.config/sr3 into ~/.config/sarra)"""
+
+SR3_ELSEWHERE = {
+    "flow": "sr3's generic flow component has no counterpart here",
+    "cpump": "a config of sarrac's sr3_cpump (C), which runs it",
+    "cpost": "a config of sarrac's sr3_cpost (C), which runs it",
+}
+"""Directories of sr3's tree that hold no config of a component of ours: listed, not run."""
 
 LIFECYCLE = ("start", "stop", "restart", "sanity")
 
@@ -44,8 +62,29 @@ def _all_configs(examples: bool) -> list[tuple[str, Path]]:
         if examples:
             found += [(component, p) for p in sorted((examples_dir() / component).glob("*.conf"))]
         else:
-            directory = paths.component_dir(component)
-            found += [(component, directory / f"{n}.conf") for n in config_names(component)]
+            for name in config_names(component):
+                path = config_file(component, name)
+                assert path is not None
+                found.append((component, path))
+    return found
+
+
+def _label(component: str, path: Path) -> str:
+    """component/name.conf, marked (sr3) for a config of sr3's tree."""
+    mark = " (sr3)" if paths.dialect_of(path) == "sr3" else ""
+    return f"{component}/{path.name}{mark}"
+
+
+def _not_run() -> list[tuple[Path, str]]:
+    """Configs of sr3's tree that are not run here, with why: shadowed by a config of sarra's
+    of the same component and name, or of an sr3 component with no counterpart here."""
+    found = [
+        (path, f"shadowed by {paths.component_dir(component) / path.name.removesuffix('.off')}")
+        for component in COMPONENTS
+        for path in shadowed(component)
+    ]
+    for directory, why in SR3_ELSEWHERE.items():
+        found += [(p, why) for p in sorted((paths.sr3_config_dir() / directory).glob("*.conf"))]
     return found
 
 
@@ -61,7 +100,7 @@ def check(examples: bool) -> int:
         for error in err.errors if isinstance(err, ConfigErrors) else [err]:
             print(f"      {redact_text(str(error))}")
     for component, path in configs:
-        label = f"{component}/{path.name}"
+        label = _label(component, path)
         try:
             config = load(component, path)
             Plugins.load(config)  # the plugins it names, and the options they declare
@@ -78,19 +117,100 @@ def check(examples: bool) -> int:
         print(f"ok    {label}")
         for warning in config.warnings:
             print(f"      warning: {redact_text(warning)}")
-    where = "shipped examples" if examples else f"configs in {paths.config_dir()}"
-    print(f"{len(configs)} {where} checked: {len(configs) - faulty} ok, {faulty} with errors")
+    skipped = [] if examples else _not_run()
+    for path, why in skipped:
+        print(f"skip  {path.parent.name}/{path.name} (sr3): {why}")
+    trees = [paths.config_dir()]
+    if paths.sr3_config_dir().is_dir():
+        trees.append(paths.sr3_config_dir())
+    where = "shipped examples" if examples else f"configs in {' and '.join(map(str, trees))}"
+    print(f"{len(configs)} {where} checked: {len(configs) - faulty} ok, {faulty} with errors"
+          + (f"; {len(skipped)} of sr3's tree not run here" if skipped else ""))  # fmt: skip
     return 1 if faulty else 0
 
 
 def list_all() -> int:
-    """Every config of every component, disabled ones marked."""
+    """Every config of every component, disabled ones and those of sr3's tree marked; then
+    those of sr3's tree not run here, with why."""
     for component in COMPONENTS:
-        for name in config_names(component):
-            print(f"{component}/{name}")
-        for name in config_names(component, disabled=True):
-            print(f"{component}/{name} (disabled)")
+        for disabled in (False, True):
+            for name in config_names(component, disabled=disabled):
+                path = config_file(component, name, disabled=disabled)
+                marks = [*(["sr3"] if path and paths.dialect_of(path) == "sr3" else []),
+                         *(["disabled"] if disabled else [])]  # fmt: skip
+                print(f"{component}/{name}" + (f" ({', '.join(marks)})" if marks else ""))
+    for path, why in _not_run():
+        print(f"{path.parent.name}/{path.name.split('.conf')[0]} (sr3, not run: {why})")
     return 0
+
+
+def _named(action: str, refs: list[str]) -> dict[str, list[str]] | None:
+    """The configs named as component/config (globs allowed), by component; None (after
+    saying why) when one names no component or matches nothing."""
+    chosen: dict[str, list[str]] = {}
+    for ref in refs:
+        component, _, pattern = ref.partition("/")
+        pattern = pattern.removesuffix(".conf")
+        if component in SR3_ELSEWHERE:
+            print(f"sr {action}: {ref}: {SR3_ELSEWHERE[component]}", file=sys.stderr)
+            return None
+        if component not in COMPONENTS or not pattern:
+            print(f"sr {action}: {ref!r} is not component/config (components: "
+                  f"{', '.join(COMPONENTS)})", file=sys.stderr)  # fmt: skip
+            return None
+        names = [pattern]
+        if glob.has_magic(pattern):
+            known = config_names(component) + config_names(component, disabled=True)
+            names = [n for n in known if fnmatch.fnmatchcase(n, pattern)]
+            if not names:
+                print(f"sr {action}: {ref}: no config matches", file=sys.stderr)
+                return None
+        known_here = chosen.setdefault(component, [])
+        known_here += [n for n in names if n not in known_here]
+    return chosen
+
+
+def per_config(action: str, refs: list[str]) -> int:
+    """`sr ACTION component/config ...`: the action of sr_<component> on the configs named;
+    the exit status the worst of theirs."""
+    chosen = _named(action, refs)
+    if chosen is None:
+        return 2
+    status = 0
+    for component, names in chosen.items():
+        status = max(status, component_main(component, [action, *names]))
+    return status
+
+
+def convert(words: list[str]) -> int:
+    """`sr convert [--to v2|sr3] component/config ...` (default: into sr3's tree)."""
+    dialect = "sr3"
+    if words[:1] == ["--to"] and len(words) > 1:
+        dialect, words = words[1], words[2:]
+    if dialect not in paths.DIALECTS or not words:
+        print("usage: sr convert [--to v2|sr3] component/config ...", file=sys.stderr)
+        return 2
+    chosen = _named("convert", words)
+    if chosen is None:
+        return 2
+    status = 0
+    for component, names in chosen.items():
+        for name in names:
+            try:
+                target = convert_config(component, name, dialect)
+            except ConfigErrors as err:
+                status = 2
+                for error in err.errors:
+                    print(f"sr convert {component}/{name}: {error}", file=sys.stderr)
+                continue
+            except ConfigError as err:
+                status = 1
+                print(f"sr convert {component}/{name}: {err}", file=sys.stderr)
+                continue
+            print(f"wrote {target}")
+            if dialect == "sr3" and config_file(component, name) != target:
+                print(f"  (while {config_file(component, name)} exists, sarra runs that one)")
+    return status
 
 
 def every_config(action: str) -> int:
@@ -173,6 +293,10 @@ def main(argv: list[str] | None = None) -> int:
         return server.serve(options.bind, options.port)
     if action in LIFECYCLE and not rest:
         return every_config(action)
+    if action == "convert":
+        return convert(rest)
+    if action in HANDLERS and rest and all("/" in word for word in rest):
+        return per_config(action, rest)
     print(f"sr: cannot do {' '.join(args)!r}\n{USAGE}", file=sys.stderr)
     return 2
 

@@ -89,6 +89,29 @@ def _is_ours(pid: int, component: str, config: str) -> bool:
     )
 
 
+SR3_PROGRAMS = frozenset({"instance.py", "sr3"})
+"""What sr3 runs a config with: its daemons (`.../sarracenia/instance.py --no N start
+component/config`) and `sr3 foreground component/config`."""
+
+
+def sr3_pids(component: str, config: str) -> list[int]:
+    """The pids of sr3's own processes running a config (`component/config`), found by their
+    command lines: a config of sr3's tree that sr3 runs too would consume and write twice."""
+    wanted = f"{component}/{config}"
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            words = [w.decode(errors="replace")
+                     for w in (entry / "cmdline").read_bytes().split(b"\0") if w]  # fmt: skip
+        except OSError:
+            continue
+        if len(words) > 2 and Path(words[1]).name in SR3_PROGRAMS and wanted in words[2:]:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
 def instances(component: str, config: str) -> list[Instance]:
     """Every instance expected or having a pid file, in number order."""
     directory = paths.state_dir(component, config)

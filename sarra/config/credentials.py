@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import SplitResult, quote, unquote, urlsplit, urlunsplit
 
+from sarra.config import paths
 from sarra.config.errors import ConfigError, ConfigErrors, Where
 
 DEFAULT_PORTS: dict[str, int] = {
@@ -63,7 +64,18 @@ _VALUED: dict[str, str] = {
     "bearer_token": "bearer_token",
     "bt": "bearer_token",
 }
-_OPTION_NAMES = sorted([*_FLAGS, *_VALUED])
+# sr3's options for transfers sarra does not have (s3, azure, implicit FTPS, login methods):
+# accepted, so that sr3's credentials.conf reads, and without effect.
+_SR3_ONLY = frozenset(
+    (
+        "login_method",
+        "implicit_ftps",
+        "s3_session_token",
+        "s3_endpoint",
+        "azure_storage_credentials",
+    )
+)
+_OPTION_NAMES = sorted([*_FLAGS, *_VALUED, *_SR3_ONLY])
 
 _URL_START = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 # scheme://user:password@ -- the password runs to the last '@' of the whitespace-free run, so a
@@ -125,8 +137,17 @@ class Credentials:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Credentials:
-        """Read a credentials file; missing means empty, open to group or others means refused."""
+        """Read a credentials file; missing means empty, open to group or others means refused.
+        The user's (paths.credentials_file()) is followed by sr3's (~/.config/sr3), if any:
+        an sr3 user's passwords are found, and where both have a URL, sarra's wins."""
         path = Path(path).expanduser()
+        found = cls._load_one(path)
+        if path == paths.credentials_file():
+            found._entries += cls._load_one(paths.sr3_credentials_file())._entries
+        return found
+
+    @classmethod
+    def _load_one(cls, path: Path) -> Credentials:
         try:
             with path.open(encoding="utf-8") as f:
                 _check_private(path, os.fstat(f.fileno()).st_mode)
@@ -327,7 +348,7 @@ def _parse_option(
             errors.append(ConfigError(where, f"option {name!r} needs a value ({name}=...)"))
             return
         settings[_VALUED[name]] = value
-    else:
+    elif name not in _SR3_ONLY:
         import difflib  # 10 ms of imports: only for a mistake
 
         close = difflib.get_close_matches(name, _OPTION_NAMES, n=1)

@@ -1,9 +1,10 @@
 """Reading a configuration: the files in order, line by line, into one typed Config.
 
 Read order: default.conf, admin.conf, <component>.conf, then the config itself (each from
-~/.config/sarra). Options given on the command line override what the files set, except the
-placement options (directory, mirror, strip, flatten, filename) and accept/reject, which are
-applied before the config's own lines so that its accept lines capture them.
+~/.config/sarra; for a config in sr3's tree, ~/.config/sr3, from there, with sr3's defaults).
+Options given on the command line override what the files set, except the placement options
+(directory, mirror, strip, flatten, filename) and accept/reject, which are applied before the
+config's own lines so that its accept lines capture them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sarra.config.options import (
     COMPONENTS,
     OPTIONS,
     PLUGINS,
+    SR3_FORMS_UNDER_ANY_NAME,
     Kind,
     Option,
 )
@@ -68,6 +70,7 @@ class Config:
 
     component: str
     name: str
+    dialect: str = "v2"
     values: dict[str, Any] = field(default_factory=dict)
     origin: dict[str, Where] = field(default_factory=dict)
     masks: list[Mask] = field(default_factory=list)
@@ -104,13 +107,13 @@ def _url_user(url: str | None) -> str | None:
         return None
 
 
-def new_config(component: str, name: str) -> Config:
-    """A Config holding the defaults of a component."""
+def new_config(component: str, name: str, dialect: str = "v2") -> Config:
+    """A Config holding the defaults of a component, in a dialect (v2, or sr3's defaults)."""
     if component not in COMPONENTS:
         raise ValueError(f"unknown component {component!r}; known: {', '.join(COMPONENTS)}")
-    config = Config(component=component, name=name)
+    config = Config(component=component, name=name, dialect=dialect)
     for option in OPTIONS.values():
-        default = option.default_for(component)
+        default = option.default_for(component, dialect)
         if isinstance(default, list | dict):
             default = type(default)(default)
         config.values[option.name] = default
@@ -179,6 +182,10 @@ class _Reader:
         try:
             if value is not None:
                 value = expand(value, self._lookup, keep_per_notice=option.per_notice)
+            if option.sr3_value is not None and (
+                name in option.sr3 or option.name in SR3_FORMS_UNDER_ANY_NAME
+            ):
+                value = option.sr3_value(value, self.config.values[option.name])
             self._set(option, value, where)
         except (ValueError, re.error) as err:
             self.errors.append(ConfigError(where, f"{name}: {err}"))
@@ -241,10 +248,11 @@ class _Reader:
         }
         if name in fixed:
             return fixed[name]
-        if name == "BROKER_USER":
-            user = config.broker_user()
+        if name in ("BROKER_USER", "POST_BROKER_USER"):
+            url = config.values["broker" if name == "BROKER_USER" else "post_broker"]
+            user = _url_user(url)
             if user is None:
-                raise UnknownVariable("${BROKER_USER} used before a broker is set")
+                raise UnknownVariable(f"${{{name}}} used before a broker is set")
             return user
         if name in self.env:
             return self.env[name]
@@ -262,7 +270,9 @@ class _Reader:
             self.read_file(path, where)
 
     def _include_candidates(self, value: str, here: Path) -> list[Path]:
-        bases = [here, paths.component_dir(self.config.component), paths.config_dir()]
+        dialect = self.config.dialect
+        bases = [here, paths.component_dir(self.config.component, dialect),
+                 paths.config_root(dialect)]  # fmt: skip
         name = os.path.expanduser(value)
         import glob  # include lines are few
 
@@ -478,15 +488,16 @@ def _validate(name: str, value: Any) -> Any:
 
 
 def resolve_config_path(component: str, ref: str) -> Path:
-    """The file a config reference names: a path, or a name under ~/.config/sarra/<component>/."""
+    """The file a config reference names: a path, or a name under ~/.config/sarra/<component>/,
+    else under ~/.config/sr3/<component>/ (sarra's wins where both trees have the name)."""
     given = Path(os.path.expanduser(ref))
     if given.is_file():
         return given
     stem = ref[: -len(".conf")] if ref.endswith(".conf") else ref
-    candidate = paths.component_dir(component) / f"{stem}.conf"
-    if candidate.is_file():
-        return candidate
-    if candidate.with_name(candidate.name + ".off").is_file():
+    found = config_file(component, stem)
+    if found is not None:
+        return found
+    if config_file(component, stem, disabled=True) is not None:
         raise ConfigError(
             None,
             f"{component} config {stem} is disabled; run: sr_{component} enable {stem}",
@@ -495,19 +506,57 @@ def resolve_config_path(component: str, ref: str) -> Path:
     import difflib  # only for a mistake: not at every start
 
     hint = difflib.get_close_matches(stem, known, n=1)
+    candidate = paths.component_dir(component) / f"{stem}.conf"
     reason = f"no config {ref!r}: not a file, and no {candidate}"
+    if paths.sr3_config_dir().is_dir():
+        reason += f" nor {paths.component_dir(component, 'sr3') / f'{stem}.conf'}"
     if hint:
         reason += f"; did you mean {hint[0]!r}?"
     raise ConfigError(None, reason)
 
 
-def config_names(component: str, *, disabled: bool = False) -> list[str]:
-    """The names of a component's configs (with disabled: the disabled ones instead)."""
-    suffix = ".conf.off" if disabled else ".conf"
-    directory = paths.component_dir(component)
+def config_file(component: str, name: str, *, disabled: bool = False) -> Path | None:
+    """The file of a config by name (with disabled: of the disabled one): in sarra's tree, or
+    in sr3's when sarra's has no config of that name, enabled or not (see shadowed); None when
+    there is none."""
+    for dialect in paths.DIALECTS:
+        directory = paths.component_dir(component, dialect)
+        if (directory / f"{name}.conf").is_file() or (directory / f"{name}.conf.off").is_file():
+            found = directory / f"{name}{'.conf.off' if disabled else '.conf'}"
+            return found if found.is_file() else None
+    return None
+
+
+def _names_in(directory: Path, suffix: str) -> list[str]:
     if not directory.is_dir():
         return []
     return sorted(p.name[: -len(suffix)] for p in directory.iterdir() if p.name.endswith(suffix))
+
+
+def config_names(component: str, *, disabled: bool = False) -> list[str]:
+    """The names of a component's configs (with disabled: the disabled ones instead), from
+    sarra's tree and sr3's; a name sarra's tree has, enabled or not, is sarra's (shadowed)."""
+    suffix = ".conf.off" if disabled else ".conf"
+    mine = paths.component_dir(component)
+    names = set(_names_in(mine, suffix))
+    names |= {
+        n
+        for n in _names_in(paths.component_dir(component, "sr3"), suffix)
+        if not (mine / f"{n}.conf").is_file() and not (mine / f"{n}.conf.off").is_file()
+    }
+    return sorted(names)
+
+
+def shadowed(component: str) -> list[Path]:
+    """The configs of sr3's tree that are not run because sarra's tree has a config (enabled
+    or not) of the same component and name."""
+    mine, theirs = paths.component_dir(component), paths.component_dir(component, "sr3")
+    return [
+        theirs / f"{name}{suffix}"
+        for suffix in (".conf", ".conf.off")
+        for name in _names_in(theirs, suffix)
+        if (mine / f"{name}.conf").is_file() or (mine / f"{name}.conf.off").is_file()
+    ]
 
 
 def config_name(path: Path) -> str:
@@ -522,15 +571,19 @@ def load(
     overrides: Iterable[tuple[str, str | None]] = (),
     env: Mapping[str, str] | None = None,
     name: str | None = None,
+    dialect: str | None = None,
 ) -> Config:
     """Read the configuration of a component: the common files, then the config at path.
 
-    overrides are (option, value) pairs from the command line. Raises ConfigErrors naming
-    every faulty file:line.
+    overrides are (option, value) pairs from the command line. The dialect (v2 or sr3) is that
+    of the tree the config is in unless given: it picks the defaults and the common files.
+    Raises ConfigErrors naming every faulty file:line.
     """
-    config = new_config(component, name or (config_name(path) if path else component))
+    if dialect is None:
+        dialect = paths.dialect_of(path) if path is not None else "v2"
+    config = new_config(component, name or (config_name(path) if path else component), dialect)
     reader = _Reader(config, os.environ if env is None else env)
-    root = paths.config_dir()
+    root = paths.config_root(dialect)
     for common in ("default.conf", "admin.conf", f"{component}.conf"):
         if (root / common).is_file():
             reader.read_file(root / common)

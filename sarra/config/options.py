@@ -5,11 +5,13 @@ This one table drives parsing, validation, `help`, `show` and the option referen
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from types import MappingProxyType
 from typing import Any
+
+from sarra.config import types
 
 COMPONENTS: tuple[str, ...] = (
     "post",
@@ -66,10 +68,26 @@ class Option:
     per_notice: bool = False
     deprecated: str = ""
     not_built: str = ""  # accepted (established configs carry it) but without effect: why
+    sr3: tuple[str, ...] = ()
+    """sr3's names of this option: its own first, then the older ones it still accepts."""
+    sr3_default: Mapping[str, Any] = field(default_factory=dict)
+    """Defaults of configs in sr3's tree where sr3's differ: by component, "*" for every one."""
+    sr3_value: Callable[[str | None, Any], str | None] | None = None
+    """How a value written under an sr3 name reads as this option's (given its current value);
+    None when sr3 writes it as sarra does."""
 
-    def default_for(self, component: str) -> Any:
-        """The default value of this option for a component."""
+    def default_for(self, component: str, dialect: str = "v2") -> Any:
+        """The default value of this option for a component, in a dialect (v2 or sr3)."""
+        if dialect == "sr3":
+            for key in (component, "*"):
+                if key in self.sr3_default:
+                    return self.sr3_default[key]
         return self.per_component.get(component, self.default)
+
+    @property
+    def sr3_name(self) -> str:
+        """The name sr3 gives this option (its own, else sarra's)."""
+        return self.sr3[0] if self.sr3 else self.name
 
 
 BROKER = "Broker, exchanges, queues and bindings"
@@ -81,6 +99,7 @@ DUPLICATES = "Duplicate suppression"
 PROCESS = "Processes, logs and state"
 PLUGINS = "Plugins"
 ADMIN = "Administration"
+SR3_ONLY = "sr3's own options (accepted, with a warning)"
 OBSOLETE = "Deprecated (accepted, with a warning)"
 
 GROUPS: tuple[Group, ...] = (
@@ -93,6 +112,7 @@ GROUPS: tuple[Group, ...] = (
     PROCESS,
     PLUGINS,
     ADMIN,
+    SR3_ONLY,
     OBSOLETE,
 )
 
@@ -122,6 +142,9 @@ _ENTRY_ALIASES = {"on_message": ("on_msg",), "on_heartbeat": ("on_hb",), "on_rep
 
 _CONSUMERS_ACCEPT_ALL = {"sarra": True, "shovel": True, "winnow": True, "report": True}
 _POSTERS_ACCEPT_ALL = {"post": True, "watch": True}
+
+_OWN_CLIENTS = "transfers use sarra's own clients, whatever the size"
+_NOT_IN_SARRA = "sarra has no such setting"
 
 _O = Option
 # fmt: off
@@ -231,7 +254,7 @@ _TABLE: tuple[Option, ...] = (
        DELIVERY, ("lock",), {"post": "NONE", "watch": "NONE", "poll": "NONE"}),
     _O("accept_size_wrong", Kind.FLAG, False,
        "keep a download whose size differs from its notice's (else it is not put in place: "
-       "retried)", DELIVERY, ("acceptSizeWrong",)),
+       "retried)", DELIVERY),
     _O("overwrite", Kind.FLAG, False,
        "download even when the local file already matches the notice", DELIVERY, ("o",)),
     _O("discard", Kind.FLAG, False, "delete each file after it was downloaded (for testing)",
@@ -438,10 +461,12 @@ _TABLE: tuple[Option, ...] = (
     ),
     _O("flowcb", Kind.REPEAT, [], "an sr3 flow callback: module, module.Class or a .py file "
        "(repeatable; None clears)", PLUGINS,
-       ("callback", "flowCallback", "flow_callback", "fcb")),
+       ("flowCallback", "flow_callback", "fcb")),
     _O("flowcb_prepend", Kind.REPEAT, [], "an sr3 flow callback run before the others",
-       PLUGINS, ("callback_prepend", "flowCallbackPrepend", "flow_callback_prepend", "fcbp",
-                 "cbp")),
+       PLUGINS, ("flowCallbackPrepend", "flow_callback_prepend", "fcbp")),
+    _O("logEvents", Kind.TEXT, None, "the points at which `callback log` logs notices: "
+       "after_accept, after_work, after_post, on_housekeeping, reject, nodupe... (a,b sets; "
+       "+a adds, -a removes)", PLUGINS),
     _O("set", Kind.REPEAT, [], "a setting of one sr3 flow callback: "
        "set <module.Class>.<option> <value>", PLUGINS, ("setting",)),
     _O("include", Kind.INCLUDE, None, "read another file here (.inc, globs allowed)", PLUGINS,
@@ -460,6 +485,116 @@ _TABLE: tuple[Option, ...] = (
        not_built="there is no sr_audit; sr check reads every config"),
     _O("report_daemons", Kind.FLAG, False, "run the report-routing shovels", ADMIN,
        not_built="report-routing shovels are configured like any other"),
+    # --- sr3's own options: accepted so that sr3 configs read, and warned about where set
+    *(
+        _O(name, kind, default, text, SR3_ONLY, aliases, not_built=reason)
+        for name, kind, default, aliases, text, reason in (
+            # (v2's accel_*_threshold and accel_*_command stay the options of the accel_*
+            # plugins, which read them)
+            ("accelThreshold", Kind.SIZE, 0, ("accel_threshold",),
+             "sr3: size above which a transfer runs an external command", _OWN_CLIENTS),
+            ("accelCpCommand", Kind.TEXT, None, (),
+             "sr3: external command copying large local files", _OWN_CLIENTS),
+            ("accelScpCommand", Kind.TEXT, None, (),
+             "sr3: external command copying large files over ssh", _OWN_CLIENTS),
+            ("accelWgetCommand", Kind.TEXT, None, (),
+             "sr3: external command downloading large files over http", _OWN_CLIENTS),
+            ("accelFtpgetCommand", Kind.TEXT, None, (),
+             "sr3: external command downloading large files over ftp", _OWN_CLIENTS),
+            ("accelFtpputCommand", Kind.TEXT, None, (),
+             "sr3: external command sending large files over ftp", _OWN_CLIENTS),
+            ("amqp_consumer", Kind.FLAG, False, (), "sr3: consume with basic.consume",
+             "notices are always consumed with basic.consume"),
+            ("amqp_queue_args", Kind.REPEAT, [], (), "sr3: extra arguments of the queue",
+             "queues are declared from queue_type, expire and message_ttl"),
+            ("auto_delete", Kind.FLAG, False, (), "sr3: the broker deletes the queue when its "
+             "last consumer leaves", "queues are durable and expire (option expire)"),
+            ("baseUrl", Kind.TEXT, None, ("baseurl",), "sr3: base URL of posted files",
+             "give it with post_base_url"),
+            ("baseUrl_relPath", Kind.FLAG, False, (), "sr3: prepend the base URL's directories "
+             "to the relative path", _NOT_IN_SARRA),
+            ("clean_session", Kind.FLAG, False, (), "sr3: MQTT clean session",
+             "MQTT sessions are always kept (clean start off) so nothing is lost"),
+            ("count", Kind.COUNT, 0, (), "sr3: a count of messages (sr3_post)", _NOT_IN_SARRA),
+            ("fileAgeMin", Kind.DURATION, 0.0, ("nodupe_fileAgeMin",),
+             "sr3: skip files younger than this", _NOT_IN_SARRA),
+            ("fileSizeMax", Kind.SIZE, 0, (), "sr3: skip files larger than this",
+             _NOT_IN_SARRA),
+            ("flowMain", Kind.TEXT, None, (), "sr3: the flow class a generic flow runs",
+             "a config's component is the directory it is in"),
+            ("httpsSafeQuote", Kind.TEXT, None, (), "sr3: characters left unquoted in URLs",
+             "URLs are quoted by sarra's own rules"),
+            ("httpUserAgent", Kind.TEXT, None, (), "sr3: the User-Agent of http requests",
+             "http requests carry sarra's User-Agent"),
+            ("import", Kind.REPEAT, [], (), "sr3: a Python module imported at start",
+             "modules are imported by the callbacks that need them"),
+            ("inlineOnly", Kind.FLAG, False, (), "sr3: drop notices whose file is not inline",
+             _NOT_IN_SARRA),
+            ("logDuplicates", Kind.FLAG, False, (), "sr3: log each duplicate dropped",
+             "log_reject logs every notice dropped, duplicates included"),
+            ("logFormat", Kind.TEXT, None, ("log_format",), "sr3: the format of log lines",
+             "log lines have sarra's format"),
+            ("logJson", Kind.FLAG, False, (), "sr3: log lines as JSON", _NOT_IN_SARRA),
+            ("logMetrics", Kind.FLAG, False, (), "sr3: a daily metrics log",
+             "metrics are in sr status and at /metrics (sr observe)"),
+            ("logStdout", Kind.FLAG, False, (), "sr3: log to standard output",
+             "foreground logs to the terminal; start logs to files"),
+            ("max_inflight_messages", Kind.COUNT, 0, (), "sr3: MQTT messages in flight",
+             "MQTT in-flight messages follow prefetch"),
+            ("max_queued_messages", Kind.COUNT, 0, (), "sr3: MQTT messages queued",
+             "MQTT in-flight messages follow prefetch"),
+            ("messageAgeMax", Kind.DURATION, 0.0, (), "sr3: drop notices older than this",
+             _NOT_IN_SARRA),
+            ("messageCountMax", Kind.COUNT, 0, (), "sr3: exit after this many notices",
+             _NOT_IN_SARRA),
+            ("messageDebugDump", Kind.FLAG, False, (), "sr3: dump each message received",
+             "debug logs each notice's fate"),
+            ("messageRateMax", Kind.NUMBER, 0.0, (), "sr3: at most this many notices a second",
+             "use on_post post_rate_limit"),
+            ("messageRateMin", Kind.NUMBER, 0.0, (), "sr3: warn below this many notices a "
+             "second", "sr status shows the rates"),
+            ("metrics_writeInterval", Kind.DURATION, 5.0, (), "sr3: period of the metrics file",
+             "metrics files are written every 5 s"),
+            ("nofsetstat", Kind.FLAG, False, (), "sr3: set no times or modes on written files",
+             "use preserve_time and preserve_mode"),
+            ("post_messageAgeMax", Kind.DURATION, 0.0, (), "sr3: post no notice older than this",
+             _NOT_IN_SARRA),
+            ("qos", Kind.COUNT, 1, (), "sr3: MQTT quality of service",
+             "MQTT notices are always exchanged at QoS 1"),
+            ("queueShare", Kind.TEXT, None, (), "sr3: the part of the queue name instances "
+             "share", "queue names are set by queue (default q_<user>.<program>.<config>...)"),
+            ("realpathAdjust", Kind.COUNT, 0, (), "sr3 (C only): how much of a path realpath "
+             "resolves", _NOT_IN_SARRA),
+            ("recursive", Kind.FLAG, True, (), "sr3: post and watch descend into directories",
+             "post and watch always descend"),
+            ("retry_refilter", Kind.FLAG, False, (), "sr3: filter retried notices again",
+             "retried notices keep the fate their filters gave them"),
+            ("retryCountMax", Kind.COUNT, 0, (), "sr3: give up after this many retries",
+             "retries end after retry_ttl"),
+            ("retryEmptyBeforeExit", Kind.FLAG, False, (), "sr3: empty the retry queue before "
+             "exiting", _NOT_IN_SARRA),
+            *(
+                ("runStateThreshold_" + limit, kind, 0, (), f"sr3: sr3 status threshold "
+                 f"({limit})", "sr status has its own thresholds")
+                for limit, kind in (("cpuSlow", Kind.COUNT), ("disconnected", Kind.COUNT),
+                                    ("idle", Kind.DURATION), ("lag", Kind.DURATION),
+                                    ("reject", Kind.COUNT), ("retry", Kind.COUNT),
+                                    ("slow", Kind.COUNT))
+            ),
+            ("sourceFromMessage", Kind.FLAG, False, (), "sr3: take the source from the "
+             "message", "the notice's source is kept unless source_from_exchange"),
+            ("sundew_compat_regex_first_match_is_zero", Kind.FLAG, False, (),
+             "sr3: number regex groups from 0 as Sundew did", _NOT_IN_SARRA),
+            ("topicCopy", Kind.FLAG, False, (), "sr3: publish under the topic received",
+             "topics are made from post_topic_prefix and the path"),
+            ("v2compatRenameDoublePost", Kind.FLAG, False, (), "sr3: announce a rename twice, "
+             "as v2 did", _NOT_IN_SARRA),
+            ("varTimeOffset", Kind.DURATION, 0.0, (), "sr3: shift of the date variables",
+             _NOT_IN_SARRA),
+            ("wololo", Kind.FLAG, False, (), "sr3: let sr3 convert overwrite",
+             "sr convert refuses to overwrite"),
+        )
+    ),
     # --- deprecated
     *(
         _O(old, Kind.TEXT, None, f"deprecated: {instead}", OBSOLETE, deprecated=instead)
@@ -487,12 +622,149 @@ _TABLE: tuple[Option, ...] = (
 # fmt: on
 del _O
 
+
+def _sr3_identity(value: str | None, current: Any) -> str | None:
+    """sr3's identity (sha512, md5, md5name, random, arbitrary, none, cod,X) as a sum."""
+    if value is None:
+        return value
+    word = value.strip().lower()
+    method, _, algorithm = word.partition(",")
+    if method == "cod":
+        return "z," + _SR3_IDENTITY.get(algorithm, algorithm)
+    return _SR3_IDENTITY.get(word, value.strip())
+
+
+_SR3_IDENTITY = {"sha512": "s", "md5": "d", "md5name": "n", "random": "0", "arbitrary": "a",
+                 "none": "0"}  # fmt: skip
+
+
+def _sr3_download(value: str | None, current: Any) -> str | None:
+    """sr3's download flag: the opposite of notify_only."""
+    return str(not (value is None or types.parse_bool(value)))
+
+
+def _sr3_file_events(value: str | None, current: Any) -> str | None:
+    """sr3's fileEvents set: a,b (or a|b) sets, +a adds, -a removes, all, None; as events."""
+    text = (value or "").strip().replace("|", ",")
+    if text.lower() in ("all", "+all"):
+        return "|".join(_SR3_EVENTS)
+    if text.lower() == "none":
+        return ""
+    words = {w.strip() for w in text.lstrip("+-").split(",") if w.strip()}
+    now = {e for e in str(current or "").split("|") if e}
+    chosen = now | words if text.startswith("+") else now - words if text.startswith("-") else words
+    return "|".join(sorted(chosen))
+
+
+_SR3_EVENTS = ("create", "delete", "link", "mkdir", "modify", "rmdir")
+
+
+def _sr3_byte_rate(value: str | None, current: Any) -> str | None:
+    """sr3's byteRateMax (bytes a second, with units) as kbytes_ps (kB a second)."""
+    size = types.parse_size(value or "0")
+    return str(-(-size // 1024))
+
+
+# sr3's names of sarra's options (sr3's own first, then the older ones it still accepts).
+_SR3_NAMES: dict[str, tuple[str, ...]] = {
+    "accept_unmatch": ("acceptUnmatched",),
+    "accept_size_wrong": ("acceptSizeWrong",),
+    "base_dir": ("baseDir", "basedir", "documentRoot"),
+    "bind_queue": ("queueBind",),
+    "blocksize": ("blockSize",),
+    "bufsize": ("bufSize",),
+    "chmod": ("permDefault",),
+    "chmod_dir": ("permDirDefault",),
+    "chmod_log": ("permLog",),
+    "declare_exchange": ("exchangeDeclare",),
+    "declare_queue": ("queueDeclare",),
+    "destination": ("sendTo", "pollUrl", "remoteUrl"),
+    "destination_timezone": ("timezone",),
+    "dry_run": ("dry_run", "simulation"),
+    "events": ("fileEvents",),
+    "exchange_split": ("exchangeSplit",),
+    "exchange_suffix": ("exchangeSuffix",),
+    "file_time_limit": ("fileAgeMax", "nodupe_fileAgeMax"),
+    "flowcb": ("flowcb", "callback"),
+    "flowcb_prepend": ("flowcb_prepend", "callback_prepend", "cbp"),
+    "hb_memory_baseline_file": ("MemoryBaseLineFile",),
+    "hb_memory_max": ("MemoryMax",),
+    "hb_memory_multiplier": ("MemoryMultiplier",),
+    "heartbeat": ("housekeeping",),
+    "inline_encoding": ("inlineEncoding",),
+    "inline_max": ("inlineByteMax",),
+    "kbytes_ps": ("byteRateMax",),
+    "log_reject": ("logReject",),
+    "loglevel": ("logLevel",),
+    "logrotate": ("logRotateCount", "logRotate", "log_rotate"),
+    "logrotate_interval": ("logRotateInterval", "logRotate_interval"),
+    "notify_only": ("download",),
+    "post_base_dir": ("post_baseDir", "post_basedir", "post_documentRoot"),
+    "post_base_url": ("post_baseUrl", "post_baseurl"),
+    "post_exchange_split": ("post_exchangeSplit",),
+    "post_exchange_suffix": ("post_exchangeSuffix",),
+    "post_topic_prefix": ("post_topicPrefix",),
+    "preserve_mode": ("permCopy",),
+    "preserve_time": ("timeCopy",),
+    "queue": ("queueName",),
+    "queue_type": ("queueType",),
+    "realpath_filter": ("realpathFilter",),
+    "realpath_post": ("realpathPost",),
+    "report_back": ("report",),
+    "sanity_log_dead": ("runStateThreshold_hung",),
+    "set": ("set", "s"),
+    "source_from_exchange": ("sourceFromExchange",),
+    "sum": ("identity", "integrity"),
+    "suppress_duplicates": ("nodupe_ttl",),
+    "suppress_duplicates_basis": ("nodupe_basis",),
+    "tls_rigour": ("tlsRigour",),
+    "topic_prefix": ("topicPrefix",),
+}
+
+_SR3_VALUES: dict[str, Callable[[str | None, Any], str | None]] = {
+    "sum": _sr3_identity,
+    "notify_only": _sr3_download,
+    "events": _sr3_file_events,
+    "kbytes_ps": _sr3_byte_rate,
+}
+"""Options whose value sr3 writes otherwise, when written under one of sr3's names."""
+
+SR3_FORMS_UNDER_ANY_NAME = frozenset({"sum", "events"})
+"""Options whose sr3 form is read under any of their names (sr3 takes `sum sha512` and
+`events create,modify`): their reading of sr3's form leaves a v2 value as it is."""
+
+_SR3_DEFAULTS: dict[str, dict[str, Any]] = {
+    "accept_unmatch": {"*": True},
+    "topic_prefix": {"*": "v03"},
+    "exchange": {c: "xpublic" for c in ("sarra", "shovel", "winnow")},
+    "sum": {"*": "s", "poll": "z,s"},
+    "events": {"*": "|".join(_SR3_EVENTS)},
+    "post_on_start": {"*": False},
+    "post_format": {"*": "v03"},  # sr3 takes the format from post_format alone
+    "blocksize": {"*": 1},
+    "inline_max": {"*": 4096},
+    "suppress_duplicates": {"winnow": 300.0},
+    "file_time_limit": {"poll": 30 * 86400.0},
+}
+"""sr3's defaults where they differ from v2's (sr3_options(7) and sr3 3.3.1's code agree on
+each): configs in ~/.config/sr3 are read with them."""
+
+_TABLE = tuple(
+    replace(
+        o,
+        sr3=_SR3_NAMES.get(o.name, ()),
+        sr3_default=_SR3_DEFAULTS.get(o.name, {}),
+        sr3_value=_SR3_VALUES.get(o.name),
+    )
+    for o in _TABLE
+)
+
 OPTIONS: Mapping[str, Option] = MappingProxyType({o.name: o for o in _TABLE})
 """Options by their canonical name, in table order."""
 
 _BY_ANY_NAME: dict[str, Option] = {}
 for _option in _TABLE:
-    for _name in (_option.name, *_option.aliases):
+    for _name in dict.fromkeys((_option.name, *_option.aliases, *_option.sr3)):
         if _name in _BY_ANY_NAME:
             raise RuntimeError(f"option name {_name!r} declared twice")
         _BY_ANY_NAME[_name] = _option
@@ -505,11 +777,15 @@ def find(name: str) -> Option | None:
 
 
 def closest(name: str) -> str | None:
-    """The canonical name of the option whose name or alias is closest to a mistyped one."""
+    """The canonical name of the option whose name or alias is closest to a mistyped one (its
+    sr3 name when the closest is one of sr3's names: the config is likely sr3's)."""
     import difflib  # only for a mistake: not at every start
 
     matches = difflib.get_close_matches(name, list(_BY_ANY_NAME), n=1, cutoff=0.75)
-    return _BY_ANY_NAME[matches[0]].name if matches else None
+    if not matches:
+        return None
+    option = _BY_ANY_NAME[matches[0]]
+    return option.sr3_name if matches[0] in option.sr3 else option.name
 
 
 def all_names() -> list[str]:

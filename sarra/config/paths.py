@@ -1,5 +1,9 @@
 """Where configs, plugins, logs and state live: ~/.config/sarra and ~/.cache/sarra by default,
-following XDG_CONFIG_HOME / XDG_CACHE_HOME; SR_DEV_APPNAME replaces the name 'sarra'."""
+following XDG_CONFIG_HOME / XDG_CACHE_HOME; SR_DEV_APPNAME replaces the name 'sarra'.
+
+sr3's tree, ~/.config/sr3, is read too (its configs, default.conf, admin.conf, credentials.conf
+and plugins/), with sr3's option names and defaults: a config's dialect is the tree it is in.
+Logs and state of every config stay under ~/.cache/sarra."""
 
 from __future__ import annotations
 
@@ -24,9 +28,32 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir(app_name(), appauthor=False))
 
 
-def component_dir(component: str) -> Path:
-    """Where the configs of one component live."""
-    return config_dir() / component
+DIALECTS = ("v2", "sr3")
+"""The config trees: sarra's own (v2's names and defaults) and sr3's."""
+
+
+def sr3_config_dir() -> Path:
+    """~/.config/sr3: sr3's configs, read as they are (sr3's names and defaults)."""
+    return Path(platformdirs.user_config_dir("sr3", appauthor=False))
+
+
+def config_root(dialect: str = "v2") -> Path:
+    """The config tree of a dialect: ~/.config/sarra (v2) or ~/.config/sr3 (sr3)."""
+    return sr3_config_dir() if dialect == "sr3" else config_dir()
+
+
+def dialect_of(path: Path) -> str:
+    """sr3 for a file below ~/.config/sr3, else v2."""
+    try:
+        path.absolute().relative_to(sr3_config_dir().absolute())
+    except ValueError:
+        return "v2"
+    return "sr3"
+
+
+def component_dir(component: str, dialect: str = "v2") -> Path:
+    """Where the configs of one component live (in sarra's tree, or in sr3's)."""
+    return config_root(dialect) / component
 
 
 def plugins_dir() -> Path:
@@ -45,8 +72,14 @@ def state_dir(component: str, config: str) -> Path:
 
 
 def credentials_file() -> Path:
-    """The credentials of every URL, readable by its owner only."""
+    """The credentials of every URL, readable by its owner only (sr3's credentials.conf is
+    read after it: see Credentials.load)."""
     return config_dir() / "credentials.conf"
+
+
+def sr3_credentials_file() -> Path:
+    """sr3's credentials.conf, whose entries come after those of sarra's."""
+    return sr3_config_dir() / "credentials.conf"
 
 
 def log_file(component: str, config: str, instance: int) -> Path:

@@ -37,7 +37,12 @@ def defaults(option: Option) -> str:
         for c in COMPONENTS
         if c in option.per_component
     ]
-    return text + (f" ({'; '.join(overrides)})" if overrides else "")
+    text += f" ({'; '.join(overrides)})" if overrides else ""
+    sr3 = [
+        f"{'' if key == '*' else key + ': '}{format_value(option, value)}"
+        for key, value in option.sr3_default.items()
+    ]
+    return text + (f"; **in sr3's tree**: {'; '.join(sr3)}" if sr3 else "")
 
 
 def notes(option: Option) -> str:
@@ -62,10 +67,13 @@ def render() -> str:
         "Options marked *per notice* keep date and notice variables until a file is placed.",
         "Options of *no effect in sarra* are accepted, so that established configs load, and",
         "warned about where a config sets them.",
+        "The *sr3* column gives the names sr3 (Sarracenia 3) gives an option, its own first;",
+        "any name of a row is read in any config. Configs in sr3's tree (~/.config/sr3) are",
+        "read with sr3's defaults where they differ (*in sr3's tree*); see sr3-compat.md.",
     ]
     for group in GROUPS:
-        lines += ["", f"## {group}", "", "| option | aliases | kind | default | meaning |"]
-        lines.append("|---|---|---|---|---|")
+        lines += ["", f"## {group}", "", "| option | aliases | sr3 | kind | default | meaning |"]
+        lines.append("|---|---|---|---|---|---|")
         for option in OPTIONS.values():
             if option.group != group:
                 continue
@@ -77,9 +85,11 @@ def render() -> str:
             if option.not_built:
                 meaning += f" **No effect in sarra**: {option.not_built}."
             aliases = ", ".join(f"`{a}`" for a in option.aliases)
+            sr3 = ", ".join(f"`{a}`" for a in option.sr3)
             default = defaults(option).replace("|", "\\|")
             lines.append(
-                f"| `{option.name}` | {aliases} | {option.kind.value} | {default} | {meaning} |"
+                f"| `{option.name}` | {aliases} | {sr3} | {option.kind.value} | {default} "
+                f"| {meaning} |"
             )
     return "\n".join(lines) + "\n"
 

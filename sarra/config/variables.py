@@ -24,6 +24,9 @@ _DATE_FORMATS = {
 }
 _DATE = re.compile(r"^(YYYYMMDD|YYYY|MM|DD|HH|JJJ)(?:([-+])(\d+)([DHMdhm]))?$")
 _OFFSET_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+_STRFTIME = re.compile(r"^(?:%o([-+])(\d+)([smhdw]))?(%.*)$")
+"""sr3's dates: a strftime pattern, after an optional offset (`${%o-1h%Y%m%d_%H}`)."""
+_STRFTIME_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 PER_NOTICE_NAMES = frozenset(
     {
@@ -60,12 +63,20 @@ class UnknownVariable(ValueError):
 
 
 def date_value(name: str, now: datetime | None = None) -> str | None:
-    """The value of a date variable such as YYYYMMDD or JJJ-1D (UTC); None if not a date one."""
+    """The value of a date variable such as YYYYMMDD or JJJ-1D, or sr3's %Y%m%d and
+    %o-1h%Y%m%d%H (UTC); None if not a date one."""
+    when = now or datetime.now(UTC)
+    sr3 = _STRFTIME.match(name)
+    if sr3:
+        sign, amount, unit, pattern = sr3.groups()
+        if sign:
+            delta = timedelta(**{_STRFTIME_UNITS[unit]: int(amount)})
+            when = when - delta if sign == "-" else when + delta
+        return when.strftime(pattern)
     match = _DATE.match(name)
     if not match:
         return None
     base, sign, amount, unit = match.groups()
-    when = now or datetime.now(UTC)
     if sign:
         delta = timedelta(**{_OFFSET_UNITS[unit.lower()]: int(amount)})
         when = when - delta if sign == "-" else when + delta
@@ -74,7 +85,12 @@ def date_value(name: str, now: datetime | None = None) -> str | None:
 
 def is_per_notice(name: str) -> bool:
     """True for a variable whose value is known only when a notice is placed."""
-    return name in PER_NOTICE_NAMES or name.isdigit() or _DATE.match(name) is not None
+    return (
+        name in PER_NOTICE_NAMES
+        or name.isdigit()
+        or _DATE.match(name) is not None
+        or _STRFTIME.match(name) is not None
+    )
 
 
 def expand(

@@ -351,6 +351,13 @@ def check(topic: str) -> list[Reason]:
 
 
 @functools.lru_cache(maxsize=4096)
+def received_on(topic: str) -> tuple[Reason, ...]:
+    """What is wrong with a topic a message came on: nothing when it is not a WIS2 one, what
+    `check` says otherwise (kept: a subscriber sees the same topics again and again)."""
+    return _checked(topic) if is_wis2(topic) else ()
+
+
+@functools.lru_cache(maxsize=4096)
 def _checked(topic: str) -> tuple[Reason, ...]:
     """The reasons of a topic, kept: a subscriber sees the same topics again and again."""
     return tuple(hierarchy().check(topic))

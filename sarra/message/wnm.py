@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import json
 import posixpath
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,6 +73,14 @@ NOT_PROPERTIES = frozenset(
 )
 """Keys of Notice.extra that are not properties of the message (a property of one of these
 names is kept in `wnm_properties`)."""
+NOTICE_PROPERTIES = frozenset({"pubtime", "integrity", "content"})
+"""Properties the notice's own fields hold (pubtime, identity, content), not kept in extra."""
+
+_PLAIN_HREF = re.compile(
+    r"(https?|s?ftp)://([A-Za-z0-9.-]+)(/[A-Za-z0-9._~!$&'()*+,;=:@-][A-Za-z0-9._~!$&'()*+,;=:@/-]*)"
+)
+"""An href as urlsplit splits it, with nothing for it to strip and nothing quote() escapes:
+a lowercase scheme, a host without port or user, one `/` then a path without `%`, `?` or `#`."""
 
 _ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "http://wis.wmo.int/spec/wnm/1")
 
@@ -130,8 +139,8 @@ def decode_checked(topic: str | None, body: bytes | str, validation: str = "reje
     if validation not in VALIDATION_MODES:
         raise ValueError(f"validation must be one of {', '.join(VALIDATION_MODES)}")
     message, reasons = check_body(body, topic=topic)
-    if topic and wis2_topics.is_wis2(topic):
-        reasons += wis2_topics.check(topic)
+    if topic:
+        reasons.extend(wis2_topics.received_on(topic))
     if message is None or not isinstance(message, dict):
         raise MalformedNotice(joined(reasons))
     faults = errors(reasons)
@@ -145,8 +154,9 @@ def decode_checked(topic: str | None, body: bytes | str, validation: str = "reje
 
 def _notice(topic: str | None, message: dict[str, Any]) -> Notice:
     properties = message.get("properties")
-    properties = dict(properties) if isinstance(properties, dict) else {}
-    pubtime = _pubtime(properties.pop("pubtime", None))
+    if not isinstance(properties, dict):
+        properties = {}
+    pubtime = _pubtime(properties.get("pubtime"))
     links = message.get("links") if isinstance(message.get("links"), list) else []
     main = main_links(links)
     if not main:
@@ -155,28 +165,32 @@ def _notice(topic: str | None, message: dict[str, Any]) -> Notice:
     href = link.get("href")
     if not isinstance(href, str):
         raise MalformedNotice(f"the {link['rel']} link has no href")
-    base_url, path, query = _split_href(href)
+    plain = _PLAIN_HREF.fullmatch(href)
+    if plain is not None:  # as urlsplit splits it, with nothing escaped
+        base_url, path, query = f"{plain[1]}://{plain[2]}/", plain[3], ""
+    else:
+        base_url, path, query = _split_href(href)
     name = _file_name(path, properties.get("data_id"))
     directory = wis2_topics.rel_dir(topic) if topic else None
     remote = unquote(path).lstrip("/") + (f"?{query}" if query else "")
     rel_path = f"{directory}/{name}" if directory else unquote(path).lstrip("/")
     size = link.get("length")
-    size = size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None
-    content, content_size = _inline(properties.pop("content", None), size)
-    identity = _identity(properties.pop("integrity", None))
+    size = size if type(size) is int and size >= 0 else None
+    content, content_size = _inline(properties.get("content"), size)
     notice = Notice(
         pubtime=pubtime,
         base_url=base_url,
         rel_path=rel_path,
         retrieve_path=remote if remote != rel_path else None,
-        identity=identity,
+        identity=_identity(properties.get("integrity")),
         size=size if size is not None else content_size,
         content=content,
         file_op={"remove": ""} if link["rel"] == "deletion" else None,
         extra=_extra(message, properties, links, link),
         topic=topic,
     )
-    if _href(notice) != href:  # written otherwise (escapes): a relay writes it back as it was
+    if plain is None and _href(notice) != href:
+        # written otherwise (escapes): a relay writes it back as it was
         notice.extra[EXTRA_LINK] = {**notice.extra.get(EXTRA_LINK, {}), "href": href}
     validate.check(notice)  # what every notice must be, whatever its format
     return notice
@@ -186,11 +200,14 @@ def _pubtime(value: Any) -> str:
     parsed = parse_rfc3339(value) if isinstance(value, str) else None
     if parsed is None:
         raise MalformedNotice(f"pubtime is not an RFC 3339 date-time: {value!r}")
-    moment = parsed.moment
-    text = (
-        f"{moment.year:04d}{moment.month:02d}{moment.day:02d}"
-        f"T{moment.hour:02d}{moment.minute:02d}{moment.second:02d}"
-    )
+    if value[-1] in "Zz":  # the digits are the time in UTC, where the format puts them
+        text = f"{value[0:4]}{value[5:7]}{value[8:10]}T{value[11:13]}{value[14:16]}{value[17:19]}"
+    else:
+        moment = parsed.moment
+        text = (
+            f"{moment.year:04d}{moment.month:02d}{moment.day:02d}"
+            f"T{moment.hour:02d}{moment.minute:02d}{moment.second:02d}"
+        )
     return f"{text}.{parsed.fraction}" if parsed.fraction else text
 
 
@@ -258,22 +275,23 @@ def _extra(
         extra["conformsTo"] = conforms
     if message.get("geometry") is not None:
         extra["geometry"] = message["geometry"]
-    clashing = {k: v for k, v in properties.items() if k in NOT_PROPERTIES}
-    extra.update((k, v) for k, v in properties.items() if k not in NOT_PROPERTIES)
+    clashing: dict[str, Any] = {}
+    for key, value in properties.items():
+        if key in NOT_PROPERTIES:
+            clashing[key] = value
+        elif key not in NOTICE_PROPERTIES:
+            extra[key] = value
     if clashing:
         extra[EXTRA_PROPERTIES] = clashing
     extra[EXTRA_TYPE] = link["type"] if isinstance(link.get("type"), str) else None
     if link["rel"] == "update":
         extra[EXTRA_REL] = "update"
-    more = {k: v for k, v in link.items() if k not in LINK_KEYS}
-    if more:
-        extra[EXTRA_LINK] = more
-    others = [other for other in links if other is not link]
-    if others:
-        extra[EXTRA_LINKS] = others
-    unknown = {k: v for k, v in message.items() if k not in FEATURE_KEYS}
-    if unknown:
-        extra[EXTRA_FEATURE] = unknown
+    if not link.keys() <= LINK_KEYS:
+        extra[EXTRA_LINK] = {k: v for k, v in link.items() if k not in LINK_KEYS}
+    if len(links) > 1:
+        extra[EXTRA_LINKS] = [other for other in links if other is not link]
+    if not message.keys() <= FEATURE_KEYS:
+        extra[EXTRA_FEATURE] = {k: v for k, v in message.items() if k not in FEATURE_KEYS}
     return extra
 
 

@@ -23,10 +23,9 @@ import json
 import math
 import re
 import zlib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sarra.integrity.checksum import DIGEST_SIZES, WIS2_METHODS
 from sarra.message import wis2_topics
@@ -56,8 +55,7 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _HEX = re.compile(r"[0-9a-fA-F]+")
 
 
-@dataclass(frozen=True)
-class Rfc3339:
+class Rfc3339(NamedTuple):
     """A time read from RFC 3339 text: the whole second in UTC, the fraction's digits as
     written, and whether the text was in UTC already."""
 
@@ -73,19 +71,43 @@ def parse_rfc3339(text: str) -> Rfc3339 | None:
     match = _RFC3339.fullmatch(text)
     if match is None:
         return None
+    offset = match[8].upper()
+    moment = _utc_second(text[:10], text[11:19], offset)
+    if moment is None:
+        return None
+    return Rfc3339(moment, match[7] or "", offset in _UTC_OFFSETS)
+
+
+_UTC_OFFSETS = frozenset({"Z", "+00:00", "-00:00"})
+
+
+@functools.lru_cache(maxsize=256)
+def _utc_second(day: str, clock: str, offset: str) -> datetime | None:
+    """The second in UTC of `YYYY-MM-DD`, `HH:MM:SS` and an offset (`Z` or `+HH:MM`); None
+    when it is not a real one (kept: the messages of a second share it, their fractions
+    differ)."""
     try:
-        moment = datetime(*(int(match[i]) for i in range(1, 7)), tzinfo=UTC)
+        moment = datetime(
+            int(day[0:4]),
+            int(day[5:7]),
+            int(day[8:10]),
+            int(clock[0:2]),
+            int(clock[3:5]),
+            int(clock[6:8]),
+            tzinfo=UTC,
+        )
     except ValueError:
         return None
-    offset = match[8].upper()
-    if offset != "Z":
-        sign = -1 if offset[0] == "-" else 1
-        hours, minutes = int(offset[1:3]), int(offset[4:6])
-        if hours > 23 or minutes > 59:
-            return None
-        moment -= sign * timedelta(hours=hours, minutes=minutes)
-        return Rfc3339(moment, match[7] or "", hours == 0 and minutes == 0)
-    return Rfc3339(moment, match[7] or "", True)
+    if offset == "Z":
+        return moment
+    hours, minutes = int(offset[1:3]), int(offset[4:6])
+    if hours > 23 or minutes > 59:
+        return None
+    sign = -1 if offset[0] == "-" else 1
+    try:
+        return moment - sign * timedelta(hours=hours, minutes=minutes)
+    except OverflowError:  # before year 1 or after 9999 in UTC
+        return None
 
 
 def decode_digest(method: str, value: str) -> tuple[bytes | None, str]:
@@ -168,7 +190,123 @@ def check_body(
     message, not_json = parse(body)
     if not_json is not None:
         return None, [*reasons, not_json]
+    if not reasons and all_clear(message, topic):
+        return message, reasons
     return message, reasons + check(message, topic=topic, strict=strict)
+
+
+def all_clear(message: Any, topic: str | None = None) -> bool:
+    """Whether `check` would find nothing to say of a message (strict or not): the plain form
+    nearly every message takes, recognised in one quick pass that builds no reason. False only
+    says that `check` must look (it may find nothing either)."""
+    if type(message) is not dict or "version" in message:
+        return False
+    identifier, conforms = message.get("id"), message.get("conformsTo")
+    if type(identifier) is not str or not _UUID.fullmatch(identifier):
+        return False
+    if type(conforms) is not list or CONFORMANCE_CORE not in conforms:
+        return False
+    if message.get("type") != "Feature" or "geometry" not in message:
+        return False
+    properties = message.get("properties")
+    if type(properties) is not dict or not _clear_time(properties.get("pubtime")):
+        return False
+    data_id = properties.get("data_id")
+    if type(data_id) is not str or not data_id or not _clear_temporal(properties):
+        return False
+    for key in _TEXT_PROPERTIES:
+        if key in properties and type(properties[key]) is not str:
+            return False
+    if "cache" in properties and type(properties["cache"]) is not bool:
+        return False
+    geometry = message["geometry"]
+    if (
+        geometry is not None
+        and not _clear_point(geometry)
+        and not _quiet(_Checker.geometry, geometry)
+    ):
+        return False
+    if "integrity" in properties and not _clear_integrity(properties["integrity"]):
+        return False
+    if "content" in properties and not _quiet(_Checker.content, properties["content"]):
+        return False
+    return _clear_links(message.get("links"), properties, topic)
+
+
+_TEXT_PROPERTIES = ("metadata_id", "producer", "global-cache")
+
+
+def _quiet(part: Callable[[_Checker, Any], None], value: Any) -> bool:
+    """Whether the checker finds nothing to say of a part (its rarer forms: a polygon, inline
+    content)."""
+    checker = _Checker(strict=False)
+    part(checker, value)
+    return not checker.reasons
+
+
+def _clear_time(value: Any) -> bool:
+    parsed = parse_rfc3339(value) if type(value) is str else None
+    return parsed is not None and parsed.utc
+
+
+def _clear_temporal(properties: dict[str, Any]) -> bool:
+    if "datetime" in properties:
+        if "start_datetime" in properties or "end_datetime" in properties:
+            return False
+        instant = properties["datetime"]
+        return instant is None or _clear_time(instant)
+    start, end = properties.get("start_datetime"), properties.get("end_datetime")
+    if not _clear_time(start) or not _clear_time(end):
+        return False
+    return parse_rfc3339(start).moment <= parse_rfc3339(end).moment  # type: ignore[union-attr]
+
+
+def _clear_point(geometry: Any) -> bool:
+    """A Point in range (longitude, latitude and maybe a height)."""
+    if type(geometry) is not dict or geometry.get("type") != "Point":
+        return False
+    position = geometry.get("coordinates")
+    if type(position) is not list or not 2 <= len(position) <= 3:
+        return False
+    for number in position:
+        kind = type(number)
+        if kind is not int and (kind is not float or not math.isfinite(number)):
+            return False
+    return -180 <= position[0] <= 180 and -90 <= position[1] <= 90
+
+
+def _clear_integrity(integrity: Any) -> bool:
+    if type(integrity) is not dict:
+        return False
+    method, value = integrity.get("method"), integrity.get("value")
+    if type(method) is not str or method not in WIS2_METHODS or type(value) is not str:
+        return False
+    return decode_digest(method, value)[1] == "base64"
+
+
+def _clear_links(links: Any, properties: dict[str, Any], topic: str | None) -> bool:
+    if type(links) is not list or not links:
+        return False
+    main = None
+    for link in links:
+        if type(link) is not dict:
+            return False
+        href, rel = link.get("href"), link.get("rel")
+        if type(href) is not str or not href or type(rel) is not str or not rel:
+            return False
+        if "type" in link and type(link["type"]) is not str:
+            return False
+        if "length" in link and (type(link["length"]) is not int or link["length"] < 0):
+            return False
+        if rel in MAIN_RELATIONS:
+            if main is not None:
+                return False
+            main = link
+    if main is None or _scheme(main["href"]) not in LINK_SCHEMES:
+        return False
+    if main["rel"] != "deletion":
+        return "length" in main
+    return topic is None or not _is_metadata(topic) or bool(properties.get("metadata_id"))
 
 
 def check(message: Any, *, topic: str | None = None, strict: bool = False) -> list[Reason]:
@@ -478,7 +616,9 @@ class _Checker:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
 
 
 def _scheme(href: str) -> str:

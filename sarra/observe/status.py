@@ -20,7 +20,7 @@ from sarra.components import instances
 from sarra.config import paths
 from sarra.config.credentials import redact_text
 from sarra.config.errors import ConfigError
-from sarra.config.loader import config_names, load
+from sarra.config.loader import config_file, config_names, load
 from sarra.config.options import COMPONENTS
 from sarra.flow import metrics
 from sarra.flow.metrics import Metrics
@@ -215,8 +215,9 @@ def collect(
 
 def observe(component: str, name: str, enabled: bool, now: float) -> ConfigStatus:
     """Look at one config on disk."""
-    directory = paths.component_dir(component)
-    path = directory / (f"{name}.conf" if enabled else f"{name}.conf.off")
+    path = config_file(component, name, disabled=not enabled) or paths.component_dir(component) / (
+        f"{name}.conf" if enabled else f"{name}.conf.off"
+    )
     config = None
     try:
         config = load(component, path)

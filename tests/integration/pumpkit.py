@@ -194,3 +194,15 @@ def take(consumer: Consumer, count: int) -> list[Notice]:
             consumer.ack(delivery)
     assert len(found) == count, f"got {len(found)} of {count} notices"
     return found
+
+
+def complete_files(destination: Path, files: dict[str, bytes]) -> int:
+    """How many of files are in place; fails if any file under a final name is not whole."""
+    if not destination.is_dir():
+        return 0
+    present = 0
+    for path in destination.iterdir():
+        if path.name in files:
+            assert path.read_bytes() == files[path.name], f"{path.name} is not complete"
+            present += 1
+    return present

@@ -238,6 +238,39 @@ def test_10000_confirmed_then_drained_with_prefetch_and_batched_acks(
 
 
 @pytest.mark.broker
+def test_a_handler_takes_deliveries_in_the_io_thread_and_leaves_some_to_get_batch(
+    vhost: str, url: str, tag: str
+) -> None:
+    exchange = f"xs_guest_{tag}"
+    spec = QueueSpec(f"q_guest.inline.{tag}", bindings=((exchange, "#"),))
+    threads: set[int] = set()
+    handled: list[bytes] = []
+
+    def handler(batch: list[Delivery]) -> list[Delivery]:
+        threads.add(threading.get_ident())
+        left = [d for d in batch if d.body.endswith(b"7")]
+        for delivery in batch:
+            if delivery not in left:
+                handled.append(delivery.body)
+                consumer.ack(delivery)  # sent together once the handler returns
+        return left
+
+    with Publisher(settings(url, "inline-pub"), [exchange]) as publisher:
+        consumer = Consumer(settings(url, "inline-sub"), spec, prefetch=50)
+        assert consumer.deliver_to(handler)
+        with consumer:
+            assert consumer.wait_ready(10)
+            for i in range(1000):
+                publisher.publish(exchange, "v02.post.a", b"%d" % i)
+            assert publisher.flush(20)
+            left = take(consumer, 100, timeout=20)  # those ending in 7, acknowledged here
+            until(lambda: len(handled) == 900, 20, "900 deliveries handled in the I/O thread")
+            assert sorted(int(d.body) % 10 for d in left) == [7] * 100
+            assert threads and threading.get_ident() not in threads
+            until(lambda: drained(vhost, spec.name), 10, "every delivery acknowledged")
+
+
+@pytest.mark.broker
 def test_heartbeats_flow_while_the_caller_sleeps(vhost: str, url: str, tag: str) -> None:
     exchange = f"xs_guest_{tag}"
     spec = QueueSpec(f"q_guest.hb.{tag}", bindings=((exchange, "#"),))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from pumpkit import announce, declare, file_notice, running, sr, wait_for
+from pumpkit import announce, complete_files, declare, file_notice, running, sr, wait_for
 from servers import HttpServer
 
 from sarra.components import instances
@@ -106,13 +106,13 @@ def test_a_poller_never_sees_a_short_file_through_kill_9_and_404s(
     assert sr("sr_sarra", "start", "pump").returncode == 0
     try:
         announce(config, notices, exchange)
-        wait_for(lambda: complete(destination, files) >= COUNT // 5, "some downloads", 60)
+        wait_for(lambda: complete_files(destination, files) >= COUNT // 5, "some downloads", 60)
         for pid in instances.running_pids("sarra", "pump"):
             os.kill(pid, signal.SIGKILL)
         wait_for(lambda: not instances.running_pids("sarra", "pump"), "the kills")
-        assert complete(destination, files) < COUNT, "too fast to test a crash"
+        assert complete_files(destination, files) < COUNT, "too fast to test a crash"
         assert sr("sr_sarra", "start", "pump").returncode == 0
-        wait_for(lambda: complete(destination, files) == COUNT, "every file", 180)
+        wait_for(lambda: complete_files(destination, files) == COUNT, "every file", 180)
         wait_for(lambda: all(f"{n}: " in logged(tmp_path) for n in missing), "the 404s", 60)
     finally:
         sr("sr_sarra", "stop", "pump")
@@ -126,20 +126,8 @@ def test_a_poller_never_sees_a_short_file_through_kill_9_and_404s(
     assert poller.checked > COUNT
     assert poller.short == []
     assert poller.appeared == set()
-    assert complete(destination, files) == COUNT
+    assert complete_files(destination, files) == COUNT
     assert sorted(p.name for p in destination.iterdir()) == sorted(files)
-
-
-def complete(destination: Path, files: dict[str, bytes]) -> int:
-    """How many files are in place (each checked whole)."""
-    if not destination.is_dir():
-        return 0
-    present = 0
-    for path in destination.iterdir():
-        if path.name in files:
-            assert path.read_bytes() == files[path.name], f"{path.name} is not complete"
-            present += 1
-    return present
 
 
 @pytest.mark.parametrize("component", ["sarra", "subscribe"])

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from pumpkit import BIN, announce, file_notice, running, sr, subscriber, wait_for
+from pumpkit import BIN, announce, complete_files, file_notice, running, sr, subscriber, wait_for
 from servers import HttpServer
 
 from sarra.components import instances
@@ -31,18 +31,6 @@ def many_files(served_root: Path, exchange: str) -> dict[str, bytes]:
         (directory / name).write_bytes(data)
         files[name] = data
     return files
-
-
-def complete_files(destination: Path, files: dict[str, bytes]) -> int:
-    """How many files are in place; fails if any file under a final name is not complete."""
-    if not destination.is_dir():
-        return 0
-    present = 0
-    for path in destination.iterdir():
-        if path.name in files:
-            assert path.read_bytes() == files[path.name], f"{path.name} is not complete"
-            present += 1
-    return present
 
 
 def config_file(sarra_home: Path, exchange: str, destination: Path, instances: int) -> Path:

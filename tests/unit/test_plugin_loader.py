@@ -15,7 +15,7 @@ from sarra.compat.plugin_parent import Msg
 from sarra.compat.plugins import PluginFailed, Plugins, find, shipped_dir
 from sarra.config.errors import ConfigError
 from sarra.config.loader import Config, load
-from sarra.flow.loop import Job, job_placement
+from sarra.flow.job import Job, job_placement
 from sarra.flow.placement import Placement
 from sarra.message.notice import Notice, epoch_to_time
 from sarra.transfer.confine import PathRefused

@@ -69,6 +69,14 @@ def test_topics_outside_the_hierarchy_are_errors(topic: str, reason: str) -> Non
     assert found and any(reason in r.text for r in found), found
 
 
+def test_a_topic_a_message_came_on_is_judged_only_when_it_is_a_wis2_one() -> None:
+    assert wis2_topics.received_on("v03/post/some/dir") == ()
+    assert wis2_topics.received_on("origin/a/wis2/zz-new-centre-test/metadata") == tuple(
+        check("origin/a/wis2/zz-new-centre-test/metadata")
+    )
+    assert [r.code for r in wis2_topics.received_on("origin/a/wis2/ca-eccc-msc/data")] == ["topic"]
+
+
 def test_an_unknown_or_retired_centre_is_a_warning_only() -> None:
     """New centre-ids do not change the hierarchy's version: an older copy must not refuse."""
     unknown = check("origin/a/wis2/zz-new-centre-test/metadata")

@@ -14,9 +14,10 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from wnm_kit import OWN_EXAMPLES, SYNOP, schema_errors, schema_validator, spec_files, valid
 
@@ -24,7 +25,7 @@ from sarra.config.credentials import Credentials
 from sarra.config.loader import load
 from sarra.flow.loop import ConsumerLoop
 from sarra.flow.publish import NoticePublisher
-from sarra.message import decode_any, encode_any, format_for, v02, v03, wnm
+from sarra.message import decode_any, encode_any, format_for, prefix_for, v02, v03, wnm
 from sarra.message.errors import MalformedNotice, NotEncodable
 from sarra.message.notice import Blocks, Identity, Notice, Report
 from sarra.message.reason import errors
@@ -175,6 +176,49 @@ def test_a_time_with_an_offset_is_read_in_utc() -> None:
     message = valid()
     message["properties"]["pubtime"] = "2026-08-20T14:05:01.5+02:00"
     assert wnm.decode(SYNOP, _body(message), "warn").pubtime == "20260820T120501.5"
+
+
+def test_a_time_in_utc_is_read_as_written() -> None:
+    message = valid()
+    message["properties"]["pubtime"] = "2026-08-20t14:05:01.250z"
+    assert wnm.decode(SYNOP, _body(message)).pubtime == "20260820T140501.250"
+    message["properties"]["pubtime"] = "2026-08-20T14:05:01-00:00"
+    assert wnm.decode(SYNOP, _body(message), "warn").pubtime == "20260820T140501"
+
+
+_HREFS = st.builds(
+    "{}://{}{}".format,
+    st.sampled_from(["https", "http", "ftp", "sftp", "HTTPS", "file"]),
+    st.text(string.ascii_lowercase + string.digits + ".-:@[]", min_size=1, max_size=12),
+    st.text(string.ascii_letters + string.digits + "/._~-%?#=&+@:;,!$'()* \té", max_size=24).map(
+        "/{}".format
+    ),
+)
+
+
+@given(_HREFS)
+@settings(max_examples=300)
+def test_a_link_is_read_as_urlsplit_reads_it_and_written_back_as_it_was(href: str) -> None:
+    try:
+        parts = urlsplit(href)
+    except ValueError:
+        return  # not a URL
+    assume(unquote(parts.path).strip("/"))  # a link to something
+    message = valid()
+    message["links"][0]["href"] = href
+    try:
+        notice = wnm.decode(SYNOP, _body(message), "warn")
+    except MalformedNotice:
+        return  # no notice in it (no host, a bad port): refused
+    assert notice.base_url == f"{parts.scheme}://{parts.netloc}/"
+    remote = unquote(parts.path).lstrip("/") + (f"?{parts.query}" if parts.query else "")
+    fetched = notice.rel_path if notice.retrieve_path is None else notice.retrieve_path
+    assert fetched == remote
+    try:
+        _, body = wnm.encode(notice, "", topic=SYNOP)
+    except NotEncodable:
+        return  # a scheme a message may not link to
+    assert json.loads(body)["links"][0]["href"] == href
 
 
 @pytest.mark.parametrize(
@@ -491,6 +535,14 @@ def test_decode_any_recognises_each_format() -> None:
     assert decode_any(v03_key, v03_body, None, "application/json") == _notice()
     assert decode_any(SYNOP, v03_body) == _notice()  # a v03 body on a WIS2 topic
     assert decode_any(v02_key, v02_text.encode(), v02_headers).rel_path == _notice().rel_path
+
+
+def test_v02_notices_under_a_v03_prefix_go_under_v02_post_as_sr3_s() -> None:
+    assert prefix_for("v02", "v03") == "v02.post"
+    assert prefix_for("v02", "v03.post") == "v02.post"
+    assert prefix_for("v02", "v02.foo") == "v02.foo"  # as v2 (sr3 would write v02.post)
+    assert prefix_for("v03", "v02.post") == "v02.post"
+    assert prefix_for("wis", "origin/a") == "origin/a"
 
 
 def test_the_format_follows_post_format_or_the_prefix() -> None:

@@ -4,6 +4,7 @@ refused with their reason, tolerated faults are warnings (errors in what we writ
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import json
 from collections.abc import Callable
@@ -11,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wnm_kit import OWN_EXAMPLES, schema_errors, schema_validator, spec_files, valid
+from hypothesis import given
+from hypothesis import strategies as st
+from wnm_kit import CORE, OWN_EXAMPLES, SYNOP, schema_errors, schema_validator, spec_files, valid
 
 from sarra.message import wnm
 from sarra.message.errors import MalformedNotice
@@ -19,6 +22,7 @@ from sarra.message.reason import errors
 from sarra.message.wnm_validate import (
     MAX_INLINE_BYTES,
     MAX_MESSAGE_BYTES,
+    all_clear,
     check,
     check_body,
     decode_content,
@@ -42,6 +46,14 @@ def test_the_specifications_examples_are_valid(spec_examples: dict[str, Path]) -
     for name, path in spec_examples.items():
         _, reasons = check_body(path.read_bytes())
         assert errors(reasons) == [], name
+
+
+def test_the_quick_pass_clears_the_specifications_examples_exactly(
+    spec_examples: dict[str, Path],
+) -> None:
+    for name, path in spec_examples.items():
+        message = json.loads(path.read_bytes())
+        assert all_clear(message) == (check(message) == []), name
 
 
 def test_the_specifications_traps_are_warnings(spec_examples: dict[str, Path]) -> None:
@@ -264,25 +276,26 @@ def test_metadata_deletion_needs_metadata_id() -> None:
     assert [r.code for r in errors(check(message, topic=topic))] == ["metadata-deletion"]
 
 
-@pytest.mark.parametrize(
-    ("change", "code"),
-    [
-        (_set("properties.integrity.value", "A2KNxvks...S8qfSCw=="), "integrity-value"),
-        (_set("properties.integrity.value", "ab" * 32), "integrity-hex"),
-        (
-            _set("properties.content", {"encoding": "base64", "value": "not base64!", "size": 3}),
-            "content-value",
-        ),
-        (
-            _set("properties.content", {"encoding": "utf-8", "value": "short", "size": 457}),
-            "content-value",
-        ),
-        (
-            _set("properties.content", {"encoding": "gzip", "value": "aGVsbG8=", "size": 5}),
-            "content-value",
-        ),
-    ],
-)
+TOLERATED = [
+    (_set("properties.integrity.value", "A2KNxvks...S8qfSCw=="), "integrity-value"),
+    (_set("properties.integrity.value", "ab" * 32), "integrity-hex"),
+    (
+        _set("properties.content", {"encoding": "base64", "value": "not base64!", "size": 3}),
+        "content-value",
+    ),
+    (
+        _set("properties.content", {"encoding": "utf-8", "value": "short", "size": 457}),
+        "content-value",
+    ),
+    (
+        _set("properties.content", {"encoding": "gzip", "value": "aGVsbG8=", "size": 5}),
+        "content-value",
+    ),
+]
+"""Faults tolerated from others, not in what we write: (change, code)."""
+
+
+@pytest.mark.parametrize(("change", "code"), TOLERATED)
 def test_a_fault_we_never_write_is_tolerated_from_others(
     change: Callable[[dict[str, Any]], None], code: str
 ) -> None:
@@ -293,20 +306,19 @@ def test_a_fault_we_never_write_is_tolerated_from_others(
     assert [(r.kind, r.code) for r in check(message, strict=True)] == [("error", code)]
 
 
-@pytest.mark.parametrize(
-    ("change", "code"),
-    [
-        (_set("links.0.length", _DELETE), "link-length"),
-        (_set("geometry.coordinates", [200, 46.2]), "geometry-range"),
-        (_set("geometry.coordinates", [6.1, 46.2, 10, 11]), "geometry-position"),
-        (
-            _set(
-                "geometry", {"type": "Polygon", "coordinates": [[[0, 0], [0, 1], [1, 1], [1, 0]]]}
-            ),
-            "geometry-ring",
-        ),
-    ],
-)
+PASSED_ON = [
+    (_set("links.0.length", _DELETE), "link-length"),
+    (_set("geometry.coordinates", [200, 46.2]), "geometry-range"),
+    (_set("geometry.coordinates", [6.1, 46.2, 10, 11]), "geometry-position"),
+    (
+        _set("geometry", {"type": "Polygon", "coordinates": [[[0, 0], [0, 1], [1, 1], [1, 0]]]}),
+        "geometry-ring",
+    ),
+]
+"""Faults a relay passes on as they came, warnings even when strict: (change, code)."""
+
+
+@pytest.mark.parametrize(("change", "code"), PASSED_ON)
 def test_a_fault_a_relay_passes_on_is_a_warning_even_when_strict(
     change: Callable[[dict[str, Any]], None], code: str
 ) -> None:
@@ -388,3 +400,142 @@ def test_digests_and_contents_decode() -> None:
     bomb = base64.b64encode(gzip.compress(b"\0" * (1 << 21))).decode()
     assert len(bomb) < MAX_INLINE_BYTES
     assert decode_content("gzip", bomb) is None  # inflates beyond the bound: not read
+
+
+def test_a_huge_whole_number_is_a_coordinate_out_of_range_not_a_crash() -> None:
+    message = valid()
+    message["geometry"]["coordinates"] = [10**400, 46.2]
+    assert [(r.kind, r.code) for r in check(message)] == [("warning", "geometry-range")]
+    assert wnm.decode(SYNOP, json.dumps(message)).extra["geometry"] == message["geometry"]
+
+
+def test_a_time_its_offset_moves_out_of_the_calendar_is_not_one() -> None:
+    assert parse_rfc3339("0001-01-01T00:30:00+01:00") is None
+    assert parse_rfc3339("9999-12-31T23:30:00-01:00") is None
+    message = valid()
+    message["properties"]["pubtime"] = "0001-01-01T00:30:00+01:00"
+    assert [r.code for r in errors(check(message))] == ["pubtime"]
+
+
+# --- the quick pass: a message check finds nothing in, recognised without building reasons
+
+
+def _corpus() -> list[tuple[str, str | None, Any]]:
+    """(name, topic, message): our examples, each way above of breaking one, and forms the
+    quick pass reads itself or leaves to check."""
+    found: list[tuple[str, str | None, Any]] = [
+        (name, topic, message) for name, (topic, message) in OWN_EXAMPLES.items()
+    ]
+    changes = [(name, changes) for name, (changes, _, _) in BROKEN.items()]
+    changes += [(code, [change]) for change, code in TOLERATED + PASSED_ON]
+    changes += [
+        ("no geometry", [_set("geometry", None)]),
+        ("a latitude out of range", [_set("geometry.coordinates", [6.1, -90.5])]),
+        ("a whole-number height", [_set("geometry.coordinates", [6, 46, 400])]),
+        ("a flag for a coordinate", [_set("geometry.coordinates", [True, 46.2])]),
+        ("a coordinate not finite", [_set("geometry.coordinates", [float("inf"), 46.2])]),
+        ("a polygon", [_set("geometry", {"type": "Polygon", "coordinates": [[[0, 0], [0, 1],
+                                                                               [1, 1], [0, 0]]]})]),
+        ("an extent", [_set("properties.datetime", _DELETE),
+                       _set("properties.start_datetime", "2026-08-20T00:00:00Z"),
+                       _set("properties.end_datetime", "2026-08-20T12:00:00Z")]),
+        ("an extent backwards", [_set("properties.datetime", _DELETE),
+                                 _set("properties.start_datetime", "2026-08-20T12:00:00Z"),
+                                 _set("properties.end_datetime", "2026-08-20T00:00:00Z")]),
+        ("datetime and a start", [_set("properties.start_datetime", "2026-08-20T00:00:00Z")]),
+        ("datetime null", [_set("properties.datetime", None)]),
+        ("datetime not UTC", [_set("properties.datetime", "2026-08-20T00:00:00+01:00")]),
+        ("pubtime +00:00", [_set("properties.pubtime", "2026-08-20T00:00:00+00:00")]),
+        ("pubtime lowercase", [_set("properties.pubtime", "2026-08-20t00:00:00.5z")]),
+        ("an uppercase id", [_set("id", "6F9A1C52-1F4B-4C4E-9F35-2B0E2F3C6E10")]),
+        ("more conformance classes", [_set("conformsTo", [CORE, "http://example.org/x"])]),
+        ("a producer", [_set("properties.producer", "a centre")]),
+        ("a producer number", [_set("properties.producer", 7)]),
+        ("cache off", [_set("properties.cache", False)]),
+        ("inline content", [_set("properties.content", {"encoding": "utf-8", "value": "hi",
+                                                         "size": 2})]),
+        ("integrity sha3-512 short", [_set("properties.integrity.method", "sha3-512")]),
+        ("integrity a list", [_set("properties.integrity", ["sha256"])]),
+        ("a length flag", [_set("links.0.length", True)]),
+        ("a link type number", [_set("links.0.type", 3)]),
+        ("an update", [_set("links.0.rel", "update")]),
+        ("a deletion without length", [_set("links.0.rel", "deletion"),
+                                       _set("links.0.length", _DELETE)]),
+        ("an uppercase scheme", [_set("links.0.href", "HTTPS://example.org/a.bufr4")]),
+        ("another link", [_set("links.1", {"href": "https://example.org/a", "rel": "via"})]),
+        ("a link not an object", [_set("links.1", "https://example.org/a")]),
+        ("unknown members", [_set("gts", {"ttaaii": "ISMC01"}), _set("links.0.title", "t")]),
+    ]  # fmt: skip
+    for name, steps in changes:
+        message = valid()
+        message["links"].append({"href": "https://example.org/about", "rel": "about"})
+        for step in steps:
+            step(message)
+        found.append((name, SYNOP, message))
+    topic, record = OWN_EXAMPLES["metadata record"]
+    for name, steps in (
+        ("a metadata deletion", [_set("links.0.rel", "deletion")]),
+        ("a metadata deletion without metadata_id",
+         [_set("links.0.rel", "deletion"), _set("properties.metadata_id", _DELETE)]),
+    ):  # fmt: skip
+        message = json.loads(json.dumps(record))
+        for step in steps:
+            step(message)
+        found.append((name, topic, message))
+    return found
+
+
+CORPUS = _corpus()
+
+
+@pytest.mark.parametrize(("name", "topic", "message"), CORPUS, ids=[c[0] for c in CORPUS])
+def test_the_quick_pass_clears_exactly_what_check_finds_nothing_in(
+    name: str, topic: str | None, message: Any
+) -> None:
+    clear = check(message, topic=topic) == []
+    assert all_clear(message, topic) == clear
+    if clear:
+        assert check(message, topic=topic, strict=True) == []
+
+
+def test_check_body_says_the_same_with_or_without_the_quick_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bodies = [(topic, json.dumps(message).encode()) for _, topic, message in CORPUS]
+    quick = [check_body(body, topic=topic)[1] for topic, body in bodies]
+    monkeypatch.setattr("sarra.message.wnm_validate.all_clear", lambda *_: False)
+    assert [check_body(body, topic=topic)[1] for topic, body in bodies] == quick
+
+
+_PATHS = [
+    "id", "conformsTo", "type", "geometry", "geometry.type", "geometry.coordinates",
+    "geometry.coordinates.0", "geometry.coordinates.2", "properties", "properties.pubtime",
+    "properties.datetime", "properties.start_datetime", "properties.end_datetime",
+    "properties.data_id", "properties.metadata_id", "properties.cache", "properties.producer",
+    "properties.integrity", "properties.integrity.method", "properties.integrity.value",
+    "properties.content", "links", "links.0", "links.0.rel", "links.0.href", "links.0.length",
+    "links.0.type", "links.1", "links.1.rel", "version",
+]  # fmt: skip
+_VALUES = st.one_of(
+    st.just(_DELETE),
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    st.sampled_from([
+        "Feature", "Point", "Polygon", "canonical", "update", "deletion", "sha256", "sha512",
+        "2026-08-20T14:05:01Z", "2026-08-20T14:05:01+02:00", "2026-02-30T00:00:00Z",
+        "6f9a1c52-1f4b-4c4e-9f35-2b0e2f3c6e10", "https://example.org/x.bufr4", "file:///x", "",
+        [CORE], [], [6.1], [6.1, 46.2, 400], [181, 0], [0, 91], {"type": "Point"}, {},
+        {"href": "https://example.org/y", "rel": "canonical", "length": 3},
+        {"encoding": "utf-8", "value": "hi", "size": 2}, "v04",
+    ]),
+)  # fmt: skip
+
+
+@given(st.lists(st.tuples(st.sampled_from(_PATHS), _VALUES), max_size=3))
+def test_the_quick_pass_never_clears_what_check_finds_fault_in(
+    changes: list[tuple[str, Any]],
+) -> None:
+    message = valid()
+    for path, value in changes:
+        with contextlib.suppress(KeyError, IndexError, TypeError):  # no such path: unchanged
+            _set(path, value)(message)
+    assert all_clear(message, SYNOP) == (check(message, topic=SYNOP) == [])

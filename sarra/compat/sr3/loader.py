@@ -28,8 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-import platformdirs
-
 from sarra.compat.sr3 import builtins, shim
 from sarra.compat.sr3.adapters import Flow, Registered, hooks_of, ignored_of
 from sarra.compat.sr3.flowcb import entry_points
@@ -44,7 +42,7 @@ PREFIX = "sarracenia.flowcb."
 
 def sr3_plugins_dir() -> Path:
     """sr3's directory of the user's plugins: ~/.config/sr3/plugins."""
-    return Path(platformdirs.user_config_dir("sr3", appauthor=False)) / "plugins"
+    return paths.sr3_config_dir() / "plugins"
 
 
 def plugin_dirs() -> list[Path]:
@@ -99,7 +97,7 @@ def load(ref: str, where: Where | None, options: Options, flow: Flow) -> Loaded:
     made = options.for_class([ref, *names])
     try:
         callback = cls(made)
-    except Exception as err:
+    except (Exception, SystemExit) as err:  # sr3's callbacks exit when a setting is missing
         raise ConfigError(where, f"flow callback {ref}: {cls.__name__}(options) failed: "
                                  f"{type(err).__name__}: {err}") from None  # fmt: skip
     label = names[0]

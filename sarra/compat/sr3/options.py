@@ -65,6 +65,11 @@ def _mask(mask: Mask) -> tuple[Any, ...]:
             count, pattern, mask.flatten, {})  # fmt: skip
 
 
+def _seconds(value: float) -> float | int:
+    """A duration as sr3 holds it: whole seconds as an int (callbacks format them with :d)."""
+    return int(value) if float(value).is_integer() else value
+
+
 def _log_level(config: Config) -> str:
     level = "debug" if config.debug else str(config.loglevel)
     return "critical" if level == "none" else level
@@ -82,6 +87,7 @@ _SHAPED: dict[str, Callable[[Config, Parent], Any]] = {
     "topicPrefix": lambda c, p: _words(c.topic_prefix),
     "post_topicPrefix": lambda c, p: _words(c.post_topic_prefix or c.topic_prefix),
     "housekeeping": lambda c, p: c.heartbeat,
+    "nodupe_ttl": lambda c, p: _seconds(c.suppress_duplicates),
     "fixed_headers": lambda c, p: dict(c.header),
     "hostname": lambda c, p: socket.gethostname(),
     "currentDir": lambda c, p: c.directory,

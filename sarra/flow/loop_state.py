@@ -1,0 +1,71 @@
+"""What the stages of the consuming loop share: the instance's state, declared once.
+
+`ConsumerLoop` (sarra.flow.loop) builds it; each stage is a mixin over it, in a module of its
+own: gathering (sarra.flow.gather), the filter (sarra.flow.filtering), the work
+(sarra.flow.work), posting and acknowledging (sarra.flow.settle) and the plugin points
+(sarra.flow.plugin_points).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sarra.broker import Consumer
+from sarra.config.loader import Config
+from sarra.config.masks import Mask
+from sarra.flow import wis2
+from sarra.flow.faults import Faults
+from sarra.flow.hooks import Hooks
+from sarra.flow.job import Job
+from sarra.flow.log_budget import LogBudget
+from sarra.flow.nodupe import NoDupe
+from sarra.flow.placement import Placement
+from sarra.flow.publish import NoticePublisher
+from sarra.flow.recorder import Recorder
+from sarra.flow.retry import Retries
+
+if TYPE_CHECKING:
+    from sarra.flow.work import Worker
+
+
+class LoopState:
+    """The attributes every stage reads (set by ConsumerLoop.__init__), and the counts."""
+
+    config: Config
+    number: int
+    stop: threading.Event
+    counts: Counter[str]
+    bytes: int
+    last_done: float | None
+    _lock: threading.Lock
+    _busy: dict[tuple[Path, int], list[tuple[Job, Placement]]]
+    _wis2_seen: set[str]
+    selection: wis2.Selection
+    global_cache: str | None
+    retry: Retries
+    nodupe: NoDupe | None
+    default_mask: Mask
+    worker: Worker | None
+    sends: bool
+    failed_code: int
+    faults: Faults
+    bad_input: LogBudget
+    topic_prefixes: tuple[str, ...]
+    _unmatched_kinds: set[str]
+    plugins: Hooks | None
+    consumer: Consumer | None
+    publisher: NoticePublisher | None
+    reporter: NoticePublisher | None
+    recorder: Recorder
+    pool: ThreadPoolExecutor
+    _taking: threading.Lock
+    _open: bool
+    _arrivals: int
+
+    def _count(self, what: str, number: int = 1) -> None:
+        with self._lock:
+            self.counts[what] += number
