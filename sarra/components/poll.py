@@ -42,7 +42,6 @@ from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.errors import ConfigError
 from sarra.config.loader import Config
-from sarra.config.masks import Mask, is_accepted
 from sarra.config.variables import UnknownVariable, expand, notice_lookup
 from sarra.flow import vip
 from sarra.flow.faults import Faults
@@ -50,6 +49,7 @@ from sarra.flow.metrics import Metrics
 from sarra.flow.poll_state import SeenFiles, Signature, load_seen, save_seen, state_file
 from sarra.flow.publish import NoticePublisher
 from sarra.flow.recorder import Recorder
+from sarra.flow.rules import Rules
 from sarra.integrity.checksum import new_checksum, sum_to_identity
 from sarra.message.errors import MalformedNotice, NotEncodable
 from sarra.message.notice import Identity, Notice, epoch_to_time
@@ -69,7 +69,7 @@ class PolledDirectory:
     listing it fares."""
 
     configured: str  # as written in the config: may hold date variables
-    masks: list[Mask]
+    rules: Rules  # the accept/reject lines read under it
     state_path: Path
     seen: SeenFiles
     failing_since: float | None = None  # wall time of the first failure of the current outage
@@ -174,7 +174,7 @@ class Poll:
         for name in dict.fromkeys(names):
             masks = [mask for mask in config.masks if mask.directory == name]
             path = state_file(state, name)
-            directory = PolledDirectory(name, masks, path, load_seen(path))
+            directory = PolledDirectory(name, Rules.of(config, masks), path, load_seen(path))
             try:
                 directory.expanded()
             except UnknownVariable as err:
@@ -445,8 +445,7 @@ class Poll:
         config = self.config
         if entry.is_dir or entry.is_link:
             return False
-        accepted, _ = is_accepted(polled.masks, entry.name, config.accept_unmatch)
-        if not accepted:
+        if not polled.rules.accepts(entry.name):
             return False
         limit = config.file_time_limit
         if limit and entry.mtime is not None and entry.mtime < time.time() - limit:

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from sarra.broker import Consumer
 from sarra.config.loader import Config
-from sarra.config.masks import Mask
 from sarra.flow import wis2
 from sarra.flow.faults import Faults
 from sarra.flow.hooks import Hooks
@@ -26,6 +25,7 @@ from sarra.flow.placement import Placement
 from sarra.flow.publish import NoticePublisher
 from sarra.flow.recorder import Recorder
 from sarra.flow.retry import Retries
+from sarra.flow.rules import Rules
 
 if TYPE_CHECKING:
     from sarra.flow.work import Worker
@@ -47,7 +47,7 @@ class LoopState:
     global_cache: str | None
     retry: Retries
     nodupe: NoDupe | None
-    default_mask: Mask
+    rules: Rules
     worker: Worker | None
     sends: bool
     failed_code: int
