@@ -47,6 +47,7 @@ from sarra.flow import vip
 from sarra.flow.faults import Faults
 from sarra.flow.metrics import Metrics
 from sarra.flow.poll_state import SeenFiles, Signature, load_seen, save_seen, state_file
+from sarra.flow.posting import Posting
 from sarra.flow.publish import NoticePublisher
 from sarra.flow.recorder import Recorder
 from sarra.flow.rules import Rules
@@ -155,6 +156,7 @@ class Poll:
         self.sum = _poll_sum(config)
         self.directories = self._directories()
         self.publisher: NoticePublisher | None = None
+        self.posting: Posting | None = None  # the consuming loop's post stage
         self.passes = 0
         self.waited = 0  # passes a gather plugin skipped (scheduled.poll: not the time yet)
         self.posted = 0  # files announced and confirmed
@@ -232,6 +234,7 @@ class Poll:
         recorder = Recorder(config.component, config.name, self.number, self._figures)
         recorder.watch("publisher", self.publisher.state)
         self.publisher.start()
+        self.posting = Posting(self.publisher, self.plugins)
         recorder.start()
         logger.info(
             "polling %s every %s: %s; posting to %s",
@@ -490,20 +493,13 @@ class Poll:
             file_log.debug("passive: not announcing %s", redact_url(notice.url))
             return None
         url = redact_url(notice.url)
-        plugins = self.plugins
-        if plugins is not None and plugins.has("on_post"):
-            msg = plugins.message(notice)
-            try:
-                if not plugins.run("on_post", msg):
-                    return None
-                notice = msg.to_notice()
-            except (PluginFailed, MalformedNotice) as err:
-                self.figures.failed += 1
-                file_log.error("cannot announce %s: %s", url, err)
-                return None
+        assert self.posting is not None
         try:
-            return self.publisher.publish(notice)
-        except NotEncodable as err:
+            posted = self.posting.on_post(notice)
+            if posted is None:
+                return None
+            return self.posting.publish([posted])[0]
+        except (PluginFailed, MalformedNotice, NotEncodable) as err:
             self.figures.failed += 1
             file_log.error("cannot announce %s: %s", url, err)
             return None

@@ -39,12 +39,15 @@ File = tuple[str, os.stat_result]
 
 
 class Posted(NamedTuple):
-    """A file ready to post: its URL as logs show it, size, log detail and messages."""
+    """A file ready to post: its URL as logs show it, size, log detail and messages (and the
+    notices they encode, for after_post plugins; none from a reader process, which serves no
+    config that has any)."""
 
     url: str
     size: int
     what: str
     messages: list[Message]
+    notices: tuple[Notice, ...] = ()
 
 
 class Skipped(NamedTuple):

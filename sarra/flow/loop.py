@@ -49,6 +49,7 @@ from sarra.flow.job import Job
 from sarra.flow.nodupe import RedisNoDupe, open_nodupe
 from sarra.flow.placement import Placement
 from sarra.flow.plugin_points import PluginPoints
+from sarra.flow.posting import Posting
 from sarra.flow.publish import NoticePublisher
 from sarra.flow.recorder import Recorder
 from sarra.flow.retry import open_retry_queue
@@ -106,6 +107,7 @@ class ConsumerLoop(Gathering, Filtering, Working, Settling, PluginPoints):
         """What the plugins' metricsReport said at the last heartbeat."""
         self.consumer: Consumer | None = None
         self.publisher: NoticePublisher | None = None
+        self.posting: Posting | None = None  # the post stage, as sr_post's
         self.reporter: NoticePublisher | None = None
         self.recorder = Recorder(config.component, config.name, number, self._figures)
         threads = 1 if self.worker is None else max(1, config.threads)
@@ -129,6 +131,7 @@ class ConsumerLoop(Gathering, Filtering, Working, Settling, PluginPoints):
             self.publisher = NoticePublisher(config, self.credentials, self.number)
             self.recorder.watch("publisher", self.publisher.state)
             self.publisher.start()
+            self.posting = Posting(self.publisher, self.plugins)
         if config.report_back:
             user = config.broker_user() or "anonymous"
             exchange = config.report_exchange or naming.user_exchange(user)

@@ -22,6 +22,7 @@ from sarra.flow.hooks import Hooks
 from sarra.flow.job import Job
 from sarra.flow.nodupe import NoDupe
 from sarra.flow.placement import Placement
+from sarra.flow.posting import Posting
 from sarra.flow.publish import NoticePublisher
 from sarra.flow.recorder import Recorder
 from sarra.flow.retry import Retries
@@ -57,6 +58,7 @@ class LoopState:
     plugins: Hooks | None
     consumer: Consumer | None
     publisher: NoticePublisher | None
+    posting: Posting | None
     reporter: NoticePublisher | None
     recorder: Recorder
     pool: ThreadPoolExecutor
