@@ -42,14 +42,15 @@ from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.errors import ConfigError
 from sarra.config.loader import Config
-from sarra.config.masks import Mask, is_accepted
 from sarra.config.variables import UnknownVariable, expand, notice_lookup
 from sarra.flow import vip
 from sarra.flow.faults import Faults
 from sarra.flow.metrics import Metrics
 from sarra.flow.poll_state import SeenFiles, Signature, load_seen, save_seen, state_file
+from sarra.flow.posting import Posting
 from sarra.flow.publish import NoticePublisher
 from sarra.flow.recorder import Recorder
+from sarra.flow.rules import Rules
 from sarra.integrity.checksum import new_checksum, sum_to_identity
 from sarra.message.errors import MalformedNotice, NotEncodable
 from sarra.message.notice import Identity, Notice, epoch_to_time
@@ -69,7 +70,7 @@ class PolledDirectory:
     listing it fares."""
 
     configured: str  # as written in the config: may hold date variables
-    masks: list[Mask]
+    rules: Rules  # the accept/reject lines read under it
     state_path: Path
     seen: SeenFiles
     failing_since: float | None = None  # wall time of the first failure of the current outage
@@ -155,6 +156,7 @@ class Poll:
         self.sum = _poll_sum(config)
         self.directories = self._directories()
         self.publisher: NoticePublisher | None = None
+        self.posting: Posting | None = None  # the consuming loop's post stage
         self.passes = 0
         self.waited = 0  # passes a gather plugin skipped (scheduled.poll: not the time yet)
         self.posted = 0  # files announced and confirmed
@@ -174,7 +176,7 @@ class Poll:
         for name in dict.fromkeys(names):
             masks = [mask for mask in config.masks if mask.directory == name]
             path = state_file(state, name)
-            directory = PolledDirectory(name, masks, path, load_seen(path))
+            directory = PolledDirectory(name, Rules.of(config, masks), path, load_seen(path))
             try:
                 directory.expanded()
             except UnknownVariable as err:
@@ -232,6 +234,7 @@ class Poll:
         recorder = Recorder(config.component, config.name, self.number, self._figures)
         recorder.watch("publisher", self.publisher.state)
         self.publisher.start()
+        self.posting = Posting(self.publisher, self.plugins)
         recorder.start()
         logger.info(
             "polling %s every %s: %s; posting to %s",
@@ -445,8 +448,7 @@ class Poll:
         config = self.config
         if entry.is_dir or entry.is_link:
             return False
-        accepted, _ = is_accepted(polled.masks, entry.name, config.accept_unmatch)
-        if not accepted:
+        if not polled.rules.accepts(entry.name):
             return False
         limit = config.file_time_limit
         if limit and entry.mtime is not None and entry.mtime < time.time() - limit:
@@ -491,20 +493,13 @@ class Poll:
             file_log.debug("passive: not announcing %s", redact_url(notice.url))
             return None
         url = redact_url(notice.url)
-        plugins = self.plugins
-        if plugins is not None and plugins.has("on_post"):
-            msg = plugins.message(notice)
-            try:
-                if not plugins.run("on_post", msg):
-                    return None
-                notice = msg.to_notice()
-            except (PluginFailed, MalformedNotice) as err:
-                self.figures.failed += 1
-                file_log.error("cannot announce %s: %s", url, err)
-                return None
+        assert self.posting is not None
         try:
-            return self.publisher.publish(notice)
-        except NotEncodable as err:
+            posted = self.posting.on_post(notice)
+            if posted is None:
+                return None
+            return self.posting.publish([posted])[0]
+        except (PluginFailed, MalformedNotice, NotEncodable) as err:
             self.figures.failed += 1
             file_log.error("cannot announce %s: %s", url, err)
             return None

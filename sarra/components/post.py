@@ -32,6 +32,7 @@ from sarra.config.errors import ConfigError
 from sarra.config.loader import Config
 from sarra.flow.announce import Announcer, walk
 from sarra.flow.metrics import Metrics
+from sarra.flow.posting import Posting
 from sarra.flow.publish import NoticePublisher
 from sarra.flow.recorder import Recorder
 from sarra.message.errors import MalformedNotice, NotEncodable
@@ -84,6 +85,7 @@ class Poster:
         self.last_file = ""
         self._held: list[Posted] = []
         self._unsettled: deque[tuple[str, Confirmation]] = deque()  # (url, its confirmation)
+        self.posting = Posting(self.publisher, self.plugins)  # the consuming loop's post stage
 
     def start(self, timeout: float | None = None) -> bool:
         """Connect; with a timeout, wait that long for the broker (False if it did not answer)."""
@@ -194,8 +196,9 @@ class Poster:
         """Hold the notices of a file as the on_post plugins leave them, encoded."""
         url = shown_url(notices[0])
         messages = []
+        posted = []
         for original in notices:
-            notice = self._on_post(original, url) if self.plugins is not None else original
+            notice = self._on_post(original, url) if self.posting.before else original
             if notice is None:
                 return
             try:
@@ -203,7 +206,9 @@ class Poster:
             except NotEncodable as err:
                 self._take(Skipped(logging.ERROR, f"not posted {url}: {err}"))
                 return
-        self._take(Posted(url, size, what(notices[0], len(notices)), messages))
+            posted.append(notice)
+        kept = tuple(posted) if self.posting.after else ()
+        self._take(Posted(url, size, what(notices[0], len(notices)), messages, kept))
 
     def send(self) -> None:
         """Log one line per file held, then publish them (and log each notice the broker
@@ -212,32 +217,30 @@ class Poster:
         self._reap()
         held, self._held = self._held, []
         messages: list[Message] = []
+        notices: list[Notice] = []
         urls: list[str] = []
         for posted in held:
             # the URL last, as v2's post_log ended with the path: scripts take the last word
             file_log.info("posted to %s%s: %s", posted.messages[0].exchange, posted.what,
                           posted.url)  # fmt: skip
             messages += posted.messages
+            notices += posted.notices
             urls += [posted.url] * len(posted.messages)
             self.files += 1
             self.bytes += posted.size
         if held:
             self.last_done, self.last_file = time.time(), held[-1].url
         if messages:
-            confirmations = self.publisher.publish_many(messages)
+            confirmations = self.posting.publish(notices, messages)
             self._unsettled.extend(zip(urls, confirmations, strict=True))
 
     def _on_post(self, notice: Notice, url: str) -> Notice | None:
         """The notice as the on_post plugins leave it; None when one refuses it (False) or
         fails (logged)."""
-        plugins = self.plugins
-        if plugins is None or not plugins.has("on_post"):
-            return notice
-        msg = plugins.message(notice)
-        msg.local_file = notice.rel_path
         try:
-            if plugins.run("on_post", msg):
-                return msg.to_notice()
+            posted = self.posting.on_post(notice, local_file=notice.rel_path)
+            if posted is not None:
+                return posted
             logger.debug("not posted %s: an on_post plugin returned False", url)
         except PluginFailed as err:
             self.errors += 1

@@ -16,12 +16,14 @@ from sarra.message.notice import Notice
 
 
 class Posted(NamedTuple):
-    """A file ready to post: its URL as logs show it, size, log detail and messages."""
+    """A file ready to post: its URL as logs show it, size, log detail and messages (and the
+    notices they encode, kept only for a config with after_post plugins)."""
 
     url: str
     size: int
     what: str
     messages: list[Message]
+    notices: tuple[Notice, ...] = ()
 
 
 class Skipped(NamedTuple):

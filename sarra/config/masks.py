@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sarra.config.errors import Where
@@ -56,19 +55,3 @@ class Mask:
         if self.filename:
             captured += f" filename={self.filename}"
         return f"{verb} {self.pattern}  ->  {captured}"
-
-
-def first_match(masks: Sequence[Mask], url: str) -> Mask | None:
-    """The first rule whose pattern matches the URL at its start (as re.match does)."""
-    for mask in masks:
-        if mask.regex.match(url):
-            return mask
-    return None
-
-
-def is_accepted(masks: Sequence[Mask], url: str, accept_unmatch: bool) -> tuple[bool, Mask | None]:
-    """Whether a URL passes the rules, and the rule that decided (None: accept_unmatch did)."""
-    mask = first_match(masks, url)
-    if mask is None:
-        return accept_unmatch, None
-    return mask.accept, mask

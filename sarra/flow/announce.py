@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sarra.config.loader import Config
-from sarra.config.masks import is_accepted
+from sarra.flow.rules import Rules
 from sarra.integrity.checksum import (
     DigestChecksum,
     checksum_bytes,
@@ -95,7 +95,7 @@ def partitioning(config: Config) -> tuple[int, str]:
 
 
 class Announcer:
-    """Builds the notices a config announces for local paths; `accepts` applies its masks."""
+    """Builds the notices a config announces for local paths; `accepts` applies its rules."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -111,8 +111,7 @@ class Announcer:
         self.base_urls = itertools.cycle((config.post_base_url or "file:").split(","))
         self.base_dir = (config.post_base_dir or "").rstrip("/")
         self.checksums = ChecksumCache()
-        self.masks = config.masks
-        self.accept_unmatch = config.accept_unmatch
+        self.rules = Rules.of(config)  # the consuming loop's filter, on local paths
         self.realpath_filter = config.realpath_filter
         self.realpath_post = config.realpath_post
         self.preserve_time = config.preserve_time
@@ -138,8 +137,7 @@ class Announcer:
         """Whether the accept/reject rules take a local path (realpath_filter: its real path)."""
         if self.realpath_filter:
             path = os.path.realpath(path)
-        accepted, _ = is_accepted(self.masks, path, self.accept_unmatch)
-        return accepted
+        return self.rules.verdict(path)[0]
 
     def rel_path(self, path: str, base_url: str) -> str:
         """The relative path announcing `path` under `base_url`."""

@@ -9,11 +9,11 @@ import functools
 import logging
 
 from sarra.config.credentials import redact_url
-from sarra.config.masks import is_accepted
 from sarra.flow import wis2
 from sarra.flow.job import Job, job_placement
 from sarra.flow.loop_state import LoopState
 from sarra.flow.nodupe import NoDupeUnavailable, notice_keys
+from sarra.flow.rules import accepted_by, why_rejected
 from sarra.message.notice import Notice, Report
 from sarra.transfer.confine import PathRefused
 
@@ -39,13 +39,12 @@ class Filtering(LoopState):
         if debug:
             where = "the retry queue" if job.retry else f"exchange {notice.exchange}"
             logger.debug("received %s from %s (topic %s)", redact_url(url), where, notice.topic)
-        accepted, mask = is_accepted(config.masks, url, config.values["accept_unmatch"])
+        accepted, mask = self.rules.verdict(url)
         if not accepted:
             self._count("rejected")
             if config.log_reject or debug:
-                why = f"matches reject {mask.pattern} ({mask.where})" if mask else "no accept"
                 logger.log(logging.INFO if config.log_reject else logging.DEBUG,
-                           "rejected %s: %s", redact_url(url), why)  # fmt: skip
+                           "rejected %s: %s", redact_url(url), why_rejected(mask))  # fmt: skip
             self._finish(job)
             return
         if self._wis2_refused(job):
@@ -77,7 +76,7 @@ class Filtering(LoopState):
         if self.worker is not None:
             try:
                 placement = self.worker.place(
-                    notice, mask, self.default_mask,
+                    notice, mask, self.rules.default,
                     url_match=mask.regex.match(url) if mask else None,
                 )  # fmt: skip
             except PathRefused as err:
@@ -87,9 +86,8 @@ class Filtering(LoopState):
                 self._finish(job)
                 return
         if debug:
-            rule = f"accept {mask.pattern} ({mask.where})" if mask else "accept_unmatch"
             to = f" -> {placement.path}" if placement is not None else ""
-            logger.debug("accepted %s by %s%s", redact_url(url), rule, to)
+            logger.debug("accepted %s by %s%s", redact_url(url), accepted_by(mask), to)
         if self.plugins is not None and not self._on_message(job, placement):
             return
         if placement is None:

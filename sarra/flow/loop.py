@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import threading
 import time
 from collections import Counter
@@ -38,9 +37,8 @@ from sarra.broker import Consumer, admin, naming, open_consumer, plan
 from sarra.broker.multi import links
 from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_url
-from sarra.config.errors import ConfigError, Where
+from sarra.config.errors import ConfigError
 from sarra.config.loader import Config
-from sarra.config.masks import Mask
 from sarra.flow import metrics, wis2
 from sarra.flow.download import Downloader
 from sarra.flow.faults import Faults
@@ -52,9 +50,11 @@ from sarra.flow.log_budget import LogBudget
 from sarra.flow.nodupe import RedisNoDupe, open_nodupe
 from sarra.flow.placement import Placement
 from sarra.flow.plugin_points import PluginPoints
+from sarra.flow.posting import Posting
 from sarra.flow.publish import NoticePublisher
 from sarra.flow.recorder import Recorder
 from sarra.flow.retry import open_retry_queue
+from sarra.flow.rules import Rules
 from sarra.flow.settle import Settling
 from sarra.flow.work import Working, worker_for
 from sarra.sizes import human_size
@@ -90,17 +90,7 @@ class ConsumerLoop(Gathering, Filtering, Working, Settling, PluginPoints):
         self.retry = open_retry_queue(config, state / f"{prefix}.retry", stop)
         cache_file = state / f"recent_files_{self.number:03d}.cache"
         self.nodupe = open_nodupe(config, cache_file, stop)
-        self.default_mask = Mask(
-            pattern="",
-            regex=re.compile(""),
-            accept=True,
-            directory=config.directory,
-            mirror=config.mirror,
-            strip=config.strip,
-            flatten=config.flatten,
-            filename=config.filename,
-            where=Where("accept_unmatch"),
-        )
+        self.rules = Rules.of(config)  # the filter's accept/reject, as sr_post's
         self.worker = worker_for(config, self.credentials)
         self.sends = config.component == "sender"
         self.failed_code = 496 if self.sends else 499
@@ -119,6 +109,7 @@ class ConsumerLoop(Gathering, Filtering, Working, Settling, PluginPoints):
         """What the plugins' metricsReport said at the last heartbeat."""
         self.consumer: Consumer | None = None
         self.publisher: NoticePublisher | None = None
+        self.posting: Posting | None = None  # the post stage, as sr_post's
         self.reporter: NoticePublisher | None = None
         self.recorder = Recorder(config.component, config.name, number, self._figures)
         threads = 1 if self.worker is None else max(1, config.threads)
@@ -142,6 +133,7 @@ class ConsumerLoop(Gathering, Filtering, Working, Settling, PluginPoints):
             self.publisher = NoticePublisher(config, self.credentials, self.number)
             self.recorder.watch("publisher", self.publisher.state)
             self.publisher.start()
+            self.posting = Posting(self.publisher, self.plugins)
         if config.report_back:
             user = config.broker_user() or "anonymous"
             exchange = config.report_exchange or naming.user_exchange(user)

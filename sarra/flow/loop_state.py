@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from sarra.broker import Consumer
 from sarra.config.loader import Config
-from sarra.config.masks import Mask
 from sarra.flow import wis2
 from sarra.flow.faults import Faults
 from sarra.flow.hooks import Hooks
@@ -24,9 +23,11 @@ from sarra.flow.job import Job
 from sarra.flow.log_budget import LogBudget
 from sarra.flow.nodupe import NoDupe
 from sarra.flow.placement import Placement
+from sarra.flow.posting import Posting
 from sarra.flow.publish import NoticePublisher
 from sarra.flow.recorder import Recorder
 from sarra.flow.retry import Retries
+from sarra.flow.rules import Rules
 
 if TYPE_CHECKING:
     from sarra.flow.work import Worker
@@ -48,7 +49,7 @@ class LoopState:
     global_cache: str | None
     retry: Retries
     nodupe: NoDupe | None
-    default_mask: Mask
+    rules: Rules
     worker: Worker | None
     sends: bool
     failed_code: int
@@ -59,6 +60,7 @@ class LoopState:
     plugins: Hooks | None
     consumer: Consumer | None
     publisher: NoticePublisher | None
+    posting: Posting | None
     reporter: NoticePublisher | None
     recorder: Recorder
     pool: ThreadPoolExecutor

@@ -1,12 +1,11 @@
 """The plugin points of the consuming loop (sarra.flow.hooks): on_message and destfn_script
 after the filter, do_download/do_get (do_send/do_put) before the worker's own transfer,
 on_part/on_file after a download, after_work after the work of every notice, on_post before a
-publish and after_post after it. Each says whether the notice goes on; a plugin that raises
-sends its notice to the retry queue."""
+publish (after_post runs in sarra.flow.posting, the post stage every component shares). Each
+says whether the notice goes on; a plugin that raises sends its notice to the retry queue."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from pathlib import Path
@@ -173,21 +172,14 @@ class PluginPoints(LoopState):
             return False
         return True
 
-    def _after_post(self, job: Job, notice: Notice) -> None:
-        """after_post: a notice handed to the broker; failures are logged, nothing more."""
-        assert self.plugins is not None
-        msg = self.plugins.message(notice, is_retry=job.retry is not None, follows=job.msg)
-        with contextlib.suppress(PluginFailed):
-            self.plugins.run("after_post", msg)
-
     def _on_post(self, job: Job, notice: Notice) -> Notice | None:
-        """on_post: the notice to publish, or None when it is not published (handled)."""
-        plugins = self.plugins
-        assert plugins is not None
-        msg = plugins.message(notice, follows=job.msg)
+        """on_post (sarra.flow.posting): the notice to publish, or None when it is not
+        published (handled)."""
+        assert self.posting is not None
         try:
-            if plugins.run("on_post", msg):
-                return msg.to_notice()
+            posted = self.posting.on_post(notice, follows=job.msg)
+            if posted is not None:
+                return posted
             self._plugin_stopped(job, "on_post")
         except PluginFailed as err:
             self._plugin_failed(job, err)

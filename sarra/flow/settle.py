@@ -29,22 +29,22 @@ class Settling(LoopState):
     """Posting, acknowledging, keeping for retry, giving back, reporting."""
 
     def _post_then_finish(self, job: Job, notice: Notice) -> None:
-        if self.publisher is None:
+        posting = self.posting
+        if posting is None:
             self._finish(job)
             return
-        if self.plugins is not None and self.plugins.has("on_post"):
+        if posting.before:
             posted = self._on_post(job, notice)
             if posted is None:
                 return
             notice = posted
         try:
-            confirmation = self.publisher.publish(notice)
+            (confirmation,) = posting.publish([notice], follows=job.msg,
+                                              is_retry=job.retry is not None)  # fmt: skip
         except NotEncodable as err:
             logger.error("not posted %s: %s", redact_url(notice.url), err)
             self._finish(job)
             return
-        if self.plugins is not None and self.plugins.has("after_post"):
-            self._after_post(job, notice)
 
         def settled(done: Confirmation) -> None:
             if done.error is None:

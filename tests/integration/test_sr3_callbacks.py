@@ -126,3 +126,73 @@ def test_a_scheduled_poll_lists_only_at_its_appointments(
     assert watcher.get_batch(1, timeout=0.5) == []
     watcher.close()
     assert first.rel_path.endswith("first.dat")
+
+
+NOTED = '''
+from sarracenia.flowcb import FlowCB
+
+
+class {cls}(FlowCB):
+    """Marks what it is given to post, and notes what after_post sees posted."""
+
+    def post(self, worklist):
+        for msg in worklist.ok:
+            msg["noted_by"] = "noted"
+
+    def after_post(self, worklist):
+        with open({out!r}, "a") as out:
+            for msg in worklist.ok:
+                out.write(f"{{msg['relPath']}} {{msg.get('noted_by')}}\\n")
+'''
+
+
+def test_sr_post_and_a_shovel_run_on_post_and_after_post_alike(
+    tmp_path: Path, sarra_home: Path, credentials: Path, exchange: str
+) -> None:
+    from sarra.components.post import post_once
+    from sarra.config.credentials import Credentials
+
+    plugins = sarra_home.parent / "sr3" / "plugins"
+    plugins.mkdir(parents=True)
+    seen = {side: tmp_path / f"{side}.seen" for side in ("post", "shovel")}
+    source = tmp_path / "src"
+    source.mkdir()
+    names = ["a.dat", "b.dat"]
+    for name in names:
+        (source / name).write_bytes(name.encode())
+    # sr_post, on one exchange
+    (plugins / "notedpost.py").write_text(NOTED.format(cls="Notedpost", out=str(seen["post"])))
+    (tmp_path / "p.conf").write_text(
+        f"post_broker amqp://guest@127.0.0.1/\npost_exchange {exchange}\n"
+        f"post_base_url http://here/\npost_base_dir {source}\ncallback notedpost\n"
+    )
+    poster = load("post", tmp_path / "p.conf")
+    consumer = watch(poster, exchange)
+    try:
+        assert post_once(poster, Credentials.load(credentials), [str(source)]) == 0
+        posted = take(consumer, 2)
+    finally:
+        consumer.close()
+    # a shovel taking those notices to another exchange, with the same callback
+    (plugins / "notedshovel.py").write_text(
+        NOTED.format(cls="Notedshovel", out=str(seen["shovel"]))
+    )
+    (tmp_path / "s.conf").write_text(
+        f"broker amqp://guest@127.0.0.1/\nexchange {exchange}\nexpire 1m\nheartbeat 1\n"
+        f"post_broker amqp://guest@127.0.0.1/\npost_exchange {exchange}_out\n"
+        "accept .*\ncallback notedshovel\n"
+    )
+    shovel = load("shovel", tmp_path / "s.conf")
+    watcher = watch(shovel, f"{exchange}_out")
+    try:
+        with running(shovel):
+            announce(shovel, posted, exchange)
+            onward = take(watcher, 2)
+            wait_for(lambda: seen["shovel"].exists() and
+                     len(seen["shovel"].read_text().splitlines()) == 2, "after_post")  # fmt: skip
+    finally:
+        watcher.close()
+    expected = sorted(f"{name} noted" for name in names)
+    for side in ("post", "shovel"):  # the relative path as each posted it: a.dat, /a.dat
+        assert sorted(line.lstrip("/") for line in seen[side].read_text().splitlines()) == expected
+    assert all(n.extra.get("noted_by") == "noted" for n in [*posted, *onward])

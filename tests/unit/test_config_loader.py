@@ -11,8 +11,8 @@ import pytest
 
 from sarra.config.errors import ConfigError, ConfigErrors
 from sarra.config.loader import load, resolve_config_path
-from sarra.config.masks import is_accepted
 from sarra.config.options import COMPONENTS, OPTIONS, Kind
+from sarra.flow.rules import Rules
 
 # The two configs of the subscriber guide (seeds/sarracenia-subscriber-guide.txt), verbatim.
 DD_SWOB = """\
@@ -78,9 +78,9 @@ def test_ninjo_directories_apply_to_the_accepts_that_follow(tmp_path: Path) -> N
         (".*~~SAC,SAC_MAXR.*", f"{base}/scit_sac/in"),
     ]
     url = "https://dd.weather.gc.ca/20240101/ninjo-station-catalogue.xml"
-    accepted, mask = is_accepted(config.masks, url, config.accept_unmatch)
+    accepted, mask = Rules.of(config).verdict(url)
     assert accepted and mask is not None and mask.directory.endswith("catalog_common/in")
-    assert is_accepted(config.masks, "https://x/other.txt", config.accept_unmatch) == (False, None)
+    assert Rules.of(config).verdict("https://x/other.txt") == (False, None)
     # The last directory line is followed by no accept: the operator is told it does nothing.
     assert any(":15: directory is followed by no accept" in w for w in config.warnings)
 
@@ -90,8 +90,9 @@ def test_first_match_wins_and_reject_stops(tmp_path: Path) -> None:
         "subscribe",
         write(tmp_path / "c.conf", "reject .*\\.tmp$\naccept .*\\.txt$\naccept .*\n"),
     )
-    assert is_accepted(config.masks, "http://h/a.tmp", False)[0] is False
-    accepted, mask = is_accepted(config.masks, "http://h/a.txt", False)
+    rules = Rules(config.masks, accept_unmatch=False)
+    assert rules.verdict("http://h/a.tmp")[0] is False
+    accepted, mask = rules.verdict("http://h/a.txt")
     assert accepted and mask is not None and mask.pattern == ".*\\.txt$"
 
 

@@ -1,0 +1,61 @@
+"""The post stage, once for every component: on_post before a publish, the publish through one
+confirming publisher, after_post after it. The consuming loop (sarra.flow.settle), sr_post and
+sr_watch (sarra.components.post) and sr_poll publish through it; each settles a notice its own
+way once the broker confirmed it (a queue acknowledges, a poll records the file)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+
+from sarra.broker import Confirmation, Message
+from sarra.flow.hooks import Hooks, NoticeView, PluginFailed
+from sarra.flow.publish import NoticePublisher
+from sarra.message.notice import Notice
+
+
+class Posting:
+    """Publishes notices as the on_post plugins leave them, and shows them to after_post."""
+
+    def __init__(self, publisher: NoticePublisher, plugins: Hooks | None) -> None:
+        self.publisher = publisher
+        self.plugins = plugins
+        self.before = plugins is not None and plugins.has("on_post")
+        self.after = plugins is not None and plugins.has("after_post")
+
+    def on_post(
+        self, notice: Notice, follows: NoticeView | None = None, local_file: str | None = None
+    ) -> Notice | None:
+        """The notice as the on_post plugins leave it (`follows`: its view at an earlier
+        point; `local_file`: the file it announces); None when one returned False. Raises
+        PluginFailed, or MalformedNotice when a plugin made it into no notice."""
+        if not self.before:
+            return notice
+        assert self.plugins is not None
+        msg = self.plugins.message(notice, follows=follows)
+        if local_file is not None:
+            msg.local_file = local_file
+        return msg.to_notice() if self.plugins.run("on_post", msg) else None
+
+    def publish(
+        self,
+        notices: Sequence[Notice],
+        messages: Sequence[Message] | None = None,
+        *,
+        follows: NoticeView | None = None,
+        is_retry: bool = False,
+    ) -> list[Confirmation]:
+        """Publish notices (or `messages`, them already encoded: then `notices` serve only
+        after_post, and may be left empty when there is none), then run after_post on each
+        notice (its failures are logged by the plugins, nothing more); each Confirmation
+        settles when the broker has its message. Raises NotEncodable, nothing published."""
+        if messages is None:
+            messages = [self.publisher.message(notice) for notice in notices]
+        confirmations = self.publisher.publish_many(messages)
+        if self.after:
+            assert self.plugins is not None
+            for notice in notices:
+                msg = self.plugins.message(notice, is_retry=is_retry, follows=follows)
+                with contextlib.suppress(PluginFailed):
+                    self.plugins.run("after_post", msg)
+        return confirmations
