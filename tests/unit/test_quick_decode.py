@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sarra.message import v02, validate
+from sarra.message import notice, v02, validate
 from sarra.message.errors import MalformedNotice
-from sarra.message.notice import time_v02_to_v03
+from sarra.message.notice import time_v02_to_v03, time_v03_to_v02
 
 PLAIN_BODY = b"20240101120000.5 https://dd.weather.gc.ca /observations/swob-ml/20240101/x.xml"
 PLAIN_HEADERS = {
@@ -234,3 +234,26 @@ def test_quick_time_is_the_full_conversion_and_check(text):
     if moment is not None:
         assert moment == time_v02_to_v03(text)
         validate._time("pubTime", moment)
+
+
+def _epoch_by_conversion(text: str) -> float:
+    """time_to_epoch as it was: through the full conversion to the v02 form."""
+    whole, _, fraction = time_v03_to_v02(text).partition(".")
+    return notice._whole_seconds(whole) + float(f"0.{fraction or 0}")
+
+
+@given(
+    st.text(st.sampled_from("0123456789.T１e-"), max_size=22)
+    | pubtimes
+    | st.sampled_from(
+        ["20240101T120000.5", "20240229T000000", "20230229T000000", "2024010T1120000"]
+    )
+)
+def test_time_to_epoch_per_second_is_the_full_conversion(text):
+    try:
+        expected = _epoch_by_conversion(text)
+    except ValueError:
+        with pytest.raises(ValueError):
+            notice.time_to_epoch(text)
+        return
+    assert notice.time_to_epoch(text) == expected
