@@ -262,7 +262,7 @@ def quick_decode(
     if len(words) != _POST_FIELDS:
         return None
     pubtime, base_url, rel_path = words
-    pubtime = validate.quick_v02_time(pubtime)
+    pubtime = validate.quick_time(pubtime)
     if pubtime is None or not base_url or validate.url_problem(base_url) is not None:
         return None
     if "%" in rel_path:
@@ -298,7 +298,7 @@ def quick_decode(
                 return None
             strings[_QUICK_PATHS[name]] = value
         elif name == "mtime" or name == "atime":
-            moment = validate.quick_v02_time(value)
+            moment = validate.quick_time(value)
             if moment is None:
                 return None
             if name == "mtime":

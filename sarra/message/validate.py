@@ -190,24 +190,31 @@ def quick_name(text: str) -> bool:
     )
 
 
-def quick_v02_time(text: str) -> str | None:
-    """A v02 time `YYYYMMDDHHMMSS[.fff]` in the v03 form when `check` finds nothing wrong with
-    it (each second looked at once, then kept); None says that the full conversion and check
-    must look."""
-    fraction = text[14:]
+def quick_time(text: str) -> str | None:
+    """A v02 or v03 time (`YYYYMMDD[T]HHMMSS[.fff]`) in the v03 form when `check` finds nothing
+    wrong with it (each second looked at once, then kept); None says that the full conversion
+    and check must look."""
+    cut = 15 if text[8:9] == "T" else 14
+    fraction = text[cut:]
     if fraction and not (fraction[0] == "." and fraction[1:].isdigit() and fraction.isascii()):
         return None
-    whole = _quick_second(text[:14])
+    whole = _quick_second(text[:cut])
     return None if whole is None else whole + fraction
 
 
 @functools.lru_cache(maxsize=256)
 def _quick_second(whole: str) -> str | None:
-    """`YYYYMMDDHHMMSS` as `YYYYMMDDTHHMMSS` when it is a real time; None otherwise."""
-    if len(whole) != 14 or not (whole.isascii() and whole.isdigit()):
+    """`YYYYMMDD[T]HHMMSS` as `YYYYMMDDTHHMMSS` when it is a real time; None otherwise."""
+    digits = whole[:8] + whole[9:] if whole[8:9] == "T" else whole
+    if len(digits) != 14 or not (digits.isascii() and digits.isdigit()):
         return None
-    moment = f"{whole[:8]}T{whole[8:]}"
-    return moment if _TIME.fullmatch(moment) and (whole[6:8] <= "28" or _has_day(moment)) else None
+    moment = f"{digits[:8]}T{digits[8:]}"
+    return moment if _TIME.fullmatch(moment) and (moment[6:8] <= "28" or _has_day(moment)) else None
+
+
+def quick_value(value: Any) -> bool:
+    """Whether a value of a field no codec knows needs no look (see `_plain`)."""
+    return _plain(value)
 
 
 def _size(key: str, value: Any) -> None:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sarra.message import notice, v02, validate
+from sarra.message import notice, v02, v03, validate
 from sarra.message.errors import MalformedNotice
 from sarra.message.notice import time_v02_to_v03, time_v03_to_v02
 
@@ -230,7 +230,7 @@ def test_quick_path_and_name_pass_the_check(text):
 
 @given(st.text(st.sampled_from("0123456789.T１e-"), max_size=22) | pubtimes)
 def test_quick_time_is_the_full_conversion_and_check(text):
-    moment = validate.quick_v02_time(text)
+    moment = validate.quick_time(text)
     if moment is not None:
         assert moment == time_v02_to_v03(text)
         validate._time("pubTime", moment)
@@ -257,3 +257,97 @@ def test_time_to_epoch_per_second_is_the_full_conversion(text):
             notice.time_to_epoch(text)
         return
     assert notice.time_to_epoch(text) == expected
+
+
+PLAIN_V03 = {
+    "pubTime": "20240101T120000.5",
+    "baseUrl": "https://dd.weather.gc.ca",
+    "relPath": "/observations/swob-ml/20240101/x.xml",
+    "identity": {"method": "md5", "value": "JdIx7ArjxWm6J6t6dN1yzg=="},
+    "size": 5354,
+    "source": "x",
+}
+V03_KEYS = [
+    *PLAIN_V03,
+    "mtime",
+    "atime",
+    "mode",
+    "rename",
+    "retrievePath",
+    "retPath",
+    "integrity",
+    "from_cluster",
+    "to_clusters",
+    "blocks",
+    "fileOp",
+    "content",
+    "report",
+    "parts",
+    "topic",
+    "other",
+    "é",
+]
+V03_EDGES = [
+    *(value for value in EDGE_VALUES if not isinstance(value, bytes)),
+    "20240101T120000.5",
+    "20240101T120000",
+    "20230229T120000",
+    "https://dd.weather.gc.ca",
+    {"method": "md5", "value": "JdIx7ArjxWm6J6t6dN1yzg=="},
+    {"method": "md5", "value": "JdIx7ArjxWm6J6t6dN1yzg="},
+    {"method": "sha512", "value": "JdIx7ArjxWm6J6t6dN1yzg=="},
+    {"method": "random", "value": "1"},
+    {"method": "random", "value": "é"},
+    {"method": "md5"},
+    {"method": 1, "value": "x"},
+    {"link": "x"},
+    {"method": "inplace", "size": 1, "count": 1, "remainder": 0, "number": 0},
+    [1, "a"],
+    None,
+    True,
+    -1,
+    1.5,
+    float("inf"),
+    9223372036854775808,
+]
+v03_values = st.sampled_from(V03_EDGES) | hostile | st.integers() | st.floats()
+v03_bodies = st.builds(
+    lambda drop, odd: {k: v for k, v in PLAIN_V03.items() if k not in drop} | odd,
+    st.just(()) | st.sets(st.sampled_from(list(PLAIN_V03)), max_size=1),
+    st.dictionaries(st.sampled_from(V03_KEYS), st.sampled_from(V03_EDGES), max_size=1),
+) | st.dictionaries(st.sampled_from(V03_KEYS), v03_values, max_size=8)
+
+
+@settings(max_examples=3000)
+@given(v03_bodies)
+def test_v03_quick_path_accepts_only_what_the_full_check_accepts(parsed):
+    quick = v03.quick_notice("v03.a", parsed)
+    if quick is None:
+        return
+    full = v03._checked_notice("v03.a", parsed)  # raises if the check refuses
+    assert full == quick
+    assert full.topic == quick.topic
+
+
+def test_v03_quick_path_on_each_edge_of_each_key():
+    """Every key with every edge value, in a plain notice (exhaustive)."""
+    for key in V03_KEYS:
+        for value in V03_EDGES:
+            parsed = {**PLAIN_V03, key: value}
+            quick = v03.quick_notice("v03.a", parsed)
+            if quick is not None:
+                assert v03._checked_notice("v03.a", parsed) == quick, parsed
+
+
+def test_v03_plain_notice_takes_the_quick_path():
+    quick = v03.quick_notice("v03.a", dict(PLAIN_V03, other=[1]))
+    assert quick is None  # an extra field that is not plain: the full check looks
+    quick = v03.quick_notice("v03.a", dict(PLAIN_V03, mtime="20240101120000", other=1.5))
+    assert quick is not None
+    assert quick == v03._checked_notice("v03.a", dict(PLAIN_V03, mtime="20240101120000", other=1.5))
+    assert (quick.pubtime, quick.mtime, quick.size) == (
+        "20240101T120000.5",
+        "20240101T120000",
+        5354,
+    )
+    assert quick.extra == {"other": 1.5}
