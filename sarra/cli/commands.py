@@ -166,7 +166,7 @@ The waits overlap: the instances of a few configs start (or stop) while the next
   (see sr_subscribe(1) for what each does).
 - `status`: one line per config, disabled ones too: its state (running, connecting, refused
   by the broker with the broker's reason, unreachable, passive, crashed, exited, stale,
-  stopped, disabled, bad config), messages and files a second and lag over the last minutes,
+  stopped, disabled, bad config), messages and files a second, the share rejected and lag,
   the depth of its broker queue, its retry queue and last file; a `!` marks those that need a
   look; then the totals. `--problems` shows only those that need a look, with each problem;
   `--json` prints it all as one JSON document for programs (its fields are listed in

@@ -741,6 +741,7 @@ _SR3_DEFAULTS: dict[str, dict[str, Any]] = {
     "sum": {"*": "s", "poll": "z,s"},
     "events": {"*": "|".join(_SR3_EVENTS)},
     "post_on_start": {"*": False},
+    "post_format": {"*": "v03"},  # sr3 takes the format from post_format alone
     "blocksize": {"*": 1},
     "inline_max": {"*": 4096},
     "suppress_duplicates": {"winnow": 300.0},

@@ -505,11 +505,21 @@ class Downloader:
                 folder.symlink(target, path.name)
             return Outcome("done", f"linked to {target}", path, operation="linked")
         if "rename" in operation:
-            old = confine(placement.root, str(operation["rename"]))
+            old = confine(placement.root, self._renamed_from(notice, str(operation["rename"])))
             if self._rename(placement, old):
                 return Outcome("done", f"renamed from {old}", path, operation="renamed")
             return self._download(notice, placement, time.monotonic())
         return Outcome("permanent", f"unknown file operation {sorted(operation)}")
+
+    def _renamed_from(self, notice: Notice, old: str) -> str:
+        """The old path of a rename, relative to the local root. sr3's watch writes the old
+        file's absolute path on its host beside a relPath relative to its base directory: as
+        under sr3, a path below base_dir (the poster's, in a subscriber) is taken from there."""
+        base_dir = self.config.base_dir
+        if not base_dir or not old.startswith("/") or notice.rel_path.startswith("/"):
+            return old
+        base = base_dir.rstrip("/") + "/"
+        return old[len(base) :] if old.startswith(base) else old
 
     def _deletion_refused(self, notice: Notice, path: Path) -> str | None:
         """Why a WIS2 deletion is not carried out: wis2_deletions is off, or the local file is

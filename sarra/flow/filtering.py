@@ -82,7 +82,8 @@ class Filtering(LoopState):
                 )  # fmt: skip
             except PathRefused as err:
                 self._count("refused")
-                logger.error("refused %s: %s", redact_url(url), err)
+                self.bad_input.log(logging.ERROR, "refused path", "refused %s: %s",
+                                   redact_url(url), err)  # fmt: skip
                 self._finish(job)
                 return
         if debug:
@@ -99,7 +100,9 @@ class Filtering(LoopState):
             placement = job_placement(job, placement, remote=self.sends)
         except PathRefused as err:
             self._count("refused")
-            logger.error("refused %s: a plugin's new_dir/new_file: %s", redact_url(url), err)
+            self.bad_input.log(logging.ERROR, "refused path",
+                               "refused %s: a plugin's new_dir/new_file: %s", redact_url(url),
+                               err)  # fmt: skip
             self._finish(job)
             return
         slot = (placement.path, notice.blocks.number if notice.blocks else 0)

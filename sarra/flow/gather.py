@@ -64,8 +64,9 @@ class Gathering(LoopState):
                 )  # fmt: skip
             except MalformedNotice as err:
                 self._count("malformed")
-                logger.warning("malformed notice dropped (%s): %s", delivery.routing_key,
-                               err.reason)  # fmt: skip
+                self.bad_input.log(logging.WARNING, "malformed notice",
+                                   "malformed notice dropped (%s): %s", delivery.routing_key,
+                                   err.reason)  # fmt: skip
                 self.consumer.ack(delivery)  # type: ignore[union-attr]
                 continue
             notice.exchange = delivery.exchange
@@ -130,8 +131,9 @@ class Gathering(LoopState):
                                     wis2_validation=self.config.wis2_validation)  # fmt: skip
             except MalformedNotice as err:  # kept by an older version, held to today's checks
                 self._count("malformed")
-                logger.warning("malformed notice dropped from the retry queue (%s): %s",
-                               entry.routing_key, err.reason)  # fmt: skip
+                self.bad_input.log(logging.WARNING, "malformed notice",
+                                   "malformed notice dropped from the retry queue (%s): %s",
+                                   entry.routing_key, err.reason)  # fmt: skip
                 self.retry.done(entry)
                 continue
             notice.exchange = entry.exchange

@@ -48,6 +48,7 @@ from sarra.flow.filtering import Filtering
 from sarra.flow.gather import BATCH, Gathering
 from sarra.flow.hooks import Hooks
 from sarra.flow.job import Job
+from sarra.flow.log_budget import LogBudget
 from sarra.flow.nodupe import RedisNoDupe, open_nodupe
 from sarra.flow.placement import Placement
 from sarra.flow.plugin_points import PluginPoints
@@ -104,6 +105,7 @@ class ConsumerLoop(Gathering, Filtering, Working, Settling, PluginPoints):
         self.sends = config.component == "sender"
         self.failed_code = 496 if self.sends else 499
         self.faults = Faults(logger)
+        self.bad_input = LogBudget(logger)
         self.topic_prefixes = tuple({b.topic_prefix for b in config.bindings}) or (
             config.topic_prefix,
         )
@@ -221,6 +223,7 @@ class ConsumerLoop(Gathering, Filtering, Working, Settling, PluginPoints):
         if self.nodupe is not None:
             self.nodupe.compact()
         self.retry.compact()
+        self.bad_input.flush()
         if self.plugins is not None:  # figures first, as sr3 asks for them before housekeeping
             self.plugin_figures = self.plugins.metrics()
             self.plugins.event("on_heartbeat")

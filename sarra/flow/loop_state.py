@@ -21,6 +21,7 @@ from sarra.flow import wis2
 from sarra.flow.faults import Faults
 from sarra.flow.hooks import Hooks
 from sarra.flow.job import Job
+from sarra.flow.log_budget import LogBudget
 from sarra.flow.nodupe import NoDupe
 from sarra.flow.placement import Placement
 from sarra.flow.publish import NoticePublisher
@@ -52,6 +53,7 @@ class LoopState:
     sends: bool
     failed_code: int
     faults: Faults
+    bad_input: LogBudget
     topic_prefixes: tuple[str, ...]
     _unmatched_kinds: set[str]
     plugins: Hooks | None

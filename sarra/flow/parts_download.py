@@ -5,14 +5,16 @@ place, so a file under its final name is always whole.
 Beside the final file `name`, while its parts come in:
 
 - `.name.sarra-parts`, the state: one line appended per event, `layout <block size> <count>
-  <remainder>` (the file's cut; a new one starts afresh), `have <n> <where> <flag>,<digest>` (a
-  verified part) and `drop <n>`. Its exclusive flock guards the file's bookkeeping across worker
-  threads and instances; a restart reads where the last run stopped.
+  <remainder>` (the file's cut; a new one starts afresh; `?` for a remainder not yet known, as
+  sr3's v02 parts of a block other than the last leave it, then told by the last block without
+  starting afresh), `have <n> <where> <flag>,<digest>` (a verified part) and `drop <n>`. Its
+  exclusive flock guards the file's bookkeeping across worker threads and instances; a restart
+  reads where the last run stopped.
 - the work file (the inflight name; `.name.sarra-work` when inflight would be the final name):
   parts written in place (inplace), and the reassembly. Workers writing parts into it share its
   flock; reassembly holds it alone, so nothing is written into a file being renamed.
-- part files `name.<block size>.<count>.<remainder>.<n>.<flag>.Part` (inplace False), each a
-  verified part, renamed to that name when it is recorded.
+- part files `name.<block size>.<count>.<n>.<flag>.Part` (inplace False), each a verified part,
+  renamed to that name when it is recorded.
 
 A part's bytes are in the work file, in its part file, or already in the final file (`final`):
 that is how a changed file moves only its changed parts. Once every part of the layout is
@@ -72,21 +74,31 @@ class PartResult:
 
 @dataclass(frozen=True)
 class Layout:
-    """How a file is cut: the block size, the block count and the remainder."""
+    """How a file is cut: the block size, the block count and the remainder (None while no
+    notice has told it: only the last block's must)."""
 
     block_size: int
     count: int
-    remainder: int
+    remainder: int | None
 
     def block(self, number: int) -> Parts:
-        return Parts(INPLACE, self.block_size, self.count, self.remainder, number)
+        return Parts(INPLACE, self.block_size, self.count, self.remainder or 0, number)
 
     @property
-    def file_size(self) -> int:
-        return self.block(0).file_size
+    def file_size(self) -> int | None:
+        return None if self.remainder is None else self.block(0).file_size
+
+    def merged(self, other: Layout) -> Layout | None:
+        """The cut both describe (one may not know the remainder); None if they differ."""
+        if (self.block_size, self.count) != (other.block_size, other.count):
+            return None
+        if self.remainder is None or other.remainder is None:
+            return self if other.remainder is None else other
+        return self if self.remainder == other.remainder else None
 
     def __str__(self) -> str:
-        return f"{self.block_size} {self.count} {self.remainder}"
+        remainder = "?" if self.remainder is None else self.remainder
+        return f"{self.block_size} {self.count} {remainder}"
 
 
 class _Files:
@@ -109,8 +121,7 @@ class _Files:
         return self.folder.path_of(self.final)
 
     def part(self, layout: Layout, number: int, flag: str) -> str:
-        cut = f"{layout.block_size}.{layout.count}.{layout.remainder}"
-        return f"{self.final}.{cut}.{number}.{flag}.Part"
+        return f"{self.final}.{layout.block_size}.{layout.count}.{number}.{flag}.Part"
 
     def remove_parts(self, state: _State) -> None:
         """Remove the part files a state records."""
@@ -168,8 +179,12 @@ def _read_state(fd: int) -> _State:
     state = _State()
     for line in data[:end].decode("utf-8", "replace").splitlines():
         match line.split():
-            case ["layout", size, count, remainder] if _digits(size, count, remainder):
-                state = _State(Layout(int(size), int(count), int(remainder)))
+            case ["layout", size, count, remainder] if _digits(size, count) and (
+                remainder == "?" or _digits(remainder)
+            ):
+                layout = Layout(int(size), int(count), None if remainder == "?" else int(remainder))
+                merged = state.layout and state.layout.merged(layout)
+                state = _State(merged, state.have) if merged else _State(layout)
             case ["have", number, where, value] if _digits(number) and where in _PLACES:
                 state.have[int(number)] = (where, value)
             case ["drop", number] if _digits(number):
@@ -233,8 +248,14 @@ class _Wanted:
 
     files: _Files
     part: Parts
-    expected: str  # flag,digest
+    remainder: int | None  # the notice's (the part's is 0 when not known)
+    flag: str
+    digest: str | None  # None: the notice's identity is not the part's checksum (sr3's)
     mtime: float | None
+
+    @property
+    def expected(self) -> str | None:
+        return None if self.digest is None else f"{self.flag},{self.digest}"
 
     @property
     def name(self) -> str:
@@ -242,13 +263,14 @@ class _Wanted:
 
     @property
     def layout(self) -> Layout:
-        return Layout(self.part.block_size, self.part.block_count, self.part.remainder)
+        return Layout(self.part.block_size, self.part.block_count, self.remainder)
 
     def held_by_final(self, bufsize: int) -> bool:
         """Whether the final file (never read through a symlink) already holds this part's
         bytes."""
-        flag, _, digest = self.expected.partition(",")
-        part = self.part
+        flag, digest, part = self.flag, self.digest, self.part
+        if digest is None:
+            return False
         try:
             fd = self.files.folder.open_read(self.files.final)
         except OSError:
@@ -269,6 +291,7 @@ class _Wanted:
         return (
             stat is not None
             and self.mtime is not None
+            and self.layout.file_size is not None
             and stat.st_size == self.layout.file_size
             and abs(stat.st_mtime - self.mtime) < _SAME_MTIME
         )
@@ -297,13 +320,14 @@ class PartDownloader:
         flag = _FLAGS.get(identity.method) if identity else None
         if identity is None or flag is None:
             return PartResult("permanent", "a file in parts needs md5 or sha512 checksums")
+        blocks = notice.blocks
         try:
-            expected = f"{flag},{b64_to_hex(identity.value)}"
+            digest = None if blocks.unchecked else b64_to_hex(identity.value)
             mtime = time_to_epoch(notice.mtime) if notice.mtime else None
         except ValueError as err:
             return PartResult("permanent", str(err))
         files = _Files(destination)
-        wanted = _Wanted(files, notice.blocks.to_parts(), expected, mtime)
+        wanted = _Wanted(files, blocks.to_parts(), blocks.remainder, flag, digest, mtime)
         with self._busy.hold((files.path, wanted.part.number)):
             with self._book(wanted) as book:
                 known = self._known(book, wanted, finish)
@@ -320,21 +344,23 @@ class PartDownloader:
     def _known(self, book: _Book, wanted: _Wanted, finish: Finish) -> PartResult | None:
         """The result for a part already recorded or already in the local file; None if it
         is to be fetched."""
-        have, name = book.state.have, wanted.name
-        if have.get(wanted.part.number, ("", ""))[1] == wanted.expected:
+        have, name, expected = book.state.have, wanted.name, wanted.expected
+        if expected is None:
+            return None  # nothing to know it by: fetched
+        if have.get(wanted.part.number, ("", ""))[1] == expected:
             return self._settle(book, finish, "skipped", f"{name} already here")
         if self.overwrite or not wanted.held_by_final(self.bufsize):
             return None
         if not have and wanted.is_version_of_final():
             book.remove()  # no assembly begun, none left behind
             return PartResult("skipped", f"{name} matches; the local file is this version")
-        book.record(wanted.part.number, FINAL, wanted.expected)
+        book.record(wanted.part.number, FINAL, expected)
         return self._settle(book, finish, "skipped", f"{name} already in the local file")
 
     def _download(self, wanted: _Wanted, fetch_range: FetchRange, finish: Finish) -> PartResult:
         """Fetch the part (into the work file, or a part file), verify and record it."""
         files, part, name = wanted.files, wanted.part, wanted.name
-        flag, digest = wanted.expected.split(",")
+        flag, digest = wanted.flag, wanted.digest
         pending: tuple[str, Identity] | None = None
         written_into: Identity | None = None
         try:
@@ -344,7 +370,7 @@ class PartDownloader:
             else:
                 where = PART
                 pending, got = self._write_part_file(files, part, flag, fetch_range)
-            if got != digest:
+            if digest is not None and got != digest:
                 return PartResult("transient", f"{name}: checksum {got} is not the notice's")
             with self._book(wanted) as book:
                 done_meanwhile = (
@@ -363,10 +389,9 @@ class PartDownloader:
                     part_name = files.part(wanted.layout, part.number, flag)
                     files.folder.rename(pending[0], files.folder, part_name)
                     pending = None
-                book.record(part.number, where, wanted.expected)
-                return self._settle(
-                    book, finish, "done", f"{name} written and verified", part.length
-                )
+                book.record(part.number, where, f"{flag},{got}")
+                done = "written and verified" if digest else "written (sr3's: nothing to verify)"
+                return self._settle(book, finish, "done", f"{name} {done}", part.length)
         finally:
             if pending is not None:
                 files.folder.discard(*pending)
@@ -397,12 +422,19 @@ class PartDownloader:
 
     @contextlib.contextmanager
     def _book(self, wanted: _Wanted) -> Iterator[_Book]:
-        """The file's state under its exclusive lock, begun afresh if the layout changed."""
+        """The file's state under its exclusive lock, begun afresh if the layout changed (a
+        remainder told for the first time is no change)."""
         files, layout = wanted.files, wanted.layout
         with _flocked(files.folder, files.state, fcntl.LOCK_EX, append=True) as fd:
             book = _Book(fd, files, layout)
             old = book.state
-            if old.layout != layout:
+            merged = old.layout and old.layout.merged(layout)
+            if merged:
+                if merged != old.layout:
+                    book.write(f"layout {merged}")
+                    old.layout = merged
+                book.layout = merged
+            else:
                 if old.layout is not None:
                     logger.info("%s: now in blocks of %s; parts of %s dropped",
                                 files.path, layout, old.layout)  # fmt: skip
@@ -440,10 +472,11 @@ class PartDownloader:
         """Reassemble and publish the file once every part is here: (published, progress)."""
         files, layout, have = book.files, book.layout, book.state.have
         here = sum(1 for n in range(layout.count) if n in have)
-        if here < layout.count:
+        size = layout.file_size  # told by the last part
+        if here < layout.count or size is None:
             return False, f"{here} of {layout.count} parts here"
         final = files.folder.lstat(files.final)
-        unchanged = final is not None and final.st_size == layout.file_size
+        unchanged = final is not None and final.st_size == size
         if unchanged and all(where == FINAL for where, _ in have.values()):
             files.remove_work()
             book.remove()
@@ -462,7 +495,7 @@ class PartDownloader:
                 logger.warning("%s: parts %s no longer match their checksums; each is fetched "
                                "again when announced again", files.path, wrong)  # fmt: skip
                 return False, f"parts {wrong} no longer match, to be fetched again"
-            out.truncate(layout.file_size)
+            out.truncate(size)
             out.flush()
             finish(fd)
             # renamed under the work file's lock, so closed after: a watcher of the directory

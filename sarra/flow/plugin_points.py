@@ -76,8 +76,9 @@ class PluginPoints(LoopState):
             return False
         except MalformedNotice as err:
             self._count("malformed")
-            logger.error("%s: changed by a plugin into no notice: %s",
-                         redact_url(job.notice.url), err)  # fmt: skip
+            self.bad_input.log(logging.ERROR, "malformed notice",
+                               "%s: changed by a plugin into no notice: %s",
+                               redact_url(job.notice.url), err)  # fmt: skip
             self._finish(job)
             return False
         return True
@@ -165,8 +166,9 @@ class PluginPoints(LoopState):
                 self._plugin_failed(job, err)
                 return False
         except MalformedNotice as err:
-            logger.error("%s: changed by a plugin into no notice: %s",
-                         redact_url(job.notice.url), err)  # fmt: skip
+            self.bad_input.log(logging.ERROR, "malformed notice",
+                               "%s: changed by a plugin into no notice: %s",
+                               redact_url(job.notice.url), err)  # fmt: skip
             self._finish(job)
             return False
         return True
@@ -190,7 +192,8 @@ class PluginPoints(LoopState):
         except PluginFailed as err:
             self._plugin_failed(job, err)
         except MalformedNotice as err:
-            logger.error("not posted %s: changed by a plugin into no notice: %s",
-                         redact_url(notice.url), err)  # fmt: skip
+            self.bad_input.log(logging.ERROR, "malformed notice",
+                               "not posted %s: changed by a plugin into no notice: %s",
+                               redact_url(notice.url), err)  # fmt: skip
             self._finish(job)
         return None

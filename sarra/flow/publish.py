@@ -20,7 +20,7 @@ from sarra.config.credentials import Credentials, redact_url
 from sarra.config.loader import Config
 from sarra.config.variables import UnknownVariable, expand, notice_lookup
 from sarra.flow import wis2
-from sarra.message import encode_any, format_for, wis2_topics
+from sarra.message import encode_any, format_for, prefix_for, wis2_topics
 from sarra.message.errors import NotEncodable
 from sarra.message.notice import Notice
 from sarra.message.topic import split_exchange
@@ -60,6 +60,7 @@ class NoticePublisher:
             )
             self.exchanges = [] if self.follow_input else plan.post_exchanges(config)
         self.format = format_for(None if reports_to else config.post_format, self.prefix)
+        self.prefix = prefix_for(self.format, self.prefix)
         self.topic = None if reports_to else config.post_topic
         self.global_cache = config.wis2_global_cache if config.component == "sarra" else None
         self.persistent = config.persistent

@@ -121,7 +121,7 @@ class Sender:
         with open(local, "rb") as file:
             if blocks is not None and blocks.count > 1:  # a part: written in place at its offset
                 file.seek(blocks.offset)
-                size = transfer.put(file, remote, blocks.offset, blocks.size)
+                size = transfer.put(file, remote, blocks.offset, blocks.length)
                 return Outcome("done", "", final, size, time.monotonic() - started)
             temporary = str(self.inflight.temporary(final))
             if temporary != remote:

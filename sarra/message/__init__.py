@@ -25,6 +25,7 @@ __all__ = [
     "decode_any",
     "encode_any",
     "format_for",
+    "prefix_for",
 ]
 
 FORMATS = ("v02", "v03", "wis")
@@ -79,6 +80,15 @@ def format_for(post_format: str | None, topic_prefix: str) -> str:
     if wis2_topics.levels(topic_prefix)[0] in wis2_topics.CHANNELS:
         return "wis"
     return "v02"
+
+
+def prefix_for(post_format: str, topic_prefix: str) -> str:
+    """The topic prefix notices of `post_format` are published under: v02 notices under a v03
+    prefix (sr3's default, with `post_format v02`) go under `v02.post`, as sr3 writes them, so
+    that v02 subscribers, who bind to v02.post, get them; otherwise `topic_prefix`."""
+    if post_format == "v02" and topic_prefix.split(".")[0] == "v03":
+        return "v02.post"
+    return topic_prefix
 
 
 @dataclass(frozen=True)

@@ -106,24 +106,55 @@ _BLOCK_METHODS = {"inplace": INPLACE, "partitioned": PARTITIONED}
 
 @dataclass(frozen=True)
 class Blocks:
-    """One block of a partitioned file (v03 `blocks`); invalid numbers raise ValueError."""
+    """One block of a partitioned file (v03 `blocks`); invalid numbers raise ValueError.
+
+    `remainder` is None when the notice does not tell it: sr3's v02 `parts` of a block other
+    than the last gives that block's length where v2 gives the file's remainder, so the size of
+    the file is known only from its last block. `identities` are the checksum values of every
+    block, as sr3's `blocks.manifest` lists them (kept to be written on, None when not given).
+    """
 
     method: str
     size: int
     count: int
-    remainder: int
+    remainder: int | None
     number: int
+    identities: tuple[str, ...] | None = None
+    unchecked: bool = False
 
     def __post_init__(self) -> None:
         if self.method not in _BLOCK_METHODS:
             raise ValueError(f"blocks method must be inplace or partitioned, not {self.method!r}")
-        self.to_parts()
+        parts = self.to_parts()
+        if self.remainder is None and self.number == self.count - 1:
+            raise ValueError(f"parts {parts}: the last block must tell the remainder")
+        if self.remainder is None and not self.unchecked:
+            raise ValueError(f"parts {parts}: only sr3's blocks leave the remainder unknown")
+        if self.identities is not None and len(self.identities) != self.count:
+            raise ValueError(f"{len(self.identities)} block identities for {self.count} blocks")
 
     def to_parts(self) -> Parts:
-        """The v02 parts of this block."""
+        """The v02 parts of this block (remainder 0 where it is not known: the offset and
+        length of a block other than the last do not depend on it)."""
         return Parts(
-            _BLOCK_METHODS[self.method], self.size, self.count, self.remainder, self.number
+            _BLOCK_METHODS[self.method], self.size, self.count, self.remainder or 0, self.number
         )
+
+    @property
+    def offset(self) -> int:
+        """Where this block starts in the file."""
+        return self.number * self.size
+
+    @property
+    def length(self) -> int:
+        """How many bytes this block holds."""
+        return self.to_parts().length
+
+    def lengths(self) -> list[int]:
+        """The length of every block of the file (ValueError when the remainder is unknown)."""
+        if self.remainder is None:
+            raise ValueError("the size of the file is not known from this block")
+        return [self.size] * (self.count - 1) + [self.remainder or self.size]
 
     @classmethod
     def from_parts(cls, parts: Parts) -> Blocks:

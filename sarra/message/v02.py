@@ -12,7 +12,11 @@ Mapping to the model (v03 names):
   hard link has no place in v02 and is dropped. A `link` header next to a data sum keeps both.
 - `oldname` <-> fileOp rename; `retrievePath` (or `retPath`) <-> retrieve_path.
 - `parts` `1,<size>,1,0,0` <-> size; `i`/`p` parts <-> blocks, with size = the length of the
-  block (as v2 writes it).
+  block (as v2 writes it). sr3 writes the length of the block where v2 writes the file's
+  remainder (`i,<bs>,<count>,<length>,<n>`): a remainder equal to the block size, which v2 never
+  writes, is read so: for the last block the file is a multiple of the block size, for another
+  block the remainder is unknown. sr3's sum of a block is not the block's checksum (see
+  Blocks.unchecked): blocks read in sr3's form, or from sr3's v03 manifest, are written in it.
 - a `/` is added to the base URL when neither it nor the path has one, since v2 peers join
   them by plain concatenation (Notice.url is the same before and after).
 - content is not written (v02 has no inline content). Other headers are kept in `extra`;
@@ -27,7 +31,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sarra.integrity.checksum import checksum_bytes, identity_to_sum, sum_to_identity
-from sarra.integrity.parts import WHOLE, Parts, whole_file
+from sarra.integrity.parts import INPLACE, PARTITIONED, WHOLE, Parts, whole_file
 from sarra.message import v03, validate
 from sarra.message.errors import HeaderTooLong, MalformedNotice, NotEncodable, excerpt
 from sarra.message.notice import (
@@ -163,7 +167,7 @@ def _json(value: Any) -> str:
 def _known_headers(notice: Notice) -> dict[str, str]:
     headers = _sum_headers(notice)
     if notice.blocks is not None:
-        headers["parts"] = str(notice.blocks.to_parts())
+        headers["parts"] = _parts_header(notice.blocks)
     elif notice.size is not None:
         headers["parts"] = whole_file(notice.size)
     for name, attr in _STRING_HEADERS.items():
@@ -177,6 +181,15 @@ def _known_headers(notice: Notice) -> dict[str, str]:
     if notice.report is not None and notice.report.message is not None:
         headers["message"] = notice.report.message
     return headers
+
+
+def _parts_header(blocks: Blocks) -> str:
+    parts = blocks.to_parts()
+    if blocks.unchecked:  # as sr3 writes it: this block's length in the remainder's place
+        return (
+            f"{parts.method},{parts.block_size},{parts.block_count},{parts.length},{parts.number}"
+        )
+    return str(parts)
 
 
 def _sum_headers(notice: Notice) -> dict[str, str]:
@@ -432,10 +445,32 @@ def _decode_parts(parts: str | None) -> tuple[int | None, Blocks | None]:
     try:
         parsed = Parts.parse(parts)
     except ValueError as error:
-        raise MalformedNotice(f"bad parts header: {error}") from None
+        block = _sr3_block(parts)
+        if block is None:
+            raise MalformedNotice(f"bad parts header: {error}") from None
+        return block.length, block
     if parsed.method == WHOLE:
         return parsed.block_size, None
     return parsed.length, Blocks.from_parts(parsed)
+
+
+def _sr3_block(parts: str) -> Blocks | None:
+    """The block of sr3's parts form, with the block's length as its fourth field (equal to the
+    block size: v2's form would have a remainder below it); None when it is not that form."""
+    fields = parts.split(",")
+    if len(fields) != 5 or fields[0] not in (INPLACE, PARTITIONED):
+        return None
+    if not all(f.isascii() and f.isdigit() and len(f) <= _DIGITS for f in fields[1:]):
+        return None
+    size, count, length, number = (int(field) for field in fields[1:])
+    if length != size or not 0 <= number < count:
+        return None
+    remainder = 0 if number == count - 1 else None
+    method = "inplace" if fields[0] == INPLACE else "partitioned"
+    try:
+        return Blocks(method, size, count, remainder, number, unchecked=True)
+    except ValueError:
+        return None
 
 
 def _decode_report(words: list[str], fields: dict[str, Any]) -> Report:

@@ -3,6 +3,13 @@
 On decode the older names `integrity` (for `identity`) and `retPath` (for `retrievePath`) are
 accepted, times in the v02 form are normalised, and `blocks` numbers written as strings (as v2
 does) are read as integers. Unknown keys are kept in `Notice.extra` and written back.
+
+`blocks` comes in two forms, both read and both written: v2's `count` and `remainder`, and
+sr3's `manifest` (`{"<n>": {"size": <length>, "identity": <value>}, ...}`, one entry per block,
+which sr3 needs to place a block). A manifest alone is sr3's writing, whose block identities are
+not the blocks' checksums (Blocks.unchecked): such a block is written back as it came. sr3
+also announces a file it reassembled with `blocks` but no `number`: that is the whole file,
+read as such (without its identity, which is still that of the last block sr3 received).
 """
 
 from __future__ import annotations
@@ -62,6 +69,8 @@ _STRING_FIELDS = {
     "to_clusters": "to_clusters",
 }
 _BLOCK_KEYS = ("method", "size", "count", "remainder", "number")
+_BLOCK_FIELDS = frozenset((*_BLOCK_KEYS, "manifest"))
+_SR3_BLOCK_KEYS = ("method", "size", "number")
 _REPORT_KEYS = {"message": "message", "host": "host", "user": "user"}
 _CHECKED_METHODS = {"md5", "sha512", "md5name", "cod"}
 _DIGITS = len(str(validate.MAX_SIZE))
@@ -82,7 +91,7 @@ def encode(notice: Notice, topic_prefix: str = "v03") -> tuple[RoutingKey, bytes
     optional: dict[str, Any] = {
         "identity": _identity_json(notice.identity),
         "size": notice.size,
-        "blocks": _blocks_json(notice.blocks),
+        "blocks": _blocks_json(notice.blocks, notice.identity),
         "fileOp": notice.file_op,
         "mtime": notice.mtime,
         "atime": notice.atime,
@@ -103,8 +112,24 @@ def _identity_json(identity: Identity | None) -> dict[str, str] | None:
     return None if identity is None else {"method": identity.method, "value": identity.value}
 
 
-def _blocks_json(blocks: Blocks | None) -> dict[str, Any] | None:
-    return None if blocks is None else {key: getattr(blocks, key) for key in _BLOCK_KEYS}
+def _blocks_json(blocks: Blocks | None, identity: Identity | None) -> dict[str, Any] | None:
+    """Both forms: count and remainder for v2 readers, the manifest for sr3's."""
+    if blocks is None:
+        return None
+    try:
+        lengths = blocks.lengths()
+    except ValueError as error:
+        raise NotEncodable(f"blocks: {error} (sr3's v02 parts of block {blocks.number})") from None
+    keys = _SR3_BLOCK_KEYS if blocks.unchecked else _BLOCK_KEYS
+    data: dict[str, Any] = {key: getattr(blocks, key) for key in keys}
+    manifest = {str(number): {"size": length} for number, length in enumerate(lengths)}
+    if blocks.identities is not None:
+        for entry, value in zip(manifest.values(), blocks.identities, strict=True):
+            entry["identity"] = value
+    elif identity is not None:
+        manifest[str(blocks.number)]["identity"] = identity.value
+    data["manifest"] = manifest
+    return data
 
 
 def _report_json(report: Report | None) -> dict[str, Any] | None:
@@ -225,6 +250,11 @@ def _checked_notice(routing_key: str, parsed: dict[str, Any]) -> Notice:
         if old in fields:
             fields.setdefault(new, fields.pop(old))
     pubtime = _required_text(fields, "pubTime")
+    size = _count(fields.pop("size", None), "size")
+    blocks, whole_size = _blocks(fields.pop("blocks", None))
+    identity = _identity(fields.pop("identity", None))
+    if whole_size is not None:
+        identity = None  # sr3 leaves the identity of the block that completed the file
     try:
         pubtime = time_v02_to_v03(pubtime)
     except ValueError:
@@ -234,9 +264,9 @@ def _checked_notice(routing_key: str, parsed: dict[str, Any]) -> Notice:
         pubtime=pubtime,
         base_url=_required_text(fields, "baseUrl"),
         rel_path=_required_text(fields, "relPath"),
-        identity=_identity(fields.pop("identity", None)),
-        size=_count(fields.pop("size", None), "size"),
-        blocks=_blocks(fields.pop("blocks", None)),
+        identity=identity,
+        size=whole_size if size is None else size,
+        blocks=blocks,
         file_op=_object(fields.pop("fileOp", None), "fileOp"),
         mtime=_time(fields.pop("mtime", None), "mtime"),
         atime=_time(fields.pop("atime", None), "atime"),
@@ -315,24 +345,81 @@ def _identity(value: Any) -> Identity | None:
     return Identity(method, checksum)
 
 
-def _blocks(value: Any) -> Blocks | None:
+def _blocks(value: Any) -> tuple[Blocks | None, int | None]:
+    """The block a notice announces; for sr3's `blocks` without a number (a file it
+    reassembled), no block and the size of the whole file."""
     data = _object(value, "blocks")
     if data is None:
-        return None
-    unknown = sorted(set(data) - set(_BLOCK_KEYS))
+        return None, None
+    unknown = sorted(set(data) - _BLOCK_FIELDS)
     if unknown:
         raise MalformedNotice(f"unsupported blocks field(s): {', '.join(unknown)}")
-    missing = [key for key in _BLOCK_KEYS if data.get(key) is None]
+    manifest = data.get("manifest")
+    wanted = ("method", "size") if manifest is not None else _BLOCK_KEYS
+    missing = [key for key in wanted if data.get(key) is None]
     if missing:
         raise MalformedNotice(f"blocks without {', '.join(missing)}")
     method = data["method"]
     if not isinstance(method, str):
         raise MalformedNotice("blocks.method must be a string")
-    numbers = [_natural(data[key], f"blocks.{key}") for key in _BLOCK_KEYS[1:]]
+    given = [key for key in _BLOCK_KEYS[1:] if data.get(key) is not None]
+    numbers = {key: _natural(data[key], f"blocks.{key}") for key in given}
+    identities, unchecked = None, False
+    if manifest is not None:
+        unchecked = "count" not in numbers and "remainder" not in numbers
+        lengths, identities = _manifest(manifest)
+        _check_manifest(numbers, lengths)
+        numbers["count"] = len(lengths)
+        numbers["remainder"] = lengths[-1] if lengths[-1] < numbers["size"] else 0
+    if "number" not in numbers:  # sr3: a file reassembled from its blocks
+        if method not in ("inplace", "partitioned"):
+            raise MalformedNotice(f"blocks method must be inplace or partitioned, not {method!r}")
+        count, size, remainder = numbers["count"], numbers["size"], numbers["remainder"]
+        return None, (count - 1) * size + (remainder or size)
     try:
-        return Blocks(method, *numbers)
+        block = Blocks(method, **numbers, identities=identities, unchecked=unchecked)
     except ValueError as error:
         raise MalformedNotice(f"blocks: {error}") from None
+    return block, None
+
+
+def _manifest(value: Any) -> tuple[list[int], tuple[str, ...] | None]:
+    """The length of each block in sr3's manifest (keys 0 to n-1, as strings in JSON), and the
+    identity of each when every one of two or more has one (else they say nothing that the
+    notice's own identity does not)."""
+    manifest = _object(value, "blocks.manifest")
+    assert manifest is not None
+    entries: dict[int, Any] = {}
+    for key, entry in manifest.items():
+        number = _natural(key, "blocks.manifest key")
+        if not isinstance(entry, dict):
+            raise MalformedNotice(f"blocks.manifest[{number}] must be an object")
+        entries[number] = entry
+    if sorted(entries) != list(range(len(entries))) or not entries:
+        raise MalformedNotice("blocks.manifest must list blocks 0 to n-1")
+    lengths, identities = [], []
+    for number in range(len(entries)):
+        entry = entries[number]
+        lengths.append(_natural(entry.get("size"), f"blocks.manifest[{number}].size"))
+        identity = entry.get("identity")
+        if isinstance(identity, str):
+            identities.append(identity)
+    if len(lengths) < 2 or len(identities) < len(lengths):
+        return lengths, None
+    return lengths, tuple(identities)
+
+
+def _check_manifest(numbers: dict[str, int], lengths: list[int]) -> None:
+    """The manifest's lengths must be those of blocks of `size` bytes (and agree with count and
+    remainder when they are given too)."""
+    size = numbers["size"]
+    if any(n != size for n in lengths[:-1]) or not 0 < lengths[-1] <= size:
+        raise MalformedNotice(f"blocks.manifest lengths are not those of blocks of {size} bytes")
+    count, remainder = numbers.get("count"), numbers.get("remainder")
+    if count is not None and count != len(lengths):
+        raise MalformedNotice(f"blocks.count {count} but the manifest lists {len(lengths)}")
+    if remainder is not None and (remainder or size) != lengths[-1]:
+        raise MalformedNotice(f"blocks.remainder {remainder} but the last block has {lengths[-1]}")
 
 
 def _report(value: Any) -> Report | None:

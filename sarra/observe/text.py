@@ -60,8 +60,11 @@ def _state(status: ConfigStatus) -> str:
 
 def _figures(status: ConfigStatus, now: float) -> list[str]:
     parts = []
-    if status.received_rate or status.counts.get("received"):
+    received, rejected = status.counts.get("received", 0), status.counts.get("rejected", 0)
+    if status.received_rate or received:
         parts.append(f"received {_rate(status.received_rate)}/s")
+    if received and rejected:  # sr3 status's %rej, since the instances started
+        parts.append(f"{100 * rejected / received:.1f}% rejected")
     size = humanize.naturalsize(status.bytes_rate, binary=True)
     parts.append(f"{status.done} {_rate(status.done_rate)} files/s ({size}/s)")
     if status.lag_median is not None and status.lag_max is not None:

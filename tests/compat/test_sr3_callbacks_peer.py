@@ -33,6 +33,7 @@ import pytest
 from integration.pumpkit import declare, file_notice, hooks, in_thread, loop_ready, wait_for
 from peers import PeerEnv, peer_env
 from servers import HttpServer
+from sr3peer import SR3
 
 from sarra.broker import plan
 from sarra.broker.publisher import Publisher
@@ -45,7 +46,6 @@ from sarra.message.notice import Notice
 
 pytestmark = pytest.mark.broker
 
-SR3 = ["metpx-sr3==3.3.1", "amqp", "paho-mqtt"]
 OURS = Path(sys.executable).parent / "sr_subscribe"
 BROKER = "amqp://guest:guest@127.0.0.1/"
 

@@ -13,7 +13,9 @@ from pumpkit import MTIME, announce, file_notice, running, take, wait_for, watch
 from servers import FTP_USER, FtpServer, SshServer
 
 from sarra.config.loader import Config, load
-from sarra.message.notice import Notice, epoch_to_time
+from sarra.integrity.checksum import checksum_bytes, hex_to_b64
+from sarra.integrity.parts import partition
+from sarra.message.notice import Blocks, Identity, Notice, epoch_to_time
 
 pytestmark = pytest.mark.broker
 
@@ -119,6 +121,26 @@ def test_sends_to_a_local_directory_with_links(
     final = remote / "src/f1.dat"
     assert any(m.startswith(f"sending {root / 'src/f1.dat'} to {final} (inflight ") for m in steps)
     assert any(m.startswith(f"sent {len(files['src/f1.dat'])} bytes to {final}") for m in steps)
+
+
+def test_sends_a_file_announced_in_parts(tmp_path: Path, exchange: str, credentials: Path) -> None:
+    root, remote = tmp_path / "local", tmp_path / "remote"
+    data = os.urandom(1000)
+    (root / "src").mkdir(parents=True)
+    (root / "src/big.dat").write_bytes(data)
+    parts = []
+    for p in partition(len(data), 400):
+        digest = hex_to_b64(checksum_bytes(data[p.offset : p.offset + p.length], "d"))
+        parts.append(Notice(epoch_to_time(time.time()), "file:", str(root / "src/big.dat"),
+                            identity=Identity("md5", digest), size=p.length,
+                            blocks=Blocks.from_parts(p)))  # fmt: skip
+    config = sender(
+        tmp_path, exchange, f"destination file://{remote}\nbase_dir {root}\n", post=False
+    )
+    with running(config) as loop:
+        announce(config, parts[::-1], exchange)
+        wait_for(lambda: loop.counts["sent"] == 3, "the parts")
+    assert (remote / "src/big.dat").read_bytes() == data
 
 
 def test_refuses_files_outside_base_dir_and_keeps_going(

@@ -236,6 +236,16 @@ def test_the_docs_and_the_grafana_dashboard_say_what_there_is(sarra_home: Path) 
     assert {f for f in fields if f"`{f}`" not in docs} == set()
 
 
+def test_the_status_line_gives_the_share_of_notices_rejected_as_sr3_s_rej(
+    sarra_home: Path,
+) -> None:
+    found = figures()
+    found.counts["rejected"] = 10
+    line = text.line(status_of((Instance(1, 100, True), found)), NOW)
+    assert "received 4.0/s; 25.0% rejected; downloaded" in line
+    assert "rejected" not in text.line(status_of((Instance(1, 100, True), figures())), NOW)
+
+
 def test_without_files_the_status_line_gives_the_lag_of_the_notices(sarra_home: Path) -> None:
     shovel = figures()
     shovel.lag_median, shovel.lag_max, shovel.lag_files = None, None, 0

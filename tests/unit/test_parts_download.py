@@ -4,6 +4,7 @@ every part is here and verified, and a changed file moves only its changed parts
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import threading
@@ -154,7 +155,7 @@ def test_part_files_or_the_work_file_hold_the_parts_until_the_end(
         assert kept == [".big.dat.sarra-parts", "big.dat.tmp"]
     else:
         assert kept == [".big.dat.sarra-parts"] + [
-            f"big.dat.{BLOCK}.11.123.{n}.d.Part" for n in range(3)
+            f"big.dat.{BLOCK}.11.{n}.d.Part" for n in range(3)
         ]
 
 
@@ -255,6 +256,58 @@ def test_a_file_that_grew_is_cut_anew(tmp_path: Path, data: bytes, fetched: list
         worker.handle(notice, place)
     assert place.path.read_bytes() == grown
     assert fetched == [10 * BLOCK, 11 * BLOCK]  # the short last block, and the new one
+    assert leftovers(tmp_path) == []
+
+
+def sr3_v02(notice: Notice) -> Notice:
+    """The notice as read from sr3's v02 parts: a block other than the last does not tell the
+    remainder (sr3 writes the block's length in its place)."""
+    blocks = notice.blocks
+    assert blocks is not None
+    if blocks.number == blocks.count - 1:
+        return notice
+    return dataclasses.replace(
+        notice, blocks=dataclasses.replace(blocks, remainder=None, unchecked=True)
+    )
+
+
+@pytest.mark.parametrize("inplace", [True, False])
+@pytest.mark.parametrize("last", [0, 5, 10])
+def test_parts_that_do_not_tell_the_remainder_until_the_last(
+    tmp_path: Path, data: bytes, inplace: bool, last: int
+) -> None:
+    notices = [sr3_v02(n) for n in part_notices(source_file(tmp_path, data))]
+    notices.insert(last, notices.pop())  # the last block comes at the start, middle or end
+    place = placement(tmp_path)
+    outcomes = [downloader(tmp_path, inplace).handle(n, place) for n in notices[:7]]
+    state = (tmp_path / "out" / ".big.dat.sarra-parts").read_text()  # a restart, then the rest
+    outcomes += [downloader(tmp_path, inplace).handle(n, place) for n in notices[7:]]
+    assert [o.status for o in outcomes] == ["done"] * 11, outcomes
+    layouts = [line for line in state.splitlines() if line.startswith("layout")]
+    told = [f"layout {BLOCK} 11 {SIZE % BLOCK}"]
+    assert (
+        layouts == {0: told, 5: [f"layout {BLOCK} 11 ?", *told], 10: [f"layout {BLOCK} 11 ?"]}[last]
+    )
+    assert "file complete" in outcomes[-1].reason
+    assert place.path.read_bytes() == data
+    assert leftovers(tmp_path) == []
+
+
+def test_sr3_s_parts_are_taken_as_fetched(tmp_path: Path, data: bytes) -> None:
+    # sr3 3.3.1 sums a block from its offset to past its end: not the block's checksum
+    notices = [
+        dataclasses.replace(
+            n,
+            identity=Identity("md5", hex_to_b64("0" * 32)),
+            blocks=dataclasses.replace(n.blocks, unchecked=True),  # type: ignore[arg-type]
+        )
+        for n in part_notices(source_file(tmp_path, data))
+    ]
+    worker, place = downloader(tmp_path, False), placement(tmp_path)
+    outcomes = [worker.handle(n, place) for n in notices]
+    assert [o.status for o in outcomes] == ["done"] * 11, outcomes
+    assert "nothing to verify" in outcomes[0].reason
+    assert place.path.read_bytes() == data
     assert leftovers(tmp_path) == []
 
 

@@ -66,6 +66,7 @@ def test_sr3_defaults_only_for_configs_of_the_sr3_tree(sarra_home: Path) -> None
     assert (sr3.topic_prefix, v2.topic_prefix) == ("v03", "v02.post")
     assert (sr3.accept_unmatch, v2.accept_unmatch) == (True, False)
     assert (sr3.sum, v2.sum) == ("s", "d")
+    assert (sr3.post_format, v2.post_format) == ("v03", "auto")
     watch = load("watch", write(sr3_tree(sarra_home) / "watch" / "w.conf", body))
     assert watch.events == "create|delete|link|mkdir|modify|rmdir"
     assert (watch.post_on_start, watch.blocksize) == (False, 1)

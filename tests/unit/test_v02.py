@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from datetime import datetime
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from sarra.integrity.parts import Parts
@@ -168,6 +169,33 @@ def test_partitioned_block():
     assert got.blocks == Blocks("inplace", 1024, 3, 100, 2)
     assert got.size == 100  # the length of this block, as v2 writes it
     assert v02.encode(got)[2]["parts"] == "i,1024,3,100,2"
+
+
+@pytest.mark.parametrize(
+    ("parts", "blocks", "written"),
+    [
+        # sr3 writes the length of the block where v2 writes the file's remainder
+        ("i,1024,3,1024,0", Blocks("inplace", 1024, 3, None, 0, unchecked=True), "i,1024,3,1024,0"),
+        (
+            "p,1024,3,1024,1",
+            Blocks("partitioned", 1024, 3, None, 1, unchecked=True),
+            "p,1024,3,1024,1",
+        ),
+        ("i,1024,3,100,2", Blocks("inplace", 1024, 3, 100, 2), "i,1024,3,100,2"),
+        ("i,1024,3,1024,2", Blocks("inplace", 1024, 3, 0, 2, unchecked=True), "i,1024,3,1024,2"),
+    ],
+)
+def test_sr3_s_parts_are_read(parts, blocks, written):
+    got = v02.decode(EXAMPLE_TOPIC, EXAMPLE_BODY, {"sum": "0,0001", "parts": parts})
+    assert got.blocks == blocks
+    assert got.size == blocks.length == (100 if blocks.number == 2 and blocks.remainder else 1024)
+    assert v02.encode(got)[2]["parts"] == written
+
+
+@pytest.mark.parametrize("parts", ["i,1024,3,1025,0", "i,0,3,0,0", "i,1024,3,1024,3", "1,5,1,5,0"])
+def test_parts_neither_v2_s_nor_sr3_s_are_refused(parts):
+    with pytest.raises(MalformedNotice, match="bad parts header"):
+        v02.decode(EXAMPLE_TOPIC, EXAMPLE_BODY, {"sum": "0,0001", "parts": parts})
 
 
 def test_times_mode_clusters_and_retrieve_path():
@@ -402,7 +430,12 @@ def blocks(draw) -> Blocks:
         draw(st.integers(0, size - 1)),
         draw(st.integers(0, count - 1)),
     )
-    return Blocks.from_parts(parts)
+    block = Blocks.from_parts(parts)
+    if parts.number < count - 1 and draw(st.booleans()):  # as read from sr3's parts
+        block = dataclasses.replace(block, remainder=None, unchecked=True)
+    elif parts.number == count - 1 and draw(st.booleans()):  # sr3's last, of a whole multiple
+        block = dataclasses.replace(block, remainder=0, unchecked=True)
+    return block
 
 
 sizes_and_blocks = st.one_of(
@@ -471,6 +504,7 @@ def test_v02_round_trip(n):
 @settings(max_examples=100)
 @given(v02_notices())
 def test_v02_to_v03_to_v02(n):
+    assume(n.blocks is None or n.blocks.remainder is not None)  # else no v03 form (see test_v03)
     wire = v02.encode(n)
     via_v03 = v03.decode(*v03.encode(v02.decode(*wire)))
     assert v02.encode(via_v03) == wire
@@ -479,6 +513,7 @@ def test_v02_to_v03_to_v02(n):
 @settings(max_examples=100)
 @given(v02_notices())
 def test_v03_to_v02_to_v03(n):
+    assume(n.blocks is None or n.blocks.remainder is not None)
     key, body = v03.encode(n)
     via_v02 = v02.decode(*v02.encode(v03.decode(key, body)))
     assert via_v02 == n

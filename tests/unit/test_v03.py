@@ -96,6 +96,96 @@ def test_what_v2_writes_is_normalised():
     assert got.file_op == {"remove": True}
 
 
+# --- blocks: v2's count and remainder, sr3's manifest ------------------------------------------
+
+BLOCK_SUMS = ["AAAAAAAAAAAAAAAAAAAAAA==", "AQEBAQEBAQEBAQEBAQEBAQ==", "AgICAgICAgICAgICAgICAg=="]
+SR3_BLOCK = MINIMAL | {
+    "size": 1024,
+    "identity": {"method": "md5", "value": BLOCK_SUMS[1]},
+    "blocks": {
+        "method": "inplace",
+        "size": 1024,
+        "number": 1,
+        "manifest": {
+            "0": {"size": 1024, "identity": BLOCK_SUMS[0]},
+            "1": {"size": 1024, "identity": BLOCK_SUMS[1]},
+            "2": {"size": 100, "identity": BLOCK_SUMS[2]},
+        },
+    },
+}
+"""A block as sr3 3.3.1 writes it: no count nor remainder, a manifest of every block."""
+
+
+def test_sr3_s_manifest_is_read():
+    got = decode(SR3_BLOCK)
+    assert got.blocks == Blocks("inplace", 1024, 3, 100, 1, tuple(BLOCK_SUMS), unchecked=True)
+    assert (got.size, got.blocks.offset, got.blocks.length) == (1024, 1024, 1024)
+
+
+def test_a_manifest_of_a_multiple_of_the_block_size_has_no_remainder():
+    fields = json.loads(json.dumps(SR3_BLOCK))
+    fields["blocks"]["manifest"]["2"]["size"] = 1024
+    assert decode(fields).blocks == Blocks(
+        "inplace", 1024, 3, 0, 1, tuple(BLOCK_SUMS), unchecked=True
+    )
+
+
+def test_sr3_s_manifest_is_written_back_as_it_came():
+    # sr3's block identities are not the blocks' checksums: count and remainder (which mark
+    # a block whose identity is its checksum) are not added
+    assert json.loads(v03.encode(decode(SR3_BLOCK))[1]) == SR3_BLOCK
+
+
+def test_a_manifest_with_count_and_remainder_is_checked():
+    fields = json.loads(json.dumps(SR3_BLOCK))
+    fields["blocks"] |= {"count": 3, "remainder": 100}
+    got = decode(fields)
+    assert got.blocks == Blocks("inplace", 1024, 3, 100, 1, tuple(BLOCK_SUMS))
+    assert json.loads(v03.encode(got)[1]) == fields
+
+
+def test_blocks_are_written_in_both_forms():
+    block = Notice(
+        "20240101T120000.5", "https://h", "a/b", Identity("md5", BLOCK_SUMS[2]), size=100,
+        blocks=Blocks("inplace", 1024, 3, 100, 2),
+    )  # fmt: skip
+    body = json.loads(v03.encode(block)[1])
+    assert body["blocks"] == {
+        "method": "inplace",
+        "size": 1024,
+        "count": 3,
+        "remainder": 100,
+        "number": 2,
+        "manifest": {
+            "0": {"size": 1024},
+            "1": {"size": 1024},
+            "2": {"size": 100, "identity": BLOCK_SUMS[2]},
+        },
+    }
+    assert decode(body) == block
+
+
+def test_a_file_sr3_reassembled_is_read_whole():
+    fields = json.loads(json.dumps(SR3_BLOCK))
+    del fields["blocks"]["number"]
+    fields["size"] = 2148
+    got = decode(fields)
+    assert (got.blocks, got.size, got.identity) == (None, 2148, None)
+    del fields["size"]
+    assert decode(fields).size == 2148
+
+
+def test_a_block_whose_file_size_is_unknown_is_not_written_in_v03():
+    block = Notice(
+        "20240101T120000.5",
+        "https://h",
+        "a/b",
+        blocks=Blocks("inplace", 4, 3, None, 0, unchecked=True),
+    )
+    with pytest.raises(NotEncodable, match="size of the file is not known"):
+        v03.encode(block)
+
+
 def test_unknown_keys_survive():
     extra = {"contentType": "text/xml", "geometry": {"type": "Point", "coordinates": [1.5, 2]}}
     got = decode(MINIMAL | extra)
@@ -181,7 +271,62 @@ def test_not_json(body, reason):
         ({"size": True}, "size must be a non-negative integer"),
         ({"size": "1e3"}, "size must be a non-negative integer"),
         ({"blocks": {"method": "inplace"}}, "blocks without size, count, remainder, number"),
-        ({"blocks": {"manifest": {}}}, "unsupported blocks field"),
+        ({"blocks": {"manifest": {}, "waiting": {}}}, "unsupported blocks field"),
+        ({"blocks": {"method": "inplace", "size": 4, "manifest": {}}}, "list blocks 0 to n-1"),
+        (
+            {"blocks": {"method": "inplace", "size": 4, "number": 0, "manifest": {"0": 4}}},
+            r"blocks.manifest\[0\] must be an object",
+        ),
+        (
+            {"blocks": {"method": "inplace", "size": 4, "number": 0, "manifest": {"0": {}}}},
+            r"blocks.manifest\[0\].size must be a non-negative integer",
+        ),
+        (
+            {
+                "blocks": {
+                    "method": "inplace",
+                    "size": 4,
+                    "number": 0,
+                    "manifest": {"0": {"size": 3}, "1": {"size": 1}},
+                }
+            },
+            "not those of blocks of 4 bytes",
+        ),
+        (
+            {
+                "blocks": {
+                    "method": "inplace",
+                    "size": 4,
+                    "number": 0,
+                    "count": 3,
+                    "manifest": {"0": {"size": 4}, "1": {"size": 1}},
+                }
+            },
+            "blocks.count 3 but the manifest lists 2",
+        ),
+        (
+            {
+                "blocks": {
+                    "method": "inplace",
+                    "size": 4,
+                    "number": 0,
+                    "remainder": 2,
+                    "manifest": {"0": {"size": 4}, "1": {"size": 1}},
+                }
+            },
+            "blocks.remainder 2 but the last block has 1",
+        ),
+        (
+            {
+                "blocks": {
+                    "method": "separate",
+                    "size": 4,
+                    "number": 0,
+                    "manifest": {"0": {"size": 4}, "1": {"size": 1}},
+                }
+            },
+            "blocks method must be inplace or partitioned, not 'separate'",
+        ),
         (
             {"blocks": {"method": "x", "size": 1, "count": 1, "remainder": 0, "number": 0}},
             "blocks method must be inplace or partitioned",
@@ -290,10 +435,18 @@ identities = st.builds(
     st.binary(min_size=16, max_size=16).map(lambda b: base64.b64encode(b).decode()),
 ) | st.builds(Identity, text.filter(lambda m: m not in {"md5", "sha512", "md5name", "cod"}), text)
 blocks = st.builds(
-    lambda method, count, number: Blocks(method, 4096, count, 17, number % count),
+    lambda method, count, number, listed: Blocks(
+        method,
+        4096,
+        count,
+        17,
+        number % count,
+        tuple(f"s{n}" for n in range(count)) if listed and count > 1 else None,
+    ),
     st.sampled_from(["inplace", "partitioned"]),
-    st.integers(1, 10**6),
+    st.integers(1, 300),  # every block is in the manifest of each
     st.integers(0, 10**6),
+    st.booleans(),
 )
 reports = st.builds(
     Report,

@@ -25,7 +25,7 @@ from sarra.config.credentials import Credentials
 from sarra.config.loader import load
 from sarra.flow.loop import ConsumerLoop
 from sarra.flow.publish import NoticePublisher
-from sarra.message import decode_any, encode_any, format_for, v02, v03, wnm
+from sarra.message import decode_any, encode_any, format_for, prefix_for, v02, v03, wnm
 from sarra.message.errors import MalformedNotice, NotEncodable
 from sarra.message.notice import Blocks, Identity, Notice, Report
 from sarra.message.reason import errors
@@ -535,6 +535,14 @@ def test_decode_any_recognises_each_format() -> None:
     assert decode_any(v03_key, v03_body, None, "application/json") == _notice()
     assert decode_any(SYNOP, v03_body) == _notice()  # a v03 body on a WIS2 topic
     assert decode_any(v02_key, v02_text.encode(), v02_headers).rel_path == _notice().rel_path
+
+
+def test_v02_notices_under_a_v03_prefix_go_under_v02_post_as_sr3_s() -> None:
+    assert prefix_for("v02", "v03") == "v02.post"
+    assert prefix_for("v02", "v03.post") == "v02.post"
+    assert prefix_for("v02", "v02.foo") == "v02.foo"  # as v2 (sr3 would write v02.post)
+    assert prefix_for("v03", "v02.post") == "v02.post"
+    assert prefix_for("wis", "origin/a") == "origin/a"
 
 
 def test_the_format_follows_post_format_or_the_prefix() -> None:

@@ -1,0 +1,96 @@
+"""Real sr3 (metpx-sr3 from the registry, in an environment of its own) run beside ours: a home
+with ~/.config/sr3 for it, its configs, and its components run in the foreground."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from integration.pumpkit import wait_for
+from peers import PeerEnv
+
+SR3 = ["metpx-sr3==3.3.1", "amqp", "paho-mqtt"]
+"""sr3 as the compat tests install it."""
+
+SR3_REASSEMBLY = [*SR3, "flufl.lock"]
+"""sr3 able to reassemble partitioned files: its block_reassembly callback needs flufl.lock,
+which metpx-sr3 does not require."""
+
+BROKER = "amqp://guest:guest@127.0.0.1/"
+READY = re.compile(r"Binding queue|binding")
+"""What sr3 logs once its queue is bound (a subscriber consumes from then on)."""
+WATCHING = re.compile(r"now active on")
+"""What sr3's watch logs once it watches."""
+
+
+@dataclass(frozen=True)
+class Sr3Home:
+    """A home directory for sr3: credentials for the local broker, configs under
+    ~/.config/sr3/<component>/."""
+
+    env_root: PeerEnv
+    root: Path
+
+    @classmethod
+    def make(cls, peer: PeerEnv, root: Path) -> Sr3Home:
+        config = root / ".config" / "sr3"
+        config.mkdir(parents=True)
+        credentials = config / "credentials.conf"
+        credentials.write_text(f"{BROKER}\n")
+        credentials.chmod(0o600)
+        return cls(peer, root)
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment sr3 runs in: this home, none of the tests' XDG or Python settings."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "PYTHON"))}
+        return env | {"HOME": str(self.root)}
+
+    def config(self, name: str, text: str) -> None:
+        """Write ~/.config/sr3/<component>/<config>.conf (name is `component/config`)."""
+        path = self.root / ".config" / "sr3" / f"{name}.conf"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+    def run(self, name: str, timeout: float = 120) -> str:
+        """Run `sr3 foreground component/config` to its end (a post); its output."""
+        done = subprocess.run(
+            [str(self.env_root.bin / "sr3"), "foreground", name], capture_output=True,
+            text=True, env=self.env, cwd=self.root, timeout=timeout,
+        )  # fmt: skip
+        output = done.stdout + done.stderr
+        assert done.returncode == 0, output[-3000:]
+        return output
+
+    @contextmanager
+    def running(
+        self, name: str, log: Path, ready: re.Pattern[str] = READY
+    ) -> Iterator[subprocess.Popen[bytes]]:
+        """`sr3 foreground component/config` in the background, once it logs `ready` (by
+        default: its queue is bound); stopped on the way out."""
+        with open(log, "wb") as output:
+            process = subprocess.Popen(
+                [str(self.env_root.bin / "sr3"), "foreground", name], stdout=output,
+                stderr=subprocess.STDOUT, env=self.env, cwd=self.root, start_new_session=True,
+            )  # fmt: skip
+        try:
+            wait_for(
+                lambda: process.poll() is None and ready.search(log.read_text(errors="replace")),
+                f"sr3 {name} to consume",
+                deadline=60,
+            )
+            yield process
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
