@@ -58,8 +58,25 @@ def time_v03_to_v02(text: str) -> str:
 
 def time_to_epoch(text: str) -> float:
     """Seconds since the epoch of a v02 or v03 time string."""
-    whole, _, fraction = time_v03_to_v02(text).partition(".")
+    whole, dot, fraction = text.partition(".")
+    seconds = _second(whole)
+    if seconds is not None and (not dot or (fraction.isdigit() and fraction.isascii())):
+        return seconds + float(f"0.{fraction}") if fraction else float(seconds)
+    whole, _, fraction = time_v03_to_v02(text).partition(".")  # any other form, or no time
     return _whole_seconds(whole) + float(f"0.{fraction or 0}")
+
+
+@functools.lru_cache(maxsize=256)
+def _second(whole: str) -> int | None:
+    """Seconds since the epoch of `YYYYMMDD[T]HHMMSS` (kept: notices of a second share it);
+    None when it is not that, or no real time."""
+    digits = whole[:8] + whole[9:] if len(whole) == 15 and whole[8] == "T" else whole
+    if len(digits) != 14 or not (digits.isascii() and digits.isdigit()):
+        return None
+    try:
+        return _whole_seconds(digits)
+    except ValueError:
+        return None
 
 
 @functools.lru_cache(maxsize=1024)

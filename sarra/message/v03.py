@@ -163,6 +163,88 @@ def decode(routing_key: str, body: bytes | str) -> Notice:
         raise MalformedNotice(f"body is not JSON ({reason}): {excerpt(body)}") from None
     if not isinstance(parsed, dict):
         raise MalformedNotice(f"body is a JSON {type(parsed).__name__}, not an object")
+    notice = quick_notice(routing_key, parsed)
+    return notice if notice is not None else _checked_notice(routing_key, parsed)
+
+
+_QUICK_NAMES = {"source": "source", "from_cluster": "from_cluster", "to_clusters": "to_clusters"}
+_QUICK_PATHS = {"rename": "rename", "retrievePath": "retrieve_path"}
+_QUICK_TIMES = {"pubTime": "pubtime", "mtime": "mtime", "atime": "atime"}
+_QUICK_REQUIRED = ("pubTime", "baseUrl", "relPath")
+
+
+def quick_notice(routing_key: str, parsed: dict[str, Any]) -> Notice | None:
+    """The notice in a parsed v03 body of the plain form nearly every one takes (ASCII text,
+    an identity, an integer size, values well within the limits, plain extra fields), read and
+    checked in one pass; None when it is not of that form, and only the full decode can tell
+    (it may be fine too). What this returns, `decode` returns too."""
+    fields: dict[str, Any] = {"extra": {}, "topic": routing_key}
+    extra = fields["extra"]
+    for key, value in parsed.items():
+        if type(value) is str:
+            if not value.isascii():
+                return None
+            if key in _QUICK_TIMES:
+                value = validate.quick_time(value)
+                if value is None:
+                    return None
+                fields[_QUICK_TIMES[key]] = value
+            elif key == "baseUrl":
+                if not value or validate.url_problem(value) is not None:
+                    return None
+                fields["base_url"] = value
+            elif key == "relPath" or key in _QUICK_PATHS:
+                if not validate.quick_path(value):
+                    return None
+                fields[_QUICK_PATHS.get(key, "rel_path")] = value
+            elif key in _QUICK_NAMES:
+                if not validate.quick_name(value):
+                    return None
+                fields[key] = value
+            elif key == "mode":
+                if not validate.MODE.fullmatch(value):
+                    return None
+                fields["mode"] = value
+            elif key in RESERVED or not key.isascii():
+                return None
+            else:
+                extra[key] = value
+        elif key == "size":
+            if type(value) is not int or not 0 <= value <= validate.MAX_SIZE:
+                return None
+            fields["size"] = value
+        elif key == "identity":
+            identity = _quick_identity(value)
+            if identity is None:
+                return None
+            fields["identity"] = identity
+        elif key in RESERVED or not key.isascii() or not validate.quick_value(value):
+            return None
+        else:
+            extra[key] = value
+    if any(key not in parsed for key in _QUICK_REQUIRED):
+        return None
+    return Notice(**fields)
+
+
+def _quick_identity(value: Any) -> Identity | None:
+    if type(value) is not dict:
+        return None
+    method, checksum = value.get("method"), value.get("value")
+    if type(method) is not str or type(checksum) is not str:
+        return None
+    if not (method.isascii() and checksum.isascii()):
+        return None
+    if method in _CHECKED_METHODS:
+        try:
+            identity_to_sum(method, checksum)
+        except ValueError:
+            return None
+    return Identity(method, checksum)
+
+
+def _checked_notice(routing_key: str, parsed: dict[str, Any]) -> Notice:
+    """The notice in a parsed body, each field read and checked (see sarra.message.validate)."""
     fields = dict(parsed)
     for old, new in ALIASES.items():
         if old in fields:

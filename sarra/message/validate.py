@@ -49,7 +49,7 @@ MAX_NESTING = 32
 FILE_OP_PATHS = ("link", "hlink", "rename")
 """fileOp keys whose value is a path; the others (remove, directory) are flags."""
 
-_MODE = re.compile(r"[0-7]{1,6}")
+MODE = re.compile(r"[0-7]{1,6}")
 _TIME = re.compile(
     r"(?!0000)[0-9]{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
     r"T?(?:[01][0-9]|2[0-3])[0-5][0-9][0-5][0-9](?:\.[0-9]+)?"
@@ -78,7 +78,7 @@ def check(notice: Notice) -> None:
         if value is not None:
             _time(key, value)
     if notice.mode is not None and not (
-        isinstance(notice.mode, str) and _MODE.fullmatch(notice.mode)
+        isinstance(notice.mode, str) and MODE.fullmatch(notice.mode)
     ):
         raise MalformedNotice(f"mode is not octal: {excerpt(str(notice.mode))}")
     for key, value in (
@@ -141,13 +141,13 @@ def _path(key: str, value: Any) -> None:
 
 
 def _base_url(value: Any) -> None:
-    problem = _url_problem(_text("baseUrl", value))
+    problem = url_problem(_text("baseUrl", value))
     if problem:
         raise MalformedNotice(f"baseUrl {problem}: {excerpt(value)}")
 
 
 @functools.lru_cache(maxsize=256)
-def _url_problem(url: str) -> str | None:
+def url_problem(url: str) -> str | None:
     """What is wrong with a base URL, or None (base URLs repeat: the answer is kept)."""
     if "\0" in url:
         return "holds a NUL byte"
@@ -163,6 +163,58 @@ def _url_problem(url: str) -> str | None:
     if parts.scheme != "file" and not parts.hostname:
         return "has no host"
     return None
+
+
+def quick_path(text: str) -> bool:
+    """Whether `text`, a string, is a path `check` finds nothing wrong with, judged in one quick
+    look at the plain form (ASCII, short enough to hold no name too long); False says that
+    `check` must look (it may find nothing either)."""
+    return (
+        0 < len(text) <= MAX_NAME_BYTES
+        and text.isascii()
+        and "\0" not in text
+        and text.count("/") < MAX_DEPTH
+    )
+
+
+def quick_name(text: str) -> bool:
+    """Whether `text`, a string, is a name (source, cluster) `check` finds nothing wrong with,
+    in the plain form; False says that `check` must look."""
+    return (
+        len(text) <= MAX_NAME_BYTES
+        and text.isascii()
+        and "/" not in text
+        and "\0" not in text
+        and text != "."
+        and text != ".."
+    )
+
+
+def quick_time(text: str) -> str | None:
+    """A v02 or v03 time (`YYYYMMDD[T]HHMMSS[.fff]`) in the v03 form when `check` finds nothing
+    wrong with it (each second looked at once, then kept); None says that the full conversion
+    and check must look."""
+    cut = 15 if text[8:9] == "T" else 14
+    fraction = text[cut:]
+    if fraction and not (fraction[0] == "." and fraction[1:].isdigit() and fraction.isascii()):
+        return None
+    whole = _quick_second(text[:cut])
+    return None if whole is None else whole + fraction
+
+
+@functools.lru_cache(maxsize=256)
+def _quick_second(whole: str) -> str | None:
+    """`YYYYMMDD[T]HHMMSS` as `YYYYMMDDTHHMMSS` when it is a real time; None otherwise."""
+    digits = whole[:8] + whole[9:] if whole[8:9] == "T" else whole
+    if len(digits) != 14 or not (digits.isascii() and digits.isdigit()):
+        return None
+    moment = f"{digits[:8]}T{digits[8:]}"
+    return moment if _TIME.fullmatch(moment) and (moment[6:8] <= "28" or _has_day(moment)) else None
+
+
+def quick_value(value: Any) -> bool:
+    """Whether a value of a field no codec knows needs no look (see `_plain`)."""
+    return _plain(value)
 
 
 def _size(key: str, value: Any) -> None:
