@@ -58,9 +58,13 @@ def subscriber(tmp_path: Path, exchange: str, body: str) -> Config:
 
 
 def announce(
-    config: Config, notices: list[Notice], exchange: str, prefix: str = "v02.post"
+    config: Config,
+    notices: list[Notice],
+    exchange: str,
+    prefix: str = "v02.post",
+    broker: str = "amqp://guest:guest@127.0.0.1/",
 ) -> None:
-    settings = plan.connection_settings(config, "amqp://guest:guest@127.0.0.1/", "publisher")
+    settings = plan.connection_settings(config, broker, "publisher")
     with Publisher(settings, [exchange]) as publisher:
         for notice in notices:
             key, body, headers = v02.encode(notice, prefix)

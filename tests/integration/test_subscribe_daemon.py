@@ -10,7 +10,19 @@ import threading
 from pathlib import Path
 
 import pytest
-from pumpkit import BIN, announce, complete_files, file_notice, running, sr, subscriber, wait_for
+from pumpkit import (
+    BIN,
+    announce,
+    complete_files,
+    ctl,
+    declare,
+    file_notice,
+    running,
+    scratch_vhost,
+    sr,
+    subscriber,
+    wait_for,
+)
 from servers import HttpServer
 
 from sarra.components import instances
@@ -179,22 +191,26 @@ def test_kill_9_in_the_middle_then_restart_loses_nothing(
 def test_broker_closing_every_connection_mid_flow_loses_nothing(
     tmp_path: Path, exchange: str, credentials: Path, served_root: Path, http_server: HttpServer
 ) -> None:
+    """Every connection of a virtual host of the test's own is closed by the broker (the
+    shared broker's other users keep theirs)."""
     files = many_files(served_root, exchange)
     destination = tmp_path / "out"
-    config = subscriber(tmp_path, exchange, f"directory {destination}\naccept .*\n")
     base = f"http://127.0.0.1:{http_server.port}/"
     notices = [file_notice(base, f"many_{exchange}/{n}", d) for n, d in files.items()]
-    with running(config) as loop:
-        publishing = threading.Thread(target=announce, args=(config, notices, exchange))
-        publishing.start()
-        wait_for(lambda: complete_files(destination, files) >= COUNT // 10, "some downloads")
-        subprocess.run(
-            ["rabbitmqctl", "close_all_connections", "-p", "/", "test: connection dropped"],
-            check=True,
-            capture_output=True,
-        )
-        publishing.join(60)
-        wait_for(lambda: complete_files(destination, files) == COUNT, "every file", 120)
-        assert loop.consumer is not None
-        wait_for(lambda: loop.counts["downloaded"] + loop.counts["skipped"] >= COUNT, "acks")
+    with scratch_vhost() as vhost:
+        broker = f"amqp://guest:guest@127.0.0.1/{vhost}"
+        config = subscriber(tmp_path, exchange, f"broker {broker}\ndirectory {destination}\n"
+                            "accept .*\n")  # fmt: skip
+        declare(config, exchange, broker=broker)
+        with running(config) as loop:
+            publishing = threading.Thread(
+                target=announce, args=(config, notices, exchange), kwargs={"broker": broker}
+            )
+            publishing.start()
+            wait_for(lambda: complete_files(destination, files) >= COUNT // 10, "some downloads")
+            ctl("close_all_connections", "-p", vhost, "test: connection dropped")
+            publishing.join(60)
+            wait_for(lambda: complete_files(destination, files) == COUNT, "every file", 120)
+            assert loop.consumer is not None
+            wait_for(lambda: loop.counts["downloaded"] + loop.counts["skipped"] >= COUNT, "acks")
     assert sorted(p.name for p in destination.iterdir()) == sorted(files)
