@@ -13,7 +13,6 @@ import binascii
 import hashlib
 import os
 import random
-import re
 from typing import Protocol
 
 DATA_FLAGS: dict[str, str] = {
@@ -61,7 +60,6 @@ WIS2_METHODS: tuple[str, ...] = ("sha256", "sha384", "sha512", "sha3-256", "sha3
 """The `integrity` methods of WIS2 notification messages."""
 
 _DIGEST_BYTES = {"md5": 16, "sha512": 64, "md5name": 16}
-_HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
 
 
 def flag_to_method(flag: str) -> str:
@@ -289,10 +287,13 @@ def checksum_bytes(data: bytes, flag: str, name: str | None = None) -> str:
 
 
 def hex_to_b64(value: str) -> str:
-    """A hex digest (v02) as base64 (v03); ValueError if it is not hex."""
-    if not _HEX.fullmatch(value):
-        raise ValueError(f"not a hex digest: {value!r}")
-    return binascii.b2a_base64(bytes.fromhex(value), newline=False).decode("ascii")
+    """A hex digest (v02) as base64 (v03); ValueError if it is not hex (a2b_hex, unlike
+    bytes.fromhex, refuses whitespace, an odd length and anything not ASCII hex)."""
+    try:
+        digest = binascii.a2b_hex(value)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"not a hex digest: {value!r}") from None
+    return binascii.b2a_base64(digest, newline=False).decode("ascii")
 
 
 def b64_to_hex(value: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 
@@ -150,10 +151,19 @@ def test_base64_wrapped_by_v2_is_accepted():
     assert b64_to_hex(wrapped) == SHA512_ABC
 
 
-@pytest.mark.parametrize("bad", ["abc", "zz", "12 34"])
+@pytest.mark.parametrize("bad", ["abc", "zz", "12 34", " 1234", "1234\n", "\u0661\u0662"])
 def test_bad_hex(bad):
     with pytest.raises(ValueError, match="hex"):
         hex_to_b64(bad)
+
+
+@given(st.text(alphabet="0123456789abcdefABCDEF \n\u0661xz", max_size=12))
+def test_hex_is_read_as_pairs_of_ascii_hex_digits_and_nothing_else(text: str) -> None:
+    if re.fullmatch(r"(?:[0-9a-fA-F]{2})*", text):
+        assert hex_to_b64(text) == base64.b64encode(bytes.fromhex(text)).decode()
+    else:
+        with pytest.raises(ValueError, match="hex"):
+            hex_to_b64(text)
 
 
 @pytest.mark.parametrize("bad", ["kAFQ!", "kAFQmDzST7DWlj99KOF/cg="])
