@@ -181,7 +181,8 @@ class _Reader:
             )
         try:
             if value is not None:
-                value = expand(value, self._lookup, keep_per_notice=option.per_notice)
+                value = expand(value, self._lookup, keep_per_notice=option.per_notice,
+                               keep=option.keeps)  # fmt: skip
             if option.sr3_value is not None and (
                 name in option.sr3 or option.name in SR3_FORMS_UNDER_ANY_NAME
             ):
@@ -373,6 +374,10 @@ class _Reader:
                 "cache on disk splits its exchange (exchange_split): each instance binds "
                 "<exchange>NN, fed by post_exchange_split upstream (or use nodupe_driver redis)"
             )
+        if config.component not in _CONSUMERS and "${BUP" in (config.values["post_base_url"] or ""):
+            self.errors.append(ConfigError(config.origin.get("post_base_url"), "post_base_url: "
+                "${BUP} and ${BUPL} come from a received notice's base URL: sr_"
+                f"{config.component} receives none"))  # fmt: skip
         for name, meant in (("also_broker", _CONSUMERS), ("wis2_global_cache", {"sarra"})):
             if config.values[name] and config.component not in meant:
                 config.warnings.append(

@@ -66,6 +66,8 @@ class Option:
     choices: tuple[str, ...] = ()
     order_dependent: bool = False
     per_notice: bool = False
+    keeps: frozenset[str] = frozenset()
+    """Per-notice variables kept as written in an option that is otherwise expanded on read."""
     deprecated: str = ""
     not_built: str = ""  # accepted (established configs carry it) but without effect: why
     sr3: tuple[str, ...] = ()
@@ -337,8 +339,9 @@ _TABLE: tuple[Option, ...] = (
     _O("wis2_global_cache", Kind.TEXT, None, "sarra: be a WIS2 Global Cache named by this "
        "centre-id (xx-name-global-cache): republish on cache/ what was downloaded, with a new id "
        "and a link to the copy", POSTING),
-    _O("post_base_url", Kind.TEXT, None, "base URL of published notices (comma list: rotate)",
-       POSTING, ("pbu", "url", "post_url", "u")),
+    _O("post_base_url", Kind.TEXT, None, "base URL of published notices (comma list: rotate; "
+       "sr3's ${BUP} and ${BUPL}, the path of a received notice's base URL and its last element)",
+       POSTING, ("pbu", "url", "post_url", "u"), keeps=frozenset({"BUP", "BUPL"})),
     _O("post_base_dir", Kind.TEXT, None, "removed from local paths to make the relative path",
        POSTING, ("pbd", "post_document_root", "pdr"), per_notice=True),
     _O("post_on_start", Kind.FLAG, True, "watch: announce the existing tree at start", POSTING,

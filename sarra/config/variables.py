@@ -1,16 +1,19 @@
 """`${NAME}` variables in option values.
 
 Two kinds: those known when the config is read (HOSTNAME, CONFIG, PROGRAM, BROKER_USER, RANDID,
-other options, the environment) and those known only per notice (dates, SOURCE, BD, PBD, the
-Sundew fields, the groups of the accept pattern). Options that keep per-notice variables hold
-them as written until a notice is placed; everywhere else every variable is expanded on read.
+other options, the environment) and those known only per notice (dates, SOURCE, BD, PBD, sr3's
+BUP and BUPL, the Sundew fields, the groups of the accept pattern). Options that keep
+per-notice variables hold them as written until a notice is placed; everywhere else every
+variable is expanded on read (but for those an option names in its `keeps`).
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 VARIABLE = re.compile(r"\$\{([^}]*)\}")
 
@@ -33,6 +36,8 @@ PER_NOTICE_NAMES = frozenset(
         "SOURCE",
         "BD",
         "PBD",
+        "BUP",
+        "BUPL",
         "T1",
         "T2",
         "A1",
@@ -98,16 +103,18 @@ def expand(
     lookup: Callable[[str], str | None],
     *,
     keep_per_notice: bool = False,
+    keep: frozenset[str] = frozenset(),
 ) -> str:
     """Replace every `${NAME}` in text by lookup(NAME).
 
-    With keep_per_notice, per-notice variables are left as written for later expansion.
+    With keep_per_notice, per-notice variables are left as written for later expansion; the
+    names in `keep` are left so in any case.
     A name that lookup does not know (and that is not kept) raises UnknownVariable.
     """
 
     def replace(match: re.Match[str]) -> str:
         name = match.group(1)
-        if keep_per_notice and is_per_notice(name):
+        if (keep_per_notice and is_per_notice(name)) or name in keep:
             return match.group(0)
         value = lookup(name)
         if value is None:
@@ -117,6 +124,13 @@ def expand(
         return value
 
     return VARIABLE.sub(replace, text)
+
+
+def base_url_values(base_url: str) -> dict[str, str]:
+    """sr3's variables of a received notice's base URL: BUP, its path, and BUPL, the last
+    element of that path."""
+    path = urlsplit(base_url).path
+    return {"BUP": path, "BUPL": posixpath.basename(path)}
 
 
 def notice_lookup(

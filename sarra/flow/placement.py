@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sarra.config.masks import Mask
-from sarra.config.variables import expand, notice_lookup
+from sarra.config.variables import base_url_values, expand, notice_lookup
 from sarra.message.notice import Notice
 from sarra.transfer.confine import PathRefused, confine
 
@@ -98,6 +98,15 @@ def place(
     return Placement(Path(directory), confine(directory, relative))
 
 
+def onward_base_url(base_url: str, received: Notice) -> str:
+    """The first of post_base_url's URLs, for the onward notice of `received`: sr3's ${BUP}
+    and ${BUPL} filled in from its base URL (every other variable was, on read)."""
+    first = base_url.split(",")[0]
+    if "${BUP" not in first:
+        return first
+    return expand(first, notice_lookup(base_url_values(received.base_url)))
+
+
 def placed(
     notice: Notice,
     mask: Mask | None,
@@ -110,6 +119,8 @@ def placed(
     """The directory (expanded) and the path below it of a notice's file, not yet confined."""
     rule = mask or default
     known = {"SOURCE": notice.source or ""}
+    if "${BUP" in rule.directory:
+        known |= base_url_values(notice.base_url)
     if url_match is not None:
         known |= {str(i): group or "" for i, group in enumerate(url_match.groups(), start=1)}
         known["0"] = url_match.group(0)

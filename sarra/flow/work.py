@@ -20,7 +20,7 @@ from sarra.flow import wis2
 from sarra.flow.download import Downloader, Outcome
 from sarra.flow.job import UNEXPECTED_TRIES, Job, notice_lag, try_number
 from sarra.flow.loop_state import LoopState
-from sarra.flow.placement import Placement
+from sarra.flow.placement import Placement, onward_base_url
 from sarra.flow.send import Sender
 from sarra.integrity.checksum import checksum_file, sum_to_identity
 from sarra.message.notice import Identity, Notice, epoch_to_time
@@ -183,7 +183,8 @@ class Working(LoopState):
             relative = relative[len(config.post_base_dir) :]
         relayed = wis2.is_wis2(notice)  # a WIS2 message keeps its pubtime (and its id)
         copy = dataclasses.replace(
-            notice, base_url=base_url.split(",")[0], rel_path=relative, retrieve_path=None,
+            notice, base_url=onward_base_url(base_url, notice), rel_path=relative,
+            retrieve_path=None,
             pubtime=notice.pubtime if relayed else epoch_to_time(time.time()),
         )  # fmt: skip
         if relayed and self.global_cache is not None:

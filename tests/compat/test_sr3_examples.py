@@ -63,11 +63,8 @@ EXAMPLE_DEFECTS = {
 """Examples refused for a fault of their own: a template to fill in, or a value sr3 cannot use
 either (the strip regex raises in sr3 as soon as a notice is placed)."""
 
-GAPS = {
-    "subscribe/hpfxWIS2DownloadAll.conf": "unknown variable ${BUPL}",
-}
-"""Examples refused for what sarra lacks: sr3's ${BUPL} (the last directory of a notice's base
-URL) in directory and post_baseUrl."""
+GAPS: dict[str, str] = {}
+"""Examples refused for what sarra lacks (none since sr3's ${BUP} and ${BUPL} are read)."""
 
 ABSENT_PLUGIN = re.compile(
     r"flow callback \S+: (not found|no such file)|plugin \S+: not found"

@@ -14,7 +14,9 @@ from sarra.config.credentials import Credentials
 from sarra.config.errors import ConfigError, ConfigErrors
 from sarra.config.loader import config_names, load, resolve_config_path, shadowed
 from sarra.config.options import COMPONENTS, OPTIONS, find
-from sarra.config.variables import date_value, is_per_notice
+from sarra.config.variables import base_url_values, date_value, is_per_notice
+from sarra.flow.placement import onward_base_url, place
+from sarra.message.notice import Notice
 
 SR3_SUBSCRIBER = """\
 broker amqps://anonymous@dd.weather.gc.ca/
@@ -216,3 +218,35 @@ def test_sr3_s_date_in_a_directory_is_kept_for_each_notice(tmp_path: Path) -> No
 def test_post_broker_user_is_a_variable(tmp_path: Path) -> None:
     body = "post_broker amqp://feeder@localhost/\npost_exchange xs_${POST_BROKER_USER}\n"
     assert load("shovel", write(tmp_path / "c.conf", body)).post_exchange == "xs_feeder"
+
+
+def test_sr3_s_base_url_path_variables_fill_directory_and_post_base_url(tmp_path: Path) -> None:
+    """sr3's ${BUP} and ${BUPL}: the path of a received notice's base URL, and its last element
+    (sr3's example subscribe/hpfxWIS2DownloadAll.conf uses both places)."""
+    body = (
+        "broker amqp://anonymous@localhost/\nmirror True\ndirectory /tmp/sketch/${BUPL}\n"
+        "post_baseUrl http://localhost/${BUPL}\npost_baseDir /tmp/sketch\naccept .*\n"
+    )
+    config = load("subscribe", write(tmp_path / "c.conf", body))
+    assert config.post_base_url == "http://localhost/${BUPL}"
+    notice = Notice("20240501123000", "https://hpfx.example/~me/WMO_Sketch", "a/b.xml")
+    placement = place(notice, config.masks[0], config.masks[0])
+    assert str(placement.path) == "/tmp/sketch/WMO_Sketch/a/b.xml"
+    assert onward_base_url(config.post_base_url, notice) == "http://localhost/WMO_Sketch"
+    assert base_url_values(notice.base_url) == {"BUP": "/~me/WMO_Sketch", "BUPL": "WMO_Sketch"}
+
+
+def test_base_url_path_variables_are_refused_where_no_notice_is_received(tmp_path: Path) -> None:
+    body = "post_broker amqp://localhost/\npost_baseUrl http://localhost/${BUPL}\npath /tmp\n"
+    with pytest.raises(ConfigErrors) as caught:
+        load("post", write(tmp_path / "p.conf", body))
+    assert str(caught.value).endswith(
+        "p.conf:2: post_base_url: ${BUP} and ${BUPL} come from a received notice's base URL:"
+        " sr_post receives none"
+    )
+
+
+def test_post_base_url_dates_are_still_filled_in_on_read(tmp_path: Path) -> None:
+    body = "post_broker amqp://localhost/\npost_baseUrl http://localhost/${YYYY}/\npath /tmp\n"
+    config = load("post", write(tmp_path / "p.conf", body))
+    assert "${" not in config.post_base_url
