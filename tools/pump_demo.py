@@ -9,6 +9,7 @@ logs are. Everything lives under .pump/ in the repository (configs, state, logs,
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -83,6 +84,16 @@ def arrived(digests: dict[str, bytes]) -> int:
     return sum(1 for relative in digests if (DESTINATION / relative).is_file())
 
 
+def counted(count: int) -> bool:
+    """True once both configs' figures (written every few seconds) count the files moved."""
+    answer = sr("sr", "status", "--json", check=False)
+    counts = {c["component"]: c["counts"] for c in json.loads(answer or "{}").get("configs", [])}
+    return all(
+        counts.get(component, {}).get(what, 0) >= count
+        for component, what in (("watch", "posted"), ("subscribe", "downloaded"))
+    )
+
+
 def main() -> None:
     os.environ["XDG_CONFIG_HOME"] = str(HOME / "config")
     os.environ["XDG_CACHE_HOME"] = str(HOME / "cache")
@@ -118,6 +129,9 @@ def main() -> None:
               f" from the first write: {count / seconds:.0f} files/s,"
               f" {total / 1e6 / seconds:.1f} MB/s")  # fmt: skip
         print(f"identical to the originals: {identical} of {len(digests)}")
+        deadline = time.monotonic() + 10  # the figures `sr status` reads are written every 5 s
+        while not counted(count) and time.monotonic() < deadline:
+            time.sleep(0.5)
         print(sr("sr", "status").strip())
     finally:
         for component in ("watch", "subscribe"):
