@@ -75,10 +75,7 @@ class PluginPoints(LoopState):
             return False
         except MalformedNotice as err:
             self._count("malformed")
-            self.bad_input.log(logging.ERROR, "malformed notice",
-                               "%s: changed by a plugin into no notice: %s",
-                               redact_url(job.notice.url), err)  # fmt: skip
-            self._finish(job)
+            self._made_into_nothing(job, err)
             return False
         return True
 
@@ -165,12 +162,17 @@ class PluginPoints(LoopState):
                 self._plugin_failed(job, err)
                 return False
         except MalformedNotice as err:
-            self.bad_input.log(logging.ERROR, "malformed notice",
-                               "%s: changed by a plugin into no notice: %s",
-                               redact_url(job.notice.url), err)  # fmt: skip
-            self._finish(job)
+            self._made_into_nothing(job, err)
             return False
         return True
+
+    def _made_into_nothing(self, job: Job, err: MalformedNotice) -> None:
+        """A plugin changed the notice into one that is no notice: logged (within the bad
+        input budget) and settled."""
+        self.bad_input.log(logging.ERROR, "malformed notice",
+                           "%s: changed by a plugin into no notice: %s",
+                           redact_url(job.notice.url), err)  # fmt: skip
+        self._finish(job)
 
     def _on_post(self, job: Job, notice: Notice) -> Notice | None:
         """on_post (sarra.flow.posting): the notice to publish, or None when it is not
