@@ -1,11 +1,15 @@
-"""Fixtures of the compat tests: the real Sarracenia v2 beside ours (see v2peer)."""
+"""Fixtures of the compat tests: the real Sarracenia v2 and sr3 beside ours (see v2peer and
+sr3peer), and an HTTP server for their flows."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from peers import PeerEnv
+from peers import PeerEnv, peer_env
+from servers import HttpServer
+from sr3peer import SR3
 from v2peer import package_dir, v2_env
 
 
@@ -19,3 +23,25 @@ def v2() -> PeerEnv:
 def v2_package(v2: PeerEnv) -> Path:
     """v2's package directory: its plugins/ and examples/."""
     return package_dir(v2)
+
+
+@pytest.fixture(scope="session")
+def sr3() -> PeerEnv:
+    """The environment holding sr3 (metpx-sr3 3.3.1)."""
+    return peer_env("sr3", SR3)
+
+
+@pytest.fixture(scope="session")
+def sr3_package(sr3: PeerEnv) -> Path:
+    """sr3's package directory (sarracenia): its flowcb/ and examples/, read, never imported."""
+    found = sorted(sr3.root.glob("lib/python*/site-packages/sarracenia"))
+    assert found, f"no sarracenia package in {sr3.root}"
+    return found[0]
+
+
+@pytest.fixture(scope="module")
+def http_server(served_root: Path) -> Iterator[HttpServer]:
+    """An HTTP server (with Range) of the files below served_root."""
+    server = HttpServer(served_root).start()
+    yield server
+    server.stop()

@@ -31,9 +31,8 @@ from pathlib import Path
 
 import pytest
 from integration.pumpkit import declare, file_notice, hooks, in_thread, loop_ready, wait_for
-from peers import PeerEnv, peer_env
+from peers import PeerEnv
 from servers import HttpServer
-from sr3peer import SR3
 
 from sarra.broker import plan
 from sarra.broker.publisher import Publisher
@@ -65,24 +64,10 @@ SR3_DEFECTS = {
 """Modules that fail under sr3's own loader as well, as shipped."""
 
 
-@pytest.fixture(scope="module")
-def http_server(served_root: Path) -> Iterator[HttpServer]:
-    server = HttpServer(served_root).start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture(scope="session")
-def sr3() -> PeerEnv:
-    return peer_env("sr3", SR3)
-
-
-@pytest.fixture(scope="session")
-def flowcb_dir(sr3: PeerEnv) -> Path:
+def flowcb_dir(sr3_package: Path) -> Path:
     """sr3's flowcb package in its environment: read, never imported as sr3 here."""
-    found = sorted(sr3.root.glob("lib/python*/site-packages/sarracenia/flowcb"))
-    assert found, f"no sarracenia/flowcb in {sr3.root}"
-    return found[0]
+    return sr3_package / "flowcb"
 
 
 def callback_modules(flowcb: Path) -> list[Path]:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 from integration.pumpkit import declare, file_notice, wait_for
-from peers import PeerEnv, peer_env
+from peers import PeerEnv
 from servers import HttpServer
 
 from sarra.broker import plan
@@ -39,7 +39,6 @@ from sarra.config.options import find
 from sarra.message import v02
 from sarra.message.notice import Notice
 
-SR3 = ["metpx-sr3==3.3.1", "amqp", "paho-mqtt"]
 SR = Path(sys.executable).parent / "sr"
 
 SITE = {
@@ -82,16 +81,9 @@ the plugin declares and reads them; a config that names no plugin gets a did-you
 
 
 @pytest.fixture(scope="module")
-def sr3() -> PeerEnv:
-    return peer_env("sr3", SR3)
-
-
-@pytest.fixture(scope="module")
-def examples(sr3: PeerEnv) -> Path:
+def examples(sr3_package: Path) -> Path:
     """sr3's examples directory, in its environment."""
-    found = sorted(sr3.root.glob("lib/python*/site-packages/sarracenia/examples"))
-    assert found, f"no sarracenia/examples in {sr3.root}"
-    return found[0]
+    return sr3_package / "examples"
 
 
 def check_as_sr3_user(examples: Path, home: Path) -> dict[str, list[str]]:

@@ -41,13 +41,6 @@ def sr3() -> PeerEnv:
     return peer_env("sr3", SR3_REASSEMBLY)
 
 
-@pytest.fixture(scope="module")
-def http_server(served_root: Path) -> HttpServer:
-    server = HttpServer(served_root).start()
-    yield server  # type: ignore[misc]
-    server.stop()
-
-
 @pytest.fixture(autouse=True)
 def credentials(sarra_home: Path) -> None:
     path = sarra_home / "credentials.conf"

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 from integration.pumpkit import declare, running, subscriber, wait_for, watch
-from peers import PeerEnv, peer_env
+from peers import PeerEnv
 from servers import HttpServer
-from sr3peer import BROKER, SR3, WATCHING, Sr3Home
+from sr3peer import BROKER, WATCHING, Sr3Home
 
 from sarra.broker.consumer import Consumer
 from sarra.config.loader import load
@@ -22,18 +22,6 @@ from sarra.config.loader import load
 pytestmark = pytest.mark.broker
 
 OURS = Path(sys.executable).parent
-
-
-@pytest.fixture(scope="module")
-def sr3() -> PeerEnv:
-    return peer_env("sr3", SR3)
-
-
-@pytest.fixture(scope="module")
-def http_server(served_root: Path) -> HttpServer:
-    server = HttpServer(served_root).start()
-    yield server  # type: ignore[misc]
-    server.stop()
 
 
 @pytest.fixture(autouse=True)
