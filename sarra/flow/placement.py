@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -125,7 +126,8 @@ def placed(
         known |= {str(i): group or "" for i, group in enumerate(url_match.groups(), start=1)}
         known["0"] = url_match.group(0)
     known |= values or {}
-    directory = expand(rule.directory, notice_lookup(known, now))
+    lookup = notice_lookup(known, now)
+    directory = _confined_directory(rule.directory, known, lookup)
     relative = _strip(notice.rel_path, rule.strip)
     if rule.flatten != "/":
         relative = relative.replace("/", rule.flatten)
@@ -138,6 +140,34 @@ def placed(
     if not relative or relative.endswith("/"):
         raise PathRefused(notice.rel_path, "names no file")
     return directory, relative
+
+
+def _confined_directory(
+    template: str, known: dict[str, str], lookup: Callable[[str], str | None]
+) -> str:
+    """The directory `template` expanded, or PathRefused when the values a notice gave (its
+    source, base URL path, the captures of the accept rule) lead it out of the template's fixed
+    head (the text before the first of them): no '..' climbing above it, no absolute path in
+    place of a relative directory. What the operator wrote is trusted; what a notice says is
+    not."""
+    expanded = expand(template, lookup)
+    starts = [i for name in known if (i := template.find("${" + name + "}")) >= 0]
+    if not starts:
+        return expanded
+    head = expand(template[: min(starts)], lookup)
+    head = head[: head.rfind("/") + 1]  # whole names: a value may end the name the head begins
+    rest = expanded[len(head) :]
+    if not head and rest.startswith("/"):
+        raise PathRefused(expanded, f"a notice's values make {template} an absolute directory")
+    depth = 0
+    for name in rest.split("/"):
+        if name == "..":
+            depth -= 1
+            if depth < 0:
+                raise PathRefused(expanded, f"a notice's values lead {template} out of {head!r}")
+        elif name not in ("", "."):
+            depth += 1
+    return expanded
 
 
 def _renamed(rename: str, relative: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -164,3 +165,56 @@ def test_refuses_files_outside_base_dir_and_keeps_going(
         wait_for(lambda: loop.counts["refused"] == len(hostile), "the refusals")
     assert not list(remote.rglob("secret.txt"))
     assert (remote / "src/f0.dat").read_bytes() == files["src/f0.dat"]
+
+
+def test_a_push_to_a_local_directory_never_writes_outside_it(
+    tmp_path: Path, exchange: str, credentials: Path
+) -> None:
+    """Hostile paths (climbing, absolute, through symlinked directories, as renames, as a
+    base URL that fills the directory, as link targets, as removals) are refused or kept below
+    the destination; the good files still go."""
+    root, remote, outside = tmp_path / "local", tmp_path / "remote", tmp_path / "outside"
+    data = local_files(root, 1)["src/f0.dat"]
+    (root / "src/planted.dat").write_bytes(data)
+    outside.mkdir()
+    (outside / "gone").write_text("must stay")
+    sub = remote / "sub/src"
+    sub.mkdir(parents=True)
+    (sub / "out").symlink_to(outside)  # a directory that leads out
+    (sub / "abs").symlink_to("/")
+    (sub / "up").symlink_to("../../..")
+    (sub / "planted.dat.tmp").symlink_to(outside / "victim")
+    now = epoch_to_time(time.time())
+    renames = ["../../outside/r1", "/../outside/r2", f"{outside}/r3", "src/out/r4",
+               "src/abs/tmp/r5", "src/up/outside/r6", "src/../../../outside/r7"]  # fmt: skip
+    hostile = [
+        *(dataclasses.replace(file_notice("file:", f"{root}/src/f0.dat", data), rename=r)
+          for r in renames),
+        file_notice("http://pump.example.com/../../outside", "src/f0.dat", data),
+        file_notice("http://pump.example.com/../../../../../../../../../../..", "src/f0.dat",
+                    data),
+        Notice(now, "file:", f"{root}/src/l1", file_op={"link": "../../.."}),
+        Notice(now, "file:", f"{root}/src/out/l2", file_op={"link": "x"}),
+        Notice(now, "file:", f"{root}/src/out/gone", file_op={"remove": ""}),
+    ]  # fmt: skip
+    good = [file_notice("file:", f"{root}/src/{n}", data) for n in ("f0.dat", "planted.dat")]
+    config = sender(
+        tmp_path, exchange,
+        f"destination file://{remote}\nbase_dir {root}\ndirectory sub/${{BUP}}\n", post=False,
+    )  # fmt: skip
+    with running(config) as loop:
+        announce(config, [*hostile, *good], exchange)
+        total = len(hostile) + len(good)
+
+        def handled() -> int:
+            kinds = ("sent", "refused", "failed", "linked", "removed", "skipped")
+            return sum(loop.counts[kind] for kind in kinds)
+
+        wait_for(lambda: handled() >= total, "every notice handled")
+    assert sorted(p.name for p in outside.iterdir()) == ["gone"]
+    assert not (sub / "planted.dat.tmp").exists()  # replaced, never written through
+    assert (sub / "f0.dat").read_bytes() == data
+    assert (sub / "planted.dat").read_bytes() == data
+    assert (remote / "sub" / str(outside).lstrip("/") / "r3").read_bytes() == data  # kept below
+    assert loop.counts["sent"] == len(good) + 1
+    assert not list(Path("/").glob("outside"))

@@ -17,6 +17,7 @@ from sarra.config.options import COMPONENTS, OPTIONS, find
 from sarra.config.variables import base_url_values, date_value, is_per_notice
 from sarra.flow.placement import onward_base_url, place
 from sarra.message.notice import Notice
+from sarra.transfer.confine import PathRefused
 
 SR3_SUBSCRIBER = """\
 broker amqps://anonymous@dd.weather.gc.ca/
@@ -234,6 +235,34 @@ def test_sr3_s_base_url_path_variables_fill_directory_and_post_base_url(tmp_path
     assert str(placement.path) == "/tmp/sketch/WMO_Sketch/a/b.xml"
     assert onward_base_url(config.post_base_url, notice) == "http://localhost/WMO_Sketch"
     assert base_url_values(notice.base_url) == {"BUP": "/~me/WMO_Sketch", "BUPL": "WMO_Sketch"}
+
+
+@pytest.mark.parametrize(
+    ("directory", "base_url"),
+    [
+        ("/tmp/sketch/${BUPL}", "https://h/.."),
+        ("/tmp/sketch/${BUP}", "https://h/a/../../.."),
+        ("${BUP}", "https://h/etc"),
+        ("sub/${BUP}", "https://h/../../x"),
+    ],
+)
+def test_a_notice_s_values_never_lead_the_directory_out(
+    tmp_path: Path, directory: str, base_url: str
+) -> None:
+    """What a notice gives a directory (its base URL path here) is confined below the fixed
+    head of the directory: no climbing out of it, no absolute directory from a notice."""
+    body = f"broker amqp://anonymous@localhost/\nmirror True\ndirectory {directory}\naccept .*\n"
+    config = load("subscribe", write(tmp_path / "c.conf", body))
+    notice = Notice("20240501123000", base_url, "a/b.xml")
+    with pytest.raises(PathRefused, match="a notice's values"):
+        place(notice, config.masks[0], config.masks[0])
+
+
+def test_a_notice_s_value_that_only_looks_like_a_climb_is_kept(tmp_path: Path) -> None:
+    body = "broker amqp://anonymous@localhost/\nmirror True\ndirectory /t/s${BUPL}\naccept .*\n"
+    config = load("subscribe", write(tmp_path / "c.conf", body))
+    notice = Notice("20240501123000", "https://h/x/..", "a/b.xml")  # the name s.., no climb
+    assert str(place(notice, config.masks[0], config.masks[0]).path) == "/t/s../a/b.xml"
 
 
 def test_base_url_path_variables_are_refused_where_no_notice_is_received(tmp_path: Path) -> None:
