@@ -88,6 +88,7 @@ class Outcome:
     whole: bool = True  # False for a part that left its file incomplete
     transformed: bool = False  # on_data plugins changed the data: its checksum is not the notice's
     operation: str = ""  # the file operation done instead of a transfer (removed, linked...)
+    source: Path | None = None  # the local file a send read (path is where it went)
 
 
 class _HashingWriter:

@@ -123,7 +123,7 @@ class _Files:
     def part(self, layout: Layout, number: int, flag: str) -> str:
         return f"{self.final}.{layout.block_size}.{layout.count}.{number}.{flag}.Part"
 
-    def remove_parts(self, state: _State) -> None:
+    def remove_parts(self, state: State) -> None:
         """Remove the part files a state records."""
         if state.layout is None:
             return
@@ -135,13 +135,15 @@ class _Files:
         """Remove the work file once no part is being written into it."""
         with (
             contextlib.suppress(FileNotFoundError),
-            _flocked(self.work_folder, self.work, fcntl.LOCK_EX, create=False),
+            flocked(self.work_folder, self.work, fcntl.LOCK_EX, create=False),
         ):
             self.work_folder.remove(self.work)
 
 
 @dataclass
-class _State:
+class State:
+    """What a state file records: the file's layout and the parts here (`have`)."""
+
     layout: Layout | None = None
     have: dict[int, tuple[str, str]] = field(default_factory=dict)  # n: (where, "flag,digest")
 
@@ -153,7 +155,7 @@ class _Book:
         self.fd = fd
         self.files = files
         self.layout = layout
-        self.state = _read_state(fd)
+        self.state = read_state(fd)
 
     def write(self, line: str) -> None:
         os.write(self.fd, f"{line}\n".encode())
@@ -171,12 +173,13 @@ class _Book:
         self.files.folder.remove(self.files.state)
 
 
-def _read_state(fd: int) -> _State:
+def read_state(fd: int) -> State:
+    """The state a state file's lines record (a line cut short by a crash is cut off)."""
     data = os.pread(fd, os.fstat(fd).st_size, 0)
     end = data.rfind(b"\n") + 1
     if end < len(data):  # a line cut short by a crash: its part was not acknowledged
         os.ftruncate(fd, end)
-    state = _State()
+    state = State()
     for line in data[:end].decode("utf-8", "replace").splitlines():
         match line.split():
             case ["layout", size, count, remainder] if _digits(size, count) and (
@@ -184,7 +187,7 @@ def _read_state(fd: int) -> _State:
             ):
                 layout = Layout(int(size), int(count), None if remainder == "?" else int(remainder))
                 merged = state.layout and state.layout.merged(layout)
-                state = _State(merged, state.have) if merged else _State(layout)
+                state = State(merged, state.have) if merged else State(layout)
             case ["have", number, where, value] if _digits(number) and where in _PLACES:
                 state.have[int(number)] = (where, value)
             case ["drop", number] if _digits(number):
@@ -197,7 +200,7 @@ def _digits(*texts: str) -> bool:
 
 
 @contextlib.contextmanager
-def _flocked(
+def flocked(
     folder: Folder, name: str, mode: int, *, create: bool = True, append: bool = False
 ) -> Iterator[int]:
     """A descriptor of the regular file `name` under flock `mode`, once `name` still names the
@@ -402,8 +405,8 @@ class PartDownloader:
         files = wanted.files
         try:
             try:
-                with _flocked(files.folder, files.state, fcntl.LOCK_EX, create=False) as fd:
-                    if _read_state(fd).have:
+                with flocked(files.folder, files.state, fcntl.LOCK_EX, create=False) as fd:
+                    if read_state(fd).have:
                         return
                     files.remove_work()
                     files.folder.remove(files.state)
@@ -425,7 +428,7 @@ class PartDownloader:
         """The file's state under its exclusive lock, begun afresh if the layout changed (a
         remainder told for the first time is no change)."""
         files, layout = wanted.files, wanted.layout
-        with _flocked(files.folder, files.state, fcntl.LOCK_EX, append=True) as fd:
+        with flocked(files.folder, files.state, fcntl.LOCK_EX, append=True) as fd:
             book = _Book(fd, files, layout)
             old = book.state
             merged = old.layout and old.layout.merged(layout)
@@ -440,7 +443,7 @@ class PartDownloader:
                                 files.path, layout, old.layout)  # fmt: skip
                     files.remove_parts(old)
                 book.write(f"layout {layout}")
-                book.state = _State(layout)
+                book.state = State(layout)
             yield book
 
     def _write_in_place(
@@ -448,7 +451,7 @@ class PartDownloader:
     ) -> tuple[str, Identity]:
         """The part written into the work file: its checksum, and which file that was."""
         with (
-            _flocked(files.work_folder, files.work, fcntl.LOCK_SH) as fd,
+            flocked(files.work_folder, files.work, fcntl.LOCK_SH) as fd,
             open(fd, "r+b", closefd=False) as file,
         ):
             file.seek(part.offset)
@@ -482,7 +485,7 @@ class PartDownloader:
             book.remove()
             return False, "the local file is unchanged"
         with (
-            _flocked(files.work_folder, files.work, fcntl.LOCK_EX) as fd,
+            flocked(files.work_folder, files.work, fcntl.LOCK_EX) as fd,
             open(fd, "r+b", closefd=False) as out,
         ):
             wrong = [n for n in range(layout.count) if not self._place(out, fd, book, n)]

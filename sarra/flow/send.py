@@ -4,8 +4,10 @@ The local file is the notice's `file:` path (below base_dir), or, for a notice o
 scheme, base_dir + its relative path (the pump's own copy of a file it announced). The remote
 path is the destination URL's path, then `directory` with the placement options (mirror, strip,
 flatten, filename, rename), confined below that directory by name. The file is written under
-its inflight name, renamed into place, then given its mode and time; directories are made as
-needed. File operations (remove, link, directory) are applied to the remote side.
+its inflight name, given its mode and time, then renamed into place; a file announced in parts
+is written part by part under its inflight name and renamed once every part is sent
+(sarra.flow.parts_send). Directories are made as needed. File operations (remove, link,
+directory) are applied to the remote side.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from sarra.config import paths
 from sarra.config.credentials import Credentials
 from sarra.config.errors import ConfigError
 from sarra.config.loader import Config
@@ -28,6 +32,7 @@ from sarra.config.masks import Mask
 from sarra.flow.connections import ThreadTransfers
 from sarra.flow.download import Outcome, remote_path
 from sarra.flow.inflight import Inflight
+from sarra.flow.parts_send import PartSender, work_name
 from sarra.flow.placement import Placement, placed
 from sarra.message.notice import Notice, time_to_epoch
 from sarra.transfer.base import Transfer
@@ -51,6 +56,7 @@ class Sender:
         path = unquote(parts.path)
         self.base = path if parts.scheme == "file" else _remote_base(path)
         self.inflight = Inflight(config.inflight)
+        self.parts = PartSender(paths.state_dir(config.component, config.name))
         self.transfers = ThreadTransfers(config, credentials)
         self._made = threading.local()  # remote directories this thread made or found
 
@@ -114,16 +120,19 @@ class Sender:
     def _send(
         self, transfer: Transfer, notice: Notice, local: Path, final: Path, started: float
     ) -> Outcome:
-        config = self.config
         remote = str(final)
         self._make_dirs(transfer, posixpath.dirname(remote))
         blocks = notice.blocks
+        temporary = str(self.inflight.temporary(final))
         with open(local, "rb") as file:
-            if blocks is not None and blocks.count > 1:  # a part: written in place at its offset
-                file.seek(blocks.offset)
-                size = transfer.put(file, remote, blocks.offset, blocks.length)
-                return Outcome("done", "", final, size, time.monotonic() - started)
-            temporary = str(self.inflight.temporary(final))
+            if blocks is not None and blocks.count > 1:  # a part: see sarra.flow.parts_send
+                work = work_name(remote, temporary)
+                self._make_dirs(transfer, posixpath.dirname(work))
+                finish = partial(self._attributes, transfer, notice)
+                result = self.parts.send(transfer, notice, file, remote, work, finish)
+                seconds = time.monotonic() - started
+                return Outcome(result.status, result.reason, final, result.fetched, seconds,
+                               whole=result.published, source=local)  # fmt: skip
             if temporary != remote:
                 self._make_dirs(transfer, posixpath.dirname(temporary))
             logger.debug("sending %s to %s (inflight %s)", local, remote, temporary)
@@ -134,17 +143,22 @@ class Sender:
                     self._optional(transfer.delete, remote)
                 raise
         # mode and time before the rename: the file appears complete, with its attributes
+        self._attributes(transfer, notice, temporary)
+        if temporary != remote:
+            transfer.rename(temporary, remote)
+        logger.debug("sent %d bytes to %s", size, remote)
+        return Outcome("done", "", final, size, time.monotonic() - started, source=local)
+
+    def _attributes(self, transfer: Transfer, notice: Notice, remote: str) -> None:
+        """Give a remote file the notice's mode (or chmod) and time, as the options ask."""
+        config = self.config
         mode = _mode(notice) if config.preserve_mode else None
         if mode is None and config.chmod:
             mode = config.chmod
         if mode is not None:
-            self._optional(transfer.chmod, temporary, mode)
+            self._optional(transfer.chmod, remote, mode)
         if config.preserve_time and notice.mtime:
-            self._optional(transfer.utime, temporary, time_to_epoch(notice.mtime))
-        if temporary != remote:
-            transfer.rename(temporary, remote)
-        logger.debug("sent %d bytes to %s (mode %s)", size, remote, f"{mode:o}" if mode else "-")
-        return Outcome("done", "", final, size, time.monotonic() - started)
+            self._optional(transfer.utime, remote, time_to_epoch(notice.mtime))
 
     def _file_op(self, transfer: Transfer, notice: Notice, placement: Placement) -> Outcome:
         operation = notice.file_op or {}

@@ -173,8 +173,9 @@ class Working(LoopState):
         """The notice to post for a downloaded file: the local file under post_base_url; a file
         assembled from parts is announced once, whole, with the checksum of the whole file."""
         config = self.config
-        if (notice.blocks is not None or outcome.transformed) and outcome.path is not None:
-            notice = self._whole_file(notice, outcome.path)
+        local = outcome.source or outcome.path  # the file itself (a send's is the local one)
+        if (notice.blocks is not None or outcome.transformed) and local is not None:
+            notice = self._whole_file(notice, local)
         base_url = config.post_base_url or (config.destination if self.sends else None)
         if not base_url or outcome.path is None:
             return notice

@@ -13,6 +13,7 @@ import pytest
 from pumpkit import MTIME, announce, file_notice, running, take, wait_for, watch
 from servers import FTP_USER, FtpServer, SshServer
 
+from sarra.config import paths
 from sarra.config.loader import Config, load
 from sarra.integrity.checksum import checksum_bytes, hex_to_b64
 from sarra.integrity.parts import partition
@@ -124,24 +125,64 @@ def test_sends_to_a_local_directory_with_links(
     assert any(m.startswith(f"sent {len(files['src/f1.dat'])} bytes to {final}") for m in steps)
 
 
-def test_sends_a_file_announced_in_parts(tmp_path: Path, exchange: str, credentials: Path) -> None:
+def part_notices(path: Path, data: bytes, blocksize: int) -> list[Notice]:
+    """The notices of `data` (the file at `path`) in parts of `blocksize` bytes."""
+    notices = []
+    for p in partition(len(data), blocksize):
+        digest = hex_to_b64(checksum_bytes(data[p.offset : p.offset + p.length], "d"))
+        notices.append(Notice(epoch_to_time(time.time()), "file:", str(path),
+                              identity=Identity("md5", digest), size=p.length,
+                              blocks=Blocks.from_parts(p), mode="640",
+                              mtime=epoch_to_time(MTIME)))  # fmt: skip
+    return notices
+
+
+@pytest.mark.parametrize("scheme", ["file", "sftp"])
+def test_sends_a_file_in_parts_under_its_inflight_name_until_complete(
+    tmp_path: Path, exchange: str, credentials: Path, scheme: str, request: pytest.FixtureRequest
+) -> None:
+    """No part is written under the final name: a remote reader sees the file whole or not at
+    all; the onward notice announces it once, whole."""
     root, remote = tmp_path / "local", tmp_path / "remote"
     data = os.urandom(1000)
     (root / "src").mkdir(parents=True)
     (root / "src/big.dat").write_bytes(data)
-    parts = []
-    for p in partition(len(data), 400):
-        digest = hex_to_b64(checksum_bytes(data[p.offset : p.offset + p.length], "d"))
-        parts.append(Notice(epoch_to_time(time.time()), "file:", str(root / "src/big.dat"),
-                            identity=Identity("md5", digest), size=p.length,
-                            blocks=Blocks.from_parts(p)))  # fmt: skip
-    config = sender(
-        tmp_path, exchange, f"destination file://{remote}\nbase_dir {root}\n", post=False
-    )
-    with running(config) as loop:
-        announce(config, parts[::-1], exchange)
-        wait_for(lambda: loop.counts["sent"] == 3, "the parts")
-    assert (remote / "src/big.dat").read_bytes() == data
+    (remote / "src").mkdir(parents=True)
+    (remote / "src/big.dat.tmp").write_bytes(b"stale, longer than the file: " + bytes(2000))
+    parts = part_notices(root / "src/big.dat", data, 400)
+    if scheme == "sftp":
+        sshd: SshServer = request.getfixturevalue("sshd")
+        request.getfixturevalue("ssh_home")
+        user = os.environ.get("USER", "root")
+        server = f"sftp://{user}@127.0.0.1:{sshd.port}/"
+        credentials.write_text(
+            credentials.read_text() + f"{server} ssh_keyfile={sshd.client_key}\n"
+        )
+        destination = f"destination {server}\ndirectory {remote}\n"
+    else:
+        destination = f"destination file://{remote}\n"
+    config = sender(tmp_path, exchange, f"{destination}base_dir {root}\n")
+    consumer = watch(config, f"{exchange}_out")
+    final = remote / "src/big.dat"
+    try:
+        with running(config) as loop:
+            announce(config, [parts[2], parts[0]], exchange)
+            wait_for(lambda: loop.counts["sent"] == 2, "two parts of three")
+            assert not final.exists()  # never under its final name while incomplete
+            assert (remote / "src/big.dat.tmp").exists()  # the parts are written there
+            announce(config, [parts[1]], exchange)
+            wait_for(lambda: loop.counts["sent"] == 3, "the last part")
+            got = take(consumer, 1)
+    finally:
+        consumer.close()
+    assert final.read_bytes() == data
+    assert final.stat().st_mode & 0o777 == 0o640
+    assert final.stat().st_mtime == MTIME
+    assert sorted(p.name for p in remote.rglob("*")) == ["big.dat", "src"]
+    assert not list((paths.state_dir("sender", config.name) / "sent-parts").iterdir())
+    (onward,) = got
+    assert onward.blocks is None and onward.size == len(data)
+    assert onward.identity == Identity("md5", hex_to_b64(checksum_bytes(data, "d")))
 
 
 def test_refuses_files_outside_base_dir_and_keeps_going(
