@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sarra.config.masks import Mask
-from sarra.config.variables import base_url_values, expand, notice_lookup
+from sarra.config.variables import PER_NOTICE_NAMES, base_url_values, expand, notice_lookup
 from sarra.message.notice import Notice
 from sarra.transfer.confine import PathRefused, confine
 
@@ -97,6 +97,29 @@ def place(
     would leave the directory."""
     directory, relative = placed(notice, mask, default, url_match=url_match, values=values, now=now)
     return Placement(Path(directory), confine(directory, relative))
+
+
+def onward_base_dir(post_base_dir: str | None, received: Notice) -> str | None:
+    """post_base_dir for the onward notice of `received`: its per-notice variables (the dates,
+    ${SOURCE}, sr3's ${BUP} and ${BUPL}) filled in as `directory`'s are; one that only a
+    placement knows (a group of the accept pattern) is left as written."""
+    if not post_base_dir or "${" not in post_base_dir:
+        return post_base_dir
+    known = {"SOURCE": received.source or ""} | base_url_values(received.base_url)
+    unknown = PER_NOTICE_NAMES - known.keys()
+    return expand(post_base_dir, notice_lookup(known), keep=unknown)
+
+
+def onward_relative(path: str, post_base_dir: str | None) -> str:
+    """The path of a local file as an onward notice gives it: below post_base_dir (a whole
+    directory of it, not a prefix of a name), else as it is."""
+    if not post_base_dir:
+        return path
+    base = posixpath.normpath(post_base_dir).rstrip("/")
+    if not path.startswith(base + "/"):
+        return path
+    relative = path[len(base) :]
+    return relative.lstrip("/") if post_base_dir.endswith("/") else relative
 
 
 def onward_base_url(base_url: str, received: Notice) -> str:

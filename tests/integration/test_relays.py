@@ -14,6 +14,7 @@ from pumpkit import announce, declare, file_notice, running, subscriber, take, w
 from servers import HttpServer
 
 from sarra.config.loader import Config, load
+from sarra.flow.placement import onward_relative
 from sarra.integrity.checksum import checksum_file, hex_to_b64
 from sarra.integrity.parts import partition
 from sarra.message.notice import Blocks, Identity, Notice, epoch_to_time
@@ -115,6 +116,38 @@ def test_sarra_downloads_then_announces_its_copy(
         consumer.close()
     assert (docroot / "in" / name).read_bytes() == data
     assert posted.base_url == "http://pump.example/" and posted.rel_path == f"/in/{name}"
+
+
+def test_sarra_fills_in_post_base_dir_per_notice_as_directory(
+    tmp_path: Path, exchange: str, credentials: Path, served_root: Path, http_server: HttpServer
+) -> None:
+    """post_base_dir's per-notice variables are filled in for each notice, as directory's: the
+    onward notice's path is below it, not the whole local path; a name that merely begins as
+    post_base_dir does is not cut."""
+    data = b"product body"
+    name = f"sarra_{exchange}.txt"
+    docroot = tmp_path / "docroot"
+    (served_root / "feedA" / "in").mkdir(parents=True, exist_ok=True)
+    (served_root / "feedA" / "in" / name).write_bytes(data)
+    config = relay(
+        tmp_path,
+        "sarra",
+        exchange,
+        f"directory {docroot}/${{BUP}}\npost_base_url http://pump.example/\n"
+        f"post_base_dir {docroot}/${{BUP}}\n",
+    )
+    consumer = watch(config, f"{exchange}_out")
+    try:
+        with running(config):
+            base = f"http://127.0.0.1:{http_server.port}/feedA/"
+            announce(config, [file_notice(base, f"in/{name}", data)], exchange)
+            [posted] = take(consumer, 1)
+    finally:
+        consumer.close()
+    assert (docroot / "feedA" / "in" / name).read_bytes() == data
+    # post_base_dir ends with '/' (${BUP} does): the path below it has no leading '/'
+    assert posted.base_url == "http://pump.example/" and posted.rel_path == f"in/{name}"
+    assert onward_relative(f"{docroot}/feedAB/x", f"{docroot}/feedA") == f"{docroot}/feedAB/x"
 
 
 def test_sarra_announces_a_file_received_in_parts_once_whole(
