@@ -193,6 +193,7 @@ def test_sr_post_and_a_shovel_run_on_post_and_after_post_alike(
     finally:
         watcher.close()
     expected = sorted(f"{name} noted" for name in names)
-    for side in ("post", "shovel"):  # the relative path as each posted it: a.dat, /a.dat
-        assert sorted(line.lstrip("/") for line in seen[side].read_text().splitlines()) == expected
+    for side in ("post", "shovel"):  # the relative path as posted, a.dat, on both sides
+        assert sorted(seen[side].read_text().splitlines()) == expected
+    assert sorted(n.rel_path for n in [*posted, *onward]) == ["a.dat", "a.dat", "b.dat", "b.dat"]
     assert all(n.extra.get("noted_by") == "noted" for n in [*posted, *onward])

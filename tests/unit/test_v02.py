@@ -90,6 +90,20 @@ def test_base_url_gets_the_slash_v2_peers_need():
     assert v02.decode(*v02.encode(n)).url == n.url == "https://dd.weather.gc.ca/obs/x.xml"
 
 
+@pytest.mark.parametrize("base_url", ["http://here/", "http://here"])
+def test_a_relative_path_keeps_its_form_through_the_round_trip_and_a_plugin(base_url):
+    """a.dat stays a.dat (and /a.dat stays /a.dat): through v02 and back, and through a v2
+    plugin's message that changed a header (sr3's after_post in a shovel saw /a.dat)."""
+    from sarra.compat.plugin_parent import Msg
+
+    for rel_path in ("a.dat", "/a.dat"):
+        back = v02.decode(*v02.encode(notice(base_url=base_url, rel_path=rel_path)))
+        assert back.rel_path == rel_path
+        msg = Msg(back)
+        msg.headers["noted_by"] = "noted"
+        assert msg.to_notice().rel_path == rel_path
+
+
 def test_notice_without_identity_gets_md5_of_its_relative_path():
     _, _, headers = v02.encode(notice())
     assert headers["sum"] == "n,6748cd57d2c3e07208eea479edd4c2e3"
