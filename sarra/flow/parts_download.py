@@ -12,7 +12,10 @@ Beside the final file `name`, while its parts come in:
   reads where the last run stopped.
 - the work file (the inflight name; `.name.sarra-work` when inflight would be the final name):
   parts written in place (inplace), and the reassembly. Workers writing parts into it share its
-  flock; reassembly holds it alone, so nothing is written into a file being renamed.
+  flock; reassembly holds it alone and, still holding it, renames the work file to
+  `.name.sarra-ready` beside it, so nothing is written into a file being put in place; closed,
+  that is renamed to the final name (a watcher sees the close under a hidden name, then the
+  move).
 - part files `name.<block size>.<count>.<n>.<flag>.Part` (inplace False), each a verified part,
   renamed to that name when it is recorded.
 
@@ -110,6 +113,7 @@ class _Files:
         self.folder = destination.folder
         self.final = destination.name
         self.state = f".{self.final}.sarra-parts"
+        self.ready = f".{self.final}.sarra-ready"  # beside the work file: assembled, closed
         if destination.writes_final:
             self.work_folder, self.work = self.folder, f".{self.final}.sarra-work"
         else:
@@ -501,9 +505,16 @@ class PartDownloader:
             out.truncate(size)
             out.flush()
             finish(fd)
-            # renamed under the work file's lock, so closed after: a watcher of the directory
-            # may see its close under the final name
-            publish(identity(fd), files.work_folder, files.work, files.folder, files.final)
+            written = identity(fd)
+            # under the lock, the work name is let go: no part is written into it from now on
+            files.work_folder.rename(files.work, files.work_folder, files.ready)
+        # closed before it takes its final name: a watcher of the directory (sr_watch) sees
+        # the close under a hidden name, then the move, never a close of the final name
+        try:
+            publish(written, files.work_folder, files.ready, files.folder, files.final)
+        except BaseException:
+            files.work_folder.discard(files.ready, written)  # its parts are fetched again
+            raise
         files.remove_parts(book.state)
         book.remove()
         return True, "file complete"

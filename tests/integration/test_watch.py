@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 from pumpkit import take, wait_for, watch
@@ -25,9 +26,11 @@ from sarra.components import instances
 from sarra.components.watch import Watch
 from sarra.config.loader import Config, load
 from sarra.flow.inflight import Inflight
+from sarra.flow.parts_download import PartDownloader
 from sarra.flow.placement import Placement
 from sarra.integrity.checksum import hex_to_b64
-from sarra.message.notice import Notice, time_to_epoch
+from sarra.integrity.parts import partition
+from sarra.message.notice import Blocks, Identity, Notice, time_to_epoch
 
 pytestmark = pytest.mark.broker
 
@@ -151,6 +154,36 @@ def test_files_a_subscriber_writes_into_the_tree_are_announced_once(
         notices = take(consumer, 3)
         nothing_more(consumer)
     assert sorted(n.rel_path for n in notices) == [str(tree / f"got{n}.dat") for n in range(3)]
+
+
+@pytest.mark.parametrize("inflight", [".tmp", "NONE"])
+def test_a_file_a_subscriber_assembles_from_parts_is_announced_once(
+    tmp_path: Path, exchange: str, inflight: str
+) -> None:
+    """The assembled file is closed before it takes its final name (it was renamed under the
+    work file's lock, then closed: a watcher saw the close of the final name too)."""
+    tree = tmp_path / "tree"
+    data = os.urandom(3000)
+    parts = partition(len(data), 1024)
+    assembler = PartDownloader(inplace=True, overwrite=False, bufsize=1 << 16)
+
+    def fetch_range(file: BinaryIO, offset: int, length: int, flag: str) -> str:
+        file.write(data[offset : offset + length])
+        return hashlib.md5(data[offset : offset + length]).hexdigest()
+
+    with watching(watcher(tmp_path, exchange)) as (_, consumer):
+        for part in parts:
+            block = data[part.offset : part.offset + part.length]
+            identity, blocks = Identity("md5", md5(block)), Blocks.from_parts(part)
+            notice = Notice("20240101T000000", "file:", "/big.dat", identity, part.length,
+                            blocks=blocks)  # fmt: skip
+            with Inflight(inflight).open(Placement(tree, tree / "big.dat")) as destination:
+                result = assembler.fetch(notice, destination, fetch_range, lambda fd: None)
+            assert result.status == "done", result
+        notices = take(consumer, 1)
+        nothing_more(consumer)
+    assert (tree / "big.dat").read_bytes() == data
+    assert [n.rel_path for n in notices] == [str(tree / "big.dat")]
 
 
 def test_a_rename_within_the_tree(tmp_path: Path, exchange: str) -> None:
