@@ -29,15 +29,26 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
-from integration.pumpkit import declare, file_notice, hooks, in_thread, loop_ready, wait_for
+from integration.pumpkit import (
+    declare,
+    file_notice,
+    hooks,
+    in_thread,
+    loop_ready,
+    take,
+    wait_for,
+    watch,
+)  # fmt: skip
 from peers import PeerEnv
-from servers import HttpServer
+from servers import FTP_USER, LOCALHOST, PASSWORD, FtpServer, HttpServer
 
 from sarra.broker import plan
 from sarra.broker.publisher import Publisher
 from sarra.compat.plugins import Plugins
+from sarra.components.poll import Poll
 from sarra.config.errors import ConfigError
 from sarra.config.loader import Config, load
 from sarra.flow.loop import ConsumerLoop
@@ -267,6 +278,42 @@ EXPECTED_TO_RAISE: dict[str, str] = {
     "poll/mail.py": "its __init__ skips Poll's, so metricsReport lacks self.metrics (sr3 too)",
 }
 """sr3 modules that raise on this flow, and why: as under sr3 with the same config."""
+
+
+# --- sr3's own Poll, through our sarracenia.transfer
+
+
+def test_sr3_s_own_poll_lists_an_ftp_server_through_our_transfer(
+    flowcb_dir: Path, sarra_home: Path, tmp_path: Path, ftp_server: FtpServer, served_root: Path
+) -> None:
+    """sr3's Poll class (its code, read by path) in sr_poll: it finds the server's credentials in
+    sarracenia.config, lists through sarracenia.transfer (sarra's FTP backend) and makes the
+    messages sr_poll posts."""
+    folder = f"sr3poll_{uuid.uuid4().hex[:8]}"
+    (served_root / folder).mkdir()
+    for name in ("a.dat", "b.dat"):
+        (served_root / folder / name).write_bytes(os.urandom(200))
+    credentials = sarra_home / "credentials.conf"
+    credentials.write_text(f"{BROKER}\nftp://{FTP_USER}:{quote(PASSWORD, safe='')}"
+                           f"@{LOCALHOST}:{ftp_server.port}/\n")  # fmt: skip
+    credentials.chmod(0o600)
+    exchange = f"xsr3poll_{uuid.uuid4().hex[:8]}"
+    path = tmp_path / "p.conf"
+    path.write_text(
+        f"broker {BROKER}\npost_exchange {exchange}\npollUrl {ftp_server.url}/\n"
+        f"path /{folder}\nsleep 0.1\naccept .*\nflowcb {flowcb_dir / 'poll' / '__init__.py'}\n"
+    )
+    config = load("poll", path)
+    declare(config, exchange)
+    watcher = watch(config, exchange)
+    try:
+        with in_thread(lambda stop: Poll(config, 1, stop)):
+            posted = take(watcher, 2)
+    finally:
+        watcher.close()
+    assert sorted(n.rel_path.lstrip("/") for n in posted) == [f"{folder}/a.dat", f"{folder}/b.dat"]
+    assert {n.base_url for n in posted} == {f"{ftp_server.url}/"}
+    assert {n.size for n in posted} == {200}
 
 
 # --- a user's FlowCB, under sr3 and here

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from sarra.compat.plugin_parent import Parent
-from sarra.compat.sr3 import config as served_config
 from sarra.compat.sr3 import shim
 from sarra.compat.sr3.options import Options
 from sarra.config.loader import load
@@ -55,10 +54,7 @@ def test_self_o_names_the_identity_method_as_sr3_does(tmp_path: Path) -> None:
         assert Options(config, Parent(config)).identity_method == expected
 
 
-def test_config_gives_credentials_and_finds_plugins(
-    sarra_home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(served_config, "_shared", [])  # read this home's credentials.conf
+def test_config_gives_credentials_and_finds_plugins(sarra_home: Path) -> None:
     (sarra_home / "credentials.conf").write_text("sftp://alice:s3cret@example.org/ passive\n")
     (sarra_home / "credentials.conf").chmod(0o600)
     plugins = sarra_home.parent / "sr3" / "plugins"
@@ -97,7 +93,6 @@ def test_transfer_lists_and_copies_a_server_s_files(tmp_path: Path) -> None:
 
 SUBMODULES = """
 import sys
-from sarra.compat.sr3 import config as served_config
 from sarra.compat.sr3 import shim
 shim.install()
 import sarracenia

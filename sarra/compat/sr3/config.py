@@ -22,20 +22,19 @@ from sarra.config.loader import new_config
 from sarra.sr_credentials import credential_details, sr_credentials
 
 _lock = threading.Lock()
-_shared: list[sr_credentials] = []
+_shared: dict[Path, sr_credentials] = {}
 
 
 def shared_credentials() -> sr_credentials:
-    """The process's credentials (credentials.conf of the sr3 tree, then of sarra's, and what
-    callbacks add), read on first use."""
+    """The process's credentials (credentials.conf, sarra's then sr3's, and what callbacks
+    add), read on first use."""
+    path = paths.credentials_file()
     with _lock:
-        if not _shared:
-            found = sr_credentials()
-            for path in (paths.credentials_file(), paths.sr3_credentials_file()):
-                if path.is_file():
-                    found.read(path)
-            _shared.append(found)
-        return _shared[0]
+        found = _shared.get(path)
+        if found is None:
+            found = _shared[path] = sr_credentials()
+            found.read(path)
+        return found
 
 
 class Credential(credential_details):

@@ -77,10 +77,11 @@ def _prefix(props: dict[str, Any]) -> str:
 
 
 def _config(props: dict[str, Any], url: str) -> Config:
-    """A config for the connection: the callback's own (copied) when props carry it."""
+    """A config for the connection: a copy of the callback's own when props carry it (named
+    apart, so that a consumer's queue is its own, not the component's)."""
     base = props.get(CONFIG_KEY)
     if isinstance(base, Config):
-        config = replace(base, values=dict(base.values), bindings=[])
+        config = replace(base, name=f"{base.name}_moth", values=dict(base.values), bindings=[])
     else:
         config = new_config("subscribe", "moth", "sr3")
     exchange = props.get("exchange")

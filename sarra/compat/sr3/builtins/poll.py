@@ -87,7 +87,8 @@ class Poll(FlowCB):
         if self.dest is None:
             return []
         try:
-            self.dest.connect()
+            if not self.dest.connect():
+                return []
         except TransferError as err:
             logger.error("cannot connect to %s: %s", self.o.pollUrl, err)
             return []
