@@ -25,7 +25,6 @@ from sarra.broker import (
     Consumer,
     Delivery,
     Publisher,
-    kinds,
     open_consumer,
     open_publisher,
 )
@@ -37,7 +36,6 @@ from sarra.config.loader import Binding, Config, new_config
 from sarra.message import MalformedNotice, NotEncodable, decode_any, encode_any, format_for
 
 logger = logging.getLogger("sarra.plugins")
-
 
 _DEFAULTS: dict[str, Any] = {
     "broker": None,
@@ -51,7 +49,6 @@ _DEFAULTS: dict[str, Any] = {
     "messageAgeMax": 0,
     "tlsRigour": "normal",
 }
-
 
 _COUNTS = ("rxByteCount", "rxGoodCount", "rxBadCount", "txByteCount", "txGoodCount",
            "txBadCount", "disconnectCount", "disconnectTime", "disconnectLast")  # fmt: skip
@@ -127,7 +124,6 @@ class Moth:
             logger.error("sarracenia.moth: no broker given")
             return None
         try:
-            kinds.kind(url)
             moth = Moth(props, is_subscriber)
             config = _config(props, url)
             if is_subscriber:

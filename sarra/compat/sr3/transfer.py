@@ -101,7 +101,7 @@ class Transfer:
         assert self._backend is not None
         return self._backend
 
-    def _remote(self, name: str = "") -> str:
+    def remote_path(self, name: str = "") -> str:
         """The server path of a name in the current directory (for http(s), below sendTo's
         path)."""
         directory = self.path
@@ -131,43 +131,43 @@ class Transfer:
                 return []
 
             backend.index_parser = keep
-            backend.ls(self._remote())
+            backend.ls(self.remote_path())
             data = "".join(pages).encode()
             self.metrics["transferRxBytes"] += len(data)
             return data
-        return {entry.name: attributes(entry) for entry in backend.ls(self._remote())}
+        return {entry.name: attributes(entry) for entry in backend.ls(self.remote_path())}
 
     def mkdir(self, path: str) -> None:
         """Make a directory (and its parents)."""
-        self._server().mkdir(self._remote(path))
+        self._server().mkdir(self.remote_path(path))
 
     def delete(self, path: str) -> None:
         """Remove a file."""
-        self._server().delete(self._remote(path))
+        self._server().delete(self.remote_path(path))
 
     def rmdir(self, path: str) -> None:
         """Remove an empty directory."""
-        self._server().delete(self._remote(path))
+        self._server().delete(self.remote_path(path))
 
     def rename(self, old: str, new: str) -> None:
         """Rename a file."""
-        self._server().rename(self._remote(old), self._remote(new))
+        self._server().rename(self.remote_path(old), self.remote_path(new))
 
     def chmod(self, perm: int, path: str) -> None:
         """Set a file's permission bits."""
-        self._server().chmod(self._remote(path), perm)
+        self._server().chmod(self.remote_path(path), perm)
 
     def utime(self, path: str, times: tuple[float, float]) -> None:
         """Set a file's (access, modification) times."""
-        self._server().utime(self._remote(path), times[1], times[0])
+        self._server().utime(self.remote_path(path), times[1], times[0])
 
     def symlink(self, target: str, path: str) -> None:
         """Make `path` a symbolic link to `target`."""
-        self._server().symlink(target, self._remote(path))
+        self._server().symlink(target, self.remote_path(path))
 
     def stat(self, path: str, msg: Any = None) -> api.FmdStat | None:
         """A file's metadata, from its directory's listing; None when it is not there."""
-        directory, name = posixpath.split(self._remote(path))
+        directory, name = posixpath.split(self.remote_path(path))
         for entry in self._server().ls(directory):
             if entry.name == name:
                 return api.FmdStat(st_size=entry.size, st_mode=entry.mode,
@@ -186,7 +186,7 @@ class Transfer:
         try:
             with open(local_file, mode) as file:
                 file.seek(local_offset)
-                copied = self._server().get(self._remote(remote_file), file, remote_offset,
+                copied = self._server().get(self.remote_path(remote_file), file, remote_offset,
                                             length or None)  # fmt: skip
         except TransferError as err:
             logger.error("sarracenia.transfer: get %s failed: %s", remote_file, err)
@@ -203,7 +203,7 @@ class Transfer:
         try:
             with open(local_file, "rb") as file:
                 file.seek(local_offset)
-                copied = self._server().put(file, self._remote(remote_file), remote_offset,
+                copied = self._server().put(file, self.remote_path(remote_file), remote_offset,
                                             length or None)  # fmt: skip
         except TransferError as err:
             logger.error("sarracenia.transfer: put %s failed: %s", remote_file, err)

@@ -157,7 +157,7 @@ class Poll(FlowCB):
         cls = type(self)
         if cls.handle_data is Poll.handle_data and cls.handle_starttag is Poll.handle_starttag:
             assert self.dest is not None
-            for entry in parse_index(data, self.dest.getcwd() or "/"):
+            for entry in parse_index(data, self.dest.remote_path()):
                 self.entries[entry.name + ("/" if entry.is_dir else "")] = attributes(entry)
             return self.entries
         parser = html.parser.HTMLParser()
