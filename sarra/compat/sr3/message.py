@@ -28,8 +28,7 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlparse
 
-from sarra.compat.sr3 import api
-from sarra.integrity.checksum import checksum_file, sum_to_identity
+from sarra.compat.sr3 import api, identity
 from sarra.message import v03
 from sarra.message.errors import MalformedNotice
 from sarra.message.notice import Notice
@@ -38,8 +37,6 @@ PATH_KEYS = ("new_dir", "new_file", "new_relPath", "new_baseUrl", "new_subtopic"
 VIEW_KEYS = frozenset({"_format", "_deleteOnPost", "_isRetry", "exchange", "topic", "subtopic",
                        "new_inflight_path", "local_offset", *PATH_KEYS})  # fmt: skip
 """Fields of the flow, not of the notice: never part of what is posted."""
-
-_IDENTITY_FLAGS = {"md5": "d", "sha512": "s", "md5name": "n"}
 
 
 class Message(dict[str, Any]):
@@ -101,13 +98,15 @@ class Message(dict[str, Any]):
     def computeIdentity(
         self, path: str, o: Any = None, offset: int = 0, data: bytes | None = None
     ) -> None:
-        """Set identity: the checksum of a local file, by the options' identity method
-        (sha512 by default; md5 and md5name too)."""
+        """Set identity: the checksum of a local file, by the options' identity_method
+        (sha512 by default; `cod,<method>` names the method to compute on download)."""
         method = str(getattr(o, "identity_method", None) or "sha512")
-        flag = _IDENTITY_FLAGS.get(method, "s")
-        value = checksum_file(path, flag)
-        method, encoded = sum_to_identity(f"{flag},{value}")
-        self["identity"] = {"method": method, "value": encoded}
+        if method.startswith("cod,"):
+            self["identity"] = {"method": "cod", "value": method.partition(",")[2]}
+            return
+        checksum = identity.Identity.factory(method) or identity.Sha512()
+        checksum.update_file(path)
+        self["identity"] = {"method": checksum.get_method(), "value": checksum.value}
 
     def updatePaths(
         self, options: Any, new_dir: str | None = None, new_file: str | None = None

@@ -22,6 +22,7 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlparse
 
+from sarra.broker import plan
 from sarra.compat.plugin_parent import Parent
 from sarra.compat.sr3 import api
 from sarra.config import paths, types
@@ -29,9 +30,13 @@ from sarra.config.loader import Config
 from sarra.config.masks import Mask
 from sarra.config.options import Option, find
 from sarra.config.variables import UnknownVariable, expand
+from sarra.integrity.checksum import DATA_FLAGS
 
 LOG_FORMAT = "%(asctime)s [%(levelname)s] %(name)s %(funcName)s %(message)s"
 """sr3's logFormat, which some callbacks read (sarra's own log format stays in force)."""
+
+LOG_EVENTS = ("after_accept", "after_work", "after_post", "on_housekeeping")
+"""The points `callback log` logs at unless logEvents says otherwise."""
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
@@ -70,6 +75,21 @@ def _seconds(value: float) -> float | int:
     return int(value) if float(value).is_integer() else value
 
 
+def _publishers(config: Config) -> list[dict[str, Any]]:
+    """sr3's list of where notices are posted: the post broker and its exchanges."""
+    url = plan.post_broker(config)
+    if url is None:
+        return []
+    return [{"broker": _url(url), "exchange": plan.post_exchanges(config)}]
+
+
+def _identity_method(sum_flag: str | None) -> str:
+    """sr3's name of the checksum method a `sum` flag stands for (`z,s` -> `cod,sha512`)."""
+    flag, _, argument = str(sum_flag or "s").partition(",")
+    method = DATA_FLAGS.get(flag, "sha512")
+    return f"cod,{DATA_FLAGS.get(argument, argument)}" if method == "cod" else method
+
+
 def _log_level(config: Config) -> str:
     level = "debug" if config.debug else str(config.loglevel)
     return "critical" if level == "none" else level
@@ -90,15 +110,38 @@ _SHAPED: dict[str, Callable[[Config, Parent], Any]] = {
     "nodupe_ttl": lambda c, p: _seconds(c.suppress_duplicates),
     "fixed_headers": lambda c, p: dict(c.header),
     "hostname": lambda c, p: socket.gethostname(),
+    "statehost": lambda c, p: c.statehost != "false",
+    "hostdir": lambda c, p: (
+        socket.getfqdn() if c.statehost == "fqdn" else socket.gethostname().partition(".")[0]
+    ),
     "currentDir": lambda c, p: c.directory,
     "cfg_run_dir": lambda c, p: str(paths.state_dir(c.component, c.name)),
     "credentials": lambda c, p: p.credentials,
     "download": lambda c, p: c.component != "sender" and not c.notify_only,
     "pid_filename": lambda c, p: str(paths.pid_file(c.component, c.name, p.no)),
     "masks": lambda c, p: [_mask(m) for m in c.masks],
+    "identity_method": lambda c, p: _identity_method(c.values["sum"]),
+    "v2plugins": lambda c, p: {},
+    "declared_users": lambda c, p: {
+        user: role
+        for role, user in c.declare
+        if role in ("source", "subscriber", "feeder", "admin")
+    },
+    "publishers": lambda c, p: _publishers(c),
+    "logEvents": lambda c, p: _set_of(c.values["logEvents"], LOG_EVENTS, None),
+    "postpath": lambda c, p: list(c.path or []),
 }
 """sr3 names whose value sr3 gives in another shape than the table's option (or that the table
 does not hold)."""
+
+
+CONFIG_KEY = "_sarra_config"
+"""Where dictify puts the config itself (for sarracenia.moth's connections)."""
+
+DICT_NAMES = ("exchange", "post_exchange", "post_format", "batch", "timeout", "queueName",
+              "subtopic", "messageAgeMax", "tlsRigour", "report_exchange", "post_baseUrl",
+              "post_baseDir", "baseDir", "logEvents")  # fmt: skip
+"""sr3 names of the table's options that dictify gives, beside those of _SHAPED."""
 
 
 class Options:
@@ -157,6 +200,21 @@ class Options:
             return getattr(self, name)
         except AttributeError:
             raise KeyError(name) from None
+
+    def __delitem__(self, name: str) -> None:
+        self._own.pop(name, None)
+
+    def dictify(self) -> dict[str, Any]:
+        """The options as a dict under sr3's names (those of sarracenia.moth among them), with
+        the config itself under sarracenia.moth's CONFIG_KEY."""
+        found: dict[str, Any] = {}
+        for name in (*_SHAPED, *DICT_NAMES, *self._own):
+            try:
+                found[name] = getattr(self, name)
+            except AttributeError:
+                continue
+        found[CONFIG_KEY] = self._config
+        return found
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Options:
         return Options(self._config, self._parent, self.settings, dict(self._own))

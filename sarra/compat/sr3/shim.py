@@ -12,12 +12,23 @@ sarra's shadows it. The modules it serves are made on import from sarra's own co
     sarracenia.flowcb            FlowCB, entry_points
     sarracenia.featuredetection  features (which optional modules are there)
     sarracenia.filemetadata      FmdStat
+    sarracenia.identity          Identity (checksums by method name)      (sr3.identity)
+    sarracenia.moth              Moth, default_options (broker I/O)        (sr3.moth)
+    sarracenia.config            Config.credentials, config_path...       (sr3.config)
+    sarracenia.config.credentials  Credential, CredentialDB                (sr3.config)
+    sarracenia.transfer          Transfer (a server's files, listings)     (sr3.transfer)
     sarracenia.flowcb.<name>     sarra's built-in callbacks under sr3's module names
-                                 (sarracenia.flowcb.log.Log, ...nodupe.disk.Disk, ...)
+                                 (sarracenia.flowcb.log.Log, ...nodupe.disk.Disk, ...) and the
+                                 bases sr3's callbacks subclass (...poll.Poll, ...pclean.PClean)
+
+A served module's submodule is imported when it is first read as an attribute
+(`import sarracenia` then `sarracenia.moth.Moth`), as it is in an sr3 process that has
+imported it already.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -62,9 +73,34 @@ def _importable(module: str) -> bool:
         return False
 
 
+_MODULES = {
+    f"{ROOT}.identity": "sarra.compat.sr3.identity",
+    f"{ROOT}.moth": "sarra.compat.sr3.moth",
+    f"{ROOT}.config": "sarra.compat.sr3.config",
+    f"{ROOT}.transfer": "sarra.compat.sr3.transfer",
+}
+"""Served modules made of the public names of one of ours."""
+
+_NAMES = {
+    f"{ROOT}.config.credentials": ("sarra.compat.sr3.config", ("Credential", "CredentialDB")),
+}
+"""Served modules made of some names of one of ours."""
+
+
+def _public(module: str, names: Sequence[str] | None = None) -> dict[str, Any]:
+    found = vars(importlib.import_module(module))
+    chosen = names or [n for n in found if not n.startswith("_")]
+    return {name: found[name] for name in chosen}
+
+
 def _contents(fullname: str) -> dict[str, Any] | None:
     """The names of a served module; None when it is not served."""
     from sarra.compat.sr3 import api, builtins, flowcb, message
+
+    if fullname in _MODULES:
+        return _public(_MODULES[fullname])
+    if fullname in _NAMES:
+        return _public(*_NAMES[fullname])
 
     if fullname == ROOT:
         names = {name: getattr(api, name) for name in api.__all__}
@@ -99,6 +135,21 @@ class _Loader(importlib.abc.Loader):
 
     def exec_module(self, module: ModuleType) -> None:
         module.__dict__.update(_contents(module.__name__) or {})
+        module.__dict__["__getattr__"] = _submodule_of(module.__name__)
+
+
+def _submodule_of(fullname: str) -> Any:
+    """A module's `__getattr__`: a served submodule, imported when first read."""
+
+    def submodule(name: str) -> ModuleType:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return importlib.import_module(f"{fullname}.{name}")
+        except ImportError:
+            raise AttributeError(f"module {fullname!r} has no attribute {name!r}") from None
+
+    return submodule
 
 
 class ShimFinder(importlib.abc.MetaPathFinder):

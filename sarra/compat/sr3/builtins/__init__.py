@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sarra.compat.sr3.builtins import accept, filter, housekeeping, log, markers, nodupe, scheduled
+from sarra.compat.sr3.builtins import (
+    accept,
+    bases,
+    filter,
+    housekeeping,
+    log,
+    markers,
+    nodupe,
+    poll,
+    scheduled,
+)  # fmt: skip
 
 BUILTINS: dict[str, type] = {
     "log": log.Log,
@@ -39,6 +49,10 @@ BUILTINS: dict[str, type] = {
 BASES: dict[str, dict[str, type]] = {
     "nodupe": {"NoDupe": nodupe.NoDupe},
     "scheduled": {"Scheduled": scheduled.Scheduled},
+    "poll": {"Poll": poll.Poll, "file_size_fix": poll.file_size_fix},
+    "authenticate": {"BearerToken": bases.BearerToken},
+    "pclean": {"PClean": bases.PClean},
+    "work.check": {"Check": bases.Check},
 }
 """The base classes sr3 callbacks subclass, by package."""
 
@@ -66,7 +80,7 @@ def module_contents(module: str) -> dict[str, Any] | None:
     found = BUILTINS.get(module)
     if found is not None:
         contents[found.__name__] = contents[sr3_name(module)] = found
-    if contents or any(name.startswith(module + ".") for name in BUILTINS):
+    if contents or any(name.startswith(module + ".") for name in [*BUILTINS, *BASES]):
         return contents
     return None
 

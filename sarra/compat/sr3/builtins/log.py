@@ -14,6 +14,7 @@ from typing import Any
 
 from sarra.compat.sr3 import api
 from sarra.compat.sr3.flowcb import FlowCB
+from sarra.compat.sr3.options import LOG_EVENTS
 from sarra.config.credentials import redact_url
 
 logger = logging.getLogger("sarra.flowcb.log")
@@ -28,8 +29,7 @@ class Log(FlowCB):
 
     def __init__(self, options: Any) -> None:
         super().__init__(options, logger)
-        events = ["after_accept", "after_work", "after_post", "on_housekeeping"]
-        options.add_option("logEvents", "set", events)
+        options.add_option("logEvents", "set", list(LOG_EVENTS))
         options.add_option("logMessageDump", "flag", False)
         self.verb = _VERBS.get(str(options.component), "done")
         self._reset()
