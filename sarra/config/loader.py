@@ -98,6 +98,14 @@ class Config:
         return _url_user(self.values.get("broker"))
 
 
+def _username(url: str | None) -> str | None:
+    """The user name written in a URL, if any."""
+    try:
+        return urlsplit(url).username if url else None
+    except ValueError:
+        return None
+
+
 def _url_user(url: str | None) -> str | None:
     if not url:
         return None
@@ -384,6 +392,13 @@ class _Reader:
                     f"{config.origin[name]}: {name} has no effect on sr_{config.component}"
                     f" (it is for sr_{', sr_'.join(sorted(meant))})"
                 )
+        if config.dialect == "sr3" and not (
+            config.values["source"] or config.values["source_from_exchange"]
+        ):
+            # sr3 names as the source of what it posts or passes on the user it posts as
+            # (else the one it consumes as)
+            users = (_username(config.values[n]) for n in ("post_broker", "broker"))
+            config.values["source"] = next((u for u in users if u), None)
         if config.values["also_broker"] and "suppress_duplicates" not in config.origin:
             # The same notices come from every broker: without a cache, each would be handled
             # once per broker.

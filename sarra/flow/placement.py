@@ -107,6 +107,15 @@ def onward_base_url(base_url: str, received: Notice) -> str:
     return expand(first, notice_lookup(base_url_values(received.base_url)))
 
 
+def onward_rel_path(path: str, post_base_dir: str | None, dialect: str) -> str:
+    """The relPath announcing a local file onward: its path less post_base_dir. A config of
+    sr3's tree writes it without a leading `/`, as sr3 does; v2's keeps it (v2's readers
+    join a base URL and a path as they are)."""
+    if post_base_dir and path.startswith(post_base_dir):
+        path = path[len(post_base_dir) :]
+    return path.lstrip("/") if dialect == "sr3" else path
+
+
 def placed(
     notice: Notice,
     mask: Mask | None,

@@ -15,6 +15,12 @@ from pathlib import Path
 from integration.pumpkit import wait_for
 from peers import PeerEnv
 
+from sarra.broker import plan
+from sarra.broker.publisher import Publisher
+from sarra.config.loader import load
+from sarra.message import v03
+from sarra.message.notice import Notice
+
 SR3 = ["metpx-sr3==3.3.1", "amqp", "paho-mqtt"]
 """sr3 as the compat tests install it."""
 
@@ -94,3 +100,14 @@ class Sr3Home:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(5)
+
+
+def publish(exchange: str, notices: list[Notice]) -> None:
+    """v03 notices, as sr3 pumps send them."""
+    publisher_config = load("subscribe", None, name="publisher")
+    settings = plan.connection_settings(publisher_config, BROKER, "publisher")
+    with Publisher(settings, [exchange]) as publisher:
+        for notice in notices:
+            key, body = v03.encode(notice, "v03")
+            publisher.publish(exchange, key, body, {}, v03.CONTENT_TYPE)
+        assert publisher.flush(20)

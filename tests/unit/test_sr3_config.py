@@ -15,7 +15,7 @@ from sarra.config.errors import ConfigError, ConfigErrors
 from sarra.config.loader import config_names, load, resolve_config_path, shadowed
 from sarra.config.options import COMPONENTS, OPTIONS, find
 from sarra.config.variables import base_url_values, date_value, is_per_notice
-from sarra.flow.placement import onward_base_url, place
+from sarra.flow.placement import onward_base_url, onward_rel_path, place
 from sarra.message.notice import Notice
 
 SR3_SUBSCRIBER = """\
@@ -250,3 +250,27 @@ def test_post_base_url_dates_are_still_filled_in_on_read(tmp_path: Path) -> None
     body = "post_broker amqp://localhost/\npost_baseUrl http://localhost/${YYYY}/\npath /tmp\n"
     config = load("post", write(tmp_path / "p.conf", body))
     assert "${" not in config.post_base_url
+
+
+def test_in_sr3_s_tree_the_source_is_the_post_broker_s_user_and_replaces_the_notice_s(
+    sarra_home: Path,
+) -> None:
+    body = "broker amqp://reader@localhost/\npost_broker amqp://writer@localhost/\n"
+    shovel = load("shovel", write(sr3_tree(sarra_home) / "shovel" / "s.conf", body))
+    assert (shovel.source, shovel.source_from_message) == ("writer", False)
+    reader = load("subscribe", write(sr3_tree(sarra_home) / "subscribe" / "r.conf", body.split("\n")[0]))
+    assert reader.source == "reader"
+    own = load("shovel", write(sr3_tree(sarra_home) / "shovel" / "o.conf", body + "source me\n"))
+    assert own.source == "me"
+    by_exchange = body + "sourceFromExchange on\n"
+    assert (
+        load("sarra", write(sr3_tree(sarra_home) / "sarra" / "x.conf", by_exchange)).source is None
+    )
+    v2 = load("shovel", write(sarra_home / "shovel" / "s.conf", body))
+    assert (v2.source, v2.source_from_message) == (None, True)
+
+
+def test_an_onward_rel_path_has_no_leading_slash_in_sr3_s_tree_only() -> None:
+    assert onward_rel_path("/data/mesh/a/b.txt", "/data/mesh", "sr3") == "a/b.txt"
+    assert onward_rel_path("/data/mesh/a/b.txt", "/data/mesh", "v2") == "/a/b.txt"
+    assert onward_rel_path("/other/b.txt", "/data/mesh", "sr3") == "other/b.txt"
