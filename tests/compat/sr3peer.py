@@ -28,6 +28,10 @@ SR3_REASSEMBLY = [*SR3, "flufl.lock"]
 """sr3 able to reassemble partitioned files: its block_reassembly callback needs flufl.lock,
 which metpx-sr3 does not require."""
 
+SR3_SFTP = [*SR3, "paramiko"]
+"""sr3 able to send and poll over SFTP: its sftp transfer needs paramiko, which metpx-sr3 does
+not require."""
+
 BROKER = "amqp://guest:guest@127.0.0.1/"
 READY = re.compile(r"Binding queue|binding")
 """What sr3 logs once its queue is bound (a subscriber consumes from then on)."""

@@ -14,6 +14,7 @@ The components and what was compared are tabled in docs/sr3-compat.md.
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import os
 import re
@@ -25,8 +26,8 @@ from pprint import pformat
 import pytest
 from integration.pumpkit import MTIME, declare, file_notice
 from peers import PeerEnv
-from servers import HttpServer
-from sr3flows import POSTERS_CLUSTERS, WATCHING, both, differences
+from servers import HttpServer, SshServer
+from sr3flows import POSTERS_CLUSTERS, WATCHING, WHO, both, differences
 from sr3peer import publish
 
 from sarra.config.loader import load
@@ -246,4 +247,59 @@ def test_sr3_s_master_watch_posts_the_same_notices(
             posted[who] += side.take(2)
     assert {n.rel_path for n in posted["sr3"]} == {*data, "l.dat"}
     found = differences(posted["ours"], posted["sr3"], POSTERS_CLUSTERS)
+    assert found == {}, pformat(found)
+
+
+# --- sender: sr3's sender/ec2collab.conf, to a real sshd
+
+
+def _known_host(values: dict[str, dict[str, str]], root: Path, sshd: SshServer) -> None:
+    """Each side's ~/.ssh/known_hosts holds sshd's host key."""
+    for who in values:
+        ssh = root / who / "home" / ".ssh"
+        ssh.mkdir(parents=True)
+        (ssh / "known_hosts").write_text(sshd.known_hosts_line + "\n")
+
+
+def _placeholder(notices: list[Notice], path: Path, name: str) -> list[Notice]:
+    """The notices with a side's own directory (in relPath and topic) written as ${name}."""
+    rel, topic = str(path).lstrip("/"), ".".join(path.parts[1:])
+    return [replace(n, rel_path=n.rel_path.replace(rel, f"${{{name}}}", 1),
+                    topic=(n.topic or "").replace(topic, name, 1)) for n in notices]  # fmt: skip
+
+
+def test_sr3_s_ec2collab_sender_sends_and_announces_the_same(
+    sr3_sftp: PeerEnv, sr3_package: Path, tmp_path: Path, sshd: SshServer
+) -> None:
+    user = getpass.getuser()
+    suffix = f"eclocal_{uuid.uuid4().hex[:8]}"
+    source = f"xs_guest_{suffix}"
+    declare(load("subscribe", None, name="declarer"), source)
+    values = {who: {"FLOW_OUT": f"{source}_{who}", "COLLABUSER": user} for who in WHO}
+    example = (sr3_package / "examples" / "sender" / "ec2collab.conf").read_text()
+    text = adapt(example, {
+        "broker": f"broker {BROKER_URL}",
+        "exchangeSuffix": f"exchangeSuffix {suffix}",
+        "destination": f"destination sftp://${{COLLABUSER}}@127.0.0.1:{sshd.port}/",
+        "post_broker": f"post_broker {BROKER_URL}",
+    }) + f"post_exchange ${{FLOW_OUT}}\nbaseDir {tmp_path}\n"  # fmt: skip
+    remote = {who: tmp_path / who / "collab" for who in WHO}
+    for who in WHO:
+        values[who]["COLLABDIR"] = str(remote[who])
+    _known_host(values, tmp_path, sshd)
+    key = f"sftp://{user}@127.0.0.1:{sshd.port}/ ssh_keyfile={sshd.client_key}\n"
+    # the files as sr3's watch announces them (relPath below its post_baseDir, file:)
+    data = {"out/a.txt": os.urandom(800), "out/deep/b.bin": os.urandom(3000), "out/c": b"c\n"}
+    for name, content in data.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(content)
+    notices = [file_notice("file:", n, c, mode="644") for n, c in data.items()]
+    configs = {"sender/ec2collab": text}
+    with both(sr3_sftp, tmp_path, "sender/ec2collab", configs, values, credentials=key) as sides:
+        publish(source, notices)
+        posted = {who: side.take(len(data)) for who, side in sides.items()}
+    sent = {who: files(remote[who]) for who in WHO}
+    assert sent["sr3"] == {n: hashlib.sha256(c).hexdigest() for n, c in data.items()}
+    assert sent["ours"] == sent["sr3"]
+    found = differences(*(_placeholder(posted[w], remote[w], "COLLABDIR") for w in ("ours", "sr3")))
     assert found == {}, pformat(found)
