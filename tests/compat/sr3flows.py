@@ -1,8 +1,9 @@
 """One sr3 config run by sr3 (`sr3 foreground component/config`) and by ours (`sr_<component>
-foreground config`) side by side on the local broker: each side in a home of its own holding
-the same ~/.config/sr3 tree (the same text); what must differ between the two sides (the
-directory it writes, the exchange it posts to) comes from the environment, `${NAME}` in the
-config, as a site sets it."""
+foreground config`) side by side on the local broker: each side in a home of its own
+(sr3peer.Sr3Home) holding the same ~/.config/sr3 tree (the same text); what must differ
+between the two sides (the directory it writes, the exchange it posts to) comes from the
+environment, `${NAME}` in the config, as a site sets it; and the notices each posted,
+compared."""
 
 from __future__ import annotations
 
@@ -12,14 +13,14 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from contextlib import ExitStack, closing, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from integration.pumpkit import take, wait_for, watch
 from peers import PeerEnv
-from sr3peer import BROKER
+from sr3peer import Sr3Home
 
 from sarra.broker.consumer import Consumer
 from sarra.config.loader import load
@@ -36,48 +37,24 @@ WATCHING = {"sr3": r"now active on", "ours": r"watching \S+"}
 
 @dataclass
 class Side:
-    """One of the two runs: its home, the environment it runs in, its log, and a consumer of
-    what it posts (to the exchange named ${FLOW_OUT} in its environment)."""
+    """One of the two runs: its home (with the tree), the environment it runs in, its log, and
+    a consumer of what it posts (to the exchange named ${FLOW_OUT} in its environment)."""
 
     who: str
-    home: Path
+    home: Sr3Home
     env: dict[str, str]
     log: Path
     posted: Consumer | None = None
     process: subprocess.Popen[bytes] | None = None
-    values: dict[str, str] = field(default_factory=dict)
 
     def logged(self, pattern: str) -> bool:
-        return (
-            self.log.exists()
-            and re.search(pattern, self.log.read_text(errors="replace")) is not None
-        )
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return re.search(pattern, text) is not None
 
     def take(self, count: int) -> list[Notice]:
         """`count` notices it posted (bounded wait)."""
         assert self.posted is not None
         return take(self.posted, count)
-
-
-def home_env(home: Path, values: dict[str, str]) -> dict[str, str]:
-    """The environment of a side: its home (config and cache below it), none of the tests'
-    XDG, Python or sarra settings, and the site's values."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "PYTHON", "SR_"))}
-    return env | values | {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
-                           "XDG_CACHE_HOME": str(home / ".cache")}  # fmt: skip
-
-
-def write_tree(home: Path, configs: dict[str, str], credentials: str = "") -> None:
-    """~/.config/sr3 with the configs (by `component/name` or a relative file name) and the
-    broker's password (and any other credentials lines)."""
-    tree = home / ".config" / "sr3"
-    for name, text in configs.items():
-        path = tree / (name if "." in Path(name).name else f"{name}.conf")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    path = tree / "credentials.conf"
-    path.write_text(f"{BROKER}\n{credentials}")
-    path.chmod(0o600)
 
 
 def command(sr3: PeerEnv, who: str, name: str) -> list[str]:
@@ -104,13 +81,13 @@ def both(
     sides = {}
     with ExitStack() as stack:
         for who in WHO:
-            home = root / who / "home"
-            write_tree(home, configs, credentials)
-            sides[who] = Side(who, home, home_env(home, values[who]), root / who / "log",
-                              values=values[who])  # fmt: skip
+            home = Sr3Home.make(sr3, root / who / "home", credentials)
+            for config, text in configs.items():
+                home.config(config, text)
+            sides[who] = Side(who, home, home.env | values[who], root / who / "log")
             if "FLOW_OUT" in values[who]:
                 posted = watch(load("subscribe", None, name="watcher"), values[who]["FLOW_OUT"])
-                sides[who].posted = stack.enter_context(_closing(posted))
+                sides[who].posted = stack.enter_context(closing(posted))
         for side in sides.values():
             stack.enter_context(_process(sr3, side, name))
         if ready is not None:
@@ -128,20 +105,12 @@ def _alive(side: Side) -> bool:
 
 
 @contextmanager
-def _closing(consumer: Consumer) -> Iterator[Consumer]:
-    try:
-        yield consumer
-    finally:
-        consumer.close()
-
-
-@contextmanager
 def _process(sr3: PeerEnv, side: Side, name: str) -> Iterator[None]:
     side.log.parent.mkdir(parents=True, exist_ok=True)
     with open(side.log, "wb") as output:
         side.process = subprocess.Popen(
             command(sr3, side.who, name), stdout=output, stderr=subprocess.STDOUT,
-            env=side.env, cwd=side.home, start_new_session=True,
+            env=side.env, cwd=side.home.root, start_new_session=True,
         )  # fmt: skip
     try:
         yield

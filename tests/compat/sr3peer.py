@@ -48,12 +48,13 @@ class Sr3Home:
     root: Path
 
     @classmethod
-    def make(cls, peer: PeerEnv, root: Path) -> Sr3Home:
+    def make(cls, peer: PeerEnv, root: Path, credentials: str = "") -> Sr3Home:
+        """The home, its credentials.conf holding the broker's and `credentials` lines."""
         config = root / ".config" / "sr3"
         config.mkdir(parents=True)
-        credentials = config / "credentials.conf"
-        credentials.write_text(f"{BROKER}\n")
-        credentials.chmod(0o600)
+        path = config / "credentials.conf"
+        path.write_text(f"{BROKER}\n{credentials}")
+        path.chmod(0o600)
         return cls(peer, root)
 
     @property
@@ -63,8 +64,9 @@ class Sr3Home:
         return env | {"HOME": str(self.root)}
 
     def config(self, name: str, text: str) -> None:
-        """Write ~/.config/sr3/<component>/<config>.conf (name is `component/config`)."""
-        path = self.root / ".config" / "sr3" / f"{name}.conf"
+        """Write ~/.config/sr3/<component>/<config>.conf (name is `component/config`), or the
+        file `name` when it has a suffix (an include: `shovel/rejects.inc`)."""
+        path = self.root / ".config" / "sr3" / (name if Path(name).suffix else f"{name}.conf")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
 

@@ -294,3 +294,14 @@ def test_a_sender_of_sr3_s_tree_reads_a_file_notice_below_base_dir(
         outcomes[tree.name] = worker.handle(notice, Placement(dest, dest / "a.txt")).status
     assert outcomes == {"sr3": "done", "sarra": "permanent"}  # v2's: the path /out/a.txt
     assert (tmp_path / "dest" / "sr3" / "a.txt").read_bytes() == b"hello"
+
+
+def test_an_sr3_poll_lists_its_path_lines_each_through_every_mask(sarra_home: Path) -> None:
+    body = "pollUrl sftp://u@host/\npath /a\nreject .*\\.txt$\npath /b\naccept .*\\.dat$\n"
+    poll = load("poll", write(sr3_tree(sarra_home) / "poll" / "p.conf", body))
+    found = [(m.directory, m.accept, m.pattern) for m in poll.masks]
+    rules = [(False, ".*\\.txt$"), (True, ".*\\.dat$"), (True, ".*")]  # acceptUnmatched: last
+    assert found == [(d, *rule) for d in ("/a", "/b") for rule in rules]
+    assert poll.directory == "/a"  # nothing else listed
+    v2 = load("poll", write(sarra_home / "poll" / "p.conf", body.replace("path /b\n", "")))
+    assert {m.directory for m in v2.masks} == {"."}  # v2's poll lists directory lines
