@@ -225,12 +225,11 @@ def test_sr3_s_master_watch_posts_the_same_notices(
     })  # fmt: skip
     watched = {who: tmp_path / who / "public_html" for who in values}
     for who in values:
-        watched[who].mkdir(parents=True)
+        (watched[who] / "sub").mkdir(parents=True)  # watched from the start
         values[who]["WATCHED"] = str(watched[who])
     data = {"a.dat": os.urandom(500), "b.dat": os.urandom(70), "sub/c.dat": os.urandom(2000)}
     with both(sr3, tmp_path, "watch/master", {"watch/master": text}, values, WATCHING) as sides:
         for who, root in watched.items():
-            (root / "sub").mkdir()
             for name, content in data.items():  # whole, with the same time on both sides
                 staged = tmp_path / who / name.replace("/", "_")
                 staged.write_bytes(content)
