@@ -46,6 +46,7 @@ from sarra.config.variables import UnknownVariable, expand, notice_lookup
 from sarra.flow import vip
 from sarra.flow.faults import Faults
 from sarra.flow.metrics import Metrics
+from sarra.flow.placement import onward_rel_path
 from sarra.flow.poll_state import SeenFiles, Signature, load_seen, save_seen, state_file
 from sarra.flow.posting import Posting
 from sarra.flow.publish import NoticePublisher
@@ -519,11 +520,14 @@ class Poll:
         return Notice(
             pubtime=epoch_to_time(time.time()),
             base_url=self.base_url,
-            rel_path=posixpath.join(self._relative_dir(directory), entry.name),
+            rel_path=onward_rel_path(
+                posixpath.join(self._relative_dir(directory), entry.name), None, config.dialect
+            ),
             identity=Identity(*sum_to_identity(f"{letter},{value}")),
             size=entry.size,
             mtime=None if mtime is None else epoch_to_time(mtime),
             mode=None if mode is None else f"{mode:o}",
+            source=config.source,
         )
 
     def _remember(

@@ -14,7 +14,7 @@ import random
 import re
 import socket
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -96,6 +96,14 @@ class Config:
     def broker_user(self) -> str | None:
         """The user name of the broker URL, if one is set."""
         return _url_user(self.values.get("broker"))
+
+
+def _username(url: str | None) -> str | None:
+    """The user name written in a URL, if any."""
+    try:
+        return urlsplit(url).username if url else None
+    except ValueError:
+        return None
 
 
 def _url_user(url: str | None) -> str | None:
@@ -288,6 +296,18 @@ class _Reader:
                     return [Path(pattern)]
         return []
 
+    def _sr3_poll_paths(self) -> None:
+        """sr3's poll lists the directories of its `path` lines, each name read through every
+        accept and reject line (and taken when none matches, with acceptUnmatched); a poll
+        here lists the directories of its accept lines: each path gets every line."""
+        config = self.config
+        rules = [*config.masks]
+        if config.values["accept_unmatch"]:
+            rules.append(self._mask(True, ".*", config.origin["path"]))
+        polled = config.values["path"]
+        config.masks = [replace(m, directory=p) for p in polled for m in rules]
+        config.values["directory"] = polled[0]
+
     def _mask(self, accept: bool, value: str, where: Where) -> Mask:
         words = _UNESCAPED_SPACE.split(value)
         if len(words) > 2:
@@ -384,6 +404,15 @@ class _Reader:
                     f"{config.origin[name]}: {name} has no effect on sr_{config.component}"
                     f" (it is for sr_{', sr_'.join(sorted(meant))})"
                 )
+        if config.dialect == "sr3" and not (
+            config.values["source"] or config.values["source_from_exchange"]
+        ):
+            # sr3 names as the source of what it posts or passes on the user it posts as
+            # (else the one it consumes as)
+            users = (_username(config.values[n]) for n in ("post_broker", "broker"))
+            config.values["source"] = next((u for u in users if u), None)
+        if config.dialect == "sr3" and config.component == "poll" and config.values["path"]:
+            self._sr3_poll_paths()
         if config.values["also_broker"] and "suppress_duplicates" not in config.origin:
             # The same notices come from every broker: without a cache, each would be handled
             # once per broker.

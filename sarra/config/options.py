@@ -240,7 +240,11 @@ _TABLE: tuple[Option, ...] = (
        "(open); those without a datetime pass", FILTER),
     _O("source_from_exchange", Kind.FLAG, False, "the source of a notice is the user whose "
        "exchange (xs_<user>[_suffix]) it came from, whatever the notice says", FILTER, ("sfe",)),
-    _O("source", Kind.TEXT, None, "source header of posted notices", FILTER),
+    _O("source", Kind.TEXT, None, "source header of posted notices (and, with "
+       "source_from_message off, of every notice received)", FILTER),
+    _O("source_from_message", Kind.FLAG, True, "a received notice keeps the source it names; "
+       "off: its source becomes `source` (in sr3's tree: off, and `source` defaults to the "
+       "post broker's user, else the broker's, as sr3 does)", FILTER),
     _O("cluster", Kind.TEXT, None, "this pump's cluster name (from_cluster header)", FILTER,
        ("from_cluster", "cl", "fc")),
     _O("cluster_aliases", Kind.LIST, [], "other names of this cluster", FILTER, ("ca",),
@@ -584,8 +588,6 @@ _TABLE: tuple[Option, ...] = (
                                     ("reject", Kind.COUNT), ("retry", Kind.COUNT),
                                     ("slow", Kind.COUNT))
             ),
-            ("sourceFromMessage", Kind.FLAG, False, (), "sr3: take the source from the "
-             "message", "the notice's source is kept unless source_from_exchange"),
             ("sundew_compat_regex_first_match_is_zero", Kind.FLAG, False, (),
              "sr3: number regex groups from 0 as Sundew did", _NOT_IN_SARRA),
             ("topicCopy", Kind.FLAG, False, (), "sr3: publish under the topic received",
@@ -717,6 +719,7 @@ _SR3_NAMES: dict[str, tuple[str, ...]] = {
     "sanity_log_dead": ("runStateThreshold_hung",),
     "set": ("set", "s"),
     "source_from_exchange": ("sourceFromExchange",),
+    "source_from_message": ("sourceFromMessage",),
     "sum": ("identity", "integrity"),
     "suppress_duplicates": ("nodupe_ttl",),
     "suppress_duplicates_basis": ("nodupe_basis",),
@@ -748,6 +751,7 @@ _SR3_DEFAULTS: dict[str, dict[str, Any]] = {
     "inline_max": {"*": 4096},
     "suppress_duplicates": {"winnow": 300.0},
     "file_time_limit": {"poll": 30 * 86400.0},
+    "source_from_message": {"*": False},
 }
 """sr3's defaults where they differ from v2's (sr3_options(7) and sr3 3.3.1's code agree on
 each): configs in ~/.config/sr3 are read with them."""

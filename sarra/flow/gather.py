@@ -54,6 +54,7 @@ class Gathering(LoopState):
         received = time.time()
         values = self.config.values  # read once per batch, on the hot path
         validation, own_source = values["wis2_validation"], values["source_from_exchange"]
+        source = None if values["source_from_message"] else values["source"]
         for delivery in batch:
             if not self._topic_matches(delivery.routing_key):
                 self._unmatched_topic(delivery.routing_key)
@@ -74,6 +75,8 @@ class Gathering(LoopState):
             if own_source:
                 # A source cannot pass for another: its exchange, not its notice, says who it is.
                 notice.source = naming.exchange_owner(delivery.exchange) or notice.source
+            elif source:  # source_from_message off (sr3's way): the config names the source
+                notice.source = source
             self._take(Job(notice, delivery, None))
 
     def _plugin_gather(self) -> None:

@@ -110,18 +110,6 @@ def onward_base_dir(post_base_dir: str | None, received: Notice) -> str | None:
     return expand(post_base_dir, notice_lookup(known), keep=unknown)
 
 
-def onward_relative(path: str, post_base_dir: str | None) -> str:
-    """The path of a local file as an onward notice gives it: below post_base_dir (a whole
-    directory of it, not a prefix of a name), else as it is."""
-    if not post_base_dir:
-        return path
-    base = posixpath.normpath(post_base_dir).rstrip("/")
-    if not path.startswith(base + "/"):
-        return path
-    relative = path[len(base) :]
-    return relative.lstrip("/") if post_base_dir.endswith("/") else relative
-
-
 def onward_base_url(base_url: str, received: Notice) -> str:
     """The first of post_base_url's URLs, for the onward notice of `received`: sr3's ${BUP}
     and ${BUPL} filled in from its base URL (every other variable was, on read)."""
@@ -129,6 +117,21 @@ def onward_base_url(base_url: str, received: Notice) -> str:
     if "${BUP" not in first:
         return first
     return expand(first, notice_lookup(base_url_values(received.base_url)))
+
+
+def onward_rel_path(path: str, post_base_dir: str | None, dialect: str) -> str:
+    """The relPath announcing a local file onward: its path below post_base_dir (a whole
+    directory of it, not a prefix of a name), else as it is. A config of sr3's tree writes it
+    without a leading `/`, as sr3 does; v2's keeps it (v2's readers join a base URL and a path
+    as they are) unless post_base_dir ends with `/`."""
+    relative = path
+    if post_base_dir:
+        base = posixpath.normpath(post_base_dir).rstrip("/")
+        if path.startswith(base + "/"):
+            relative = path[len(base) :]
+            if post_base_dir.endswith("/"):
+                relative = relative.lstrip("/")
+    return relative.lstrip("/") if dialect == "sr3" else relative
 
 
 def placed(

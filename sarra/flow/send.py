@@ -73,7 +73,7 @@ class Sender:
         is what is mirrored."""
         base_dir = self.config.base_dir
         if base_dir and urlsplit(notice.base_url).scheme == "file":
-            local = posixpath.normpath(remote_path(notice))
+            local = posixpath.normpath(self._file_path(notice))
             notice = dataclasses.replace(notice, rel_path=posixpath.relpath(local, base_dir))
         directory, relative = placed(notice, mask, default, url_match=url_match)
         root = posixpath.join(self.base, directory) if self.base else directory
@@ -103,10 +103,19 @@ class Sender:
         """Close the connections of every worker thread (once they are done)."""
         self.transfers.close()
 
+    def _file_path(self, notice: Notice) -> str:
+        """The local path a `file:` notice names. In sr3's tree, with base_dir, the notice's
+        path is below base_dir (sr3's baseDir + relPath: sr3 writes relPath without its
+        leading `/`); otherwise it is the path itself (v2's form, confined to base_dir)."""
+        path = remote_path(notice)
+        if self.config.dialect == "sr3" and self.config.base_dir:
+            return posixpath.join(self.config.base_dir, path.lstrip("/"))
+        return path
+
     def _local_file(self, notice: Notice) -> Path:
         base_dir = self.config.base_dir
         if urlsplit(notice.base_url).scheme == "file":
-            source = remote_path(notice)
+            source = self._file_path(notice)
             if not base_dir:
                 raise PathRefused(source, "a sender reads files only below base_dir, unset")
             real_base = os.path.realpath(base_dir)

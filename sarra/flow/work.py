@@ -20,7 +20,7 @@ from sarra.flow import wis2
 from sarra.flow.download import Downloader, Outcome
 from sarra.flow.job import UNEXPECTED_TRIES, Job, notice_lag, try_number
 from sarra.flow.loop_state import LoopState
-from sarra.flow.placement import Placement, onward_base_dir, onward_base_url, onward_relative
+from sarra.flow.placement import Placement, onward_base_dir, onward_base_url, onward_rel_path
 from sarra.flow.send import Sender
 from sarra.integrity.checksum import checksum_file, sum_to_identity
 from sarra.message.notice import Identity, Notice, epoch_to_time
@@ -179,7 +179,9 @@ class Working(LoopState):
         base_url = config.post_base_url or (config.destination if self.sends else None)
         if not base_url or outcome.path is None:
             return notice
-        relative = onward_relative(str(outcome.path), onward_base_dir(config.post_base_dir, notice))
+        relative = onward_rel_path(
+            str(outcome.path), onward_base_dir(config.post_base_dir, notice), config.dialect
+        )
         relayed = wis2.is_wis2(notice)  # a WIS2 message keeps its pubtime (and its id)
         copy = dataclasses.replace(
             notice, base_url=onward_base_url(base_url, notice), rel_path=relative,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from peers import PeerEnv, peer_env
 from servers import HttpServer
-from sr3peer import SR3
+from sr3peer import SR3, SR3_SFTP
 from v2peer import package_dir, v2_env
 
 
@@ -29,6 +29,12 @@ def v2_package(v2: PeerEnv) -> Path:
 def sr3() -> PeerEnv:
     """The environment holding sr3 (metpx-sr3 3.3.1)."""
     return peer_env("sr3", SR3)
+
+
+@pytest.fixture(scope="session")
+def sr3_sftp() -> PeerEnv:
+    """The environment holding sr3 and paramiko, for its SFTP transfers."""
+    return peer_env("sr3", SR3_SFTP)
 
 
 @pytest.fixture(scope="session")

@@ -15,12 +15,22 @@ from pathlib import Path
 from integration.pumpkit import wait_for
 from peers import PeerEnv
 
+from sarra.broker import plan
+from sarra.broker.publisher import Publisher
+from sarra.config.loader import load
+from sarra.message import v03
+from sarra.message.notice import Notice
+
 SR3 = ["metpx-sr3==3.3.1", "amqp", "paho-mqtt"]
 """sr3 as the compat tests install it."""
 
 SR3_REASSEMBLY = [*SR3, "flufl.lock"]
 """sr3 able to reassemble partitioned files: its block_reassembly callback needs flufl.lock,
 which metpx-sr3 does not require."""
+
+SR3_SFTP = [*SR3, "paramiko"]
+"""sr3 able to send and poll over SFTP: its sftp transfer needs paramiko, which metpx-sr3 does
+not require."""
 
 BROKER = "amqp://guest:guest@127.0.0.1/"
 READY = re.compile(r"Binding queue|binding")
@@ -38,12 +48,13 @@ class Sr3Home:
     root: Path
 
     @classmethod
-    def make(cls, peer: PeerEnv, root: Path) -> Sr3Home:
+    def make(cls, peer: PeerEnv, root: Path, credentials: str = "") -> Sr3Home:
+        """The home, its credentials.conf holding the broker's and `credentials` lines."""
         config = root / ".config" / "sr3"
         config.mkdir(parents=True)
-        credentials = config / "credentials.conf"
-        credentials.write_text(f"{BROKER}\n")
-        credentials.chmod(0o600)
+        path = config / "credentials.conf"
+        path.write_text(f"{BROKER}\n{credentials}")
+        path.chmod(0o600)
         return cls(peer, root)
 
     @property
@@ -53,8 +64,9 @@ class Sr3Home:
         return env | {"HOME": str(self.root)}
 
     def config(self, name: str, text: str) -> None:
-        """Write ~/.config/sr3/<component>/<config>.conf (name is `component/config`)."""
-        path = self.root / ".config" / "sr3" / f"{name}.conf"
+        """Write ~/.config/sr3/<component>/<config>.conf (name is `component/config`), or the
+        file `name` when it has a suffix (an include: `shovel/rejects.inc`)."""
+        path = self.root / ".config" / "sr3" / (name if Path(name).suffix else f"{name}.conf")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
 
@@ -94,3 +106,14 @@ class Sr3Home:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(5)
+
+
+def publish(exchange: str, notices: list[Notice]) -> None:
+    """v03 notices, as sr3 pumps send them."""
+    publisher_config = load("subscribe", None, name="publisher")
+    settings = plan.connection_settings(publisher_config, BROKER, "publisher")
+    with Publisher(settings, [exchange]) as publisher:
+        for notice in notices:
+            key, body = v03.encode(notice, "v03")
+            publisher.publish(exchange, key, body, {}, v03.CONTENT_TYPE)
+        assert publisher.flush(20)

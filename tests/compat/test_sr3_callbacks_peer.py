@@ -44,15 +44,13 @@ from integration.pumpkit import (
 )  # fmt: skip
 from peers import PeerEnv
 from servers import FTP_USER, LOCALHOST, PASSWORD, FtpServer, HttpServer
+from sr3peer import publish
 
-from sarra.broker import plan
-from sarra.broker.publisher import Publisher
 from sarra.compat.plugins import Plugins
 from sarra.components.poll import Poll
 from sarra.config.errors import ConfigError
 from sarra.config.loader import Config, load
 from sarra.flow.loop import ConsumerLoop
-from sarra.message import v03
 from sarra.message.notice import Notice
 
 pytestmark = pytest.mark.broker
@@ -176,17 +174,6 @@ def _notices(served: Path, base: str, folder: str) -> list[Notice]:
         notice.source, notice.from_cluster, notice.to_clusters = "tester", "here", "here"
         notices.append(notice)
     return notices
-
-
-def publish(exchange: str, notices: list[Notice]) -> None:
-    """v03 notices, as sr3 pumps send them."""
-    publisher_config = load("subscribe", None, name="publisher")
-    settings = plan.connection_settings(publisher_config, BROKER, "publisher")
-    with Publisher(settings, [exchange]) as publisher:
-        for notice in notices:
-            key, body = v03.encode(notice, "v03")
-            publisher.publish(exchange, key, body, {}, v03.CONTENT_TYPE)
-        assert publisher.flush(20)
 
 
 FATES = ("downloaded", "skipped", "stopped by plugin", "delayed", "failed", "rejected",

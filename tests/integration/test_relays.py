@@ -14,7 +14,7 @@ from pumpkit import announce, declare, file_notice, running, subscriber, take, w
 from servers import HttpServer
 
 from sarra.config.loader import Config, load
-from sarra.flow.placement import onward_relative
+from sarra.flow.placement import onward_rel_path
 from sarra.integrity.checksum import checksum_file, hex_to_b64
 from sarra.integrity.parts import partition
 from sarra.message.notice import Blocks, Identity, Notice, epoch_to_time
@@ -147,7 +147,7 @@ def test_sarra_fills_in_post_base_dir_per_notice_as_directory(
     assert (docroot / "feedA" / "in" / name).read_bytes() == data
     # post_base_dir ends with '/' (${BUP} does): the path below it has no leading '/'
     assert posted.base_url == "http://pump.example/" and posted.rel_path == f"in/{name}"
-    assert onward_relative(f"{docroot}/feedAB/x", f"{docroot}/feedA") == f"{docroot}/feedAB/x"
+    assert onward_rel_path(f"{docroot}/feedAB/x", f"{docroot}/feedA", "v2") == f"{docroot}/feedAB/x"
 
 
 def test_sarra_announces_a_file_received_in_parts_once_whole(

@@ -15,8 +15,9 @@ from sarra.config.errors import ConfigError, ConfigErrors
 from sarra.config.loader import config_names, load, resolve_config_path, shadowed
 from sarra.config.options import COMPONENTS, OPTIONS, find
 from sarra.config.variables import base_url_values, date_value, is_per_notice
-from sarra.flow.placement import onward_base_url, place
-from sarra.message.notice import Notice
+from sarra.flow.placement import Placement, onward_base_url, onward_rel_path, place
+from sarra.flow.send import Sender
+from sarra.message.notice import Notice, epoch_to_time
 from sarra.transfer.confine import PathRefused
 
 SR3_SUBSCRIBER = """\
@@ -279,3 +280,57 @@ def test_post_base_url_dates_are_still_filled_in_on_read(tmp_path: Path) -> None
     body = "post_broker amqp://localhost/\npost_baseUrl http://localhost/${YYYY}/\npath /tmp\n"
     config = load("post", write(tmp_path / "p.conf", body))
     assert "${" not in config.post_base_url
+
+
+def test_in_sr3_s_tree_the_source_is_the_post_broker_s_user_and_replaces_the_notice_s(
+    sarra_home: Path,
+) -> None:
+    body = "broker amqp://reader@localhost/\npost_broker amqp://writer@localhost/\n"
+    shovel = load("shovel", write(sr3_tree(sarra_home) / "shovel" / "s.conf", body))
+    assert (shovel.source, shovel.source_from_message) == ("writer", False)
+    reader = load(
+        "subscribe", write(sr3_tree(sarra_home) / "subscribe" / "r.conf", body.split("\n")[0])
+    )
+    assert reader.source == "reader"
+    own = load("shovel", write(sr3_tree(sarra_home) / "shovel" / "o.conf", body + "source me\n"))
+    assert own.source == "me"
+    by_exchange = body + "sourceFromExchange on\n"
+    assert (
+        load("sarra", write(sr3_tree(sarra_home) / "sarra" / "x.conf", by_exchange)).source is None
+    )
+    v2 = load("shovel", write(sarra_home / "shovel" / "s.conf", body))
+    assert (v2.source, v2.source_from_message) == (None, True)
+
+
+def test_an_onward_rel_path_has_no_leading_slash_in_sr3_s_tree_only() -> None:
+    assert onward_rel_path("/data/mesh/a/b.txt", "/data/mesh", "sr3") == "a/b.txt"
+    assert onward_rel_path("/data/mesh/a/b.txt", "/data/mesh", "v2") == "/a/b.txt"
+    assert onward_rel_path("/other/b.txt", "/data/mesh", "sr3") == "other/b.txt"
+
+
+def test_a_sender_of_sr3_s_tree_reads_a_file_notice_below_base_dir(
+    sarra_home: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "base" / "out").mkdir(parents=True)
+    (tmp_path / "base" / "out" / "a.txt").write_bytes(b"hello")
+    body = f"destination file://{tmp_path / 'dest'}\nbaseDir {tmp_path / 'base'}\n"
+    notice = Notice(epoch_to_time(0), "file:", "out/a.txt", size=5)  # as sr3's watch posts
+    outcomes = {}
+    for tree in (sr3_tree(sarra_home), sarra_home):
+        dest = tmp_path / "dest" / tree.name
+        dest.mkdir(parents=True)
+        worker = Sender(load("sender", write(tree / "sender" / "s.conf", body)), Credentials())
+        outcomes[tree.name] = worker.handle(notice, Placement(dest, dest / "a.txt")).status
+    assert outcomes == {"sr3": "done", "sarra": "permanent"}  # v2's: the path /out/a.txt
+    assert (tmp_path / "dest" / "sr3" / "a.txt").read_bytes() == b"hello"
+
+
+def test_an_sr3_poll_lists_its_path_lines_each_through_every_mask(sarra_home: Path) -> None:
+    body = "pollUrl sftp://u@host/\npath /a\nreject .*\\.txt$\npath /b\naccept .*\\.dat$\n"
+    poll = load("poll", write(sr3_tree(sarra_home) / "poll" / "p.conf", body))
+    found = [(m.directory, m.accept, m.pattern) for m in poll.masks]
+    rules = [(False, ".*\\.txt$"), (True, ".*\\.dat$"), (True, ".*")]  # acceptUnmatched: last
+    assert found == [(d, *rule) for d in ("/a", "/b") for rule in rules]
+    assert poll.directory == "/a"  # nothing else listed
+    v2 = load("poll", write(sarra_home / "poll" / "p.conf", body.replace("path /b\n", "")))
+    assert {m.directory for m in v2.masks} == {"."}  # v2's poll lists directory lines
