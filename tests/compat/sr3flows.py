@@ -20,7 +20,7 @@ from typing import Any
 
 from integration.pumpkit import take, wait_for, watch
 from peers import PeerEnv
-from sr3peer import Sr3Home
+from sr3peer import Sr3Home, wait_bound
 
 from sarra.broker.consumer import Consumer
 from sarra.config.loader import load
@@ -94,6 +94,8 @@ def both(
             for who, side in sides.items():
                 wait_for(lambda side=side, who=who: _alive(side) and side.logged(ready[who]),
                          f"{who} {name} to start", deadline=60)  # fmt: skip
+            if ready is CONSUMING:
+                wait_bound(sides["sr3"].log)
         yield sides
 
 

@@ -35,6 +35,8 @@ not require."""
 BROKER = "amqp://guest:guest@127.0.0.1/"
 READY = re.compile(r"Binding queue|binding")
 """What sr3 logs once its queue is bound (a subscriber consumes from then on)."""
+SR3_BINDING = re.compile(r"binding (?P<queue>\S+) with (?P<topic>\S+) to (?P<exchange>\S+) \(as:")
+"""sr3's log line of a binding, written just BEFORE it asks the broker for it."""
 WATCHING = re.compile(r"now active on")
 """What sr3's watch logs once it watches."""
 
@@ -97,6 +99,8 @@ class Sr3Home:
                 f"sr3 {name} to consume",
                 deadline=60,
             )
+            if ready is READY:
+                wait_bound(log)
             yield process
         finally:
             if process.poll() is None:
@@ -106,6 +110,25 @@ class Sr3Home:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(5)
+
+
+def _bindings() -> set[tuple[str, str, str]]:
+    """The broker's bindings (exchange, queue, topic), as rabbitmqctl lists them."""
+    listed = subprocess.run(
+        ["rabbitmqctl", "-q", "list_bindings", "source_name", "destination_name", "routing_key"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return {tuple(line.split("\t")) for line in listed.stdout.splitlines()}  # type: ignore[misc]
+
+
+def wait_bound(log: Path) -> None:
+    """Wait until every binding sr3 logged (it logs one before asking for it) is on the broker:
+    a notice published before then reaches only the other side."""
+    wanted = {
+        (m["exchange"], m["queue"], m["topic"])
+        for m in SR3_BINDING.finditer(log.read_text(errors="replace"))
+    }
+    wait_for(lambda: wanted <= _bindings(), f"sr3's bindings {sorted(wanted)}", deadline=60)
 
 
 def publish(exchange: str, notices: list[Notice]) -> None:
