@@ -19,8 +19,7 @@ from sarra.broker.state import LinkState
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.loader import Config
 from sarra.config.variables import UnknownVariable, expand, notice_lookup
-from sarra.flow import wis2
-from sarra.message import encode_any, format_for, prefix_for, wis2_topics
+from sarra.message import encode_any, format_for, prefix_for
 from sarra.message.errors import NotEncodable
 from sarra.message.notice import Notice
 from sarra.message.topic import split_exchange
@@ -120,6 +119,9 @@ class NoticePublisher:
     def _wis2(self, notice: Notice, topic: str | None) -> tuple[Notice, str | None]:
         """A WIS2 message's topic (a Global Cache's: the cache channel of the one it came on)
         and the data_id and metadata_id it lacks, from post_data_id and post_metadata_id."""
+        from sarra.flow import wis2  # WIS2's modules: for a publisher of WIS2 messages only
+        from sarra.message import wis2_topics
+
         if topic is None and self.global_cache is not None:
             topic = wis2.cache_topic(notice.topic)
         extra = notice.extra

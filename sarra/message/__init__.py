@@ -5,12 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sarra.message import v02, v03, wis2_topics, wnm
+from sarra.message import v02, v03
 from sarra.message.errors import HeaderTooLong, MalformedNotice, NotEncodable
 from sarra.message.notice import Blocks, Identity, Notice, Report
-from sarra.message.reason import Reason
+from sarra.message.topic import WIS2_CHANNELS, levels
+
+if TYPE_CHECKING:
+    from sarra.message.reason import Reason
+
+# The WIS2 codec (wnm, its validator, the topic hierarchy) is imported where a message is one:
+# a component that never meets one does not load it at every start.
 
 __all__ = [
     "FORMATS",
@@ -53,6 +59,8 @@ def decode_any(
     start = body.lstrip()[:1]
     json_type = content_type is not None and "json" in content_type.lower()
     if json_type or start in ("{", b"{"):
+        from sarra.message import wnm
+
         if _is_wnm(routing_key, body, content_type):
             decoded = wnm.decode_checked(routing_key, body, wis2_validation)
             if decoded.reasons and on_wis2_reasons is not None:
@@ -63,6 +71,8 @@ def decode_any(
 
 
 def _is_wnm(routing_key: str, body: bytes | str, content_type: str | None) -> bool:
+    from sarra.message import wis2_topics, wnm
+
     if content_type is not None and "geo+json" in content_type.lower():
         return True
     by_keys = wnm.looks_like(body)
@@ -77,7 +87,7 @@ def format_for(post_format: str | None, topic_prefix: str) -> str:
         return post_format  # type: ignore[return-value]
     if topic_prefix.startswith("v03"):
         return "v03"
-    if wis2_topics.levels(topic_prefix)[0] in wis2_topics.CHANNELS:
+    if levels(topic_prefix)[0] in WIS2_CHANNELS:
         return "wis"
     return "v02"
 
@@ -107,6 +117,8 @@ def encode_any(
     """A notice written in a format of FORMATS, on `topic` when given (else its topic prefix
     followed by the directories of its path); NotEncodable when it cannot be."""
     if post_format == "wis":
+        from sarra.message import wnm
+
         topic, body = wnm.encode(notice, topic_prefix, topic=topic)
         return Encoded(topic, body, None, wnm.CONTENT_TYPE)
     if post_format == "v03":

@@ -1,12 +1,19 @@
 """A component's imports take what it uses: `sr_post` posting once (its command line read, the
-component loaded) leaves out the other components' libraries, the consumer loop, the
-transfers, the sr3 shims, the instances' lifecycle and what serves only a mistake or an option
-it does not set; each costs milliseconds at every start (bench/startup.py)."""
+component loaded, a file posted to the broker) leaves out the other components' libraries, the
+consumer loop, the transfers, the sr3 shims and v2 plugins (for a config that names none), the
+WIS2 codec (for a v02 or v03 poster), MQTT, the instances' lifecycle and figures, and what
+serves only a mistake or an option it does not set; each costs milliseconds at every start
+(bench/startup.py)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
+from pathlib import Path
+
+import pika
+import pytest
 
 NOT_FOR_POSTING = (
     "redis",
@@ -30,7 +37,30 @@ NOT_FOR_POSTING = (
     "sarra.transfer",
     "sarra.cli.lifecycle",
     "sarra.observe",
+    "sarra.compat",
+    "sarra.message.wnm",
+    "sarra.message.wnm_validate",
+    "sarra.message.wis2_topics",
+    "sarra.flow.wis2",
+    "sarra.broker.mqtt_topology",
+    "sarra.broker.consumer",
+    "sarra.flow.metrics",
+    "sarra.flow.recorder",
+    "platformdirs",
+    "tempfile",
+    "importlib.resources",
 )
+
+BROKER = "amqp://guest:guest@127.0.0.1/"
+
+
+def unwanted(loaded: set[str]) -> list[str]:
+    """The modules of NOT_FOR_POSTING among `loaded`."""
+    return sorted(
+        name
+        for name in loaded
+        if any(name == m or name.startswith(m + ".") for m in NOT_FOR_POSTING)
+    )
 
 
 def loaded_by(code: str) -> set[str]:
@@ -43,13 +73,24 @@ def loaded_by(code: str) -> set[str]:
 
 
 def test_posting_once_loads_only_what_it_uses() -> None:
-    loaded = loaded_by("import sarra.cli.component")
-    unwanted = sorted(
-        name
-        for name in loaded
-        if any(name == m or name.startswith(m + ".") for m in NOT_FOR_POSTING)
-    )
-    assert unwanted == []
+    assert unwanted(loaded_by("import sarra.cli.component")) == []
+
+
+@pytest.mark.broker
+def test_posting_a_file_loads_only_what_it_uses(tmp_path: Path) -> None:
+    path = tmp_path / "one.dat"
+    path.write_bytes(b"x" * 100)
+    exchange = f"xs_guest_imports_{uuid.uuid4().hex[:8]}"
+    words = ["-post_broker", BROKER, "-post_exchange", exchange, "-p", str(path)]
+    try:
+        loaded = loaded_by(
+            f"from sarra.cli.component import main\nassert main('post', {words!r}) == 0"
+        )
+    finally:
+        with pika.BlockingConnection(pika.URLParameters(BROKER)) as connection:
+            connection.channel().exchange_delete(exchange)
+    assert "sarra.broker.publisher" in loaded  # it did post
+    assert unwanted(loaded) == []
 
 
 def test_a_component_loads_no_library_its_config_does_not_name() -> None:
