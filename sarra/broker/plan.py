@@ -21,7 +21,6 @@ from urllib.parse import unquote, urlsplit
 from sarra.broker import kinds, naming
 from sarra.broker.connect import ConnectionSettings
 from sarra.broker.errors import BrokerUrlError
-from sarra.broker.topology import QueueSpec
 from sarra.broker.url import parse_broker_urls
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.errors import ConfigError
@@ -30,6 +29,7 @@ from sarra.message.topic import subtopic_binding
 
 if TYPE_CHECKING:
     from sarra.broker.mqtt_topology import SessionSpec
+    from sarra.broker.topology import QueueSpec
 
 _log = logging.getLogger(__name__)
 
@@ -121,6 +121,8 @@ def bindings(config: Config, share: int | None = None) -> tuple[tuple[str, str],
 def queue_spec(config: Config, instance: int = 1, *, create: bool = True) -> QueueSpec | None:
     """The queue an instance consumes: the queue option, else the name kept in the state
     directory, else a new one (kept there). With create False, None when none is kept."""
+    from sarra.broker.topology import QueueSpec  # a consumer's: not loaded by a publisher
+
     user = _user(config.broker, "broker")
     name = config.queue
     if name:

@@ -44,6 +44,7 @@ NOT_FOR_POSTING = (
     "sarra.flow.wis2",
     "sarra.broker.mqtt_topology",
     "sarra.broker.consumer",
+    "sarra.broker.topology",
     "sarra.flow.metrics",
     "sarra.flow.recorder",
     "platformdirs",
