@@ -4,8 +4,7 @@ path mapping. Pure, no I/O."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sarra.message import v02, v03
 from sarra.message.errors import HeaderTooLong, MalformedNotice, NotEncodable
@@ -101,8 +100,7 @@ def prefix_for(post_format: str, topic_prefix: str) -> str:
     return topic_prefix
 
 
-@dataclass(frozen=True)
-class Encoded:
+class Encoded(NamedTuple):
     """A notice written in one format: its topic, body, headers and content type."""
 
     topic: str

@@ -50,6 +50,7 @@ NOT_FOR_POSTING = (
     "platformdirs",
     "tempfile",
     "importlib.resources",
+    "shlex",
 )
 
 BROKER = "amqp://guest:guest@127.0.0.1/"
