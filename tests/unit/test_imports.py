@@ -99,3 +99,21 @@ def test_a_component_loads_no_library_its_config_does_not_name() -> None:
     loaded = loaded_by("import sarra.components.run, sarra.cli.habits, sarra.cli.actions")
     libraries = {name.partition(".")[0] for name in loaded}
     assert libraries.isdisjoint({"redis", "paramiko", "paho", "prometheus_client", "urllib3"})
+
+
+NOT_FOR_LOOKING = ("sarra.flow.loop", "sarra.components.run", "sarra.transfer", "sarra.compat",
+                   "sarra.broker.admin", "sarra.broker.topology")  # fmt: skip
+"""What `help` and `status` never use: the components' loops, the transfers, the plugins, the
+broker's administration."""
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "from sarra.cli.component import main\nassert main('subscribe', ['help']) == 0",
+        "from sarra.cli.sr import main\nassert main(['status']) == 0",
+    ],
+)
+def test_help_and_status_load_no_loop(code: str) -> None:
+    loaded = loaded_by(code)
+    assert sorted(n for n in loaded if n.startswith(NOT_FOR_LOOKING)) == []
