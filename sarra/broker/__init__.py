@@ -39,7 +39,6 @@ from sarra.broker import kinds, plan
 from sarra.broker.connect import ConnectionSettings
 from sarra.broker.errors import BrokerError, BrokerUrlError, PublishError
 from sarra.broker.interface import Confirmation, Consumer, Delivery, Message, Publisher
-from sarra.broker.multi import MultiConsumer
 from sarra.broker.url import BrokerUrl, parse_broker_url
 from sarra.config.credentials import Credentials
 from sarra.config.errors import ConfigError
@@ -78,6 +77,8 @@ def open_consumer(
     each = plan.each_broker(config)
     if len(each) == 1:
         return _open_one(config, instance, number, credentials, None)
+    from sarra.broker.multi import MultiConsumer  # also_broker only
+
     taken = threading.Condition()
     parts = [_open_one(one, instance, number, credentials, taken) for one in each]
     return MultiConsumer(parts, taken)
