@@ -3,7 +3,9 @@ path mapping. Pure, no I/O."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sarra.message import v02, v03
@@ -13,9 +15,6 @@ from sarra.message.topic import WIS2_CHANNELS, levels
 
 if TYPE_CHECKING:
     from sarra.message.reason import Reason
-
-# The WIS2 codec (wnm, its validator, the topic hierarchy) is imported where a message is one:
-# a component that never meets one does not load it at every start.
 
 __all__ = [
     "FORMATS",
@@ -58,9 +57,8 @@ def decode_any(
     start = body.lstrip()[:1]
     json_type = content_type is not None and "json" in content_type.lower()
     if json_type or start in ("{", b"{"):
-        from sarra.message import wnm
-
-        if _is_wnm(routing_key, body, content_type):
+        wnm, wis2_topics = _wis2()
+        if _is_wnm(wnm, wis2_topics, routing_key, body, content_type):
             decoded = wnm.decode_checked(routing_key, body, wis2_validation)
             if decoded.reasons and on_wis2_reasons is not None:
                 on_wis2_reasons(decoded.notice, decoded.reasons)
@@ -69,9 +67,22 @@ def decode_any(
     return v02.decode(routing_key, body, headers)
 
 
-def _is_wnm(routing_key: str, body: bytes | str, content_type: str | None) -> bool:
+@functools.cache
+def _wis2() -> tuple[ModuleType, ModuleType]:
+    """The WIS2 codec (wnm) and topic hierarchy, imported where a message may be one: a
+    component that never meets one (a poster of v02 or v03) does not load them at every start."""
     from sarra.message import wis2_topics, wnm
 
+    return wnm, wis2_topics
+
+
+def _is_wnm(
+    wnm: ModuleType,
+    wis2_topics: ModuleType,
+    routing_key: str,
+    body: bytes | str,
+    content_type: str | None,
+) -> bool:
     if content_type is not None and "geo+json" in content_type.lower():
         return True
     by_keys = wnm.looks_like(body)
@@ -115,8 +126,7 @@ def encode_any(
     """A notice written in a format of FORMATS, on `topic` when given (else its topic prefix
     followed by the directories of its path); NotEncodable when it cannot be."""
     if post_format == "wis":
-        from sarra.message import wnm
-
+        wnm = _wis2()[0]
         topic, body = wnm.encode(notice, topic_prefix, topic=topic)
         return Encoded(topic, body, None, wnm.CONTENT_TYPE)
     if post_format == "v03":
