@@ -5,11 +5,15 @@ reads the file and computes its sha512, and publishes its notice with a confirm.
 the least CPU of each kept (getrusage RUSAGE_CHILDREN: see bench/common.py). Then what sr_post's
 imports take (`python -X importtime`), with the heaviest top-level packages.
 
+With --instructions, each also runs once under valgrind (cachegrind, if installed): the
+instructions it executes in user space are the same from run to run within a fraction of a
+percent, where CPU time on a busy 2-core machine swings by a third.
+
 Both run as an installed program does: with the bytecode of every module cached (a warm-up run
 of each writes it, as pip writes it at install; PYTHONDONTWRITEBYTECODE is left out of their
 environment), since compiling sarra's sources at each start would double its figure.
 
-    .venv/bin/python bench/startup.py [--runs N]
+    .venv/bin/python bench/startup.py [--runs N] [--instructions]
 
 Needs the local RabbitMQ (tools/ensure-rabbitmq).
 """
@@ -19,6 +23,8 @@ from __future__ import annotations
 import argparse
 import collections
 import os
+import re
+import shutil
 import subprocess
 import sys
 import uuid
@@ -59,6 +65,20 @@ def run(command: list[str]) -> None:
         raise SystemExit(f"{command[0]} failed: {done.stderr}")
 
 
+def instructions(command: list[str]) -> int:
+    """The instructions `command` executes in user space (valgrind's cachegrind)."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise SystemExit("--instructions needs valgrind")
+    done = subprocess.run([valgrind, "--tool=cachegrind", "--cache-sim=no",
+                           "--cachegrind-out-file=/dev/null", *command],
+                          capture_output=True, text=True, check=False, env=ENV)  # fmt: skip
+    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+    if done.returncode != 0 or found is None:
+        raise SystemExit(f"{command[0]} under valgrind failed: {done.stderr[-500:]}")
+    return int(found[1].replace(",", ""))
+
+
 def imports(command: str) -> tuple[float, list[tuple[str, float]]]:
     """Milliseconds of every import `command` makes (-X importtime, the sum of each module's
     own time), and the heaviest top-level packages."""
@@ -76,6 +96,8 @@ def imports(command: str) -> tuple[float, list[tuple[str, float]]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="rounds, each one run of each")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count each side's instructions once (valgrind)")  # fmt: skip
     args = parser.parse_args()
     with scratch() as work:
         exchange = f"xbench_{uuid.uuid4().hex[:8]}"
@@ -99,6 +121,7 @@ def main() -> None:
             args.runs,
         )
         total, heaviest = imports("import sarra.cli.component")
+        counted = [instructions(c) for c in (ours, bare)] if args.instructions else None
     ms = {name: figures.cpu * 1000 for name, figures in best.items()}
     verdict = "meets" if ms["sarra"] < TARGET_MS else "MISSES"
     print(f"one-shot sr_post of one file: {ms['sarra']:.0f} ms of CPU, target < {TARGET_MS} ms"
@@ -106,6 +129,10 @@ def main() -> None:
           f" {ms['sarra'] / ms['bare']:.2f}; an empty interpreter {ms['python']:.0f} ms",
           flush=True)  # fmt: skip
     print_cpu("run", best["sarra"].cpu, best["bare"].cpu)
+    if counted:
+        ours_i, bare_i = counted
+        print(f"  instructions (valgrind, one run each): sarra {ours_i / 1e6:.0f}M,"
+              f" baseline {bare_i / 1e6:.0f}M, ratio {ours_i / bare_i:.2f}")  # fmt: skip
     print(
         f"  sr_post's imports (-X importtime): {total:.0f} ms; heaviest packages: "
         + ", ".join(f"{name} {spent:.0f} ms" for name, spent in heaviest)

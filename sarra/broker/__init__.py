@@ -15,7 +15,8 @@ after the work, publishes confirmed by the broker.
     admin      declare, setup, cleanup for the command line (MQTT's in mqtt_admin)
     errors     BrokerError and readable reasons (MQTT's reason codes in mqtt_errors)
   AMQP:
-    topology   QueueSpec and the declaration steps
+    steps      steps run on a channel; the exchanges' declarations (all a publisher declares)
+    topology   QueueSpec, the queues' declaration and the deletions
     link       one connection in its own I/O thread, reconnecting with back-off
     consumer   Consumer: basic_consume, batches, acks from any thread
     publisher  Publisher: pipelined publisher confirms
@@ -38,8 +39,6 @@ from sarra.broker import kinds, plan
 from sarra.broker.connect import ConnectionSettings
 from sarra.broker.errors import BrokerError, BrokerUrlError, PublishError
 from sarra.broker.interface import Confirmation, Consumer, Delivery, Message, Publisher
-from sarra.broker.multi import MultiConsumer
-from sarra.broker.topology import QueueSpec
 from sarra.broker.url import BrokerUrl, parse_broker_url
 from sarra.config.credentials import Credentials
 from sarra.config.errors import ConfigError
@@ -57,7 +56,6 @@ __all__ = [
     "Message",
     "PublishError",
     "Publisher",
-    "QueueSpec",
     "held_share",
     "open_consumer",
     "open_publisher",
@@ -79,6 +77,8 @@ def open_consumer(
     each = plan.each_broker(config)
     if len(each) == 1:
         return _open_one(config, instance, number, credentials, None)
+    from sarra.broker.multi import MultiConsumer  # also_broker only
+
     taken = threading.Condition()
     parts = [_open_one(one, instance, number, credentials, taken) for one in each]
     return MultiConsumer(parts, taken)

@@ -23,7 +23,8 @@ from pika import exceptions as pika_exceptions
 from sarra.broker import kinds, naming, plan
 from sarra.broker.connect import ConnectionSettings
 from sarra.broker.errors import BrokerError, describe, explain
-from sarra.broker.topology import DeleteExchange, DeleteQueue, Step, exchange_steps
+from sarra.broker.steps import Step, exchange_steps
+from sarra.broker.topology import DeleteExchange, DeleteQueue
 from sarra.config.credentials import Credentials
 from sarra.config.loader import Config
 

@@ -4,7 +4,7 @@ the name the connection shows on the broker."""
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import pika
 
@@ -13,8 +13,7 @@ from sarra.broker.url import BrokerUrl
 TLS_RIGOURS = ("lax", "normal", "strict")
 
 
-@dataclass(frozen=True)
-class ConnectionSettings:
+class ConnectionSettings(NamedTuple):
     """A broker and how to talk to it.
 
     `name` is shown by `rabbitmqctl list_connections client_properties` (see

@@ -37,7 +37,8 @@ from sarra.broker.connect import ConnectionSettings
 from sarra.broker.interface import Delivery, QueueDepth
 from sarra.broker.link import Link, Wakeup
 from sarra.broker.state import LinkState
-from sarra.broker.topology import QueueSpec, run_steps
+from sarra.broker.steps import run_steps
+from sarra.broker.topology import QueueSpec
 
 _log = logging.getLogger(__name__)
 

@@ -13,9 +13,10 @@ from pika.adapters.utils import connection_workflow
 
 from sarra.config.credentials import redact_text
 
-_QUOTED_QUEUE = re.compile(r"\bqueue '(?P<queue>[^']*)'")
-_QUOTED_EXCHANGE = re.compile(r"\bexchange '(?P<exchange>[^']*)'")
-_QUOTED_USER = re.compile(r"\buser '(?P<user>[^']*)'")
+# searched only when the broker says no: compiled then (re keeps them), not at every start
+_QUOTED_QUEUE = r"\bqueue '(?P<queue>[^']*)'"
+_QUOTED_EXCHANGE = r"\bexchange '(?P<exchange>[^']*)'"
+_QUOTED_USER = r"\buser '(?P<user>[^']*)'"
 _CONNECTION_FORCED = 320
 
 
@@ -42,16 +43,16 @@ def _hint(code: int, text: str) -> str:
     if code == 403 and "Login was refused" in text:
         return "wrong user or password (check the URL or credentials.conf)"
     if code == 403:
-        queue, user = _QUOTED_QUEUE.search(text), _QUOTED_USER.search(text)
+        queue, user = re.search(_QUOTED_QUEUE, text), re.search(_QUOTED_USER, text)
         if queue and user and not queue["queue"].startswith(f"q_{user['user']}"):
             return (
                 f"queue names must start with q_{user['user']} "
                 "(remove the queue option to get the standard name)"
             )
         return "the broker user lacks this permission; ask the broker's administrator"
-    if code == 404 and _QUOTED_EXCHANGE.search(text):
+    if code == 404 and re.search(_QUOTED_EXCHANGE, text):
         return "the exchange does not exist (yet): it is declared by whoever posts to it"
-    if code == 404 and _QUOTED_QUEUE.search(text):
+    if code == 404 and re.search(_QUOTED_QUEUE, text):
         return "the queue does not exist: declare it (declare_queue on, or the declare action)"
     if code == 406 and "inequivalent arg 'x-queue-type'" in text:
         return (
@@ -131,5 +132,5 @@ def refused_exchange(error: BaseException | None) -> str | None:
         return None
     if error.reply_code not in (403, 404):
         return None
-    match = _QUOTED_EXCHANGE.search(error.reply_text)
+    match = re.search(_QUOTED_EXCHANGE, error.reply_text)
     return match["exchange"] if match else None

@@ -7,7 +7,7 @@ capabilities.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sarra.broker.url import kind_of
 
@@ -21,8 +21,7 @@ HEADERS = "headers"
 """Messages carry headers (v02 needs them): AMQP, and MQTT 5 as user properties."""
 
 
-@dataclass(frozen=True)
-class Kind:
+class Kind(NamedTuple):
     """A kind of broker: where its Consumer and Publisher are, and its capabilities."""
 
     name: str

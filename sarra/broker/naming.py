@@ -12,7 +12,6 @@ import contextlib
 import os
 import random
 import socket
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -70,6 +69,8 @@ def stored_queue_name(path: Path, make: Callable[[], str] | None) -> str | None:
     kept = _read_name(path)
     if kept or make is None:
         return kept
+    import tempfile  # consumers only: not at every start of a poster
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, scratch = tempfile.mkstemp(dir=path.parent, prefix=".qname.")
     try:

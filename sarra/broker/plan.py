@@ -15,18 +15,21 @@ from __future__ import annotations
 import dataclasses
 import logging
 import socket
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from sarra.broker import kinds, mqtt_topology, naming
+from sarra.broker import kinds, naming
 from sarra.broker.connect import ConnectionSettings
 from sarra.broker.errors import BrokerUrlError
-from sarra.broker.mqtt_topology import SessionSpec
-from sarra.broker.topology import QueueSpec
 from sarra.broker.url import parse_broker_urls
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.errors import ConfigError
 from sarra.config.loader import Config
 from sarra.message.topic import subtopic_binding
+
+if TYPE_CHECKING:
+    from sarra.broker.mqtt_topology import SessionSpec
+    from sarra.broker.topology import QueueSpec
 
 _log = logging.getLogger(__name__)
 
@@ -118,6 +121,8 @@ def bindings(config: Config, share: int | None = None) -> tuple[tuple[str, str],
 def queue_spec(config: Config, instance: int = 1, *, create: bool = True) -> QueueSpec | None:
     """The queue an instance consumes: the queue option, else the name kept in the state
     directory, else a new one (kept there). With create False, None when none is kept."""
+    from sarra.broker.topology import QueueSpec  # a consumer's: not loaded by a publisher
+
     user = _user(config.broker, "broker")
     name = config.queue
     if name:
@@ -158,6 +163,9 @@ def mqtt_session(config: Config, instance: int = 1, *, create: bool = True) -> S
     their group) among several instances or when the queue is named by the `queue` option, a
     client id of this host and instance, the expiry of `expire`. With create False, None when no
     queue name is kept."""
+    from sarra.broker import mqtt_topology  # for an MQTT broker only
+    from sarra.broker.mqtt_topology import SessionSpec
+
     queue = queue_spec(config, instance, create=create)
     if queue is None:
         return None
@@ -180,6 +188,8 @@ def mqtt_session(config: Config, instance: int = 1, *, create: bool = True) -> S
 def _mqtt_filters(config: Config, queue: QueueSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The topic filters of a queue's bindings, and those of them below a prefix of whole
     topics (written with `/`, no exchange level: mqtt_topology)."""
+    from sarra.broker import mqtt_topology
+
     lines = [(b.topic_prefix, b.subtopic) for b in config.bindings]
     if not config.bindings and "subtopic" not in config.origin:
         lines = [(config.topic_prefix, "#")]

@@ -39,7 +39,7 @@ from sarra.broker.frames import publish_frames
 from sarra.broker.interface import Confirmation, Message, settle
 from sarra.broker.link import Link, Wakeup
 from sarra.broker.state import LinkState
-from sarra.broker.topology import exchange_steps, run_steps
+from sarra.broker.steps import exchange_steps, run_steps
 
 _log = logging.getLogger(__name__)
 

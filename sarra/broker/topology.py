@@ -1,8 +1,6 @@
-"""What is declared on a broker, as steps that run on a pika channel of either kind.
-
-A step calls one channel method; on a blocking channel it returns when the broker has answered,
-on an asynchronous channel it passes `callback=` and the next step runs from there. Exchanges
-are topic exchanges, durable, not auto-deleted; queues are not exclusive nor auto-deleted.
+"""Queues on a broker: QueueSpec, the steps that declare and bind a queue, and those that delete
+queues and exchanges, run as sarra.broker.steps runs them (a publisher needs that module only).
+Queues are not exclusive nor auto-deleted.
 
 A quorum queue (queue_type quorum) is replicated by a RabbitMQ cluster: it is declared with
 `x-queue-type: quorum` and always durable (the broker refuses a non-durable, exclusive or
@@ -12,16 +10,10 @@ auto-deleted one, and a priority queue). It honours `x-expires` and `x-message-t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-
-class Step(Protocol):
-    """One declaration; str() says what it does, for logs and errors."""
-
-    def run(self, channel: Any, **callback: Any) -> None:
-        """Call the channel method (with `callback=` on an asynchronous channel)."""
+from sarra.broker.steps import Step
 
 
 @dataclass(frozen=True)
@@ -104,21 +96,6 @@ class Bind:
 
 
 @dataclass(frozen=True)
-class DeclareExchange:
-    """Declare a topic exchange, durable, not auto-deleted."""
-
-    name: str
-
-    def run(self, channel: Any, **callback: Any) -> None:
-        channel.exchange_declare(
-            exchange=self.name, exchange_type="topic", durable=True, auto_delete=False, **callback
-        )
-
-    def __str__(self) -> str:
-        return f"declare exchange {self.name}"
-
-
-@dataclass(frozen=True)
 class DeleteQueue:
     """Delete a queue, with its bindings and any notice still in it."""
 
@@ -142,26 +119,3 @@ class DeleteExchange:
 
     def __str__(self) -> str:
         return f"delete exchange {self.name} (if unused)"
-
-
-def exchange_steps(names: Sequence[str]) -> list[Step]:
-    """Declare each of the exchanges."""
-    return [DeclareExchange(name) for name in names]
-
-
-def run_steps(channel: Any, steps: Sequence[Step], done: Callable[[], None]) -> None:
-    """Run `steps` one after another on an asynchronous channel, then call `done()`.
-
-    A step the broker refuses closes the channel: the channel's close callback hears of it,
-    and the remaining steps never run.
-    """
-    remaining: Iterator[Step] = iter(steps)
-
-    def next_step(_frame: object = None) -> None:
-        step = next(remaining, None)
-        if step is None:
-            done()
-        else:
-            step.run(channel, callback=next_step)
-
-    next_step()

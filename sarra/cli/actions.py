@@ -8,13 +8,11 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 
 from sarra.broker.errors import BrokerError
 from sarra.cli import lifecycle
 from sarra.cli.args import ACTIONS, CommandLine
-from sarra.compat import plugins
 from sarra.components.instances import running_pids
 from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_text
@@ -35,6 +33,9 @@ ActionError = lifecycle.Refused
 
 def examples_dir() -> Path:
     """The example configs shipped with the package."""
+    from importlib import resources  # as the plugins below: imported by the actions that use
+    # them, not at the start of every command
+
     return Path(str(resources.files("sarra") / "examples"))
 
 
@@ -81,6 +82,8 @@ def _find_addable(component: str, ref: str) -> Path:
     if given.is_file():
         return given
     if ref.endswith(".py"):  # a shipped plugin, copied to be changed
+        from sarra.compat import plugins
+
         shipped = plugins.shipped_dir() / ref
         if shipped.is_file():
             return shipped
@@ -225,6 +228,8 @@ def _sr3_mark(path: Path | None) -> str:
 
 def _list_plugins() -> None:
     """The plugins of each directory of the search path, in the order they are searched."""
+    from sarra.compat import plugins
+
     for (directory, names), title in zip(
         plugins.available(), ("User plugins", "Shipped plugins"), strict=True
     ):
@@ -236,6 +241,8 @@ def _list_plugins() -> None:
 
 
 def _listable(component: str, ref: str) -> Path:
+    from sarra.compat import plugins
+
     for candidate in (
         Path(os.path.expanduser(ref)),
         paths.component_dir(component) / ref,

@@ -19,12 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sarra.broker import admin
 from sarra.broker.errors import BrokerError
 from sarra.cli.args import CommandLine, Refused
-from sarra.compat.plugins import Plugins
 from sarra.components import instances
-from sarra.components.run import run_instance
 from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_text
 from sarra.config.errors import ConfigError, ConfigErrors
@@ -123,6 +120,8 @@ def _loaded(component: str, ref: str, command: CommandLine) -> tuple[Path, Confi
     option, is a config error); its warnings printed."""
     path = resolve(component, ref)
     config = load(component, path, overrides=command.overrides)
+    from sarra.compat.plugins import Plugins  # this module's imports are those of status, list...
+
     Plugins.load(config)
     for warning in config.warnings:
         print(f"sr_{component} {config.name}: warning: {redact_text(warning)}", file=sys.stderr)
@@ -169,6 +168,8 @@ def foreground(component: str, command: CommandLine) -> int:
     start runs in the background for instance N."""
     ref = command.configs[0]
     path = resolve(component, ref)
+    from sarra.components.run import run_instance  # the components' loops: only to run one
+
     return run_instance(component, path, command.overrides, command.instance or 0)
 
 
@@ -356,11 +357,15 @@ def _broker_action(
 
 def declare(component: str, command: CommandLine) -> int:
     """Declare the queue (without bindings) and the post exchanges on the broker."""
+    from sarra.broker import admin  # the broker's administration: for these actions only
+
     return _broker_action(component, command, admin.declare, "declare")
 
 
 def setup(component: str, command: CommandLine) -> int:
     """Declare the queue, its bindings and the post exchanges on the broker."""
+    from sarra.broker import admin
+
     return _broker_action(component, command, admin.setup, "setup")
 
 
@@ -380,6 +385,8 @@ def cleanup(component: str, command: CommandLine) -> int:
         pids = instances.running_pids(component, name)
         if pids:
             raise Refused(f"{name} is running (pids {' '.join(map(str, pids))}): stop it first")
+    from sarra.broker import admin
+
     _broker_action(component, command, admin.cleanup, "cleanup")
     for ref in command.configs:
         remove_state(component, resolve(component, ref).name.removesuffix(".conf"))

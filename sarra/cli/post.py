@@ -15,7 +15,6 @@ from sarra.components.post import post_once
 from sarra.config import paths
 from sarra.config.credentials import Credentials
 from sarra.config.loader import load, resolve_config_path
-from sarra.flow import vip
 
 
 def wants_action(argv: list[str]) -> bool:
@@ -43,9 +42,12 @@ def main(argv: list[str]) -> int:
     for warning in config.warnings:
         print(f"sr_post: warning: {warning}", file=sys.stderr)
     logger = setup_logging(config, 0)
-    if config.vip and not vip.held(config.vip):
-        logger.info("passive: vip %s not on this host, nothing posted", ",".join(config.vip))
-        return 0
+    if config.vip:
+        from sarra.flow import vip  # a config with a vip only
+
+        if not vip.held(config.vip):
+            logger.info("passive: vip %s not on this host, nothing posted", ",".join(config.vip))
+            return 0
     credentials = Credentials.load(paths.credentials_file())
     names = _piped(config.path, sys.stdin) if config.pipe else config.path
     return post_once(config, credentials, names)

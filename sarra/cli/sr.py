@@ -16,7 +16,6 @@ from sarra.cli.actions import HANDLERS, examples_dir
 from sarra.cli.args import CommandLine
 from sarra.cli.component import main as component_main
 from sarra.cli.convert import convert_config
-from sarra.compat.plugins import Plugins
 from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_text
 from sarra.config.errors import ConfigError, ConfigErrors
@@ -103,6 +102,8 @@ def check(examples: bool) -> int:
         label = _label(component, path)
         try:
             config = load(component, path)
+            from sarra.compat.plugins import Plugins  # only to check configs
+
             Plugins.load(config)  # the plugins it names, and the options they declare
         except ConfigErrors as err:
             faulty += 1

@@ -19,10 +19,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from sarra.broker import Confirmation, Message, plan
 from sarra.broker.errors import PublishError
-from sarra.compat.plugins import PluginFailed, Plugins
 from sarra.components import terminal
 from sarra.components.post_reader import Outcome, Posted, Skipped, file_notices, shown_url, what
 from sarra.components.progress import Counts, Progress, summary
@@ -31,12 +31,16 @@ from sarra.config.credentials import Credentials, redact_url
 from sarra.config.errors import ConfigError
 from sarra.config.loader import Config
 from sarra.flow.announce import Announcer, walk
-from sarra.flow.metrics import Metrics
+from sarra.flow.hooks import PluginFailed
 from sarra.flow.posting import Posting
 from sarra.flow.publish import NoticePublisher
-from sarra.flow.recorder import Recorder
 from sarra.message.errors import MalformedNotice, NotEncodable
 from sarra.message.notice import Notice
+
+if TYPE_CHECKING:
+    from sarra.compat.plugins import Plugins
+    from sarra.flow.metrics import Metrics
+    from sarra.flow.recorder import Recorder
 
 logger = logging.getLogger("sarra.post")
 file_log = logging.getLogger(terminal.PER_FILE)
@@ -71,7 +75,11 @@ class Poster:
         except ValueError as err:
             raise ConfigError(None, f"{config.name}: {err}") from None
         self.follow_symlinks = config.follow_symlinks
-        self.plugins = Plugins.load(config) or None
+        self.plugins: Plugins | None = None
+        if config.plugin_lines:  # the plugin machinery's imports: for a config that has plugins
+            from sarra.compat.plugins import Plugins
+
+            self.plugins = Plugins.load(config) or None
         self.publisher = NoticePublisher(config, credentials)
         self.files = 0
         self.bytes = 0
@@ -266,12 +274,16 @@ class Poster:
 
     def figures(self) -> Metrics:
         """What it posted, for a Recorder (any thread)."""
+        from sarra.flow.metrics import Metrics  # an instance's figures: not a one-shot post's
+
         return Metrics(counts={"posted": self.files}, bytes=self.bytes, done="posted",
                        last_done=self.last_done, started=self.began,
                        last_file=self.last_file)  # fmt: skip
 
     def recorder(self, number: int) -> Recorder:
         """The Recorder of an instance posting through this Poster (started)."""
+        from sarra.flow.recorder import Recorder
+
         config = self.publisher.config
         recorder = Recorder(config.component, config.name, number, self.figures)
         recorder.watch("publisher", self.publisher.state)

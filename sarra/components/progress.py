@@ -9,7 +9,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sarra.components.terminal import Terminal
 from sarra.sizes import human_size
@@ -21,8 +21,7 @@ SETTLE = 1.0
 """Seconds of work before an estimate of the time left is given (the first rates are noise)."""
 
 
-@dataclass(frozen=True)
-class Counts:
+class Counts(NamedTuple):
     """How far the work is: files done (and their bytes), files that failed; the totals when
     they are known; a note on what else goes on (e.g. what was listed)."""
 

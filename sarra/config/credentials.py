@@ -20,10 +20,10 @@ from __future__ import annotations
 import logging
 import os
 import re
-import shlex
 import stat
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import SplitResult, quote, unquote, urlsplit, urlunsplit
 
 from sarra.config import paths
@@ -206,8 +206,7 @@ class Credentials:
         return _with_userinfo(wanted.parts, user, password), credential
 
 
-@dataclass(frozen=True)
-class _Wanted:
+class _Wanted(NamedTuple):
     """A looked-up URL reduced to what matching compares."""
 
     parts: SplitResult
@@ -281,6 +280,8 @@ def _check_private(path: Path, mode: int) -> None:
     can = " and ".join(
         word for word, bits in (("readable", 0o044), ("writable", 0o022)) if mode & bits
     )
+    import shlex  # for this mistake only
+
     raise ConfigError(
         Where(str(path)),
         f"{can or 'accessible'} by {who} (mode {stat.S_IMODE(mode):04o}); "

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Where:
+class Where(NamedTuple):
     """A place in a configuration file (line is 1-based; 0 means the whole file)."""
 
     file: str

@@ -16,7 +16,7 @@ import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from sarra.config import paths, types
@@ -47,8 +47,7 @@ ALSO_BROKER_DUPLICATES = 900.0
 WIS2 Global Broker remembers the ids it has seen."""
 
 
-@dataclass(frozen=True)
-class Binding:
+class Binding(NamedTuple):
     """One subtopic line, with the exchange and topic_prefix in force where it was read."""
 
     exchange: str | None

@@ -6,7 +6,7 @@ This one table drives parsing, validation, `help`, `show` and the option referen
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
 from typing import Any
@@ -70,13 +70,25 @@ class Option:
     """Per-notice variables kept as written in an option that is otherwise expanded on read."""
     deprecated: str = ""
     not_built: str = ""  # accepted (established configs carry it) but without effect: why
-    sr3: tuple[str, ...] = ()
-    """sr3's names of this option: its own first, then the older ones it still accepts."""
-    sr3_default: Mapping[str, Any] = field(default_factory=dict)
-    """Defaults of configs in sr3's tree where sr3's differ: by component, "*" for every one."""
-    sr3_value: Callable[[str | None, Any], str | None] | None = None
-    """How a value written under an sr3 name reads as this option's (given its current value);
-    None when sr3 writes it as sarra does."""
+
+    # sr3's side of an option: looked up in the tables after the option table, not copied
+    # into each option (a copy of the table cost 2-3 ms at every start)
+    @property
+    def sr3(self) -> tuple[str, ...]:
+        """sr3's names of this option: its own first, then the older ones it still accepts."""
+        return _SR3_NAMES.get(self.name, ())
+
+    @property
+    def sr3_default(self) -> Mapping[str, Any]:
+        """Defaults of configs in sr3's tree where sr3's differ: by component, "*" for every
+        one."""
+        return _SR3_DEFAULTS.get(self.name, _NONE)
+
+    @property
+    def sr3_value(self) -> Callable[[str | None, Any], str | None] | None:
+        """How a value written under an sr3 name reads as this option's (given its current
+        value); None when sr3 writes it as sarra does."""
+        return _SR3_VALUES.get(self.name)
 
     def default_for(self, component: str, dialect: str = "v2") -> Any:
         """The default value of this option for a component, in a dialect (v2 or sr3)."""
@@ -739,6 +751,8 @@ SR3_FORMS_UNDER_ANY_NAME = frozenset({"sum", "events"})
 """Options whose sr3 form is read under any of their names (sr3 takes `sum sha512` and
 `events create,modify`): their reading of sr3's form leaves a v2 value as it is."""
 
+_NONE: Mapping[str, Any] = MappingProxyType({})
+
 _SR3_DEFAULTS: dict[str, dict[str, Any]] = {
     "accept_unmatch": {"*": True},
     "topic_prefix": {"*": "v03"},
@@ -755,16 +769,6 @@ _SR3_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 """sr3's defaults where they differ from v2's (sr3_options(7) and sr3 3.3.1's code agree on
 each): configs in ~/.config/sr3 are read with them."""
-
-_TABLE = tuple(
-    replace(
-        o,
-        sr3=_SR3_NAMES.get(o.name, ()),
-        sr3_default=_SR3_DEFAULTS.get(o.name, {}),
-        sr3_value=_SR3_VALUES.get(o.name),
-    )
-    for o in _TABLE
-)
 
 OPTIONS: Mapping[str, Option] = MappingProxyType({o.name: o for o in _TABLE})
 """Options by their canonical name, in table order."""

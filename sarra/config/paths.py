@@ -8,9 +8,8 @@ Logs and state of every config stay under ~/.cache/sarra."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
-
-import platformdirs
 
 
 def app_name() -> str:
@@ -18,14 +17,28 @@ def app_name() -> str:
     return os.environ.get("SR_DEV_APPNAME") or "sarra"
 
 
+def _user_dir(kind: str, app: str) -> Path:
+    """The user's `kind` (config, cache) directory of an application. On Linux the XDG rule
+    (XDG_<KIND>_HOME when an absolute path, else ~/.<kind>), as platformdirs has it, without
+    importing platformdirs at every start (its imports were a tenth of a one-shot sr_post's
+    CPU); elsewhere, platformdirs' conventions."""
+    if sys.platform.startswith("linux"):
+        base = os.environ.get(f"XDG_{kind.upper()}_HOME", "")
+        return Path(base if os.path.isabs(base) else os.path.expanduser(f"~/.{kind}"), app)
+    import platformdirs
+
+    found = getattr(platformdirs, f"user_{kind}_dir")(app, appauthor=False)
+    return Path(found)
+
+
 def config_dir() -> Path:
     """~/.config/sarra: default.conf, admin.conf, credentials.conf, <component>/, plugins/."""
-    return Path(platformdirs.user_config_dir(app_name(), appauthor=False))
+    return _user_dir("config", app_name())
 
 
 def cache_dir() -> Path:
     """~/.cache/sarra: log/ and per-config state."""
-    return Path(platformdirs.user_cache_dir(app_name(), appauthor=False))
+    return _user_dir("cache", app_name())
 
 
 DIALECTS = ("v2", "sr3")
@@ -34,7 +47,7 @@ DIALECTS = ("v2", "sr3")
 
 def sr3_config_dir() -> Path:
     """~/.config/sr3: sr3's configs, read as they are (sr3's names and defaults)."""
-    return Path(platformdirs.user_config_dir("sr3", appauthor=False))
+    return _user_dir("config", "sr3")
 
 
 def config_root(dialect: str = "v2") -> Path:

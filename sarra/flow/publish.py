@@ -10,17 +10,18 @@ has no data_id (or metadata_id) gets `post_data_id` (`post_metadata_id`).
 
 from __future__ import annotations
 
+import functools
 import posixpath
 from collections.abc import Sequence
 from dataclasses import replace
+from types import ModuleType
 
 from sarra.broker import Confirmation, Message, open_publisher, plan
 from sarra.broker.state import LinkState
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.loader import Config
 from sarra.config.variables import UnknownVariable, expand, notice_lookup
-from sarra.flow import wis2
-from sarra.message import encode_any, format_for, prefix_for, wis2_topics
+from sarra.message import encode_any, format_for, prefix_for
 from sarra.message.errors import NotEncodable
 from sarra.message.notice import Notice
 from sarra.message.topic import split_exchange
@@ -120,6 +121,7 @@ class NoticePublisher:
     def _wis2(self, notice: Notice, topic: str | None) -> tuple[Notice, str | None]:
         """A WIS2 message's topic (a Global Cache's: the cache channel of the one it came on)
         and the data_id and metadata_id it lacks, from post_data_id and post_metadata_id."""
+        wis2, wis2_topics = _wis2_modules()
         if topic is None and self.global_cache is not None:
             topic = wis2.cache_topic(notice.topic)
         extra = notice.extra
@@ -153,6 +155,16 @@ class NoticePublisher:
     def close(self) -> None:
         """Wait (bounded) for the confirms, then close."""
         self.publisher.close()
+
+
+@functools.cache
+def _wis2_modules() -> tuple[ModuleType, ModuleType]:
+    """sarra.flow.wis2 and the WIS2 topic hierarchy, imported by a publisher of WIS2 messages
+    only (once: not at each notice)."""
+    from sarra.flow import wis2
+    from sarra.message import wis2_topics
+
+    return wis2, wis2_topics
 
 
 def _expand(option: str, pattern: str, notice: Notice, wis2_dir: str | None) -> str:

@@ -3,14 +3,18 @@ path mapping. Pure, no I/O."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sarra.message import v02, v03, wis2_topics, wnm
+from sarra.message import v02, v03
 from sarra.message.errors import HeaderTooLong, MalformedNotice, NotEncodable
 from sarra.message.notice import Blocks, Identity, Notice, Report
-from sarra.message.reason import Reason
+from sarra.message.topic import WIS2_CHANNELS, levels
+
+if TYPE_CHECKING:
+    from sarra.message.reason import Reason
 
 __all__ = [
     "FORMATS",
@@ -53,7 +57,8 @@ def decode_any(
     start = body.lstrip()[:1]
     json_type = content_type is not None and "json" in content_type.lower()
     if json_type or start in ("{", b"{"):
-        if _is_wnm(routing_key, body, content_type):
+        wnm, wis2_topics = _wis2()
+        if _is_wnm(wnm, wis2_topics, routing_key, body, content_type):
             decoded = wnm.decode_checked(routing_key, body, wis2_validation)
             if decoded.reasons and on_wis2_reasons is not None:
                 on_wis2_reasons(decoded.notice, decoded.reasons)
@@ -62,7 +67,22 @@ def decode_any(
     return v02.decode(routing_key, body, headers)
 
 
-def _is_wnm(routing_key: str, body: bytes | str, content_type: str | None) -> bool:
+@functools.cache
+def _wis2() -> tuple[ModuleType, ModuleType]:
+    """The WIS2 codec (wnm) and topic hierarchy, imported where a message may be one: a
+    component that never meets one (a poster of v02 or v03) does not load them at every start."""
+    from sarra.message import wis2_topics, wnm
+
+    return wnm, wis2_topics
+
+
+def _is_wnm(
+    wnm: ModuleType,
+    wis2_topics: ModuleType,
+    routing_key: str,
+    body: bytes | str,
+    content_type: str | None,
+) -> bool:
     if content_type is not None and "geo+json" in content_type.lower():
         return True
     by_keys = wnm.looks_like(body)
@@ -77,7 +97,7 @@ def format_for(post_format: str | None, topic_prefix: str) -> str:
         return post_format  # type: ignore[return-value]
     if topic_prefix.startswith("v03"):
         return "v03"
-    if wis2_topics.levels(topic_prefix)[0] in wis2_topics.CHANNELS:
+    if levels(topic_prefix)[0] in WIS2_CHANNELS:
         return "wis"
     return "v02"
 
@@ -91,8 +111,7 @@ def prefix_for(post_format: str, topic_prefix: str) -> str:
     return topic_prefix
 
 
-@dataclass(frozen=True)
-class Encoded:
+class Encoded(NamedTuple):
     """A notice written in one format: its topic, body, headers and content type."""
 
     topic: str
@@ -107,6 +126,7 @@ def encode_any(
     """A notice written in a format of FORMATS, on `topic` when given (else its topic prefix
     followed by the directories of its path); NotEncodable when it cannot be."""
     if post_format == "wis":
+        wnm = _wis2()[0]
         topic, body = wnm.encode(notice, topic_prefix, topic=topic)
         return Encoded(topic, body, None, wnm.CONTENT_TYPE)
     if post_format == "v03":

@@ -14,10 +14,18 @@ import re
 MAX_KEY_BYTES = 255
 """AMQP limit on a routing key (a short string), in bytes of UTF-8."""
 
+WIS2_CHANNELS = ("origin", "cache")
+"""The first level of a WIS2 topic (its hierarchy: sarra.message.wis2_topics)."""
+
 _LITERAL_PERCENT = re.compile(r"%(?=20|23|25)")
 _ESCAPED = re.compile(r"%(20|23|25)")
 _UNESCAPED = {"20": " ", "23": "#", "25": "%"}
 _PARTIAL_ESCAPE_AT_END = re.compile(r"%2?$")
+
+
+def levels(topic: str) -> list[str]:
+    """The levels of a topic, written with `/` or (AMQP form) with `.`."""
+    return topic.split("/") if "/" in topic else topic.split(".")
 
 
 def escape(text: str) -> str:

@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sarra.message.reason import Reason, error, warning
+from sarra.message.topic import WIS2_CHANNELS as CHANNELS
+from sarra.message.topic import levels
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
-CHANNELS = ("origin", "cache")
 SYSTEM = "wis2"
 FIXED_LEVELS = (
     "channel",
@@ -51,11 +52,6 @@ DATA_COMMIT = "ee83c9a328ac937a80460317dd0c0bb945d089bd"
 _NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _CENTRE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)+")
 _ANY = "\0any"  # a level that accepts every well-formed name (centre-id, below experimental)
-
-
-def levels(topic: str) -> list[str]:
-    """The levels of a topic, written with `/` or (AMQP form) with `.`."""
-    return topic.split("/") if "/" in topic else topic.split(".")
 
 
 def is_wis2(topic: str | None) -> bool:
