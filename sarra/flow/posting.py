@@ -52,10 +52,18 @@ class Posting:
         if messages is None:
             messages = [self.publisher.message(notice) for notice in notices]
         confirmations = self.publisher.publish_many(messages)
-        if self.after:
-            assert self.plugins is not None
-            for notice in notices:
-                msg = self.plugins.message(notice, is_retry=is_retry, follows=follows)
-                with contextlib.suppress(PluginFailed):
-                    self.plugins.run("after_post", msg)
+        self.after_post(notices, follows=follows, is_retry=is_retry)
         return confirmations
+
+    def after_post(
+        self, notices: Sequence[Notice], *, follows: NoticeView | None, is_retry: bool
+    ) -> None:
+        """Run after_post on each notice published (its failures are logged by the plugins,
+        nothing more)."""
+        if not self.after:
+            return
+        assert self.plugins is not None
+        for notice in notices:
+            msg = self.plugins.message(notice, is_retry=is_retry, follows=follows)
+            with contextlib.suppress(PluginFailed):
+                self.plugins.run("after_post", msg)
