@@ -64,6 +64,7 @@ from sarra.flow.inflight import Inflight
 from sarra.flow.job import Job
 from sarra.flow.local_files import event_job, local_job, local_work, log_posted, shown_url
 from sarra.flow.loop import ConsumerLoop
+from sarra.flow.rules import Rules
 from sarra.message.notice import Notice
 
 logger = logging.getLogger("sarra.watch")
@@ -123,7 +124,7 @@ class WatchSource:
     """sr_watch's gather stage: the files of the watched trees as they become complete (and,
     with post_on_start, those there at start), removals, directories made or removed."""
 
-    def __init__(self, config: Config, announcer: Announcer) -> None:
+    def __init__(self, config: Config, announcer: Announcer, plugins: Plugins | None) -> None:
         self.roots = [os.path.abspath(p) for p in config.path]
         for root in self.roots:
             if not os.path.isdir(root):
@@ -143,7 +144,9 @@ class WatchSource:
         self.due: list[tuple[float, str]] = []  # heap of (when to look, path)
         self.ready = threading.Event()
         """Set once the trees are watched and the files there at start posted."""
+        self.plugins = plugins
         self.confirm_wait = 10.0
+        self.rules: Rules | None = None
         self.files = 0  # posted (logged), and their bytes
         self.bytes = 0
         self.errors = 0
@@ -169,6 +172,8 @@ class WatchSource:
         self.ready.set()
         self._handle_events(min(timeout, self._timeout()))
         self._settle()
+        if self.plugins is not None:
+            self.plugins.event("on_watch")
         jobs, self._jobs = self._jobs, []
         return jobs
 
@@ -207,6 +212,9 @@ class WatchSource:
     def note(self) -> str:
         return (f"{len(self.pending)} files waiting to be complete, {len(self.in_flight)} posted"
                 " and not confirmed yet")  # fmt: skip
+
+    def passive(self) -> str:
+        return ""
 
     def close(self) -> None:
         if self.observer is not None:
@@ -459,11 +467,11 @@ class Watch:
             announcer = Announcer(config)
         except ValueError as err:
             raise ConfigError(None, f"{config.name}: {err}") from None
-        self.source = WatchSource(config, announcer)
+        plugins = Plugins.load(config, number, stop) or None
+        self.source = WatchSource(config, announcer, plugins)
         self.ready = self.source.ready
         """Set once the trees are watched and the files there at start posted."""
         self.started = time.monotonic()
-        plugins = Plugins.load(config, number, stop) or None
         self.loop = ConsumerLoop(config, number, stop, plugins, self.source)
 
     def run(self) -> None:

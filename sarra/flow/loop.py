@@ -40,7 +40,6 @@ from sarra.config.credentials import Credentials, redact_url
 from sarra.config.errors import ConfigError
 from sarra.config.loader import Config
 from sarra.flow import metrics, wis2
-from sarra.flow.download import Downloader
 from sarra.flow.faults import Faults
 from sarra.flow.filtering import Filtering
 from sarra.flow.gather import BATCH, Gathering
@@ -102,7 +101,8 @@ class ConsumerLoop(Gathering, Filtering, Working, SourceWork, Settling, PluginPo
         self.retry = open_retry_queue(config, state / f"{prefix}.retry", stop)
         cache_file = state / f"recent_files_{self.number:03d}.cache"
         self.nodupe = open_nodupe(config, cache_file, stop)
-        self.rules = Rules.of(config)  # the filter's accept/reject, as sr_post's
+        # the filter's accept/reject, for every component (a poll's chose the names it lists)
+        self.rules = source.rules if source is not None and source.rules else Rules.of(config)
         self.worker = None if source is not None else worker_for(config, self.credentials)
         self.sends = config.component == "sender"
         self.failed_code = 496 if self.sends else 499
@@ -113,8 +113,11 @@ class ConsumerLoop(Gathering, Filtering, Working, SourceWork, Settling, PluginPo
         )
         self._unmatched_kinds: set[str] = set()
         self.plugins = hooks
-        if hooks is not None and hooks.has("on_data") and isinstance(self.worker, Downloader):
-            self.worker.on_data = hooks.transform
+        if hooks is not None and hooks.has("on_data") and self.worker is not None:
+            from sarra.flow.download import Downloader  # a poster needs no transfer
+
+            if isinstance(self.worker, Downloader):
+                self.worker.on_data = hooks.transform
         if hooks is not None:  # for the hb_* plugins
             hooks.attach(counts=self.counts, retry=self.retry, nodupe=self.nodupe)
         self.plugin_figures: dict[str, object] = {}
@@ -233,10 +236,6 @@ class ConsumerLoop(Gathering, Filtering, Working, SourceWork, Settling, PluginPo
                 for job in jobs:
                     self._take(job)
                 self._send_held()
-                if self.plugins is not None:
-                    if self.plugins.has("gather"):
-                        self._plugin_gather()
-                    self.plugins.event("on_watch")
                 if not jobs:
                     self._retry_some()
                 self._send_held()
@@ -247,11 +246,11 @@ class ConsumerLoop(Gathering, Filtering, Working, SourceWork, Settling, PluginPo
         finally:
             self._send_held()
             self._held = None
-            source.close()
             assert self.publisher is not None
             self.publisher.flush(source.confirm_wait)
             self.publisher.close()  # what is still not confirmed fails
             self._reap()
+            source.close()
             self._closed()
 
     def _closed(self) -> None:
@@ -270,6 +269,7 @@ class ConsumerLoop(Gathering, Filtering, Working, SourceWork, Settling, PluginPo
                 counts=dict(self.counts), bytes=self.bytes, retry=len(self.retry),
                 done=self._done_verb(), last_done=self.last_done,
                 started=self.started, plugins=self.plugin_figures,
+                passive=self.source.passive() if self.source is not None else "",
             )  # fmt: skip
 
     def _heartbeat(self) -> None:

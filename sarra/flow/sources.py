@@ -27,6 +27,7 @@ from sarra.broker import Message
 from sarra.flow.announce import Announcer, walk
 from sarra.flow.job import Job
 from sarra.flow.local_files import local_job, local_work, log_posted, shown_url
+from sarra.flow.rules import Rules
 from sarra.message.notice import Notice
 
 logger = logging.getLogger("sarra.post")
@@ -63,6 +64,10 @@ class Source(Origin, Protocol):
     confirm_wait: float
     """Seconds the end of a run waits for the broker to confirm what was posted."""
 
+    rules: Rules | None
+    """The filter stage's accept/reject rules, when not the config's (sr_poll: its rules chose
+    the names it lists, directory by directory)."""
+
     def start(self) -> None:
         """Begin (sr_watch: watch the trees, and the files already there)."""
         ...
@@ -74,6 +79,10 @@ class Source(Origin, Protocol):
 
     def note(self) -> str:
         """What it has in hand, for the heartbeat's line (or nothing)."""
+        ...
+
+    def passive(self) -> str:
+        """Why it gives nothing now (sr_poll: its vip is not on this host), or nothing."""
         ...
 
     def close(self) -> None:
@@ -107,6 +116,7 @@ class PathSource:
         self.file_log = file_log
         """Where the line of each file goes."""
         self.confirm_wait = 60.0
+        self.rules: Rules | None = None
         self.files = 0  # posted (logged), and their bytes
         self.bytes = 0
         self.errors = 0
@@ -184,6 +194,9 @@ class PathSource:
         logger.error("not confirmed by the broker: %s: %s", url, why)
 
     def note(self) -> str:
+        return ""
+
+    def passive(self) -> str:
         return ""
 
     def close(self) -> None:
