@@ -9,16 +9,19 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from sarra.config.credentials import redact_url
-from sarra.flow.download import Outcome, remote_path
 from sarra.flow.hooks import PluginFailed
 from sarra.flow.job import UNEXPECTED_TRIES, Job, try_number
 from sarra.flow.loop_state import LoopState
 from sarra.flow.placement import Placement
 from sarra.message.errors import MalformedNotice
 from sarra.message.notice import Notice
+
+if TYPE_CHECKING:
+    from sarra.flow.download import Outcome
 
 logger = logging.getLogger("sarra.flow")
 
@@ -83,6 +86,8 @@ class PluginPoints(LoopState):
         """do_task (any scheme), then do_download and do_get plugins of the notice's scheme (a
         sender: do_send and do_put, of the destination's scheme); None = the built-in
         transfer."""
+        from sarra.flow.download import Outcome, remote_path  # only where files are moved
+
         plugins = self.plugins
         assert plugins is not None
         if self.sends:

@@ -1,7 +1,8 @@
 """A component's imports take what it uses: `sr_post` posting once (its command line read, the
-component loaded) leaves out the other components' libraries, the consumer loop, the
-transfers, the sr3 shims, the instances' lifecycle and what serves only a mistake or an option
-it does not set; each costs milliseconds at every start (bench/startup.py)."""
+component loaded) leaves out the other components' libraries, the downloads and sends of the
+loop (whose other stages it runs), the transfers, the sr3 shims, the instances' lifecycle and
+what serves only a mistake or an option it does not set; each costs milliseconds at every
+start (bench/startup.py)."""
 
 from __future__ import annotations
 
@@ -25,9 +26,11 @@ NOT_FOR_POSTING = (
     "gzip",
     "importlib.metadata",
     "logging.handlers",
-    "sarra.flow.loop",
+    "sarra.flow.download",
+    "sarra.flow.send",
     "sarra.compat.sr3",
-    "sarra.transfer",
+    "sarra.transfer.base",
+    "sarra.transfer.registry",
     "sarra.cli.lifecycle",
     "sarra.observe",
 )
