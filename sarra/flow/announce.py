@@ -114,7 +114,7 @@ class Announcer:
         self.base_urls = itertools.cycle(base_urls)
         self.base_dir = (config.post_base_dir or "").rstrip("/")
         self.checksums = ChecksumCache()
-        self.rules = Rules.of(config)  # the consuming loop's filter, on local paths
+        self.rules = Rules.of(config)  # the filter's, for `accepts` (a progress line's total)
         self.realpath_filter = config.realpath_filter
         self.realpath_post = config.realpath_post
         self.preserve_time = config.preserve_time

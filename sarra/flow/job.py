@@ -1,4 +1,4 @@
-"""A notice on its way through the consuming loop (a Job), and what the stages ask of one."""
+"""A notice on its way through the loop (a Job), and what the stages ask of one."""
 
 from __future__ import annotations
 

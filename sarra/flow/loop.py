@@ -1,19 +1,30 @@
-"""The loop of the components fed from a queue: gather -> filter -> work -> post -> acknowledge.
+"""The one loop of every component: gather -> filter -> work -> post -> acknowledge.
+
+Gather is a queue's deliveries (sr_subscribe, sr_sarra, sr_shovel, sr_winnow, sr_sender,
+sr_report) or a source's batches (sarra.flow.sources: sr_post's paths, sr_watch's files once
+complete, sr_poll's listings); every other stage is the same code for all.
 
 The broker connections live in their own threads (sarra.broker). Where nothing in the filter can
 wait (no plugins, the duplicate cache in memory), deliveries are gathered, filtered, posted and
 acknowledged in the consuming connection's own thread, as they arrive: no hand-off between threads
 per notice; otherwise (and for a batch that finds a publisher without room, which would make it
-wait) the loop's thread takes them in batches and does the same. Only the work (downloads, sends)
-goes to a small pool of worker threads. A notice is acknowledged only when its work is done: its
-file complete under its final name, its onward notice confirmed by the broker, or its failure kept
-in the on-disk retry queue. Malformed notices, rejected ones and refused paths are logged and
-acknowledged.
+wait) the loop's thread takes them in batches and does the same. Only the work of a transfer
+(downloads, sends) goes to a small pool of worker threads. A notice is acknowledged only when its
+work is done: its file complete under its final name, its onward notice confirmed by the broker,
+or its failure kept in the on-disk retry queue. Malformed notices, rejected ones and refused
+paths are logged and acknowledged.
+
+A source's batch is taken in the loop's thread: each job filtered by its notice's URL, worked
+(the checksum of a local file: sarra.flow.source_work), its notices encoded, then the whole
+batch published together; each job is settled in the loop's thread once the broker has
+answered for all its notices, by its source's bookkeeping in place of an acknowledgement.
 
 Each stage is a module of its own, a mixin over the state they share (sarra.flow.loop_state):
-gather (sarra.flow.gather), filter (sarra.flow.filtering), work (sarra.flow.work), post and
-acknowledge (sarra.flow.settle), and the plugin points (sarra.flow.plugin_points); this module
-builds an instance's loop, connects it and runs it, with its heartbeat.
+gather (sarra.flow.gather for a queue, sarra.flow.sources for the others), filter
+(sarra.flow.filtering), work (sarra.flow.work with a transfer, sarra.flow.source_work without),
+post and acknowledge (sarra.flow.settle, through sarra.flow.posting), and the plugin points
+(sarra.flow.plugin_points); this module builds an instance's loop, connects it and runs it,
+with its heartbeat.
 
 Plugins, when the config names any, run at fixed points (sarra.flow.hooks: the components layer
 passes them in): on_start and on_stop, gather, on_message after the filter, do_download/do_get
@@ -257,7 +268,7 @@ class ConsumerLoop(Gathering, Filtering, Working, SourceWork, Settling, PluginPo
         self.retry.close()
         if self.nodupe is not None:
             self.nodupe.close()
-        self._heartbeat()
+        self._heartbeat(say=self.source is None)  # a source's component says its own summary
         self.recorder.close()
         if self.plugins is not None:
             self.plugins.event("on_stop")
@@ -272,7 +283,7 @@ class ConsumerLoop(Gathering, Filtering, Working, SourceWork, Settling, PluginPo
                 passive=self.source.passive() if self.source is not None else "",
             )  # fmt: skip
 
-    def _heartbeat(self) -> None:
+    def _heartbeat(self, say: bool = True) -> None:
         if self.number:  # a sign of life for sanity, whatever the log level
             log = paths.log_file(self.config.component, self.config.name, self.number)
             with contextlib.suppress(OSError):
@@ -284,6 +295,8 @@ class ConsumerLoop(Gathering, Filtering, Working, SourceWork, Settling, PluginPo
         if self.plugins is not None:  # figures first, as sr3 asks for them before housekeeping
             self.plugin_figures = self.plugins.metrics()
             self.plugins.event("on_heartbeat")
+        if not say:
+            return
         with self._lock:
             counts = dict(self.counts)
             size = self.bytes

@@ -1,9 +1,9 @@
-"""What the stages of the consuming loop share: the instance's state, declared once.
+"""What the stages of the loop share: the instance's state, declared once.
 
 `ConsumerLoop` (sarra.flow.loop) builds it; each stage is a mixin over it, in a module of its
-own: gathering (sarra.flow.gather), the filter (sarra.flow.filtering), the work
-(sarra.flow.work), posting and acknowledging (sarra.flow.settle) and the plugin points
-(sarra.flow.plugin_points).
+own: gathering (sarra.flow.gather; a source's, sarra.flow.sources, is driven by the loop),
+the filter (sarra.flow.filtering), the work (sarra.flow.work, sarra.flow.source_work), posting
+and acknowledging (sarra.flow.settle) and the plugin points (sarra.flow.plugin_points).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""The plugin points of the consuming loop (sarra.flow.hooks): on_message and destfn_script
-after the filter, do_download/do_get (do_send/do_put) before the worker's own transfer,
-on_part/on_file after a download, after_work after the work of every notice, on_post before a
-publish (after_post runs in sarra.flow.posting, the post stage every component shares). Each
-says whether the notice goes on; a plugin that raises sends its notice to the retry queue."""
+"""The plugin points of the loop (sarra.flow.hooks): on_message and destfn_script after the
+filter, do_download/do_get (do_send/do_put) before the worker's own transfer, on_part/on_file
+after a download, after_work after the work of every notice, on_post before a publish
+(after_post runs in sarra.flow.posting, the post stage every component shares). Each says
+whether the notice goes on; a plugin that raises sends its notice to the retry queue."""
 
 from __future__ import annotations
 

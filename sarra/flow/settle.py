@@ -118,10 +118,11 @@ class Settling(LoopState):
                 left[0] = -1  # the job is not settled
                 self._refused(job, done.error)
                 return
-            with self._lock:
-                left[0] -= 1
-                if left[0]:
-                    return
+            if len(confirmations) > 1:
+                with self._lock:
+                    left[0] -= 1
+                    if left[0]:
+                        return
             self._count("posted")
             self._finish(job)
 
