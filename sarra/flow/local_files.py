@@ -82,14 +82,12 @@ def local_work(origin: Skips, announcer: Announcer, job: Job) -> list[Notice]:
     return notices
 
 
-def log_posted(file_log: logging.Logger, notice: Notice, messages: Sequence[Message]) -> str:
+def log_posted(file_log: logging.Logger, notice: Notice, messages: Sequence[Message]) -> None:
     """Log the line of a file posted (the URL last, as v2's post_log ended with the path:
-    scripts take the last word); returns its URL as shown."""
-    url = shown_url(notice)
+    scripts take the last word)."""
     if file_log.isEnabledFor(logging.INFO):
         file_log.info("posted to %s%s: %s", messages[0].exchange, what(notice, len(messages)),
-                      url)  # fmt: skip
-    return url
+                      shown_url(notice))  # fmt: skip
 
 
 @functools.lru_cache(maxsize=64)

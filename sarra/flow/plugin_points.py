@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from sarra.config.credentials import redact_url
 from sarra.flow.hooks import PluginFailed
 from sarra.flow.job import UNEXPECTED_TRIES, Job, try_number
+from sarra.flow.local_files import LocalFile
 from sarra.flow.loop_state import LoopState
 from sarra.flow.placement import Placement
 from sarra.message.errors import MalformedNotice
@@ -183,8 +184,10 @@ class PluginPoints(LoopState):
         """on_post (sarra.flow.posting): the notice to publish, or None when it is not
         published (handled)."""
         assert self.posting is not None
+        local = job.local  # sr_post, sr_watch: the file announced is msg.local_file
+        local_file = local.path if isinstance(local, LocalFile) else None
         try:
-            posted = self.posting.on_post(notice, follows=job.msg)
+            posted = self.posting.on_post(notice, follows=job.msg, local_file=local_file)
             if posted is not None:
                 return posted
             self._plugin_stopped(job, "on_post")

@@ -122,7 +122,6 @@ class PathSource:
         self.errors = 0
         self.not_confirmed: list[str] = []
         """A line for each notice the broker refused: `url: why`."""
-        self.last_file = ""
         self.ready: Callable[[], bool] | None = None
         """Asked at the start whether to go on (False: nothing is posted)."""
         self._jobs: Iterator[Job] | None = None
@@ -183,7 +182,7 @@ class PathSource:
     def posting(self, job: Job, messages: Sequence[Message]) -> None:
         self.files += 1
         self.bytes += job.local.size
-        self.last_file = log_posted(self.file_log, job.notice, messages)
+        log_posted(self.file_log, job.notice, messages)
 
     def settled(self, job: Job) -> None:
         pass  # the loop counts what the broker confirmed
