@@ -22,7 +22,7 @@ UNEXPECTED_TRIES = 3
 raised): it is kept for retry while it has failed fewer times than this, then dropped."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Job:
     """One notice on its way through the loop: from a delivery, from the retry queue, or from
     a source (a path named, a file-system event, a listing)."""

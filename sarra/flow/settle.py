@@ -78,11 +78,14 @@ class Settling(LoopState):
         assert posting is not None
         messages = [message for _, _, job_messages in held for message in job_messages]
         confirmations = posting.publisher.publish_many(messages)
+        unsettled = self._unsettled
+        after = posting.after
         start = 0
         for job, notices, job_messages in held:
             end = start + len(job_messages)
-            posting.after_post(notices, follows=job.msg, is_retry=job.retry is not None)
-            self._unsettled.append((job, notices, confirmations[start:end]))
+            if after:
+                posting.after_post(notices, follows=job.msg, is_retry=job.retry is not None)
+            unsettled.append((job, notices, confirmations[start:end]))
             start = end
 
     def _reap(self) -> None:
@@ -92,16 +95,22 @@ class Settling(LoopState):
         posted = size = 0
         while unsettled:
             job, notices, confirmations = unsettled[0]
-            if not confirmations[-1].done() or not all(c.done() for c in confirmations):
-                break
-            unsettled.popleft()
-            errors = [c.error for c in confirmations if c.error is not None]
-            if errors:
-                self._refused(job, errors[0])
+            error = None
+            for confirmation in confirmations:
+                if not confirmation.done():
+                    break
+                error = error or confirmation.error
+            else:
+                unsettled.popleft()
+                if error is not None:
+                    self._refused(job, error)
+                    continue
+                posted += 1
+                for notice in notices:
+                    size += notice.size or 0  # none for a link
+                self._finish(job)
                 continue
-            posted += 1
-            size += sum(notice.size or 0 for notice in notices)  # none for a link
-            self._finish(job)
+            break
         if posted:
             with self._lock:
                 self.counts["posted"] += posted
