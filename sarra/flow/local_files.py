@@ -79,6 +79,7 @@ def local_work(origin: Skips, announcer: Announcer, job: Job) -> list[Notice]:
         origin.skipped(logging.ERROR, f"cannot post {path}: {err.strerror or err}")
         return []
     local.size = st.st_size if stat.S_ISREG(st.st_mode) else 0
+    local.st = None  # not kept while the broker confirms: fewer live objects to collect
     return notices
 
 

@@ -146,7 +146,8 @@ class ConsumerLoop(Gathering, Filtering, Working, SourceWork, Settling, PluginPo
         self._held = None
         """Posts held to be published together (a source's batch), or None: at once."""
         self._unsettled = deque()
-        """The jobs of a source published and not yet answered for, in order."""
+        """The jobs of a source published and not yet answered for, in order, with the bytes
+        of their files."""
 
     def _connect(self) -> None:
         config = self.config

@@ -68,7 +68,7 @@ class LoopState:
     pool: ThreadPoolExecutor
     _taking: threading.Lock
     _held: list[tuple[Job, Sequence[Notice], list[Message]]] | None
-    _unsettled: deque[tuple[Job, Sequence[Notice], list[Confirmation]]]
+    _unsettled: deque[tuple[Job, int, list[Confirmation]]]
     _open: bool
     _arrivals: int
 

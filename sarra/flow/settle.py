@@ -85,7 +85,11 @@ class Settling(LoopState):
             end = start + len(job_messages)
             if after:
                 posting.after_post(notices, follows=job.msg, is_retry=job.retry is not None)
-            unsettled.append((job, notices, confirmations[start:end]))
+            size = 0
+            for notice in notices:
+                size += notice.size or 0  # none for a link
+            # only what settling needs is kept: fewer live objects for the garbage collector
+            unsettled.append((job, size, confirmations[start:end]))
             start = end
 
     def _reap(self) -> None:
@@ -94,7 +98,7 @@ class Settling(LoopState):
         unsettled = self._unsettled
         posted = size = 0
         while unsettled:
-            job, notices, confirmations = unsettled[0]
+            job, job_size, confirmations = unsettled[0]
             error = None
             for confirmation in confirmations:
                 if not confirmation.done():
@@ -106,8 +110,7 @@ class Settling(LoopState):
                     self._refused(job, error)
                     continue
                 posted += 1
-                for notice in notices:
-                    size += notice.size or 0  # none for a link
+                size += job_size
                 self._finish(job)
                 continue
             break
