@@ -1,6 +1,12 @@
 """sr_poll: every `sleep` seconds, list remote directories and announce new or changed files.
 
-    list -> filter -> compare with what was announced -> post -> (confirmed) remember
+    list -> select -> compare with what was announced -> filter -> post -> (confirmed) remember
+
+sr_poll runs on the one loop of every component (sarra.flow.loop): PollSource is its gather
+stage (sarra.flow.sources), which gives the loop, at each pass, a job for each file new or
+changed; the loop filters them (on_message plugins; the accept/reject lines already chose the
+names, directory by directory), posts them and settles each once the broker confirmed it, which
+is when the source remembers it.
 
 A pass opens one transfer to `destination` and lists, through it, each directory the config
 names: the `directory` in force at each accept line (and the last one, with accept_unmatch).
@@ -18,15 +24,14 @@ passive poll does not run at all (sarra.components.run).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
-import os
 import posixpath
 import stat
 import threading
 import time
 import zoneinfo
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +39,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import humanize
 
-from sarra.broker import Confirmation, plan
+from sarra.broker import Message, plan
 from sarra.compat.plugins import PluginFailed, Plugins
 from sarra.components import terminal
 from sarra.components.progress import Counts, Progress, plural, summary
@@ -45,15 +50,12 @@ from sarra.config.loader import Config
 from sarra.config.variables import UnknownVariable, expand, notice_lookup
 from sarra.flow import vip
 from sarra.flow.faults import Faults
-from sarra.flow.metrics import Metrics
 from sarra.flow.placement import onward_rel_path
+from sarra.flow.job import Job
+from sarra.flow.loop import ConsumerLoop
 from sarra.flow.poll_state import SeenFiles, Signature, load_seen, save_seen, state_file
-from sarra.flow.posting import Posting
-from sarra.flow.publish import NoticePublisher
-from sarra.flow.recorder import Recorder
 from sarra.flow.rules import Rules
 from sarra.integrity.checksum import new_checksum, sum_to_identity
-from sarra.message.errors import MalformedNotice, NotEncodable
 from sarra.message.notice import Identity, Notice, epoch_to_time
 from sarra.transfer import Entry, Transfer, TransferError, TransientError, open_transfer
 from sarra.transfer.listing import parse_ls_line
@@ -114,33 +116,56 @@ class PassFigures:
 
 
 @dataclass
-class Announced:
-    """A file announced in this pass, waiting for the broker's confirmation."""
+class PassState:
+    """A pass under way: what each directory listed will be remembered as, the files announced
+    from each (by name) and those of them the loop settled, and the jobs not settled yet."""
 
+    figures: PassFigures
+    progress: Progress
+    listing: bool = True  # False: a do_poll plugin's pass
+    pending: list[tuple[PolledDirectory, str, dict[str, Signature]]] = field(default_factory=list)
+    announced: list[set[str]] = field(default_factory=list)
+    settled: list[set[str]] = field(default_factory=list)
+    outstanding: int = 0
+    listed: int = 0
+    complete: bool = True  # every directory visited (not cut short by `stop`)
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """What a poll knows of one of its jobs: its pass, the directory (index in the pass's
+    `pending`, -1 for a notice a plugin gave) and the file's name."""
+
+    state: PassState
+    index: int
     name: str
-    confirmation: Confirmation | None  # None: not postable, logged; remembered all the same
+    size: int | None
 
 
-Pending = tuple[PolledDirectory, str, dict[str, Signature], list[Announced]]
-"""A directory listed in a pass: its rules, its path as listed, the signatures of its files and
-what was announced from it, to remember once the broker has answered."""
+class PollSource:
+    """sr_poll's gather stage: at each pass (every `sleep` seconds), a job for each file new or
+    changed in the listings. `passes` counts complete passes (listed, announced, confirmed,
+    remembered)."""
 
-
-class Poll:
-    """One poll instance; `run()` returns when `stop` is set. `passes` counts complete passes
-    (listed, announced, confirmed, remembered)."""
-
-    def __init__(self, config: Config, number: int, stop: threading.Event) -> None:
+    def __init__(
+        self,
+        config: Config,
+        stop: threading.Event,
+        plugins: Plugins | None,
+        credentials: Credentials,
+    ) -> None:
         if not config.destination:
             raise ConfigError(None, f"{config.name}: no destination to poll (add a destination)")
         if not plan.post_broker(config):
             raise ConfigError(None, f"{config.name}: no broker to post to (add a broker line)")
         self.config = config
-        self.number = number
         self.stop = stop
         self.faults = Faults(logger)
-        self.credentials = Credentials.load(paths.credentials_file())
-        self.plugins = Plugins.load(config, number, stop) or None
+        self.credentials = credentials
+        self.plugins = plugins
+        self.rules = Rules((), accept_unmatch=True)
+        """The filter stage takes every job: the accept/reject lines chose the names listed."""
+        self.confirm_wait = 10.0
         try:  # a backend is made without connecting: this checks the scheme and port only
             self._open().close()
         except TransferError as err:
@@ -156,16 +181,13 @@ class Poll:
             self.base_url = f"{parts.scheme}://{parts.netloc}/"
         self.sum = _poll_sum(config)
         self.directories = self._directories()
-        self.publisher: NoticePublisher | None = None
-        self.posting: Posting | None = None  # the consuming loop's post stage
         self.passes = 0
         self.waited = 0  # passes a gather plugin skipped (scheduled.poll: not the time yet)
-        self.posted = 0  # files announced and confirmed
-        self.last_done: float | None = None
-        self.started = time.time()
         self.active = True  # False while a vip is set and not on this host: nothing announced
         self.figures = PassFigures()  # of the pass under way, or the last one
-        self._last_heartbeat = time.monotonic()
+        self._pass: PassState | None = None
+        self._jobs: list[Job] = []  # of the pass being made
+        self._next = 0.0  # monotonic time of the next pass
 
     def _directories(self) -> list[PolledDirectory]:
         config = self.config
@@ -226,49 +248,81 @@ class Poll:
             entries.append(dataclasses.replace(entry, name=str(name)))
         return entries
 
-    # --- the loop
+    # --- the Source
 
-    def run(self) -> None:
-        """Poll until stopped."""
-        config = self.config
-        self.publisher = NoticePublisher(config, self.credentials, self.number)
-        recorder = Recorder(config.component, config.name, self.number, self._figures)
-        recorder.watch("publisher", self.publisher.state)
-        self.publisher.start()
-        self.posting = Posting(self.publisher, self.plugins)
-        recorder.start()
+    def start(self) -> None:
         logger.info(
-            "polling %s every %s: %s; posting to %s",
-            redact_url(config.destination),
-            humanize.precisedelta(config.sleep, minimum_unit="milliseconds"),
+            "polling %s every %s: %s",
+            redact_url(self.config.destination),
+            humanize.precisedelta(self.config.sleep, minimum_unit="milliseconds"),
             ", ".join(d.configured for d in self.directories),
-            self.publisher.describe(),
         )
         if self.plugins is not None:
             self.plugins.parent.poster = self._post_from_plugin
-            self.plugins.event("on_start")
-        try:
-            while not self.stop.is_set():
-                started = time.monotonic()
-                self._look_at_vip()
-                if not self._plugin_gather():
-                    self.waited += 1
-                elif not self._plugin_poll():
-                    self.poll_once()
-                self._heartbeat()
-                self._sleep_until(started + config.sleep)
-        finally:
-            if self.plugins is not None:
-                self.plugins.event("on_stop")
-            self.publisher.close()
-            recorder.close()
 
-    def _figures(self) -> Metrics:
-        """What it announced, for its Recorder (any thread)."""
-        addresses = ",".join(self.config.vip)
-        passive = "" if self.active else f"passive: vip {addresses} not on this host"
-        return Metrics(counts={"posted": self.posted}, done="posted", last_done=self.last_done,
-                       started=self.started, passive=passive)  # fmt: skip
+    def gather(self, timeout: float) -> list[Job] | None:
+        """The jobs of a pass when one is due (after the last one's are all settled)."""
+        state = self._pass
+        if state is not None:
+            if state.outstanding:
+                self.stop.wait(min(timeout, 0.01))  # the broker's confirms: the loop settles
+                return []
+            self._end_pass(state)
+        left = self._next - time.monotonic()
+        if left > 0:
+            self.stop.wait(min(timeout, left))
+            return []
+        self._next = time.monotonic() + self.config.sleep
+        self._look_at_vip()
+        if not self._plugin_gather():
+            self.waited += 1
+        elif not self._plugin_poll():
+            self._list_pass()
+        jobs, self._jobs = self._jobs, []
+        return jobs
+
+    def posting(self, job: Job, messages: Sequence[Message]) -> None:
+        listed: Listed | None = job.local
+        if listed is None:
+            return
+        figures = listed.state.figures
+        figures.announced += 1
+        figures.bytes += listed.size or 0
+        notice = job.notice
+        size = "size unknown" if listed.size is None else f"{listed.size} bytes"
+        when = "" if notice.mtime is None else f", mtime {notice.mtime}"
+        file_log.info("announced %s (%s%s)", redact_url(notice.url), size, when)
+
+    def settled(self, job: Job) -> None:
+        listed: Listed | None = job.local
+        if listed is None:
+            return
+        listed.state.outstanding -= 1
+        if listed.index >= 0:
+            listed.state.settled[listed.index].add(listed.name)
+
+    def refused(self, job: Job, why: str) -> None:
+        listed: Listed | None = job.local
+        file_log.error("not confirmed by the broker: %s: %s; announced again next pass",
+                       redact_url(job.notice.url), why)  # fmt: skip
+        if listed is not None:
+            listed.state.outstanding -= 1
+            listed.state.figures.failed += 1
+
+    def work(self, job: Job) -> list[Notice]:
+        return [job.notice]  # a poll does not read the files it announces
+
+    def note(self) -> str:
+        return f"{self.passes} passes"
+
+    def passive(self) -> str:
+        """Why nothing is announced now (a vip not on this host), or nothing."""
+        return "" if self.active else f"passive: vip {','.join(self.config.vip)} not on this host"
+
+    def close(self) -> None:
+        if self._pass is not None:  # stopped: what was settled is remembered
+            self._pass.complete = False
+            self._end_pass(self._pass)
 
     def _look_at_vip(self) -> None:
         """Whether this pass announces: with a vip, only if this host holds it."""
@@ -291,7 +345,7 @@ class Poll:
             return True
         keep_going, notices = self.plugins.gather(self.config.batch)
         for notice in notices:
-            self._publish(notice)
+            self._post_from_plugin(notice)
         return keep_going
 
     def _plugin_poll(self) -> bool:
@@ -300,58 +354,62 @@ class Poll:
         if self.plugins is None or not self.plugins.has("do_poll"):
             return False
         scheme = urlsplit(self.config.destination).scheme
+        state = self._begin_pass(listing=False)
         try:
             done = self.plugins.transfer("do_poll", scheme, None)
         except PluginFailed:
-            return True  # logged; the next pass tries again
+            done = True  # logged; the next pass tries again
         if done is None:
+            self._pass = None
+            state.progress.close()
             return False
-        assert self.publisher is not None
-        while not self.publisher.flush(0.5) and not self.stop.is_set():
-            self._heartbeat()
-        self.passes += 1
+        state.outstanding += len(self._jobs)
+        self._jobs = [dataclasses.replace(job, local=Listed(state, -1, "", None))
+                      for job in self._jobs]  # fmt: skip
         return True
 
     def _post_from_plugin(self, notice: Notice) -> bool:
-        return self._publish(notice) is not None
+        """parent.post: a notice a plugin gives goes through the loop as the others."""
+        if not self.active:
+            file_log.debug("passive: not announcing %s", redact_url(notice.url))
+            return False
+        self._jobs.append(Job(notice, None, None, origin=self))
+        return True
 
-    def poll_once(self) -> int:
-        """One pass over every directory; returns how many files the broker confirmed. It
-        ends with a line saying what it did (files, bytes, seconds, rate, failures); on a
-        terminal, a line of progress shows it as it goes.
-
-        It counts in `passes` when it ran to its end: every directory visited and every
-        notice settled (not cut short by `stop`)."""
+    def _begin_pass(self, listing: bool = True) -> PassState:
         self.figures = figures = PassFigures()
-        shown = Progress(terminal.current(), "announced", figures.counts).start()
-        try:
-            pending, listed, complete = self._pass()
-        finally:
-            shown.close()
-        count = sum(self._remember(*batch) for batch in pending)
-        figures.failed += figures.announced - count if complete else 0
-        if count:
-            self.posted += count
-            self.last_done = time.time()
+        progress = Progress(terminal.current(), "announced", figures.counts).start()
+        self._pass = PassState(figures, progress, listing)
+        return self._pass
+
+    def _end_pass(self, state: PassState) -> None:
+        """Remember what the broker confirmed, say what the pass did; it counts in `passes`
+        when it ran to its end: every directory visited and every notice settled."""
+        self._pass = None
+        state.progress.close()
+        figures = state.figures
+        if not state.listing:
+            self.passes += state.complete
+            return
+        count = sum(
+            self._remember(polled, directory, signatures, state.announced[i], state.settled[i])
+            for i, (polled, directory, signatures) in enumerate(state.pending)
+        )
         level = logging.INFO if count or figures.failed else logging.DEBUG
         done = "pass done" if self.active else "passive pass done"
         seconds = time.monotonic() - figures.started
         logger.log(level, "%s: %s; %s files accepted in %d of %d directories", done,
                    summary("announced", count, figures.bytes, figures.failed, seconds),
-                   f"{listed:,}", len(pending), len(self.directories))  # fmt: skip
-        if complete:
-            self.passes += 1
-        return count
+                   f"{state.listed:,}", len(state.pending), len(self.directories))  # fmt: skip
+        self.passes += state.complete and not self.stop.is_set()
 
-    def _pass(self) -> tuple[list[Pending], int, bool]:
-        """List and announce: what to remember of each directory listed, how many files
-        were accepted, and whether the pass ran to its end."""
-        assert self.publisher is not None
-        pending: list[Pending] = []
-        listed = 0
+    def _list_pass(self) -> None:
+        """List each directory: a job for each file new or changed (none while passive)."""
+        state = self._begin_pass()
         with self._open() as remote:
             for polled in self.directories:
                 if self.stop.is_set():
+                    state.complete = False
                     break
                 directory = polled.expanded()
                 tree = self._list_tree(remote, polled, directory)
@@ -359,23 +417,25 @@ class Poll:
                     continue
                 entries, unlisted = tree
                 current = {e.name: e for e in entries if self._announceable(polled, e)}
-                listed += len(current)
+                state.listed += len(current)
                 seen = polled.seen.files if polled.seen.directory == directory else {}
                 changed = [e for name, e in current.items() if seen.get(name) != _signature(e)]
-                self.figures.due(changed if self.active else [], polled is self.directories[-1])
-                announced = [self._announce(directory, entry) for entry in changed]
+                if not self.active:
+                    changed = []
+                self.figures.due(changed, polled is self.directories[-1])
+                index = len(state.pending)
+                state.outstanding += len(changed)
+                for entry in changed:
+                    listed = Listed(state, index, entry.name, entry.size)
+                    notice = self._notice(directory, entry)
+                    self._jobs.append(Job(notice, None, None, origin=self, local=listed))
                 signatures = {name: _signature(entry) for name, entry in current.items()}
                 if unlisted:  # files below a sub-directory not listed now are kept as they were
                     kept = tuple(unlisted)
                     signatures |= {n: sig for n, sig in seen.items() if n.startswith(kept)}
-                pending.append((polled, directory, signatures, announced))
-        complete = not self.stop.is_set()
-        while not self.publisher.flush(0.5):
-            self._heartbeat()  # the broker may be away a long time: the poll is not dead
-            if self.stop.is_set():
-                complete = False
-                break
-        return pending, listed, complete
+                state.pending.append((polled, directory, signatures))
+                state.announced.append({entry.name for entry in changed})
+                state.settled.append(set())
 
     # --- list and filter
 
@@ -473,38 +533,6 @@ class Poll:
 
     # --- announce and remember
 
-    def _announce(self, directory: str, entry: Entry) -> Announced:
-        notice = self._notice(directory, entry)
-        confirmation = self._publish(notice)
-        if confirmation is None:
-            return Announced(entry.name, None)
-        self.figures.announced += 1
-        self.figures.bytes += entry.size or 0
-        url = redact_url(notice.url)
-        size = "size unknown" if entry.size is None else f"{entry.size} bytes"
-        when = "" if notice.mtime is None else f", mtime {notice.mtime}"
-        file_log.info("announced %s (%s%s)", url, size, when)
-        return Announced(entry.name, confirmation)
-
-    def _publish(self, notice: Notice) -> Confirmation | None:
-        """Publish a notice, after the on_post plugins; None if it is not (logged), or if the
-        poll is passive (then it is remembered all the same, as if announced)."""
-        assert self.publisher is not None
-        if not self.active:
-            file_log.debug("passive: not announcing %s", redact_url(notice.url))
-            return None
-        url = redact_url(notice.url)
-        assert self.posting is not None
-        try:
-            posted = self.posting.on_post(notice)
-            if posted is None:
-                return None
-            return self.posting.publish([posted])[0]
-        except (PluginFailed, MalformedNotice, NotEncodable) as err:
-            self.figures.failed += 1
-            file_log.error("cannot announce %s: %s", url, err)
-            return None
-
     def _relative_dir(self, directory: str) -> str:
         """The directory part of announced paths (base URL + relative path = the file)."""
         if self.config.post_base_url:
@@ -535,21 +563,19 @@ class Poll:
         polled: PolledDirectory,
         directory: str,
         signatures: dict[str, Signature],
-        announced: list[Announced],
+        announced: set[str],
+        settled: set[str],
     ) -> int:
         """Keep the listing as what was announced, except files whose notice the broker has
         not confirmed: for them the old signature (or none) stays, so they come again.
-        Returns how many were confirmed."""
+        Returns how many were settled."""
         old = polled.seen.files if polled.seen.directory == directory else {}
         files = dict(signatures)
-        confirmed = 0
-        for item in announced:
-            if item.confirmation is None or item.confirmation.wait(0):
-                confirmed += item.confirmation is not None
-            elif item.name in old:
-                files[item.name] = old[item.name]
+        for name in announced - settled:
+            if name in old:
+                files[name] = old[name]
             else:
-                del files[item.name]
+                files.pop(name, None)
         seen = SeenFiles(directory, files)
         if seen != polled.seen:
             polled.seen = seen
@@ -558,30 +584,7 @@ class Poll:
             except OSError as err:
                 logger.error("cannot keep the state of %s in %s: %s; a restart will announce"
                              " its files again", directory, polled.state_path, err)  # fmt: skip
-        return confirmed
-
-    # --- waiting
-
-    def _sleep_until(self, deadline: float) -> None:
-        while not self.stop.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            self.stop.wait(min(left, self.config.heartbeat))
-            self._heartbeat()
-
-    def _heartbeat(self) -> None:
-        """A sign of life for `sanity` every heartbeat, since an idle poll logs nothing."""
-        now = time.monotonic()
-        if now - self._last_heartbeat < self.config.heartbeat:
-            return
-        self._last_heartbeat = now
-        if self.plugins is not None:
-            self.plugins.event("on_heartbeat")
-        if self.number:
-            log = paths.log_file(self.config.component, self.config.name, self.number)
-            with contextlib.suppress(OSError):
-                os.utime(log)
+        return len(announced & settled)
 
 
 def in_zone(entry: Entry, zone: zoneinfo.ZoneInfo) -> Entry:
@@ -629,6 +632,35 @@ def _poll_sum(config: Config) -> str:
                        " (checksum on download) instead", config.sum, letter)  # fmt: skip
         return f"z,{letter}"
     return config.sum
+
+
+class Poll:
+    """One poll instance: the loop over a PollSource; `run()` returns when `stop` is set."""
+
+    def __init__(self, config: Config, number: int, stop: threading.Event) -> None:
+        credentials = Credentials.load(paths.credentials_file())
+        plugins = Plugins.load(config, number, stop) or None
+        self.source = PollSource(config, stop, plugins, credentials)
+        self.loop = ConsumerLoop(config, number, stop, plugins, self.source, credentials)
+
+    @property
+    def passes(self) -> int:
+        """Complete passes so far."""
+        return self.source.passes
+
+    @property
+    def waited(self) -> int:
+        """Passes a gather plugin skipped."""
+        return self.source.waited
+
+    @property
+    def active(self) -> bool:
+        """Whether it announces (with a vip: whether this host holds it)."""
+        return self.source.active
+
+    def run(self) -> None:
+        """Poll until stopped."""
+        self.loop.run()
 
 
 def run(config: Config, number: int, stop: threading.Event) -> None:

@@ -10,9 +10,14 @@ before. The polling observer sees no closes: what it finds new or changed is ann
 unmodified for a polling period (or N).
 
 Which changes are announced follows `events` (create, modify, delete, link, move, mkdir,
-rmdir), and the accept/reject rules apply to every path. With post_on_start the files already
-there are announced at start. Events are handled in this loop's thread as they come, all that
-are queued at once; nothing waits between a close and its notice.
+rmdir), and the accept/reject rules apply to every notice's URL. With post_on_start the files
+already there are announced at start.
+
+sr_watch runs on the one loop of every component (sarra.flow.loop): WatchSource is its gather
+stage (sarra.flow.sources), which gives the loop a batch of jobs each time events come (all those
+queued at once, handled in the loop's thread: nothing waits between a close and its notice) or
+a file being written has settled; the loop filters each (the rules, on_message), works (the
+checksum), posts the batch together and settles each job once the broker confirmed it.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ import queue
 import stat
 import threading
 import time
+from collections import Counter
+from collections.abc import Sequence
 
 from watchdog.events import (
     DirCreatedEvent,
@@ -44,16 +51,24 @@ from watchdog.observers.inotify import InotifyObserver
 from watchdog.observers.polling import PollingObserver
 from watchdog.version import VERSION_STRING as WATCHDOG_VERSION
 
-from sarra.components.post import Poster
-from sarra.config import paths
-from sarra.config.credentials import Credentials
+from sarra.broker import Message
+from sarra.compat.plugins import Plugins
+from sarra.components import terminal
+from sarra.components.post import FAILURES
+from sarra.components.progress import summary
 from sarra.config.errors import ConfigError
 from sarra.config.loader import Config
-from sarra.flow.announce import walk
+from sarra.flow.announce import Announcer, walk
 from sarra.flow.faults import Faults
 from sarra.flow.inflight import Inflight
+from sarra.flow.job import Job
+from sarra.flow.local_files import event_job, local_job, local_work, log_posted, shown_url
+from sarra.flow.loop import ConsumerLoop
+from sarra.flow.rules import Rules
+from sarra.message.notice import Notice
 
 logger = logging.getLogger("sarra.watch")
+file_log = logging.getLogger(terminal.PER_FILE)
 
 QUIET = 1.0
 """Seconds a file found in a newly made directory must stay unmodified before it is announced:
@@ -105,66 +120,108 @@ class _Forward(FileSystemEventHandler):
         observer.schedule(self, root, recursive=True, **options)
 
 
-class Watch:
-    """One sr_watch instance; `run()` returns when `stop` is set."""
+class WatchSource:
+    """sr_watch's gather stage: the files of the watched trees as they become complete (and,
+    with post_on_start, those there at start), removals, directories made or removed."""
 
-    def __init__(self, config: Config, number: int, stop: threading.Event) -> None:
-        if number > 1:
-            raise ConfigError(None, f"{config.name}: sr_watch runs one instance: set instances 1")
-        if not config.path:
-            raise ConfigError(None, f"{config.name}: no path to watch (add path lines)")
+    def __init__(self, config: Config, announcer: Announcer, plugins: Plugins | None) -> None:
         self.roots = [os.path.abspath(p) for p in config.path]
         for root in self.roots:
             if not os.path.isdir(root):
                 raise ConfigError(None, f"{config.name}: {root} is not a directory to watch")
         self.config = config
-        self.number = number
-        self.stop = stop
+        self.announcer = announcer
         self.faults = Faults(logger)
         self.wanted = frozenset(config.events.split("|"))
         self.inflight = Inflight(config.inflight)
         self.age = _seconds(config.inflight)
         self.period = max(config.sleep, 0.1)
         self.polling = config.force_polling
-        self.poster = Poster(config, Credentials.load(paths.credentials_file()))
         self.forward = _Forward()
+        self.observer: BaseObserver | None = None
         self.created: dict[str, None] = {}  # closes of these will be creations
         self.pending: dict[str, float] = {}  # path -> seconds it must stay unmodified
         self.due: list[tuple[float, str]] = []  # heap of (when to look, path)
         self.ready = threading.Event()
-        """Set once the trees are watched and the files there at start announced."""
+        """Set once the trees are watched and the files there at start posted."""
+        self.plugins = plugins
+        self.confirm_wait = 10.0
+        self.rules: Rules | None = None
+        self.files = 0  # posted (logged), and their bytes
+        self.bytes = 0
+        self.errors = 0
+        self.in_flight: Counter[str] = Counter()
+        """Files posted whose notices the broker has not confirmed yet (forgotten then)."""
+        self.not_confirmed: list[str] = []
+        self._jobs: list[Job] = []  # those of the batch being gathered
 
-    # --- running
+    # --- the Source
 
-    def run(self) -> None:
-        """Watch until stopped, then wait (bounded) for the confirms of what was posted."""
-        self.poster.start()
-        observer = self._observe()
-        recorder = self.poster.recorder(self.number)
-        last_heartbeat = time.monotonic()
-        self.poster.event("on_start")
-        try:
-            if self.config.post_on_start:
-                for root in self.roots:
-                    self._existing(root)
-                self.poster.send()
-            self.ready.set()
-            while not self.stop.is_set():
-                self._handle_events(self._timeout())
-                self._settle()
-                self.poster.event("on_watch")
-                self.poster.send()
-                if time.monotonic() - last_heartbeat >= self.config.heartbeat:
-                    last_heartbeat = time.monotonic()
-                    self._heartbeat()
-        finally:
-            self.poster.event("on_stop")
-            observer.stop()
-            observer.join(10)
-            failed = self.poster.finish(10)
-            recorder.close()
-            refused = f"; {len(failed)} not confirmed by the broker" if failed else ""
-            logger.info("%s%s", self.poster.summary(), refused)
+    def start(self) -> None:
+        self.observer = self._observe()
+        if self.config.post_on_start:
+            for root in self.roots:
+                self._existing(root)
+
+    def gather(self, timeout: float) -> list[Job] | None:
+        """The jobs of the events queued (waiting at most `timeout`, less when a pending file
+        is due) and of the pending files now complete."""
+        if self._jobs:  # the files there at start: the first batch
+            jobs, self._jobs = self._jobs, []
+            return jobs
+        self.ready.set()
+        self._handle_events(min(timeout, self._timeout()))
+        self._settle()
+        if self.plugins is not None:
+            self.plugins.event("on_watch")
+        jobs, self._jobs = self._jobs, []
+        return jobs
+
+    def work(self, job: Job) -> list[Notice]:
+        return local_work(self, self.announcer, job)
+
+    def skipped(self, level: int, text: str) -> None:
+        """A file not posted (at ERROR: counted as an error), and why."""
+        if level >= logging.ERROR:
+            self.errors += 1
+        file_log.log(level, "%s", text)
+
+    def posting(self, job: Job, messages: Sequence[Message]) -> None:
+        self.files += 1
+        self.bytes += job.local.size
+        self.in_flight[job.local.path] += 1
+        log_posted(file_log, job.notice, messages)
+
+    def settled(self, job: Job) -> None:
+        """Its notices confirmed (or it went no further): the file is forgotten."""
+        self._forget(job.local.path)
+
+    def refused(self, job: Job, why: str) -> None:
+        self._forget(job.local.path)
+        url = shown_url(job.notice)
+        self.not_confirmed.append(f"{url}: {why}")
+        logger.error("not confirmed by the broker: %s: %s", url, why)
+
+    def _forget(self, path: str) -> None:
+        in_flight = self.in_flight
+        if in_flight[path] > 1:
+            in_flight[path] -= 1
+        else:
+            in_flight.pop(path, None)
+
+    def note(self) -> str:
+        return (f"{len(self.pending)} files waiting to be complete, {len(self.in_flight)} posted"
+                " and not confirmed yet")  # fmt: skip
+
+    def passive(self) -> str:
+        return ""
+
+    def close(self) -> None:
+        if self.observer is not None:
+            self.observer.stop()
+            self.observer.join(10)
+
+    # --- watching
 
     def _observe(self) -> BaseObserver:
         follow = self.config.follow_symlinks
@@ -216,15 +273,6 @@ class Watch:
                 event = events.get_nowait()
             except queue.Empty:
                 return
-
-    def _heartbeat(self) -> None:
-        if self.number:  # a sign of life for sanity, whatever the log level
-            log = paths.log_file(self.config.component, self.config.name, self.number)
-            with contextlib.suppress(OSError):
-                os.utime(log)
-        logger.info("so far: %s; %d files waiting to be complete", self.poster.summary(),
-                    len(self.pending))  # fmt: skip
-        self.poster.event("on_heartbeat")
 
     # --- events
 
@@ -278,7 +326,7 @@ class Watch:
         self.created.pop(path, None)
         self.pending.pop(path, None)
         if "delete" in self.wanted and not self._hidden(path):
-            self.poster.post_removal(path)
+            self._jobs.append(event_job(self, self.announcer.remove(path), path))
 
     def _moved(self, src: str, dest: str) -> None:
         if not dest:  # moved out of the tree
@@ -308,7 +356,7 @@ class Watch:
 
     def _directory_made(self, path: str, look_inside: bool) -> None:
         if "mkdir" in self.wanted and not self._hidden(path):
-            self.poster.post_directory(path)
+            self._jobs.append(event_job(self, self.announcer.directory(path), path))
         if self.polling or not look_inside or "create" not in self.wanted:
             return
         # files written before the directory was watched send no close: look at them
@@ -323,7 +371,8 @@ class Watch:
 
     def _directory_gone(self, path: str) -> None:
         if "rmdir" in self.wanted and not self._hidden(path):
-            self.poster.post_directory(path, removed=True)
+            notice = self.announcer.directory(path, removed=True)
+            self._jobs.append(event_job(self, notice, path))
 
     def _existing(self, top: str) -> None:
         """Announce the files below `top` as they are now (post_on_start)."""
@@ -384,7 +433,7 @@ class Watch:
                 return
         if stat.S_ISLNK(st.st_mode) and "link" not in self.wanted:
             return
-        self.poster.post_file(path, st, renamed_from)
+        self._jobs.append(local_job(self, self.announcer, path, st, renamed_from))
 
     def _hidden(self, path: str) -> bool:
         """Whether a path is an inflight name of some writer: a name starting with `.` (or in
@@ -404,6 +453,41 @@ def _seconds(inflight: str | None) -> float:
         return max(0.0, float(inflight or ""))
     except ValueError:
         return 0.0
+
+
+class Watch:
+    """One sr_watch instance: the loop over a WatchSource; `run()` returns when `stop` is set."""
+
+    def __init__(self, config: Config, number: int, stop: threading.Event) -> None:
+        if number > 1:
+            raise ConfigError(None, f"{config.name}: sr_watch runs one instance: set instances 1")
+        if not config.path:
+            raise ConfigError(None, f"{config.name}: no path to watch (add path lines)")
+        try:
+            announcer = Announcer(config)
+        except ValueError as err:
+            raise ConfigError(None, f"{config.name}: {err}") from None
+        plugins = Plugins.load(config, number, stop) or None
+        self.source = WatchSource(config, announcer, plugins)
+        self.ready = self.source.ready
+        """Set once the trees are watched and the files there at start posted."""
+        self.started = time.monotonic()
+        self.loop = ConsumerLoop(config, number, stop, plugins, self.source)
+
+    def run(self) -> None:
+        """Watch until stopped, then wait (bounded) for the confirms of what was posted."""
+        try:
+            self.loop.run()
+        finally:
+            source = self.source
+            failed = source.errors + len(source.not_confirmed)
+            failed += sum(self.loop.counts[what] for what in FAILURES)
+            seconds = time.monotonic() - self.started
+            refused = source.not_confirmed
+            said = summary("posted", source.files, source.bytes, failed, seconds)
+            if refused:
+                said += f"; {len(refused)} not confirmed by the broker"
+            logger.info("%s", said)
 
 
 def run(config: Config, number: int, stop: threading.Event) -> None:

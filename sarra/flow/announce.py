@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import functools
 import itertools
 import logging
@@ -108,10 +109,12 @@ class Announcer:
         self.sum_letter = letter
         self.computed = isinstance(new_checksum(self.sum, "x"), DigestChecksum)
         self.blocksize, self.method = (1, INPLACE) if wis else partitioning(config)
-        self.base_urls = itertools.cycle((config.post_base_url or "file:").split(","))
+        base_urls = (config.post_base_url or "file:").split(",")
+        self.first_base_url = base_urls[0]
+        self.base_urls = itertools.cycle(base_urls)
         self.base_dir = (config.post_base_dir or "").rstrip("/")
         self.checksums = ChecksumCache()
-        self.rules = Rules.of(config)  # the consuming loop's filter, on local paths
+        self.rules = Rules.of(config)  # the filter's, for `accepts` (a progress line's total)
         self.realpath_filter = config.realpath_filter
         self.realpath_post = config.realpath_post
         self.preserve_time = config.preserve_time
@@ -134,10 +137,16 @@ class Announcer:
         }
 
     def accepts(self, path: str) -> bool:
-        """Whether the accept/reject rules take a local path (realpath_filter: its real path)."""
+        """Whether the accept/reject rules take a local path: the URL it is announced under, as
+        the filter stage sees it (filter_text; the first base URL of a list)."""
+        return self.rules.verdict(self.filter_text(path, self.first_base_url))[0]
+
+    def filter_text(self, path: str, base_url: str) -> str:
+        """What the accept/reject rules match for a local path announced under `base_url`:
+        its URL, as for every notice (realpath_filter: the URL of its real path)."""
         if self.realpath_filter:
             path = os.path.realpath(path)
-        return self.rules.verdict(path)[0]
+        return Notice("", base_url, self.rel_path(path, base_url)).url
 
     def rel_path(self, path: str, base_url: str) -> str:
         """The relative path announcing `path` under `base_url`."""
@@ -152,7 +161,21 @@ class Announcer:
         self, path: str, st: os.stat_result, renamed_from: str | None = None
     ) -> list[Notice]:
         """The notices of a file or symbolic link as it is now (`st` from os.lstat), with fileOp
-        rename when it was `renamed_from` another path. Empty for other kinds of file.
+        rename when it was `renamed_from` another path: `complete` of its `candidate`."""
+        return self.complete(self.candidate(path, renamed_from), path, st)
+
+    def candidate(self, path: str, renamed_from: str | None = None) -> Notice:
+        """The notice of a file before its work: what needs no reading of it (its URL, times of
+        publication, fileOp rename), for the filter stage to take or reject (realpath_post: the
+        file a link points to)."""
+        if self.realpath_post:
+            path = os.path.realpath(path)
+        return self._notice(path, None, renamed_from)
+
+    def complete(self, candidate: Notice, path: str, st: os.stat_result) -> list[Notice]:
+        """The work on a file's candidate notice: the notices of the file or symbolic link as it
+        is now (`st` from os.lstat), filled in from it (`candidate` itself for a whole file).
+        Empty for other kinds of file.
 
         Raises OSError when the file cannot be read (or vanished), ValueError when it shrank
         while its checksum was computed."""
@@ -161,9 +184,10 @@ class Announcer:
             if real != path:
                 path, st = real, os.stat(real)
         if stat.S_ISLNK(st.st_mode):
-            return [self._notice(path, {"link": os.readlink(path)}, renamed_from)]
+            candidate.file_op = {"link": os.readlink(path), **(candidate.file_op or {})}
+            return [candidate]
         if stat.S_ISREG(st.st_mode):
-            return self._file(path, st, renamed_from)
+            return self._file(candidate, path, st)
         return []
 
     def remove(self, path: str) -> Notice:
@@ -176,33 +200,33 @@ class Announcer:
 
     # --- building
 
-    def _file(self, path: str, st: os.stat_result, renamed_from: str | None) -> list[Notice]:
-        fields = self._fields(path, None, renamed_from)
+    def _file(self, notice: Notice, path: str, st: os.stat_result) -> list[Notice]:
+        overrides = self.overrides
         if self.preserve_time:
-            fields["mtime"] = _time(st.st_mtime_ns)
-            fields["atime"] = _time(st.st_atime_ns)
-        if self.preserve_mode:
-            fields["mode"] = f"{stat.S_IMODE(st.st_mode):o}"
-        fields.update(self.overrides)
-        if 0 <= st.st_size <= self.inline_max:
-            inline = self._inline(path, st, fields)
-            if inline is not None:
-                return [inline]
+            if "mtime" not in overrides:
+                notice.mtime = _time(st.st_mtime_ns)
+            if "atime" not in overrides:
+                notice.atime = _time(st.st_atime_ns)
+        if self.preserve_mode and "mode" not in overrides:
+            notice.mode = f"{stat.S_IMODE(st.st_mode):o}"
         size = st.st_size
+        if 0 <= size <= self.inline_max and self._inline(path, st, notice):
+            return [notice]
         if self.blocksize == 1 or size <= (self.blocksize or auto_blocksize(size)):
             # one block, the whole file: the common case, without partition's Parts
-            identity = self._identity(path, st, 0, size)
-            return [Notice(**fields, identity=identity, size=size, extra=dict(self.extra))]
+            notice.identity = self._identity(path, st, 0, size)
+            notice.size = size
+            return [notice]
         notices = []
         for block in partition(size, self.blocksize, self.method):
             whole = block.method == WHOLE
             notices.append(
-                Notice(
-                    **fields,
+                dataclasses.replace(
+                    notice,
                     identity=self._identity(path, st, block.offset, block.length),
                     size=size if whole else block.length,
                     blocks=None if whole else Blocks.from_parts(block),
-                    extra=dict(self.extra),
+                    extra=dict(notice.extra),
                 )
             )
         return notices
@@ -212,11 +236,12 @@ class Announcer:
             return self.checksums.identity(path, st, self.sum, offset, length)
         return Identity(*file_identity(path, self.sum))  # random, or checksum on download
 
-    def _inline(self, path: str, st: os.stat_result, fields: dict[str, Any]) -> Notice | None:
-        """The notice of a small file carrying its bytes (v03 `content`), its checksum computed
-        from those very bytes; None when the sum is not of the data (then it is posted as usual)."""
+    def _inline(self, path: str, st: os.stat_result, notice: Notice) -> bool:
+        """Fill in the notice of a small file carrying its bytes (v03 `content`), its checksum
+        computed from those very bytes; False when the sum is not of the data (then it is posted
+        as usual)."""
         if not self.computed:
-            return None
+            return False
         with open(path, "rb") as file:
             data = file.read(st.st_size + 1)
         if len(data) != st.st_size:
@@ -225,22 +250,18 @@ class Announcer:
         if self.inline_encoding != "binary":
             with contextlib.suppress(UnicodeDecodeError):
                 text = data.decode()
-        content = (
+        notice.content = (
             {"encoding": "utf-8", "value": text}
             if text is not None
             else {"encoding": "base64", "value": base64.b64encode(data).decode()}
         )
         value = checksum_bytes(data, self.sum)
-        return Notice(
-            **fields,
-            identity=Identity(*sum_to_identity(f"{self.sum_letter},{value}")),
-            size=len(data),
-            content=content,
-            extra=dict(self.extra),
-        )
+        notice.identity = Identity(*sum_to_identity(f"{self.sum_letter},{value}"))
+        notice.size = len(data)
+        return True
 
     def _notice(
-        self, path: str, file_op: dict[str, str], renamed_from: str | None = None
+        self, path: str, file_op: dict[str, str] | None, renamed_from: str | None = None
     ) -> Notice:
         fields = self._fields(path, file_op, renamed_from)
         fields.update(self.overrides)

@@ -1,7 +1,8 @@
-"""Filter, the second stage of the consuming loop: the accept/reject masks, the WIS2 selection,
-the duplicate cache, where the file goes (a path outside the destination is refused); then the
-notice goes to a worker (sarra.flow.work), or straight to post (sarra.flow.settle) when there is
-nothing to transfer. Runs in a consuming connection's thread or in the loop's."""
+"""Filter, the second stage of the loop: the accept/reject masks (on the notice's URL, for every
+component), the WIS2 selection, the duplicate cache, where the file goes (a path outside the
+destination is refused); then the notice goes to a worker (sarra.flow.work), or to the work
+without a transfer (sarra.flow.source_work) then post. Runs in a consuming connection's thread
+or in the loop's."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ class Filtering(LoopState):
         if debug:
             where = "the retry queue" if job.retry else f"exchange {notice.exchange}"
             logger.debug("received %s from %s (topic %s)", redact_url(url), where, notice.topic)
-        accepted, mask = self.rules.verdict(url)
+        accepted, mask = self.rules.verdict(job.filter_text or url)
         if not accepted:
             self._count("rejected")
             if config.log_reject or debug:
@@ -91,8 +92,7 @@ class Filtering(LoopState):
         if self.plugins is not None and not self._on_message(job, placement):
             return
         if placement is None:
-            if self._after_work(job, "done", None):
-                self._post_then_finish(job, job.notice)
+            self._without_transfer(job)  # sarra.flow.source_work
             return
         try:
             placement = job_placement(job, placement, remote=self.sends)

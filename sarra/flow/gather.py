@@ -1,7 +1,8 @@
-"""Gather, the first stage of the consuming loop: deliveries from the consumer (in its
-connection's thread as they arrive, or in batches in the loop's thread), notices that gather
-plugins bring and notices due again in the retry queue; each decoded (a malformed one logged
-and acknowledged) and taken to the filter (sarra.flow.filtering)."""
+"""Gather, the first stage of the loop, for the components fed from a queue (the others gather
+from a source: sarra.flow.sources): deliveries from the consumer (in its connection's thread as
+they arrive, or in batches in the loop's thread), notices that gather plugins bring and notices
+due again in the retry queue; each decoded (a malformed one logged and acknowledged) and taken
+to the filter (sarra.flow.filtering)."""
 
 from __future__ import annotations
 

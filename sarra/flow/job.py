@@ -1,9 +1,10 @@
-"""A notice on its way through the consuming loop (a Job), and what the stages ask of one."""
+"""A notice on its way through the loop (a Job), and what the stages ask of one."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sarra.broker import Delivery
 from sarra.flow.hooks import NoticeView
@@ -13,14 +14,18 @@ from sarra.message import v03
 from sarra.message.notice import Notice, time_to_epoch
 from sarra.transfer.confine import confine, confine_remote
 
+if TYPE_CHECKING:
+    from sarra.flow.sources import Origin
+
 UNEXPECTED_TRIES = 3
 """Tries of a notice whose handling raised an unexpected error (a defect, or a plugin that
 raised): it is kept for retry while it has failed fewer times than this, then dropped."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Job:
-    """One notice on its way through the loop: from a delivery, or from the retry queue."""
+    """One notice on its way through the loop: from a delivery, from the retry queue, or from
+    a source (a path named, a file-system event, a listing)."""
 
     notice: Notice
     delivery: Delivery | None
@@ -28,6 +33,12 @@ class Job:
     claims: tuple[tuple[str, str], ...] = ()
     """Its (key, path) pairs in the duplicate cache, settled when it is acknowledged."""
     msg: NoticeView | None = None  # what plugins make of this notice, when they look at it
+    origin: Origin | None = None
+    """The source it came from when not from a queue (sarra.flow.sources), which settles it."""
+    local: Any = None
+    """What its origin knows of it (sr_post, sr_watch: the local file it announces)."""
+    filter_text: str | None = None
+    """What the accept/reject rules match, when not the notice's URL (realpath_filter)."""
 
     def retry_entry(self, reason: str) -> RetryEntry:
         """The entry that keeps this notice in the retry queue (one gathered by a plugin, which

@@ -1,19 +1,30 @@
-"""The loop of the components fed from a queue: gather -> filter -> work -> post -> acknowledge.
+"""The one loop of every component: gather -> filter -> work -> post -> acknowledge.
+
+Gather is a queue's deliveries (sr_subscribe, sr_sarra, sr_shovel, sr_winnow, sr_sender,
+sr_report) or a source's batches (sarra.flow.sources: sr_post's paths, sr_watch's files once
+complete, sr_poll's listings); every other stage is the same code for all.
 
 The broker connections live in their own threads (sarra.broker). Where nothing in the filter can
 wait (no plugins, the duplicate cache in memory), deliveries are gathered, filtered, posted and
 acknowledged in the consuming connection's own thread, as they arrive: no hand-off between threads
 per notice; otherwise (and for a batch that finds a publisher without room, which would make it
-wait) the loop's thread takes them in batches and does the same. Only the work (downloads, sends)
-goes to a small pool of worker threads. A notice is acknowledged only when its work is done: its
-file complete under its final name, its onward notice confirmed by the broker, or its failure kept
-in the on-disk retry queue. Malformed notices, rejected ones and refused paths are logged and
-acknowledged.
+wait) the loop's thread takes them in batches and does the same. Only the work of a transfer
+(downloads, sends) goes to a small pool of worker threads. A notice is acknowledged only when its
+work is done: its file complete under its final name, its onward notice confirmed by the broker,
+or its failure kept in the on-disk retry queue. Malformed notices, rejected ones and refused
+paths are logged and acknowledged.
+
+A source's batch is taken in the loop's thread: each job filtered by its notice's URL, worked
+(the checksum of a local file: sarra.flow.source_work), its notices encoded, then the whole
+batch published together; each job is settled in the loop's thread once the broker has
+answered for all its notices, by its source's bookkeeping in place of an acknowledgement.
 
 Each stage is a module of its own, a mixin over the state they share (sarra.flow.loop_state):
-gather (sarra.flow.gather), filter (sarra.flow.filtering), work (sarra.flow.work), post and
-acknowledge (sarra.flow.settle), and the plugin points (sarra.flow.plugin_points); this module
-builds an instance's loop, connects it and runs it, with its heartbeat.
+gather (sarra.flow.gather for a queue, sarra.flow.sources for the others), filter
+(sarra.flow.filtering), work (sarra.flow.work with a transfer, sarra.flow.source_work without),
+post and acknowledge (sarra.flow.settle, through sarra.flow.posting), and the plugin points
+(sarra.flow.plugin_points); this module builds an instance's loop, connects it and runs it,
+with its heartbeat.
 
 Plugins, when the config names any, run at fixed points (sarra.flow.hooks: the components layer
 passes them in): on_start and on_stop, gather, on_message after the filter, do_download/do_get
@@ -29,7 +40,7 @@ import logging
 import os
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -40,7 +51,6 @@ from sarra.config.credentials import Credentials, redact_url
 from sarra.config.errors import ConfigError
 from sarra.config.loader import Config
 from sarra.flow import metrics, wis2
-from sarra.flow.download import Downloader
 from sarra.flow.faults import Faults
 from sarra.flow.filtering import Filtering
 from sarra.flow.gather import BATCH, Gathering
@@ -56,21 +66,33 @@ from sarra.flow.recorder import Recorder
 from sarra.flow.retry import open_retry_queue
 from sarra.flow.rules import Rules
 from sarra.flow.settle import Settling
+from sarra.flow.source_work import SourceWork
+from sarra.flow.sources import Source
 from sarra.flow.work import Working, worker_for
 from sarra.sizes import human_size
 
 logger = logging.getLogger("sarra.flow")
 
 
-class ConsumerLoop(Gathering, Filtering, Working, Settling, PluginPoints):
-    """One instance's loop; `run()` returns when `stop` is set."""
+class ConsumerLoop(Gathering, Filtering, Working, SourceWork, Settling, PluginPoints):
+    """One instance's loop, fed from its queue or from a `source` (sr_post, sr_watch, sr_poll:
+    sarra.flow.sources); `run()` returns when `stop` is set (or a source has no more)."""
 
     def __init__(
-        self, config: Config, number: int, stop: threading.Event, hooks: Hooks | None = None
+        self,
+        config: Config,
+        number: int,
+        stop: threading.Event,
+        hooks: Hooks | None = None,
+        source: Source | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
-        if not config.broker:
+        if source is None and not config.broker:
             raise ConfigError(None, f"{config.name}: no broker set (add a broker line)")
+        if source is not None and not plan.post_broker(config):
+            raise ConfigError(None, f"{config.name}: no post_broker (or broker) to post to")
         self.config = config
+        self.source = source
         self.number = number  # 0 in the foreground: its own retry queue and cache files
         self.share = max(number, 1)  # which queue it consumes (with exchange_split)
         self.stop = stop
@@ -84,14 +106,15 @@ class ConsumerLoop(Gathering, Filtering, Working, Settling, PluginPoints):
         self._wis2_seen: set[str] = set()  # kinds of WIS2 message faults logged at warning
         self.selection = wis2.Selection(config)  # the wis2_* selection options
         self.global_cache = config.wis2_global_cache if config.component == "sarra" else None
-        self.credentials = Credentials.load(paths.credentials_file())
+        self.credentials = credentials or Credentials.load(paths.credentials_file())
         state = paths.state_dir(config.component, config.name)
         prefix = f"sr_{config.component}_{config.name}_{self.number:02d}"
         self.retry = open_retry_queue(config, state / f"{prefix}.retry", stop)
         cache_file = state / f"recent_files_{self.number:03d}.cache"
         self.nodupe = open_nodupe(config, cache_file, stop)
-        self.rules = Rules.of(config)  # the filter's accept/reject, as sr_post's
-        self.worker = worker_for(config, self.credentials)
+        # the filter's accept/reject, for every component (a poll's chose the names it lists)
+        self.rules = source.rules if source is not None and source.rules else Rules.of(config)
+        self.worker = None if source is not None else worker_for(config, self.credentials)
         self.sends = config.component == "sender"
         self.failed_code = 496 if self.sends else 499
         self.faults = Faults(logger)
@@ -101,8 +124,11 @@ class ConsumerLoop(Gathering, Filtering, Working, Settling, PluginPoints):
         )
         self._unmatched_kinds: set[str] = set()
         self.plugins = hooks
-        if hooks is not None and hooks.has("on_data") and isinstance(self.worker, Downloader):
-            self.worker.on_data = hooks.transform
+        if hooks is not None and hooks.has("on_data") and self.worker is not None:
+            from sarra.flow.download import Downloader  # a poster needs no transfer
+
+            if isinstance(self.worker, Downloader):
+                self.worker.on_data = hooks.transform
         if hooks is not None:  # for the hb_* plugins
             hooks.attach(counts=self.counts, retry=self.retry, nodupe=self.nodupe)
         self.plugin_figures: dict[str, object] = {}
@@ -117,9 +143,17 @@ class ConsumerLoop(Gathering, Filtering, Working, Settling, PluginPoints):
         self._taking = threading.Lock()  # held while a connection's thread takes deliveries
         self._open = True  # deliveries are taken (under _taking)
         self._arrivals = 0  # batches taken in a connection's thread (under _taking)
+        self._held = None
+        """Posts held to be published together (a source's batch), or None: at once."""
+        self._unsettled = deque()
+        """The jobs of a source published and not yet answered for, in order, with the bytes
+        of their files."""
 
     def _connect(self) -> None:
         config = self.config
+        if self.source is not None:
+            self._connect_publisher()
+            return
         if config.reset and self.share == 1:
             for line in admin.reset(config, credentials=self.credentials):
                 logger.info("reset: %s", line)
@@ -130,10 +164,7 @@ class ConsumerLoop(Gathering, Filtering, Working, Settling, PluginPoints):
             self.recorder.watch(role, state)
         self.recorder.queue(self.consumer.queue_name, lambda: self.consumer.depth)  # type: ignore[union-attr]
         if plan.post_broker(config):
-            self.publisher = NoticePublisher(config, self.credentials, self.number)
-            self.recorder.watch("publisher", self.publisher.state)
-            self.publisher.start()
-            self.posting = Posting(self.publisher, self.plugins)
+            self._connect_publisher()
         if config.report_back:
             user = config.broker_user() or "anonymous"
             exchange = config.report_exchange or naming.user_exchange(user)
@@ -153,6 +184,14 @@ class ConsumerLoop(Gathering, Filtering, Working, Settling, PluginPoints):
             f", posting to {self.publisher.describe()}" if self.publisher else "",
         )
 
+    def _connect_publisher(self) -> None:
+        self.publisher = NoticePublisher(self.config, self.credentials, self.number)
+        self.recorder.watch("publisher", self.publisher.state)
+        self.publisher.start()
+        self.posting = Posting(self.publisher, self.plugins)
+        if self.source is not None:
+            logger.info("posting to %s", self.publisher.describe())
+
     def _filter_never_waits(self) -> bool:
         """Whether the filter can run in a connection's thread: no plugin (code that may wait)
         and no duplicate cache in Redis (a round trip per notice, and waits while it is
@@ -163,10 +202,13 @@ class ConsumerLoop(Gathering, Filtering, Working, Settling, PluginPoints):
         """Consume until stopped; then finish the work in hand and close."""
         self._connect()
         self.recorder.start()
-        assert self.consumer is not None
-        last_heartbeat = time.monotonic()
         if self.plugins is not None:
             self.plugins.event("on_start")
+        if self.source is not None:
+            self._run_source(self.source)
+            return
+        assert self.consumer is not None
+        last_heartbeat = time.monotonic()
         try:
             while not self.stop.is_set():
                 arrivals = self._arrivals
@@ -190,24 +232,59 @@ class ConsumerLoop(Gathering, Filtering, Working, Settling, PluginPoints):
                 if publisher is not None:
                     publisher.close()
             self.consumer.close()
-            self.retry.close()
-            if self.nodupe is not None:
-                self.nodupe.close()
-            self._heartbeat()
-            self.recorder.close()
-            if self.plugins is not None:
-                self.plugins.event("on_stop")
+            self._closed()
+
+    def _run_source(self, source: Source) -> None:
+        """Gather from a source until stopped or until it has no more; then wait (bounded) for
+        the broker to confirm what was posted, and close."""
+        last_heartbeat = time.monotonic()
+        try:
+            source.start()
+            self._held = []  # only this thread posts: the jobs of a batch go out together
+            while not self.stop.is_set():
+                jobs = source.gather(0.2)
+                if jobs is None:
+                    break
+                for job in jobs:
+                    self._take(job)
+                self._send_held()
+                if not jobs:
+                    self._retry_some()
+                self._send_held()
+                self._reap()
+                if time.monotonic() - last_heartbeat >= self.config.heartbeat:
+                    last_heartbeat = time.monotonic()
+                    self._heartbeat()
+        finally:
+            self._send_held()
+            self._held = None
+            assert self.publisher is not None
+            self.publisher.flush(source.confirm_wait)
+            self.publisher.close()  # what is still not confirmed fails
+            self._reap()
+            source.close()
+            self._closed()
+
+    def _closed(self) -> None:
+        self.retry.close()
+        if self.nodupe is not None:
+            self.nodupe.close()
+        self._heartbeat(say=self.source is None)  # a source's component says its own summary
+        self.recorder.close()
+        if self.plugins is not None:
+            self.plugins.event("on_stop")
 
     def _figures(self) -> metrics.Metrics:
         """What the instance did, for its Recorder (any thread)."""
         with self._lock:
             return metrics.Metrics(
                 counts=dict(self.counts), bytes=self.bytes, retry=len(self.retry),
-                done=self.worker.done if self.worker else "moved", last_done=self.last_done,
+                done=self._done_verb(), last_done=self.last_done,
                 started=self.started, plugins=self.plugin_figures,
+                passive=self.source.passive() if self.source is not None else "",
             )  # fmt: skip
 
-    def _heartbeat(self) -> None:
+    def _heartbeat(self, say: bool = True) -> None:
         if self.number:  # a sign of life for sanity, whatever the log level
             log = paths.log_file(self.config.component, self.config.name, self.number)
             with contextlib.suppress(OSError):
@@ -219,10 +296,17 @@ class ConsumerLoop(Gathering, Filtering, Working, Settling, PluginPoints):
         if self.plugins is not None:  # figures first, as sr3 asks for them before housekeeping
             self.plugin_figures = self.plugins.metrics()
             self.plugins.event("on_heartbeat")
+        if not say:
+            return
         with self._lock:
             counts = dict(self.counts)
             size = self.bytes
         summary = ", ".join(f"{n} {what}" for what, n in sorted(counts.items())) or "nothing"
-        logger.info("so far: %s; %s %s; %d in the retry queue", summary,
-                    human_size(size),
-                    self.worker.done if self.worker else "moved", len(self.retry))  # fmt: skip
+        note = self.source.note() if self.source is not None else ""
+        logger.info("so far: %s; %s %s; %d in the retry queue%s", summary, human_size(size),
+                    self._done_verb(), len(self.retry), f"; {note}" if note else "")  # fmt: skip
+
+    def _done_verb(self) -> str:
+        if self.worker is not None:
+            return self.worker.done
+        return "posted" if self.source is not None else "moved"

@@ -1,20 +1,21 @@
-"""What the stages of the consuming loop share: the instance's state, declared once.
+"""What the stages of the loop share: the instance's state, declared once.
 
 `ConsumerLoop` (sarra.flow.loop) builds it; each stage is a mixin over it, in a module of its
-own: gathering (sarra.flow.gather), the filter (sarra.flow.filtering), the work
-(sarra.flow.work), posting and acknowledging (sarra.flow.settle) and the plugin points
-(sarra.flow.plugin_points).
+own: gathering (sarra.flow.gather; a source's, sarra.flow.sources, is driven by the loop),
+the filter (sarra.flow.filtering), the work (sarra.flow.work, sarra.flow.source_work), posting
+and acknowledging (sarra.flow.settle) and the plugin points (sarra.flow.plugin_points).
 """
 
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sarra.broker import Consumer
+from sarra.broker import Confirmation, Consumer, Message
 from sarra.config.loader import Config
 from sarra.flow import wis2
 from sarra.flow.faults import Faults
@@ -28,6 +29,7 @@ from sarra.flow.publish import NoticePublisher
 from sarra.flow.recorder import Recorder
 from sarra.flow.retry import Retries
 from sarra.flow.rules import Rules
+from sarra.message.notice import Notice
 
 if TYPE_CHECKING:
     from sarra.flow.work import Worker
@@ -65,6 +67,8 @@ class LoopState:
     recorder: Recorder
     pool: ThreadPoolExecutor
     _taking: threading.Lock
+    _held: list[tuple[Job, Sequence[Notice], list[Message]]] | None
+    _unsettled: deque[tuple[Job, int, list[Confirmation]]]
     _open: bool
     _arrivals: int
 

@@ -1,24 +1,28 @@
-"""The plugin points of the consuming loop (sarra.flow.hooks): on_message and destfn_script
-after the filter, do_download/do_get (do_send/do_put) before the worker's own transfer,
-on_part/on_file after a download, after_work after the work of every notice, on_post before a
-publish (after_post runs in sarra.flow.posting, the post stage every component shares). Each
-says whether the notice goes on; a plugin that raises sends its notice to the retry queue."""
+"""The plugin points of the loop (sarra.flow.hooks): on_message and destfn_script after the
+filter, do_download/do_get (do_send/do_put) before the worker's own transfer, on_part/on_file
+after a download, after_work after the work of every notice, on_post before a publish
+(after_post runs in sarra.flow.posting, the post stage every component shares). Each says
+whether the notice goes on; a plugin that raises sends its notice to the retry queue."""
 
 from __future__ import annotations
 
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from sarra.config.credentials import redact_url
-from sarra.flow.download import Outcome, remote_path
 from sarra.flow.hooks import PluginFailed
 from sarra.flow.job import UNEXPECTED_TRIES, Job, try_number
+from sarra.flow.local_files import LocalFile
 from sarra.flow.loop_state import LoopState
 from sarra.flow.placement import Placement
 from sarra.message.errors import MalformedNotice
 from sarra.message.notice import Notice
+
+if TYPE_CHECKING:
+    from sarra.flow.download import Outcome
 
 logger = logging.getLogger("sarra.flow")
 
@@ -83,6 +87,8 @@ class PluginPoints(LoopState):
         """do_task (any scheme), then do_download and do_get plugins of the notice's scheme (a
         sender: do_send and do_put, of the destination's scheme); None = the built-in
         transfer."""
+        from sarra.flow.download import Outcome, remote_path  # only where files are moved
+
         plugins = self.plugins
         assert plugins is not None
         if self.sends:
@@ -178,8 +184,10 @@ class PluginPoints(LoopState):
         """on_post (sarra.flow.posting): the notice to publish, or None when it is not
         published (handled)."""
         assert self.posting is not None
+        local = job.local  # sr_post, sr_watch: the file announced is msg.local_file
+        local_file = local.path if isinstance(local, LocalFile) else None
         try:
-            posted = self.posting.on_post(notice, follows=job.msg)
+            posted = self.posting.on_post(notice, follows=job.msg, local_file=local_file)
             if posted is not None:
                 return posted
             self._plugin_stopped(job, "on_post")

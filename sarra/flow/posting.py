@@ -1,7 +1,8 @@
 """The post stage, once for every component: on_post before a publish, the publish through one
-confirming publisher, after_post after it. The consuming loop (sarra.flow.settle), sr_post and
-sr_watch (sarra.components.post) and sr_poll publish through it; each settles a notice its own
-way once the broker confirmed it (a queue acknowledges, a poll records the file)."""
+confirming publisher, after_post after it. The loop publishes through it (sarra.flow.settle),
+for every component; each job is settled its own way once the broker confirmed it (a queue's
+delivery is acknowledged; a source's job is settled by the source: sr_poll remembers the file,
+sr_watch forgets it, sr_post counts what the broker refused)."""
 
 from __future__ import annotations
 
@@ -52,10 +53,18 @@ class Posting:
         if messages is None:
             messages = [self.publisher.message(notice) for notice in notices]
         confirmations = self.publisher.publish_many(messages)
-        if self.after:
-            assert self.plugins is not None
-            for notice in notices:
-                msg = self.plugins.message(notice, is_retry=is_retry, follows=follows)
-                with contextlib.suppress(PluginFailed):
-                    self.plugins.run("after_post", msg)
+        self.after_post(notices, follows=follows, is_retry=is_retry)
         return confirmations
+
+    def after_post(
+        self, notices: Sequence[Notice], *, follows: NoticeView | None, is_retry: bool
+    ) -> None:
+        """Run after_post on each notice published (its failures are logged by the plugins,
+        nothing more)."""
+        if not self.after:
+            return
+        assert self.plugins is not None
+        for notice in notices:
+            msg = self.plugins.message(notice, is_retry=is_retry, follows=follows)
+            with contextlib.suppress(PluginFailed):
+                self.plugins.run("after_post", msg)

@@ -1,8 +1,8 @@
-"""The accept/reject decision, once for every component: the consuming loop's filter stage
-(on a notice's URL), sr_post and sr_watch (on a local path), sr_poll (on a listed name below a
-polled directory). The first rule whose pattern matches the start of the text decides; a text no
-rule matches is taken when accept_unmatch is set, placed by the options in force at the end of
-the config (`default`)."""
+"""The accept/reject decision, once for every component: the loop's filter stage, on a notice's
+URL (sr_post's and sr_watch's too: a local file's is `file:/...` with the default base), and
+sr_poll, on a listed name below a polled directory. The first rule whose pattern matches the
+start of the text decides; a text no rule matches is taken when accept_unmatch is set, placed by
+the options in force at the end of the config (`default`)."""
 
 from __future__ import annotations
 

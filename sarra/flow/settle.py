@@ -1,13 +1,16 @@
-"""Post and acknowledge, the last stages of the consuming loop: the onward notice is published,
-and the notice acknowledged once the broker confirmed it; a failure is kept in the retry queue
-then acknowledged; a notice that cannot be settled is given back. Reports (report_back) go out
-beside, never holding an acknowledgement."""
+"""Post and acknowledge, the last stages of the loop: the onward notices are published, and
+the notice acknowledged once the broker confirmed them (a delivery is acked; a job from a
+source, sarra.flow.sources, is settled by its origin's own bookkeeping); a failure is kept in
+the retry queue then acknowledged; a notice that cannot be settled is given back. Reports
+(report_back) go out beside, never holding an acknowledgement."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
 import socket
+import time
+from collections.abc import Sequence
 
 from sarra.broker import Confirmation
 from sarra.config.credentials import redact_url
@@ -29,32 +32,121 @@ class Settling(LoopState):
     """Posting, acknowledging, keeping for retry, giving back, reporting."""
 
     def _post_then_finish(self, job: Job, notice: Notice) -> None:
+        self._post_all_then_finish(job, (notice,))
+
+    def _post_all_then_finish(self, job: Job, notices: Sequence[Notice]) -> None:
+        """Publish the notices of a job (on_post first), and settle it once the broker has
+        confirmed them all; a notice it refuses leaves the job unsettled (its origin, if any,
+        is told)."""
         posting = self.posting
         if posting is None:
             self._finish(job)
             return
         if posting.before:
-            posted = self._on_post(job, notice)
-            if posted is None:
-                return
-            notice = posted
+            posted = []
+            for notice in notices:
+                changed = self._on_post(job, notice)
+                if changed is None:
+                    return
+                posted.append(changed)
+            notices = posted
+        origin = job.origin
         try:
-            (confirmation,) = posting.publish([notice], follows=job.msg,
-                                              is_retry=job.retry is not None)  # fmt: skip
+            messages = [posting.publisher.message(notice) for notice in notices]
         except NotEncodable as err:
-            logger.error("not posted %s: %s", redact_url(notice.url), err)
+            self._count("failed")
+            logger.error("not posted %s: %s", redact_url(notices[0].url), err)
             self._finish(job)
             return
+        if origin is not None:
+            origin.posting(job, messages)
+        if self._held is not None:  # a batch from a source: published together at its end
+            self._held.append((job, notices, messages))
+            return
+        confirmations = posting.publish(notices, messages, follows=job.msg,
+                                        is_retry=job.retry is not None)  # fmt: skip
+        self._settle_when_confirmed(job, notices, confirmations)
+
+    def _send_held(self) -> None:
+        """Publish the notices held (those of a source's batch) together; each job is settled
+        by `_reap` once the broker answered for all of its notices."""
+        held = self._held
+        if not held:
+            return
+        self._held = []
+        posting = self.posting
+        assert posting is not None
+        messages = [message for _, _, job_messages in held for message in job_messages]
+        confirmations = posting.publisher.publish_many(messages)
+        unsettled = self._unsettled
+        after = posting.after
+        start = 0
+        for job, notices, job_messages in held:
+            end = start + len(job_messages)
+            if after:
+                posting.after_post(notices, follows=job.msg, is_retry=job.retry is not None)
+            size = 0
+            for notice in notices:
+                size += notice.size or 0  # none for a link
+            # only what settling needs is kept: fewer live objects for the garbage collector
+            unsettled.append((job, size, confirmations[start:end]))
+            start = end
+
+    def _reap(self) -> None:
+        """Settle, in the loop's thread and in order, the jobs of a source whose notices the
+        broker has answered for (no callback in the publisher's thread, no lock)."""
+        unsettled = self._unsettled
+        posted = size = 0
+        while unsettled:
+            job, job_size, confirmations = unsettled[0]
+            error = None
+            for confirmation in confirmations:
+                if not confirmation.done():
+                    break
+                error = error or confirmation.error
+            else:
+                unsettled.popleft()
+                if error is not None:
+                    self._refused(job, error)
+                    continue
+                posted += 1
+                size += job_size
+                self._finish(job)
+                continue
+            break
+        if posted:
+            with self._lock:
+                self.counts["posted"] += posted
+                self.bytes += size
+                self.last_done = time.time()
+
+    def _settle_when_confirmed(
+        self, job: Job, notices: Sequence[Notice], confirmations: Sequence[Confirmation]
+    ) -> None:
+        left = [len(confirmations)]  # the notices not confirmed yet (-1: one refused)
 
         def settled(done: Confirmation) -> None:
-            if done.error is None:
-                self._count("posted")
-                self._finish(job)
-            else:
-                logger.error("post of %s refused by the broker: %s; it will come again",
-                             redact_url(notice.url), done.error)  # fmt: skip
+            if done.error is not None:
+                left[0] = -1  # the job is not settled
+                self._refused(job, done.error)
+                return
+            if len(confirmations) > 1:
+                with self._lock:
+                    left[0] -= 1
+                    if left[0]:
+                        return
+            self._count("posted")
+            self._finish(job)
 
-        confirmation.add_done_callback(settled)
+        for confirmation in confirmations:
+            confirmation.add_done_callback(settled)
+
+    def _refused(self, job: Job, error: Exception) -> None:
+        if job.origin is not None:
+            job.origin.refused(job, str(error))
+        else:
+            logger.error("post of %s refused by the broker: %s; it will come again",
+                         redact_url(job.notice.url), error)  # fmt: skip
 
     def _finish(self, job: Job) -> None:
         if job.retry is not None:
@@ -78,6 +170,8 @@ class Settling(LoopState):
         logger.error("%s: %s; it will come again", redact_url(job.notice.url), why)
         if job.delivery is not None:
             self.consumer.reject(job.delivery, delay=GIVE_BACK_DELAY)  # type: ignore[union-attr]
+        if job.origin is not None:
+            job.origin.refused(job, why)
         if job.retry is not None:
             self.retry.release(job.retry)
 
@@ -88,6 +182,8 @@ class Settling(LoopState):
             self.consumer.ack(job.delivery)  # type: ignore[union-attr]
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug("acknowledged %s", redact_url(job.notice.url))
+        elif job.origin is not None:
+            job.origin.settled(job)
 
     def _report(self, notice: Notice, code: int, message: str, seconds: float = 0.0) -> None:
         """Publish a report of what became of a notice (report_back), never blocking the ack."""

@@ -11,20 +11,21 @@ import re
 import time
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.loader import Config
 from sarra.config.masks import Mask
 from sarra.flow import wis2
-from sarra.flow.download import Downloader, Outcome
 from sarra.flow.job import UNEXPECTED_TRIES, Job, notice_lag, try_number
 from sarra.flow.loop_state import LoopState
 from sarra.flow.placement import Placement, onward_base_dir, onward_base_url, onward_rel_path
-from sarra.flow.send import Sender
 from sarra.integrity.checksum import checksum_file, sum_to_identity
 from sarra.message.notice import Identity, Notice, epoch_to_time
 from sarra.sizes import human_size, short_duration
+
+if TYPE_CHECKING:
+    from sarra.flow.download import Outcome
 
 logger = logging.getLogger("sarra.flow")
 
@@ -95,6 +96,8 @@ class Working(LoopState):
     def _fetch(self, job: Job, placement: Placement) -> Outcome:
         assert self.worker is not None
         if self.config.dry_run:
+            from sarra.flow.download import Outcome
+
             return Outcome("skipped", f"dry_run: it would be {self.worker.done}", placement.path)
         if self.plugins is not None:
             outcome = self._plugin_transfer(job, placement)
@@ -223,6 +226,13 @@ class Worker(Protocol):
 
 def worker_for(config: Config, credentials: Credentials) -> Worker | None:
     """The worker of a component: a sender sends, the others download unless notify_only."""
+    # imported here: a component without transfers (sr_post, a shovel) does without them
     if config.component == "sender":
+        from sarra.flow.send import Sender
+
         return Sender(config, credentials)
-    return None if config.notify_only else Downloader(config, credentials)
+    if config.notify_only:
+        return None
+    from sarra.flow.download import Downloader
+
+    return Downloader(config, credentials)

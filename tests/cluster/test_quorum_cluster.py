@@ -27,7 +27,7 @@ from rabbitcluster import Cluster, Node
 
 from sarra.broker import admin, plan
 from sarra.components import instances
-from sarra.components.post import Poster
+from sarra.components.post import Post
 from sarra.config import paths
 from sarra.config.credentials import Credentials
 from sarra.config.loader import Config, load
@@ -147,28 +147,30 @@ def test_leader_killed_mid_flow_loses_and_duplicates_nothing(
     ordered = [leader, *(node for node in cluster.nodes if node is not leader)]
     poster_config, sub_config = write_configs(ordered)
 
-    poster = Poster(poster_config, Credentials.load(credentials))
+    def slowly() -> Iterator[str]:
+        for path in sorted(source.rglob("*.dat")):
+            yield str(path)
+            time.sleep(0.002)
+
+    poster = Post(poster_config, slowly(), credentials=Credentials.load(credentials))
     posting: threading.Thread | None = None
     refused: list[str] = []
     try:
         assert sr("sr_subscribe", "start", name).returncode == 0
         wait_for(lambda: (queue_counts(cluster, spec.name) or (0, 0, 0))[2] == 2,
                  "two consumers", 60)  # fmt: skip
-        assert poster.start(30)
 
         def post_all() -> None:
-            for path in sorted(source.rglob("*.dat")):
-                poster.post_path(str(path))
-                time.sleep(0.002)
-            refused.extend(poster.finish())
+            poster.run(30)
+            refused.extend(poster.source.not_confirmed)
 
         posting = threading.Thread(target=post_all)
         started = time.monotonic()
         posting.start()
-        wait_for(lambda: poster.files >= COUNT // 2, "half the files posted", 60)
+        wait_for(lambda: poster.source.files >= COUNT // 2, "half the files posted", 60)
         killed_at = time.monotonic()
         cluster.kill(leader)
-        print(f"killed {leader.name} (queue leader) after {poster.files} of {COUNT} posts")
+        print(f"killed {leader.name} (queue leader) after {poster.source.files} of {COUNT} posts")
 
         def arrived() -> int:
             return sum(1 for _ in destination.rglob("*.dat")) if destination.is_dir() else 0

@@ -19,6 +19,8 @@ from sarra.components.poll import Poll
 from sarra.components.post import post_once
 from sarra.config.credentials import Credentials
 from sarra.config.loader import load
+from sarra.flow.announce import Announcer
+from sarra.message.notice import Notice
 
 pytestmark = pytest.mark.broker
 
@@ -266,6 +268,59 @@ def test_on_post_plugins_change_and_hold_back_what_sr_post_posts(
         consumer.close()
     assert sorted(Path(n.rel_path).name for n in posted) == ["a.dat", "b.dat"]
     assert all(n.to_clusters == "DDI" for n in posted)
+
+
+SKIP_UNREAD = """
+def no_skips(parent):
+    return "skip" not in parent.msg.relpath
+
+def local_file(parent):
+    parent.msg.headers["local"] = parent.msg.local_file
+    return True
+
+self.on_message = no_skips
+self.on_post = local_file
+"""
+
+
+def test_sr_post_runs_on_message_before_reading_a_file_and_on_post_sees_it(
+    tmp_path: Path,
+    sarra_home: Path,
+    credentials: Path,
+    exchange: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """sr_post runs the loop's filter stage: on_message plugins see each file's notice before
+    its checksum, and a file they drop is never read; on_post sees the file in local_file."""
+    (sarra_home / "plugins").mkdir()
+    (sarra_home / "plugins" / "skip_unread.py").write_text(SKIP_UNREAD)
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("a.dat", "skip.dat"):
+        (source / name).write_bytes(name.encode())
+    read: list[str] = []
+    complete = Announcer.complete
+
+    def reading(self: Announcer, notice: Notice, path: str, st: os.stat_result) -> list[Notice]:
+        read.append(Path(path).name)
+        return complete(self, notice, path, st)
+
+    monkeypatch.setattr(Announcer, "complete", reading)
+    path = tmp_path / "poster.conf"
+    path.write_text(
+        f"post_broker amqp://guest@127.0.0.1/\npost_exchange {exchange}\nplugin skip_unread\n"
+    )
+    config = load("post", path)
+    consumer = watch(config, exchange)
+    try:
+        assert post_once(config, Credentials.load(credentials), [str(source)]) == 0
+        (posted,) = take(consumer, 1)
+        assert not consumer.get_batch(1, timeout=0.5)
+    finally:
+        consumer.close()
+    assert posted.rel_path == str(source / "a.dat")
+    assert posted.extra["local"] == str(source / "a.dat")
+    assert read == ["a.dat"]
 
 
 def test_poll_plugins_filter_lines_and_poll_by_themselves(

@@ -256,8 +256,8 @@ def test_polling_announces_a_file_once(tmp_path: Path, exchange: str) -> None:
 def test_an_event_for_a_vanished_file_is_skipped(tmp_path: Path, exchange: str) -> None:
     tree = tmp_path / "tree"
     with watching(watcher(tmp_path, exchange)) as (instance, consumer):
-        instance.forward.events.put(FileClosedEvent(str(tree / "vanished.dat")))
-        instance.forward.events.put(FileClosedEvent(b"\xff/not/even/text"))
+        instance.source.forward.events.put(FileClosedEvent(str(tree / "vanished.dat")))
+        instance.source.forward.events.put(FileClosedEvent(b"\xff/not/even/text"))
         (tree / "after.dat").write_bytes(b"still watching")
         [notice] = take(consumer, 1)
     assert notice.rel_path == str(tree / "after.dat")

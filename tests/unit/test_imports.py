@@ -1,9 +1,9 @@
 """A component's imports take what it uses: `sr_post` posting once (its command line read, the
 component loaded, a file posted to the broker) leaves out the other components' libraries, the
-consumer loop, the transfers, the sr3 shims and v2 plugins (for a config that names none), the
-WIS2 codec (for a v02 or v03 poster), MQTT, the instances' lifecycle and figures, and what
-serves only a mistake or an option it does not set; each costs milliseconds at every start
-(bench/startup.py)."""
+downloads and sends of the loop (whose other stages it runs), the transfers, the sr3 shims and
+v2 plugins (for a config that names none), the WIS2 codec (for a v02 or v03 poster), MQTT, the
+instances' lifecycle and figures, and what serves only a mistake or an option it does not set;
+each costs milliseconds at every start (bench/startup.py)."""
 
 from __future__ import annotations
 
@@ -32,9 +32,11 @@ NOT_FOR_POSTING = (
     "gzip",
     "importlib.metadata",
     "logging.handlers",
-    "sarra.flow.loop",
+    "sarra.flow.download",
+    "sarra.flow.send",
     "sarra.compat.sr3",
-    "sarra.transfer",
+    "sarra.transfer.base",
+    "sarra.transfer.registry",
     "sarra.cli.lifecycle",
     "sarra.observe",
     "sarra.compat",

@@ -85,3 +85,28 @@ def test_the_deciding_rule_carries_its_placement_and_says_why(tmp_path: Path) ->
     assert rules.default is not None
     assert (rules.default.directory, rules.default.mirror) == ("/in/b", True)
     assert why_rejected(None) == "no accept"
+
+
+def test_sr_post_matches_a_files_url_as_the_consuming_filter_does(tmp_path: Path) -> None:
+    """As in v2 and sr3, the rules match the URL a file is announced under (`file:/...` with
+    the default base), in sr_post as in the filter of the notices it makes: a rule anchored at
+    the path's `/` takes nothing in either, one written with `file:` the same in both."""
+    tree = tmp_path / "data"
+    tree.mkdir()
+    path = tree / "a.txt"
+    path.write_text("x")
+    for rules, taken in ((f"accept {tree}/.*\n", False), (f"accept file:{tree}/.*\n", True)):
+        conf = "accept_unmatch False\n" + rules
+        (tmp_path / "p.conf").write_text("post_broker amqp://guest@localhost/\n" + conf)
+        (tmp_path / "s.conf").write_text("broker amqp://guest@localhost/\n" + conf)
+        announcer = Announcer(load("post", tmp_path / "p.conf"))
+        loop = ConsumerLoop(load("shovel", tmp_path / "s.conf"), 0, threading.Event())
+        try:
+            (notice,) = announcer.notices(str(path), os.lstat(path))
+            assert notice.url == f"file:{path}"
+            loop._filter(Job(notice, None, None))
+            assert (loop.counts["rejected"] == 0) is taken
+            assert announcer.accepts(str(path)) is taken
+        finally:
+            loop.retry.close()
+            loop.pool.shutdown()
