@@ -77,6 +77,8 @@ class Consumer:
         self._acks: deque[Delivery] = deque()
         self._ack_soon = Wakeup(self._link, self._send_acks, gather=ACK_GATHER)
         self._ack_now = Wakeup(self._link, self._send_acks)
+        self._ack_batch = max(1, prefetch // 4)
+        """Acknowledgements waiting that are sent at once (fewer wait ACK_GATHER seconds)."""
         # I/O thread only:
         self._channel: Channel | None = None
         self._consumer_tag: str | None = None
@@ -125,8 +127,8 @@ class Consumer:
         """Acknowledge a delivery: the broker forgets it (sent soon, by the I/O thread)."""
         self._acks.append(delivery)
         if self._link.in_io_thread():
-            return  # by the handler: sent once it returns
-        if len(self._acks) >= max(1, self._prefetch // 4):
+            return  # by the handler: looked at once it returns
+        if len(self._acks) >= self._ack_batch:
             self._ack_now.request()  # the broker would soon run out of prefetch
         else:
             self._ack_soon.request()
@@ -234,8 +236,11 @@ class Consumer:
         if batch and self._handler is not None:
             try:
                 batch = self._handler(batch)
-            finally:
-                self._send_acks()  # those the handler asked for, together
+            finally:  # those the handler asked for go together, as those of other threads
+                if len(self._acks) >= self._ack_batch:
+                    self._send_acks()
+                elif self._acks:
+                    self._ack_soon.request()
         if batch:
             with self._taken:
                 self._handed_over.extend(batch)
@@ -272,9 +277,10 @@ def _text_headers(headers: dict[str, Any] | None) -> dict[str, Any]:
     """Header values as text (pika leaves a value that is not valid UTF-8 as bytes)."""
     if not headers:
         return {}
-    if any(isinstance(value, bytes) for value in headers.values()):
-        return {
-            name: value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-            for name, value in headers.items()
-        }
+    for value in headers.values():  # a loop, not any(): once per delivery
+        if isinstance(value, bytes):
+            return {
+                name: value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+                for name, value in headers.items()
+            }
     return headers
