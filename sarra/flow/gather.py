@@ -9,9 +9,8 @@ import logging
 import time
 
 from sarra.broker import Delivery, naming
-from sarra.broker.mqtt_topology import is_whole, matches
 from sarra.config.credentials import redact_url
-from sarra.flow.job import Job, notice_lag
+from sarra.flow.job import Job
 from sarra.flow.loop_state import LoopState
 from sarra.message import decode_any
 from sarra.message.errors import MalformedNotice
@@ -54,6 +53,7 @@ class Gathering(LoopState):
         received = time.time()
         values = self.config.values  # read once per batch, on the hot path
         validation, own_source = values["wis2_validation"], values["source_from_exchange"]
+        pubtimes: list[str] = []
         for delivery in batch:
             if not self._topic_matches(delivery.routing_key):
                 self._unmatched_topic(delivery.routing_key)
@@ -70,11 +70,12 @@ class Gathering(LoopState):
                 self.consumer.ack(delivery)  # type: ignore[union-attr]
                 continue
             notice.exchange = delivery.exchange
-            self.recorder.received(notice_lag(notice, received), received)
+            pubtimes.append(notice.pubtime)
             if own_source:
                 # A source cannot pass for another: its exchange, not its notice, says who it is.
                 notice.source = naming.exchange_owner(delivery.exchange) or notice.source
             self._take(Job(notice, delivery, None))
+        self.recorder.received(pubtimes, received)
 
     def _plugin_gather(self) -> None:
         """Notices that gather plugins bring: through the flow like those from the queue
@@ -86,12 +87,7 @@ class Gathering(LoopState):
             self._take(Job(notice, None, None))
 
     def _topic_matches(self, routing_key: str) -> bool:
-        return any(
-            routing_key == prefix
-            or routing_key.startswith(prefix + ".")
-            or (is_whole(prefix) and matches(prefix + "/#", routing_key))  # MQTT, e.g. WIS2
-            for prefix in self.topic_prefixes
-        )
+        return self.topics.match(routing_key)
 
     def _unmatched_topic(self, routing_key: str) -> None:
         """Count a notice whose routing key starts with no topic prefix of the config (the
