@@ -6,9 +6,9 @@ callers taking them with `get_batch`, or, once a handler is set with `deliver_to
 called in the I/O thread itself (no hand-off between threads: the handler must never wait on
 anything slow; those it leaves go to `get_batch`). `ack` queues the acknowledgement for the I/O
 thread, which sends as few frames as it can (see acks.py) and never acknowledges what was not asked
-for: those asked for by a handler go together once it returns (one `multiple` frame for a run of
-them), the others after a wake-up of the I/O thread; `reject` gives a delivery back to the queue,
-to be delivered again.
+for: at once when a quarter of the prefetch is waiting (those a handler asked for, once it
+returns), else together within ACK_GATHER seconds (one `multiple` frame for a run of them);
+`reject` gives a delivery back to the queue, to be delivered again.
 
 While it consumes, the I/O thread looks at the queue's depth every DEPTH_EVERY seconds with a
 passive declare on its own channel (the broker's Queue.DeclareOk says how many messages wait):
