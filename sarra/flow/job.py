@@ -18,7 +18,7 @@ UNEXPECTED_TRIES = 3
 raised): it is kept for retry while it has failed fewer times than this, then dropped."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Job:
     """One notice on its way through the loop: from a delivery, or from the retry queue."""
 
