@@ -54,13 +54,15 @@ class Gathering(LoopState):
         values = self.config.values  # read once per batch, on the hot path
         validation, own_source = values["wis2_validation"], values["source_from_exchange"]
         pubtimes: list[str] = []
+        under_prefix, reasons, take = self.topics.match, self._wis2_reasons, self._take
         for delivery in batch:
-            if not self._topic_matches(delivery.routing_key):
-                self._unmatched_topic(delivery.routing_key)
+            key = delivery.routing_key
+            if not under_prefix(key):
+                self._unmatched_topic(key)
             try:
                 notice = decode_any(
-                    delivery.routing_key, delivery.body, delivery.headers, delivery.content_type,
-                    wis2_validation=validation, on_wis2_reasons=self._wis2_reasons,
+                    key, delivery.body, delivery.headers, delivery.content_type,
+                    wis2_validation=validation, on_wis2_reasons=reasons,
                 )  # fmt: skip
             except MalformedNotice as err:
                 self._count("malformed")
@@ -74,7 +76,7 @@ class Gathering(LoopState):
             if own_source:
                 # A source cannot pass for another: its exchange, not its notice, says who it is.
                 notice.source = naming.exchange_owner(delivery.exchange) or notice.source
-            self._take(Job(notice, delivery, None))
+            take(Job(notice, delivery, None))
         self.recorder.received(pubtimes, received)
 
     def _plugin_gather(self) -> None:
@@ -85,9 +87,6 @@ class Gathering(LoopState):
         for notice in notices:
             self._count("received")
             self._take(Job(notice, None, None))
-
-    def _topic_matches(self, routing_key: str) -> bool:
-        return self.topics.match(routing_key)
 
     def _unmatched_topic(self, routing_key: str) -> None:
         """Count a notice whose routing key starts with no topic prefix of the config (the
