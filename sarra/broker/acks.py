@@ -10,53 +10,72 @@ delivered again) is settled alone, at once, and a later `multiple=True` frame pa
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable
 
 
 class AckTracker:
-    """The outstanding delivery tags of one channel (a new channel needs a new tracker)."""
+    """The outstanding delivery tags of one channel (a new channel needs a new tracker).
+
+    Tags grow by one per delivery, so the outstanding ones are those above the last tag a
+    `multiple` frame covered, up to the last delivered, less those settled since (asked for, or
+    sent alone): a delivery costs no bookkeeping of its own, and a run of acknowledgements in
+    the order of delivery, the common case, is one comparison.
+    """
 
     def __init__(self) -> None:
-        self._order: deque[int] = deque()  # delivered, not yet covered by a multiple ack
-        self._unacked: set[int] = set()  # delivered, not yet asked for
-        self._sent_alone: set[int] = set()  # acknowledged on their own, still in _order
+        self._covered = 0  # every tag up to this one is settled with the broker
+        self._last = 0  # the last tag delivered
+        self._settled: set[int] = set()  # above _covered: asked for or given back
+        self._sent_alone: set[int] = set()  # of _settled: acknowledged or rejected alone
 
     def __len__(self) -> int:
         """How many deliveries the caller has not acknowledged yet."""
-        return len(self._unacked)
+        return self._last - self._covered - len(self._settled)
 
     def delivered(self, tag: int) -> None:
         """Record a delivery."""
-        self._order.append(tag)
-        self._unacked.add(tag)
+        self._last = tag
+
+    def _outstanding(self, tag: int) -> bool:
+        return self._covered < tag <= self._last and tag not in self._settled
 
     def rejects(self, tags: Iterable[int]) -> list[int]:
         """The delivery tags to reject (each in a frame of its own) for `tags`, unknown or
         repeated tags left out."""
-        frames = sorted({tag for tag in tags if tag in self._unacked})
-        self._unacked.difference_update(frames)
+        frames = sorted({tag for tag in tags if self._outstanding(tag)})
+        self._settled.update(frames)
         self._sent_alone.update(frames)
         return frames
 
     def acks(self, tags: Iterable[int]) -> list[tuple[int, bool]]:
         """The (delivery_tag, multiple) frames acknowledging `tags`, unknown or repeated tags
         left out."""
-        asked = set()
+        tags = list(tags)
+        first = self._covered + 1
+        if not self._settled and tags == list(range(first, first + len(tags))):
+            if not tags or tags[-1] > self._last:
+                tags = [tag for tag in tags if tag <= self._last]
+            if tags:  # the next ones in order: one frame covers them
+                self._covered = tags[-1]
+                return [(tags[-1], True)]
+            return []
+        settled, asked = self._settled, []
         for tag in tags:
-            if tag in self._unacked:
-                self._unacked.remove(tag)
-                asked.add(tag)
-        last_asked = None
-        while self._order and self._order[0] not in self._unacked:
-            tag = self._order.popleft()
-            if tag in asked:
-                asked.remove(tag)
-                last_asked = tag
+            if self._outstanding(tag):
+                settled.add(tag)
+                asked.append(tag)
+        covered, last_asked = self._covered, None
+        while covered + 1 in settled:
+            covered += 1
+            settled.remove(covered)
+            if covered in self._sent_alone:
+                self._sent_alone.remove(covered)
             else:
-                self._sent_alone.remove(tag)
+                last_asked = covered
+        self._covered = covered
         frames = [(last_asked, True)] if last_asked is not None else []
         for tag in sorted(asked):
-            frames.append((tag, False))
-            self._sent_alone.add(tag)
+            if tag > covered:
+                frames.append((tag, False))
+                self._sent_alone.add(tag)
         return frames

@@ -6,9 +6,9 @@ callers taking them with `get_batch`, or, once a handler is set with `deliver_to
 called in the I/O thread itself (no hand-off between threads: the handler must never wait on
 anything slow; those it leaves go to `get_batch`). `ack` queues the acknowledgement for the I/O
 thread, which sends as few frames as it can (see acks.py) and never acknowledges what was not asked
-for: those asked for by a handler go together once it returns (one `multiple` frame for a run of
-them), the others after a wake-up of the I/O thread; `reject` gives a delivery back to the queue,
-to be delivered again.
+for: at once when a quarter of the prefetch is waiting (those a handler asked for, once it
+returns), else together within ACK_GATHER seconds (one `multiple` frame for a run of them);
+`reject` gives a delivery back to the queue, to be delivered again.
 
 While it consumes, the I/O thread looks at the queue's depth every DEPTH_EVERY seconds with a
 passive declare on its own channel (the broker's Queue.DeclareOk says how many messages wait):
@@ -78,6 +78,8 @@ class Consumer:
         self._acks: deque[Delivery] = deque()
         self._ack_soon = Wakeup(self._link, self._send_acks, gather=ACK_GATHER)
         self._ack_now = Wakeup(self._link, self._send_acks)
+        self._ack_batch = max(1, prefetch // 4)
+        """Acknowledgements waiting that are sent at once (fewer wait ACK_GATHER seconds)."""
         # I/O thread only:
         self._channel: Channel | None = None
         self._consumer_tag: str | None = None
@@ -126,8 +128,8 @@ class Consumer:
         """Acknowledge a delivery: the broker forgets it (sent soon, by the I/O thread)."""
         self._acks.append(delivery)
         if self._link.in_io_thread():
-            return  # by the handler: sent once it returns
-        if len(self._acks) >= max(1, self._prefetch // 4):
+            return  # by the handler: looked at once it returns
+        if len(self._acks) >= self._ack_batch:
             self._ack_now.request()  # the broker would soon run out of prefetch
         else:
             self._ack_soon.request()
@@ -235,8 +237,11 @@ class Consumer:
         if batch and self._handler is not None:
             try:
                 batch = self._handler(batch)
-            finally:
-                self._send_acks()  # those the handler asked for, together
+            finally:  # those the handler asked for go together, as those of other threads
+                if len(self._acks) >= self._ack_batch:
+                    self._send_acks()
+                elif self._acks:
+                    self._ack_soon.request()
         if batch:
             with self._taken:
                 self._handed_over.extend(batch)
@@ -273,9 +278,10 @@ def _text_headers(headers: dict[str, Any] | None) -> dict[str, Any]:
     """Header values as text (pika leaves a value that is not valid UTF-8 as bytes)."""
     if not headers:
         return {}
-    if any(isinstance(value, bytes) for value in headers.values()):
-        return {
-            name: value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-            for name, value in headers.items()
-        }
+    for value in headers.values():  # a loop, not any(): once per delivery
+        if isinstance(value, bytes):
+            return {
+                name: value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+                for name, value in headers.items()
+            }
     return headers

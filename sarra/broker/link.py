@@ -70,6 +70,7 @@ class Link:
         self._ioloop = IOLoop()
         self._thread = threading.Thread(target=self._run, name=settings.name, daemon=True)
         self._ready = threading.Event()
+        self._io_ident: int | None = None  # the I/O thread's, once started
         self.state = LinkState(str(settings.url))
         """Connecting, connected, refused or unreachable: for `sr status`."""
         # I/O thread only:
@@ -87,6 +88,7 @@ class Link:
     def start(self) -> None:
         """Start the I/O thread, which connects (and reconnects) by itself."""
         self._thread.start()
+        self._io_ident = self._thread.ident
 
     def call_soon(self, callback: Callable[[], None]) -> None:
         """Have the I/O thread call `callback` as soon as it can."""
@@ -94,7 +96,7 @@ class Link:
 
     def in_io_thread(self) -> bool:
         """Whether the caller is the I/O thread."""
-        return threading.get_ident() == self._thread.ident
+        return threading.get_ident() == self._io_ident  # asked once a delivery: no property
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Wait until the session works (again); False if `timeout` passed first."""

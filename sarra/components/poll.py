@@ -50,9 +50,9 @@ from sarra.config.loader import Config
 from sarra.config.variables import UnknownVariable, expand, notice_lookup
 from sarra.flow import vip
 from sarra.flow.faults import Faults
-from sarra.flow.placement import onward_rel_path
 from sarra.flow.job import Job
 from sarra.flow.loop import ConsumerLoop
+from sarra.flow.placement import onward_rel_path
 from sarra.flow.poll_state import SeenFiles, Signature, load_seen, save_seen, state_file
 from sarra.flow.rules import Rules
 from sarra.integrity.checksum import new_checksum, sum_to_identity

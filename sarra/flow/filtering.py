@@ -48,7 +48,7 @@ class Filtering(LoopState):
                            "rejected %s: %s", redact_url(url), why_rejected(mask))  # fmt: skip
             self._finish(job)
             return
-        if self._wis2_refused(job):
+        if (self.selection.active or self.global_cache is not None) and self._wis2_refused(job):
             return
         if self.nodupe is not None and job.retry is None:
             redelivered = job.delivery is not None and job.delivery.redelivered

@@ -10,9 +10,8 @@ import logging
 import time
 
 from sarra.broker import Delivery, naming
-from sarra.broker.mqtt_topology import is_whole, matches
 from sarra.config.credentials import redact_url
-from sarra.flow.job import Job, notice_lag
+from sarra.flow.job import Job
 from sarra.flow.loop_state import LoopState
 from sarra.message import decode_any
 from sarra.message.errors import MalformedNotice
@@ -56,13 +55,16 @@ class Gathering(LoopState):
         values = self.config.values  # read once per batch, on the hot path
         validation, own_source = values["wis2_validation"], values["source_from_exchange"]
         source = None if values["source_from_message"] else values["source"]
+        pubtimes: list[str] = []
+        under_prefix, reasons, take = self.topics.match, self._wis2_reasons, self._take
         for delivery in batch:
-            if not self._topic_matches(delivery.routing_key):
-                self._unmatched_topic(delivery.routing_key)
+            key = delivery.routing_key
+            if not under_prefix(key):
+                self._unmatched_topic(key)
             try:
                 notice = decode_any(
-                    delivery.routing_key, delivery.body, delivery.headers, delivery.content_type,
-                    wis2_validation=validation, on_wis2_reasons=self._wis2_reasons,
+                    key, delivery.body, delivery.headers, delivery.content_type,
+                    wis2_validation=validation, on_wis2_reasons=reasons,
                 )  # fmt: skip
             except MalformedNotice as err:
                 self._count("malformed")
@@ -72,13 +74,14 @@ class Gathering(LoopState):
                 self.consumer.ack(delivery)  # type: ignore[union-attr]
                 continue
             notice.exchange = delivery.exchange
-            self.recorder.received(notice_lag(notice, received), received)
+            pubtimes.append(notice.pubtime)
             if own_source:
                 # A source cannot pass for another: its exchange, not its notice, says who it is.
                 notice.source = naming.exchange_owner(delivery.exchange) or notice.source
             elif source:  # source_from_message off (sr3's way): the config names the source
                 notice.source = source
-            self._take(Job(notice, delivery, None))
+            take(Job(notice, delivery, None))
+        self.recorder.received(pubtimes, received)
 
     def _plugin_gather(self) -> None:
         """Notices that gather plugins bring: through the flow like those from the queue
@@ -88,14 +91,6 @@ class Gathering(LoopState):
         for notice in notices:
             self._count("received")
             self._take(Job(notice, None, None))
-
-    def _topic_matches(self, routing_key: str) -> bool:
-        return any(
-            routing_key == prefix
-            or routing_key.startswith(prefix + ".")
-            or (is_whole(prefix) and matches(prefix + "/#", routing_key))  # MQTT, e.g. WIS2
-            for prefix in self.topic_prefixes
-        )
 
     def _unmatched_topic(self, routing_key: str) -> None:
         """Count a notice whose routing key starts with no topic prefix of the config (the

@@ -61,6 +61,7 @@ from sarra.flow.nodupe import RedisNoDupe, open_nodupe
 from sarra.flow.placement import Placement
 from sarra.flow.plugin_points import PluginPoints
 from sarra.flow.posting import Posting
+from sarra.flow.prefixes import TopicPrefixes
 from sarra.flow.publish import NoticePublisher
 from sarra.flow.recorder import Recorder
 from sarra.flow.retry import open_retry_queue
@@ -122,6 +123,7 @@ class ConsumerLoop(Gathering, Filtering, Working, SourceWork, Settling, PluginPo
         self.topic_prefixes = tuple({b.topic_prefix for b in config.bindings}) or (
             config.topic_prefix,
         )
+        self.topics = TopicPrefixes(self.topic_prefixes)
         self._unmatched_kinds: set[str] = set()
         self.plugins = hooks
         if hooks is not None and hooks.has("on_data") and self.worker is not None:

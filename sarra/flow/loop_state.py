@@ -25,6 +25,7 @@ from sarra.flow.log_budget import LogBudget
 from sarra.flow.nodupe import NoDupe
 from sarra.flow.placement import Placement
 from sarra.flow.posting import Posting
+from sarra.flow.prefixes import TopicPrefixes
 from sarra.flow.publish import NoticePublisher
 from sarra.flow.recorder import Recorder
 from sarra.flow.retry import Retries
@@ -58,6 +59,7 @@ class LoopState:
     faults: Faults
     bad_input: LogBudget
     topic_prefixes: tuple[str, ...]
+    topics: TopicPrefixes
     _unmatched_kinds: set[str]
     plugins: Hooks | None
     consumer: Consumer | None

@@ -16,7 +16,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from sarra.broker.interface import QueueDepth
@@ -24,6 +24,7 @@ from sarra.broker.state import LinkState
 from sarra.config.credentials import RedactingFilter
 from sarra.flow import metrics
 from sarra.flow.metrics import Metrics
+from sarra.message.notice import time_to_epoch
 
 WINDOW = 300.0
 """Seconds (the last minutes) that rates and lag are measured over."""
@@ -79,10 +80,7 @@ class LagWindow:
         """A file landed `lag` seconds after its notice's time (any thread)."""
         now = time.time() if now is None else now
         with self._lock:
-            buckets = self._buckets
-            if not buckets or now - buckets[-1][0] >= self.bucket:
-                buckets.append((now, [lag], [], [0]))
-            _, worst, sampled, seen = buckets[-1]
+            _, worst, sampled, seen = self._bucket(now, lag)
             worst[0] = max(worst[0], lag)
             seen[0] += 1
             if len(sampled) < self.samples:
@@ -91,6 +89,45 @@ class LagWindow:
                 slot = self._rng.randrange(seen[0])
                 if slot < self.samples:
                     sampled[slot] = lag
+
+    def add_times(self, times: Sequence[str], now: float) -> None:
+        """Things of these times (v03 time strings, as decoded notices have them: their order
+        as text is their order in time), all seen at `now` (any thread). The worst lag is that
+        of the earliest, exactly; of the others only the lags the sample keeps are worked out
+        (a batch of notices costs a comparison each, not a reading of its time). A text that is
+        no time is counted, never sampled; when it sorts first, each time is read and it is
+        left out."""
+        if not times:
+            return
+        earliest = _lag(min(times), now)
+        if earliest is None:  # not a time as decoded notices have them: each read
+            for text in times:
+                lag = _lag(text, now)
+                if lag is not None:
+                    self.add(lag, now)
+            return
+        samples, draw = self.samples, self._rng.random
+        with self._lock:
+            _, worst, sampled, seen = self._bucket(now, earliest)
+            worst[0] = max(worst[0], earliest)
+            first = seen[0] + 1
+            seen[0] += len(times)
+            for number, text in enumerate(times, first):  # reservoir sampling, as in add
+                if len(sampled) < samples:
+                    lag = _lag(text, now)
+                    if lag is not None:
+                        sampled.append(lag)
+                elif draw() * number < samples:
+                    lag = _lag(text, now)
+                    if lag is not None:
+                        sampled[int(draw() * samples)] = lag
+
+    def _bucket(self, now: float, lag: float) -> tuple[float, list[float], list[float], list[int]]:
+        """The bucket of `now` (a new one, its worst `lag`, when the last is over)."""
+        buckets = self._buckets
+        if not buckets or now - buckets[-1][0] >= self.bucket:
+            buckets.append((now, [lag], [], [0]))
+        return buckets[-1]
 
     def figures(self, now: float | None = None) -> tuple[float | None, float | None, int]:
         """The median and the worst lag of the window, and how many files it saw."""
@@ -114,6 +151,14 @@ class LagWindow:
                 median = lag
                 break
         return median, worst, count
+
+
+def _lag(time_text: str, now: float) -> float | None:
+    """Seconds from a time string to `now`; None when it is no time."""
+    try:
+        return now - time_to_epoch(time_text)
+    except (ValueError, TypeError):
+        return None
 
 
 class LastError(logging.Handler):
@@ -174,11 +219,9 @@ class Recorder:
         if lag is not None:
             self.lags.add(lag)
 
-    def received(self, lag: float | None, now: float | None = None) -> None:
-        """A notice was received (at `now`) `lag` seconds after its time (its pubtime), when
-        known (any thread)."""
-        if lag is not None:
-            self.notice_lags.add(lag, now)
+    def received(self, pubtimes: Sequence[str], now: float) -> None:
+        """Notices of these pubtimes were received together at `now` (any thread)."""
+        self.notice_lags.add_times(pubtimes, now)
 
     def start(self) -> Recorder:
         """Write now, then from a thread of its own until `close()`."""

@@ -319,12 +319,14 @@ def sum_to_identity(sum_value: str) -> tuple[str, str]:
     flag, comma, value = sum_value.partition(",")
     if not comma:
         raise ValueError(f"sum {sum_value!r} is not '<flag>,<value>'")
-    if flag not in DATA_FLAGS:
+    method = DATA_FLAGS.get(flag)
+    if method is None:
         raise ValueError(_unknown("data checksum flag", flag, DATA_FLAGS))
-    method = DATA_FLAGS[flag]
-    if method in _DIGEST_BYTES:
+    size = _DIGEST_BYTES.get(method)
+    if size is not None:  # read once per v02 notice: no call more than needed
         digest = hex_to_b64(value)
-        _check_digest_length(method, len(value) // 2, value)
+        if len(value) != 2 * size:  # hex_to_b64 took it: an even length
+            _check_digest_length(method, len(value) // 2, value)
         return method, digest
     if method == "cod":
         if value not in COD_FLAGS:

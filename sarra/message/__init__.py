@@ -54,7 +54,9 @@ def decode_any(
     (reject, warn, tag) says what becomes of a WNM that breaks the specification, and
     `on_wis2_reasons` is given what the validator found in a WNM that was accepted.
     """
-    start = body.lstrip()[:1]
+    start = body[:1]
+    if start.isspace():
+        start = body.lstrip()[:1]  # a copy of the body: only when it starts with a space
     json_type = content_type is not None and "json" in content_type.lower()
     if json_type or start in ("{", b"{"):
         wnm, wis2_topics = _wis2()

@@ -299,9 +299,11 @@ def quick_decode(
             if value[:2] != "1," or value[-6:] != ",1,0,0":
                 return None
             digits = value[2:-6]
-            if not digits.isdigit() or len(digits) > _DIGITS or int(digits) > validate.MAX_SIZE:
+            if not digits.isdigit() or len(digits) > _DIGITS:
                 return None
             size = int(digits)
+            if size > validate.MAX_SIZE:
+                return None
         elif name in _QUICK_STRINGS:
             if not validate.quick_name(value):
                 return None

@@ -194,12 +194,11 @@ def quick_time(text: str) -> str | None:
     """A v02 or v03 time (`YYYYMMDD[T]HHMMSS[.fff]`) in the v03 form when `check` finds nothing
     wrong with it (each second looked at once, then kept); None says that the full conversion
     and check must look."""
-    cut = 15 if text[8:9] == "T" else 14
-    fraction = text[cut:]
-    if fraction and not (fraction[0] == "." and fraction[1:].isdigit() and fraction.isascii()):
+    second, dot, digits = text.partition(".")
+    if dot and not (digits.isdigit() and digits.isascii()):
         return None
-    whole = _quick_second(text[:cut])
-    return None if whole is None else whole + fraction
+    whole = _quick_second(second)
+    return None if whole is None else whole + dot + digits
 
 
 @functools.lru_cache(maxsize=256)

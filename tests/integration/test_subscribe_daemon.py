@@ -148,6 +148,9 @@ def test_sanity_restarts_an_instance_whose_log_went_silent(
     try:
         [before] = instances.running_pids("subscribe", "daemon")
         log = tmp_path / "cache" / "sarra" / "log" / "sr_subscribe_daemon_01.log"
+        # its last line at start, written by the connection's thread once connected: after it,
+        # the log is silent (a line written after the utime below made sanity see a live log)
+        wait_for(lambda: log.exists() and "' connected" in log.read_text(), "connected")
         os.utime(log, (0, 0))  # as if it had written nothing for a long time
         sanity = sr("sr_subscribe", "sanity", "daemon")
         assert "wrote no log line for too long" in sanity.stdout, sanity.stdout

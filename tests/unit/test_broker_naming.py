@@ -358,6 +358,54 @@ def test_nothing_is_acknowledged_before_it_is_asked_for() -> None:
     assert covered == asked == set(range(1, 201))
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_the_frames_settle_exactly_what_was_asked_as_deliveries_come(seed: int) -> None:
+    """Deliveries arriving between acknowledgements, runs in order (one comparison) mixed with
+    acknowledgements out of order, rejects and unknown or repeated tags: the broker, told the
+    frames, ends with exactly the asked tags acknowledged and the rejected ones given back,
+    none settled twice and none before it was asked for."""
+    rng = random.Random(seed)
+    tracker = AckTracker()
+    delivered, broker_acked, broker_rejected, asked, rejected = 0, set(), set(), set(), set()
+
+    def outstanding_up_to(tag: int) -> set[int]:
+        return set(range(1, tag + 1)) - broker_acked - broker_rejected
+
+    for _ in range(300):
+        for _ in range(rng.randint(0, 6)):
+            delivered += 1
+            tracker.delivered(delivered)
+        waiting = sorted(set(range(1, delivered + 1)) - asked - rejected)
+        if rng.random() < 0.1:  # give some back
+            chosen = [*rng.sample(waiting, min(len(waiting), rng.randint(0, 2))), delivered + 5]
+            for tag in tracker.rejects(chosen):
+                assert tag not in broker_acked | broker_rejected
+                broker_rejected.add(tag)
+            rejected.update(t for t in chosen if t <= delivered)
+            continue
+        if rng.random() < 0.5:  # the next ones, in the order of delivery
+            chosen = waiting[: rng.randint(0, len(waiting))]
+        else:
+            chosen = rng.sample(waiting, rng.randint(0, len(waiting)))
+        noise = rng.sample(sorted(asked), min(len(asked), 2))
+        noise += [*rng.sample(sorted(rejected), min(len(rejected), 1)), delivered + 3]
+        chosen += noise  # repeated, given back and unknown tags: left out
+        asked.update(t for t in chosen if t <= delivered and t not in rejected)
+        for tag, multiple in tracker.acks(chosen):
+            newly = outstanding_up_to(tag) if multiple else {tag}
+            assert newly and tag in newly and newly <= asked
+            broker_acked |= newly
+        assert len(tracker) == delivered - len(asked) - len(rejected)
+    rest = sorted(set(range(1, delivered + 1)) - rejected - asked)
+    asked.update(rest)
+    for tag, multiple in tracker.acks(rest):
+        newly = outstanding_up_to(tag) if multiple else {tag}
+        assert newly and tag in newly and newly <= asked
+        broker_acked |= newly
+    assert len(tracker) == 0
+    assert (broker_acked, broker_rejected) == (asked, rejected)
+
+
 # --- back-off
 
 

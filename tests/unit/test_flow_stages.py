@@ -1,5 +1,5 @@
 """Stages of the loop that need no server: placement, inflight names, duplicate cache,
-retry queue."""
+retry queue, topic prefixes."""
 
 from __future__ import annotations
 
@@ -9,13 +9,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from queue_stress import Stress
 
+from sarra.broker.mqtt_topology import is_whole, matches
 from sarra.config.errors import Where
 from sarra.config.masks import Mask
 from sarra.flow.inflight import Inflight
 from sarra.flow.nodupe import NoDupeCache, notice_key
 from sarra.flow.placement import Placement, place
+from sarra.flow.prefixes import TopicPrefixes
 from sarra.flow.retry import RetryEntry, RetryQueue, read_entries
 from sarra.message.notice import Identity, Notice
 from sarra.transfer.confine import PathRefused
@@ -256,3 +260,36 @@ def test_retry_queue_appends_after_a_torn_line(tmp_path: Path) -> None:
     queue = RetryQueue(file, ttl=3600)
     queue.put(entry("after"))
     assert keys_on_disk(file) == ["v02.post.after", "v02.post.whole"]
+
+
+# --- topic prefixes
+
+prefix_words = st.sampled_from(["v02", "v03", "post", "origin", "a", "wis2", "+", "#", "", "x.y"])
+
+
+def _under(prefix: str, key: str) -> bool:
+    """The rule, word for word: the prefix itself, or under it (AMQP: then `.`; a whole MQTT
+    topic: its levels, `+` and `#` as MQTT reads them)."""
+    return (
+        key == prefix
+        or key.startswith(prefix + ".")
+        or (is_whole(prefix) and matches(prefix + "/#", key))
+    )
+
+
+@settings(max_examples=500)
+@given(
+    st.lists(
+        st.builds(lambda w, sep: sep.join(w), st.lists(prefix_words, min_size=1, max_size=4),
+                  st.sampled_from([".", "/"])),
+        min_size=1, max_size=3,
+    ),
+    st.builds(lambda w, sep: sep.join(w), st.lists(prefix_words, max_size=6),
+              st.sampled_from([".", "/"])),
+)  # fmt: skip
+def test_topic_prefixes_match_as_the_rule_says(prefixes: list[str], key: str) -> None:
+    topics = TopicPrefixes(prefixes)
+    assert topics.match(key) == any(_under(prefix, key) for prefix in prefixes)
+    for prefix in prefixes:  # and a key under each, and the prefix itself
+        assert topics.match(prefix)
+        assert topics.match(prefix + ("/" if is_whole(prefix) else ".") + "z")

@@ -8,6 +8,7 @@ import random
 import time
 from pathlib import Path
 
+import pytest
 from pika import exceptions as pika_exceptions
 
 from sarra.broker.errors import describe, refused_by_broker
@@ -15,6 +16,7 @@ from sarra.broker.state import CONNECTED, CONNECTING, REFUSED, UNREACHABLE, Link
 from sarra.flow import metrics
 from sarra.flow.metrics import Metrics
 from sarra.flow.recorder import LagWindow, LastError, RateWindow, Recorder
+from sarra.message.notice import epoch_to_time, time_to_epoch
 
 
 def test_rates_are_over_the_window() -> None:
@@ -42,6 +44,22 @@ def test_lag_memory_stays_bounded_however_many_files() -> None:
     assert median is not None and 35 <= median <= 65
     assert (worst, count) == (99.0, 10_000)
     assert all(len(bucket[2]) <= 64 for bucket in lags._buckets)
+
+
+def test_a_batch_of_notices_gives_the_worst_lag_exactly_and_a_fair_sample() -> None:
+    lags = LagWindow(window=60, bucket=5, samples=64, rng=random.Random(7))
+    now = time_to_epoch("20240101T000200")
+    for start in range(0, 10_000, 500):  # lags of 0 to 99.9 s, evenly, in batches of 500
+        times = [epoch_to_time(now - (n % 1000) / 10) for n in range(start, start + 500)]
+        lags.add_times(times, now)
+    median, worst, count = lags.figures(now=now + 1)
+    assert median is not None and 35 <= median <= 65
+    assert (worst, count) == (pytest.approx(99.9), 10_000)
+    assert len(lags._buckets[0][2]) == 64
+    lags.add_times(["not a time", epoch_to_time(now - 500)], now)  # counted, not sampled
+    assert lags.figures(now=now + 1)[1:] == (pytest.approx(500), 10_002)
+    lags.add_times(["0", epoch_to_time(now - 600)], now)  # the earliest no time: each read
+    assert lags.figures(now=now + 1)[1:] == (pytest.approx(600), 10_003)
 
 
 def test_the_last_error_is_kept_without_its_password() -> None:
