@@ -11,7 +11,6 @@ from collections.abc import Iterable, Iterator
 
 from sarra.cli.args import ACTIONS, UsageError, split
 from sarra.components.logs import setup_logging
-from sarra.components.post import post_once
 from sarra.config import paths
 from sarra.config.credentials import Credentials
 from sarra.config.loader import load, resolve_config_path
@@ -50,6 +49,8 @@ def main(argv: list[str]) -> int:
             return 0
     credentials = Credentials.load(paths.credentials_file())
     names = _piped(config.path, sys.stdin) if config.pipe else config.path
+    from sarra.components.post import post_once  # the loop: not for `help` or `status`
+
     return post_once(config, credentials, names)
 
 

@@ -44,8 +44,7 @@ from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from sarra.broker import Consumer, admin, naming, open_consumer, plan
-from sarra.broker.multi import links
+from sarra.broker import Consumer, naming, open_consumer, plan
 from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_url
 from sarra.config.errors import ConfigError
@@ -157,11 +156,15 @@ class ConsumerLoop(Gathering, Filtering, Working, SourceWork, Settling, PluginPo
             self._connect_publisher()
             return
         if config.reset and self.share == 1:
+            from sarra.broker import admin  # the topology's steps: only to reset
+
             for line in admin.reset(config, credentials=self.credentials):
                 logger.info("reset: %s", line)
         self.consumer = open_consumer(
             config, self.share, number=self.number, credentials=self.credentials
         )
+        from sarra.broker.multi import links  # a consuming loop's: a source has no consumer
+
         for role, state in links(self.consumer):  # one per broker (also_broker)
             self.recorder.watch(role, state)
         self.recorder.queue(self.consumer.queue_name, lambda: self.consumer.depth)  # type: ignore[union-attr]

@@ -1,9 +1,11 @@
 """A component's imports take what it uses: `sr_post` posting once (its command line read, the
 component loaded, a file posted to the broker) leaves out the other components' libraries, the
 downloads and sends of the loop (whose other stages it runs), the transfers, the sr3 shims and
-v2 plugins (for a config that names none), the WIS2 codec (for a v02 or v03 poster), MQTT, the
-instances' lifecycle and figures, and what serves only a mistake or an option it does not set;
-each costs milliseconds at every start (bench/startup.py)."""
+v2 plugins (for a config that names none), the WIS2 message codec (for a v02 or v03 poster), the
+broker's topology and its administration, the instances' lifecycle, and what serves only a
+mistake or an option it does not set; each costs milliseconds at every start
+(bench/startup.py). (The loop's own stages come with it: its figures, its topic prefixes, its
+WIS2 selection.)"""
 
 from __future__ import annotations
 
@@ -41,14 +43,8 @@ NOT_FOR_POSTING = (
     "sarra.observe",
     "sarra.compat",
     "sarra.message.wnm",
-    "sarra.message.wnm_validate",
-    "sarra.message.wis2_topics",
-    "sarra.flow.wis2",
-    "sarra.broker.mqtt_topology",
     "sarra.broker.consumer",
     "sarra.broker.topology",
-    "sarra.flow.metrics",
-    "sarra.flow.recorder",
     "platformdirs",
     "tempfile",
     "importlib.resources",
