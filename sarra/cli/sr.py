@@ -20,7 +20,7 @@ from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_text
 from sarra.config.errors import ConfigError, ConfigErrors
 from sarra.config.loader import config_file, config_names, load, shadowed
-from sarra.config.options import COMPONENTS
+from sarra.config.options import CONFIG_COMPONENTS
 from sarra.observe import status as observe_status
 from sarra.observe import text
 
@@ -46,7 +46,6 @@ actions:
                        names (--to v2: one of ~/.config/sr3 into ~/.config/sarra)"""
 
 SR3_ELSEWHERE = {
-    "flow": "sr3's generic flow component has no counterpart here",
     "cpump": "a config of sarrac's sr3_cpump (C), which runs it",
     "cpost": "a config of sarrac's sr3_cpost (C), which runs it",
 }
@@ -57,7 +56,7 @@ LIFECYCLE = ("start", "stop", "restart", "sanity")
 
 def _all_configs(examples: bool) -> list[tuple[str, Path]]:
     found = []
-    for component in COMPONENTS:
+    for component in CONFIG_COMPONENTS:
         if examples:
             found += [(component, p) for p in sorted((examples_dir() / component).glob("*.conf"))]
         else:
@@ -79,7 +78,7 @@ def _not_run() -> list[tuple[Path, str]]:
     of the same component and name, or of an sr3 component with no counterpart here."""
     found = [
         (path, f"shadowed by {paths.component_dir(component) / path.name.removesuffix('.off')}")
-        for component in COMPONENTS
+        for component in CONFIG_COMPONENTS
         for path in shadowed(component)
     ]
     for directory, why in SR3_ELSEWHERE.items():
@@ -133,7 +132,7 @@ def check(examples: bool) -> int:
 def list_all() -> int:
     """Every config of every component, disabled ones and those of sr3's tree marked; then
     those of sr3's tree not run here, with why."""
-    for component in COMPONENTS:
+    for component in CONFIG_COMPONENTS:
         for disabled in (False, True):
             for name in config_names(component, disabled=disabled):
                 path = config_file(component, name, disabled=disabled)
@@ -155,9 +154,9 @@ def _named(action: str, refs: list[str]) -> dict[str, list[str]] | None:
         if component in SR3_ELSEWHERE:
             print(f"sr {action}: {ref}: {SR3_ELSEWHERE[component]}", file=sys.stderr)
             return None
-        if component not in COMPONENTS or not pattern:
+        if component not in CONFIG_COMPONENTS or not pattern:
             print(f"sr {action}: {ref!r} is not component/config (components: "
-                  f"{', '.join(COMPONENTS)})", file=sys.stderr)  # fmt: skip
+                  f"{', '.join(CONFIG_COMPONENTS)})", file=sys.stderr)  # fmt: skip
             return None
         names = [pattern]
         if glob.has_magic(pattern):
@@ -219,7 +218,7 @@ def every_config(action: str) -> int:
     disabled ones still running too); a config that fails never holds back the others. Ends
     with a line that counts them and names those that failed; 1 when one did."""
     done, failures = 0, []
-    for component in COMPONENTS:
+    for component in CONFIG_COMPONENTS:
         names = lifecycle.every_config(component, action)
         command = CommandLine(action=action, configs=names)
         failed = lifecycle.act_on_each(component, command, lifecycle.PER_CONFIG[action])

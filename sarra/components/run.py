@@ -48,6 +48,7 @@ RUNNERS: dict[str, str] = {
     "poll": "sarra.components.poll:run",
     "post": "sarra.components.post:run",
     "watch": "sarra.components.watch:run",
+    "flow": "sarra.components.flow:run",
 }
 """Every component: component -> "module:function" of its Runner."""
 
@@ -121,6 +122,11 @@ def run_instance(
     overrides = list(overrides)
     config = load(component, path, overrides=overrides)
     logger = setup_logging(config, number)
+    if config.component != component:  # sr3's flow with flowMain: read as that component
+        logger.error("%s/%s: flowMain %s is not run from flow/ here: put it in %s", component,
+                     config.name, config.component,
+                     paths.component_dir(config.component, config.dialect))  # fmt: skip
+        return 2
     runner = runner_for(component)
     stop = threading.Event()
     reload = threading.Event()

@@ -24,6 +24,8 @@ from sarra.config.errors import ConfigError, ConfigErrors, Where
 from sarra.config.masks import Mask, check_filename_keyword
 from sarra.config.options import (
     COMPONENTS,
+    CONFIG_COMPONENTS,
+    FLOW,
     OPTIONS,
     PLUGINS,
     SR3_FORMS_UNDER_ANY_NAME,
@@ -116,7 +118,7 @@ def _url_user(url: str | None) -> str | None:
 
 def new_config(component: str, name: str, dialect: str = "v2") -> Config:
     """A Config holding the defaults of a component, in a dialect (v2, or sr3's defaults)."""
-    if component not in COMPONENTS:
+    if component not in CONFIG_COMPONENTS:
         raise ValueError(f"unknown component {component!r}; known: {', '.join(COMPONENTS)}")
     config = Config(component=component, name=name, dialect=dialect)
     for option in OPTIONS.values():
@@ -610,6 +612,7 @@ def load(
 
     overrides are (option, value) pairs from the command line. The dialect (v2 or sr3) is that
     of the tree the config is in unless given: it picks the defaults and the common files.
+    A config of sr3's flow/ with flowMain X is read as one of component X.
     Raises ConfigErrors naming every faulty file:line.
     """
     if dialect is None:
@@ -630,6 +633,9 @@ def load(
     for option_name, value in late:
         reader.apply(option_name, value, command_line)
     reader.finish()
+    if component == FLOW and config.values["flow_main"] != FLOW:
+        return load(config.values["flow_main"], path, overrides=overrides, env=env,
+                    name=config.name, dialect=dialect)  # fmt: skip
     return config
 
 

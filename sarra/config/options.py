@@ -26,6 +26,13 @@ COMPONENTS: tuple[str, ...] = (
 )
 """The components, by the short name used in directories (~/.config/sarra/<name>/)."""
 
+FLOW = "flow"
+"""sr3's generic component (~/.config/sr3/flow/): with `flowMain X` it is component X; without,
+its callbacks' gather brings the notices it posts (sarra.components.flow)."""
+
+CONFIG_COMPONENTS: tuple[str, ...] = (*COMPONENTS, FLOW)
+"""Every directory of a config tree that holds configs run here."""
+
 
 class Kind(Enum):
     """How an option's value is written and what it becomes."""
@@ -483,6 +490,9 @@ _TABLE: tuple[Option, ...] = (
        ("flowCallback", "flow_callback", "fcb")),
     _O("flowcb_prepend", Kind.REPEAT, [], "an sr3 flow callback run before the others",
        PLUGINS, ("flowCallbackPrepend", "flow_callback_prepend", "fcbp")),
+    _O("flow_main", Kind.CHOICE, FLOW, "a config of sr3's flow/: the component it runs as (sr3's "
+       "flowMain; flow: its callbacks' gather brings the notices it posts)", PLUGINS,
+       choices=CONFIG_COMPONENTS),
     _O("logEvents", Kind.TEXT, None, "the points at which `callback log` logs notices: "
        "after_accept, after_work, after_post, on_housekeeping, reject, nodupe... (a,b sets; "
        "+a adds, -a removes)", PLUGINS),
@@ -539,8 +549,6 @@ _TABLE: tuple[Option, ...] = (
              "sr3: skip files younger than this", _NOT_IN_SARRA),
             ("fileSizeMax", Kind.SIZE, 0, (), "sr3: skip files larger than this",
              _NOT_IN_SARRA),
-            ("flowMain", Kind.TEXT, None, (), "sr3: the flow class a generic flow runs",
-             "a config's component is the directory it is in"),
             ("httpsSafeQuote", Kind.TEXT, None, (), "sr3: characters left unquoted in URLs",
              "URLs are quoted by sarra's own rules"),
             ("httpUserAgent", Kind.TEXT, None, (), "sr3: the User-Agent of http requests",
@@ -703,6 +711,7 @@ _SR3_NAMES: dict[str, tuple[str, ...]] = {
     "exchange_suffix": ("exchangeSuffix",),
     "file_time_limit": ("fileAgeMax", "nodupe_fileAgeMax"),
     "flowcb": ("flowcb", "callback"),
+    "flow_main": ("flowMain",),
     "flowcb_prepend": ("flowcb_prepend", "callback_prepend", "cbp"),
     "hb_memory_baseline_file": ("MemoryBaseLineFile",),
     "hb_memory_max": ("MemoryMax",),

@@ -21,7 +21,7 @@ from sarra.config import paths
 from sarra.config.credentials import redact_text
 from sarra.config.errors import ConfigError
 from sarra.config.loader import config_file, config_names, load
-from sarra.config.options import COMPONENTS
+from sarra.config.options import CONFIG_COMPONENTS
 from sarra.flow import metrics
 from sarra.flow.metrics import Metrics
 from sarra.observe import logs
@@ -196,7 +196,7 @@ def _figures_json(found: Metrics) -> dict[str, Any]:
 def every_config() -> list[tuple[str, str, bool]]:
     """(component, config, enabled) of every config of this host, disabled ones too."""
     found = []
-    for component in COMPONENTS:
+    for component in CONFIG_COMPONENTS:
         names = {name: True for name in config_names(component)}
         for name in config_names(component, disabled=True):
             names.setdefault(name, False)

@@ -63,8 +63,8 @@ def test_sr_list_shows_both_trees_and_what_is_not_run(
     assert capsys.readouterr().out.splitlines() == [
         "subscribe/dd_swob (sr3)",
         "subscribe/old",
+        "flow/sched (sr3)",
         f"subscribe/old (sr3, not run: shadowed by {sarra / 'subscribe' / 'old.conf'})",
-        "flow/sched (sr3, not run: sr3's generic flow component has no counterpart here)",
     ]
 
 
@@ -77,7 +77,8 @@ def test_sr_check_reads_sr3_configs_with_their_warnings(
     assert out[0] == "ok    subscribe/dd_swob.conf (sr3)"
     assert out[1] == (f"      warning: {sr3 / 'subscribe' / 'dd_swob.conf'}:7: messageRateMax "
                       "has no effect in sarra: use on_post post_rate_limit")  # fmt: skip
-    assert out[-1] == (f"2 configs in {sarra} and {sr3} checked: 2 ok, 0 with errors; 2 of sr3's "
+    assert "ok    flow/sched.conf (sr3)" in out  # sr3's generic flow
+    assert out[-1] == (f"3 configs in {sarra} and {sr3} checked: 3 ok, 0 with errors; 1 of sr3's "
                        "tree not run here")  # fmt: skip
 
 

@@ -1,0 +1,66 @@
+"""sr3's generic flow component on the real RabbitMQ: a config of ~/.config/sr3/flow/ without
+flowMain, as sr3's example bc_trans.conf is written (`callback scheduled`, `path` lines below a
+post_baseUrl, `callback post.message`), started by `sr start flow/NAME`: at each appointment its
+URLs are posted to post_exchange, where a watcher receives them; `sr status flow/NAME` shows it
+running and `sr stop flow/NAME` stops it. A flow with flowMain is read as that component."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from pumpkit import sr, take, wait_for, watch
+
+from sarra.components.instances import running_pids
+from sarra.config.loader import load
+
+pytestmark = pytest.mark.broker
+
+
+def sr3_flow(tmp_path: Path, name: str, text: str) -> Path:
+    """A config of the flow/ directory of ~/.config/sr3, with the broker's password beside."""
+    tree = tmp_path / "config" / "sr3"
+    (tree / "flow").mkdir(parents=True, exist_ok=True)
+    credentials = tree / "credentials.conf"
+    credentials.write_text("amqp://guest:guest@127.0.0.1/\n")
+    credentials.chmod(0o600)
+    path = tree / "flow" / f"{name}.conf"
+    path.write_text(text)
+    return path
+
+
+def test_a_scheduled_flow_posts_its_urls_at_each_appointment(tmp_path: Path) -> None:
+    exchange = f"xs_flow_{uuid.uuid4().hex[:8]}"
+    name = f"sched_{uuid.uuid4().hex[:6]}"
+    path = sr3_flow(tmp_path, name, (
+        "callback scheduled\ncallback post.message\nscheduled_interval 1\n"
+        "post_baseUrl https://example.com/api/\npath /report/all/\npath /report/one/\n"
+        f"filename None\npost_broker amqp://guest@127.0.0.1/\npost_exchange {exchange}\n"
+    ))  # fmt: skip
+    watcher = watch(load("flow", path), exchange)
+    try:
+        assert sr("sr", "check").returncode == 0
+        started = sr("sr", "start", f"flow/{name}")
+        assert started.returncode == 0, started.stderr
+        first = take(watcher, 2)  # the first appointment: at the start
+        assert sorted(n.url for n in first) == [
+            "https://example.com/api/report/all/", "https://example.com/api/report/one/"
+        ]  # fmt: skip
+        again = take(watcher, 2)  # and a second later, again
+        assert sorted(n.rel_path for n in again) == ["report/all/", "report/one/"]
+        status = sr("sr", "status", f"flow/{name}")
+        assert "running" in status.stdout, status.stdout + status.stderr
+    finally:
+        stopped = sr("sr", "stop", f"flow/{name}")
+        watcher.close()
+    assert stopped.returncode == 0, stopped.stderr
+    wait_for(lambda: not running_pids("flow", name), "the flow to stop")
+
+
+def test_a_flow_with_flow_main_is_read_as_that_component(tmp_path: Path) -> None:
+    path = sr3_flow(tmp_path, "relay", "flowMain sarra\nbroker amqp://guest@127.0.0.1/\n"
+                    "post_broker amqp://guest@127.0.0.1/\ndirectory /tmp\n")  # fmt: skip
+    config = load("flow", path)
+    assert (config.component, config.name, config.dialect) == ("sarra", "relay", "sr3")
+    assert config.post_exchange == load("sarra", path).post_exchange
