@@ -133,7 +133,7 @@ def queue_spec(config: Config, instance: int = 1, *, create: bool = True) -> Que
                 naming.queue_standard_prefix(user),
             )
     else:
-        path = naming.qname_file(config.component, config.name, user)
+        path = naming.qname_file(config.home, config.name, user)
 
         def make() -> str:
             return naming.queue_name(user, config.component, config.name, config.queue_suffix)

@@ -375,7 +375,7 @@ class Parent:
         self.program_name = config.program
         self.config_name = config.name
         self.user_config_dir = str(paths.config_dir())
-        self.user_cache_dir = str(paths.state_dir(config.component, config.name))
+        self.user_cache_dir = str(paths.state_dir(config.home, config.name))
         self.restart_instance: Callable[[], None] = lambda: None
         """Set by the component: stop this instance so that it starts afresh."""
         self.stop_instance: Callable[[], None] = lambda: None

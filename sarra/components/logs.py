@@ -114,7 +114,7 @@ _LEVELS = {
 def _rotating_handler(config: Config, instance: int) -> logging.Handler:
     import logging.handlers  # with pickle and queue: not for a command on a terminal
 
-    path = paths.log_file(config.component, config.name, instance)
+    path = paths.log_file(config.home, config.name, instance)
     path.parent.mkdir(parents=True, exist_ok=True)
     interval = max(1, int(config.logrotate_interval))
     if interval % 86400 == 0:

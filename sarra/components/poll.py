@@ -194,7 +194,7 @@ class PollSource:
         names = [mask.directory for mask in config.masks if mask.accept]
         if config.accept_unmatch:
             names.append(config.directory)
-        state = paths.state_dir(config.component, config.name)
+        state = paths.state_dir(config.home, config.name)
         polled = []
         for name in dict.fromkeys(names):
             masks = [mask for mask in config.masks if mask.directory == name]

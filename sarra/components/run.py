@@ -82,13 +82,13 @@ def run_with_vip(runner: Runner, config: Config, number: int, stop: threading.Ev
             alive = time.monotonic()
             while not vip.held(config.vip):
                 if number:  # for `sr status`, as often as figures are written
-                    metrics.write(config.component, config.name, number, passive)
+                    metrics.write(config.home, config.name, number, passive)
                 if stop.wait(min(vip.CHECK_EVERY, metrics.EVERY)):
                     return
                 if number and time.monotonic() - alive >= config.heartbeat:
                     alive = time.monotonic()  # a sign of life for `sanity`, which logs nothing
                     with contextlib.suppress(OSError):
-                        os.utime(paths.log_file(config.component, config.name, number))
+                        os.utime(paths.log_file(config.home, config.name, number))
         logger.info("active: vip %s is on this host", addresses)
         active = threading.Event()  # the loop's stop: set on `stop`, or when the vip goes
         monitor = threading.Thread(
@@ -122,12 +122,7 @@ def run_instance(
     overrides = list(overrides)
     config = load(component, path, overrides=overrides)
     logger = setup_logging(config, number)
-    if config.component != component:  # sr3's flow with flowMain: read as that component
-        logger.error("%s/%s: flowMain %s is not run from flow/ here: put it in %s", component,
-                     config.name, config.component,
-                     paths.component_dir(config.component, config.dialect))  # fmt: skip
-        return 2
-    runner = runner_for(component)
+    runner = runner_for(config.component)  # sr3's flow with flowMain X: X's
     stop = threading.Event()
     reload = threading.Event()
 

@@ -80,6 +80,12 @@ class Config:
     plugin_lines: list[tuple[str, str, Where]] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    home: str = ""
+    """The directory its config is in, whose name keys its logs, pid files and state: its
+    component's, or flow for one of sr3's flow/ with flowMain."""
+
+    def __post_init__(self) -> None:
+        self.home = self.home or self.component
 
     @property
     def program(self) -> str:
@@ -634,8 +640,9 @@ def load(
         reader.apply(option_name, value, command_line)
     reader.finish()
     if component == FLOW and config.values["flow_main"] != FLOW:
-        return load(config.values["flow_main"], path, overrides=overrides, env=env,
-                    name=config.name, dialect=dialect)  # fmt: skip
+        config = load(config.values["flow_main"], path, overrides=overrides, env=env,
+                      name=config.name, dialect=dialect)  # fmt: skip
+        config.home = FLOW
     return config
 
 

@@ -107,7 +107,7 @@ class ConsumerLoop(Gathering, Filtering, Working, SourceWork, Settling, PluginPo
         self.selection = wis2.Selection(config)  # the wis2_* selection options
         self.global_cache = config.wis2_global_cache if config.component == "sarra" else None
         self.credentials = credentials or Credentials.load(paths.credentials_file())
-        state = paths.state_dir(config.component, config.name)
+        state = paths.state_dir(config.home, config.name)
         prefix = f"sr_{config.component}_{config.name}_{self.number:02d}"
         self.retry = open_retry_queue(config, state / f"{prefix}.retry", stop)
         cache_file = state / f"recent_files_{self.number:03d}.cache"
@@ -138,7 +138,7 @@ class ConsumerLoop(Gathering, Filtering, Working, SourceWork, Settling, PluginPo
         self.publisher: NoticePublisher | None = None
         self.posting: Posting | None = None  # the post stage, as sr_post's
         self.reporter: NoticePublisher | None = None
-        self.recorder = Recorder(config.component, config.name, number, self._figures)
+        self.recorder = Recorder(config.home, config.name, number, self._figures)
         threads = 1 if self.worker is None else max(1, config.threads)
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="transfer")
         self._taking = threading.Lock()  # held while a connection's thread takes deliveries
@@ -291,7 +291,7 @@ class ConsumerLoop(Gathering, Filtering, Working, SourceWork, Settling, PluginPo
 
     def _heartbeat(self, say: bool = True) -> None:
         if self.number:  # a sign of life for sanity, whatever the log level
-            log = paths.log_file(self.config.component, self.config.name, self.number)
+            log = paths.log_file(self.config.home, self.config.name, self.number)
             with contextlib.suppress(OSError):
                 os.utime(log)
         if self.nodupe is not None:

@@ -56,7 +56,7 @@ class Sender:
         path = unquote(parts.path)
         self.base = path if parts.scheme == "file" else _remote_base(path)
         self.inflight = Inflight(config.inflight)
-        self.parts = PartSender(paths.state_dir(config.component, config.name))
+        self.parts = PartSender(paths.state_dir(config.home, config.name))
         self.transfers = ThreadTransfers(config, credentials)
         self._made = threading.local()  # remote directories this thread made or found
 

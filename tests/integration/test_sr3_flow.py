@@ -2,7 +2,8 @@
 flowMain, as sr3's example bc_trans.conf is written (`callback scheduled`, `path` lines below a
 post_baseUrl, `callback post.message`), started by `sr start flow/NAME`: at each appointment its
 URLs are posted to post_exchange, where a watcher receives them; `sr status flow/NAME` shows it
-running and `sr stop flow/NAME` stops it. A flow with flowMain is read as that component."""
+running and `sr stop flow/NAME` stops it. A flow with `flowMain shovel` runs as a shovel, its
+logs and state under flow/NAME."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-from pumpkit import sr, take, wait_for, watch
+from pumpkit import announce, declare, file_notice, sr, take, wait_for, watch
 
 from sarra.components.instances import running_pids
+from sarra.config import paths
 from sarra.config.loader import load
 
 pytestmark = pytest.mark.broker
@@ -58,9 +60,28 @@ def test_a_scheduled_flow_posts_its_urls_at_each_appointment(tmp_path: Path) -> 
     wait_for(lambda: not running_pids("flow", name), "the flow to stop")
 
 
-def test_a_flow_with_flow_main_is_read_as_that_component(tmp_path: Path) -> None:
-    path = sr3_flow(tmp_path, "relay", "flowMain sarra\nbroker amqp://guest@127.0.0.1/\n"
-                    "post_broker amqp://guest@127.0.0.1/\ndirectory /tmp\n")  # fmt: skip
+def test_a_flow_with_flow_main_runs_as_that_component(tmp_path: Path) -> None:
+    source, onward = (f"xs_flowmain_{uuid.uuid4().hex[:8]}" for _ in range(2))
+    name = f"main_{uuid.uuid4().hex[:6]}"
+    path = sr3_flow(tmp_path, name, (
+        f"flowMain shovel\nbroker amqp://guest@127.0.0.1/\nexchange {source}\n"
+        "topicPrefix v02.post\nsubtopic #\nexpire 1m\n"
+        f"post_broker amqp://guest@127.0.0.1/\npost_exchange {onward}\n"
+    ))  # fmt: skip
     config = load("flow", path)
-    assert (config.component, config.name, config.dialect) == ("sarra", "relay", "sr3")
-    assert config.post_exchange == load("sarra", path).post_exchange
+    assert (config.component, config.home, config.dialect) == ("shovel", "flow", "sr3")
+    declare(config, source)
+    watcher = watch(config, onward)
+    try:
+        started = sr("sr", "start", f"flow/{name}")
+        assert started.returncode == 0, started.stderr
+        log = paths.log_file("flow", name, 1)
+        wait_for(lambda: log.is_file() and "consumer pid" in log.read_text(), "the consumer")
+        announce(config, [file_notice("https://example.com/", "a/b.txt", b"data")], source)
+        (passed,) = take(watcher, 1)
+        assert passed.url == "https://example.com/a/b.txt"
+    finally:
+        stopped = sr("sr", "stop", f"flow/{name}")
+        watcher.close()
+    assert stopped.returncode == 0, stopped.stderr
+    wait_for(lambda: not running_pids("flow", name), "the flow to stop")

@@ -115,10 +115,10 @@ _SHAPED: dict[str, Callable[[Config, Parent], Any]] = {
         socket.getfqdn() if c.statehost == "fqdn" else socket.gethostname().partition(".")[0]
     ),
     "currentDir": lambda c, p: c.directory,
-    "cfg_run_dir": lambda c, p: str(paths.state_dir(c.component, c.name)),
+    "cfg_run_dir": lambda c, p: str(paths.state_dir(c.home, c.name)),
     "credentials": lambda c, p: p.credentials,
     "download": lambda c, p: c.component != "sender" and not c.notify_only,
-    "pid_filename": lambda c, p: str(paths.pid_file(c.component, c.name, p.no)),
+    "pid_filename": lambda c, p: str(paths.pid_file(c.home, c.name, p.no)),
     "masks": lambda c, p: [_mask(m) for m in c.masks],
     "identity_method": lambda c, p: _identity_method(c.values["sum"]),
     "v2plugins": lambda c, p: {},
