@@ -28,7 +28,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from integration.pumpkit import declare, file_notice, wait_for
+from integration.pumpkit import declare, file_notice, take, wait_for, watch
 from peers import PeerEnv
 from servers import HttpServer
 
@@ -91,7 +91,8 @@ def check_as_sr3_user(examples: Path, home: Path) -> dict[str, list[str]]:
     """`sr check` over a ~/.config/sr3 holding sr3's examples: each config's lines, by
     component/name.conf (an entry "skip" for those not run here)."""
     tree = home / "config" / "sr3"
-    shutil.copytree(examples, tree, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(examples, tree, ignore=shutil.ignore_patterns("__pycache__"),
+                    dirs_exist_ok=True)  # fmt: skip
     env = {**os.environ, "XDG_CONFIG_HOME": str(home / "config"),
            "XDG_CACHE_HOME": str(home / "cache"), "HOME": str(home), **SITE}  # fmt: skip
     env.pop("SR_DEV_APPNAME", None)
@@ -136,6 +137,58 @@ def test_sr_check_accepts_every_sr3_example_whose_plugins_exist_here(
           f"{len(accepted)}/{considered}; refused: {len(EXAMPLE_DEFECTS)} defects of the "
           f"example, {len(GAPS)} gap")  # fmt: skip
     assert len(accepted) == considered - len(EXAMPLE_DEFECTS) - len(GAPS)
+
+
+SR3_SCHEDULED = ("wiski", "http_with_metadata")
+"""sr3's scheduled flows that its flow/ examples name (opg.conf and
+scheduled_aviation_wind_fax_charts.conf), not shipped with sarra."""
+
+
+def test_sr3_s_own_scheduled_flows_copied_into_plugins_make_its_flow_examples_pass(
+    examples: Path, sr3_package: Path, tmp_path: Path
+) -> None:
+    plugins = tmp_path / "config" / "sr3" / "plugins" / "scheduled"
+    plugins.mkdir(parents=True)
+    for name in SR3_SCHEDULED:
+        shutil.copy(sr3_package / "flowcb" / "scheduled" / f"{name}.py", plugins)
+    results = check_as_sr3_user(examples, tmp_path)
+    assert results["flow/opg.conf"][0] == "ok", results["flow/opg.conf"]
+    fax = results["flow/scheduled_aviation_wind_fax_charts.conf"]
+    assert fax[0] == "ok", fax
+
+
+@pytest.mark.broker
+def test_sr3_s_scheduled_http_with_metadata_runs_on_our_flow(
+    sr3_package: Path, tmp_path: Path
+) -> None:
+    """sr3's own module, copied into plugins/, gathers on a flow started by `sr start`: its
+    URLs (no HEAD answer here: post_whenNoMetadata) reach post_exchange."""
+    tree = tmp_path / "config" / "sr3"
+    (tree / "plugins" / "scheduled").mkdir(parents=True)
+    shutil.copy(sr3_package / "flowcb" / "scheduled" / "http_with_metadata.py",
+                tree / "plugins" / "scheduled")  # fmt: skip
+    exchange = f"xs_fax_{uuid.uuid4().hex[:8]}"
+    (tree / "flow").mkdir()
+    (tree / "flow" / "fax.conf").write_text(
+        f"post_broker {BROKER_URL}\npost_exchange {exchange}\ncallback post.message\n"
+        "callback scheduled.http_with_metadata\npost_whenNoMetadata on\n"
+        "post_baseUrl http://127.0.0.1:9/fax/\npath F06_wind_240_a.gif\npath F12_wind_240_a.gif\n"
+        "scheduled_interval 30s\n"
+    )  # fmt: skip
+    credentials = tree / "credentials.conf"
+    credentials.write_text("amqp://guest:guest@127.0.0.1/\n")
+    credentials.chmod(0o600)
+    watcher = watch(load("flow", tree / "flow" / "fax.conf"), exchange)
+    try:
+        started = subprocess.run([str(SR), "start", "flow/fax"], capture_output=True, text=True,
+                                 timeout=120, check=False)  # fmt: skip
+        assert started.returncode == 0, started.stderr
+        urls = sorted(notice.url for notice in take(watcher, 2))
+    finally:
+        subprocess.run([str(SR), "stop", "flow/fax"], timeout=120, check=False)
+        watcher.close()
+    assert urls == ["http://127.0.0.1:9/fax/F06_wind_240_a.gif",
+                    "http://127.0.0.1:9/fax/F12_wind_240_a.gif"]  # fmt: skip
 
 
 def test_every_option_name_of_sr3_maps_or_is_warned(sr3: PeerEnv, tmp_path: Path) -> None:
