@@ -89,7 +89,6 @@ _EVENT_OPS: dict[str, dict[str, str]] = {
     "m": {"directory": ""},
     "r": {"directory": "", "remove": ""},
 }
-_EVENT_FLAGS = frozenset(("L", "l", *_EVENT_OPS))
 _POST_FIELDS, _REPORT_FIELDS = 3, 7
 _DIGITS = len(str(validate.MAX_SIZE))
 
@@ -284,9 +283,7 @@ def quick_decode(
         if type(value) is not str or not value.isascii():
             return None
         if name == "sum":
-            if value.partition(",")[0] in _EVENT_FLAGS:
-                return None
-            try:
+            try:  # an event flag is a ValueError too: the full decode reads those
                 identity = Identity(*sum_to_identity(value))
             except ValueError:
                 return None
