@@ -34,7 +34,7 @@ from pika.spec import Basic, BasicProperties
 from sarra.broker.acks import AckTracker
 from sarra.broker.backoff import Backoff
 from sarra.broker.connect import ConnectionSettings
-from sarra.broker.interface import Delivery, QueueDepth
+from sarra.broker.interface import Delivery, QueueDepth, make_delivery
 from sarra.broker.link import Link, Wakeup
 from sarra.broker.state import LinkState
 from sarra.broker.steps import run_steps
@@ -220,15 +220,18 @@ class Consumer:
         if not self._incoming:  # the first of this read: hand them all over once it is done
             self._link.call_later(0, self._hand_over)
         self._incoming.append(
-            Delivery(
-                method.routing_key,
-                method.exchange,
-                body,
-                _text_headers(properties.headers),
-                properties.content_type,
-                method.redelivered,
-                tag,
-                self._generation,
+            make_delivery(
+                (
+                    method.routing_key,
+                    method.exchange,
+                    body,
+                    _text_headers(properties.headers),
+                    properties.content_type,
+                    method.redelivered,
+                    tag,
+                    self._generation,
+                    0,  # source: set by the multi-broker consumer
+                )
             )
         )
 

@@ -8,6 +8,7 @@ Both kinds implement `Consumer` and `Publisher` below; `sarra.broker.open_consum
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -40,6 +41,11 @@ class Delivery(NamedTuple):
     delivery_tag: int
     generation: int
     source: int = 0
+
+
+make_delivery: Callable[[tuple[Any, ...]], Delivery] = functools.partial(tuple.__new__, Delivery)
+"""A Delivery of all its fields in order, `source` included: what `Delivery(...)` makes, without
+the Python frame of a NamedTuple's `__new__` (one a message, in the connection's thread)."""
 
 
 class QueueDepth(NamedTuple):

@@ -351,3 +351,40 @@ def test_v03_plain_notice_takes_the_quick_path():
         5354,
     )
     assert quick.extra == {"other": 1.5}
+
+
+def test_v02_quick_path_puts_each_header_in_its_field():
+    """The quick path builds the notice by position: each header lands in the field it names."""
+    fields = {
+        **PLAIN_HEADERS,
+        "from_cluster": "from",
+        "to_clusters": "to",
+        "mtime": "20240101120001",
+        "atime": "20240101120002",
+        "mode": "644",
+        "rename": "/old/x",
+        "retrievePath": "a/b",
+        "other": "value",
+    }
+    quick = v02.quick_decode("v02.post.a", PLAIN_BODY, fields)
+    assert quick is not None
+    assert quick == v02._decode_checked("v02.post.a", PLAIN_BODY, fields)
+    expected = {
+        "source": "x",
+        "from_cluster": "from",
+        "to_clusters": "to",
+        "mtime": "20240101T120001",
+        "atime": "20240101T120002",
+        "mode": "644",
+        "rename": "/old/x",
+        "retrieve_path": "a/b",
+        "extra": {"other": "value"},
+        "topic": "v02.post.a",
+        "size": 5354,
+        "blocks": None,
+        "file_op": None,
+        "content": None,
+        "report": None,
+        "exchange": None,
+    }
+    assert {name: getattr(quick, name) for name in expected} == expected
