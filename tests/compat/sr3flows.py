@@ -7,9 +7,7 @@ compared."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,7 +18,7 @@ from typing import Any
 
 from integration.pumpkit import take, wait_for, watch
 from peers import PeerEnv
-from sr3peer import Sr3Home, wait_bound
+from sr3peer import Sr3Home, stop_group, wait_bound
 
 from sarra.broker.consumer import Consumer
 from sarra.config.loader import load
@@ -117,14 +115,7 @@ def _process(sr3: PeerEnv, side: Side, name: str) -> Iterator[None]:
     try:
         yield
     finally:
-        process = side.process
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(5)
+        stop_group(side.process)
 
 
 COMPARED = ("rel_path", "base_url", "identity", "size", "mtime", "mode", "file_op", "rename",
