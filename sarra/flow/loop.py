@@ -15,9 +15,11 @@ or its failure kept in the on-disk retry queue. Malformed notices, rejected ones
 paths are logged and acknowledged.
 
 A source's batch is taken in the loop's thread: each job filtered by its notice's URL, worked
-(the checksum of a local file: sarra.flow.source_work), its notices encoded, then the whole
-batch published together; each job is settled in the loop's thread once the broker has
-answered for all its notices, by its source's bookkeeping in place of an acknowledgement.
+(the checksum of a local file: sarra.flow.source_work), its notices encoded, and every
+SEND_EVERY jobs those held are published together; the loop goes on working the next while the
+broker confirms them (a pipeline: files worked while earlier ones await their confirms), up to
+WINDOW jobs unsettled. Each job is settled in the loop's thread once the broker has answered for
+all its notices, by its source's bookkeeping in place of an acknowledgement.
 
 Each stage is a module of its own, a mixin over the state they share (sarra.flow.loop_state):
 gather (sarra.flow.gather for a queue, sarra.flow.sources for the others), filter
@@ -72,6 +74,15 @@ from sarra.flow.work import Working, worker_for
 from sarra.sizes import human_size
 
 logger = logging.getLogger("sarra.flow")
+
+SEND_EVERY = 100
+"""Jobs of a source worked between two publishes: the broker confirms the ones sent while the
+next are worked, and the end of a run waits for the confirms of a few only."""
+
+WINDOW = 2000
+"""Most jobs of a source posted and not settled yet before the loop gathers more (then it waits
+for the broker's confirms): memory stays bounded while the broker is slow or away, and a job is
+settled only once its notices are confirmed."""
 
 
 class ConsumerLoop(Gathering, Filtering, Working, SourceWork, Settling, PluginPoints):
@@ -245,17 +256,18 @@ class ConsumerLoop(Gathering, Filtering, Working, SourceWork, Settling, PluginPo
         last_heartbeat = time.monotonic()
         try:
             source.start()
-            self._held = []  # only this thread posts: the jobs of a batch go out together
+            self._held = []  # only this thread posts: the jobs of a chunk go out together
             while not self.stop.is_set():
-                jobs = source.gather(0.2)
-                if jobs is None:
-                    break
-                for job in jobs:
-                    self._take(job)
-                self._send_held()
-                if not jobs:
-                    self._retry_some()
-                self._send_held()
+                if len(self._unsettled) >= WINDOW:
+                    self._await_confirms(0.2)
+                else:
+                    jobs = source.gather(0.2)
+                    if jobs is None:
+                        break
+                    self._take_batch(jobs)
+                    if not jobs:
+                        self._retry_some()
+                        self._send_held()
                 self._reap()
                 if time.monotonic() - last_heartbeat >= self.config.heartbeat:
                     last_heartbeat = time.monotonic()
@@ -269,6 +281,15 @@ class ConsumerLoop(Gathering, Filtering, Working, SourceWork, Settling, PluginPo
             self._reap()
             source.close()
             self._closed()
+
+    def _take_batch(self, jobs: list[Job]) -> None:
+        """Filter and work a source's batch, publishing every SEND_EVERY jobs: the broker
+        confirms those while the next are worked."""
+        for start in range(0, len(jobs), SEND_EVERY):
+            for job in jobs[start : start + SEND_EVERY]:
+                self._take(job)
+            self._send_held()
+            self._reap()
 
     def _closed(self) -> None:
         self.retry.close()

@@ -60,7 +60,7 @@ class Settling(LoopState):
             return
         if origin is not None:
             origin.posting(job, messages)
-        if self._held is not None:  # a batch from a source: published together at its end
+        if self._held is not None:  # a source's job: published with the others of its chunk
             self._held.append((job, notices, messages))
             return
         confirmations = posting.publish(notices, messages, follows=job.msg,
@@ -68,8 +68,8 @@ class Settling(LoopState):
         self._settle_when_confirmed(job, notices, confirmations)
 
     def _send_held(self) -> None:
-        """Publish the notices held (those of a source's batch) together; each job is settled
-        by `_reap` once the broker answered for all of its notices."""
+        """Publish the notices held (those of a source's chunk of jobs) together; each job is
+        settled by `_reap` once the broker answered for all of its notices."""
         held = self._held
         if not held:
             return
@@ -119,6 +119,15 @@ class Settling(LoopState):
                 self.counts["posted"] += posted
                 self.bytes += size
                 self.last_done = time.time()
+
+    def _await_confirms(self, timeout: float) -> None:
+        """Wait, at most `timeout`, for the broker to answer for the oldest unsettled job of a
+        source (`_reap` settles it)."""
+        if self._unsettled:
+            for confirmation in self._unsettled[0][2]:
+                if not confirmation.done():
+                    confirmation.wait(timeout)
+                    return
 
     def _settle_when_confirmed(
         self, job: Job, notices: Sequence[Notice], confirmations: Sequence[Confirmation]

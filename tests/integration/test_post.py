@@ -10,8 +10,10 @@ import os
 import subprocess
 import sys
 import threading
+import uuid
 from pathlib import Path
 
+import pika
 import pytest
 from pumpkit import running, subscriber, take, wait_for, watch
 
@@ -20,6 +22,7 @@ from sarra.broker.publisher import Publisher
 from sarra.components import post
 from sarra.config.credentials import Credentials
 from sarra.config.loader import Config, load
+from sarra.flow import loop, settle, sources
 from sarra.integrity.checksum import hex_to_b64
 from sarra.message.notice import time_to_epoch
 
@@ -182,6 +185,52 @@ def test_a_tree_of_5000_files_goes_through_one_connection_and_one_wait(
     assert len(connections) == 1
     assert len(waits) <= 2  # the end of the run (and the close), never one per file
     assert {n.rel_path for n in notices} == {str(p) for p in files}
+
+
+def test_files_are_worked_within_a_window_and_settled_only_once_confirmed(
+    tmp_path: Path,
+    exchange: str,
+    amqp_credentials: Credentials,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While the broker holds its confirms (a full queue that nacks every notice), the loop
+    works at most its window of files ahead (and a batch) and settles none; once the broker
+    takes them, each is settled."""
+    monkeypatch.setattr(sources, "BATCH", 5)
+    monkeypatch.setattr(loop, "WINDOW", 10)
+    files = tree(tmp_path / "src", 40, size=10)
+    settled: list[str] = []
+    monkeypatch.setattr(
+        sources.PathSource, "settled", lambda _s, job: settled.append(job.local.path)
+    )
+    waiting = threading.Event()
+    real_await = settle.Settling._await_confirms
+
+    def awaited(self: settle.Settling, timeout: float) -> None:
+        waiting.set()
+        real_await(self, timeout)
+
+    monkeypatch.setattr(settle.Settling, "_await_confirms", awaited)
+    queue = f"q_guest.full.{uuid.uuid4().hex[:8]}"
+    connection = pika.BlockingConnection(pika.URLParameters("amqp://guest:guest@127.0.0.1/"))
+    channel = connection.channel()
+    channel.queue_declare(queue, arguments={"x-max-length": 0, "x-overflow": "reject-publish"})
+    channel.queue_bind(queue, exchange, "#")
+    run = post.Post(poster(tmp_path, exchange), [str(tmp_path / "src")],
+                    credentials=amqp_credentials)  # fmt: skip
+    thread = threading.Thread(target=run.run)
+    thread.start()
+    try:
+        assert waiting.wait(30), "the loop never waited for confirms"
+        assert 10 <= run.source.files <= 10 + 5
+        assert settled == []
+    finally:
+        channel.queue_delete(queue)  # unroutable from now on: confirmed
+        connection.close()
+        thread.join(60)
+    assert not thread.is_alive()
+    assert run.failed == 0
+    assert sorted(settled) == sorted(str(p) for p in files)
 
 
 def test_repost_every_sleep_seconds_until_stopped(
