@@ -62,10 +62,9 @@ from sarra.flow.announce import Announcer, walk
 from sarra.flow.faults import Faults
 from sarra.flow.inflight import Inflight
 from sarra.flow.job import Job
-from sarra.flow.local_files import event_job, local_job, local_work, log_posted, shown_url
+from sarra.flow.local_files import LocalFiles
 from sarra.flow.loop import ConsumerLoop
 from sarra.flow.rules import Rules
-from sarra.message.notice import Notice
 
 logger = logging.getLogger("sarra.watch")
 file_log = logging.getLogger(terminal.PER_FILE)
@@ -120,17 +119,19 @@ class _Forward(FileSystemEventHandler):
         observer.schedule(self, root, recursive=True, **options)
 
 
-class WatchSource:
+class WatchSource(LocalFiles):
     """sr_watch's gather stage: the files of the watched trees as they become complete (and,
-    with post_on_start, those there at start), removals, directories made or removed."""
+    with post_on_start, those there at start), removals, directories made or removed. Its
+    bookkeeping is that of every origin of local files (LocalFiles), and the files posted and
+    not confirmed yet."""
 
     def __init__(self, config: Config, announcer: Announcer, plugins: Plugins | None) -> None:
+        super().__init__(announcer, file_log, logger)
         self.roots = [os.path.abspath(p) for p in config.path]
         for root in self.roots:
             if not os.path.isdir(root):
                 raise ConfigError(None, f"{config.name}: {root} is not a directory to watch")
         self.config = config
-        self.announcer = announcer
         self.faults = Faults(logger)
         self.wanted = frozenset(config.events.split("|"))
         self.inflight = Inflight(config.inflight)
@@ -147,12 +148,8 @@ class WatchSource:
         self.plugins = plugins
         self.confirm_wait = 10.0
         self.rules: Rules | None = None
-        self.files = 0  # posted (logged), and their bytes
-        self.bytes = 0
-        self.errors = 0
         self.in_flight: Counter[str] = Counter()
         """Files posted whose notices the broker has not confirmed yet (forgotten then)."""
-        self.not_confirmed: list[str] = []
         self._jobs: list[Job] = []  # those of the batch being gathered
 
     # --- the Source
@@ -177,20 +174,9 @@ class WatchSource:
         jobs, self._jobs = self._jobs, []
         return jobs
 
-    def work(self, job: Job) -> list[Notice]:
-        return local_work(self, self.announcer, job)
-
-    def skipped(self, level: int, text: str) -> None:
-        """A file not posted (at ERROR: counted as an error), and why."""
-        if level >= logging.ERROR:
-            self.errors += 1
-        file_log.log(level, "%s", text)
-
     def posting(self, job: Job, messages: Sequence[Message]) -> None:
-        self.files += 1
-        self.bytes += job.local.size
         self.in_flight[job.local.path] += 1
-        log_posted(file_log, job.notice, messages)
+        super().posting(job, messages)
 
     def settled(self, job: Job) -> None:
         """Its notices confirmed (or it went no further): the file is forgotten."""
@@ -198,9 +184,7 @@ class WatchSource:
 
     def refused(self, job: Job, why: str) -> None:
         self._forget(job.local.path)
-        url = shown_url(job.notice)
-        self.not_confirmed.append(f"{url}: {why}")
-        logger.error("not confirmed by the broker: %s: %s", url, why)
+        super().refused(job, why)
 
     def _forget(self, path: str) -> None:
         in_flight = self.in_flight
@@ -326,7 +310,7 @@ class WatchSource:
         self.created.pop(path, None)
         self.pending.pop(path, None)
         if "delete" in self.wanted and not self._hidden(path):
-            self._jobs.append(event_job(self, self.announcer.remove(path), path))
+            self._jobs.append(self.event_job(self.announcer.remove(path), path))
 
     def _moved(self, src: str, dest: str) -> None:
         if not dest:  # moved out of the tree
@@ -356,7 +340,7 @@ class WatchSource:
 
     def _directory_made(self, path: str, look_inside: bool) -> None:
         if "mkdir" in self.wanted and not self._hidden(path):
-            self._jobs.append(event_job(self, self.announcer.directory(path), path))
+            self._jobs.append(self.event_job(self.announcer.directory(path), path))
         if self.polling or not look_inside or "create" not in self.wanted:
             return
         # files written before the directory was watched send no close: look at them
@@ -372,7 +356,7 @@ class WatchSource:
     def _directory_gone(self, path: str) -> None:
         if "rmdir" in self.wanted and not self._hidden(path):
             notice = self.announcer.directory(path, removed=True)
-            self._jobs.append(event_job(self, notice, path))
+            self._jobs.append(self.event_job(notice, path))
 
     def _existing(self, top: str) -> None:
         """Announce the files below `top` as they are now (post_on_start)."""
@@ -433,7 +417,7 @@ class WatchSource:
                 return
         if stat.S_ISLNK(st.st_mode) and "link" not in self.wanted:
             return
-        self._jobs.append(local_job(self, self.announcer, path, st, renamed_from))
+        self._jobs.append(self.job(path, st, renamed_from))
 
     def _hidden(self, path: str) -> bool:
         """Whether a path is an inflight name of some writer: a name starting with `.` (or in

@@ -26,7 +26,7 @@ from typing import Protocol
 from sarra.broker import Message
 from sarra.flow.announce import Announcer, walk
 from sarra.flow.job import Job
-from sarra.flow.local_files import local_job, local_work, log_posted, shown_url
+from sarra.flow.local_files import LocalFiles
 from sarra.flow.rules import Rules
 from sarra.message.notice import Notice
 
@@ -90,13 +90,11 @@ class Source(Origin, Protocol):
         ...
 
 
-class PathSource:
+class PathSource(LocalFiles):
     """sr_post's gather: each path named, a file or every file below a directory, in name
     order (a directory that cannot be read is logged); `pipe`d names come as they are read.
-    With `every` > 0 (sr_post start), the paths are posted again every `every` seconds.
-
-    Its own bookkeeping: the files posted and their bytes (as logged), the paths that could
-    not be posted (`errors`) and the notices the broker refused (`not_confirmed`)."""
+    With `every` > 0 (sr_post start), the paths are posted again every `every` seconds. Its
+    bookkeeping is that of every origin of local files (LocalFiles)."""
 
     def __init__(
         self,
@@ -107,21 +105,14 @@ class PathSource:
         passed: Callable[[], None] | None = None,
         file_log: logging.Logger = logger,
     ) -> None:
-        self.announcer = announcer
+        super().__init__(announcer, file_log, logger)
         self.names = names
         self.follow_symlinks = follow_symlinks
         self.every = every
         self.passed = passed
         """Called at the end of each pass over the paths."""
-        self.file_log = file_log
-        """Where the line of each file goes."""
         self.confirm_wait = 60.0
         self.rules: Rules | None = None
-        self.files = 0  # posted (logged), and their bytes
-        self.bytes = 0
-        self.errors = 0
-        self.not_confirmed: list[str] = []
-        """A line for each notice the broker refused: `url: why`."""
         self.ready: Callable[[], bool] | None = None
         """Asked at the start whether to go on (False: nothing is posted)."""
         self._jobs: Iterator[Job] | None = None
@@ -158,39 +149,17 @@ class PathSource:
 
     def _candidates(self) -> Iterator[Job]:
         """A job for each file below each name, and after each name an empty job."""
-        announcer = self.announcer
         end = Job(Notice("", "", ""), None, None)
+        job = self.job
         for name in self.names:
             path = os.path.abspath(name)
             try:
                 for found, st in walk(path, self.follow_symlinks):
-                    yield local_job(self, announcer, found, st)
+                    yield job(found, st)
             except OSError as err:
                 self.errors += 1
                 logger.error("cannot post %s: %s", path, err.strerror or err)
             yield end
-
-    def work(self, job: Job) -> list[Notice]:
-        return local_work(self, self.announcer, job)
-
-    def skipped(self, level: int, text: str) -> None:
-        """A file not posted (at ERROR: counted as an error), and why."""
-        if level >= logging.ERROR:
-            self.errors += 1
-        self.file_log.log(level, "%s", text)
-
-    def posting(self, job: Job, messages: Sequence[Message]) -> None:
-        self.files += 1
-        self.bytes += job.local.size
-        log_posted(self.file_log, job.notice, messages)
-
-    def settled(self, job: Job) -> None:
-        pass  # the loop counts what the broker confirmed
-
-    def refused(self, job: Job, why: str) -> None:
-        url = shown_url(job.notice)
-        self.not_confirmed.append(f"{url}: {why}")
-        logger.error("not confirmed by the broker: %s: %s", url, why)
 
     def note(self) -> str:
         return ""
