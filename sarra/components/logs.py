@@ -112,7 +112,7 @@ _LEVELS = {
 
 
 def _rotating_handler(config: Config, instance: int) -> logging.Handler:
-    import logging.handlers  # with pickle and queue: not for a command on a terminal
+    from sarra.components.log_file import LogFile  # logging.handlers: not for a terminal
 
     path = paths.log_file(config.home, config.name, instance)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -121,7 +121,7 @@ def _rotating_handler(config: Config, instance: int) -> logging.Handler:
         when, count = "midnight", interval // 86400
     else:
         when, count = "s", interval
-    handler = logging.handlers.TimedRotatingFileHandler(
+    handler = LogFile(
         path, when=when, interval=count, backupCount=config.logrotate, utc=True, encoding="utf-8"
     )
     os.chmod(path, config.chmod_log or 0o600)

@@ -4,11 +4,13 @@ the bytes of a notice; unexpected errors logged with a traceback once per kind, 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from sarra.components import log_file
 from sarra.components.logs import FORMAT, LONG_WORD, Formatter, bounded, printable, setup_logging
 from sarra.config.loader import load
 from sarra.flow.faults import MAX_KINDS, Faults, kind_of
@@ -59,6 +61,31 @@ def test_a_notice_s_bytes_never_break_the_log_file(instance_log: Path, capfd) ->
     assert "a/\\udcff\\udc80/d/d/" in lines[0]
     assert all(len(line) < 400 for line in lines), [len(line) for line in lines]
     assert lines[-1].startswith("OSError: [Errno 36] File name too long: '/out/a/")
+
+
+def test_routine_lines_are_written_together_soon_and_a_warning_at_once(
+    instance_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = logging.getLogger("sarra.post")
+    monkeypatch.setattr(log_file, "FLUSH_DELAY", 600.0)
+    log.info("posted one")
+    log.info("posted two")
+    assert "posted" not in instance_log.read_text()  # in the buffer, one write for both
+    log.warning("a warning")
+    assert instance_log.read_text().splitlines()[-3:][0].endswith("posted one")
+    assert instance_log.read_text().endswith("a warning\n")
+    log.info("posted three")
+    for handler in logging.getLogger().handlers:
+        handler.close()  # writes what is buffered
+    assert instance_log.read_text().endswith("posted three\n")
+
+
+def test_a_routine_line_is_written_within_the_flush_delay(instance_log: Path) -> None:
+    logging.getLogger("sarra.post").info("posted alone")
+    logged = time.monotonic()
+    while "posted alone" not in instance_log.read_text():
+        assert time.monotonic() - logged < 5, "the line was never written"
+        time.sleep(0.02)
 
 
 def raise_here(error: Exception) -> None:
