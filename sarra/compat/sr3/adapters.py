@@ -108,7 +108,8 @@ def _view(parent: Parent, flow: Flow) -> tuple[Msg, View]:
         raise PluginFailed(f"made into no notice: {err}", permanent=True) from None
     view = View.of(notice, new_dir=msg.new_dir, new_file=msg.new_file, placed=flow.moves_files,
                    is_retry=msg.isRetry, post_base_url=flow.post_base_url,
-                   post_base_dir=flow.post_base_dir)  # fmt: skip
+                   post_base_dir=flow.post_base_dir, new_rel_path=msg.new_relpath,
+                   new_base_url=msg.new_baseurl)  # fmt: skip
     view.restore(msg.sr3_fields)
     return msg, view
 
@@ -129,6 +130,12 @@ def _read_back(msg: Msg, view: View, message: Mapping[str, Any], name: str, flow
         msg.new_dir = str(new_dir)
     if new_file != view.paths["new_file"]:
         msg.new_file = str(new_file)
+    if flow.moves_files:  # what the onward notice of the file says (else followed above)
+        rel_path, base_url = message.get("new_relPath"), message.get("new_baseUrl")
+        if rel_path != view.paths["new_relPath"]:
+            msg.new_relpath = str(rel_path)
+        if base_url != view.paths["new_baseUrl"]:
+            msg.new_baseurl = str(base_url)
 
 
 def _settle(msg: Msg, view: View, work: Any, goes_on_in: str, name: str, flow: Flow) -> bool:

@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from sarra.compat.sr3 import api, identity
+from sarra.flow.placement import onward_rel_path
 from sarra.message import v03
 from sarra.message.errors import MalformedNotice
 from sarra.message.notice import Notice
@@ -173,9 +174,8 @@ class Message(dict[str, Any]):
         message["pubTime"] = api.nowstr()
         base_url = str(getattr(o, "post_baseUrl", None) or "file:").split(",")[0]
         base_dir = getattr(o, "post_baseDir", None) or getattr(o, "baseDir", None) or ""
-        relative = path[len(base_dir) :] if base_dir and path.startswith(base_dir) else path
         message["baseUrl"] = base_url
-        message["relPath"] = relative.lstrip("/") if base_dir else relative
+        message["relPath"] = onward_rel_path(path, base_dir, "sr3") if base_dir else path
         message["subtopic"] = posixpath.dirname(message["relPath"]).strip("/").split("/")
         message["_deleteOnPost"] |= {"subtopic"}
         if lstat is not None:
@@ -227,9 +227,7 @@ def count_messages(work: SimpleNamespace) -> int:
 def _paths(directory: str, name: str, base_dir: str | None, base_url: Any) -> dict[str, Any]:
     """new_dir, new_file and what follows from them, as sr3 derives it."""
     full = f"{directory}/{name}" if directory else name
-    if base_dir and len(base_dir) > 1 and full.startswith(base_dir):
-        full = full[len(base_dir) :]
-    relative = full.lstrip("/")
+    relative = onward_rel_path(full, base_dir, "sr3")
     return {
         "new_dir": directory,
         "new_file": name,
@@ -282,9 +280,13 @@ class View:
         is_retry: bool = False,
         post_base_url: str | None = None,
         post_base_dir: str | None = None,
+        new_rel_path: str | None = None,
+        new_base_url: str | None = None,
     ) -> View:
         """The message of a notice. A notice `placed` (its file goes to new_dir/new_file) has
-        new_relPath below post_base_dir; one that is not (a shovel's) keeps its own path."""
+        new_relPath and new_baseUrl as given (the flow's onward notice), else below
+        post_base_dir and under post_base_url; one that is not (a shovel's) keeps its own
+        path."""
         _, data = v03.encode(notice)
         body: dict[str, Any] = json.loads(data)
         message = Message()
@@ -298,6 +300,11 @@ class View:
         name = new_file if new_file is not None else posixpath.basename(rel_path)
         if placed:
             paths = _paths(new_dir or "", name, post_base_dir, post_base_url or notice.base_url)
+            if new_rel_path is not None:
+                relative = new_rel_path.lstrip("/")  # as sr3 writes it
+                paths |= {"new_relPath": relative, "new_subtopic": relative.split("/")[:-1]}
+            if new_base_url is not None:
+                paths["new_baseUrl"] = new_base_url
         else:
             paths = {
                 "new_dir": new_dir or "",
