@@ -56,7 +56,8 @@ from sarracenia.flowcb import FlowCB
 
 class Onward(FlowCB):
     '''a.dat: placed in sub/, announced as elsewhere/a.dat (after_accept); c.dat: announced
-    elsewhere (after_work: new_relPath, new_baseUrl); d.dat: announced as D.dat (new_file).'''
+    elsewhere (after_work: new_relPath, new_baseUrl); b.dat too, as sr3 shows it (relPath,
+    baseUrl); d.dat: announced as D.dat (new_file).'''
 
     def after_accept(self, worklist):
         for msg in worklist.incoming:
@@ -66,7 +67,10 @@ class Onward(FlowCB):
 
     def after_work(self, worklist):
         for msg in worklist.ok:
-            if msg["new_file"] == "c.dat":
+            if msg["new_file"] == "b.dat":  # sr3's way: relPath is the onward one by now
+                msg["relPath"] = "kept/" + msg["relPath"]
+                msg["baseUrl"] = msg["baseUrl"].replace("here", "near")
+            elif msg["new_file"] == "c.dat":
                 msg["new_relPath"] = "worked/c.dat"
                 msg["new_baseUrl"] = "http://there/"
             elif msg["new_file"] == "d.dat":
@@ -145,7 +149,7 @@ def test_an_sr3_callback_s_new_relpath_new_baseurl_and_new_file_are_announced(
     assert (out / "sub" / "a.dat").read_bytes() == files["a.dat"]
     assert posted == {
         "a.dat": "http://here/elsewhere/a.dat",  # the callback's new_relPath, not sub/a.dat
-        "b.dat": "http://here//b.dat",
+        "b.dat": "http://near/kept/b.dat",  # after_work's relPath: the onward one
         "c.dat": "http://there/worked/c.dat",
         "d.dat": "http://here//D.dat",  # after the work: announced under its new name
     }

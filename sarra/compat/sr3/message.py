@@ -266,8 +266,10 @@ class View:
 
     message: Message
     notice: Notice
-    body: dict[str, Any]  # the notice's fields as first shown (deep copy)
+    body: dict[str, Any]  # the notice's fields (deep copy)
     paths: dict[str, Any]  # new_* as first shown
+    onward: dict[str, Any] | None = None
+    """relPath and baseUrl as shown in place of the notice's: the onward notice's (after_work)."""
 
     @classmethod
     def of(
@@ -282,11 +284,13 @@ class View:
         post_base_dir: str | None = None,
         new_rel_path: str | None = None,
         new_base_url: str | None = None,
+        onward: bool = False,
     ) -> View:
         """The message of a notice. A notice `placed` (its file goes to new_dir/new_file) has
         new_relPath and new_baseUrl as given (the flow's onward notice), else below
         post_base_dir and under post_base_url; one that is not (a shovel's) keeps its own
-        path."""
+        path. `onward` (a file placed, its work done): relPath and baseUrl are new_relPath and
+        new_baseUrl, as sr3 shows them to after_work."""
         _, data = v03.encode(notice)
         body: dict[str, Any] = json.loads(data)
         message = Message()
@@ -315,7 +319,11 @@ class View:
             }
         message.update(paths)
         message["_deleteOnPost"] |= set(VIEW_KEYS)
-        return cls(message, notice, copy.deepcopy(body), copy.deepcopy(paths))
+        shown = None
+        if placed and onward:
+            shown = {"relPath": paths["new_relPath"], "baseUrl": paths["new_baseUrl"]}
+            message.update(shown)
+        return cls(message, notice, copy.deepcopy(body), copy.deepcopy(paths), shown)
 
     def to_notice(
         self, message: Mapping[str, Any] | None = None, *, follow_new: bool = False
@@ -326,6 +334,8 @@ class View:
         when nothing is transferred. MalformedNotice when the fields make no notice."""
         shown = self.message if message is None else message
         body = _body_of(shown)
+        if self.onward is not None:  # the notice's own, whatever was shown in their place
+            body |= {key: self.body[key] for key in self.onward if key in self.body}
         if follow_new:
             body.update(self._followed(shown))
         if body == self.body:
@@ -352,6 +362,17 @@ class View:
         if base_url and base_url != before["new_baseUrl"]:
             changes["baseUrl"] = base_url
         return changes
+
+    def onward_paths(self, message: Mapping[str, Any]) -> tuple[Any, Any]:
+        """new_relPath and new_baseUrl as the message now says; shown `onward`, a relPath or
+        baseUrl a callback changed says it (as sr3 posts them after after_work)."""
+        rel_path, base_url = message.get("new_relPath"), message.get("new_baseUrl")
+        if self.onward is not None:
+            if message.get("relPath") != self.onward["relPath"]:
+                rel_path = message.get("relPath")
+            if message.get("baseUrl") != self.onward["baseUrl"]:
+                base_url = message.get("baseUrl")
+        return rel_path, base_url
 
     def kept(self, message: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The fields of the message that the notice does not carry and that a callback set:
