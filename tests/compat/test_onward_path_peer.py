@@ -1,9 +1,14 @@
-"""The onward path an sr3 callback sets, judged by sr3 itself (metpx-sr3 3.3.1, in an
-environment of its own): sr3's `sr3 subscribe` and our sr_subscribe run the same config of
-sr3's tree (post_baseUrl, post_baseDir) with the same callback, on the same exchange, each
-posting to an exchange of its own. A new_dir and new_relPath set in after_accept, and a relPath
-and baseUrl changed in after_work, give the same files in the same places and the same
-notices posted under both; so does a file no callback touches."""
+"""The onward path a plugin sets, judged by the peers themselves (metpx-sr3 3.3.1 and
+Sarracenia 2.24.8, each in an environment of its own): their subscriber and ours run the same
+config (post_base_url, post_base_dir) with the same plugin, on the same exchange, each posting
+to an exchange of its own, and place the same files and post the same notices.
+
+- sr3: a new_dir and new_relPath set in after_accept, and a relPath and baseUrl changed in
+  after_work.
+- v2: parent.post_base_dir and msg.new_dir set at on_message, msg.new_relpath and
+  msg.new_baseurl set at on_file, and a file on_file moves itself (msg.new_dir).
+
+A file no plugin touches is posted alike too."""
 
 from __future__ import annotations
 
@@ -14,16 +19,18 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from integration.pumpkit import declare, file_notice, take, wait_for, watch
+from integration.pumpkit import announce, declare, file_notice, take, wait_for, watch
 from peers import PeerEnv
 from servers import HttpServer
 from sr3peer import BROKER, publish
 
 from sarra.broker import Consumer
 from sarra.config.loader import load
+from sarra.message.notice import Notice
 
 pytestmark = pytest.mark.broker
 
@@ -47,28 +54,62 @@ class Onward(FlowCB):
                 msg["baseUrl"] = msg["baseUrl"].replace("here", "near")
 """
 
-FILES = ["a.dat", "b.dat", "c.dat"]
-READY = {"sr3": r"Binding queue|binding", "ours": r"consumer pid"}
+V2_PLUGIN = """
+import os
 
 
-def _home(root: Path, exchange: str, posted_to: str) -> dict[str, str]:
-    """A home whose ~/.config/sr3 holds the config, the callback and credentials; its
-    environment."""
-    config_dir = root / "home" / ".config" / "sr3"
+class Onward:
+    def __init__(self, parent):
+        self.post_base_dir = parent.post_base_dir
+
+    def on_message(self, parent):
+        msg = parent.msg
+        if msg.new_file == "a.dat":
+            parent.post_base_dir = self.post_base_dir + "/hourly"
+            msg.new_dir = parent.post_base_dir + "/12"
+        else:
+            parent.post_base_dir = self.post_base_dir
+        return True
+
+    def on_file(self, parent):
+        msg = parent.msg
+        if msg.new_file == "b.dat":
+            msg.new_relpath = "/renamed/" + msg.new_file
+            msg.new_baseurl = "http://there/"
+        elif msg.new_file == "c.dat":
+            moved = os.path.join(msg.new_dir, "moved")
+            os.makedirs(moved)
+            os.rename(os.path.join(msg.new_dir, msg.new_file), os.path.join(moved, msg.new_file))
+            msg.new_dir = moved
+        return True
+
+
+self.plugin = "Onward"
+"""
+
+READY = {"sr3": r"Binding queue|binding", "v2": r"reading from to", "ours": r"consumer pid"}
+
+
+def _home(root: Path, exchange: str, posted_to: str, peer: str) -> dict[str, str]:
+    """A home holding the config, the plugin (sr3: in ~/.config/sr3, v2: in ~/.config/sarra)
+    and credentials; its environment."""
+    home = root / "home"
+    config_dir = home / ".config" / ("sr3" if peer == "sr3" else "sarra")
     (config_dir / "subscribe").mkdir(parents=True)
     (config_dir / "plugins").mkdir()
-    (config_dir / "plugins" / "onward.py").write_text(CALLBACK)
+    (config_dir / "plugins" / "onward.py").write_text(CALLBACK if peer == "sr3" else V2_PLUGIN)
     credentials = config_dir / "credentials.conf"
     credentials.write_text(f"{BROKER}\n")
     credentials.chmod(0o600)
     out = root / "out"
+    (out / "hourly").mkdir(parents=True)  # v2 wants post_base_dir to be (a plugin's too)
+    prefix, plugin = ("topicPrefix v03\n", "callback") if peer == "sr3" else ("", "plugin")
     (config_dir / "subscribe" / "case.conf").write_text(
-        f"broker amqp://guest@127.0.0.1/\nexchange {exchange}\ntopicPrefix v03\nsubtopic #\n"
-        f"expire 2m\ndirectory {out}\nmirror off\npost_broker amqp://guest@127.0.0.1/\n"
-        f"post_exchange {posted_to}\npost_baseUrl http://here/\npost_baseDir {out}\n"
-        "callback onward\naccept .*\n"
+        f"broker amqp://guest@127.0.0.1/\nexchange {exchange}\n{prefix}subtopic #\nexpire 2m\n"
+        f"directory {out}\nmirror off\npost_broker amqp://guest@127.0.0.1/\n"
+        f"post_exchange {posted_to}\npost_base_url http://here/\npost_base_dir {out}\n"
+        f"report_back False\n{plugin} onward\naccept .*\n"
     )
-    home = root / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "PYTHON"))}
     return env | {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
                   "XDG_CACHE_HOME": str(home / ".cache")}  # fmt: skip
@@ -76,33 +117,33 @@ def _home(root: Path, exchange: str, posted_to: str) -> dict[str, str]:
 
 @pytest.fixture
 def exchange() -> str:
-    name = f"xsr3onward_{uuid.uuid4().hex[:8]}"
+    name = f"xonward_{uuid.uuid4().hex[:8]}"
     declare(load("subscribe", None, name="declarer"), name)
     return name
 
 
-@pytest.fixture
-def sides(
-    sr3: PeerEnv, tmp_path: Path, exchange: str
+@contextmanager
+def _sides(
+    peer: str, command: list[str], tmp_path: Path, exchange: str
 ) -> Iterator[dict[str, tuple[Path, Consumer]]]:
-    """sr3's subscriber and ours, consuming; where each places files, and a watch of what each
-    posts."""
+    """The peer's subscriber and ours, consuming; where each places files, and a watch of what
+    each posts."""
     found: dict[str, tuple[Path, Consumer]] = {}
     processes = []
     try:
-        for who in ("sr3", "ours"):
+        for who in (peer, "ours"):
             root = tmp_path / who
             posted_to = f"{exchange}_{who}"
-            env = _home(root, exchange, posted_to)
+            env = _home(root, exchange, posted_to, peer)
             watcher = watch(load("subscribe", None, name="watcher"), posted_to)
             found[who] = (root / "out", watcher)
-            command = [str(sr3.bin / "sr3"), "foreground", "subscribe/case"]
-            if who == "ours":
-                command = [str(OURS), "foreground", "case"]
             log = root / "log"
             with open(log, "wb") as output:
-                process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
-                                           env=env, cwd=root, start_new_session=True)  # fmt: skip
+                process = subprocess.Popen(
+                    command if who == peer else [str(OURS), "foreground", "case"],
+                    stdout=output, stderr=subprocess.STDOUT, env=env, cwd=root,
+                    start_new_session=True,
+                )  # fmt: skip
             processes.append(process)
             wait_for(lambda log=log, who=who: _logged(log, READY[who]), f"{who} to consume",
                      deadline=60)  # fmt: skip
@@ -121,6 +162,28 @@ def sides(
             watcher.close()
 
 
+def _files(served_root: Path, exchange: str, base: str, names: list[str]) -> list[Notice]:
+    """The files served, and their notices."""
+    folder = f"onward_{exchange}"
+    (served_root / folder).mkdir()
+    notices = []
+    for name in names:
+        data = os.urandom(200 + len(notices))
+        (served_root / folder / name).write_bytes(data)
+        notices.append(file_notice(base, f"{folder}/{name}", data))
+    return notices
+
+
+def _posted(sides: dict[str, tuple[Path, Consumer]], count: int) -> dict[str, list[str]]:
+    """What each side posted (base URL and relPath, sorted), once it placed its files."""
+    posted = {}
+    for who, (out, watcher) in sides.items():
+        found = take(watcher, count)
+        posted[who] = sorted(f"{n.base_url} {n.rel_path}" for n in found)
+        wait_for(lambda out=out: len(_placed(out)) == count, f"{who}'s files")
+    return posted
+
+
 def _logged(log: Path, pattern: str) -> bool:
     return re.search(pattern, log.read_text(errors="replace")) is not None
 
@@ -130,31 +193,40 @@ def _placed(out: Path) -> dict[str, bytes]:
 
 
 def test_an_sr3_callback_s_onward_path_is_posted_as_sr3_posts_it(
-    sides: dict[str, tuple[Path, Consumer]],
-    exchange: str,
-    http_server: HttpServer,
-    served_root: Path,
+    sr3: PeerEnv, tmp_path: Path, exchange: str, http_server: HttpServer, served_root: Path
 ) -> None:
-    folder = f"onward_{exchange}"
-    (served_root / folder).mkdir()
-    base = f"http://127.0.0.1:{http_server.port}/"
-    notices = []
-    for name in FILES:
-        data = os.urandom(200 + len(notices))
-        (served_root / folder / name).write_bytes(data)
-        notices.append(file_notice(base, f"{folder}/{name}", data))
-    publish(exchange, notices)
-    posted = {}
-    for who, (out, watcher) in sides.items():
-        found = take(watcher, len(FILES))
-        posted[who] = sorted(n.url for n in found)
-        wait_for(lambda out=out: len(_placed(out)) == len(FILES), f"{who}'s files")
+    command = [str(sr3.bin / "sr3"), "foreground", "subscribe/case"]
+    with _sides("sr3", command, tmp_path, exchange) as sides:
+        base = f"http://127.0.0.1:{http_server.port}/"
+        publish(exchange, _files(served_root, exchange, base, ["a.dat", "b.dat", "c.dat"]))
+        posted = _posted(sides, 3)
     theirs, ours = sides["sr3"][0], sides["ours"][0]
     assert _placed(ours) == _placed(theirs)
     assert "sub/a.dat" in _placed(ours)
     assert posted["ours"] == posted["sr3"]
     assert posted["sr3"] == [
-        "http://here/c.dat",
-        "http://here/elsewhere/a.dat",
-        "http://near/kept/b.dat",
+        "http://here/ c.dat",
+        "http://here/ elsewhere/a.dat",
+        "http://near/ kept/b.dat",
+    ]
+
+
+def test_a_v2_plugin_s_onward_path_is_posted_as_v2_posts_it(
+    v2: PeerEnv, tmp_path: Path, exchange: str, http_server: HttpServer, served_root: Path
+) -> None:
+    command = [str(v2.bin / "sr_subscribe"), "foreground", "case"]
+    with _sides("v2", command, tmp_path, exchange) as sides:
+        base = f"http://127.0.0.1:{http_server.port}/"
+        notices = _files(served_root, exchange, base, ["a.dat", "b.dat", "c.dat", "d.dat"])
+        announce(load("subscribe", None, name="announcer"), notices, exchange)
+        posted = _posted(sides, 4)
+    theirs, ours = sides["v2"][0], sides["ours"][0]
+    assert _placed(ours) == _placed(theirs)
+    assert {"hourly/12/a.dat", "moved/c.dat"} <= set(_placed(ours))
+    assert posted["ours"] == posted["v2"]
+    assert posted["v2"] == [
+        "http://here/ /12/a.dat",
+        "http://here/ /d.dat",
+        "http://here/ /moved/c.dat",
+        "http://there/ /renamed/b.dat",
     ]
