@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import uuid
@@ -23,10 +22,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from integration.onward_plugins import V2_PLUGIN
 from integration.pumpkit import announce, declare, file_notice, take, wait_for, watch
 from peers import PeerEnv
 from servers import HttpServer
-from sr3peer import BROKER, publish
+from sr3peer import BROKER, publish, stop_group
 
 from sarra.broker import Consumer
 from sarra.config.loader import load
@@ -52,39 +52,6 @@ class Onward(FlowCB):
             if msg["new_file"] == "b.dat":
                 msg["relPath"] = "kept/" + msg["relPath"]
                 msg["baseUrl"] = msg["baseUrl"].replace("here", "near")
-"""
-
-V2_PLUGIN = """
-import os
-
-
-class Onward:
-    def __init__(self, parent):
-        self.post_base_dir = parent.post_base_dir
-
-    def on_message(self, parent):
-        msg = parent.msg
-        if msg.new_file == "a.dat":
-            parent.post_base_dir = self.post_base_dir + "/hourly"
-            msg.new_dir = parent.post_base_dir + "/12"
-        else:
-            parent.post_base_dir = self.post_base_dir
-        return True
-
-    def on_file(self, parent):
-        msg = parent.msg
-        if msg.new_file == "b.dat":
-            msg.new_relpath = "/renamed/" + msg.new_file
-            msg.new_baseurl = "http://there/"
-        elif msg.new_file == "c.dat":
-            moved = os.path.join(msg.new_dir, "moved")
-            os.makedirs(moved)
-            os.rename(os.path.join(msg.new_dir, msg.new_file), os.path.join(moved, msg.new_file))
-            msg.new_dir = moved
-        return True
-
-
-self.plugin = "Onward"
 """
 
 READY = {"sr3": r"Binding queue|binding", "v2": r"reading from to", "ours": r"consumer pid"}
@@ -150,14 +117,7 @@ def _sides(
         yield found
     finally:
         for process in processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
+            stop_group(process)
         for _, watcher in found.values():
             watcher.close()
 
