@@ -12,10 +12,13 @@ one per thread (downloads run in several threads).
 
 `parent.msg` shows a notice in the v02 vocabulary: topic, notice (the v02 body), pubtime,
 baseurl, relpath, headers (v02 header strings: sum, parts, mtime, ...), partstr, sumstr, url
-(parsed), urlstr, filesize, new_dir, new_file, local_file, isRetry... A plugin may change
-baseurl, relpath, urlstr, url, pubtime, topic and headers (set_notice, set_topic, set_parts,
-set_sum_str help) and report its outcome (report_publish); `Msg.to_notice` turns the changes
-back into a Notice.
+(parsed), urlstr, filesize, new_dir, new_file, local_file, new_relpath, new_baseurl,
+isRetry... A plugin may change baseurl, relpath, urlstr, url, pubtime, topic and headers
+(set_notice, set_topic, set_parts, set_sum_str help) and report its outcome (report_publish);
+`Msg.to_notice` turns the changes back into a Notice. new_dir/new_file (where the file goes)
+and new_relpath/new_baseurl (what its onward notice says) are read by the loop
+(sarra.flow.hooks.NoticeView); as in v2, parent.new_dir, parent.new_relpath and
+parent.new_baseurl are the notice's too.
 """
 
 from __future__ import annotations
@@ -511,6 +514,28 @@ class Parent:
     def new_dir(self, value: str | None) -> None:
         if self.msg is not None:
             self.msg.new_dir = value
+
+    @property
+    def new_relpath(self) -> str | None:
+        """The onward relPath of the notice in hand (parent.msg.new_relpath)."""
+        msg = self.msg
+        return msg.new_relpath if msg is not None else None
+
+    @new_relpath.setter
+    def new_relpath(self, value: str | None) -> None:
+        if self.msg is not None:
+            self.msg.new_relpath = value
+
+    @property
+    def new_baseurl(self) -> str | None:
+        """The onward base URL of the notice in hand (parent.msg.new_baseurl)."""
+        msg = self.msg
+        return msg.new_baseurl if msg is not None else None
+
+    @new_baseurl.setter
+    def new_baseurl(self, value: str | None) -> None:
+        if self.msg is not None:
+            self.msg.new_baseurl = value
 
     @property
     def message_count(self) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sarra.compat.plugin_parent import Msg
+from sarra.compat.plugin_parent import Msg, Parent
 from sarra.compat.sr3.message import Message
 from sarra.config.loader import load
 from sarra.flow.announce import Announcer
@@ -88,3 +88,13 @@ def test_new_relpath_follows_the_file_unless_a_plugin_set_it() -> None:
     msg.new_file = "z.txt"  # a later plugin moves the file: the path follows it again
     msg.placed_by_plugin(before, "/data")
     assert (msg.new_baseurl, msg.new_relpath) == ("http://there/", "/out/c/z.txt")
+
+
+def test_parent_s_new_relpath_and_new_baseurl_are_the_notice_s(tmp_path: Path) -> None:
+    path = tmp_path / "sub.conf"
+    path.write_text("broker amqp://guest@127.0.0.1/\nexchange xpublic\n")
+    parent = Parent(load("subscribe", path))
+    parent.msg = _msg()
+    parent.new_relpath, parent.new_baseurl = "/v2/said.txt", "http://v2/"  # as v2 took them
+    assert (parent.msg.new_relpath, parent.msg.new_baseurl) == ("/v2/said.txt", "http://v2/")
+    assert (parent.new_relpath, parent.new_baseurl) == ("/v2/said.txt", "http://v2/")
