@@ -12,10 +12,13 @@ one per thread (downloads run in several threads).
 
 `parent.msg` shows a notice in the v02 vocabulary: topic, notice (the v02 body), pubtime,
 baseurl, relpath, headers (v02 header strings: sum, parts, mtime, ...), partstr, sumstr, url
-(parsed), urlstr, filesize, new_dir, new_file, local_file, isRetry... A plugin may change
-baseurl, relpath, urlstr, url, pubtime, topic and headers (set_notice, set_topic, set_parts,
-set_sum_str help) and report its outcome (report_publish); `Msg.to_notice` turns the changes
-back into a Notice.
+(parsed), urlstr, filesize, new_dir, new_file, local_file, new_relpath, new_baseurl,
+isRetry... A plugin may change baseurl, relpath, urlstr, url, pubtime, topic and headers
+(set_notice, set_topic, set_parts, set_sum_str help) and report its outcome (report_publish);
+`Msg.to_notice` turns the changes back into a Notice. new_dir/new_file (where the file goes)
+and new_relpath/new_baseurl (what its onward notice says) are read by the loop
+(sarra.flow.hooks.NoticeView); as in v2, parent.new_dir, parent.new_relpath and
+parent.new_baseurl are the notice's too.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from sarra.config import paths, types
 from sarra.config.credentials import Credentials
 from sarra.config.loader import Config
 from sarra.config.options import PLUGIN_ENTRY_POINTS
+from sarra.flow.placement import Onward
 from sarra.integrity.parts import Parts
 from sarra.message import v02
 from sarra.message.errors import MalformedNotice, NotEncodable
@@ -65,6 +69,8 @@ class Msg:
         new_file: str | None = None,
         is_retry: bool = False,
         defaults: Mapping[str, str] | None = None,
+        onward: Onward | None = None,
+        post_base_dir: str | None = None,
     ) -> None:
         self._topic_prefix = topic_prefix
         self._defaults = defaults or {}
@@ -72,8 +78,11 @@ class Msg:
         self.new_dir = new_dir
         self.new_file = new_file
         self._local_file: str | None = None
-        self.new_baseurl: str | None = None
-        self.new_relpath: str | None = None
+        self._onward = onward
+        self.post_base_dir = post_base_dir
+        """post_base_dir as the plugins left it (parent.post_base_dir), for new_relpath."""
+        self._new_baseurl: str | None = None  # as a plugin set them
+        self._new_relpath: str | None = None
         self.isRetry = is_retry
         self.isPulse = False
         self.local_offset = 0
@@ -207,6 +216,50 @@ class Msg:
     @local_file.setter
     def local_file(self, path: str | None) -> None:
         self._local_file = path
+
+    @property
+    def new_relpath(self) -> str | None:
+        """The relPath of the onward notice: as a plugin set it, else new_dir/new_file below
+        post_base_dir (sarra.flow.placement.Onward); None when no file is placed."""
+        if self._new_relpath is not None:
+            return self._new_relpath
+        if self.new_file is None or self._onward is None:
+            return None
+        path = os.path.join(self.new_dir or "", self.new_file)
+        return self._onward.rel_path(path, self._notice, self.post_base_dir)
+
+    @new_relpath.setter
+    def new_relpath(self, value: str | None) -> None:
+        self._new_relpath = value
+
+    @property
+    def new_baseurl(self) -> str | None:
+        """The base URL of the onward notice: as a plugin set it, else post_base_url's."""
+        if self._new_baseurl is not None or self._onward is None:
+            return self._new_baseurl
+        return self._onward.url(self._notice)
+
+    @new_baseurl.setter
+    def new_baseurl(self, value: str | None) -> None:
+        self._new_baseurl = value
+
+    def onward_set(self) -> tuple[str | None, str | None]:
+        """new_relpath and new_baseurl as a plugin set them (None: not set)."""
+        return self._new_relpath, self._new_baseurl
+
+    def placement(self) -> tuple[str | None, str | None, str | None]:
+        """new_dir, new_file and the new_relpath a plugin set: `placed_by_plugin` compares."""
+        return self.new_dir, self.new_file, self._new_relpath
+
+    def placed_by_plugin(self, before: tuple[str | None, str | None, str | None],
+                         post_base_dir: str | None) -> None:  # fmt: skip
+        """After a plugin ran, as v2 did after each: a plugin that moved new_dir/new_file
+        without setting new_relpath has it follow the file again, below `post_base_dir` (the
+        one it set on parent, else as before)."""
+        self.post_base_dir = post_base_dir
+        moved = before[:2] != (self.new_dir, self.new_file)
+        if moved and self._new_relpath == before[2]:
+            self._new_relpath = None
 
     def get_elapse(self) -> float:
         """Seconds since the notice was published."""
@@ -461,6 +514,28 @@ class Parent:
     def new_dir(self, value: str | None) -> None:
         if self.msg is not None:
             self.msg.new_dir = value
+
+    @property
+    def new_relpath(self) -> str | None:
+        """The onward relPath of the notice in hand (parent.msg.new_relpath)."""
+        msg = self.msg
+        return msg.new_relpath if msg is not None else None
+
+    @new_relpath.setter
+    def new_relpath(self, value: str | None) -> None:
+        if self.msg is not None:
+            self.msg.new_relpath = value
+
+    @property
+    def new_baseurl(self) -> str | None:
+        """The onward base URL of the notice in hand (parent.msg.new_baseurl)."""
+        msg = self.msg
+        return msg.new_baseurl if msg is not None else None
+
+    @new_baseurl.setter
+    def new_baseurl(self, value: str | None) -> None:
+        if self.msg is not None:
+            self.msg.new_baseurl = value
 
     @property
     def message_count(self) -> int:

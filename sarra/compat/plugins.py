@@ -54,6 +54,7 @@ from sarra.config.options import PLUGIN_ENTRY_POINTS
 from sarra.config.options import closest as closest_option
 from sarra.flow.faults import Faults
 from sarra.flow.hooks import PluginFailed, RetryLater
+from sarra.flow.placement import Onward
 from sarra.message.notice import Notice
 
 if TYPE_CHECKING:
@@ -159,12 +160,13 @@ class Hook:
 class Plugins:
     """The plugins of one config, loaded; `run`, `transfer` and `event` call them."""
 
-    def __init__(self, parent: Parent, hooks: dict[str, list[Hook]]) -> None:
+    def __init__(self, parent: Parent, hooks: dict[str, list[Hook]], onward: Onward) -> None:
         self.parent = parent
         self.hooks = hooks
         self._topic_prefix = parent.post_topic_prefix or parent.topic_prefix
         self.faults = Faults(logger)  # a failing plugin's traceback once per kind
         self._defaults = _default_headers(parent)
+        self._onward = onward  # how a placed file is announced onward
 
     @classmethod
     def load(cls, config: Config, number: int = 0, stop: threading.Event | None = None) -> Plugins:
@@ -238,7 +240,7 @@ class Plugins:
             raise ConfigErrors(errors)
         for name, entry_hooks in hooks.items():
             logger.debug("%s: %s", name, ", ".join(h.name for h in entry_hooks))
-        return cls(parent, hooks)
+        return cls(parent, hooks, Onward.of(config))
 
     def __bool__(self) -> bool:
         return bool(self.hooks)
@@ -257,13 +259,17 @@ class Plugins:
         follows: Msg | None = None,
     ) -> Msg:
         """The `parent.msg` of a notice (`follows`: its parent.msg at an earlier point, whose
-        new_dir, new_file and sr3 callbacks' fields carry over)."""
+        new_dir, new_file, what plugins set of the onward notice and sr3 callbacks' fields
+        carry over)."""
         if follows is not None:
             new_dir, new_file = follows.new_dir, follows.new_file
         msg = Msg(notice, topic_prefix=self._topic_prefix, new_dir=new_dir,
-                  new_file=new_file, is_retry=is_retry, defaults=self._defaults)  # fmt: skip
+                  new_file=new_file, is_retry=is_retry, defaults=self._defaults,
+                  onward=self._onward, post_base_dir=self.parent.post_base_dir)  # fmt: skip
         if follows is not None:
             msg.sr3_fields = dict(follows.sr3_fields)
+            msg.post_base_dir = follows.post_base_dir
+            msg.new_relpath, msg.new_baseurl = follows.onward_set()
         return msg
 
     def run(self, entry: str, msg: Msg | None = None, *args: Any) -> bool:
@@ -273,9 +279,11 @@ class Plugins:
         if not hooks:
             return True
         parent = self.parent
-        if msg is not None:
+        if msg is None:
+            go_on = all(self._call(hook, *args) is not False for hook in hooks)
+        else:
             parent.msg = msg
-        go_on = all(self._call(hook, *args) is not False for hook in hooks)
+            go_on = all(self._call_on(msg, hook, *args) is not False for hook in hooks)
         if msg is not None and msg.retry_asked:
             raise PluginFailed(f"{entry}: a plugin asked to see it again later", later=True)
         return go_on
@@ -299,7 +307,7 @@ class Plugins:
 
                 applies = entry not in UNKNOWN_SCHEMES_ONLY or scheme not in transfer_schemes()
             if applies:
-                result = self._call(hook)
+                result = self._call(hook) if msg is None else self._call_on(msg, hook)
                 if result is not None:
                     return bool(result)
         return None
@@ -347,6 +355,16 @@ class Plugins:
         nodupe: what v2's hb_* plugins read)."""
         for name, value in state.items():
             setattr(self.parent, name, value)
+
+    def _call_on(self, msg: Msg, hook: Hook, *args: Any) -> Any:
+        """Call a hook on a notice; then, as v2 did after each plugin, new_relpath follows a
+        file it moved, below the post_base_dir it set (Msg.placed_by_plugin)."""
+        before, base_dir = msg.placement(), self.parent.post_base_dir
+        try:
+            return self._call(hook, *args)
+        finally:
+            after = self.parent.post_base_dir
+            msg.placed_by_plugin(before, after if after != base_dir else msg.post_base_dir)
 
     def _call(self, hook: Hook, *args: Any) -> Any:
         try:

@@ -365,8 +365,9 @@ _TABLE: tuple[Option, ...] = (
     _O("post_base_url", Kind.TEXT, None, "base URL of published notices (comma list: rotate; "
        "sr3's ${BUP} and ${BUPL}, the path of a received notice's base URL and its last element)",
        POSTING, ("pbu", "url", "post_url", "u"), keeps=frozenset({"BUP", "BUPL"})),
-    _O("post_base_dir", Kind.TEXT, None, "removed from local paths to make the relative path",
-       POSTING, ("pbd", "post_document_root", "pdr"), per_notice=True),
+    _O("post_base_dir", Kind.TEXT, None,
+       "removed (whole directories) from local paths to make the relative path", POSTING,
+       ("pbd", "post_document_root", "pdr"), per_notice=True),
     _O("post_on_start", Kind.FLAG, True, "watch: announce the existing tree at start", POSTING,
        ("pos",)),
     _O("report_back", Kind.FLAG, False,

@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sarra.config.loader import Config
+from sarra.flow.placement import below_dir
 from sarra.flow.rules import Rules
 from sarra.integrity.checksum import (
     DigestChecksum,
@@ -152,10 +153,8 @@ class Announcer:
         """The relative path announcing `path` under `base_url`."""
         if base_url == "file:":
             return path
-        base_dir = self.base_dir
-        if base_dir and path.startswith(base_dir + "/"):
-            return path[len(base_dir) + 1 :]
-        return path
+        below = below_dir(path, self.base_dir) if self.base_dir else None
+        return path if below is None else below
 
     def notices(
         self, path: str, st: os.stat_result, renamed_from: str | None = None

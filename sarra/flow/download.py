@@ -43,7 +43,7 @@ from sarra.flow.connections import ThreadTransfers
 from sarra.flow.hooks import PluginFailed
 from sarra.flow.inflight import Inflight
 from sarra.flow.parts_download import PartDownloader
-from sarra.flow.placement import Placement, place
+from sarra.flow.placement import Placement, below_dir, place
 from sarra.integrity.checksum import (
     DIGEST_SIZES,
     b64_to_hex,
@@ -519,8 +519,8 @@ class Downloader:
         base_dir = self.config.base_dir
         if not base_dir or not old.startswith("/") or notice.rel_path.startswith("/"):
             return old
-        base = base_dir.rstrip("/") + "/"
-        return old[len(base) :] if old.startswith(base) else old
+        below = below_dir(old, base_dir)
+        return old if below is None else below
 
     def _deletion_refused(self, notice: Notice, path: Path) -> str | None:
         """Why a WIS2 deletion is not carried out: wis2_deletions is off, or the local file is

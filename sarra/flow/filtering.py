@@ -96,6 +96,8 @@ class Filtering(LoopState):
             return
         try:
             placement = job_placement(job, placement, remote=self.sends)
+            if job.msg is not None:  # where the file goes, as confined: what it is announced by
+                job.msg.new_dir, job.msg.new_file = str(placement.path.parent), placement.path.name
         except PathRefused as err:
             self._count("refused")
             self.bad_input.log(logging.ERROR, "refused path",

@@ -46,6 +46,12 @@ class NoticeView(Protocol):
     new_dir: str | None
     new_file: str | None
     local_file: str | None
+    new_relpath: str | None
+    """The relPath of the onward notice of the file at new_dir/new_file (sr_subscribe,
+    sr_sarra, sr_sender): as a plugin set it, else that file's path below the post_base_dir
+    the plugins left (sarra.flow.placement.Onward); None when no file is placed."""
+    new_baseurl: str | None
+    """Its base URL: as a plugin set it, else post_base_url's (None: posted as received)."""
 
     def to_notice(self) -> Any:
         """The notice as the plugins left it (a sarra.message.notice.Notice); raises

@@ -59,7 +59,7 @@ from sarra.flow.hooks import Hooks
 from sarra.flow.job import Job
 from sarra.flow.log_budget import LogBudget
 from sarra.flow.nodupe import RedisNoDupe, open_nodupe
-from sarra.flow.placement import Placement
+from sarra.flow.placement import Onward, Placement
 from sarra.flow.plugin_points import PluginPoints
 from sarra.flow.posting import Posting
 from sarra.flow.prefixes import TopicPrefixes
@@ -127,6 +127,7 @@ class ConsumerLoop(Gathering, Filtering, Working, SourceWork, Settling, PluginPo
         self.rules = source.rules if source is not None and source.rules else Rules.of(config)
         self.worker = None if source is not None else worker_for(config, self.credentials)
         self.sends = config.component == "sender"
+        self.onward = Onward.of(config)  # how files done are announced
         self.failed_code = 496 if self.sends else 499
         self.faults = Faults(logger)
         self.bad_input = LogBudget(logger)

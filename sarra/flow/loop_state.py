@@ -23,7 +23,7 @@ from sarra.flow.hooks import Hooks
 from sarra.flow.job import Job
 from sarra.flow.log_budget import LogBudget
 from sarra.flow.nodupe import NoDupe
-from sarra.flow.placement import Placement
+from sarra.flow.placement import Onward, Placement
 from sarra.flow.posting import Posting
 from sarra.flow.prefixes import TopicPrefixes
 from sarra.flow.publish import NoticePublisher
@@ -55,6 +55,7 @@ class LoopState:
     rules: Rules
     worker: Worker | None
     sends: bool
+    onward: Onward
     failed_code: int
     faults: Faults
     bad_input: LogBudget

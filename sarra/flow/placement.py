@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from sarra.config.loader import Config
 from sarra.config.masks import Mask
 from sarra.config.variables import PER_NOTICE_NAMES, base_url_values, expand, notice_lookup
 from sarra.message.notice import Notice
@@ -99,6 +100,16 @@ def place(
     return Placement(Path(directory), confine(directory, relative))
 
 
+def below_dir(path: str, base_dir: str) -> str | None:
+    """The part of `path` below the directory `base_dir`, without its leading `/`, cut at whole
+    directories: `/data/out` holds `/data/out/x` but not `/data/outgoing/x` (None then, and for
+    `base_dir` itself)."""
+    base = posixpath.normpath(base_dir).rstrip("/")
+    if not path.startswith(base + "/"):
+        return None
+    return path[len(base) + 1 :]
+
+
 def onward_base_dir(post_base_dir: str | None, received: Notice) -> str | None:
     """post_base_dir for the onward notice of `received`: its per-notice variables (the dates,
     ${SOURCE}, sr3's ${BUP} and ${BUPL}) filled in as `directory`'s are; one that only a
@@ -120,18 +131,45 @@ def onward_base_url(base_url: str, received: Notice) -> str:
 
 
 def onward_rel_path(path: str, post_base_dir: str | None, dialect: str) -> str:
-    """The relPath announcing a local file onward: its path below post_base_dir (a whole
-    directory of it, not a prefix of a name), else as it is. A config of sr3's tree writes it
-    without a leading `/`, as sr3 does; v2's keeps it (v2's readers join a base URL and a path
-    as they are) unless post_base_dir ends with `/`."""
+    """The relPath announcing a local file onward: its path below post_base_dir (below_dir),
+    else as it is. A config of sr3's tree writes it without a leading `/`, as sr3 does; v2's
+    keeps it (v2's readers join a base URL and a path as they are) unless post_base_dir ends
+    with `/`."""
     relative = path
     if post_base_dir:
-        base = posixpath.normpath(post_base_dir).rstrip("/")
-        if path.startswith(base + "/"):
-            relative = path[len(base) :]
-            if post_base_dir.endswith("/"):
-                relative = relative.lstrip("/")
+        below = below_dir(path, post_base_dir)
+        if below is not None:
+            relative = below if post_base_dir.endswith("/") else "/" + below
     return relative.lstrip("/") if dialect == "sr3" else relative
+
+
+@dataclass(frozen=True)
+class Onward:
+    """How a component announces onward the files it places (sr_subscribe, sr_sarra: the local
+    file; sr_sender: the file sent): under post_base_url (a sender's default: its destination),
+    at the file's path below post_base_dir. Plugins may say otherwise for a notice (its
+    new_baseurl, new_relpath, or the post_base_dir they leave): sarra.flow.hooks.NoticeView."""
+
+    base_url: str | None
+    base_dir: str | None
+    dialect: str
+
+    @classmethod
+    def of(cls, config: Config) -> Onward:
+        """The onward announcement of a config."""
+        base_url = config.post_base_url
+        if not base_url and config.component == "sender":
+            base_url = config.destination
+        return cls(base_url or None, config.post_base_dir, config.dialect)
+
+    def url(self, received: Notice) -> str | None:
+        """The base URL of the onward notice of `received` (None: it is posted as received)."""
+        return onward_base_url(self.base_url, received) if self.base_url else None
+
+    def rel_path(self, path: str, received: Notice, base_dir: str | None) -> str:
+        """The relPath announcing the file at `path` onward, for the notice `received`: below
+        `base_dir` (post_base_dir, or the one plugins left)."""
+        return onward_rel_path(path, onward_base_dir(base_dir, received), self.dialect)
 
 
 def placed(

@@ -103,7 +103,7 @@ class PluginPoints(LoopState):
             if not plugins.has(entry):
                 continue
             started = time.monotonic()
-            msg = job.msg or plugins.message(job.notice)
+            msg = job.msg = job.msg or plugins.message(job.notice)
             msg.new_dir, msg.new_file = str(placement.path.parent), placement.path.name
             if self.sends and urlsplit(job.notice.base_url).scheme == "file":
                 msg.local_file = remote_path(job.notice)  # the file to send
@@ -129,7 +129,7 @@ class PluginPoints(LoopState):
         entries = [e for e in ("on_part", "on_file") if plugins.has(e)]
         if not entries or self.sends or job.notice.file_op or outcome.path is None:
             return True
-        msg = job.msg or plugins.message(job.notice)
+        msg = job.msg = job.msg or plugins.message(job.notice)
         msg.new_dir, msg.new_file = str(outcome.path.parent), outcome.path.name
         try:
             for entry in entries:
@@ -151,10 +151,11 @@ class PluginPoints(LoopState):
         plugins = self.plugins
         if plugins is None or not plugins.has("after_work"):
             return True
-        msg = job.msg or plugins.message(job.notice, is_retry=job.retry is not None)
-        job.msg = msg
-        if path is not None:
-            msg.new_dir, msg.new_file = str(path.parent), path.name
+        msg = job.msg
+        if msg is None:  # else where on_message and on_file left it
+            msg = job.msg = plugins.message(job.notice, is_retry=job.retry is not None)
+            if path is not None:
+                msg.new_dir, msg.new_file = str(path.parent), path.name
         try:
             go_on = plugins.run("after_work", msg, status)
             if status != "done":

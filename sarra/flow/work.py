@@ -19,7 +19,7 @@ from sarra.config.masks import Mask
 from sarra.flow import wis2
 from sarra.flow.job import UNEXPECTED_TRIES, Job, notice_lag, try_number
 from sarra.flow.loop_state import LoopState
-from sarra.flow.placement import Placement, onward_base_dir, onward_base_url, onward_rel_path
+from sarra.flow.placement import Placement
 from sarra.integrity.checksum import checksum_file, sum_to_identity
 from sarra.message.notice import Identity, Notice, epoch_to_time
 from sarra.sizes import human_size, short_duration
@@ -150,7 +150,7 @@ class Working(LoopState):
             if not self._after_work(job, "done", outcome.path):
                 return
             if outcome.whole:
-                self._post_then_finish(job, self._onward(job.notice, outcome))
+                self._post_then_finish(job, self._onward(job, outcome))
             else:  # a part of a file still incomplete: nothing to announce yet
                 self._finish(job)
         elif outcome.status == "skipped":
@@ -172,23 +172,28 @@ class Working(LoopState):
             self._after_work(job, outcome.status, outcome.path)
             self._finish(job)
 
-    def _onward(self, notice: Notice, outcome: Outcome) -> Notice:
-        """The notice to post for a downloaded file: the local file under post_base_url; a file
-        assembled from parts is announced once, whole, with the checksum of the whole file."""
-        config = self.config
+    def _onward(self, job: Job, outcome: Outcome) -> Notice:
+        """The notice to post for a file done: the file under post_base_url, at its path below
+        post_base_dir, or where plugins said (new_relpath, new_baseurl); a file assembled from
+        parts is announced once, whole, with the checksum of the whole file."""
+        notice = job.notice
         local = outcome.source or outcome.path  # the file itself (a send's is the local one)
         if (notice.blocks is not None or outcome.transformed) and local is not None:
             notice = self._whole_file(notice, local)
-        base_url = config.post_base_url or (config.destination if self.sends else None)
-        if not base_url or outcome.path is None:
+        if outcome.path is None:
             return notice
-        relative = onward_rel_path(
-            str(outcome.path), onward_base_dir(config.post_base_dir, notice), config.dialect
-        )
+        msg = job.msg
+        if msg is not None and msg.new_file is not None:
+            base_url, relative = msg.new_baseurl, msg.new_relpath
+        else:
+            onward = self.onward
+            base_url = onward.url(notice)
+            relative = onward.rel_path(str(outcome.path), notice, onward.base_dir)
+        if not base_url or relative is None:
+            return notice
         relayed = wis2.is_wis2(notice)  # a WIS2 message keeps its pubtime (and its id)
         copy = dataclasses.replace(
-            notice, base_url=onward_base_url(base_url, notice), rel_path=relative,
-            retrieve_path=None,
+            notice, base_url=base_url, rel_path=relative, retrieve_path=None,
             pubtime=notice.pubtime if relayed else epoch_to_time(time.time()),
         )  # fmt: skip
         if relayed and self.global_cache is not None:

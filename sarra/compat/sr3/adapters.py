@@ -100,7 +100,9 @@ def ignored_of(callback: Any) -> list[str]:
 # --- one notice through a worklist
 
 
-def _view(parent: Parent, flow: Flow) -> tuple[Msg, View]:
+def _view(parent: Parent, flow: Flow, onward: bool = False) -> tuple[Msg, View]:
+    """The message of parent.msg (`onward`: showing the onward notice's relPath and baseUrl,
+    when the file is announced at a place of its own)."""
     msg: Msg = parent.msg
     try:
         notice = msg.to_notice()
@@ -108,7 +110,9 @@ def _view(parent: Parent, flow: Flow) -> tuple[Msg, View]:
         raise PluginFailed(f"made into no notice: {err}", permanent=True) from None
     view = View.of(notice, new_dir=msg.new_dir, new_file=msg.new_file, placed=flow.moves_files,
                    is_retry=msg.isRetry, post_base_url=flow.post_base_url,
-                   post_base_dir=flow.post_base_dir)  # fmt: skip
+                   post_base_dir=flow.post_base_dir, new_rel_path=msg.new_relpath,
+                   new_base_url=msg.new_baseurl,
+                   onward=onward and msg.new_baseurl is not None)  # fmt: skip
     view.restore(msg.sr3_fields)
     return msg, view
 
@@ -129,6 +133,12 @@ def _read_back(msg: Msg, view: View, message: Mapping[str, Any], name: str, flow
         msg.new_dir = str(new_dir)
     if new_file != view.paths["new_file"]:
         msg.new_file = str(new_file)
+    if flow.moves_files:  # what the onward notice of the file says (else followed above)
+        rel_path, base_url = view.onward_paths(message)
+        if rel_path != view.paths["new_relPath"]:
+            msg.new_relpath = str(rel_path)
+        if base_url != view.paths["new_baseUrl"]:
+            msg.new_baseurl = str(base_url)
 
 
 def _settle(msg: Msg, view: View, work: Any, goes_on_in: str, name: str, flow: Flow) -> bool:
@@ -164,7 +174,7 @@ _STATUS_REPORT = {"done": (201, "Done"), "skipped": (304, "Not modified"),
 
 def _after_work(function: Function, name: str, flow: Flow) -> Function:
     def hook(parent: Parent, status: str = "done") -> bool:
-        msg, view = _view(parent, flow)
+        msg, view = _view(parent, flow, onward=status == "done")  # shown as sr3 will post it
         view.message.setReport(*_STATUS_REPORT.get(status, (499, "Failed")))
         work = worklist(**{_STATUS_LIST.get(status, "rejected"): [view.message]})
         function(work)

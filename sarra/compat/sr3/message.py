@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from sarra.compat.sr3 import api, identity
+from sarra.flow.placement import onward_rel_path
 from sarra.message import v03
 from sarra.message.errors import MalformedNotice
 from sarra.message.notice import Notice
@@ -173,9 +174,8 @@ class Message(dict[str, Any]):
         message["pubTime"] = api.nowstr()
         base_url = str(getattr(o, "post_baseUrl", None) or "file:").split(",")[0]
         base_dir = getattr(o, "post_baseDir", None) or getattr(o, "baseDir", None) or ""
-        relative = path[len(base_dir) :] if base_dir and path.startswith(base_dir) else path
         message["baseUrl"] = base_url
-        message["relPath"] = relative.lstrip("/") if base_dir else relative
+        message["relPath"] = onward_rel_path(path, base_dir, "sr3") if base_dir else path
         message["subtopic"] = posixpath.dirname(message["relPath"]).strip("/").split("/")
         message["_deleteOnPost"] |= {"subtopic"}
         if lstat is not None:
@@ -227,9 +227,7 @@ def count_messages(work: SimpleNamespace) -> int:
 def _paths(directory: str, name: str, base_dir: str | None, base_url: Any) -> dict[str, Any]:
     """new_dir, new_file and what follows from them, as sr3 derives it."""
     full = f"{directory}/{name}" if directory else name
-    if base_dir and len(base_dir) > 1 and full.startswith(base_dir):
-        full = full[len(base_dir) :]
-    relative = full.lstrip("/")
+    relative = onward_rel_path(full, base_dir, "sr3")
     return {
         "new_dir": directory,
         "new_file": name,
@@ -268,8 +266,10 @@ class View:
 
     message: Message
     notice: Notice
-    body: dict[str, Any]  # the notice's fields as first shown (deep copy)
+    body: dict[str, Any]  # the notice's fields (deep copy)
     paths: dict[str, Any]  # new_* as first shown
+    onward: dict[str, Any] | None = None
+    """relPath and baseUrl as shown in place of the notice's: the onward notice's (after_work)."""
 
     @classmethod
     def of(
@@ -282,9 +282,15 @@ class View:
         is_retry: bool = False,
         post_base_url: str | None = None,
         post_base_dir: str | None = None,
+        new_rel_path: str | None = None,
+        new_base_url: str | None = None,
+        onward: bool = False,
     ) -> View:
         """The message of a notice. A notice `placed` (its file goes to new_dir/new_file) has
-        new_relPath below post_base_dir; one that is not (a shovel's) keeps its own path."""
+        new_relPath and new_baseUrl as given (the flow's onward notice), else below
+        post_base_dir and under post_base_url; one that is not (a shovel's) keeps its own
+        path. `onward` (a file placed, its work done): relPath and baseUrl are new_relPath and
+        new_baseUrl, as sr3 shows them to after_work."""
         _, data = v03.encode(notice)
         body: dict[str, Any] = json.loads(data)
         message = Message()
@@ -298,6 +304,11 @@ class View:
         name = new_file if new_file is not None else posixpath.basename(rel_path)
         if placed:
             paths = _paths(new_dir or "", name, post_base_dir, post_base_url or notice.base_url)
+            if new_rel_path is not None:
+                relative = new_rel_path.lstrip("/")  # as sr3 writes it
+                paths |= {"new_relPath": relative, "new_subtopic": relative.split("/")[:-1]}
+            if new_base_url is not None:
+                paths["new_baseUrl"] = new_base_url
         else:
             paths = {
                 "new_dir": new_dir or "",
@@ -308,7 +319,11 @@ class View:
             }
         message.update(paths)
         message["_deleteOnPost"] |= set(VIEW_KEYS)
-        return cls(message, notice, copy.deepcopy(body), copy.deepcopy(paths))
+        shown = None
+        if placed and onward:
+            shown = {"relPath": paths["new_relPath"], "baseUrl": paths["new_baseUrl"]}
+            message.update(shown)
+        return cls(message, notice, copy.deepcopy(body), copy.deepcopy(paths), shown)
 
     def to_notice(
         self, message: Mapping[str, Any] | None = None, *, follow_new: bool = False
@@ -319,6 +334,8 @@ class View:
         when nothing is transferred. MalformedNotice when the fields make no notice."""
         shown = self.message if message is None else message
         body = _body_of(shown)
+        if self.onward is not None:  # the notice's own, whatever was shown in their place
+            body |= {key: self.body[key] for key in self.onward if key in self.body}
         if follow_new:
             body.update(self._followed(shown))
         if body == self.body:
@@ -345,6 +362,17 @@ class View:
         if base_url and base_url != before["new_baseUrl"]:
             changes["baseUrl"] = base_url
         return changes
+
+    def onward_paths(self, message: Mapping[str, Any]) -> tuple[Any, Any]:
+        """new_relPath and new_baseUrl as the message now says; shown `onward`, a relPath or
+        baseUrl a callback changed says it (as sr3 posts them after after_work)."""
+        rel_path, base_url = message.get("new_relPath"), message.get("new_baseUrl")
+        if self.onward is not None:
+            if message.get("relPath") != self.onward["relPath"]:
+                rel_path = message.get("relPath")
+            if message.get("baseUrl") != self.onward["baseUrl"]:
+                base_url = message.get("baseUrl")
+        return rel_path, base_url
 
     def kept(self, message: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The fields of the message that the notice does not carry and that a callback set:
