@@ -50,7 +50,7 @@ from sarra.compat.plugin_parent import Msg, Parent
 from sarra.config import paths
 from sarra.config.errors import ConfigError, ConfigErrors, Where
 from sarra.config.loader import Config
-from sarra.config.options import PLUGIN_ENTRY_POINTS
+from sarra.config.options import FLOW, PLUGIN_ENTRY_POINTS
 from sarra.config.options import closest as closest_option
 from sarra.flow.faults import Faults
 from sarra.flow.hooks import PluginFailed, RetryLater
@@ -233,6 +233,8 @@ class Plugins:
                 reason = f"unknown option {name!r}"
                 reason += f"; did you mean {hint!r}?" if hint else " (no plugin declares it)"
                 errors.append(ConfigError(config.origin.get(name), reason))
+        if config.component == FLOW and "gather" not in hooks:
+            errors.append(ConfigError(None, nothing_gathered(config, "do_poll" in hooks)))
         if errors:
             errors.sort(key=lambda e: (e.where.file, e.where.line) if e.where else ("", 0))
             raise ConfigErrors(errors)
@@ -358,6 +360,16 @@ class Plugins:
         except Exception as err:
             self.faults.log(err, "plugin %s failed", hook.name)
             raise PluginFailed(f"plugin {hook.name} failed: {type(err).__name__}: {err}") from err
+
+
+def nothing_gathered(config: Config, polls: bool) -> str:
+    """Why a flow without flowMain cannot run: no callback gathers (`polls`: one has a poll
+    entry point, which sr3, as sarra, runs only in a poll)."""
+    why = f"{config.name}: a flow without flowMain needs a callback that gathers (callback"
+    why += " scheduled, gather.file...)"
+    if polls:
+        why += "; a callback's poll runs only in a poll (flowMain poll)"
+    return why
 
 
 def _default_headers(parent: Parent) -> dict[str, str]:
