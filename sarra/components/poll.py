@@ -9,9 +9,11 @@ names, directory by directory), posts them and settles each once the broker conf
 is when the source remembers it.
 
 A pass opens one transfer to `destination` and lists, through it, each directory the config
-names: the `directory` in force at each accept line (and the last one, with accept_unmatch).
-Subdirectories are not descended into. A file is announced when its name passes the
-accept/reject lines read under its directory, it is not older than file_time_limit, its mode
+names: the `directory` in force at each accept line (and the last one, with accept_unmatch; an
+sr3 config: each of its `path` lines, and none without one). With `recursive` (on, as in v2 and
+sr3), the directories below each are listed too, down to DEEPEST levels; symbolic links are not
+followed. A file is announced when its path below its directory passes the
+accept/reject lines read under that directory, it is not older than file_time_limit, its mode
 (when the listing gives one) has the `chmod` bits, and its size or mtime differ from those last
 announced. What was announced is remembered on disk (sarra.flow.poll_state) only for notices the
 broker confirmed: a crash announces a file again, it never loses one.
@@ -66,6 +68,11 @@ file_log = logging.getLogger(terminal.PER_FILE)
 ERROR_REPEAT = 3600.0
 """Seconds before a persisting permanent failure to list a directory is logged again."""
 
+DEEPEST = 16
+"""Levels of sub-directories listed below a polled directory (recursive): a deeper one is not
+listed, which is logged once per polled directory. Product trees are a few levels deep; a tree
+without end (a server's /proc, a loop of bind mounts) is not walked whole at every pass."""
+
 
 @dataclass
 class PolledDirectory:
@@ -78,6 +85,7 @@ class PolledDirectory:
     seen: SeenFiles
     failing_since: float | None = None  # wall time of the first failure of the current outage
     error_logged: float | None = None  # monotonic time of the last permanent-failure log line
+    too_deep_logged: bool = False  # a sub-directory deeper than DEEPEST was met (and logged)
 
     def expanded(self) -> str:
         """The directory with its date variables (${YYYYMMDD}, ...) as of now."""
@@ -191,6 +199,11 @@ class PollSource:
 
     def _directories(self) -> list[PolledDirectory]:
         config = self.config
+        if config.dialect == "sr3" and not config.path:
+            if self.plugins is not None and self.plugins.has("do_poll"):
+                return []  # a callback's poll lists what it will
+            raise ConfigError(None, f"{config.name}: nothing to poll: no path line (an sr3 poll"
+                              " lists the directories its path lines name)")  # fmt: skip
         names = [mask.directory for mask in config.masks if mask.accept]
         if config.accept_unmatch:
             names.append(config.directory)
@@ -478,11 +491,12 @@ class PollSource:
         return entries
 
     def _list_tree(
-        self, remote: Transfer, polled: PolledDirectory, directory: str
+        self, remote: Transfer, polled: PolledDirectory, directory: str, depth: int = 0
     ) -> tuple[list[Entry], list[str]] | None:
-        """The entries of a directory and, named `sub/name`, those of the directories below
-        it (symbolic links are not followed), with the sub-directories (`sub/`) that could not
-        be listed this time; None if the directory itself cannot be listed."""
+        """The entries of a directory and, with `recursive`, named `sub/name`, those of the
+        directories below it down to DEEPEST levels (symbolic links are not followed), with the
+        sub-directories (`sub/`) not listed this time; None if the directory itself cannot be
+        listed."""
         entries = self._list(remote, polled, directory)
         if entries is None:
             return None
@@ -492,16 +506,27 @@ class PollSource:
             if not entry.is_dir or entry.is_link:
                 found.append(entry)
                 continue
+            if not self.config.recursive:
+                continue
             prefix = entry.name + "/"
             below = None
-            if not self.stop.is_set():
-                below = self._list_tree(remote, polled, posixpath.join(directory, entry.name))
+            path = posixpath.join(directory, entry.name)
+            if depth == DEEPEST:
+                self._too_deep(polled, path)
+            elif not self.stop.is_set():
+                below = self._list_tree(remote, polled, path, depth + 1)
             if below is None:
                 unlisted.append(prefix)
                 continue
             found += [dataclasses.replace(e, name=prefix + e.name) for e in below[0]]
             unlisted += [prefix + name for name in below[1]]
         return found, unlisted
+
+    def _too_deep(self, polled: PolledDirectory, path: str) -> None:
+        if not polled.too_deep_logged:
+            polled.too_deep_logged = True
+            logger.warning("%s: not listed, nor any directory deeper than %d levels below %s"
+                           " (logged once)", path, DEEPEST, polled.configured)  # fmt: skip
 
     def _announceable(self, polled: PolledDirectory, entry: Entry) -> bool:
         """Whether a listed entry is a file this directory's rules let through (the rules see
