@@ -60,18 +60,13 @@ from sarra.flow.rules import Rules
 from sarra.integrity.checksum import new_checksum, sum_to_identity
 from sarra.message.notice import Identity, Notice, epoch_to_time
 from sarra.transfer import Entry, Transfer, TransferError, TransientError, open_transfer
-from sarra.transfer.listing import parse_ls_line
+from sarra.transfer.listing import DEEPEST, parse_ls_line
 
 logger = logging.getLogger(__name__)
 file_log = logging.getLogger(terminal.PER_FILE)
 
 ERROR_REPEAT = 3600.0
 """Seconds before a persisting permanent failure to list a directory is logged again."""
-
-DEEPEST = 16
-"""Levels of sub-directories listed below a polled directory (recursive): a deeper one is not
-listed, which is logged once per polled directory. Product trees are a few levels deep; a tree
-without end (a server's /proc, a loop of bind mounts) is not walked whole at every pass."""
 
 
 @dataclass
@@ -377,7 +372,7 @@ class PollSource:
             state.progress.close()
             return False
         state.outstanding += len(self._jobs)
-        self._jobs = [dataclasses.replace(job, local=Listed(state, -1, "", None))
+        self._jobs = [dataclasses.replace(job, local=Listed(state, -1, "", None), gathered=False)
                       for job in self._jobs]  # fmt: skip
         return True
 
@@ -441,7 +436,8 @@ class PollSource:
                 for entry in changed:
                     listed = Listed(state, index, entry.name, entry.size)
                     notice = self._notice(directory, entry)
-                    self._jobs.append(Job(notice, None, None, origin=self, local=listed))
+                    job = Job(notice, None, None, origin=self, local=listed, gathered=False)
+                    self._jobs.append(job)
                 signatures = {name: _signature(entry) for name, entry in current.items()}
                 if unlisted:  # files below a sub-directory not listed now are kept as they were
                     kept = tuple(unlisted)

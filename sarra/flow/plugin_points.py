@@ -1,8 +1,9 @@
-"""The plugin points of the loop (sarra.flow.hooks): on_message and destfn_script after the
-filter, do_download/do_get (do_send/do_put) before the worker's own transfer, on_part/on_file
-after a download, after_work after the work of every notice, on_post before a publish
-(after_post runs in sarra.flow.posting, the post stage every component shares). Each says
-whether the notice goes on; a plugin that raises sends its notice to the retry queue."""
+"""The plugin points of the loop (sarra.flow.hooks): after_gather before the filter,
+on_message and destfn_script after it, do_download/do_get (do_send/do_put) before the worker's
+own transfer, on_part/on_file after a download, after_work after the work of every notice,
+on_post before a publish (after_post runs in sarra.flow.posting, the post stage every
+component shares). Each says whether the notice goes on; a plugin that raises sends its notice
+to the retry queue."""
 
 from __future__ import annotations
 
@@ -54,6 +55,26 @@ class PluginPoints(LoopState):
         logger.debug("%s: a plugin at %s returned False", redact_url(job.notice.url), entry)
         self._finish(job)
 
+    def _after_gather(self, job: Job) -> bool:
+        """after_gather, before the filter: False when the notice stops here (handled)."""
+        plugins = self.plugins
+        assert plugins is not None
+        msg = plugins.message(job.notice, is_retry=job.retry is not None)
+        job.msg = msg
+        try:
+            if not plugins.run("after_gather", msg):
+                self._plugin_stopped(job, "after_gather")
+                return False
+            job.notice = msg.to_notice()
+        except PluginFailed as err:
+            self._plugin_failed(job, err)
+            return False
+        except MalformedNotice as err:
+            self._count("malformed")
+            self._made_into_nothing(job, err)
+            return False
+        return True
+
     def _on_message(self, job: Job, placement: Placement | None) -> bool:
         """destfn_script and on_message: False when the notice stops here (handled)."""
         plugins = self.plugins
@@ -64,9 +85,11 @@ class PluginPoints(LoopState):
             new_dir, new_file = str(placement.path.parent), placement.path.name
         else:
             new_dir, new_file = self.config.directory, job.notice.rel_path.rpartition("/")[2]
-        msg = plugins.message(job.notice, new_dir=new_dir, new_file=new_file,
-                              is_retry=job.retry is not None)  # fmt: skip
-        job.msg = msg
+        msg = job.msg  # after_gather's: what callbacks noted on it carries over
+        if msg is None:
+            msg = plugins.message(job.notice, is_retry=job.retry is not None)
+            job.msg = msg
+        msg.new_dir, msg.new_file = new_dir, new_file
         try:
             if placement is not None:
                 plugins.run("destfn_script", msg)

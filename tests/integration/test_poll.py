@@ -25,11 +25,12 @@ from pumpkit import in_thread, take, wait_for, watch
 from servers import LOCALHOST, HttpServer, SshServer, free_port
 
 from sarra.broker.consumer import Consumer
-from sarra.components.poll import DEEPEST, Poll
+from sarra.components.poll import Poll
 from sarra.config import paths
 from sarra.config.errors import ConfigError
 from sarra.config.loader import Config, load
 from sarra.message.notice import Identity, Notice, epoch_to_time
+from sarra.transfer.listing import DEEPEST
 
 pytestmark = pytest.mark.broker
 

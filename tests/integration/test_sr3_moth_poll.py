@@ -15,8 +15,9 @@ from pumpkit import BROKER, declare, in_thread, take, wait_for, watch
 from servers import LOCALHOST, WEB_USER, HttpServer
 
 from sarra.compat.sr3 import shim
-from sarra.components.poll import DEEPEST, Poll
+from sarra.components.poll import Poll
 from sarra.config.loader import load
+from sarra.transfer.listing import DEEPEST
 
 pytestmark = pytest.mark.broker
 

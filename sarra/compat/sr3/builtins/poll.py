@@ -25,9 +25,8 @@ from sarra.compat.sr3.config import Config
 from sarra.compat.sr3.flowcb import FlowCB
 from sarra.compat.sr3.message import Message
 from sarra.compat.sr3.transfer import Transfer, attributes
-from sarra.components.poll import DEEPEST
 from sarra.transfer import TransferError
-from sarra.transfer.listing import parse_index
+from sarra.transfer.listing import DEEPEST, parse_index
 
 logger = logging.getLogger("sarra.flowcb.poll")
 
