@@ -235,6 +235,8 @@ class Plugins:
                 errors.append(ConfigError(config.origin.get(name), reason))
         if config.component == FLOW and "gather" not in hooks:
             errors.append(ConfigError(None, nothing_gathered(config, "do_poll" in hooks)))
+        if config.component == "poll" and unlisted(config) and "do_poll" not in hooks:
+            errors.append(ConfigError(None, nothing_to_poll(config)))
         if errors:
             errors.sort(key=lambda e: (e.where.file, e.where.line) if e.where else ("", 0))
             raise ConfigErrors(errors)
@@ -370,6 +372,18 @@ def nothing_gathered(config: Config, polls: bool) -> str:
     if polls:
         why += "; a callback's poll runs only in a poll (flowMain poll)"
     return why
+
+
+def unlisted(config: Config) -> bool:
+    """Whether a poll names no directory to list: one of sr3's tree without a path line (sr3
+    lists nothing then: a callback's poll must)."""
+    return config.dialect == "sr3" and not config.path
+
+
+def nothing_to_poll(config: Config) -> str:
+    """Why a poll without a directory to list cannot run."""
+    return (f"{config.name}: nothing to poll: no path line (an sr3 poll lists the directories"
+            " its path lines name)")  # fmt: skip
 
 
 def _default_headers(parent: Parent) -> dict[str, str]:

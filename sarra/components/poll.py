@@ -42,7 +42,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import humanize
 
 from sarra.broker import Message, plan
-from sarra.compat.plugins import PluginFailed, Plugins
+from sarra.compat.plugins import PluginFailed, Plugins, nothing_to_poll, unlisted
 from sarra.components import terminal
 from sarra.components.progress import Counts, Progress, plural, summary
 from sarra.config import paths
@@ -194,11 +194,10 @@ class PollSource:
 
     def _directories(self) -> list[PolledDirectory]:
         config = self.config
-        if config.dialect == "sr3" and not config.path:
+        if unlisted(config):  # Plugins.load refuses it without a callback's poll
             if self.plugins is not None and self.plugins.has("do_poll"):
                 return []  # a callback's poll lists what it will
-            raise ConfigError(None, f"{config.name}: nothing to poll: no path line (an sr3 poll"
-                              " lists the directories its path lines name)")  # fmt: skip
+            raise ConfigError(None, nothing_to_poll(config))
         names = [mask.directory for mask in config.masks if mask.accept]
         if config.accept_unmatch:
             names.append(config.directory)

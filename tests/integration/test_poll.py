@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import posixpath
+import re
 import threading
 import time
 from contextlib import AbstractContextManager
@@ -21,7 +22,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from pumpkit import in_thread, take, wait_for, watch
+from pumpkit import in_thread, sr, take, wait_for, watch
 from servers import LOCALHOST, HttpServer, SshServer, free_port
 
 from sarra.broker.consumer import Consumer
@@ -203,8 +204,15 @@ def test_an_sr3_poll_without_path_is_refused(tmp_path: Path) -> None:
     )
     config = load("poll", path)
     assert config.dialect == "sr3"
-    with pytest.raises(ConfigError, match="nothing to poll: no path line"):
+    reason = (
+        "nopath: nothing to poll: no path line (an sr3 poll lists the directories its path"
+        " lines name)"
+    )
+    with pytest.raises(ConfigError, match=re.escape(reason)):
         Poll(config, 1, threading.Event())
+    checked = sr("sr", "check")
+    assert checked.returncode == 1
+    assert f"ERROR poll/nopath.conf (sr3)\n      {reason}\n" in checked.stdout
 
 
 def test_times_of_day_in_listings_are_read_in_destination_timezone(
