@@ -57,23 +57,9 @@ class PluginPoints(LoopState):
 
     def _after_gather(self, job: Job) -> bool:
         """after_gather, before the filter: False when the notice stops here (handled)."""
-        plugins = self.plugins
-        assert plugins is not None
-        msg = plugins.message(job.notice, is_retry=job.retry is not None)
-        job.msg = msg
-        try:
-            if not plugins.run("after_gather", msg):
-                self._plugin_stopped(job, "after_gather")
-                return False
-            job.notice = msg.to_notice()
-        except PluginFailed as err:
-            self._plugin_failed(job, err)
-            return False
-        except MalformedNotice as err:
-            self._count("malformed")
-            self._made_into_nothing(job, err)
-            return False
-        return True
+        assert self.plugins is not None
+        job.msg = self.plugins.message(job.notice, is_retry=job.retry is not None)
+        return self._run_on_notice(job, "after_gather")
 
     def _on_message(self, job: Job, placement: Placement | None) -> bool:
         """destfn_script and on_message: False when the notice stops here (handled)."""
@@ -85,16 +71,23 @@ class PluginPoints(LoopState):
             new_dir, new_file = str(placement.path.parent), placement.path.name
         else:
             new_dir, new_file = self.config.directory, job.notice.rel_path.rpartition("/")[2]
-        msg = job.msg  # after_gather's: what callbacks noted on it carries over
-        if msg is None:
-            msg = plugins.message(job.notice, is_retry=job.retry is not None)
-            job.msg = msg
-        msg.new_dir, msg.new_file = new_dir, new_file
+        if job.msg is None:  # else after_gather's: what callbacks noted on it carries over
+            job.msg = plugins.message(job.notice, is_retry=job.retry is not None)
+        job.msg.new_dir, job.msg.new_file = new_dir, new_file
+        before = ("destfn_script",) if placement is not None else ()
+        return self._run_on_notice(job, "on_message", before)
+
+    def _run_on_notice(self, job: Job, entry: str, before: tuple[str, ...] = ()) -> bool:
+        """Run the plugins of `before` (what they return is no verdict), then those of `entry`,
+        on the job's msg: False when the notice stops here (handled); else the notice is as
+        they left it."""
+        plugins, msg = self.plugins, job.msg
+        assert plugins is not None and msg is not None
         try:
-            if placement is not None:
-                plugins.run("destfn_script", msg)
-            if not plugins.run("on_message", msg):
-                self._plugin_stopped(job, "on_message")
+            for first in before:
+                plugins.run(first, msg)
+            if not plugins.run(entry, msg):
+                self._plugin_stopped(job, entry)
                 return False
             job.notice = msg.to_notice()
         except PluginFailed as err:
