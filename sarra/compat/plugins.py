@@ -50,7 +50,7 @@ from sarra.compat.plugin_parent import Msg, Parent
 from sarra.config import paths
 from sarra.config.errors import ConfigError, ConfigErrors, Where
 from sarra.config.loader import Config
-from sarra.config.options import PLUGIN_ENTRY_POINTS
+from sarra.config.options import FLOW, PLUGIN_ENTRY_POINTS
 from sarra.config.options import closest as closest_option
 from sarra.flow.faults import Faults
 from sarra.flow.hooks import PluginFailed, RetryLater
@@ -235,6 +235,10 @@ class Plugins:
                 reason = f"unknown option {name!r}"
                 reason += f"; did you mean {hint!r}?" if hint else " (no plugin declares it)"
                 errors.append(ConfigError(config.origin.get(name), reason))
+        if config.component == FLOW and "gather" not in hooks:
+            errors.append(ConfigError(None, nothing_gathered(config, "do_poll" in hooks)))
+        if config.component == "poll" and unlisted(config) and "do_poll" not in hooks:
+            errors.append(ConfigError(None, nothing_to_poll(config)))
         if errors:
             errors.sort(key=lambda e: (e.where.file, e.where.line) if e.where else ("", 0))
             raise ConfigErrors(errors)
@@ -376,6 +380,28 @@ class Plugins:
         except Exception as err:
             self.faults.log(err, "plugin %s failed", hook.name)
             raise PluginFailed(f"plugin {hook.name} failed: {type(err).__name__}: {err}") from err
+
+
+def nothing_gathered(config: Config, polls: bool) -> str:
+    """Why a flow without flowMain cannot run: no callback gathers (`polls`: one has a poll
+    entry point, which sr3, as sarra, runs only in a poll)."""
+    why = f"{config.name}: a flow without flowMain needs a callback that gathers (callback"
+    why += " scheduled, gather.file...)"
+    if polls:
+        why += "; a callback's poll runs only in a poll (flowMain poll)"
+    return why
+
+
+def unlisted(config: Config) -> bool:
+    """Whether a poll names no directory to list: one of sr3's tree without a path line (sr3
+    lists nothing then: a callback's poll must)."""
+    return config.dialect == "sr3" and not config.path
+
+
+def nothing_to_poll(config: Config) -> str:
+    """Why a poll without a directory to list cannot run."""
+    return (f"{config.name}: nothing to poll: no path line (an sr3 poll lists the directories"
+            " its path lines name)")  # fmt: skip
 
 
 def _default_headers(parent: Parent) -> dict[str, str]:

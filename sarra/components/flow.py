@@ -12,7 +12,7 @@ import threading
 from collections.abc import Sequence
 
 from sarra.broker import Message
-from sarra.compat.plugins import Plugins
+from sarra.compat.plugins import Plugins, nothing_gathered
 from sarra.components import terminal
 from sarra.config import paths
 from sarra.config.credentials import Credentials, redact_url
@@ -36,9 +36,10 @@ class PluginSource:
     needs no work."""
 
     def __init__(self, config: Config, stop: threading.Event, plugins: Plugins | None) -> None:
-        if plugins is None or not plugins.has("gather"):
-            raise ConfigError(None, f"{config.name}: a flow without flowMain needs a callback"
-                              " that gathers (callback scheduled, a poller...)")  # fmt: skip
+        if plugins is None or not plugins.has("gather"):  # Plugins.load refuses such a flow
+            raise ConfigError(
+                None, nothing_gathered(config, bool(plugins and plugins.has("do_poll")))
+            )
         self.config = config
         self.stop = stop
         self.plugins = plugins

@@ -9,9 +9,11 @@ names, directory by directory), posts them and settles each once the broker conf
 is when the source remembers it.
 
 A pass opens one transfer to `destination` and lists, through it, each directory the config
-names: the `directory` in force at each accept line (and the last one, with accept_unmatch).
-Subdirectories are not descended into. A file is announced when its name passes the
-accept/reject lines read under its directory, it is not older than file_time_limit, its mode
+names: the `directory` in force at each accept line (and the last one, with accept_unmatch; an
+sr3 config: each of its `path` lines, and none without one). With `recursive` (on, as in v2 and
+sr3), the directories below each are listed too, down to DEEPEST levels; symbolic links are not
+followed. A file is announced when its path below its directory passes the
+accept/reject lines read under that directory, it is not older than file_time_limit, its mode
 (when the listing gives one) has the `chmod` bits, and its size or mtime differ from those last
 announced. What was announced is remembered on disk (sarra.flow.poll_state) only for notices the
 broker confirmed: a crash announces a file again, it never loses one.
@@ -40,7 +42,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import humanize
 
 from sarra.broker import Message, plan
-from sarra.compat.plugins import PluginFailed, Plugins
+from sarra.compat.plugins import PluginFailed, Plugins, nothing_to_poll, unlisted
 from sarra.components import terminal
 from sarra.components.progress import Counts, Progress, plural, summary
 from sarra.config import paths
@@ -58,7 +60,7 @@ from sarra.flow.rules import Rules
 from sarra.integrity.checksum import new_checksum, sum_to_identity
 from sarra.message.notice import Identity, Notice, epoch_to_time
 from sarra.transfer import Entry, Transfer, TransferError, TransientError, open_transfer
-from sarra.transfer.listing import parse_ls_line
+from sarra.transfer.listing import DEEPEST, parse_ls_line
 
 logger = logging.getLogger(__name__)
 file_log = logging.getLogger(terminal.PER_FILE)
@@ -78,6 +80,7 @@ class PolledDirectory:
     seen: SeenFiles
     failing_since: float | None = None  # wall time of the first failure of the current outage
     error_logged: float | None = None  # monotonic time of the last permanent-failure log line
+    too_deep_logged: bool = False  # a sub-directory deeper than DEEPEST was met (and logged)
 
     def expanded(self) -> str:
         """The directory with its date variables (${YYYYMMDD}, ...) as of now."""
@@ -191,6 +194,10 @@ class PollSource:
 
     def _directories(self) -> list[PolledDirectory]:
         config = self.config
+        if unlisted(config):  # Plugins.load refuses it without a callback's poll
+            if self.plugins is not None and self.plugins.has("do_poll"):
+                return []  # a callback's poll lists what it will
+            raise ConfigError(None, nothing_to_poll(config))
         names = [mask.directory for mask in config.masks if mask.accept]
         if config.accept_unmatch:
             names.append(config.directory)
@@ -364,7 +371,7 @@ class PollSource:
             state.progress.close()
             return False
         state.outstanding += len(self._jobs)
-        self._jobs = [dataclasses.replace(job, local=Listed(state, -1, "", None))
+        self._jobs = [dataclasses.replace(job, local=Listed(state, -1, "", None), gathered=False)
                       for job in self._jobs]  # fmt: skip
         return True
 
@@ -428,7 +435,8 @@ class PollSource:
                 for entry in changed:
                     listed = Listed(state, index, entry.name, entry.size)
                     notice = self._notice(directory, entry)
-                    self._jobs.append(Job(notice, None, None, origin=self, local=listed))
+                    job = Job(notice, None, None, origin=self, local=listed, gathered=False)
+                    self._jobs.append(job)
                 signatures = {name: _signature(entry) for name, entry in current.items()}
                 if unlisted:  # files below a sub-directory not listed now are kept as they were
                     kept = tuple(unlisted)
@@ -478,11 +486,12 @@ class PollSource:
         return entries
 
     def _list_tree(
-        self, remote: Transfer, polled: PolledDirectory, directory: str
+        self, remote: Transfer, polled: PolledDirectory, directory: str, depth: int = 0
     ) -> tuple[list[Entry], list[str]] | None:
-        """The entries of a directory and, named `sub/name`, those of the directories below
-        it (symbolic links are not followed), with the sub-directories (`sub/`) that could not
-        be listed this time; None if the directory itself cannot be listed."""
+        """The entries of a directory and, with `recursive`, named `sub/name`, those of the
+        directories below it down to DEEPEST levels (symbolic links are not followed), with the
+        sub-directories (`sub/`) not listed this time; None if the directory itself cannot be
+        listed."""
         entries = self._list(remote, polled, directory)
         if entries is None:
             return None
@@ -492,16 +501,27 @@ class PollSource:
             if not entry.is_dir or entry.is_link:
                 found.append(entry)
                 continue
+            if not self.config.recursive:
+                continue
             prefix = entry.name + "/"
             below = None
-            if not self.stop.is_set():
-                below = self._list_tree(remote, polled, posixpath.join(directory, entry.name))
+            path = posixpath.join(directory, entry.name)
+            if depth == DEEPEST:
+                self._too_deep(polled, path)
+            elif not self.stop.is_set():
+                below = self._list_tree(remote, polled, path, depth + 1)
             if below is None:
                 unlisted.append(prefix)
                 continue
             found += [dataclasses.replace(e, name=prefix + e.name) for e in below[0]]
             unlisted += [prefix + name for name in below[1]]
         return found, unlisted
+
+    def _too_deep(self, polled: PolledDirectory, path: str) -> None:
+        if not polled.too_deep_logged:
+            polled.too_deep_logged = True
+            logger.warning("%s: not listed, nor any directory deeper than %d levels below %s"
+                           " (logged once)", path, DEEPEST, polled.configured)  # fmt: skip
 
     def _announceable(self, polled: PolledDirectory, entry: Entry) -> bool:
         """Whether a listed entry is a file this directory's rules let through (the rules see

@@ -1,7 +1,8 @@
 """Running one instance: its logging, pid file and signals around the component's loop.
 
 TERM or INT stop the loop cleanly (the work in hand is finished or left unacknowledged, never
-half-written); HUP makes the instance re-read its config and start its loop again.
+half-written); HUP makes the instance re-read its config and start the loop it now names (an sr3
+flow's flowMain may have changed).
 
 With a `vip`, the loop runs only while this host holds one of its addresses (active/passive
 high availability): a passive instance waits, looking every few seconds; an active one that
@@ -122,7 +123,6 @@ def run_instance(
     overrides = list(overrides)
     config = load(component, path, overrides=overrides)
     logger = setup_logging(config, number)
-    runner = runner_for(config.component)  # sr3's flow with flowMain X: X's
     stop = threading.Event()
     reload = threading.Event()
 
@@ -142,6 +142,7 @@ def run_instance(
     try:
         while True:
             logger.info("sr_%s %s %02d running (config %s)", component, config.name, number, path)
+            runner = runner_for(config.component)  # sr3's flow with flowMain X: X's, as read now
             if vip_guarded(config):
                 run_with_vip(runner, config, number, stop)
             else:

@@ -383,6 +383,9 @@ _TABLE: tuple[Option, ...] = (
     _O("events", Kind.TEXT, "create|delete|link|modify",
        "file-system events to announce, joined by |", SOURCE, ("e",)),
     _O("follow_symlinks", Kind.FLAG, False, "descend into symbolic links", SOURCE, ("fs",)),
+    _O("recursive", Kind.FLAG, True,
+       "poll: list the sub-directories of the directories polled too (post and watch always "
+       "descend)", SOURCE),
     _O("force_polling", Kind.FLAG, False, "poll the tree rather than inotify (network mounts)",
        SOURCE, ("fp",)),
     _O("realpath_post", Kind.FLAG, False, "announce the real path (symbolic links resolved)",
@@ -593,8 +596,6 @@ _TABLE: tuple[Option, ...] = (
              "share", "queue names are set by queue (default q_<user>.<program>.<config>...)"),
             ("realpathAdjust", Kind.COUNT, 0, (), "sr3 (C only): how much of a path realpath "
              "resolves", _NOT_IN_SARRA),
-            ("recursive", Kind.FLAG, True, (), "sr3: post and watch descend into directories",
-             "post and watch always descend"),
             ("retry_refilter", Kind.FLAG, False, (), "sr3: filter retried notices again",
              "retried notices keep the fate their filters gave them"),
             ("retryCountMax", Kind.COUNT, 0, (), "sr3: give up after this many retries",

@@ -1,8 +1,8 @@
-"""Filter, the second stage of the loop: the accept/reject masks (on the notice's URL, for every
-component), the WIS2 selection, the duplicate cache, where the file goes (a path outside the
-destination is refused); then the notice goes to a worker (sarra.flow.work), or to the work
-without a transfer (sarra.flow.source_work) then post. Runs in a consuming connection's thread
-or in the loop's."""
+"""Filter, the second stage of the loop: the after_gather hooks, the accept/reject masks (on the
+notice's URL, for every component), the WIS2 selection, the duplicate cache, where the file goes
+(a path outside the destination is refused); then the notice goes to a worker
+(sarra.flow.work), or to the work without a transfer (sarra.flow.source_work) then post. Runs in
+a consuming connection's thread or in the loop's."""
 
 from __future__ import annotations
 
@@ -34,6 +34,10 @@ class Filtering(LoopState):
 
     def _filter(self, job: Job) -> None:
         config = self.config
+        plugins = self.plugins
+        gathered = plugins is not None and job.gathered and plugins.has("after_gather")
+        if gathered and not self._after_gather(job):
+            return
         notice = job.notice
         url = notice.url
         debug = logger.isEnabledFor(logging.DEBUG)

@@ -7,6 +7,9 @@ the sr3 points v2 had no name for:
 
     on_start, on_stop, on_heartbeat         events (failures are logged, nothing stops)
     gather                                   notices to add to the flow (sr3 gather)
+    after_gather                             each notice gathered (from a queue, the retry
+                                             queue, a gather hook, a path: not a poll's
+                                             listing), before the filter
     on_message, destfn_script                after the filter: each notice, with its placement
     do_task, do_download, do_get,           the transfer itself, instead of the built-in one
     do_send, do_put, do_poll

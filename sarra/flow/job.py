@@ -39,6 +39,9 @@ class Job:
     """What its origin knows of it (sr_post, sr_watch: the local file it announces)."""
     filter_text: str | None = None
     """What the accept/reject rules match, when not the notice's URL (realpath_filter)."""
+    gathered: bool = True
+    """Whether the after_gather hooks see it: not when a poll's listing found it (or a poll
+    hook), as sr3 runs after_gather on what its gather callbacks bring, not on what poll does."""
 
     def retry_entry(self, reason: str) -> RetryEntry:
         """The entry that keeps this notice in the retry queue (one gathered by a plugin, which

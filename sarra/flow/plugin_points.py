@@ -1,8 +1,9 @@
-"""The plugin points of the loop (sarra.flow.hooks): on_message and destfn_script after the
-filter, do_download/do_get (do_send/do_put) before the worker's own transfer, on_part/on_file
-after a download, after_work after the work of every notice, on_post before a publish
-(after_post runs in sarra.flow.posting, the post stage every component shares). Each says
-whether the notice goes on; a plugin that raises sends its notice to the retry queue."""
+"""The plugin points of the loop (sarra.flow.hooks): after_gather before the filter,
+on_message and destfn_script after it, do_download/do_get (do_send/do_put) before the worker's
+own transfer, on_part/on_file after a download, after_work after the work of every notice,
+on_post before a publish (after_post runs in sarra.flow.posting, the post stage every
+component shares). Each says whether the notice goes on; a plugin that raises sends its notice
+to the retry queue."""
 
 from __future__ import annotations
 
@@ -54,6 +55,12 @@ class PluginPoints(LoopState):
         logger.debug("%s: a plugin at %s returned False", redact_url(job.notice.url), entry)
         self._finish(job)
 
+    def _after_gather(self, job: Job) -> bool:
+        """after_gather, before the filter: False when the notice stops here (handled)."""
+        assert self.plugins is not None
+        job.msg = self.plugins.message(job.notice, is_retry=job.retry is not None)
+        return self._run_on_notice(job, "after_gather")
+
     def _on_message(self, job: Job, placement: Placement | None) -> bool:
         """destfn_script and on_message: False when the notice stops here (handled)."""
         plugins = self.plugins
@@ -64,14 +71,23 @@ class PluginPoints(LoopState):
             new_dir, new_file = str(placement.path.parent), placement.path.name
         else:
             new_dir, new_file = self.config.directory, job.notice.rel_path.rpartition("/")[2]
-        msg = plugins.message(job.notice, new_dir=new_dir, new_file=new_file,
-                              is_retry=job.retry is not None)  # fmt: skip
-        job.msg = msg
+        if job.msg is None:  # else after_gather's: what callbacks noted on it carries over
+            job.msg = plugins.message(job.notice, is_retry=job.retry is not None)
+        job.msg.new_dir, job.msg.new_file = new_dir, new_file
+        before = ("destfn_script",) if placement is not None else ()
+        return self._run_on_notice(job, "on_message", before)
+
+    def _run_on_notice(self, job: Job, entry: str, before: tuple[str, ...] = ()) -> bool:
+        """Run the plugins of `before` (what they return is no verdict), then those of `entry`,
+        on the job's msg: False when the notice stops here (handled); else the notice is as
+        they left it."""
+        plugins, msg = self.plugins, job.msg
+        assert plugins is not None and msg is not None
         try:
-            if placement is not None:
-                plugins.run("destfn_script", msg)
-            if not plugins.run("on_message", msg):
-                self._plugin_stopped(job, "on_message")
+            for first in before:
+                plugins.run(first, msg)
+            if not plugins.run(entry, msg):
+                self._plugin_stopped(job, entry)
                 return False
             job.notice = msg.to_notice()
         except PluginFailed as err:

@@ -17,6 +17,11 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from sarra.transfer.base import Entry
 
+DEEPEST = 16
+"""Levels of sub-directories a poll lists below a directory it polls (recursive): a deeper one
+is not listed, which it logs once. Product trees are a few levels deep; a tree without end (a
+server's /proc, a loop of bind mounts) is not walked whole at every pass."""
+
 _MONTHS = {
     name: number
     for number, name in enumerate(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import posixpath
+import re
 import threading
 import time
 from contextlib import AbstractContextManager
@@ -21,14 +22,16 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from pumpkit import in_thread, take, wait_for, watch
+from pumpkit import in_thread, sr, take, wait_for, watch
 from servers import LOCALHOST, HttpServer, SshServer, free_port
 
 from sarra.broker.consumer import Consumer
 from sarra.components.poll import Poll
 from sarra.config import paths
+from sarra.config.errors import ConfigError
 from sarra.config.loader import Config, load
 from sarra.message.notice import Identity, Notice, epoch_to_time
+from sarra.transfer.listing import DEEPEST
 
 pytestmark = pytest.mark.broker
 
@@ -143,6 +146,73 @@ def test_new_and_changed_files_are_announced_once_across_restarts(
         (local / "c.dat").write_bytes(b"new after the restart")
         assert name_of(next_notice(consumer)) == "c.dat"
     consumer.close()
+
+
+def test_recursive_off_lists_only_the_directories_named(
+    tmp_path: Path, exchange: str, remote: tuple[str, str, Path]
+) -> None:
+    destination, directory, local = remote
+    (local / "sub").mkdir()
+    (local / "sub" / "below.dat").write_bytes(b"in a sub-directory: not listed")
+    (local / "top.dat").write_bytes(b"listed")
+    body = f"directory {directory}\nrecursive off\naccept .*\n"
+    config = poller(tmp_path, exchange, destination, body)
+    consumer = watch(config, exchange)
+    with polling(config) as poll:
+        assert name_of(next_notice(consumer)) == "top.dat"
+        settle(poll)
+        (local / "later.dat").write_bytes(b"after two passes")
+        assert name_of(next_notice(consumer)) == "later.dat"  # nothing from sub/ between
+    consumer.close()
+
+
+def test_a_poll_descends_at_most_deepest_levels(
+    tmp_path: Path,
+    exchange: str,
+    remote: tuple[str, str, Path],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    destination, directory, local = remote
+    deepest = local.joinpath(*["d"] * DEEPEST)
+    (deepest / "d").mkdir(parents=True)
+    (deepest / "in.dat").write_bytes(b"DEEPEST levels below: listed")
+    (deepest / "d" / "out.dat").write_bytes(b"one level more: not listed")
+    config = poller(tmp_path, exchange, destination, f"directory {directory}\naccept .*\n")
+    consumer = watch(config, exchange)
+    caplog.set_level(logging.INFO)
+    with polling(config) as poll:
+        assert next_notice(consumer).rel_path.endswith("/d" * DEEPEST + "/in.dat")
+        settle(poll)
+        (local / "later.dat").write_bytes(b"after two passes")
+        assert name_of(next_notice(consumer)) == "later.dat"  # out.dat never came
+    consumer.close()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    too_deep = [w for w in warnings if f"deeper than {DEEPEST} levels" in w]
+    assert len(too_deep) == 1, warnings
+    assert too_deep[0].startswith(posixpath.join(directory, *["d"] * (DEEPEST + 1)))
+
+
+def test_an_sr3_poll_without_path_is_refused(tmp_path: Path) -> None:
+    """sr3's poll lists the directories of its path lines: none without one (not the
+    server's whole tree, as a poll of "/" with acceptUnmatched would)."""
+    tree = tmp_path / "config" / "sr3" / "poll"
+    tree.mkdir(parents=True)
+    path = tree / "nopath.conf"
+    path.write_text(
+        f"pollUrl sftp://someone@{LOCALHOST}/\npost_broker amqp://guest@127.0.0.1/\n"
+        "post_exchange xs_guest\nacceptUnmatched on\n"
+    )
+    config = load("poll", path)
+    assert config.dialect == "sr3"
+    reason = (
+        "nopath: nothing to poll: no path line (an sr3 poll lists the directories its path"
+        " lines name)"
+    )
+    with pytest.raises(ConfigError, match=re.escape(reason)):
+        Poll(config, 1, threading.Event())
+    checked = sr("sr", "check")
+    assert checked.returncode == 1
+    assert f"ERROR poll/nopath.conf (sr3)\n      {reason}\n" in checked.stdout
 
 
 def test_times_of_day_in_listings_are_read_in_destination_timezone(

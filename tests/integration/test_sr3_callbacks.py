@@ -197,3 +197,48 @@ def test_sr_post_and_a_shovel_run_on_post_and_after_post_alike(
         assert sorted(seen[side].read_text().splitlines()) == expected
     assert sorted(n.rel_path for n in [*posted, *onward]) == ["a.dat", "a.dat", "b.dat", "b.dat"]
     assert all(n.extra.get("noted_by") == "noted" for n in [*posted, *onward])
+
+
+GATHERED = '''
+from sarracenia.flowcb import FlowCB
+
+
+class Gathered(FlowCB):
+    """As sr3's rename.raw2bulletin: a new name for each notice gathered, before the filter;
+    those it cannot name go to rejected."""
+
+    def after_gather(self, worklist):
+        kept = []
+        for msg in worklist.incoming:
+            if msg["relPath"].endswith(".bad"):
+                worklist.rejected.append(msg)
+                continue
+            msg["relPath"] = msg["relPath"].replace(".dat", ".renamed")
+            kept.append(msg)
+        worklist.incoming = kept
+'''
+
+
+def test_after_gather_renames_and_rejects_before_the_filter(
+    tmp_path: Path, sarra_home: Path, credentials: Path, exchange: str
+) -> None:
+    plugins = sarra_home.parent / "sr3" / "plugins"
+    plugins.mkdir(parents=True)
+    (plugins / "gathered.py").write_text(GATHERED)
+    (tmp_path / "s.conf").write_text(
+        f"broker amqp://guest@127.0.0.1/\nexchange {exchange}\nexpire 1m\nheartbeat 1\n"
+        f"post_broker amqp://guest@127.0.0.1/\npost_exchange {exchange}_out\n"
+        "accept .*\\.renamed$\nreject .*\ncallback gathered\n"  # after_gather's names pass
+    )
+    shovel = load("shovel", tmp_path / "s.conf")
+    watcher = watch(shovel, f"{exchange}_out")
+    base = "http://example.com/"
+    try:
+        with running(shovel) as loop:
+            names = ["a.dat", "b.bad", "c.dat"]
+            announce(shovel, [file_notice(base, f"in/{n}", n.encode()) for n in names], exchange)
+            onward = take(watcher, 2)
+            wait_for(lambda: loop.counts["stopped by plugin"] == 1, "b.bad stopped")
+    finally:
+        watcher.close()
+    assert sorted(n.rel_path for n in onward) == ["in/a.renamed", "in/c.renamed"]

@@ -85,3 +85,59 @@ def test_a_flow_with_flow_main_runs_as_that_component(tmp_path: Path) -> None:
         watcher.close()
     assert stopped.returncode == 0, stopped.stderr
     wait_for(lambda: not running_pids("flow", name), "the flow to stop")
+
+
+def test_check_and_start_refuse_a_flow_whose_callbacks_gather_nothing(tmp_path: Path) -> None:
+    # a callback with a poll entry point only: sr3 runs poll in a poll alone (flowMain poll)
+    plugins = tmp_path / "config" / "sr3" / "plugins"
+    plugins.mkdir(parents=True)
+    (plugins / "onlypoll.py").write_text(
+        "class Onlypoll:\n    def __init__(self, options):\n        self.o = options\n\n"
+        "    def poll(self):\n        return []\n"
+    )
+    name = f"idle_{uuid.uuid4().hex[:6]}"
+    sr3_flow(tmp_path, name, "callback onlypoll\npost_broker amqp://guest@127.0.0.1/\n"
+             "post_exchange xs_guest\n")  # fmt: skip
+    reason = (
+        f"{name}: a flow without flowMain needs a callback that gathers (callback scheduled,"
+        " gather.file...); a callback's poll runs only in a poll (flowMain poll)"
+    )
+    checked = sr("sr", "check")
+    assert checked.returncode == 1, checked.stdout
+    assert f"ERROR flow/{name}.conf (sr3)\n      {reason}\n" in checked.stdout
+    started = sr("sr", "start", f"flow/{name}")
+    assert started.returncode != 0
+    assert reason in started.stderr
+    assert not running_pids("flow", name)
+
+
+def test_reload_runs_the_loop_of_the_flow_main_now_written(tmp_path: Path) -> None:
+    source, onward = (f"xs_reload_{uuid.uuid4().hex[:8]}" for _ in range(2))
+    name = f"reload_{uuid.uuid4().hex[:6]}"
+    post = f"post_broker amqp://guest@127.0.0.1/\npost_exchange {onward}\n"
+    path = sr3_flow(tmp_path, name, (
+        f"flowMain shovel\nbroker amqp://guest@127.0.0.1/\nexchange {source}\n"
+        f"topicPrefix v02.post\nsubtopic #\nexpire 1m\n{post}"
+    ))  # fmt: skip
+    declare(load("flow", path), source)
+    log = paths.log_file("flow", name, 1)
+    try:
+        started = sr("sr", "start", f"flow/{name}")
+        assert started.returncode == 0, started.stderr
+        wait_for(lambda: log.is_file() and "consumer pid" in log.read_text(), "the shovel")
+        path.write_text(
+            "callback scheduled\ncallback post.message\nscheduled_interval 1\n"
+            f"post_baseUrl https://example.com/api/\npath /report/all/\nfilename None\n{post}"
+        )
+        watcher = watch(load("flow", path), onward)
+        try:
+            reloaded = sr("sr", "reload", f"flow/{name}")
+            assert reloaded.returncode == 0, reloaded.stderr
+            (posted, *_) = take(watcher, 1)  # the scheduled flow's, not the shovel's
+            assert posted.url == "https://example.com/api/report/all/"
+        finally:
+            watcher.close()
+    finally:
+        stopped = sr("sr", "stop", f"flow/{name}")
+    assert stopped.returncode == 0, stopped.stderr
+    wait_for(lambda: not running_pids("flow", name), "the flow to stop")

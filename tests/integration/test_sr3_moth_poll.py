@@ -17,6 +17,7 @@ from servers import LOCALHOST, WEB_USER, HttpServer
 from sarra.compat.sr3 import shim
 from sarra.components.poll import Poll
 from sarra.config.loader import load
+from sarra.transfer.listing import DEEPEST
 
 pytestmark = pytest.mark.broker
 
@@ -115,3 +116,43 @@ def test_a_callback_on_the_poll_base_lists_and_posts(
     assert sorted(n.rel_path.lstrip("/") for n in posted) == [f"{folder}/a.dat", f"{folder}/b.dat"]
     # the base URL is the pollUrl's, with the user credentials.conf gives it, not its password
     assert {n.base_url for n in posted} == {f"http://{WEB_USER}@{LOCALHOST}:{http_server.port}/"}
+
+
+def test_a_callback_on_the_poll_base_descends_at_most_deepest_levels(
+    tmp_path: Path,
+    sarra_home: Path,
+    credentials: Path,
+    exchange: str,
+    served_root: Path,
+    http_server: HttpServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    plugins = sarra_home.parent / "sr3" / "plugins"
+    plugins.mkdir(parents=True, exist_ok=True)
+    (plugins / "listed.py").write_text(LISTED.format(extra="", body="    pass"))
+    folder = f"deep_{exchange}"
+    deepest = served_root.joinpath(folder, *["d"] * DEEPEST)
+    (deepest / "d").mkdir(parents=True)
+    (deepest / "in.dat").write_bytes(b"DEEPEST levels below: listed")
+    (deepest / "d" / "out.dat").write_bytes(b"one level more: not listed")
+    path = tmp_path / "listed.conf"
+    path.write_text(
+        f"broker amqp://guest@127.0.0.1/\npost_exchange {exchange}\n"
+        f"pollUrl http://{LOCALHOST}:{http_server.port}/\npath /{folder}\nsleep 0.1\n"
+        "accept .*\ncallback listed\n"
+    )
+    config = load("poll", path)
+    watcher = watch(config, exchange)
+    try:
+        with in_thread(lambda stop: Poll(config, 1, stop)) as poll:
+            wait_for(lambda: poll.passes >= 2, "two passes")  # what they posted is confirmed
+        [first] = take(watcher, 1)
+        assert first.rel_path.endswith("/d" * DEEPEST + "/in.dat")
+        rest = []  # the passes' notices, all in the queue by now
+        while batch := watcher.get_batch(100, timeout=0.5):
+            rest += [delivery.body for delivery in batch]
+    finally:
+        watcher.close()
+    assert not [body for body in rest if b"out.dat" in body]
+    too_deep = [r.getMessage() for r in caplog.records if "not listed, nor any" in r.getMessage()]
+    assert len(too_deep) == 1, too_deep

@@ -5,8 +5,9 @@ ran its plugin of the same purpose; what the callback does with the worklist dec
 notice's way:
 
     sr3 entry point    runs at (hooks)    the notice goes on when it is left in
-    after_accept       on_message         incoming (ok, rejected: it stops there, done;
+    after_gather       after_gather       incoming (ok, rejected: it stops there, done;
                                           failed: the retry queue)
+    after_accept       on_message         incoming (as after_gather)
     after_work         after_work         ok (the notice's Outcome put it there: done -> ok,
                                           skipped and permanent -> rejected, transient -> failed)
     post               on_post            ok (failed: the retry queue)
@@ -69,8 +70,7 @@ class Registered:
     all_schemes: bool = False
 
 
-IGNORED = ("ack", "after_gather", "on_cleanup", "on_declare", "on_features", "on_sanity",
-           "report", "do_poll")  # fmt: skip
+IGNORED = ("ack", "on_cleanup", "on_declare", "on_features", "on_sanity", "report", "do_poll")
 """sr3 entry points that are not run here (the component does what they are for)."""
 
 
@@ -155,7 +155,9 @@ def _settle(msg: Msg, view: View, work: Any, goes_on_in: str, name: str, flow: F
     return False
 
 
-def _after_accept(function: Function, name: str, flow: Flow) -> Function:
+def _incoming(function: Function, name: str, flow: Flow) -> Function:
+    """after_gather, after_accept: the notice in worklist.incoming."""
+
     def hook(parent: Parent) -> bool:
         msg, view = _view(parent, flow)
         work = worklist(incoming=[view.message])
@@ -298,7 +300,8 @@ def _report(function: Function, name: str, flow: Flow) -> Function:
 
 _ADAPTERS: tuple[tuple[str, str, Callable[[Function, str, Flow], Function]], ...] = (
     ("gather", "gather", _gather),
-    ("after_accept", "on_message", _after_accept),
+    ("after_gather", "after_gather", _incoming),
+    ("after_accept", "on_message", _incoming),
     ("destfn", "destfn_script", _destfn),
     ("download", "do_download", _download),
     ("send", "do_send", _send),

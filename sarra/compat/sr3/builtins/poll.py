@@ -1,6 +1,7 @@
 """`sarracenia.flowcb.poll.Poll`, the base sr3's polling callbacks subclass: each `poll()` lists
 the directories of `path` on the server of `pollUrl` and returns a message for each file
-(recursing with `recursive`), through sarracenia.transfer (sarra's backends).
+(recursing with `recursive`, down to DEEPEST levels as sarra's own poll), through
+sarracenia.transfer (sarra's backends).
 
 A subclass overrides the step it needs: `poll`, `poll_directory(dir)`, `lsdir()`,
 `on_line(entry)`, `on_html_page(text)`, or `handle_starttag`/`handle_data` (called while an
@@ -25,7 +26,7 @@ from sarra.compat.sr3.flowcb import FlowCB
 from sarra.compat.sr3.message import Message
 from sarra.compat.sr3.transfer import Transfer, attributes
 from sarra.transfer import TransferError
-from sarra.transfer.listing import parse_index
+from sarra.transfer.listing import DEEPEST, parse_index
 
 logger = logging.getLogger("sarra.flowcb.poll")
 
@@ -70,6 +71,8 @@ class Poll(FlowCB):
             logger.critical("unsupported polling protocol %s", url.scheme)
         self.entries: dict[str, Any] = {}
         self.myfname: str | None = None
+        self._top = ""  # the path being polled
+        self._deep_logged = False
         self.metricsReset()
 
     def metricsReset(self) -> None:
@@ -94,7 +97,8 @@ class Poll(FlowCB):
             return []
         messages: list[Message] = []
         for directory in getattr(self.o, "path", None) or []:
-            messages += self.poll_directory(self.o.variableExpansion(directory) or directory)
+            self._top = self.o.variableExpansion(directory) or directory
+            messages += self.poll_directory(self._top)
         self.dest.close()
         return messages
 
@@ -115,11 +119,23 @@ class Poll(FlowCB):
         if getattr(self.o, "recursive", False):
             messages += self.poll_list_post(pdir, directories, list(directories))
         messages += self.poll_list_post(pdir, files, list(files))
-        if getattr(self.o, "recursive", False):
+        if getattr(self.o, "recursive", False) and not self._too_deep(pdir):
             for name in sorted(directories):
                 if name not in (".", ".."):
                     messages += self.poll_directory(posixpath.join(pdir, name))
         return messages
+
+    def _too_deep(self, pdir: str) -> bool:
+        """Whether the directories below `pdir` are deeper than sarra's polls list (DEEPEST
+        levels below the path polled): said once."""
+        below = posixpath.relpath(posixpath.normpath(pdir), posixpath.normpath(self._top))
+        if below == "." or below.count("/") + 1 < DEEPEST:
+            return False
+        if not self._deep_logged:
+            self._deep_logged = True
+            logger.warning("%s: its sub-directories are not listed, nor any deeper than %d"
+                           " levels below %s (logged once)", pdir, DEEPEST, self._top)  # fmt: skip
+        return True
 
     def lsdir(self) -> tuple[bool, dict[str, Any], dict[str, Any]]:
         """(listed, files, directories) of the current directory, name -> SFTPAttributes."""
