@@ -7,12 +7,12 @@ servers demand. Listings use MLSD, or LIST where the server has no MLSD.
 FTP has no byte ranges: REST sets where a transfer starts, but nothing stops a read before the
 end of the file. So a get whose range ends before the file does is Unsupported; a get from an
 offset to the end works. A put of a range (a part of a file in parts) is REST then STOR, the
-data connection closed after its bytes: servers that take REST before STOR (pyftpdlib, vsftpd)
-write them at the offset and keep the rest of the file. They cannot write past the end of the
-file, nor at offset 0 without truncating it, so a part is written only once the bytes before it
-are there (else a TransientError: it is sent again later), and the first part only into an empty
-or missing file (else a PermanentError). ascii mode converts line ends (CRLF on the wire, LF
-here), so it takes no offset either.
+data connection closed after its bytes: servers that take REST before STOR (pyftpdlib, as
+tested) write them at the offset and keep the rest of the file. They cannot write past the end
+of the file, nor at offset 0 without truncating it, so a part is written only once the bytes
+before it are there (else a TransientError: it is sent again later), and the first part only
+into an empty or missing file (else a PermanentError). ascii mode converts line ends (CRLF on
+the wire, LF here), so it takes no offset either.
 """
 
 from __future__ import annotations
