@@ -3,7 +3,9 @@
 - HttpServer: serves a directory over HTTP/1.1 (keep-alive), honours Range (206, 416), writes an
   nginx-style index page for directories, may require Basic auth and/or a bearer token, may speak
   TLS. Paths under /norange/ ignore Range; under /stall/head/ nothing is answered and under
-  /stall/body/ half the body is sent, until `release` is set.
+  /stall/body/ half the body is sent, until `release` is set. Under /query/, the file named
+  `name?query` is served for `name` with that query (not for a `?` escaped in the path), and
+  index pages link it so.
 - FtpServer: pyftpdlib with one user in a home directory; optionally FTPS (explicit TLS required
   on control and data connections).
 - SshServer: OpenSSH's sshd with its own configuration, host key and authorized client key.
@@ -235,20 +237,26 @@ class _HttpHandler(BaseHTTPRequestHandler):
         if not owner.authorized(self.headers.get("Authorization")):
             self._reply(401, b"unauthorized\n", {"WWW-Authenticate": 'Basic realm="test"'})
             return
-        path = unquote(urlsplit(self.path).path)
+        target = urlsplit(self.path)
+        path = unquote(target.path)
         mode = ""
-        for prefix in ("/norange", "/stall/head", "/stall/body"):
+        for prefix in ("/norange", "/stall/head", "/stall/body", "/query"):
             if path.startswith(prefix + "/"):
                 mode, path = prefix, path[len(prefix) :]
         if mode == "/stall/head":
             owner.release.wait(STALL_LIMIT)
             self.close_connection = True
             return
+        if mode == "/query":  # the file named `name?query` is served for that query only
+            if "?" in path:
+                self._reply(404, b"a query comes as a query, not escaped in the path\n")
+                return
+            path += f"?{target.query}" if target.query else ""
         local = (owner.root / path.lstrip("/")).resolve()
         if not local.is_relative_to(owner.root.resolve()) or not local.exists():
             self._reply(404, b"not found\n")
         elif local.is_dir():
-            page = _index_page(local, path).encode()
+            page = _index_page(local, path, queries=mode == "/query").encode()
             self._reply(200, page, {"Content-Type": "text/html; charset=utf-8"})
         else:
             self._send_file(local, ranges=mode != "/norange", stall=mode == "/stall/body")
@@ -321,8 +329,9 @@ def _byte_range(header: str, size: int) -> tuple[int, int] | None:
     return first, last
 
 
-def _index_page(directory: Path, path: str) -> str:
-    """An index page as nginx's autoindex writes it (UTC times, sizes in bytes)."""
+def _index_page(directory: Path, path: str, *, queries: bool = False) -> str:
+    """An index page as nginx's autoindex writes it (UTC times, sizes in bytes); with
+    `queries`, a file named `name?query` is linked as the name with that query."""
     rows = ['<a href="../">../</a>']
     for entry in sorted(directory.iterdir()):
         try:
@@ -333,7 +342,8 @@ def _index_page(directory: Path, path: str) -> str:
         name = entry.name + ("/" if is_dir else "")
         when = dt.datetime.fromtimestamp(st.st_mtime, dt.UTC).strftime("%d-%b-%Y %H:%M")
         size = "-" if is_dir else str(st.st_size)
-        link = f'<a href="{quote(name)}">{html.escape(name)}</a>'
+        href = quote(name, safe="/?=&" if queries else "/")
+        link = f'<a href="{html.escape(href)}">{html.escape(name)}</a>'
         rows.append(f"{link}{' ' * max(1, 51 - len(name))}{when} {size:>19}")
     title = html.escape(f"Index of {path}")
     listing = "\n".join(rows)

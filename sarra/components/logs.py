@@ -16,8 +16,10 @@ from sarra.components import terminal
 from sarra.config import paths
 from sarra.config.credentials import RedactingFilter
 from sarra.config.loader import Config
+from sarra.config.types import LOG_FORMAT
 
-FORMAT = "%(asctime)s [%(levelname)s] %(message)s"
+FORMAT = LOG_FORMAT
+"""The format of log lines by default (log_format, sr3's logFormat, gives another)."""
 
 LONG_WORK = frozenset({"post", "poll"})
 """Components whose work in the foreground shows progress on a terminal."""
@@ -77,10 +79,11 @@ class OneLineFilter(logging.Filter):
 
 
 class Formatter(logging.Formatter):
-    """FORMAT, the text of each second's time made once (a poster logs thousands a second)."""
+    """A format (FORMAT by default), the text of each second's time made once (a poster logs
+    thousands a second)."""
 
-    def __init__(self) -> None:
-        super().__init__(FORMAT)
+    def __init__(self, fmt: str = FORMAT) -> None:
+        super().__init__(fmt)
         self._second = -1
         self._second_text = ""
 
@@ -92,13 +95,18 @@ class Formatter(logging.Formatter):
         return f"{self._second_text},{int(record.msecs):03d}"
 
 
-def _lean_records() -> None:
-    """Records without what no handler here writes: the caller's frame, thread and process
-    names (the logging HOWTO's optimizations; FORMAT uses none of them)."""
-    logging._srcfile = None  # type: ignore[attr-defined]
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
+_SRCFILE = logging._srcfile  # type: ignore[attr-defined]
+_CALLER_FIELDS = ("%(funcName)", "%(lineno)", "%(pathname)", "%(filename)", "%(module)")
+
+
+def _lean_records(fmt: str) -> None:
+    """Records without what the format does not write: the caller's frame, thread and process
+    (the logging HOWTO's optimizations; FORMAT writes none of them)."""
+    caller = any(name in fmt for name in _CALLER_FIELDS)
+    logging._srcfile = _SRCFILE if caller else None  # type: ignore[attr-defined]
+    logging.logThreads = "%(thread" in fmt
+    logging.logProcesses = "%(process)" in fmt
+    logging.logMultiprocessing = "%(processName)" in fmt
 
 
 _LEVELS = {
@@ -149,12 +157,13 @@ def _handlers(config: Config, instance: int) -> list[logging.Handler]:
 def setup_logging(config: Config, instance: int) -> logging.Logger:
     """Route the root logger of this process: stderr for instance 0 (and its log file, for
     long work on a terminal), the log file otherwise."""
-    _lean_records()
+    fmt = config.log_format
+    _lean_records(fmt)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     for handler in _handlers(config, instance):
-        handler.setFormatter(Formatter())
+        handler.setFormatter(Formatter(fmt))
         handler.addFilter(RedactingFilter())
         handler.addFilter(OneLineFilter())
         root.addHandler(handler)

@@ -517,6 +517,8 @@ def _validate(name: str, value: Any) -> Any:
         check_filename_keyword(value)
     elif name == "post_topic" and "${WIS2_DIR}" in value:
         raise ValueError("${WIS2_DIR} is the topic's own directory: post_topic cannot use it")
+    elif name == "log_format":
+        types.check_log_format(value)
     elif name == "wis2_bbox":
         types.parse_bbox(value)
     elif name == "wis2_time_window":

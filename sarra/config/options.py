@@ -454,6 +454,9 @@ _TABLE: tuple[Option, ...] = (
     _O("debug", Kind.FLAG, False, "same as loglevel debug", PROCESS),
     _O("verbose", Kind.FLAG, False, "sr_post, sr_poll in the foreground on a terminal: a line per"
        " file there too, not only in the log file", PROCESS, ("v",)),
+    _O("log_format", Kind.TEXT, types.LOG_FORMAT, "format of log lines, in Python logging's %"
+       " style: it starts with the time and level, and may add %(name)s, %(funcName)s,"
+       " %(lineno)d, %(threadName)s, %(process)d...", PROCESS),
     _O("logrotate", Kind.COUNT, 5, "rotated log files kept", PROCESS, ("lr", "logdays", "ld")),
     _O("logrotate_interval", Kind.DURATION, 86400.0, "log rotation period (1d = at midnight)",
        PROCESS, ("lri",)),
@@ -563,8 +566,6 @@ _TABLE: tuple[Option, ...] = (
              _NOT_IN_SARRA),
             ("logDuplicates", Kind.FLAG, False, (), "sr3: log each duplicate dropped",
              "log_reject logs every notice dropped, duplicates included"),
-            ("logFormat", Kind.TEXT, None, ("log_format",), "sr3: the format of log lines",
-             "log lines have sarra's format"),
             ("logJson", Kind.FLAG, False, (), "sr3: log lines as JSON", _NOT_IN_SARRA),
             ("logMetrics", Kind.FLAG, False, (), "sr3: a daily metrics log",
              "metrics are in sr status and at /metrics (sr observe)"),
@@ -723,6 +724,7 @@ _SR3_NAMES: dict[str, tuple[str, ...]] = {
     "inline_max": ("inlineByteMax",),
     "kbytes_ps": ("byteRateMax",),
     "log_reject": ("logReject",),
+    "log_format": ("logFormat",),
     "loglevel": ("logLevel",),
     "logrotate": ("logRotateCount", "logRotate", "log_rotate"),
     "logrotate_interval": ("logRotateInterval", "logRotate_interval"),

@@ -4,6 +4,7 @@ ValueError with a reason an operator can act on."""
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 from datetime import UTC, datetime
 
@@ -180,3 +181,36 @@ def _time_bound(text: str) -> TimeBound:
             moment = moment.replace(tzinfo=UTC)
         return "at", moment.timestamp()
     return "ago", parse_duration(text)
+
+
+LOG_FORMAT = "%(asctime)s [%(levelname)s] %(message)s"
+"""The format of log lines unless log_format (sr3's logFormat) says otherwise."""
+
+LOG_FORMAT_START = "%(asctime)s [%(levelname)s] "
+"""How every log line starts: sr status, sanity and the dashboard read the time and level there."""
+
+_LOG_FIELD = re.compile(r"%\((\w*)\)")
+_SAMPLE_RECORD = {
+    "msg": "m", "funcName": "f", "lineno": 1, "pathname": "p.py", "filename": "p.py",
+    "module": "p", "thread": 1, "threadName": "t", "process": 1, "processName": "p",
+}  # fmt: skip
+"""A record with every field set, whatever this process's logging leaves out."""
+
+
+def check_log_format(text: str) -> str:
+    """A log line format in Python logging's % style (`%(funcName)s`, `%(thread)d`...): it
+    starts with LOG_FORMAT_START, writes the message, and formats a record."""
+    if not text.startswith(LOG_FORMAT_START):
+        raise ValueError(f"{text!r} must start with {LOG_FORMAT_START!r} (sr status reads them)")
+    if "%(message)s" not in text:
+        raise ValueError(f"{text!r} does not write %(message)s")
+    record = logging.makeLogRecord(_SAMPLE_RECORD)
+    known = vars(record).keys() | {"message", "asctime"}
+    unknown = [name for name in _LOG_FIELD.findall(text) if name not in known]
+    if unknown:
+        raise ValueError(f"{text!r}: no log record field {unknown[0]!r} (see Python's LogRecord)")
+    try:
+        logging.Formatter(text, style="%", validate=True).format(record)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{text!r}: not a % style logging format ({err})") from None
+    return text

@@ -5,9 +5,14 @@ too when the credentials say `prot_p`, reusing the control connection's TLS sess
 servers demand. Listings use MLSD, or LIST where the server has no MLSD.
 
 FTP has no byte ranges: REST sets where a transfer starts, but nothing stops a read before the
-end of the file. So a get whose range ends before the file does, and a put with a length, are
-Unsupported; a get from an offset to the end works. ascii mode converts line ends (CRLF on the
-wire, LF here), so it takes no offset either.
+end of the file. So a get whose range ends before the file does is Unsupported; a get from an
+offset to the end works. A put of a range (a part of a file in parts) is REST then STOR, the
+data connection closed after its bytes: servers that take REST before STOR (pyftpdlib, as
+tested) write them at the offset and keep the rest of the file. They cannot write past the end
+of the file, nor at offset 0 without truncating it, so a part is written only once the bytes
+before it are there (else a TransientError: it is sent again later), and the first part only
+into an empty or missing file (else a PermanentError). ascii mode converts line ends (CRLF on
+the wire, LF here), so it takes no offset either.
 """
 
 from __future__ import annotations
@@ -56,7 +61,9 @@ class _FtpTls(ftplib.FTP_TLS):
 class FtpTransfer(Transfer):
     """The `ftp` and `ftps` schemes (and ftp with the `tls` credential option)."""
 
-    capabilities = frozenset({"get", "put", "ls", "mkdir", "delete", "rename", "chmod", "utime"})
+    capabilities = frozenset(
+        {"get", "put", "put_range", "ls", "mkdir", "delete", "rename", "chmod", "utime"}
+    )
 
     def __init__(self, server: Credential, settings: TransferSettings) -> None:
         super().__init__(server, settings)
@@ -105,13 +112,14 @@ class FtpTransfer(Transfer):
     ) -> int:
         check_range(offset, length)
         self._check_path("put", remote_path)
-        if length is not None:
-            raise self.unsupported("put", remote_path, "ftp cannot write a byte range")
-        if not self.server.binary and offset:
-            raise self.unsupported("put", remote_path, "ftp ascii mode cannot write at an offset")
+        ranged = offset > 0 or length is not None
+        if not self.server.binary and ranged:
+            raise self.unsupported("put", remote_path, "ftp ascii mode cannot write a byte range")
         try:
             with self._failing("put", remote_path):
                 ftp = self._connection()
+                if length is not None:
+                    self._check_put_fits(ftp, remote_path, offset)
                 ftp.voidcmd(self._type)
                 conn, _ = ftp.ntransfercmd(f"STOR {remote_path}", rest=offset or None)
                 with self._dropping_on_error():
@@ -119,11 +127,12 @@ class FtpTransfer(Transfer):
                         read = (
                             local_file.read if self.server.binary else lf_to_crlf(local_file.read)
                         )
-                        copied = self._copy(read, conn.sendall, None, progress)
+                        copied = self._copy(read, conn.sendall, length, progress)
                         _unwrap(conn)
                     ftp.voidresp()
         finally:
             self._file_done()
+        self._check_copied("put", remote_path, copied, length)
         return copied
 
     def ls(self, remote_dir: str) -> list[Entry]:
@@ -281,6 +290,25 @@ class FtpTransfer(Transfer):
         if end > size:
             reason = f"the file has {size} bytes, fewer than the {end} asked for"
             raise TransientError("get", self.url(path), reason)
+
+    def _check_put_fits(self, ftp: ftplib.FTP, path: str, offset: int) -> None:
+        """Check that a range can be written at `offset` (SIZE): after the bytes before it (a
+        gap is transient: the parts before it are still to come), and the first one only into
+        an empty or missing file, since STOR without REST replaces the file."""
+        ftp.voidcmd("TYPE I")
+        try:
+            size = ftp.size(path) or 0
+        except ftplib.error_perm as exc:
+            if str(exc).startswith(_NOT_IMPLEMENTED):
+                reason = "ftp cannot write a byte range (no SIZE)"
+                raise self.unsupported("put", path, reason) from exc
+            size = 0  # no such file yet
+        if offset > size:
+            reason = f"the file has {size} bytes: ftp writes the part at {offset} after them"
+            raise TransientError("put", self.url(path), reason)
+        if offset == 0 and size > 0:
+            reason = f"ftp cannot write the first part into a file of {size} bytes (it replaces it)"
+            raise PermanentError("put", self.url(path), reason)
 
     def _is_dir(self, ftp: ftplib.FTP, path: str) -> bool:
         try:

@@ -14,6 +14,8 @@ warning says so once per server). Bodies are fetched with `Accept-Encoding: iden
 as they come, so a .gz file stays the file it is (one that comes with a Content-Encoding all the
 same is written as it came, with a warning once per server).
 
+A path's query (`get.py?a=b`: sarra.transfer.query) is sent with it, as written.
+
 Redirects are followed (at most _MAX_REDIRECTS, all within one `timeout`) to http and https URLs,
 never from https to http; the credentials are sent to the server's own scheme, host and port
 only, never to another host a redirect leads to.
@@ -41,6 +43,7 @@ from urllib3.util.ssl_ import create_urllib3_context
 
 from sarra import __version__
 from sarra.config.credentials import DEFAULT_PORTS, Credential, redact_url
+from sarra.transfer import query
 from sarra.transfer.base import Entry, Transfer, TransferSettings, check_range
 from sarra.transfer.errors import (
     PermanentError,
@@ -188,7 +191,7 @@ class HttpTransfer(Transfer):
             self._connect()
         timeout = self.settings.socket_timeout
         deadline = None if timeout is None else time.monotonic() + timeout
-        response = self._own_get(self._prefix + quote(path), headers, deadline)
+        response = self._own_get(self._prefix + query.request_target(path), headers, deadline)
         if response.status in _REDIRECTS:
             response = self._follow(response, self._address(path), headers, deadline)
         if response.status not in _WHOLE and not (response.status == 206 and "Range" in headers):
@@ -290,7 +293,7 @@ class HttpTransfer(Transfer):
         return b"".join(pieces)
 
     def _address(self, path: str) -> str:
-        return f"{self.server.scheme}://{self.host_port}{quote(path)}"
+        return f"{self.server.scheme}://{self.host_port}{query.request_target(path)}"
 
     # --- connections
 

@@ -1,10 +1,11 @@
 """Directory listings served as text: HTML index pages (http) and `ls -l` lines (ftp LIST).
 
 Index pages are read in the forms Apache (table or <pre>), nginx (autoindex) and Python's
-http.server write. Each link to a direct child of the directory is an entry; the date and size
-written after the link (if any) fill in its mtime and size. Times are taken as UTC, which is what
-nginx writes by default (Apache writes the server's local time, which a page does not name).
-Sizes written for people ("1.2K") are converted with 1K = 1024, so they are approximate.
+http.server write. Each link to a direct child of the directory is an entry (a file's link with
+a query too, named with its query); the date and size written after the link (if any) fill in
+its mtime and size. Times are taken as UTC, which is what nginx writes by default (Apache
+writes the server's local time, which a page does not name). Sizes written for people ("1.2K")
+are converted with 1K = 1024, so they are approximate.
 """
 
 from __future__ import annotations
@@ -119,17 +120,19 @@ class _Anchors(HTMLParser):
 def _child_name(href: str, base: str) -> tuple[str | None, bool]:
     """The name of the direct child of `base` that `href` links to (None if it is not one).
 
-    Links naming a host are left out: the page does not say which host it is on.
+    Links naming a host are left out: the page does not say which host it is on. A link to a
+    file with a query (`get.py?a=b`) names it with its query, as written (sarra.transfer.query);
+    one to a directory with a query, or to the page itself (Apache's `?C=N;O=D`), is left out.
     """
     parts = urlsplit(urljoin(base, href.strip()))
-    if parts.netloc or parts.query or not parts.path.startswith(base):
+    if parts.netloc or not parts.path.startswith(base):
         return None, False
     rest = parts.path[len(base) :]
     is_dir = rest.endswith("/")
     name = unquote(rest.removesuffix("/"))
-    if not name or "/" in name or name in (".", ".."):
+    if not name or "/" in name or name in (".", "..") or (parts.query and is_dir):
         return None, False
-    return name, is_dir
+    return (f"{name}?{parts.query}" if parts.query else name), is_dir
 
 
 def _date_and_size(tail: str) -> tuple[float | None, int | None]:

@@ -22,7 +22,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from pumpkit import in_thread, sr, take, wait_for, watch
+from pumpkit import announce, in_thread, running, sr, subscriber, take, wait_for, watch
 from servers import LOCALHOST, HttpServer, SshServer, free_port
 
 from sarra.broker.consumer import Consumer
@@ -232,6 +232,32 @@ def test_times_of_day_in_listings_are_read_in_destination_timezone(
     consumer.close()
     # ... so read as Tokyo's (UTC+9, no summer time), to the minute the page gives
     assert notice.mtime == epoch_to_time(written - written % 60 - 9 * 3600)
+
+
+def test_index_links_with_a_query_are_announced_and_downloaded_with_it(
+    tmp_path: Path, exchange: str, credentials: Path, served_root: Path, http_server: HttpServer
+) -> None:
+    """An index page linking `get.py?station=A`: the poll announces the link with its query,
+    and a subscriber downloads it (the server answers only the real query) under that name."""
+    local = served_root / f"links_{exchange}"
+    local.mkdir()
+    files = {"get.py?station=A": b"first", "get.py?station=B": b"second"}
+    for name, data in files.items():
+        (local / name).write_bytes(data)
+    destination = f"http://{LOCALHOST}:{http_server.port}/query/"
+    config = poller(tmp_path, exchange, destination, f"directory {local.name}\naccept .*\n")
+    consumer = watch(config, exchange)
+    with polling(config):
+        notices = sorted(take(consumer, 2), key=lambda n: n.rel_path)
+    consumer.close()
+    assert [n.rel_path for n in notices] == [f"/query/{local.name}/{name}" for name in files]
+    (tmp_path / "sub").mkdir()
+    out = tmp_path / "out"
+    subscribe = subscriber(tmp_path / "sub", exchange, f"directory {out}\naccept .*\n")
+    with running(subscribe) as loop:
+        announce(subscribe, notices, exchange)
+        wait_for(lambda: loop.counts["downloaded"] == 2, "the downloads")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == files
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):

@@ -185,6 +185,39 @@ def test_sends_a_file_in_parts_under_its_inflight_name_until_complete(
     assert onward.identity == Identity("md5", hex_to_b64(checksum_bytes(data, "d")))
 
 
+def test_sends_a_file_in_parts_to_ftp_each_part_after_the_bytes_before_it(
+    tmp_path: Path,
+    exchange: str,
+    credentials: Path,
+    served_root: Path,
+    ftp_server: FtpServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """pyftpdlib writes each part at its offset (REST then STOR) into the inflight name; a part
+    whose bytes before it are not there yet is transient, and sent when it comes again."""
+    root, target = tmp_path / "local", f"parts_{exchange}"
+    data = os.urandom(1000)
+    (root / "src").mkdir(parents=True)
+    (root / "src/big.dat").write_bytes(data)
+    parts = part_notices(root / "src/big.dat", data, 400)
+    config = sender(
+        tmp_path, exchange,
+        f"destination ftp://{FTP_USER}@127.0.0.1:{ftp_server.port}/\nbase_dir {root}\n"
+        f"directory {target}\nstrip 1\n",
+    )  # fmt: skip
+    final = served_root / target / "big.dat"
+    caplog.set_level(logging.INFO)
+    with running(config) as loop:
+        announce(config, [parts[0], parts[2]], exchange)
+        wait_for(lambda: loop.counts["sent"] == 1 and loop.counts["failed"] == 1, "1 sent, 1 not")
+        assert "the file has 400 bytes: ftp writes the part at 800 after them" in caplog.text
+        assert not final.exists()
+        announce(config, [parts[1], parts[2]], exchange)
+        wait_for(lambda: final.exists(), "the file complete")
+    assert final.read_bytes() == data
+    assert sorted(p.name for p in (served_root / target).iterdir()) == ["big.dat"]
+
+
 def test_refuses_files_outside_base_dir_and_keeps_going(
     tmp_path: Path, exchange: str, credentials: Path
 ) -> None:

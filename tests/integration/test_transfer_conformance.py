@@ -40,8 +40,8 @@ EXPECTED_CAPABILITIES = {
     "file": set(OPERATIONS),
     "http": {"get", "get_range", "ls"},
     "https": {"get", "get_range", "ls"},
-    "ftp": {"get", "put", "ls", "mkdir", "delete", "rename", "chmod", "utime"},
-    "ftps": {"get", "put", "ls", "mkdir", "delete", "rename", "chmod", "utime"},
+    "ftp": {"get", "put", "put_range", "ls", "mkdir", "delete", "rename", "chmod", "utime"},
+    "ftps": {"get", "put", "put_range", "ls", "mkdir", "delete", "rename", "chmod", "utime"},
     "sftp": set(OPERATIONS),
 }
 
@@ -292,6 +292,25 @@ def test_put_at_an_offset(target: Target) -> None:
         else:
             with pytest.raises(Unsupported):
                 remote.put(io.BytesIO(b"XY"), target.remote(path), 5, 2)
+
+
+def test_ftp_writes_a_range_only_after_the_bytes_before_it(target: Target) -> None:
+    """REST+STOR writes a part at its offset, keeping the rest; it cannot leave a gap, nor
+    write the first part without replacing the file."""
+    if target.scheme not in ("ftp", "ftps"):
+        pytest.skip("the ftp rules for writing ranges")
+    path = target.workdir() / "parts.bin"
+    with target.open() as remote:
+        with pytest.raises(TransientError, match="the file has 0 bytes"):
+            remote.put(io.BytesIO(b"late"), target.remote(path), 4, 4)
+        assert not path.exists() or path.read_bytes() == b""
+        assert remote.put(io.BytesIO(b"0123"), target.remote(path), 0, 4) == 4
+        assert remote.put(io.BytesIO(b"4567xx"), target.remote(path), 4, 4) == 4
+        assert remote.put(io.BytesIO(b"AB"), target.remote(path), 2, 2) == 2
+        assert path.read_bytes() == b"01AB4567"
+        with pytest.raises(PermanentError, match="first part into a file of 8 bytes"):
+            remote.put(io.BytesIO(b"zz"), target.remote(path), 0, 2)
+        assert path.read_bytes() == b"01AB4567"
 
 
 def test_ls_lists_names_sizes_and_times(target: Target) -> None:

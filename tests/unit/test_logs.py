@@ -4,32 +4,43 @@ the bytes of a notice; unexpected errors logged with a traceback once per kind, 
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from sarra.components import log_file
 from sarra.components.logs import FORMAT, LONG_WORD, Formatter, bounded, printable, setup_logging
+from sarra.config.errors import ConfigErrors
 from sarra.config.loader import load
 from sarra.flow.faults import MAX_KINDS, Faults, kind_of
+from sarra.observe.logs import last_error
 
 
-@pytest.fixture
-def instance_log(tmp_path: Path) -> Iterator[Path]:
+@contextmanager
+def logging_as_instance(tmp_path: Path, name: str, body: str = "") -> Iterator[Path]:
     """The log file of instance 1 of a config, as a daemon writes it (set up as it is)."""
-    config = tmp_path / "hostile.conf"
-    config.write_text("broker amqp://guest@127.0.0.1/\n")
+    config = tmp_path / f"{name}.conf"
+    config.write_text("broker amqp://guest@127.0.0.1/\n" + body)
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)
     setup_logging(load("subscribe", config), 1)
     try:
-        yield tmp_path / "cache" / "sarra" / "log" / "sr_subscribe_hostile_01.log"
+        yield tmp_path / "cache" / "sarra" / "log" / f"sr_subscribe_{name}_01.log"
     finally:
         for handler in root.handlers:
             handler.close()
         root.handlers[:], root.level = saved
+
+
+@pytest.fixture
+def instance_log(tmp_path: Path) -> Iterator[Path]:
+    with logging_as_instance(tmp_path, "hostile") as log:
+        yield log
 
 
 def test_printable_escapes_controls_and_surrogates() -> None:
@@ -145,3 +156,48 @@ def test_a_line_is_formatted_as_the_standard_formatter_does() -> None:
         fields = {"msg": "posted %s", "args": ("x",), "levelno": 20, "levelname": "INFO"}
         record = logging.makeLogRecord({**fields, "created": created, "msecs": msecs})
         assert ours.format(record) == standard.format(record)
+
+
+def test_log_format_adds_function_thread_and_process_and_sr_status_still_reads_it(
+    tmp_path: Path,
+) -> None:
+    """sr3's logFormat (log_format) is applied with Python logging's % fields; the lines still
+    start with the time and level, where the last error is read."""
+    body = (
+        "logFormat %(asctime)s [%(levelname)s] %(name)s %(funcName)s:%(lineno)d"
+        " %(threadName)s %(process)d %(message)s\n"
+    )
+
+    def fetch_one() -> None:
+        logging.getLogger("sarra.flow").error("cannot fetch %s", "x.dat")
+
+    with logging_as_instance(tmp_path, "fields", body) as log:
+        worker = threading.Thread(target=fetch_one, name="worker-7")
+        worker.start()
+        worker.join()
+    (line,) = log.read_text().splitlines()
+    where = f"sarra.flow fetch_one:{fetch_one.__code__.co_firstlineno + 1} worker-7 {os.getpid()}"
+    assert line.endswith(f" [ERROR] {where} cannot fetch x.dat"), line
+    assert last_error(log)[0] == f"{where} cannot fetch x.dat"
+
+
+@pytest.mark.parametrize(
+    ("written", "reason"),
+    [
+        ("%(asctime)s [%(levelname)s] %(nosuch)s %(message)s", "no log record field 'nosuch'"),
+        ("%(asctime)s [%(levelname)s] %(lineno)z %(message)s", "not a % style logging format"),
+        ("%(asctime)s [%(levelname)s] %(funcName)d %(message)s", "not a % style logging format"),
+        ("%(asctime)s [%(levelname)s] %(funcName)s", "does not write %(message)s"),
+        ("%(levelname)s %(asctime)s %(message)s", "must start with '%(asctime)s [%(levelname)s] '"),
+    ],
+)
+def test_a_bad_log_format_is_one_line_at_its_file_and_line(
+    tmp_path: Path, written: str, reason: str
+) -> None:
+    config = tmp_path / "bad.conf"
+    config.write_text(f"broker amqp://guest@127.0.0.1/\nlogFormat {written}\n")
+    with pytest.raises(ConfigErrors) as caught:
+        load("subscribe", config)
+    (error,) = (str(e) for e in caught.value.errors)
+    assert error.startswith(f"{config}:2: logFormat: {written!r}") and reason in error, error
+    assert "\n" not in error

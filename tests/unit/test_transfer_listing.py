@@ -117,6 +117,7 @@ def test_python_http_server_has_names_and_links_only() -> None:
         "../",
         "./",
         "?C=N;O=D",
+        "sub/?C=N;O=D",
         "/elsewhere/file",
         "http://other.example/dir/file",
         "sub/deeper/file",
@@ -131,6 +132,17 @@ def test_links_that_are_not_children_are_left_out(href: str) -> None:
 def test_absolute_paths_into_the_directory_count() -> None:
     page = '<a href="/dir/f">f</a> 15-Jan-2024 10:30 5\n<a href="/dir/g/">g/</a>'
     assert [e.name for e in parse_index(page, "/dir")] == ["f", "g"]
+
+
+def test_a_link_to_a_file_with_a_query_names_it_with_its_query() -> None:
+    page = (
+        '<a href="get.py?station=A&amp;t=1/2">A</a> 15-Jan-2024 10:30 5\n'
+        '<a href="/dir/get.py?station=B">B</a> 15-Jan-2024 10:30 6'
+    )
+    assert [(e.name, e.size) for e in parse_index(page, "/dir/")] == [
+        ("get.py?station=A&t=1/2", 5),
+        ("get.py?station=B", 6),
+    ]
 
 
 def test_a_name_linked_twice_is_listed_once() -> None:

@@ -32,9 +32,6 @@ from sarra.config.options import Option, find
 from sarra.config.variables import UnknownVariable, expand
 from sarra.integrity.checksum import DATA_FLAGS
 
-LOG_FORMAT = "%(asctime)s [%(levelname)s] %(name)s %(funcName)s %(message)s"
-"""sr3's logFormat, which some callbacks read (sarra's own log format stays in force)."""
-
 LOG_EVENTS = ("after_accept", "after_work", "after_post", "on_housekeeping")
 """The points `callback log` logs at unless logEvents says otherwise."""
 
@@ -101,7 +98,6 @@ _SHAPED: dict[str, Callable[[Config, Parent], Any]] = {
     "no": lambda c, p: p.no,
     "program_name": lambda c, p: c.program,
     "logLevel": lambda c, p: _log_level(c),
-    "logFormat": lambda c, p: LOG_FORMAT,
     "broker": lambda c, p: _url(c.broker),
     "post_broker": lambda c, p: _url(c.post_broker),
     "topicPrefix": lambda c, p: _words(c.topic_prefix),
@@ -140,7 +136,7 @@ CONFIG_KEY = "_sarra_config"
 
 DICT_NAMES = ("exchange", "post_exchange", "post_format", "batch", "timeout", "queueName",
               "subtopic", "messageAgeMax", "tlsRigour", "report_exchange", "post_baseUrl",
-              "post_baseDir", "baseDir", "logEvents")  # fmt: skip
+              "post_baseDir", "baseDir", "logEvents", "logFormat")  # fmt: skip
 """sr3 names of the table's options that dictify gives, beside those of _SHAPED."""
 
 
