@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import argparse
 import threading
-import time
 import uuid
 from pathlib import Path
 
 import paho.mqtt.client as paho
 import pika
 from common import Side, drain, report, scratch, turns
+from mqtt_notify import notices
 from pika.channel import Channel
 from pika.spec import Basic, BasicProperties
 from servers import MosquittoServer
@@ -36,9 +36,7 @@ from sarra.broker.publisher import Publisher
 from sarra.broker.url import parse_broker_url
 from sarra.config.credentials import Credentials
 from sarra.config.loader import Config, load
-from sarra.integrity.checksum import checksum_bytes, sum_to_identity
 from sarra.message import v03
-from sarra.message.notice import Identity, Notice, epoch_to_time
 
 URL = "amqp://guest:guest@localhost/"
 PREFETCH = 100
@@ -46,17 +44,8 @@ PREFETCH = 100
 
 def fill(settings: ConnectionSettings, exchange: str, count: int) -> None:
     """Publish `count` v03 notices of files to `exchange`, every one confirmed."""
-    method, value = sum_to_identity("s," + checksum_bytes(b"x" * 5354, "s"))
     with Publisher(settings, [exchange]) as publisher:
-        for i in range(count):
-            notice = Notice(
-                epoch_to_time(time.time()),
-                "https://dd.weather.gc.ca/",
-                f"/observations/swob-ml/20240101/{i % 10}/f{i}.xml",
-                identity=Identity(method, value),
-                size=5354,
-            )
-            key, body = v03.encode(notice)
+        for key, body in notices(count):
             publisher.publish(exchange, key, body, None, v03.CONTENT_TYPE)
         if not publisher.flush(300):
             raise SystemExit("the broker did not confirm every notice")
