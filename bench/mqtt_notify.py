@@ -22,7 +22,7 @@ import argparse
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import paho.mqtt.client as paho
@@ -39,21 +39,26 @@ from sarra.message import v03
 from sarra.message.notice import Identity, Notice, epoch_to_time
 
 
+def notices(count: int) -> Iterator[tuple[str, bytes]]:
+    """`count` v03 notices of distinct files: (routing key, body) of each."""
+    method, value = sum_to_identity("s," + checksum_bytes(b"x" * 5354, "s"))
+    for i in range(count):
+        notice = Notice(
+            epoch_to_time(time.time()),
+            "https://dd.weather.gc.ca/",
+            f"/observations/swob-ml/20240101/{i % 10}/f{i}.xml",
+            identity=Identity(method, value),
+            size=5354,
+        )
+        yield v03.encode(notice)
+
+
 def fill(url: str, exchange: str, count: int) -> None:
     """Publish `count` v03 notices of files below `exchange`, every one acknowledged."""
-    method, value = sum_to_identity("s," + checksum_bytes(b"x" * 5354, "s"))
     config = load("subscribe", None, name="bench")
     settings = plan.connection_settings(config, url, "bench")
     with Publisher(settings) as publisher:
-        for i in range(count):
-            notice = Notice(
-                epoch_to_time(time.time()),
-                "https://dd.weather.gc.ca/",
-                f"/observations/swob-ml/20240101/{i % 10}/f{i}.xml",
-                identity=Identity(method, value),
-                size=5354,
-            )
-            key, body = v03.encode(notice)
+        for key, body in notices(count):
             publisher.publish(exchange, key, body, None, v03.CONTENT_TYPE)
         if not publisher.flush(300):
             raise SystemExit("the broker did not acknowledge every notice")

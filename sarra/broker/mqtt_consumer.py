@@ -29,7 +29,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from sarra.broker.connect import ConnectionSettings
-from sarra.broker.interface import Delivery, QueueDepth
+from sarra.broker.interface import Delivery, QueueDepth, make_delivery
 from sarra.broker.mqtt_errors import explain
 from sarra.broker.mqtt_link import MqttLink, guarded
 from sarra.broker.mqtt_topology import SessionSpec, split_topic
@@ -260,15 +260,18 @@ class Consumer:
             content_type = getattr(properties, "ContentType", None)
         if tag:
             self._outstanding.add(tag)  # before the hand-over: no ack can come first
-        delivery = Delivery(
-            routing_key,
-            exchange,
-            message.payload,
-            headers,
-            content_type,
-            bool(message.dup),
-            tag,
-            self._generation,
+        delivery = make_delivery(
+            (
+                routing_key,
+                exchange,
+                message.payload,
+                headers,
+                content_type,
+                bool(message.dup),
+                tag,
+                self._generation,
+                0,  # source: set by the multi-broker consumer
+            )
         )
         with self._taken:
             self._handed_over.append(delivery)

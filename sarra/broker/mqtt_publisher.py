@@ -3,10 +3,12 @@ comes back for it.
 
 paho keeps every message until its PUBACK, and sends those not acknowledged again after a
 reconnection: at least once, never dropped. Up to `window` messages are in flight, or the
-broker's receive maximum if it announces a smaller one (paho's own limit, 20 by default, is
-lifted: it cannot follow the broker's); publishing blocks while that many are unsettled, so that
-the broker is never sent more than it takes and a broker that is down cannot make memory grow
-without bound.
+broker's receive maximum if it announces a smaller one (Mosquitto's default: 20; paho's own
+limit is lifted: it cannot follow the broker's); up to `max_outstanding` are taken without
+waiting, those beyond the messages in flight kept here, in order, and handed to paho as PUBACKs
+make room (by paho's thread), so that a caller in another connection's thread never waits for
+the broker. Publishing blocks only while `max_outstanding` are unsettled, so that a broker that
+is down cannot make memory grow without bound.
 
 The topic is the exchange followed by the routing key's words (mqtt_topology.topic); headers
 travel as MQTT 5 user properties, and the content type as its content type. MQTT 3.1.1 has
@@ -18,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -53,20 +56,27 @@ class Publisher:
         *,
         protocol: str = "5",
         window: int = 1000,
+        max_outstanding: int = 10_000,
     ) -> None:
         self._window = window
-        self._limit = window  # lowered to the broker's receive maximum
+        self._max_outstanding = max(max_outstanding, window)
         # a clean session: its id need only be unique (two publishers of one id take the
         # connection from each other)
         client_id = f"{'_'.join(settings.name.split())}_{uuid.uuid4().hex[:8]}"
         self._link = MqttLink(settings, client_id, self, protocol=protocol, clean_start=True)
         client = self._link.client
         client.on_publish = self._on_publish
-        client.max_inflight_messages_set(0)  # no limit of paho's: _reserve keeps ours
+        client.max_inflight_messages_set(0)  # no limit of paho's: _send_waiting keeps ours
         self._settled = threading.Condition()
         self._outstanding = 0  # guarded by _settled: published and not settled
         self._closed = False
-        self._lock = threading.Lock()  # guards _pending and _early
+        # _lock guards what follows; it is never held while calling paho, whose own lock its
+        # thread holds while it calls _on_publish (which takes _lock)
+        self._lock = threading.Lock()
+        self._waiting: deque[tuple[Message, Confirmation]] = deque()  # not yet given to paho
+        self._limit = 0  # messages in flight at most: 0 while not connected
+        self._in_flight = 0  # given to paho, not yet acknowledged
+        self._sending = False  # a thread is giving waiting messages to paho (one at a time)
         self._pending: dict[int, tuple[str, Confirmation]] = {}  # by packet identifier
         self._early: dict[int, ReasonCode] = {}  # PUBACKs that beat the caller's bookkeeping
 
@@ -100,42 +110,73 @@ class Publisher:
         return self.publish_many([message])[0]
 
     def publish_many(self, messages: Sequence[Message]) -> list[Confirmation]:
-        """Queue several messages, in order; their Confirmations, in order."""
+        """Queue several messages, in order; their Confirmations, in order. Waits only while
+        `max_outstanding` messages are unsettled."""
         confirmations: list[Confirmation] = []
-        for message in messages:
-            self._reserve()
-            confirmations.append(self._send(message))
+        for start in range(0, len(messages), self._window):
+            chunk = messages[start : start + self._window]
+            self._reserve(len(chunk))
+            lock = self._settled
+            taken = [(message, Confirmation(lock)) for message in chunk]
+            with self._lock:
+                self._waiting.extend(taken)
+            self._send_waiting()
+            confirmations += [confirmation for _, confirmation in taken]
         return confirmations
 
-    def _reserve(self) -> None:
-        """Count one more message outstanding, once the broker has room for it."""
+    def _reserve(self, count: int) -> None:
+        """Count `count` messages as outstanding, once there is room for them."""
         with self._settled:
-            if self._outstanding >= self._limit:
-                self._settled.wait_for(lambda: self._closed or self._outstanding < self._limit)
+            self._settled.wait_for(
+                lambda: self._closed or self._outstanding + count <= self._max_outstanding
+            )
             if self._closed:
                 raise PublishError("publish on a closed publisher")
-            self._outstanding += 1
+            self._outstanding += count
 
-    def _send(self, message: Message) -> Confirmation:
-        confirmation = Confirmation(self._settled)
+    def _send_waiting(self) -> None:
+        """Give waiting messages to paho, in order, while the broker has room for more in
+        flight: in this thread, unless another is at it already (it sends these too)."""
+        with self._lock:
+            if self._sending:
+                return
+            self._sending = True
+        while True:
+            with self._lock:
+                count = min(len(self._waiting), self._limit - self._in_flight)
+                if count <= 0:
+                    self._sending = False
+                    return
+                self._in_flight += count
+                waiting = self._waiting
+                batch = [waiting.popleft() for _ in range(count)]
+            for message, confirmation in batch:
+                self._send(message, confirmation)
+
+    def _send(self, message: Message, confirmation: Confirmation) -> None:
+        """Give one message to paho (counted in flight); settle it at once if paho refuses."""
         name = topic(message.exchange, message.routing_key)
         try:
             info = self._link.client.publish(
                 name, message.body, qos=QOS, properties=self._properties(message)
             )
-        except (ValueError, PublishError) as error:
-            self._settle([confirmation], PublishError(f"topic {name!r}: {error}"))
-            return confirmation
+        except Exception as error:  # ValueError, PublishError: never one that stops the sending
+            self._not_sent(confirmation, PublishError(f"topic {name!r}: {error}"))
+            return
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
-            self._settle([confirmation], PublishError(f"topic {name!r}: paho error {info.rc}"))
-            return confirmation
+            self._not_sent(confirmation, PublishError(f"topic {name!r}: paho error {info.rc}"))
+            return
         with self._lock:
             early = self._early.pop(info.mid, None)
             if early is None:
                 self._pending[info.mid] = (name, confirmation)
         if early is not None:
             self._settle([confirmation], _refusal(name, early))
-        return confirmation
+
+    def _not_sent(self, confirmation: Confirmation, error: PublishError) -> None:
+        with self._lock:
+            self._in_flight -= 1
+        self._settle([confirmation], error)
 
     def _properties(self, message: Message) -> Properties | None:
         if not self._link.v5:
@@ -157,7 +198,7 @@ class Publisher:
     @property
     def room(self) -> int:
         """How many more can be published now without waiting."""
-        return max(0, self._limit - self._outstanding)
+        return max(0, self._max_outstanding - self._outstanding)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every message published so far is settled; False if `timeout` passed."""
@@ -175,7 +216,9 @@ class Publisher:
             self._settled.notify_all()
         with self._lock:
             leftovers = [confirmation for _, confirmation in self._pending.values()]
+            leftovers += [confirmation for _, confirmation in self._waiting]
             self._pending.clear()
+            self._waiting.clear()
         if leftovers:
             _log.warning("closed with %d notices unconfirmed by the broker", len(leftovers))
             gone = PublishError("the publisher closed before the broker confirmed")
@@ -192,16 +235,17 @@ class Publisher:
 
     def connected(self, _session_present: bool, properties: Properties) -> None:
         receive_maximum = getattr(properties, "ReceiveMaximum", None)
-        with self._settled:
+        with self._lock:
             self._limit = min(self._window, receive_maximum or self._window)
-            self._settled.notify_all()
         self._link.ready()
+        self._send_waiting()  # those published while there was no connection
 
     def lost(self) -> None:
         with self._lock:
-            waiting = len(self._pending)
+            self._limit = 0  # paho keeps those in flight and sends them again
+            waiting = len(self._pending) + len(self._waiting)
         if waiting:
-            _log.info("%d notices will be published again once reconnected", waiting)
+            _log.info("%d notices will be published once reconnected", waiting)
 
     @guarded
     def _on_publish(
@@ -213,12 +257,14 @@ class Publisher:
         _properties: Properties | None,
     ) -> None:
         with self._lock:
+            self._in_flight -= 1
             entry = self._pending.pop(mid, None)
             if entry is None:
                 self._early[mid] = reason
-                return
-        name, confirmation = entry
-        self._settle([confirmation], _refusal(name, reason))
+        if entry is not None:
+            name, confirmation = entry
+            self._settle([confirmation], _refusal(name, reason))
+        self._send_waiting()
 
     def _settle(self, confirmations: list[Confirmation], error: PublishError | None) -> None:
         settle(self._settled, confirmations, error, self._count_down)

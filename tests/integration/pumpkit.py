@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -94,6 +95,18 @@ def ctl(*args: str) -> str:
         env=env,
     )  # fmt: skip
     return done.stdout
+
+
+def queue_state(config: Config) -> tuple[int, int]:
+    """(ready, unacknowledged) of the config's queue, as the broker counts them."""
+    spec = plan.queue_spec(config, 1)
+    assert spec is not None
+    out = ctl("list_queues", "name", "messages_ready", "messages_unacknowledged",
+              "--formatter", "json")  # fmt: skip
+    for info in json.loads(out or "[]"):
+        if info["name"] == spec.name:
+            return info["messages_ready"], info["messages_unacknowledged"]
+    raise LookupError(spec.name)
 
 
 def raw_publish(config: Config, exchange: str, key: str, body: bytes) -> None:

@@ -4,6 +4,7 @@ moving real files over HTTP, and shovels from RabbitMQ to Mosquitto and back."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import signal
 import socket
@@ -13,10 +14,20 @@ from pathlib import Path
 
 import pytest
 from mqttkit import consumer, drain, local_mosquitto, new_exchange, session, settings
-from pumpkit import announce, declare, file_notice, running, sr, take, wait_for, watch
-from servers import HttpServer
+from pumpkit import (
+    announce,
+    declare,
+    file_notice,
+    queue_state,
+    running,
+    sr,
+    take,
+    wait_for,
+    watch,
+)
+from servers import MOSQUITTO, HttpServer, MosquittoServer
 
-from sarra.broker import admin, plan
+from sarra.broker import admin, naming, plan
 from sarra.broker.mqtt_publisher import Publisher
 from sarra.broker.mqtt_topology import SessionSpec
 from sarra.components import instances, post
@@ -107,6 +118,68 @@ def test_shovels_from_rabbitmq_to_mosquitto_and_back(
     assert sorted(n.rel_path for n in got) == sorted(n.rel_path for n in notices)
     assert {n.identity for n in got} == {n.identity for n in notices}
     assert {n.topic for n in got} == {"v03.a.b"}
+
+
+def test_a_shovel_from_rabbitmq_posts_to_mosquitto_in_the_consuming_connections_thread(
+    tmp_path: Path, local: str, credentials: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No plugin: each read from RabbitMQ is filtered and posted by the AMQP consumer's own
+    thread, the loop's never waiting (Mosquitto takes 20 in flight: the publisher keeps the
+    rest, handing them over as PUBACKs come)."""
+    caplog.set_level(logging.DEBUG, logger="sarra.flow")
+    amqp_in, mqtt_out = f"{new_exchange()}_in", new_exchange()
+    shovel = config(
+        tmp_path,
+        "shovel",
+        f"broker amqp://guest@127.0.0.1/\nexchange {amqp_in}\ntopic_prefix v03\n"
+        f"post_broker {local}\npost_exchange {mqtt_out}\n",
+    )
+    declare(shovel, amqp_in)
+    listening = consumer(local, session(mqtt_out))
+    count = 300
+    notices = [file_notice("http://example.org/", f"a/f{n}.txt", b"x" * n) for n in range(count)]
+    try:
+        with running(shovel) as loop:
+            announce(shovel, notices, amqp_in, prefix="v03")
+            got = drain(listening, count)
+            wait_for(lambda: loop.counts["posted"] == count, "every notice posted")
+    finally:
+        listening.close()
+        admin.cleanup(shovel)
+    assert sorted(d.body for d in got) == sorted(v03.encode(n)[1] for n in notices)
+    accepted = {r.threadName for r in caplog.records if r.getMessage().startswith("accepted ")}
+    consuming = naming.connection_name("shovel", shovel.name, 1, "consumer")
+    assert accepted == {consuming}, "filtered and posted in the loop's thread"
+
+
+def test_notices_posted_to_mosquitto_while_it_is_down_are_acknowledged_once_it_confirms(
+    tmp_path: Path, credentials: Path
+) -> None:
+    if not MOSQUITTO.exists():
+        pytest.skip(f"{MOSQUITTO} is absent (apt-get install mosquitto)")
+    (tmp_path / "mosquitto").mkdir()
+    mosquitto = MosquittoServer(tmp_path / "mosquitto")  # started once the notices are taken
+    amqp_in, mqtt_out = f"{new_exchange()}_in", new_exchange()
+    shovel = config(
+        tmp_path,
+        "shovel",
+        f"broker amqp://guest@127.0.0.1/\nexchange {amqp_in}\ntopic_prefix v03\n"
+        f"post_broker {mosquitto.url}\npost_exchange {mqtt_out}\n",
+    )
+    declare(shovel, amqp_in)
+    count = 80  # under the prefetch: every one taken while the broker is down
+    notices = [file_notice("http://example.org/", f"a/f{n}.txt", b"x" * n) for n in range(count)]
+    try:
+        with running(shovel) as loop:
+            announce(shovel, notices, amqp_in, prefix="v03")
+            wait_for(lambda: queue_state(shovel) == (0, count), "every notice taken, none acked")
+            assert loop.counts["posted"] == 0
+            mosquitto.start()
+            wait_for(lambda: loop.counts["posted"] == count, "every notice posted")
+            wait_for(lambda: queue_state(shovel) == (0, 0), "every notice acknowledged")
+    finally:
+        mosquitto.stop()
+        admin.cleanup(shovel)
 
 
 def test_v02_over_mqtt_3_1_1_is_refused_with_a_reason(tmp_path: Path, local: str) -> None:

@@ -6,16 +6,15 @@ cannot be written at all (then the notices go back to the broker and come again)
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import uuid
 from pathlib import Path
 
 import pytest
-from pumpkit import announce, ctl, file_notice, running, wait_for
+from pumpkit import announce, file_notice, queue_state, running, wait_for
 from servers import HttpServer
 
-from sarra.broker import admin, plan
+from sarra.broker import admin
 from sarra.config import paths
 from sarra.config.loader import Config, load
 from sarra.flow.loop import ConsumerLoop
@@ -47,18 +46,6 @@ def sources(root: Path, count: int) -> dict[str, bytes]:
 
 def arrived(out: Path, files: dict[str, bytes]) -> bool:
     return all((out / n).is_file() and (out / n).read_bytes() == d for n, d in files.items())
-
-
-def queue_state(config: Config) -> tuple[int, int]:
-    """(ready, unacknowledged) of the config's queue, as the broker counts them."""
-    spec = plan.queue_spec(config, 1)
-    assert spec is not None
-    out = ctl("list_queues", "name", "messages_ready", "messages_unacknowledged",
-              "--formatter", "json")  # fmt: skip
-    for info in json.loads(out or "[]"):
-        if info["name"] == spec.name:
-            return info["messages_ready"], info["messages_unacknowledged"]
-    raise LookupError(spec.name)
 
 
 def outage_then_back(
