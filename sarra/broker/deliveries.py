@@ -38,12 +38,12 @@ _LONG = struct.Struct(">I")
 _BASIC = 60
 _CONTENT_TYPE, _HEADERS = 1 << 15, 1 << 13
 _CONTENT_ENCODING = 1 << 14
-_AFTER_HEADERS = [
-    (1 << bit, 1 if bit in (12, 11) else 8 if bit == 6 else 0) for bit in range(12, 1, -1)
-]
-"""(flag, size, or 0 for a short string) of each property after the headers, in order: delivery
-mode, priority, correlation id, reply to, expiration, message id, timestamp, type, user id, app
-id, cluster id."""
+_OCTETS = (1 << 12) | (1 << 11)  # delivery mode, priority
+_LATER = 0x07FC
+_AFTER_OCTETS = [(1 << bit, 8 if bit == 6 else 0) for bit in range(10, 1, -1)]
+"""(flag, size, or 0 for a short string) of each property after the priority, in order:
+correlation id, reply to, expiration, message id, timestamp, type, user id, app id, cluster
+id."""
 
 
 def read_delivery(
@@ -112,9 +112,12 @@ def _read(
     headers: dict[str, Any] = {}
     if flags & _HEADERS:
         headers, at = _table(buffer, at)
-    for flag, fixed in _AFTER_HEADERS:
-        if flags & flag:
-            at += fixed or 1 + buffer[at]
+    if flags & _OCTETS:
+        at += (flags >> 12 & 1) + (flags >> 11 & 1)
+    if flags & _LATER:
+        for flag, fixed in _AFTER_OCTETS:
+            if flags & flag:
+                at += fixed or 1 + buffer[at]
     if at != end:
         return None
     # the body frames
