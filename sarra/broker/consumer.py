@@ -34,6 +34,7 @@ from pika.spec import Basic, BasicProperties
 from sarra.broker.acks import AckTracker
 from sarra.broker.backoff import Backoff
 from sarra.broker.connect import ConnectionSettings
+from sarra.broker.deliveries import Fields, text_headers
 from sarra.broker.interface import Delivery, QueueDepth, make_delivery
 from sarra.broker.link import Link, Wakeup
 from sarra.broker.state import LinkState
@@ -179,6 +180,7 @@ class Consumer:
         self._consumer_tag = self._channel.basic_consume(
             self.queue.name, self._on_message, callback=self._consuming
         )
+        self._link.deliver_directly(self._channel, self._consumer_tag, self._on_delivery)
 
     def _consuming(self, _frame: object) -> None:
         self._link.ready()
@@ -209,31 +211,31 @@ class Consumer:
 
     def stop(self) -> None:
         if self._channel is not None and self._consumer_tag is not None:
+            self._link.deliver_directly(self._channel, self._consumer_tag, None)
             self._channel.basic_cancel(self._consumer_tag)
         self._send_acks()
 
     def _on_message(
         self, _channel: Channel, method: Basic.Deliver, properties: BasicProperties, body: bytes
     ) -> None:
-        tag = method.delivery_tag
-        self._tracker.delivered(tag)
-        if not self._incoming:  # the first of this read: hand them all over once it is done
-            self._link.call_later(0, self._hand_over)
-        self._incoming.append(
-            make_delivery(
-                (
-                    method.routing_key,
-                    method.exchange,
-                    body,
-                    _text_headers(properties.headers),
-                    properties.content_type,
-                    method.redelivered,
-                    tag,
-                    self._generation,
-                    0,  # source: set by the multi-broker consumer
-                )
+        """A delivery read by pika (one the connection did not read itself)."""
+        self._on_delivery(
+            (
+                method.routing_key,
+                method.exchange,
+                body,
+                text_headers(properties.headers),
+                properties.content_type,
+                method.redelivered,
+                method.delivery_tag,
             )
         )
+
+    def _on_delivery(self, fields: Fields) -> None:
+        self._tracker.delivered(fields[6])
+        if not self._incoming:  # the first of this read: hand them all over once it is done
+            self._link.call_later(0, self._hand_over)
+        self._incoming.append(make_delivery((*fields, self._generation, 0)))  # source: set by multi
 
     def _hand_over(self) -> None:
         batch, self._incoming = self._incoming, []
@@ -274,17 +276,5 @@ class Consumer:
             self.queue.name,
         )
         if self._channel is not None and self._channel.is_open:
+            self._link.deliver_directly(self._channel, self._consumer_tag or "", None)
             self._channel.close()
-
-
-def _text_headers(headers: dict[str, Any] | None) -> dict[str, Any]:
-    """Header values as text (pika leaves a value that is not valid UTF-8 as bytes)."""
-    if not headers:
-        return {}
-    for value in headers.values():  # a loop, not any(): once per delivery
-        if isinstance(value, bytes):
-            return {
-                name: value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-                for name, value in headers.items()
-            }
-    return headers

@@ -163,7 +163,7 @@ def test_a_tree_of_5000_files_goes_through_one_connection_and_one_wait(
     connections: list[object] = []
     waits: list[float | None] = []
 
-    class Counted(link.SelectConnection):  # type: ignore[misc]
+    class Counted(link.DirectConnection):  # type: ignore[misc]
         def __init__(self, *args: object, **kwargs: object) -> None:
             connections.append(self)
             super().__init__(*args, **kwargs)
@@ -174,7 +174,7 @@ def test_a_tree_of_5000_files_goes_through_one_connection_and_one_wait(
         waits.append(timeout)
         return real_flush(self, timeout)
 
-    monkeypatch.setattr(link, "SelectConnection", Counted)
+    monkeypatch.setattr(link, "DirectConnection", Counted)
     monkeypatch.setattr(Publisher, "flush", counted_flush)
     try:
         status = post.post_once(config, amqp_credentials, [str(tmp_path / "big")])
