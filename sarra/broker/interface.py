@@ -210,6 +210,18 @@ class Publisher(Protocol):
     def publish_many(self, messages: Sequence[Message]) -> list[Confirmation]:
         """Queue several messages, in order; their Confirmations, in order."""
 
+    def lend(self) -> bool:
+        """Have the caller's thread do the connection's work (`turn`) until `give_back`, where
+        the kind allows it (a poster's many short jobs: no hand-off between threads); False
+        when not lent."""
+
+    def turn(self, wait: float = 0.0) -> bool:
+        """When lent to the caller: send what waits and settle what was confirmed, waiting at
+        most `wait` seconds for the broker; False when not lent (any more)."""
+
+    def give_back(self) -> None:
+        """The connection's own thread does its work again."""
+
     @property
     def outstanding(self) -> int:
         """Messages published and not yet settled."""

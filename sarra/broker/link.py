@@ -17,6 +17,14 @@ refused connection is followed at once by an attempt on the next node; the back-
 only after every node has failed in turn. A channel closed on a connection that still stands is
 re-opened on the same node.
 
+A thread with much short work that publishes as it goes (a poster walking a tree) can borrow the
+connection (`Link.lend`): the I/O thread stops between two turns of its loop, and the borrower
+turns the loop itself between its pieces of work (`Link.turn`), until it gives it back. Two
+threads taking turns at the interpreter's lock cost more than the publishing itself (each
+system call of the worker woke the waiting I/O thread for nothing); one thread does not. The
+I/O thread takes the connection back when the borrower has not turned the loop for LEND_STALE
+seconds.
+
 A consumer's deliveries can be read directly (`Link.deliver_directly`, see deliveries.py): the
 connection reads the common basic.deliver in one pass and hands its fields to the consumer,
 leaving every other frame to pika.
@@ -26,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -43,6 +52,14 @@ _log = logging.getLogger(__name__)
 
 NEXT_NODE_DELAY = 0.05
 """Seconds before trying the next node of a cluster after one failed."""
+
+LEND_STALE = 1.0
+"""Seconds a connection lent to another thread (`Link.lend`) stays with it while that thread
+does not turn its loop: then the I/O thread takes it back, so that heartbeats flow whatever the
+borrower does (a long checksum, a stalled file system)."""
+
+LEND_WAIT = 0.1
+"""Most seconds `Link.lend` waits for the I/O thread to finish its turn and hand over."""
 
 # pika reports each failure itself, at ERROR, in its words; the link reports them once, in ours.
 # Set the "pika" logger's level explicitly to see pika's own lines.
@@ -126,6 +143,52 @@ class Session(Protocol):
         """The link is closing on request: send what can be sent without waiting."""
 
 
+class _Lending:
+    """Who turns a link's loop: its I/O thread, or a borrower (`Link.lend`)."""
+
+    NONE, WANTED, LENT = 0, 1, 2
+
+    def __init__(self) -> None:
+        self.turns = threading.Condition()
+        """Held by the borrower during each of its turns, and while the state changes."""
+        self.state = self.NONE
+        self.borrower: int | None = None  # the thread lent to
+        self.last_turn = 0.0  # when the borrower last turned the loop (monotonic)
+
+
+class _LendingIOLoop(IOLoop):
+    """pika's IOLoop whose thread, at the end of a turn, can hand the loop to a borrower."""
+
+    def __init__(self, lending: _Lending) -> None:
+        super().__init__()
+        self._lending = lending
+        self.io_ident: int | None = None
+
+    def process_timeouts(self) -> None:
+        super().process_timeouts()
+        lending = self._lending
+        if lending.state == _Lending.WANTED and threading.get_ident() == self.io_ident:
+            self._park(lending)
+
+    @staticmethod
+    def _park(lending: _Lending) -> None:
+        """Hand the loop to the borrower; take it back when given back, or when the borrower
+        has not turned it for LEND_STALE seconds."""
+        with lending.turns:
+            if lending.state != _Lending.WANTED:
+                return
+            lending.state = _Lending.LENT
+            lending.last_turn = time.monotonic()
+            lending.turns.notify_all()
+            while lending.state == _Lending.LENT:
+                lending.turns.wait(LEND_STALE)
+                idle = time.monotonic() - lending.last_turn
+                if lending.state == _Lending.LENT and idle >= LEND_STALE:
+                    lending.state = _Lending.NONE
+                    _log.debug("connection taken back after %.1f s without a turn", idle)
+            lending.borrower = None
+
+
 class Link:
     """A connection and its channel in a dedicated I/O thread, kept open until `close()`."""
 
@@ -135,7 +198,8 @@ class Link:
         self.settings = settings
         self._session = session
         self._backoff = backoff or Backoff()
-        self._ioloop = IOLoop()
+        self._lending = _Lending()
+        self._ioloop = _LendingIOLoop(self._lending)
         self._thread = threading.Thread(target=self._run, name=settings.name, daemon=True)
         self._ready = threading.Event()
         self._io_ident: int | None = None  # the I/O thread's, once started
@@ -156,7 +220,7 @@ class Link:
     def start(self) -> None:
         """Start the I/O thread, which connects (and reconnects) by itself."""
         self._thread.start()
-        self._io_ident = self._thread.ident
+        self._io_ident = self._ioloop.io_ident = self._thread.ident
 
     def call_soon(self, callback: Callable[[], None]) -> None:
         """Have the I/O thread call `callback` as soon as it can."""
@@ -165,6 +229,59 @@ class Link:
     def in_io_thread(self) -> bool:
         """Whether the caller is the I/O thread."""
         return threading.get_ident() == self._io_ident  # asked once a delivery: no property
+
+    def lend(self) -> bool:
+        """Have the I/O thread hand its loop to the caller, who then turns it (`turn`) until
+        `give_back`; False when it did not within LEND_WAIT seconds (nothing is lent: the I/O
+        thread goes on)."""
+        lending = self._lending
+        with lending.turns:
+            if lending.state != _Lending.NONE or not self._thread.is_alive():
+                return lending.state == _Lending.LENT and lending.borrower == threading.get_ident()
+            lending.state = _Lending.WANTED
+            lending.borrower = threading.get_ident()
+        self.call_soon(_nothing)  # the I/O thread ends its turn
+        with lending.turns:
+            lending.turns.wait_for(lambda: lending.state != _Lending.WANTED, LEND_WAIT)
+            if lending.state == _Lending.WANTED:
+                lending.state = _Lending.NONE
+                lending.borrower = None
+            return lending.state == _Lending.LENT
+
+    def turn(self, wait: float = 0.0) -> bool:
+        """One turn of the loop lent to the caller: what the socket has, then the callbacks and
+        timers due, waiting at most `wait` seconds for the socket; False (and nothing done)
+        when the loop is not lent to the caller (any more)."""
+        lending = self._lending
+        with lending.turns:
+            if lending.state != _Lending.LENT or lending.borrower != threading.get_ident():
+                return False
+            ioloop = self._ioloop
+            bound = ioloop.call_later(wait, _nothing)  # poll waits no longer than this
+            try:
+                ioloop.poll()
+                ioloop.process_timeouts()
+            except Exception:
+                _log.exception("%s: unexpected error in connection %r; reconnecting",
+                               self.broker, self.settings.name)  # fmt: skip
+                self._abandon()
+            finally:
+                ioloop.remove_timeout(bound)
+                lending.last_turn = time.monotonic()
+            return True
+
+    def lent_to_caller(self) -> bool:
+        """Whether the loop is lent to the caller now."""
+        lending = self._lending
+        return lending.state == _Lending.LENT and lending.borrower == threading.get_ident()
+
+    def give_back(self) -> None:
+        """The I/O thread turns the loop again (the caller's lend, if any, ends)."""
+        lending = self._lending
+        with lending.turns:
+            if lending.borrower == threading.get_ident() and lending.state != _Lending.NONE:
+                lending.state = _Lending.NONE
+                lending.turns.notify_all()
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Wait until the session works (again); False if `timeout` passed first."""
@@ -185,6 +302,7 @@ class Link:
         `timeout`); True when the thread has ended."""
         if not self._thread.is_alive():
             return True
+        self.give_back()
         self.call_soon(self._stop)
         self._thread.join(timeout)
         return not self._thread.is_alive()
@@ -356,6 +474,10 @@ class Link:
             # _on_connection_failed stops the loop once the connection is closed
         else:
             self._ioloop.stop()
+
+
+def _nothing() -> None:
+    """A callback that only makes the loop end its wait."""
 
 
 class Wakeup:

@@ -96,6 +96,17 @@ class Publisher:
         """Wait until messages can be sent; False if `timeout` passed first."""
         return self._link.wait_ready(timeout)
 
+    def lend(self) -> bool:
+        """Not over MQTT: paho's network thread keeps the connection (False)."""
+        return False
+
+    def turn(self, wait: float = 0.0) -> bool:
+        """Nothing to do: never lent (False)."""
+        return False
+
+    def give_back(self) -> None:
+        """Nothing to do: never lent."""
+
     def publish(
         self,
         exchange: str,

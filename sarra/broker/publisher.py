@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -110,6 +111,21 @@ class Publisher:
         """Wait until notices can be sent; False if `timeout` passed first."""
         return self._link.wait_ready(timeout)
 
+    def lend(self) -> bool:
+        """Turn the connection's loop in the caller's thread (`turn`, between pieces of work)
+        until `give_back`: no hand-off between threads (see link.py); False when not lent."""
+        return self._link.lend()
+
+    def turn(self, wait: float = 0.0) -> bool:
+        """Send what waits and settle what the broker confirmed, in the caller's thread, if the
+        connection is lent to it (waiting at most `wait` seconds for the broker); False when it
+        is not (any more: its own thread took it back)."""
+        return self._link.turn(wait)
+
+    def give_back(self) -> None:
+        """The connection's own thread turns its loop again."""
+        self._link.give_back()
+
     def publish(
         self,
         exchange: str,
@@ -150,13 +166,18 @@ class Publisher:
 
     def _reserve(self, count: int) -> None:
         """Count `count` notices as outstanding, once there is room for them."""
-        with self._settled:
-            self._settled.wait_for(
-                lambda: self._closed or self._outstanding + count <= self._max_outstanding
-            )
-            if self._closed:
-                raise PublishError("publish on a closed publisher")
-            self._outstanding += count
+
+        def room() -> bool:
+            return self._closed or self._outstanding + count <= self._max_outstanding
+
+        while True:
+            self._wait(room, None)
+            with self._settled:  # another thread may have taken the room meanwhile
+                if self._closed:
+                    raise PublishError("publish on a closed publisher")
+                if room():
+                    self._outstanding += count
+                    return
 
     @property
     def outstanding(self) -> int:
@@ -170,8 +191,25 @@ class Publisher:
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every notice published so far is settled; False if `timeout` passed."""
+        return self._wait(lambda: self._outstanding == 0, timeout)
+
+    def _wait(self, done: Callable[[], bool], timeout: float | None) -> bool:
+        """Wait until `done()` (under the lock of settling), at most `timeout`: turning the
+        loop when it is lent to the caller (nobody else would settle anything)."""
+        link = self._link
+        if link.lent_to_caller():
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                with self._settled:
+                    if done():
+                        return True
+                left = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
+                if left <= 0 or not link.turn(left):
+                    break  # the I/O thread took the loop back: wait as usual
+            if deadline is not None:
+                timeout = max(0.0, deadline - time.monotonic())
         with self._settled:
-            return self._settled.wait_for(lambda: self._outstanding == 0, timeout)
+            return self._settled.wait_for(done, timeout)
 
     def close(self, timeout: float = 10.0) -> bool:
         """Wait (at most `timeout`) for outstanding confirms, then close; True if all came.

@@ -19,7 +19,12 @@ A source's batch is taken in the loop's thread: each job filtered by its notice'
 SEND_EVERY jobs those held are published together; the loop goes on working the next while the
 broker confirms them (a pipeline: files worked while earlier ones await their confirms), up to
 WINDOW jobs unsettled. Each job is settled in the loop's thread once the broker has answered for
-all its notices, by its source's bookkeeping in place of an acknowledgement.
+all its notices, by its source's bookkeeping in place of an acknowledgement. While it works a
+batch of more than SEND_EVERY jobs, the loop's thread borrows the publisher's connection and
+sends, reads the confirms and keeps the heartbeats itself between chunks (sarra.broker.link:
+no hand-off between threads per chunk, no wake-ups of a thread waiting for the interpreter's
+lock at each system call of the work; the connection's thread takes it back if a chunk takes
+long).
 
 Each stage is a module of its own, a mixin over the state they share (sarra.flow.loop_state):
 gather (sarra.flow.gather for a queue, sarra.flow.sources for the others), filter
@@ -285,12 +290,24 @@ class ConsumerLoop(Gathering, Filtering, Working, SourceWork, Settling, PluginPo
 
     def _take_batch(self, jobs: list[Job]) -> None:
         """Filter and work a source's batch, publishing every SEND_EVERY jobs: the broker
-        confirms those while the next are worked."""
-        for start in range(0, len(jobs), SEND_EVERY):
-            for job in jobs[start : start + SEND_EVERY]:
-                self._take(job)
-            self._send_held()
-            self._reap()
+        confirms those while the next are worked. A batch of more than SEND_EVERY borrows the
+        publisher's connection, sending and settling in this thread between the chunks (no
+        hand-off to the connection's thread; it takes the connection back if a chunk takes
+        long)."""
+        publisher = self.publisher
+        assert publisher is not None
+        lent = len(jobs) > SEND_EVERY and publisher.lend()
+        try:
+            for start in range(0, len(jobs), SEND_EVERY):
+                for job in jobs[start : start + SEND_EVERY]:
+                    self._take(job)
+                self._send_held()
+                if lent:
+                    publisher.turn()
+                self._reap()
+        finally:
+            if lent:
+                publisher.give_back()
 
     def _closed(self) -> None:
         self.retry.close()

@@ -143,6 +143,20 @@ class NoticePublisher:
         """Publish messages made by `message`, handed to the publisher's thread together."""
         return self.publisher.publish_many(messages)
 
+    def lend(self) -> bool:
+        """Do the connection's work in the caller's thread (`turn`) until `give_back`, where
+        the broker's kind allows it; False when not lent (see sarra.broker.link)."""
+        return self.publisher.lend()
+
+    def turn(self, wait: float = 0.0) -> bool:
+        """Send what waits and settle what the broker confirmed, if lent to the caller (False
+        when not)."""
+        return self.publisher.turn(wait)
+
+    def give_back(self) -> None:
+        """The connection's own thread does its work again."""
+        self.publisher.give_back()
+
     @property
     def room(self) -> int:
         """How many more notices can be published now without waiting."""

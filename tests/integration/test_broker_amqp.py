@@ -27,6 +27,8 @@ from sarra.broker.backoff import Backoff
 from sarra.broker.connect import ConnectionSettings
 from sarra.broker.consumer import Consumer, Delivery
 from sarra.broker.errors import BrokerError
+from sarra.broker.interface import Message
+from sarra.broker.link import LEND_STALE
 from sarra.broker.publisher import Publisher
 from sarra.broker.topology import QueueSpec
 from sarra.broker.url import parse_broker_url
@@ -399,3 +401,69 @@ def test_a_refused_connection_is_retried_without_showing_the_password(
     assert {r.levelno for r in others} == {logging.DEBUG}  # one warning an outage, a minute
     assert "3 failed attempts)" in caplog.text
     assert "s3cret" not in caplog.text
+
+
+# --- a connection lent to the caller's thread
+
+
+def settled_in(confirmations: list, threads: set[int]) -> None:
+    """Note, in `threads`, the thread each confirmation settles in."""
+    for confirmation in confirmations:
+        confirmation.add_done_callback(lambda _c: threads.add(threading.get_ident()))
+
+
+@pytest.mark.broker
+def test_a_lent_connection_publishes_and_settles_in_the_borrowers_thread(
+    vhost: str, url: str, tag: str
+) -> None:
+    exchange = f"xs_guest_{tag}"
+    spec = QueueSpec(f"q_guest.lent.{tag}", bindings=((exchange, "#"),))
+    with Publisher(settings(url, "lent-pub"), [exchange]) as publisher:
+        assert publisher.wait_ready(10)
+        with Consumer(settings(url, "lent-sub"), spec) as consumer:
+            assert consumer.wait_ready(10)
+        assert publisher.lend()
+        threads: set[int] = set()
+        messages = [Message(exchange, "v02.post.a", b"%d" % i) for i in range(500)]
+        confirmations = publisher.publish_many(messages)
+        settled_in(confirmations, threads)
+        deadline = time.monotonic() + 20
+        while not all(c.done() for c in confirmations) and time.monotonic() < deadline:
+            assert publisher.turn(0.05)
+        assert all(c.done() and c.error is None for c in confirmations)
+        assert threads == {threading.get_ident()}  # nothing done by the connection's thread
+
+        more = publisher.publish_many(messages[:100])
+        assert publisher.flush(20)  # flushing turns the loop lent to the caller
+        assert all(c.done() and c.error is None for c in more)
+        publisher.give_back()
+        assert not publisher.turn()
+        threads.clear()
+        after = publisher.publish_many(messages[:10])
+        settled_in(after, threads)
+        assert all(c.wait(10) for c in after)  # the connection's thread settles them again
+        assert threading.get_ident() not in threads
+    assert queue_info(vhost, spec.name)["messages_ready"] == 610  # type: ignore[index]
+
+
+@pytest.mark.broker
+def test_a_lent_connection_left_unturned_is_taken_back_and_keeps_its_heartbeats(
+    vhost: str, url: str, tag: str
+) -> None:
+    exchange = f"xs_guest_{tag}"
+    with Publisher(settings(url, f"idle-{tag}", heartbeat=1), [exchange]) as publisher:
+        assert publisher.wait_ready(10)
+        connected = publisher.state.snapshot()
+        assert publisher.lend()
+        [confirmation] = publisher.publish_many([Message(exchange, "v02.post.a", b"x")])
+        threads: set[int] = set()
+        settled_in([confirmation], threads)
+        started = time.monotonic()
+        time.sleep(3.5)  # the borrower busy elsewhere for more than two heartbeat intervals
+        assert confirmation.wait(10) and confirmation.error is None
+        assert time.monotonic() - started >= LEND_STALE
+        assert threading.get_ident() not in threads  # the connection's thread took it back
+        assert not publisher.turn()
+        published = publisher.publish_many([Message(exchange, "v02.post.b", b"y")])
+        assert published[0].wait(10)
+        assert publisher.state.snapshot() == connected  # the connection never dropped

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import pika
@@ -151,7 +152,7 @@ def test_a_file_posted_in_parts_is_put_together_by_a_subscriber(
     assert (destination / "big.dat").read_bytes() == data
 
 
-def test_a_tree_of_5000_files_goes_through_one_connection_and_one_wait(
+def test_a_tree_of_5000_files_goes_through_one_connection_one_wait_and_one_thread(
     tmp_path: Path,
     exchange: str,
     amqp_credentials: Credentials,
@@ -174,8 +175,17 @@ def test_a_tree_of_5000_files_goes_through_one_connection_and_one_wait(
         waits.append(timeout)
         return real_flush(self, timeout)
 
+    real_send = Publisher._send
+    written: Counter[int] = Counter()  # notices written to the socket, by thread
+
+    def noted_send(self: Publisher) -> None:
+        waiting = len(self._backlog)
+        real_send(self)
+        written[threading.get_ident()] += waiting - len(self._backlog)
+
     monkeypatch.setattr(link, "DirectConnection", Counted)
     monkeypatch.setattr(Publisher, "flush", counted_flush)
+    monkeypatch.setattr(Publisher, "_send", noted_send)
     try:
         status = post.post_once(config, amqp_credentials, [str(tmp_path / "big")])
         notices = take(consumer, len(files))
@@ -184,6 +194,8 @@ def test_a_tree_of_5000_files_goes_through_one_connection_and_one_wait(
     assert status == 0
     assert len(connections) == 1
     assert len(waits) <= 2  # the end of the run (and the close), never one per file
+    # the loop's thread borrowed the connection: (nearly) no hand-off to the I/O thread
+    assert written[threading.get_ident()] >= 0.9 * len(files)
     assert {n.rel_path for n in notices} == {str(p) for p in files}
 
 
