@@ -163,6 +163,8 @@ class ConsumerLoop(Gathering, Filtering, Working, SourceWork, Settling, PluginPo
         self._arrivals = 0  # batches taken in a connection's thread (under _taking)
         self._held = None
         """Posts held to be published together (a source's batch), or None: at once."""
+        self._to_work: list[Job] = []
+        """A source's jobs filtered and not worked yet: a chunk is worked stage by stage."""
         self._unsettled = deque()
         """The jobs of a source published and not yet answered for, in order, with the bytes
         of their files."""

@@ -71,6 +71,7 @@ class LoopState:
     pool: ThreadPoolExecutor
     _taking: threading.Lock
     _held: list[tuple[Job, Sequence[Notice], list[Message]]] | None
+    _to_work: list[Job]
     _unsettled: deque[tuple[Job, int, list[Confirmation]]]
     _open: bool
     _arrivals: int

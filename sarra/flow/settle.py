@@ -58,22 +58,28 @@ class Settling(LoopState):
             logger.error("not posted %s: %s", redact_url(notices[0].url), err)
             self._finish(job)
             return
-        if origin is not None:
-            origin.posting(job, messages)
         if self._held is not None:  # a source's job: published with the others of its chunk
             self._held.append((job, notices, messages))
             return
+        if origin is not None:
+            origin.posting(job, messages)
         confirmations = posting.publish(notices, messages, follows=job.msg,
                                         is_retry=job.retry is not None)  # fmt: skip
         self._settle_when_confirmed(job, notices, confirmations)
 
     def _send_held(self) -> None:
-        """Publish the notices held (those of a source's chunk of jobs) together; each job is
-        settled by `_reap` once the broker answered for all of its notices."""
+        """Work the jobs of a source's chunk (`_work_chunk`), then note each job posted (its
+        origin logs it) and publish their notices together; each job is settled by `_reap`
+        once the broker answered for all of its notices."""
+        if self._to_work:
+            self._work_chunk()  # sarra.flow.source_work
         held = self._held
         if not held:
             return
         self._held = []
+        for job, _, job_messages in held:
+            if job.origin is not None:
+                job.origin.posting(job, job_messages)
         posting = self.posting
         assert posting is not None
         messages = [message for _, _, job_messages in held for message in job_messages]
