@@ -72,6 +72,24 @@ def publish_frames(
 
 def _table(headers: Mapping[str, object]) -> bytes | None:
     """A field table of string values (each a long string, `S`); None for any other value."""
+    pieces: list[str] = []
+    for name, value in headers.items():
+        if not isinstance(value, str):
+            return None
+        if not (name.isascii() and value.isascii()):
+            return _encoded_table(headers)
+        if len(name) > 255:
+            return None
+        size = len(value)
+        length = f"\0\0\0{chr(size)}" if size < 256 else _LONG.pack(size).decode("latin-1")
+        pieces.append(f"{chr(len(name))}{name}S{length}{value}")
+    # ASCII: a byte a character, and each length below 256 written as the byte it is
+    content = "".join(pieces).encode("latin-1")
+    return _LONG.pack(len(content)) + content
+
+
+def _encoded_table(headers: Mapping[str, object]) -> bytes | None:
+    """`_table` for names or values beyond ASCII: each encoded in UTF-8, then measured."""
     pieces: list[bytes] = []
     for name, value in headers.items():
         if not isinstance(value, str):

@@ -22,7 +22,12 @@ def pika_frames(channel: int, exchange: str, key: str, body: bytes,
 
 
 names = st.text(min_size=0, max_size=40)
-headers = st.none() | st.dictionaries(st.text(min_size=1, max_size=20), st.text(max_size=300))
+ascii_text = st.text(st.characters(max_codepoint=127), max_size=600)
+headers = (
+    st.none()
+    | st.dictionaries(st.text(min_size=1, max_size=20), st.text(max_size=300))
+    | st.dictionaries(st.text(st.characters(max_codepoint=127), min_size=1), ascii_text)
+)
 
 
 @given(
