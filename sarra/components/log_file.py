@@ -10,17 +10,23 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import threading
+import time
 
 FLUSH_DELAY = 0.1
 """Most seconds a line below WARNING waits in the file's buffer."""
 
 
 class LogFile(logging.handlers.TimedRotatingFileHandler):
-    """A rotating log file that writes its routine lines in bursts (see the module)."""
+    """A rotating log file that writes its routine lines in bursts (see the module): one thread
+    of its own writes them FLUSH_DELAY seconds after the first of a burst (started with the first
+    routine line, idle between bursts)."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._timer: threading.Timer | None = None
+        self._pending = threading.Event()
+        """Lines wait in the buffer (set and cleared under the handler's lock)."""
+        self._closing = False
+        self._flusher: threading.Thread | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
         """Write a record (the stdlib's rotating emit in one frame, a line per file costing
@@ -34,7 +40,7 @@ class LogFile(logging.handlers.TimedRotatingFileHandler):
             stream.write(self.format(record) + self.terminator)
             if record.levelno >= logging.WARNING:
                 self.flush()
-            elif self._timer is None:
+            elif not self._pending.is_set():
                 self._flush_soon()
         except RecursionError:
             raise
@@ -42,23 +48,30 @@ class LogFile(logging.handlers.TimedRotatingFileHandler):
             self.handleError(record)
 
     def _flush_soon(self) -> None:
-        timer = threading.Timer(FLUSH_DELAY, self._flush_now)
-        timer.daemon = True
-        try:
-            timer.start()
-        except RuntimeError:  # no new thread at the interpreter's exit: write now
-            self.flush()
-            return
-        self._timer = timer
+        if self._flusher is None or not self._flusher.is_alive():
+            flusher = threading.Thread(target=self._flush_bursts, name="log-flush", daemon=True)
+            try:
+                flusher.start()
+            except RuntimeError:  # no new thread at the interpreter's exit: write now
+                self.flush()
+                return
+            self._flusher = flusher
+        self._pending.set()
 
-    def _flush_now(self) -> None:
-        with self.lock:  # type: ignore[union-attr]
-            self._timer = None
-            self.flush()
+    def _flush_bursts(self) -> None:
+        """Write each burst of routine lines FLUSH_DELAY seconds after its first, until closed."""
+        while True:
+            self._pending.wait()
+            if not self._closing:
+                time.sleep(FLUSH_DELAY)
+            with self.lock:  # type: ignore[union-attr]
+                self._pending.clear()
+                self.flush()
+                if self._closing:
+                    return
 
     def close(self) -> None:
         with self.lock:  # type: ignore[union-attr]
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+            self._closing = True
+            self._pending.set()  # the flusher, if any, ends
         super().close()  # writes what is buffered

@@ -201,3 +201,25 @@ def test_a_bad_log_format_is_one_line_at_its_file_and_line(
     (error,) = (str(e) for e in caught.value.errors)
     assert error.startswith(f"{config}:2: logFormat: {written!r}") and reason in error, error
     assert "\n" not in error
+
+
+def test_bursts_of_routine_lines_share_one_flushing_thread_until_closed(
+    instance_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(log_file, "FLUSH_DELAY", 0.01)
+    log = logging.getLogger("sarra.post")
+    before = set(threading.enumerate())  # other handlers' (earlier tests')
+    flushers = set()
+    for burst in range(3):
+        log.info("burst %d", burst)
+        logged = time.monotonic()
+        while f"burst {burst}" not in instance_log.read_text():
+            assert time.monotonic() - logged < 5, f"burst {burst} was never written"
+            time.sleep(0.005)
+        flushers |= {t for t in threading.enumerate() if t.name == "log-flush"} - before
+    assert len(flushers) == 1  # one thread for every burst, not one each
+    for handler in logging.getLogger().handlers:
+        handler.close()
+    [flusher] = flushers
+    flusher.join(5)
+    assert not flusher.is_alive()
