@@ -14,7 +14,7 @@ import time
 
 from sarra.components import terminal
 from sarra.config import paths
-from sarra.config.credentials import RedactingFilter
+from sarra.config.credentials import redact_text
 from sarra.config.loader import Config
 from sarra.config.types import LOG_FORMAT
 
@@ -59,22 +59,27 @@ def _cut_word(match: re.Match[str]) -> str:
 
 class OneLineFilter(logging.Filter):
     """Makes each record's message one printable line of bounded size (see printable and
-    bounded), and its traceback printable and bounded line by line: no byte of a notice can
-    break a log line, fail the handler or fill the disk."""
+    bounded), its passwords redacted (redact_text), and its traceback and stack likewise, line
+    by line: no byte of a notice can break a log line, fail the handler or fill the disk, and
+    no password reaches a log. One filter, one pass: a poster logs thousands of lines a
+    second."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # a malformed logging call: keep its pieces
             message = f"{record.msg!s} {record.args!r}"
+        message = redact_text(message)
         if len(message) > LONG_WORD or not message.isprintable():
             message = bounded(printable(message))
         record.msg, record.args = message, None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            lines = record.exc_text.splitlines()
+            lines = redact_text(record.exc_text).splitlines()
             record.exc_text = "\n".join(bounded(printable(line)) for line in lines)
+        if record.stack_info:
+            record.stack_info = redact_text(record.stack_info)
         return True
 
 
@@ -86,6 +91,21 @@ class Formatter(logging.Formatter):
         super().__init__(fmt)
         self._second = -1
         self._second_text = ""
+        self._uses_time = self.usesTime()
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The stdlib's `format` for the % style in one frame (no method per step)."""
+        record.message = message = record.getMessage()
+        if self._uses_time:
+            record.asctime = self.formatTime(record)
+        text = self._fmt % record.__dict__ if self._fmt else message  # type: ignore[operator]
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            text = f"{text}\n{record.exc_text}" if text[-1:] != "\n" else text + record.exc_text
+        if record.stack_info:
+            text = f"{text}\n{self.formatStack(record.stack_info)}"
+        return text
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         whole = int(record.created)
@@ -164,7 +184,6 @@ def setup_logging(config: Config, instance: int) -> logging.Logger:
         root.removeHandler(old)
     for handler in _handlers(config, instance):
         handler.setFormatter(Formatter(fmt))
-        handler.addFilter(RedactingFilter())
         handler.addFilter(OneLineFilter())
         root.addHandler(handler)
     root.setLevel(logging.DEBUG if config.debug else _LEVELS[config.loglevel])

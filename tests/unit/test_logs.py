@@ -223,3 +223,18 @@ def test_bursts_of_routine_lines_share_one_flushing_thread_until_closed(
     [flusher] = flushers
     flusher.join(5)
     assert not flusher.is_alive()
+
+
+def test_passwords_never_reach_the_log_file_in_lines_or_tracebacks(instance_log: Path) -> None:
+    log = logging.getLogger("sarra.flow")
+    log.info("connecting to amqps://feeder:s3cret@broker.example/")
+    try:
+        raise OSError("refused by https://user:hunter2@host.example/data")
+    except OSError as err:
+        log.error("failed", exc_info=err)
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    text = instance_log.read_text()
+    assert "s3cret" not in text and "hunter2" not in text
+    assert "amqps://feeder:***@broker.example/" in text
+    assert "https://user:***@host.example/data" in text
