@@ -26,6 +26,7 @@ Mapping to the model (v03 names):
 from __future__ import annotations
 
 import json
+import operator
 import posixpath
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -82,6 +83,9 @@ _STRING_HEADERS = {
     "retrievePath": "retrieve_path",
 }
 _TIMES = ("mtime", "atime")
+_string_values = operator.attrgetter(*_STRING_HEADERS.values())
+_time_values = operator.attrgetter(*_TIMES)
+"""The Notice fields of those headers, in their order, in one call."""
 # The headers that become fields of the notice (the others are kept as they are, in `extra`).
 _TEXT_HEADERS = frozenset(("sum", "link", "oldname", "parts", *_TIMES, "retPath", *_STRING_HEADERS))
 _EVENT_OPS: dict[str, dict[str, str]] = {
@@ -169,12 +173,10 @@ def _known_headers(notice: Notice) -> dict[str, str]:
         headers["parts"] = _parts_header(notice.blocks)
     elif notice.size is not None:
         headers["parts"] = whole_file(notice.size)
-    for name, attr in _STRING_HEADERS.items():
-        value = getattr(notice, attr)
+    for name, value in zip(_STRING_HEADERS, _string_values(notice), strict=True):
         if value is not None:
             headers[name] = value
-    for name in ("mtime", "atime"):
-        value = getattr(notice, name)
+    for name, value in zip(_TIMES, _time_values(notice), strict=True):
         if value is not None:
             headers[name] = _lenient(time_v03_to_v02, value)
     if notice.report is not None and notice.report.message is not None:
