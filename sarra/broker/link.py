@@ -185,8 +185,8 @@ class _LendingIOLoop(IOLoop):
                 idle = time.monotonic() - lending.last_turn
                 if lending.state == _Lending.LENT and idle >= LEND_STALE:
                     lending.state = _Lending.NONE
+                    lending.borrower = None
                     _log.debug("connection taken back after %.1f s without a turn", idle)
-            lending.borrower = None
 
 
 class Link:
@@ -281,6 +281,7 @@ class Link:
         with lending.turns:
             if lending.borrower == threading.get_ident() and lending.state != _Lending.NONE:
                 lending.state = _Lending.NONE
+                lending.borrower = None
                 lending.turns.notify_all()
 
     def wait_ready(self, timeout: float | None = None) -> bool:

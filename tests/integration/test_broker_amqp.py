@@ -437,13 +437,18 @@ def test_a_lent_connection_publishes_and_settles_in_the_borrowers_thread(
         assert publisher.flush(20)  # flushing turns the loop lent to the caller
         assert all(c.done() and c.error is None for c in more)
         publisher.give_back()
+        for _ in range(30):  # lent again at once, each time, however soon after
+            assert publisher.lend() and publisher.turn()
+            [again] = publisher.publish_many(messages[:1])
+            assert publisher.flush(10) and again.error is None
+            publisher.give_back()
         assert not publisher.turn()
         threads.clear()
         after = publisher.publish_many(messages[:10])
         settled_in(after, threads)
         assert all(c.wait(10) for c in after)  # the connection's thread settles them again
         assert threading.get_ident() not in threads
-    assert queue_info(vhost, spec.name)["messages_ready"] == 610  # type: ignore[index]
+    assert queue_info(vhost, spec.name)["messages_ready"] == 640  # type: ignore[index]
 
 
 @pytest.mark.broker
