@@ -8,9 +8,10 @@ on its channel, each handed as (delivery tag, multiple, nack) to a function that
 it, and the publisher's `_on_confirm` taking the three fields from the frame); the deliveries as
 a consumer gets them, reads of the 15 notices of bench/consume.py (v02 bodies and headers) to a
 consumer's handler that does nothing. Each case runs twice under valgrind's callgrind, with
-FEW and FEW + MANY reads: the difference over MANY reads is what the reading costs, without
-the interpreter's start and the making of the bytes. Instructions are the same from run to run
-within a fraction of a percent, where CPU time on a busy 2-core machine swings by a third.
+FEW and FEW + MANY reads (after a run that writes the bytecode, the hash seed fixed): the
+difference over MANY reads is what the reading costs, without the interpreter's start and the
+making of the bytes. Instructions are the same from run to run within a percent, where CPU time
+on a busy 2-core machine swings by a third.
 
     .venv/bin/python bench/frames.py
 
@@ -19,6 +20,7 @@ No broker needed.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -34,7 +36,7 @@ from sarra.broker.link import DirectConnection
 
 CONFIRMS_A_READ = 4
 NOTICES = 15
-FEW, MANY = 20, 400
+FEW, MANY = 20, 1000
 BODY = b"20240101120000.5 https://dd.weather.gc.ca /observations/swob-ml/20240101/x%02d.xml"
 HEADERS = {"sum": "d,25d231ec0ae3c569ba27ab7a74dd72ce", "parts": "1,5354,1,0,0", "source": "x"}
 TAG = "ctag1.0123456789abcdef"
@@ -126,7 +128,7 @@ def instructions(case: str, reads: int) -> int:
     done = subprocess.run(
         [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null",
          sys.executable, __file__, "--child", case, str(reads)],
-        capture_output=True, text=True, check=False,
+        capture_output=True, text=True, check=False, env={**os.environ, "PYTHONHASHSEED": "0"},
     )  # fmt: skip
     found = re.search(r"Collected\s*:\s*(\d+)", done.stderr)
     if done.returncode != 0 or found is None:
@@ -137,6 +139,7 @@ def instructions(case: str, reads: int) -> int:
 def main() -> None:
     for case, make in CASES.items():
         items = make()[2]
+        instructions(case, 1)  # the bytecode written, if it was not
         spent = instructions(case, FEW + MANY) - instructions(case, FEW)
         a_frame = spent / (MANY * items)
         what = "delivery (3 frames)" if "delivery" in case else "frame"

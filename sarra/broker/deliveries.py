@@ -70,6 +70,9 @@ def read_delivery(
 def _read(
     buffer: bytes, offset: int, channel: int, consumer_tag: bytes
 ) -> tuple[Fields, int] | str | None:
+    # Each frame's checks (bounds, kind and channel, frame end) are written out where it is
+    # read, here and in read_confirm: one helper function for them all cost 3.2k instructions
+    # a delivery (7%) and 1.5k a confirm (18%) under callgrind (bench/frames.py).
     size = len(buffer)
     if offset + 11 > size:  # not yet a method frame's start and method id
         return MORE if buffer[offset] == _METHOD else None
