@@ -86,7 +86,8 @@ class DirectConnection(SelectConnection):
     goes through pika, as before. (pika's count of frames received leaves out those read here;
     its count of bytes, which its heartbeat checker watches, has them.) It overrides pika's
     private frame reading, the same from pika 1.2 to 1.4: setup.cfg asks for pika below 1.5,
-    and tests/unit/test_broker_deliveries.py checks its reads against pika's own."""
+    and tests/unit/test_broker_deliveries.py and test_broker_confirms.py check its reads
+    against pika's own."""
 
     _direct: _Direct | None = None
     _confirms: _Confirms | None = None
