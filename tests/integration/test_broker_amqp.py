@@ -398,7 +398,6 @@ def test_confirms_read_directly_settle_every_notice_and_a_nack_keeps_its_notice(
             assert all(c.done() and c.error is None for c in first)
             assert confirms and not any(nack for _, _, nack in confirms)
             assert any(multiple for _, multiple, _ in confirms)
-            assert sum(1 if not m else 0 for _, m, _ in confirms) < 5000  # some covered many
             nacked = publisher.publish(exchange, "v02.post.full.a", b"nowhere")
             until(lambda: any(nack for _, _, nack in confirms), 10, "a nack")
             after = publisher.publish_many(
