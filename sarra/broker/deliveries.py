@@ -1,4 +1,4 @@
-"""The frames of an AMQP 0-9-1 basic.deliver, read directly.
+"""The frames of an AMQP 0-9-1 basic.deliver, and of a publisher confirm, read directly.
 
 pika reads each message a consumer receives as three frames (method, content header, body):
 for each it copies the rest of its read buffer, builds a Frame, then a Basic.Deliver, a
@@ -9,6 +9,10 @@ consumer on one channel, its frames in a row; for anything else (another frame, 
 consumer, a frame not whole yet, a long body, a property set it does not read, bytes that are
 not well formed) it says so, and the frame goes to pika, which does what it always did (and
 raises what it always raised).
+
+`read_confirm` does the same for the publisher confirms of one channel (basic.ack and
+basic.nack, one method frame each), which pika decodes into a Frame and a Method and passes
+through its callback dispatch.
 """
 
 from __future__ import annotations
@@ -35,6 +39,10 @@ _DELIVER = struct.pack(">I", 0x003C003C)  # class basic (60), method deliver (60
 _TAG = struct.Struct(">QB")  # delivery tag, bits (redelivered)
 _CONTENT = struct.Struct(">HHQH")  # class, weight, body size, property flags
 _LONG = struct.Struct(">I")
+_METHOD_START = struct.Struct(">BHII")  # type, channel, payload size, class and method
+_ACK, _NACK = 0x003C0050, 0x003C0078  # basic (60): ack (80), nack (120)
+_CONFIRM = struct.Struct(">QBB")  # delivery tag, bits (multiple), frame end
+_CONFIRM_SIZE = 13  # class and method, delivery tag, bits
 _BASIC = 60
 _CONTENT_TYPE, _HEADERS = 1 << 15, 1 << 13
 _CONTENT_ENCODING = 1 << 14
@@ -62,6 +70,9 @@ def read_delivery(
 def _read(
     buffer: bytes, offset: int, channel: int, consumer_tag: bytes
 ) -> tuple[Fields, int] | str | None:
+    # Each frame's checks (bounds, kind and channel, frame end) are written out where it is
+    # read, here and in read_confirm: one helper function for them all cost 3.2k instructions
+    # a delivery (7%) and 1.5k a confirm (18%) under callgrind (bench/frames.py).
     size = len(buffer)
     if offset + 11 > size:  # not yet a method frame's start and method id
         return MORE if buffer[offset] == _METHOD else None
@@ -143,6 +154,33 @@ def _read(
         (routing_key, exchange, body, headers, content_type, bool(bits & 1), delivery_tag),
         at,
     )
+
+
+def read_confirm(
+    buffer: bytes, offset: int, channel: int
+) -> tuple[int, bool, bool, int] | str | None:
+    """The publisher confirm whose frame starts at `offset` of `buffer`, if it is a basic.ack
+    or basic.nack on `channel`: its delivery tag, multiple, whether it is a nack, and the
+    offset after its frame; MORE if the buffer ends before its frame does; None when the frame
+    at `offset` is for pika to read."""
+    if offset + 11 > len(buffer):  # not yet a method frame's start and method id
+        return MORE if buffer[offset] == _METHOD else None
+    kind, number, length, method = _METHOD_START.unpack_from(buffer, offset)
+    if kind != _METHOD or number != channel or length != _CONFIRM_SIZE:
+        return None
+    if method == _ACK:
+        nack = False
+    elif method == _NACK:
+        nack = True
+    else:
+        return None
+    end = offset + 21
+    if end > len(buffer):
+        return MORE
+    tag, bits, frame_end = _CONFIRM.unpack_from(buffer, offset + 11)
+    if frame_end != _END:
+        return None
+    return tag, bits & 1 == 1, nack, end
 
 
 def _table(buffer: bytes, at: int) -> tuple[dict[str, Any], int]:

@@ -27,7 +27,8 @@ seconds.
 
 A consumer's deliveries can be read directly (`Link.deliver_directly`, see deliveries.py): the
 connection reads the common basic.deliver in one pass and hands its fields to the consumer,
-leaving every other frame to pika.
+leaving every other frame to pika. So can a publisher's confirms (`Link.confirm_directly`):
+each basic.ack and basic.nack goes to the publisher as its delivery tag and flags.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from pika.channel import Channel
 
 from sarra.broker.backoff import Backoff, Outage
 from sarra.broker.connect import ConnectionSettings
-from sarra.broker.deliveries import MORE, Fields, read_delivery
+from sarra.broker.deliveries import MORE, Fields, read_confirm, read_delivery
 from sarra.broker.errors import describe, refused_by_broker
 from sarra.broker.state import LinkState
 from sarra.broker.url import BrokerUrl
@@ -79,16 +80,34 @@ class _Direct:
         self.handler = handler
 
 
+ConfirmHandler = Callable[[int, bool, bool], None]
+"""Called with a publisher confirm's delivery tag, multiple, and whether it is a nack."""
+
+
+class _Confirms:
+    """A publishing channel whose confirms the connection reads itself."""
+
+    __slots__ = ("channel", "handler", "number")
+
+    def __init__(self, channel: Channel, handler: ConfirmHandler):
+        self.channel = channel
+        self.number = channel.channel_number
+        self.handler = handler
+
+
 class DirectConnection(SelectConnection):
-    """pika's SelectConnection, reading the deliveries to one consumer itself (see
-    deliveries.py): while the consumer's channel is open, each whole basic.deliver to it goes
-    to its handler as a Delivery's fields; any other frame goes through pika, as before.
-    (pika's count of frames received leaves out those read here; its count of bytes, which
-    its heartbeat checker watches, has them.) It overrides pika's private frame reading, the
-    same from pika 1.2 to 1.4: setup.cfg asks for pika below 1.5, and
-    tests/unit/test_broker_deliveries.py checks its reads against pika's own."""
+    """pika's SelectConnection, reading the deliveries to one consumer and the confirms of one
+    publishing channel itself (see deliveries.py): while the consumer's channel is open, each
+    whole basic.deliver to it goes to its handler as a Delivery's fields; while the publishing
+    channel is open, each basic.ack and basic.nack on it goes to its handler; any other frame
+    goes through pika, as before. (pika's count of frames received leaves out those read here;
+    its count of bytes, which its heartbeat checker watches, has them.) It overrides pika's
+    private frame reading, the same from pika 1.2 to 1.4: setup.cfg asks for pika below 1.5,
+    and tests/unit/test_broker_deliveries.py and test_broker_confirms.py check its reads
+    against pika's own."""
 
     _direct: _Direct | None = None
+    _confirms: _Confirms | None = None
 
     def deliver_directly(
         self, channel: Channel, consumer_tag: str, handler: Callable[[Fields], None] | None
@@ -97,8 +116,13 @@ class DirectConnection(SelectConnection):
         None, leave them to pika again."""
         self._direct = None if handler is None else _Direct(channel, consumer_tag, handler)
 
+    def confirm_directly(self, channel: Channel, handler: ConfirmHandler | None) -> None:
+        """Read the publisher confirms on `channel` (in confirm mode already) and hand them to
+        `handler`; with None, leave them to pika again."""
+        self._confirms = None if handler is None else _Confirms(channel, handler)
+
     def _on_data_available(self, data_in: bytes) -> None:
-        if self._direct is None:
+        if self._direct is None and self._confirms is None:
             super()._on_data_available(data_in)
             return
         buffer = self._frame_buffer + data_in
@@ -115,6 +139,17 @@ class DirectConnection(SelectConnection):
                         self.bytes_received += end - offset
                         offset = end
                         direct.handler(fields)
+                        continue
+                confirms = self._confirms
+                if confirms is not None and confirms.channel.is_open:
+                    confirm = read_confirm(buffer, offset, confirms.number)
+                    if confirm is MORE:
+                        return
+                    if confirm is not None:
+                        tag, multiple, nack, end = confirm
+                        self.bytes_received += end - offset
+                        offset = end
+                        confirms.handler(tag, multiple, nack)
                         continue
                 # one frame, as pika reads it
                 buffer = self._frame_buffer = buffer[offset:]
@@ -322,6 +357,13 @@ class Link:
         connection = self._connection
         if connection is not None:
             connection.deliver_directly(channel, consumer_tag, handler)
+
+    def confirm_directly(self, channel: Channel, handler: ConfirmHandler | None) -> None:
+        """Have the connection read the publisher confirms on `channel` itself and hand them to
+        `handler` (None: leave them to pika again); I/O thread only."""
+        connection = self._connection
+        if connection is not None:
+            connection.confirm_directly(channel, handler)
 
     def ready(self) -> None:
         """The session says its channel works: reset the back-off, log a recovery (once, with

@@ -246,14 +246,22 @@ class Publisher:
         self._channel = channel
         self._sequence = 0
         channel.confirm_delivery(
-            self._on_confirm, callback=lambda _frame: run_steps(channel, self._steps, self._ready)
+            self._on_confirm, callback=lambda _frame: self._confirming(channel)
         )
+
+    def _confirming(self, channel: Channel) -> None:
+        """The channel is in confirm mode: its confirms are read by the connection itself (those
+        it leaves come through pika, to `_on_confirm`); declare, then publish."""
+        self._link.confirm_directly(channel, self._answered)
+        run_steps(channel, self._steps, self._ready)
 
     def _ready(self) -> None:
         self._link.ready()
         self._send()
 
     def lost(self, reason: BaseException | None) -> None:
+        if self._channel is not None:
+            self._link.confirm_directly(self._channel, None)
         self._channel = None
         again = [n for _, n in self._unconfirmed if n is not None]
         self._unconfirmed.clear()
@@ -300,11 +308,16 @@ class Publisher:
         self._sequence = sequence
 
     def _on_confirm(self, frame: Method) -> None:
+        """A confirm read by pika (one the connection did not read itself)."""
         method = frame.method
-        tag = method.delivery_tag
+        self._answered(method.delivery_tag, method.multiple, isinstance(method, Basic.Nack))
+
+    def _answered(self, tag: int, multiple: bool, nack: bool) -> None:
+        """The broker's basic.ack (or basic.nack) of `tag`, and of every tag before it if
+        `multiple`."""
         unconfirmed = self._unconfirmed
         settled: list[_Notice] = []
-        if method.multiple:
+        if multiple:
             while unconfirmed and unconfirmed[0][0] <= tag:
                 notice = unconfirmed.popleft()[1]
                 if notice is not None:
@@ -316,7 +329,7 @@ class Publisher:
                 entry[1] = None
             while unconfirmed and unconfirmed[0][1] is None:
                 unconfirmed.popleft()
-        if isinstance(method, Basic.Nack):
+        if nack:
             self._nacked_now(settled)
             return
         self._nack_backoff.reset()

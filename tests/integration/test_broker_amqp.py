@@ -17,8 +17,10 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
+import pika
 import pytest
 from pumpkit import ctl, scratch_vhost
 
@@ -26,10 +28,9 @@ from sarra.broker import admin, plan
 from sarra.broker.backoff import Backoff
 from sarra.broker.connect import ConnectionSettings
 from sarra.broker.consumer import Consumer, Delivery
-from sarra.broker.errors import BrokerError
-from sarra.broker.interface import Message
+from sarra.broker.errors import BrokerError, PublishError
 from sarra.broker.link import LEND_STALE
-from sarra.broker.publisher import Publisher
+from sarra.broker.publisher import Message, Publisher
 from sarra.broker.topology import QueueSpec
 from sarra.broker.url import parse_broker_url
 from sarra.config.credentials import Credentials
@@ -354,6 +355,71 @@ def test_publishing_to_a_missing_exchange_fails_only_those_notices(url: str, tag
         assert "NOT_FOUND" in str(lost.error)
         kept.result(10)
         publisher.publish(good, "k", b"after").result(10)
+
+
+@pytest.mark.broker
+def test_confirms_read_directly_settle_every_notice_and_a_nack_keeps_its_notice(
+    url: str, tag: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The confirms are read by the connection itself (none through pika's frames), acks
+    (many of them `multiple`) settle every notice, and a nack (a queue of length 0 that
+    rejects what is published to it) keeps its notice unsettled, then failed at close."""
+    exchange = f"xs_guest_{tag}"
+    kept, full = f"q_guest.kept.{tag}", f"q_guest.full.{tag}"
+    confirms: list[tuple[int, bool, bool]] = []
+    by_pika: list[object] = []
+    answered, on_confirm = Publisher._answered, Publisher._on_confirm
+
+    def record(self: Publisher, tag: int, multiple: bool, nack: bool) -> None:
+        confirms.append((tag, multiple, nack))
+        answered(self, tag, multiple, nack)
+
+    def through_pika(self: Publisher, frame: Any) -> None:
+        by_pika.append(frame.method)
+        on_confirm(self, frame)
+
+    monkeypatch.setattr(Publisher, "_answered", record)
+    monkeypatch.setattr(Publisher, "_on_confirm", through_pika)
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        channel = connection.channel()
+        channel.exchange_declare(exchange, "topic", durable=True)
+        channel.queue_declare(kept, durable=True)
+        channel.queue_bind(kept, exchange, "v02.post.kept.#")
+        reject = {"x-max-length": 0, "x-overflow": "reject-publish"}
+        channel.queue_declare(full, durable=True, arguments=reject)
+        channel.queue_bind(full, exchange, "v02.post.full.#")
+        publisher = Publisher(settings(url, "confirms-pub"), [exchange], backoff=fast()).start()
+        try:
+            assert publisher.wait_ready(10)
+            first = publisher.publish_many(
+                [Message(exchange, "v02.post.kept.a", b"%d" % i) for i in range(5000)]
+            )
+            assert publisher.flush(20)
+            assert all(c.done() and c.error is None for c in first)
+            assert confirms and not any(nack for _, _, nack in confirms)
+            assert any(multiple for _, multiple, _ in confirms)
+            nacked = publisher.publish(exchange, "v02.post.full.a", b"nowhere")
+            until(lambda: any(nack for _, _, nack in confirms), 10, "a nack")
+            after = publisher.publish_many(
+                [Message(exchange, "v02.post.kept.b", b"after %d" % i) for i in range(100)]
+            )
+            for confirmation in after:
+                confirmation.result(10)
+            assert not nacked.done()  # kept, published again after each nack
+        finally:
+            assert not publisher.close(1)
+        assert isinstance(nacked.error, PublishError)
+        assert "closed before the broker confirmed" in str(nacked.error)
+        assert by_pika == []  # every confirm was read directly
+        ready = channel.queue_declare(kept, passive=True).method.message_count
+        assert ready >= 5100  # at least once: those unconfirmed when the nack came go again
+    finally:
+        channel = connection.channel()
+        channel.queue_delete(kept)
+        channel.queue_delete(full)
+        channel.exchange_delete(exchange)
+        connection.close()
 
 
 @pytest.mark.broker
