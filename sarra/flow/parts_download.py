@@ -146,10 +146,12 @@ class _Files:
 
 @dataclass
 class State:
-    """What a state file records: the file's layout and the parts here (`have`)."""
+    """What a state file records: the file's layout, the parts here (`have`) and, for a file
+    sent, which version of the local file they were read from (`source`, sarra.flow.parts_send)."""
 
     layout: Layout | None = None
     have: dict[int, tuple[str, str]] = field(default_factory=dict)  # n: (where, "flag,digest")
+    source: str | None = None
 
 
 class _Book:
@@ -191,7 +193,9 @@ def read_state(fd: int) -> State:
             ):
                 layout = Layout(int(size), int(count), None if remainder == "?" else int(remainder))
                 merged = state.layout and state.layout.merged(layout)
-                state = State(merged, state.have) if merged else State(layout)
+                state = State(merged, state.have, state.source) if merged else State(layout)
+            case ["source", source]:
+                state.source = source
             case ["have", number, where, value] if _digits(number) and where in _PLACES:
                 state.have[int(number)] = (where, value)
             case ["drop", number] if _digits(number):

@@ -218,6 +218,58 @@ def test_sends_a_file_in_parts_to_ftp_each_part_after_the_bytes_before_it(
     assert sorted(p.name for p in (served_root / target).iterdir()) == ["big.dat"]
 
 
+def parts_destination(
+    scheme: str, tmp_path: Path, credentials: Path, request: pytest.FixtureRequest
+) -> tuple[str, Path]:
+    """A sender's destination lines for `scheme` (file, sftp or ftp), and the local directory
+    the server writes into."""
+    if scheme == "ftp":
+        ftp: FtpServer = request.getfixturevalue("ftp_server")
+        served: Path = request.getfixturevalue("served_root")
+        target = f"parts_{uuid.uuid4().hex[:8]}"
+        server = f"ftp://{FTP_USER}@127.0.0.1:{ftp.port}/"
+        return f"destination {server}\ndirectory {target}\n", served / target
+    remote = tmp_path / "remote"
+    if scheme == "file":
+        return f"destination file://{remote}\n", remote
+    sshd: SshServer = request.getfixturevalue("sshd")
+    request.getfixturevalue("ssh_home")
+    server = f"sftp://{os.environ.get('USER', 'root')}@127.0.0.1:{sshd.port}/"
+    credentials.write_text(credentials.read_text() + f"{server} ssh_keyfile={sshd.client_key}\n")
+    return f"destination {server}\ndirectory {remote}\n", remote
+
+
+@pytest.mark.parametrize("scheme", ["file", "sftp", "ftp"])
+def test_a_file_changed_while_its_parts_are_in_flight_is_sent_as_its_new_version(
+    tmp_path: Path, exchange: str, credentials: Path, scheme: str, request: pytest.FixtureRequest
+) -> None:
+    """Two parts of a file are sent, then the file changes (its first two blocks) and is
+    announced again: the parts of the new version, and a late part of the old one, complete
+    the new version, never a mix of both (ftp: the first part, which replaces the file, starts
+    it again)."""
+    root = tmp_path / "local"
+    old = os.urandom(1000)
+    new = os.urandom(800) + old[800:]
+    (root / "src").mkdir(parents=True)
+    (root / "src/big.dat").write_bytes(old)
+    destination, remote = parts_destination(scheme, tmp_path, credentials, request)
+    config = sender(tmp_path, exchange, f"{destination}base_dir {root}\nstrip 1\n", post=False)
+    before = part_notices(root / "src/big.dat", old, 400)
+    after = part_notices(root / "src/big.dat", new, 400)
+    final, seen = remote / "big.dat", ("sent", "skipped", "failed")
+    with running(config) as loop:
+        announce(config, before[:2], exchange)
+        wait_for(lambda: loop.counts["sent"] == 2, "two parts of the old version")
+        (root / "src/big.dat").write_bytes(new)
+        for n, part in enumerate([after[1], before[2], after[2], after[0]], start=3):
+            announce(config, [part], exchange)
+            wait_for(lambda n=n: sum(loop.counts[k] for k in seen) == n, f"{n} parts")
+        assert loop.counts["failed"] == 0
+    assert final.read_bytes() == new
+    assert sorted(p.name for p in remote.iterdir()) == ["big.dat"]
+    assert not list((paths.state_dir("sender", config.name) / "sent-parts").iterdir())
+
+
 def test_refuses_files_outside_base_dir_and_keeps_going(
     tmp_path: Path, exchange: str, credentials: Path
 ) -> None:
