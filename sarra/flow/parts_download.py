@@ -7,9 +7,11 @@ Beside the final file `name`, while its parts come in:
 - `.name.sarra-parts`, the state: one line appended per event, `layout <block size> <count>
   <remainder>` (the file's cut; a new one starts afresh; `?` for a remainder not yet known, as
   sr3's v02 parts of a block other than the last leave it, then told by the last block without
-  starting afresh), `have <n> <where> <flag>,<digest>` (a verified part) and `drop <n>`. Its
-  exclusive flock guards the file's bookkeeping across worker threads and instances; a restart
-  reads where the last run stopped.
+  starting afresh), `source <mtime>` (the version of the file the parts are of: a part of a
+  later one drops them, a part of an earlier one is skipped, so a file that changed at its
+  source while its parts came is never assembled from two versions), `have <n> <where>
+  <flag>,<digest>` (a verified part) and `drop <n>`. Its exclusive flock guards the file's
+  bookkeeping across worker threads and instances; a restart reads where the last run stopped.
 - the work file (the inflight name; `.name.sarra-work` when inflight would be the final name):
   parts written in place (inplace), and the reassembly. Workers writing parts into it share its
   flock; reassembly holds it alone and, still holding it, renames the work file to
@@ -146,10 +148,13 @@ class _Files:
 
 @dataclass
 class State:
-    """What a state file records: the file's layout and the parts here (`have`)."""
+    """What a state file records: the file's layout, the parts here (`have`) and which
+    version of the source they are of (`source`: the notices' mtime here; the local file's
+    version for a file sent, sarra.flow.parts_send)."""
 
     layout: Layout | None = None
     have: dict[int, tuple[str, str]] = field(default_factory=dict)  # n: (where, "flag,digest")
+    source: str | None = None
 
 
 class _Book:
@@ -160,6 +165,7 @@ class _Book:
         self.files = files
         self.layout = layout
         self.state = read_state(fd)
+        self.stale = False  # the part is of an older version than the parts recorded
 
     def write(self, line: str) -> None:
         os.write(self.fd, f"{line}\n".encode())
@@ -191,12 +197,27 @@ def read_state(fd: int) -> State:
             ):
                 layout = Layout(int(size), int(count), None if remainder == "?" else int(remainder))
                 merged = state.layout and state.layout.merged(layout)
-                state = State(merged, state.have) if merged else State(layout)
+                state = State(merged, state.have, state.source) if merged else State(layout)
+            case ["source", source]:
+                state.source = source
             case ["have", number, where, value] if _digits(number) and where in _PLACES:
                 state.have[int(number)] = (where, value)
             case ["drop", number] if _digits(number):
                 state.have.pop(int(number), None)
     return state
+
+
+def _superseded(wanted: _Wanted) -> PartResult:
+    reason = f"{wanted.name} is of an older version of the file than the parts here"
+    return PartResult("skipped", reason)
+
+
+def _source_time(state: State) -> float | None:
+    """The mtime of the version of the source the parts recorded are of (None if unknown)."""
+    try:
+        return None if state.source is None else float(state.source)
+    except ValueError:
+        return None
 
 
 def _digits(*texts: str) -> bool:
@@ -337,7 +358,7 @@ class PartDownloader:
         wanted = _Wanted(files, blocks.to_parts(), blocks.remainder, flag, digest, mtime)
         with self._busy.hold((files.path, wanted.part.number)):
             with self._book(wanted) as book:
-                known = self._known(book, wanted, finish)
+                known = _superseded(wanted) if book.stale else self._known(book, wanted, finish)
             if known is not None:
                 return known
             result = None
@@ -380,6 +401,8 @@ class PartDownloader:
             if digest is not None and got != digest:
                 return PartResult("transient", f"{name}: checksum {got} is not the notice's")
             with self._book(wanted) as book:
+                if book.stale:  # a newer version's part came meanwhile
+                    return _superseded(wanted)
                 done_meanwhile = (
                     not self.overwrite and not book.state.have and wanted.is_version_of_final()
                 )
@@ -430,11 +453,19 @@ class PartDownloader:
     @contextlib.contextmanager
     def _book(self, wanted: _Wanted) -> Iterator[_Book]:
         """The file's state under its exclusive lock, begun afresh if the layout changed (a
-        remainder told for the first time is no change)."""
+        remainder told for the first time is no change); the parts of an older version are
+        dropped when a newer one's part comes (a later mtime), and a part of an older version
+        than those recorded leaves the state as it is (`stale`)."""
         files, layout = wanted.files, wanted.layout
         with flocked(files.folder, files.state, fcntl.LOCK_EX, append=True) as fd:
             book = _Book(fd, files, layout)
             old = book.state
+            recorded = _source_time(old)
+            if wanted.mtime is not None and recorded is not None:
+                book.stale = wanted.mtime < recorded - _SAME_MTIME
+                if book.stale:
+                    yield book
+                    return
             merged = old.layout and old.layout.merged(layout)
             if merged:
                 if merged != old.layout:
@@ -448,6 +479,18 @@ class PartDownloader:
                     files.remove_parts(old)
                 book.write(f"layout {layout}")
                 book.state = State(layout)
+            current = _source_time(book.state)
+            if wanted.mtime is not None and (
+                current is None or wanted.mtime > current + _SAME_MTIME
+            ):
+                if current is not None and book.state.have:
+                    logger.info("%s: changed at its source; the parts of its older version "
+                                "dropped", files.path)  # fmt: skip
+                    files.remove_parts(book.state)
+                    for number in list(book.state.have):
+                        book.drop(number)
+                book.write(f"source {wanted.mtime!r}")
+                book.state.source = repr(wanted.mtime)
             yield book
 
     def _write_in_place(

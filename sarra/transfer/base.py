@@ -101,6 +101,10 @@ class Transfer(ABC):
     capabilities: ClassVar[frozenset[str]] = frozenset({"get"})
     """The OPERATIONS this backend can do; the others raise Unsupported."""
 
+    put_range_replaces_at_start: ClassVar[bool] = False
+    """Whether a range put at offset 0 replaces the whole file (ftp: STOR without REST
+    truncates it), losing the bytes after the range, as a whole put does."""
+
     def __init__(self, server: Credential, settings: TransferSettings) -> None:
         """`server` is the URL's scheme, host, port, user and password with its credentials."""
         self.server = server

@@ -64,6 +64,7 @@ class FtpTransfer(Transfer):
     capabilities = frozenset(
         {"get", "put", "put_range", "ls", "mkdir", "delete", "rename", "chmod", "utime"}
     )
+    put_range_replaces_at_start = True
 
     def __init__(self, server: Credential, settings: TransferSettings) -> None:
         super().__init__(server, settings)

@@ -15,6 +15,7 @@ from servers import FTP_USER, FtpServer, SshServer
 
 from sarra.config import paths
 from sarra.config.loader import Config, load
+from sarra.flow.loop import ConsumerLoop
 from sarra.integrity.checksum import checksum_bytes, hex_to_b64
 from sarra.integrity.parts import partition
 from sarra.message.notice import Blocks, Identity, Notice, epoch_to_time
@@ -216,6 +217,91 @@ def test_sends_a_file_in_parts_to_ftp_each_part_after_the_bytes_before_it(
         wait_for(lambda: final.exists(), "the file complete")
     assert final.read_bytes() == data
     assert sorted(p.name for p in (served_root / target).iterdir()) == ["big.dat"]
+
+
+def parts_destination(
+    scheme: str, tmp_path: Path, credentials: Path, request: pytest.FixtureRequest
+) -> tuple[str, Path]:
+    """A sender's destination lines for `scheme` (file, sftp or ftp), and the local directory
+    the server writes into."""
+    if scheme == "ftp":
+        ftp: FtpServer = request.getfixturevalue("ftp_server")
+        served: Path = request.getfixturevalue("served_root")
+        target = f"parts_{uuid.uuid4().hex[:8]}"
+        server = f"ftp://{FTP_USER}@127.0.0.1:{ftp.port}/"
+        return f"destination {server}\ndirectory {target}\n", served / target
+    remote = tmp_path / "remote"
+    if scheme == "file":
+        return f"destination file://{remote}\n", remote
+    sshd: SshServer = request.getfixturevalue("sshd")
+    request.getfixturevalue("ssh_home")
+    server = f"sftp://{os.environ.get('USER', 'root')}@127.0.0.1:{sshd.port}/"
+    credentials.write_text(credentials.read_text() + f"{server} ssh_keyfile={sshd.client_key}\n")
+    return f"destination {server}\ndirectory {remote}\n", remote
+
+
+def one_by_one(config: Config, loop: ConsumerLoop, exchange: str, notices: list[Notice]) -> None:
+    """Announce each notice once the one before it is sent or skipped (in order: ftp writes
+    no part past the end of the file), none failing."""
+    for notice in notices:
+        done = loop.counts["sent"] + loop.counts["skipped"]
+        announce(config, [notice], exchange)
+        wait_for(
+            lambda done=done: (
+                loop.counts["sent"] + loop.counts["skipped"] > done or loop.counts["failed"] > 0
+            ),
+            f"part {notice.blocks and notice.blocks.number}",
+        )
+        assert loop.counts["failed"] == 0
+
+
+@pytest.mark.parametrize("scheme", ["file", "sftp", "ftp"])
+def test_a_file_changed_while_its_parts_are_in_flight_is_sent_as_its_new_version(
+    tmp_path: Path, exchange: str, credentials: Path, scheme: str, request: pytest.FixtureRequest
+) -> None:
+    """Two parts of a file are sent, then the file changes (its first two blocks) and is
+    announced again: the parts of the new version, and a late part of the old one, complete
+    the new version, never a mix of both (ftp: the first part, which replaces the file, starts
+    it again)."""
+    root = tmp_path / "local"
+    old = os.urandom(1000)
+    new = os.urandom(800) + old[800:]
+    (root / "src").mkdir(parents=True)
+    (root / "src/big.dat").write_bytes(old)
+    destination, remote = parts_destination(scheme, tmp_path, credentials, request)
+    config = sender(tmp_path, exchange, f"{destination}base_dir {root}\nstrip 1\n", post=False)
+    before = part_notices(root / "src/big.dat", old, 400)
+    after = part_notices(root / "src/big.dat", new, 400)
+    final = remote / "big.dat"
+    with running(config) as loop:
+        one_by_one(config, loop, exchange, before[:2])
+        (root / "src/big.dat").write_bytes(new)
+        one_by_one(config, loop, exchange, [after[1], before[2], after[2], after[0]])
+    assert final.read_bytes() == new
+    assert sorted(p.name for p in remote.iterdir()) == ["big.dat"]
+    assert not list((paths.state_dir("sender", config.name) / "sent-parts").iterdir())
+
+
+def test_to_ftp_the_first_part_of_a_new_version_begins_the_inflight_file_again(
+    tmp_path: Path, exchange: str, credentials: Path, request: pytest.FixtureRequest
+) -> None:
+    """ftp writes at offset 0 only by replacing the file: the new version's first part, come
+    while the old version's parts are in the inflight file, begins it again (it was a
+    permanent failure, the file left under its inflight name)."""
+    root = tmp_path / "local"
+    old, new = os.urandom(1000), os.urandom(1000)
+    (root / "src").mkdir(parents=True)
+    (root / "src/big.dat").write_bytes(old)
+    destination, remote = parts_destination("ftp", tmp_path, credentials, request)
+    config = sender(tmp_path, exchange, f"{destination}base_dir {root}\nstrip 1\n", post=False)
+    before = part_notices(root / "src/big.dat", old, 400)
+    after = part_notices(root / "src/big.dat", new, 400)
+    with running(config) as loop:
+        one_by_one(config, loop, exchange, before[:2])
+        (root / "src/big.dat").write_bytes(new)
+        one_by_one(config, loop, exchange, after)
+    assert (remote / "big.dat").read_bytes() == new
+    assert sorted(p.name for p in remote.iterdir()) == ["big.dat"]
 
 
 def test_refuses_files_outside_base_dir_and_keeps_going(

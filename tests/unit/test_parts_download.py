@@ -244,6 +244,32 @@ def test_the_old_file_stays_whole_until_the_changed_file_is(tmp_path: Path, data
     assert place.path.read_bytes() == changed
 
 
+@pytest.mark.parametrize("inplace", [True, False])
+def test_a_file_changed_while_its_parts_come_is_never_a_mix_of_two_versions(
+    tmp_path: Path, data: bytes, inplace: bool
+) -> None:
+    """All parts but the last are here when the source changes (its first two blocks): once
+    a part of the new version is here, the old version's last part (its block unchanged)
+    does not complete the file with the old first block; the new version's parts do."""
+    source = source_file(tmp_path, data)
+    old = part_notices(source)
+    worker, place = downloader(tmp_path, inplace), placement(tmp_path)
+    for notice in old[:-1]:
+        assert worker.handle(notice, place).status == "done"
+    changed, later = os.urandom(2 * BLOCK) + data[2 * BLOCK :], source.stat().st_mtime + 60
+    source.write_bytes(changed)
+    os.utime(source, (later, later))
+    new = part_notices(source)
+    assert worker.handle(new[1], place).status == "done"
+    late = worker.handle(old[-1], place)
+    assert late.status == "skipped" and "older version" in late.reason, late
+    assert not place.path.exists()
+    outcomes = [worker.handle(n, place) for n in new]
+    assert "file complete" in outcomes[-1].reason, outcomes
+    assert place.path.read_bytes() == changed
+    assert leftovers(tmp_path) == []
+
+
 def test_a_file_that_grew_is_cut_anew(tmp_path: Path, data: bytes, fetched: list[int]) -> None:
     source = source_file(tmp_path, data)
     worker, place = downloader(tmp_path, False), placement(tmp_path)
