@@ -70,19 +70,34 @@ def publish_frames(
     return b"".join(pieces)
 
 
+_KEYS: dict[str, str] = {}
+"""The start of the field of each ASCII header name met (its length, the name, `S`): v02
+notices carry the same few names."""
+_MOST_KEYS = 256
+
+
 def _table(headers: Mapping[str, object]) -> bytes | None:
     """A field table of string values (each a long string, `S`); None for any other value."""
     pieces: list[str] = []
     for name, value in headers.items():
         if not isinstance(value, str):
             return None
-        if not (name.isascii() and value.isascii()):
+        key = _KEYS.get(name)
+        if key is None:
+            if not name.isascii():
+                return _encoded_table(headers)
+            if len(name) > 255:
+                return None
+            key = f"{chr(len(name))}{name}S"
+            if len(_KEYS) < _MOST_KEYS:
+                _KEYS[name] = key
+        if not value.isascii():
             return _encoded_table(headers)
-        if len(name) > 255:
-            return None
         size = len(value)
-        length = f"\0\0\0{chr(size)}" if size < 256 else _LONG.pack(size).decode("latin-1")
-        pieces.append(f"{chr(len(name))}{name}S{length}{value}")
+        if size < 256:
+            pieces.append(f"{key}\0\0\0{chr(size)}{value}")
+        else:
+            pieces.append(f"{key}{_LONG.pack(size).decode('latin-1')}{value}")
     # ASCII: a byte a character, and each length below 256 written as the byte it is
     content = "".join(pieces).encode("latin-1")
     return _LONG.pack(len(content)) + content
