@@ -63,6 +63,9 @@ class PluginSource:
         self.posted += 1
         file_log.info("posted %s", redact_url(job.notice.url))
 
+    def posted(self) -> None:
+        """Nothing to write: each line is written by `posting`."""
+
     def settled(self, job: Job) -> None:
         pass  # the loop counts what the broker confirmed
 

@@ -17,6 +17,7 @@ from sarra.config import paths
 from sarra.config.credentials import redact_text
 from sarra.config.loader import Config
 from sarra.config.types import LOG_FORMAT
+from sarra.flow.log_lines import SEVERAL_LINES
 
 FORMAT = LOG_FORMAT
 """The format of log lines by default (log_format, sr3's logFormat, gives another)."""
@@ -57,12 +58,18 @@ def _cut_word(match: re.Match[str]) -> str:
     return f"{word[:100]}...({len(word)} characters)...{word[-60:]}"
 
 
+def _one_line(text: str) -> str:
+    if len(text) > LONG_WORD or not text.isprintable():
+        return bounded(printable(text))
+    return text
+
+
 class OneLineFilter(logging.Filter):
     """Makes each record's message one printable line of bounded size (see printable and
-    bounded), its passwords redacted (redact_text), and its traceback and stack likewise, line
-    by line: no byte of a notice can break a log line, fail the handler or fill the disk, and
-    no password reaches a log. One filter, one pass: a poster logs thousands of lines a
-    second."""
+    bounded; each line of a record of SEVERAL_LINES), its passwords redacted (redact_text), and
+    its traceback and stack likewise, line by line: no byte of a notice can break a log line,
+    fail the handler or fill the disk, and no password reaches a log. One filter, one pass: a
+    poster logs thousands of lines a second."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -70,8 +77,10 @@ class OneLineFilter(logging.Filter):
         except Exception:  # a malformed logging call: keep its pieces
             message = f"{record.msg!s} {record.args!r}"
         message = redact_text(message)
-        if len(message) > LONG_WORD or not message.isprintable():
-            message = bounded(printable(message))
+        if getattr(record, SEVERAL_LINES, False):
+            message = "\n".join(map(_one_line, message.split("\n")))
+        else:
+            message = _one_line(message)
         record.msg, record.args = message, None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
@@ -98,7 +107,10 @@ class Formatter(logging.Formatter):
         record.message = message = record.getMessage()
         if self._uses_time:
             record.asctime = self.formatTime(record)
-        text = self._fmt % record.__dict__ if self._fmt else message  # type: ignore[operator]
+        if getattr(record, SEVERAL_LINES, False):
+            text = self._lines(record, message)
+        else:
+            text = self._fmt % record.__dict__ if self._fmt else message  # type: ignore[operator]
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
@@ -106,6 +118,16 @@ class Formatter(logging.Formatter):
         if record.stack_info:
             text = f"{text}\n{self.formatStack(record.stack_info)}"
         return text
+
+    def _lines(self, record: logging.LogRecord, message: str) -> str:
+        """Each line of a record of SEVERAL_LINES formatted as a record of its own."""
+        fields = record.__dict__
+        lines = message.split("\n")
+        whole = self._fmt % {**fields, "message": "\0"}  # type: ignore[operator]
+        if whole.count("\0") == 1:  # the format around the message: written about each line
+            before, after = whole.split("\0")
+            return "\n".join([f"{before}{line}{after}" for line in lines])
+        return "\n".join([self._fmt % {**fields, "message": line} for line in lines])  # type: ignore[operator]
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         whole = int(record.created)

@@ -300,6 +300,9 @@ class PollSource:
         when = "" if notice.mtime is None else f", mtime {notice.mtime}"
         file_log.info("announced %s (%s%s)", redact_url(notice.url), size, when)
 
+    def posted(self) -> None:
+        """Nothing to write: each line is written by `posting`."""
+
     def settled(self, job: Job) -> None:
         listed: Listed | None = job.local
         if listed is None:

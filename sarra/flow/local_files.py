@@ -16,6 +16,7 @@ from sarra.broker import Message
 from sarra.config.credentials import redact_url
 from sarra.flow.announce import Announcer
 from sarra.flow.job import Job
+from sarra.flow.log_lines import log_lines
 from sarra.message.notice import Notice
 
 
@@ -46,6 +47,7 @@ class LocalFiles:
         self.errors = 0
         self.not_confirmed: list[str] = []
         """A line for each notice the broker refused: `url: why`."""
+        self._lines: list[str] = []  # of the files posted, not logged yet
 
     def job(
         self, path: str, st: os.stat_result | None = None, renamed_from: str | None = None
@@ -94,15 +96,19 @@ class LocalFiles:
         self.file_log.log(level, "%s", text)
 
     def posting(self, job: Job, messages: Sequence[Message]) -> None:
-        """Count and log a file posted (the URL last, as v2's post_log ended with the path:
-        scripts take the last word)."""
+        """Count a file posted, and note its log line (the URL last, as v2's post_log ended
+        with the path: scripts take the last word), written by `posted`."""
         self.files += 1
         self.bytes += job.local.size
-        file_log = self.file_log
-        if file_log.isEnabledFor(logging.INFO):
+        if self.file_log.isEnabledFor(logging.INFO):
             notice = job.notice
-            file_log.info("posted to %s%s: %s", messages[0].exchange, what(notice, len(messages)),
-                          shown_url(notice))  # fmt: skip
+            self._lines.append(f"posted to {messages[0].exchange}"
+                               f"{what(notice, len(messages))}: {shown_url(notice)}")  # fmt: skip
+
+    def posted(self) -> None:
+        """Log the lines of the files posted since the last call, in one record."""
+        lines, self._lines = self._lines, []
+        log_lines(self.file_log, logging.INFO, lines)
 
     def settled(self, job: Job) -> None:
         """Its notices confirmed, or it went no further: nothing to note (the loop counts what

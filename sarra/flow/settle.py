@@ -63,6 +63,7 @@ class Settling(LoopState):
             return
         if origin is not None:
             origin.posting(job, messages)
+            origin.posted()
         confirmations = posting.publish(notices, messages, follows=job.msg,
                                         is_retry=job.retry is not None)  # fmt: skip
         self._settle_when_confirmed(job, notices, confirmations)
@@ -77,9 +78,14 @@ class Settling(LoopState):
         if not held:
             return
         self._held = []
+        origins = {}
         for job, _, job_messages in held:
-            if job.origin is not None:
-                job.origin.posting(job, job_messages)
+            origin = job.origin
+            if origin is not None:
+                origin.posting(job, job_messages)
+                origins[id(origin)] = origin
+        for origin in origins.values():
+            origin.posted()  # the chunk's log lines, together
         posting = self.posting
         assert posting is not None
         messages = [message for _, _, job_messages in held for message in job_messages]

@@ -45,7 +45,12 @@ class Origin(Protocol):
         ...
 
     def posting(self, job: Job, messages: Sequence[Message]) -> None:
-        """The notices of a job are about to be published, encoded: its log line."""
+        """The notices of a job are about to be published, encoded: its figures, its log line
+        (written now, or by `posted`)."""
+        ...
+
+    def posted(self) -> None:
+        """The posts of a chunk of jobs are noted (`posting`): write their log lines."""
         ...
 
     def settled(self, job: Job) -> None:

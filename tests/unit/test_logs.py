@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from sarra.components.logs import FORMAT, LONG_WORD, Formatter, bounded, printab
 from sarra.config.errors import ConfigErrors
 from sarra.config.loader import load
 from sarra.flow.faults import MAX_KINDS, Faults, kind_of
+from sarra.flow.log_lines import log_lines
 from sarra.observe.logs import last_error
 
 
@@ -238,3 +240,27 @@ def test_passwords_never_reach_the_log_file_in_lines_or_tracebacks(instance_log:
     assert "s3cret" not in text and "hunter2" not in text
     assert "amqps://feeder:***@broker.example/" in text
     assert "https://user:***@host.example/data" in text
+
+
+@pytest.mark.parametrize(
+    ("log_format", "prefix"),
+    [("", r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \[INFO\] "),
+     ("log_format %(asctime)s [%(levelname)s] %(name)s: ", r".* \[INFO\] sarra\.file: ")],
+)  # fmt: skip
+def test_a_record_of_several_lines_is_written_as_lines_of_their_own(
+    tmp_path: Path, log_format: str, prefix: str
+) -> None:
+    with logging_as_instance(tmp_path, "lines", log_format + "%(message)s\n" if log_format
+                             else "") as log:  # fmt: skip
+        lines = ["posted to xs (1 bytes): file:/a", "posted to xs (2 bytes): file:/b\x1b[2J",
+                 "posted to xs (3 bytes): sftp://user:secret@host/c" + "x" * 300]  # fmt: skip
+        log_lines(logging.getLogger("sarra.file"), logging.INFO, lines)
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        written = log.read_text().splitlines()
+    assert len(written) == 3
+    assert all(re.match(prefix, line) for line in written), written
+    assert written[0].endswith("posted to xs (1 bytes): file:/a")
+    assert written[1].endswith("file:/b\\x1b[2J")  # each line printable
+    assert "secret" not in written[2] and "sftp://user:***@host/c" in written[2]
+    assert "...(322 characters)..." in written[2]  # each line bounded
