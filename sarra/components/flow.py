@@ -63,7 +63,7 @@ class PluginSource:
         self.posted += 1
         file_log.info("posted %s", redact_url(job.notice.url))
 
-    def posted(self) -> None:
+    def log_posted(self) -> None:
         """Nothing to write: each line is written by `posting`."""
 
     def settled(self, job: Job) -> None:

@@ -300,7 +300,7 @@ class PollSource:
         when = "" if notice.mtime is None else f", mtime {notice.mtime}"
         file_log.info("announced %s (%s%s)", redact_url(notice.url), size, when)
 
-    def posted(self) -> None:
+    def log_posted(self) -> None:
         """Nothing to write: each line is written by `posting`."""
 
     def settled(self, job: Job) -> None:

@@ -97,7 +97,7 @@ class LocalFiles:
 
     def posting(self, job: Job, messages: Sequence[Message]) -> None:
         """Count a file posted, and note its log line (the URL last, as v2's post_log ended
-        with the path: scripts take the last word), written by `posted`."""
+        with the path: scripts take the last word), written by `log_posted`."""
         self.files += 1
         self.bytes += job.local.size
         if self.file_log.isEnabledFor(logging.INFO):
@@ -105,7 +105,7 @@ class LocalFiles:
             self._lines.append(f"posted to {messages[0].exchange}"
                                f"{what(notice, len(messages))}: {shown_url(notice)}")  # fmt: skip
 
-    def posted(self) -> None:
+    def log_posted(self) -> None:
         """Log the lines of the files posted since the last call, in one record."""
         lines, self._lines = self._lines, []
         log_lines(self.file_log, logging.INFO, lines)

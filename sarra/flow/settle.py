@@ -63,7 +63,7 @@ class Settling(LoopState):
             return
         if origin is not None:
             origin.posting(job, messages)
-            origin.posted()
+            origin.log_posted()
         confirmations = posting.publish(notices, messages, follows=job.msg,
                                         is_retry=job.retry is not None)  # fmt: skip
         self._settle_when_confirmed(job, notices, confirmations)
@@ -85,7 +85,7 @@ class Settling(LoopState):
                 origin.posting(job, job_messages)
                 origins[id(origin)] = origin
         for origin in origins.values():
-            origin.posted()  # the chunk's log lines, together
+            origin.log_posted()  # the chunk's log lines, together
         posting = self.posting
         assert posting is not None
         messages = [message for _, _, job_messages in held for message in job_messages]

@@ -46,10 +46,10 @@ class Origin(Protocol):
 
     def posting(self, job: Job, messages: Sequence[Message]) -> None:
         """The notices of a job are about to be published, encoded: its figures, its log line
-        (written now, or by `posted`)."""
+        (written now, or by `log_posted`)."""
         ...
 
-    def posted(self) -> None:
+    def log_posted(self) -> None:
         """The posts of a chunk of jobs are noted (`posting`): write their log lines."""
         ...
 
