@@ -9,8 +9,8 @@ and a server decodes either spelling to the same file.
 A query comes only with a retrievePath (or a WIS2 link's href): a path of the URL as it is
 written, percent-encoded, maybe with a query (`Products('a')/$value`, `get.py?station=A`), that
 is relative to the base URL and sent as written, as sr3 sends it; only what cannot go on a
-request line (spaces, controls, `"<>\\^`{|}#`, what is past ASCII) is percent-encoded. The caller
-says which a path is by giving a retrievePath's as a `Target`.
+request line (spaces, controls, what is past ASCII, and `"<>\\^{|}#` and the backquote) is
+percent-encoded. The caller says which a path is by giving a retrievePath's as a `Target`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ SCHEMES = frozenset({"http", "https"})
 """The schemes whose URLs have a query (and whose retrievePath is written as a URL's path)."""
 
 PATH_SAFE = "/:@!$&'()*+,;=~"
-"""What a file's path keeps as it is on a request line: RFC 3986's path characters, `%` but."""
+"""What a file's path keeps as it is on a request line: RFC 3986's path characters but `%`."""
 
 _WRITTEN_SAFE = "/?:@!$&'()*+,;=%~[]"
 """What a Target keeps as written: RFC 3986's path and query characters, and `%` (escapes)."""
