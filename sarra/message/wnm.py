@@ -227,10 +227,9 @@ def _split_href(href: str) -> tuple[str, str, str]:
 def _retrieve_path(base_url: str, path: str, query: str) -> str:
     """Where a link leads below its base URL: over http(s) its path and query as written (sent
     so: sarra.message.http_path), else the path as it is, then the query."""
-    written = path.lstrip("/") + (f"?{query}" if query else "")
-    if urlsplit(base_url).scheme.lower() in SCHEMES:
-        return written
-    return unquote(path).lstrip("/") + (f"?{query}" if query else "")
+    if urlsplit(base_url).scheme.lower() not in SCHEMES:
+        path = unquote(path)
+    return path.lstrip("/") + (f"?{query}" if query else "")
 
 
 def _file_name(path: str, data_id: Any) -> str:
