@@ -58,6 +58,7 @@ from sarra.flow.placement import onward_rel_path
 from sarra.flow.poll_state import SeenFiles, Signature, load_seen, save_seen, state_file
 from sarra.flow.rules import Rules
 from sarra.integrity.checksum import new_checksum, sum_to_identity
+from sarra.message import http_path
 from sarra.message.notice import Identity, Notice, epoch_to_time
 from sarra.transfer import Entry, Transfer, TransferError, TransientError, open_transfer
 from sarra.transfer.listing import DEEPEST, parse_ls_line
@@ -516,7 +517,7 @@ class PollSource:
             if below is None:
                 unlisted.append(prefix)
                 continue
-            found += [dataclasses.replace(e, name=prefix + e.name) for e in below[0]]
+            found += [_below(prefix, e) for e in below[0]]
             unlisted += [prefix + name for name in below[1]]
         return found, unlisted
 
@@ -568,12 +569,17 @@ class PollSource:
         value = new_checksum(self.sum, entry.name).value()
         mtime = entry.mtime if config.preserve_time else None
         mode = entry.mode if config.preserve_mode else None
+        relative_dir = self._relative_dir(directory)
+        link = None  # a link with a query is fetched from where it leads (retrievePath)
+        if entry.link is not None:
+            link = posixpath.join(http_path.path_target(relative_dir), entry.link)
         return Notice(
             pubtime=epoch_to_time(time.time()),
             base_url=self.base_url,
             rel_path=onward_rel_path(
-                posixpath.join(self._relative_dir(directory), entry.name), None, config.dialect
+                posixpath.join(relative_dir, entry.name), None, config.dialect
             ),
+            retrieve_path=None if link is None else onward_rel_path(link, None, config.dialect),
             identity=Identity(*sum_to_identity(f"{letter},{value}")),
             size=entry.size,
             mtime=None if mtime is None else epoch_to_time(mtime),
@@ -615,6 +621,12 @@ def in_zone(entry: Entry, zone: zoneinfo.ZoneInfo) -> Entry:
     assert entry.mtime is not None
     written = datetime.fromtimestamp(entry.mtime, UTC).replace(tzinfo=zone)
     return dataclasses.replace(entry, mtime=written.timestamp(), wall_clock=False)
+
+
+def _below(prefix: str, entry: Entry) -> Entry:
+    """An entry of the sub-directory `prefix` (`sub/`), named (and linked) from above it."""
+    link = None if entry.link is None else http_path.path_target(prefix) + entry.link
+    return dataclasses.replace(entry, name=prefix + entry.name, link=link)
 
 
 def listing_path(destination_path: str, directory: str) -> str:

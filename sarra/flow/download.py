@@ -51,6 +51,7 @@ from sarra.integrity.checksum import (
     checksum_file,
     new_checksum,
 )
+from sarra.message import http_path
 from sarra.message.notice import Notice, epoch_to_time, time_to_epoch
 from sarra.transfer.base import Transfer
 from sarra.transfer.confine import PathRefused, confine, confine_link_target
@@ -183,10 +184,14 @@ def inline_bytes(content: dict[str, object]) -> bytes | None:
 
 def remote_path(notice: Notice) -> str:
     """The path on the server: the base URL's path followed by the notice's relative path
-    (as the established formats define the URL: base URL + relative path)."""
+    (as the established formats define the URL: base URL + relative path), or its
+    retrievePath. Over http(s) a retrievePath is a URL's path as written, maybe with a query:
+    it comes as a http_path.Target, sent as it is; a relative path is a file's path."""
+    parts = urlsplit(notice.base_url)
     relative = notice.retrieve_path or notice.rel_path
-    base = unquote(urlsplit(notice.base_url).path).rstrip("/")
-    return f"{base}/{relative.lstrip('/')}"
+    if notice.retrieve_path and parts.scheme.lower() in http_path.SCHEMES:
+        return http_path.Target(f"{parts.path.rstrip('/')}/{relative.lstrip('/')}")
+    return f"{unquote(parts.path).rstrip('/')}/{relative.lstrip('/')}"
 
 
 def server_key(notice: Notice) -> str:

@@ -1,6 +1,5 @@
 """Where a notice's file goes: the directory, mirror, strip, flatten and filename captured by
-the accept rule that took it, the notice's rename, and confinement below the directory. The
-query of an http(s) notice's path stays in its file's name (sarra.transfer.query)."""
+the accept rule that took it, the notice's rename, and confinement below the directory."""
 
 from __future__ import annotations
 
@@ -10,13 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from sarra.config.loader import Config
 from sarra.config.masks import Mask
 from sarra.config.variables import PER_NOTICE_NAMES, base_url_values, expand, notice_lookup
 from sarra.message.notice import Notice
-from sarra.transfer import query
 from sarra.transfer.confine import PathRefused, confine
 
 
@@ -195,7 +192,7 @@ def placed(
     known |= values or {}
     lookup = notice_lookup(known, now)
     directory = _confined_directory(rule.directory, known, lookup)
-    relative = _strip(_local_rel_path(notice), rule.strip)
+    relative = _strip(notice.rel_path, rule.strip)
     if rule.flatten != "/":
         relative = relative.replace("/", rule.flatten)
     elif not rule.mirror:
@@ -207,13 +204,6 @@ def placed(
     if not relative or relative.endswith("/"):
         raise PathRefused(notice.rel_path, "names no file")
     return directory, relative
-
-
-def _local_rel_path(notice: Notice) -> str:
-    """The notice's relative path, its query (http and https) kept in one file name."""
-    if urlsplit(notice.base_url).scheme.lower() in query.SCHEMES:
-        return query.local_path(notice.rel_path)
-    return notice.rel_path
 
 
 def _confined_directory(

@@ -33,11 +33,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from sarra.integrity.checksum import DIGEST_SIZES, WIS2_METHODS
 from sarra.message import validate, wis2_topics
 from sarra.message.errors import MalformedNotice, NotEncodable
+from sarra.message.http_path import SCHEMES, Target, path_target, request_target
 from sarra.message.notice import Identity, Notice, time_v02_to_v03
 from sarra.message.reason import Reason, errors, joined
 from sarra.message.wnm_validate import (
@@ -172,8 +173,8 @@ def _notice(topic: str | None, message: dict[str, Any]) -> Notice:
         base_url, path, query = _split_href(href)
     name = _file_name(path, properties.get("data_id"))
     directory = wis2_topics.rel_dir(topic) if topic else None
-    remote = unquote(path).lstrip("/") + (f"?{query}" if query else "")
     rel_path = f"{directory}/{name}" if directory else unquote(path).lstrip("/")
+    remote = _retrieve_path(base_url, path, query)
     size = link.get("length")
     size = size if type(size) is int and size >= 0 else None
     content, content_size = _inline(properties.get("content"), size)
@@ -181,7 +182,7 @@ def _notice(topic: str | None, message: dict[str, Any]) -> Notice:
         pubtime=pubtime,
         base_url=base_url,
         rel_path=rel_path,
-        retrieve_path=remote if remote != rel_path else None,
+        retrieve_path=remote if unquote(remote) != rel_path else None,
         identity=_identity(properties.get("integrity")),
         size=size if size is not None else content_size,
         content=content,
@@ -221,6 +222,14 @@ def _split_href(href: str) -> tuple[str, str, str]:
     if not parts.scheme or not parts.netloc:
         raise MalformedNotice(f"href is not an absolute URL: {href[:80]!r}")
     return f"{parts.scheme}://{parts.netloc}/", parts.path, parts.query
+
+
+def _retrieve_path(base_url: str, path: str, query: str) -> str:
+    """Where a link leads below its base URL: over http(s) its path and query as written (sent
+    so: sarra.message.http_path), else the path as it is, then the query."""
+    if urlsplit(base_url).scheme.lower() not in SCHEMES:
+        path = unquote(path)
+    return path.lstrip("/") + (f"?{query}" if query else "")
 
 
 def _file_name(path: str, data_id: Any) -> str:
@@ -391,10 +400,14 @@ def _message(notice: Notice, relation: str, topic: str) -> dict[str, Any]:
 
 
 def _href(notice: Notice) -> str:
-    """The link to the file: base URL and path (its query kept), percent-encoded."""
-    path, _, query = (notice.retrieve_path or notice.rel_path).partition("?")
-    quoted = quote(path.lstrip("/"), safe="/:@!$&'()*+,;=~")
-    return f"{notice.base_url.rstrip('/')}/{quoted}" + (f"?{query}" if query else "")
+    """The link to the file: base URL and the retrievePath (over http(s): as written, its query
+    kept) or the file's path, percent-encoded (sarra.message.http_path)."""
+    base = notice.base_url.rstrip("/")
+    retrieve = (notice.retrieve_path or "").lstrip("/")
+    if retrieve and urlsplit(base).scheme.lower() in SCHEMES:
+        return f"{base}/{request_target(Target(retrieve))}"
+    path, _, query = retrieve.partition("?") if retrieve else (notice.rel_path, "", "")
+    return f"{base}/{path_target(path.lstrip('/'))}" + (f"?{query}" if query else "")
 
 
 def _same_target(written: str, href: str) -> bool:

@@ -56,6 +56,9 @@ class Entry:
     is_dir: bool = False
     is_link: bool = False
     wall_clock: bool = False  # mtime was read as a time of day without a zone, and taken as UTC
+    link: str | None = None
+    """An index page's link to a file with a query, as written (`get.py?station=A`): where the
+    file is fetched from (sarra.message.http_path); `name` is then the local file's name."""
 
 
 @dataclass(frozen=True)

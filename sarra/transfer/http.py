@@ -14,7 +14,9 @@ warning says so once per server). Bodies are fetched with `Accept-Encoding: iden
 as they come, so a .gz file stays the file it is (one that comes with a Content-Encoding all the
 same is written as it came, with a warning once per server).
 
-A path's query (`get.py?a=b`: sarra.transfer.query) is sent with it, as written.
+A path is a file's path (a `?` in it is part of a name), percent-encoded on the request line with
+what RFC 3986 allows in a path kept as it is; a notice's retrievePath comes as a `Target` and is
+sent as written, its query with it (sarra.message.http_path).
 
 Redirects are followed (at most _MAX_REDIRECTS, all within one `timeout`) to http and https URLs,
 never from https to http; the credentials are sent to the server's own scheme, host and port
@@ -43,7 +45,7 @@ from urllib3.util.ssl_ import create_urllib3_context
 
 from sarra import __version__
 from sarra.config.credentials import DEFAULT_PORTS, Credential, redact_url
-from sarra.transfer import query
+from sarra.message import http_path
 from sarra.transfer.base import Entry, Transfer, TransferSettings, check_range
 from sarra.transfer.errors import (
     PermanentError,
@@ -191,7 +193,7 @@ class HttpTransfer(Transfer):
             self._connect()
         timeout = self.settings.socket_timeout
         deadline = None if timeout is None else time.monotonic() + timeout
-        response = self._own_get(self._prefix + query.request_target(path), headers, deadline)
+        response = self._own_get(self._prefix + http_path.request_target(path), headers, deadline)
         if response.status in _REDIRECTS:
             response = self._follow(response, self._address(path), headers, deadline)
         if response.status not in _WHOLE and not (response.status == 206 and "Range" in headers):
@@ -293,7 +295,7 @@ class HttpTransfer(Transfer):
         return b"".join(pieces)
 
     def _address(self, path: str) -> str:
-        return f"{self.server.scheme}://{self.host_port}{query.request_target(path)}"
+        return f"{self.server.scheme}://{self.host_port}{http_path.request_target(path)}"
 
     # --- connections
 

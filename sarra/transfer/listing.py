@@ -2,10 +2,10 @@
 
 Index pages are read in the forms Apache (table or <pre>), nginx (autoindex) and Python's
 http.server write. Each link to a direct child of the directory is an entry (a file's link with
-a query too, named with its query); the date and size written after the link (if any) fill in
-its mtime and size. Times are taken as UTC, which is what nginx writes by default (Apache
-writes the server's local time, which a page does not name). Sizes written for people ("1.2K")
-are converted with 1K = 1024, so they are approximate.
+a query too: the entry keeps the link, and is named with its query); the date and size written
+after the link (if any) fill in its mtime and size. Times are taken as UTC, which is what nginx
+writes by default (Apache writes the server's local time, which a page does not name). Sizes
+written for people ("1.2K") are converted with 1K = 1024, so they are approximate.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from urllib.parse import unquote, urljoin, urlsplit
 
+from sarra.message import http_path
 from sarra.transfer.base import Entry
 
 DEEPEST = 16
@@ -48,7 +49,7 @@ def parse_index(html: str, directory: str = "/") -> list[Entry]:
     base = directory if directory.endswith("/") else directory + "/"
     entries: dict[str, Entry] = {}
     for href, text, tail in parser.anchors:
-        name, is_dir = _child_name(href, base)
+        name, is_dir, link = _child_name(href, base)
         if name is None or name in entries:
             continue
         mtime, size = _date_and_size(tail)
@@ -59,6 +60,7 @@ def parse_index(html: str, directory: str = "/") -> list[Entry]:
             is_dir=is_dir,
             is_link=text.strip().endswith("@") and not name.endswith("@"),
             wall_clock=mtime is not None,
+            link=link,
         )
     return list(entries.values())
 
@@ -117,22 +119,25 @@ class _Anchors(HTMLParser):
         self._flush()
 
 
-def _child_name(href: str, base: str) -> tuple[str | None, bool]:
-    """The name of the direct child of `base` that `href` links to (None if it is not one).
+def _child_name(href: str, base: str) -> tuple[str | None, bool, str | None]:
+    """The name of the direct child of `base` that `href` links to (None if it is not one),
+    whether it is a directory, and the link as written when it has a query.
 
     Links naming a host are left out: the page does not say which host it is on. A link to a
-    file with a query (`get.py?a=b`) names it with its query, as written (sarra.transfer.query);
+    file with a query (`get.py?a=b`) is named with its query (sarra.message.http_path.link_name);
     one to a directory with a query, or to the page itself (Apache's `?C=N;O=D`), is left out.
     """
     parts = urlsplit(urljoin(base, href.strip()))
     if parts.netloc or not parts.path.startswith(base):
-        return None, False
+        return None, False, None
     rest = parts.path[len(base) :]
     is_dir = rest.endswith("/")
     name = unquote(rest.removesuffix("/"))
     if not name or "/" in name or name in (".", "..") or (parts.query and is_dir):
-        return None, False
-    return (f"{name}?{parts.query}" if parts.query else name), is_dir
+        return None, False, None
+    if not parts.query:
+        return name, is_dir, None
+    return http_path.link_name(name, parts.query), False, f"{rest}?{parts.query}"
 
 
 def _date_and_size(tail: str) -> tuple[float | None, int | None]:

@@ -659,3 +659,38 @@ def test_a_body_longer_than_announced_is_cut_off_at_the_notices_size(tmp_path: P
     assert outcome.status == "transient"
     assert "more bytes than the notice announced: cut off" in outcome.reason
     assert [p for p in out.rglob("*") if not p.is_dir()] == []
+
+
+def test_request_targets_keep_what_a_path_allows_and_send_a_retrieve_path_as_written(
+    tmp_path: Path,
+) -> None:
+    """The request line as a server reads it: a relPath is a file (`?` sent %3F, sub-delims,
+    `:` and `@` as they are), a retrievePath goes as written (OData's `('id')/$value`, a query)."""
+    out = tmp_path / "out"
+    cases = {  # (relPath, retrievePath): the request target the server must see
+        ("d/get.py?station=A", None): "/d/get.py%3Fstation=A",
+        ("d/a(1);b+c@d:e,f$g.txt", None): "/d/a(1);b+c@d:e,f$g.txt",
+        ("d/a b#c.txt", None): "/d/a%20b%23c.txt",
+        ("d/S2A.zip", "odata/v1/Products('S2A_1')/$value"): "/odata/v1/Products('S2A_1')/$value",
+        ("d/A.csv", "get.py?station=A&t=1/2;x=(y)"): "/get.py?station=A&t=1/2;x=(y)",
+    }
+    body = b"data"
+    reply = Reply([OK + b"Content-Length: 4\r\n\r\n" + body])
+    with ScriptedServer(routes=dict.fromkeys(cases.values(), reply)) as server:
+        config = load("subscribe", None, overrides=[("directory", str(out))])
+        downloader = Downloader(config, Credentials())
+        try:
+            for (rel_path, retrieve_path), target in cases.items():
+                notice = Notice(
+                    epoch_to_time(time.time()),
+                    server.url("/"),
+                    rel_path,
+                    retrieve_path=retrieve_path,
+                    size=len(body),
+                )
+                local = out / rel_path.rpartition("/")[2]
+                outcome = within(10, lambda: downloader.handle(notice, Placement(out, local)))  # noqa: B023
+                assert (outcome.status, local.read_bytes()) == ("done", body), target
+        finally:
+            downloader.close()
+    assert [r.split(b" ")[1].decode() for r in server.requests] == list(cases.values())

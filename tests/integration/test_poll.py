@@ -237,8 +237,9 @@ def test_times_of_day_in_listings_are_read_in_destination_timezone(
 def test_index_links_with_a_query_are_announced_and_downloaded_with_it(
     tmp_path: Path, exchange: str, credentials: Path, served_root: Path, http_server: HttpServer
 ) -> None:
-    """An index page linking `get.py?station=A`: the poll announces the link with its query,
-    and a subscriber downloads it (the server answers only the real query) under that name."""
+    """An index page linking `get.py?station=A`: the poll announces the link with its query
+    as the retrievePath, and a subscriber downloads it (the server answers only the real
+    query) under the relPath's name."""
     local = served_root / f"links_{exchange}"
     local.mkdir()
     files = {"get.py?station=A": b"first", "get.py?station=B": b"second"}
@@ -250,7 +251,9 @@ def test_index_links_with_a_query_are_announced_and_downloaded_with_it(
     with polling(config):
         notices = sorted(take(consumer, 2), key=lambda n: n.rel_path)
     consumer.close()
+    # the relPath names the local file, the retrievePath is the link, its query with it
     assert [n.rel_path for n in notices] == [f"/query/{local.name}/{name}" for name in files]
+    assert [n.retrieve_path for n in notices] == [n.rel_path for n in notices]
     (tmp_path / "sub").mkdir()
     out = tmp_path / "out"
     subscribe = subscriber(tmp_path / "sub", exchange, f"directory {out}\naccept .*\n")

@@ -156,3 +156,36 @@ def test_a_callback_on_the_poll_base_descends_at_most_deepest_levels(
     assert not [body for body in rest if b"out.dat" in body]
     too_deep = [r.getMessage() for r in caplog.records if "not listed, nor any" in r.getMessage()]
     assert len(too_deep) == 1, too_deep
+
+
+def test_a_callback_on_the_poll_base_posts_a_link_with_a_query_in_retrieve_path(
+    tmp_path: Path,
+    sarra_home: Path,
+    credentials: Path,
+    exchange: str,
+    served_root: Path,
+    http_server: HttpServer,
+) -> None:
+    """A page of /query/ links `get.py?station=A` (a query): the message names the file in
+    relPath and fetches it from the link (retrievePath), as sarra's own poll posts it."""
+    plugins = sarra_home.parent / "sr3" / "plugins"
+    plugins.mkdir(parents=True, exist_ok=True)
+    (plugins / "listed.py").write_text(LISTED.format(extra="", body="    pass"))
+    folder = f"query_{exchange}"
+    (served_root / folder).mkdir()
+    (served_root / folder / "get.py?station=A").write_bytes(b"A" * 10)
+    path = tmp_path / "listed.conf"
+    path.write_text(
+        f"broker amqp://guest@127.0.0.1/\npost_exchange {exchange}\n"
+        f"pollUrl http://{LOCALHOST}:{http_server.port}/query/\npath {folder}\nsleep 0.1\n"
+        "accept .*\ncallback listed\n"
+    )
+    config = load("poll", path)
+    watcher = watch(config, exchange)
+    try:
+        with in_thread(lambda stop: Poll(config, 1, stop)):
+            [posted] = take(watcher, 1)
+    finally:
+        watcher.close()
+    assert posted.rel_path.endswith(f"{folder}/get.py?station=A")
+    assert posted.retrieve_path == posted.rel_path

@@ -118,18 +118,22 @@ def test_hostile_and_malformed_notices_are_dropped_and_survived(
     assert not (destination / "hostname").exists()
 
 
-def test_a_url_with_a_query_is_requested_with_it_and_named_from_the_relpath(
+def test_a_question_mark_names_a_file_and_a_query_comes_with_the_retrieve_path(
     tmp_path: Path, exchange: str, credentials: Path, served_root: Path, http_server: HttpServer
 ) -> None:
-    """baseUrl + relPath with `?a=b`, in v02 and v03: the request carries the query (the
-    server's /query/ answers only a real query), the file is named after the relPath."""
+    """A file saved as `get.py?station=A` on a static server, announced in v02 and v03: it is
+    asked for as that file (the server answers 404 to a query). A retrievePath with a query
+    is asked for as written (the server's /query/ answers only a real query), the file named
+    after the relPath."""
     source = served_root / f"q_{exchange}"
     source.mkdir()
-    files = {"get.py?station=A": b"A" * 300, "get.py?station=B&t=1%2F2": b"B" * 200}
+    files = {"get.py?station=A": b"A" * 300, "get.py?station=B": b"B" * 200}
     for name, data in files.items():
         (source / name).write_bytes(data)
-    base = f"http://127.0.0.1:{http_server.port}/query/"
-    first, second = (file_notice(base, f"{source.name}/{name}", d) for name, d in files.items())
+    base = f"http://127.0.0.1:{http_server.port}/"
+    first, second = (file_notice(base, f"{source.name}/{n}", d) for n, d in files.items())
+    asked = f"query/{source.name}/get.py?station=A"  # the relPath names the local file
+    third = dataclasses.replace(first, rel_path=f"{source.name}/A.csv", retrieve_path=asked)
     destination = tmp_path / "out"
     config = subscriber(tmp_path, exchange, f"directory {destination}\naccept .*\n")
     with running(config) as loop:
@@ -139,9 +143,11 @@ def test_a_url_with_a_query_is_requested_with_it_and_named_from_the_relpath(
     config = subscriber(tmp_path / "v03", exchange,
                         f"topic_prefix v03\ndirectory {destination}\naccept .*\n")  # fmt: skip
     with running(config) as loop:
-        raw_publish(config, exchange, *v03.encode(second, "v03"))
-        wait_for(lambda: loop.counts["downloaded"] == 1, "the v03 download")
-    assert {p.name: p.read_bytes() for p in destination.iterdir()} == files
+        for notice in (second, third):
+            raw_publish(config, exchange, *v03.encode(notice, "v03"))
+        wait_for(lambda: loop.counts["downloaded"] == 2, "the v03 downloads")
+    got = {p.name: p.read_bytes() for p in destination.iterdir()}
+    assert got == {**files, "A.csv": files["get.py?station=A"]}
 
 
 def test_a_file_already_present_is_not_fetched_again(

@@ -51,18 +51,16 @@ def test_mirror_keeps_the_tree_and_strip_removes_levels(tmp_path: Path) -> None:
     assert by_regex.path == tmp_path.resolve() / "x/c.txt"
 
 
-def test_an_http_query_stays_in_one_file_name_that_never_climbs(tmp_path: Path) -> None:
+def test_a_question_mark_is_part_of_a_file_name_whatever_the_scheme(tmp_path: Path) -> None:
+    """A relPath is a file's path: `?` names a file (a query comes with a retrievePath only)."""
     root = tmp_path.resolve()
-    plain = place(notice("d/get.py?station=A"), mask(str(tmp_path)), mask("."))
-    assert plain.path == root / "get.py?station=A"
-    for rel_path in ("d/get.py?p=../../../etc/passwd", "d/get.py?/..", "d/?../x"):
-        for mirror in (False, True):
-            placed = place(notice(rel_path), mask(str(tmp_path), mirror=mirror), mask("."))
-            assert placed.path.parent == (root / "d" if mirror else root), rel_path
-            assert placed.path.name == rel_path[2:].replace("/", "%2F"), rel_path
-    # sftp, ftp and file: have no query: a `?` is part of a name there
-    sftp = Notice("20240101T000000.0", "sftp://h/", "d/a?b/c")
-    assert place(sftp, mask(str(tmp_path), mirror=True), mask(".")).path == root / "d/a?b/c"
+    for base in ("http://h/", "https://h/", "sftp://h/"):
+        plain = place(
+            Notice("20240101T000000.0", base, "d/get.py?station=A"), mask(str(tmp_path)), mask(".")
+        )
+        assert plain.path == root / "get.py?station=A"
+        mirrored = Notice("20240101T000000.0", base, "d/a?b/c", retrieve_path="d/a?x=1")
+        assert place(mirrored, mask(str(tmp_path), mirror=True), mask(".")).path == root / "d/a?b/c"
 
 
 def test_flatten_and_filename_keywords(tmp_path: Path) -> None:

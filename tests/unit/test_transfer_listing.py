@@ -139,10 +139,12 @@ def test_a_link_to_a_file_with_a_query_names_it_with_its_query() -> None:
         '<a href="get.py?station=A&amp;t=1/2">A</a> 15-Jan-2024 10:30 5\n'
         '<a href="/dir/get.py?station=B">B</a> 15-Jan-2024 10:30 6'
     )
-    assert [(e.name, e.size) for e in parse_index(page, "/dir/")] == [
-        ("get.py?station=A&t=1/2", 5),
-        ("get.py?station=B", 6),
+    assert [(e.name, e.size, e.link) for e in parse_index(page, "/dir/")] == [
+        ("get.py?station=A&t=1%2F2", 5, "get.py?station=A&t=1/2"),
+        ("get.py?station=B", 6, "get.py?station=B"),
     ]
+    plain = parse_index('<a href="get.py%3Fstation=C">C</a> 15-Jan-2024 10:30 7', "/dir/")
+    assert [(e.name, e.link) for e in plain] == [("get.py?station=C", None)]  # a file's name
 
 
 def test_a_name_linked_twice_is_listed_once() -> None:

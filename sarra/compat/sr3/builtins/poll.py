@@ -7,7 +7,8 @@ A subclass overrides the step it needs: `poll`, `poll_directory(dir)`, `lsdir()`
 `on_line(entry)`, `on_html_page(text)`, or `handle_starttag`/`handle_data` (called while an
 index page is read, as html.parser calls them: they fill `self.entries`, name ->
 SFTPAttributes). Without such an override an index page is read by sarra's own reader
-(sarra.transfer.listing).
+(sarra.transfer.listing), and a link with a query is posted as sarra's own poll posts it: the
+link in `retrievePath`, the file's name in `relPath` (sarra.message.http_path).
 
 As under sr3, a Poll without a usable pollUrl exits at its creation.
 """
@@ -25,6 +26,7 @@ from sarra.compat.sr3.config import Config
 from sarra.compat.sr3.flowcb import FlowCB
 from sarra.compat.sr3.message import Message
 from sarra.compat.sr3.transfer import Transfer, attributes
+from sarra.message import http_path
 from sarra.transfer import TransferError
 from sarra.transfer.listing import DEEPEST, parse_index
 
@@ -71,6 +73,7 @@ class Poll(FlowCB):
             logger.critical("unsupported polling protocol %s", url.scheme)
         self.entries: dict[str, Any] = {}
         self.myfname: str | None = None
+        self._links: dict[str, str] = {}  # entries' links with a query, by name
         self._top = ""  # the path being polled
         self._deep_logged = False
         self.metricsReset()
@@ -175,6 +178,8 @@ class Poll(FlowCB):
             assert self.dest is not None
             for entry in parse_index(data, self.dest.remote_path()):
                 self.entries[entry.name + ("/" if entry.is_dir else "")] = attributes(entry)
+                if entry.link is not None:
+                    self._links[entry.name] = entry.link
             return self.entries
         parser = html.parser.HTMLParser()
         parser.handle_starttag = self.handle_starttag  # type: ignore[method-assign]
@@ -216,6 +221,10 @@ class Poll(FlowCB):
     def poll_file_post(self, desc: Any, directory: str, name: str) -> list[Message] | None:
         """The message of one listed entry (None: none for it, by fileEvents)."""
         message = Message.fromFileInfo(posixpath.join(directory, name.rstrip("/")), self.o, desc)
+        link = self._links.get(name)
+        if link is not None:  # fetched from the link, named after the entry
+            below = http_path.path_target(posixpath.dirname(message["relPath"]))
+            message["retrievePath"] = posixpath.join(below, link)
         events = getattr(self.o, "fileEvents", None) or ("create", "modify")
         if stat.S_ISDIR(desc.st_mode or 0):
             if "mkdir" not in events:
