@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from pumpkit import announce, declare, file_notice, sr, take, wait_for, watch
 
+from sarra.broker import Consumer
 from sarra.components.instances import running_pids
 from sarra.config import paths
-from sarra.broker import Consumer
 from sarra.config.loader import Config, load
 
 pytestmark = pytest.mark.broker
