@@ -1,8 +1,11 @@
 """Running one instance: its logging, pid file and signals around the component's loop.
 
 TERM or INT stop the loop cleanly (the work in hand is finished or left unacknowledged, never
-half-written); HUP makes the instance re-read its config and start the loop it now names (an sr3
-flow's flowMain may have changed).
+half-written); HUP makes the instance stop its loop as cleanly, re-read its config and start the
+loop it now names (an sr3 flow's flowMain may have changed). A config re-read that cannot run (a
+config error, a plugin or callback that cannot load, a broker that refuses it at start) is
+refused: one error line says why, the old config runs on, and the instance's figures say so
+(`sr status`) until a reload takes.
 
 With a `vip`, the loop runs only while this host holds one of its addresses (active/passive
 high availability): a passive instance waits, looking every few seconds; an active one that
@@ -116,6 +119,24 @@ def _watch_vip(addresses: list[str], stop: threading.Event, active: threading.Ev
     active.set()
 
 
+def run_config(config: Config, number: int, stop: threading.Event) -> None:
+    """Run the loop a config names (sr3's flow with flowMain X: X's, as read now) until `stop`
+    is set, or only while this host holds its vip."""
+    runner = runner_for(config.component)
+    if vip_guarded(config):
+        run_with_vip(runner, config, number, stop)
+    else:
+        runner(config, number, stop)
+
+
+def _refused(logger: logging.Logger, path: Path, err: Exception) -> None:
+    """Say, in one line of the log and in the instance's figures (`sr status`), why the config
+    a reload read cannot run: the one before stays in force."""
+    reason = "; ".join(line.strip() for line in str(err).splitlines() if line.strip())
+    logger.error("config %s not reloaded, the old one stays in force: %s", path, reason)
+    metrics.not_reloaded(f"config {path} not reloaded: {reason}")
+
+
 def run_instance(
     component: str, path: Path, overrides: Iterable[tuple[str, str | None]], number: int
 ) -> int:
@@ -139,14 +160,21 @@ def run_instance(
     signal.signal(signal.SIGINT, on_stop)
     signal.signal(signal.SIGHUP, on_reload)
     pid_path = write_pid(component, config.name, number) if number else None
+    in_force = config  # the config that ran last: what a reload refused falls back to
     try:
         while True:
             logger.info("sr_%s %s %02d running (config %s)", component, config.name, number, path)
-            runner = runner_for(config.component)  # sr3's flow with flowMain X: X's, as read now
-            if vip_guarded(config):
-                run_with_vip(runner, config, number, stop)
+            try:
+                run_config(config, number, stop)
+            except (ConfigError, BrokerError) as err:
+                if config is in_force:  # not a reload's: it cannot run at all
+                    raise
+                config = in_force
+                _refused(logger, path, err)
+                if not stop.is_set():
+                    continue  # the old one runs again at once
             else:
-                runner(config, number, stop)
+                in_force = config
             if plugins.RESTART.is_set() and number:
                 logger.info("sr_%s %s %02d restarting afresh", component, config.name, number)
                 logging.shutdown()
@@ -158,7 +186,9 @@ def run_instance(
             try:
                 config = load(component, path, overrides=overrides)
             except ConfigError as err:
-                logger.error("config not reloaded, the old one stays in force: %s", err)
+                _refused(logger, path, err)
+            else:
+                metrics.not_reloaded("")
     except (ConfigError, BrokerError) as err:
         logger.error("sr_%s %s %02d cannot run: %s", component, config.name, number, err)
         return 2

@@ -38,6 +38,9 @@ class Metrics:
     started: float = field(default_factory=time.time)
     written: float = 0.0
     passive: str = ""  # why the instance waits instead of working (vip), if it does
+    not_reloaded: str = ""
+    """Why the config its last reload read was refused (it runs the one before): "" when
+    none was, or when one read since took."""
     pid: int = 0  # the process that wrote the figures
     links: dict[str, LinkStatus] = field(default_factory=dict)
     """Its broker connections by role (consumer, publisher, reporter)."""
@@ -76,6 +79,18 @@ class Metrics:
 _LINK_FIELDS = frozenset(f.name for f in fields(LinkStatus))
 
 
+class _Process:
+    """What every figures this process writes say, whichever loop writes them."""
+
+    not_reloaded = ""
+
+
+def not_reloaded(reason: str) -> None:
+    """Say in every figures this process writes from now on why its last reload was refused
+    (sarra.components.run); "" once a reload took."""
+    _Process.not_reloaded = reason
+
+
 def metrics_file(component: str, config: str, instance: int) -> Path:
     """sr_<component>_<config>_NN.metrics in the config's state directory."""
     name = f"sr_{component}_{config}_{instance:02d}.metrics"
@@ -87,6 +102,7 @@ def write(component: str, config: str, instance: int, metrics: Metrics) -> None:
     path = metrics_file(component, config, instance)
     metrics.written = time.time()
     metrics.pid = os.getpid()
+    metrics.not_reloaded = _Process.not_reloaded
     temporary = path.with_name(f"{path.name}.{metrics.pid}.tmp")
     with contextlib.suppress(OSError):
         temporary.write_text(json.dumps(asdict(metrics)))

@@ -163,6 +163,7 @@ def _figures_json(found: Metrics) -> dict[str, Any]:
         "started": found.started,
         "written": found.written,
         "passive": found.passive,
+        "not_reloaded": redact_text(found.not_reloaded),
         "links": {
             role: {
                 "broker": link.broker,
@@ -387,6 +388,10 @@ def _problems(
             problems.append(f"instance {instance.number:02d} {instance.state}: {instance.reason}")
         elif instance.state == "connecting" and instance.since and now - instance.since > GRACE:
             problems.append(f"instance {instance.number:02d} connecting: {instance.reason}")
+        figures = instance.figures
+        if figures is not None and figures.not_reloaded and instance.state not in PROBLEMS:
+            problems.append(f"instance {instance.number:02d} runs its old config: "
+                            f"{redact_text(figures.not_reloaded)}")  # fmt: skip
     if config_error and status.state != "bad config":
         problems.append(f"the config has errors: {config_error}")
     elif config_error:

@@ -40,6 +40,12 @@ def sr(*argv: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+LOADED = 60.0
+"""Seconds to allow a wait that takes a second or so on a quiet machine, for a loaded 2-core
+one (kill -9 and restart tests, which run daemons in their own processes): a wait returns as
+soon as its condition holds, so the bound costs nothing when all goes well."""
+
+
 def wait_for(condition: Callable[[], bool], what: str, deadline: float = 20.0) -> None:
     """Wait (bounded) for a condition, polling."""
     end = time.monotonic() + deadline

@@ -21,7 +21,17 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
-from pumpkit import announce, declare, file_notice, in_thread, running, sr, wait_for, watch
+from pumpkit import (
+    LOADED,
+    announce,
+    declare,
+    file_notice,
+    in_thread,
+    running,
+    sr,
+    wait_for,
+    watch,
+)
 from servers import HttpServer, SshServer
 
 from sarra.components import instances, post
@@ -196,18 +206,19 @@ def test_kill_9_of_a_winnow_mid_flow_still_gives_one_copy_of_each_downstream(
             assert sr("sr_winnow", "start", "w").returncode == 0
             feeds = threading.Thread(target=announce, args=(config, notices + notices, exchange))
             feeds.start()
-            wait_for(lambda: drain() >= count // 10, "some products passed")
+            wait_for(lambda: drain() >= count // 10, "some products passed", LOADED)
             for pid in instances.running_pids("winnow", "w"):
                 os.kill(pid, signal.SIGKILL)
-            wait_for(lambda: not instances.running_pids("winnow", "w"), "the kill")
-            feeds.join(60)
+            wait_for(lambda: not instances.running_pids("winnow", "w"), "the kill", LOADED)
+            feeds.join(LOADED)
             assert drain() < count, "too fast to test a crash"
             assert sr("sr_winnow", "start", "w").returncode == 0
-            wait_for(lambda: drain() >= count, "every product", 120)
+            wait_for(lambda: drain() >= count, "every product", 5 * LOADED)
             handled = ("downloaded", "skipped")
             wait_for(
                 lambda: sum(below.counts[k] for k in handled) == below.counts["received"],
                 "the sarra done with what it received",
+                LOADED,
             )
             drain(timeout=1.0)  # what else comes (nothing should)
             skipped = below.counts["skipped"]

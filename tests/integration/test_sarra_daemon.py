@@ -13,7 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from pumpkit import announce, complete_files, declare, file_notice, running, sr, wait_for
+from pumpkit import (
+    LOADED,
+    announce,
+    complete_files,
+    declare,
+    file_notice,
+    running,
+    sr,
+    wait_for,
+)
 from servers import HttpServer
 
 from sarra.components import instances
@@ -106,14 +115,16 @@ def test_a_poller_never_sees_a_short_file_through_kill_9_and_404s(
     assert sr("sr_sarra", "start", "pump").returncode == 0
     try:
         announce(config, notices, exchange)
-        wait_for(lambda: complete_files(destination, files) >= COUNT // 5, "some downloads", 60)
+        wait_for(
+            lambda: complete_files(destination, files) >= COUNT // 5, "some downloads", 2 * LOADED
+        )
         for pid in instances.running_pids("sarra", "pump"):
             os.kill(pid, signal.SIGKILL)
-        wait_for(lambda: not instances.running_pids("sarra", "pump"), "the kills")
+        wait_for(lambda: not instances.running_pids("sarra", "pump"), "the kills", LOADED)
         assert complete_files(destination, files) < COUNT, "too fast to test a crash"
         assert sr("sr_sarra", "start", "pump").returncode == 0
-        wait_for(lambda: complete_files(destination, files) == COUNT, "every file", 180)
-        wait_for(lambda: all(f"{n}: " in logged(tmp_path) for n in missing), "the 404s", 60)
+        wait_for(lambda: complete_files(destination, files) == COUNT, "every file", 10 * LOADED)
+        wait_for(lambda: all(f"{n}: " in logged(tmp_path) for n in missing), "the 404s", 2 * LOADED)
     finally:
         sr("sr_sarra", "stop", "pump")
         sr("sr_sarra", "cleanup", "pump")

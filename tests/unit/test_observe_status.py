@@ -139,6 +139,22 @@ def test_an_error_of_the_last_minutes_needs_a_look(sarra_home: Path) -> None:
     assert status_of((Instance(1, 100, True), erring)).problems == []
 
 
+def test_an_instance_that_refused_a_reload_runs_its_old_config_and_needs_a_look(
+    sarra_home: Path,
+) -> None:
+    kept = figures()
+    kept.not_reloaded = "config feed.conf not reloaded: feed.conf:8: plugin x: not found"
+    status = status_of((Instance(1, 100, True), kept))
+    assert (status.state, status.problems) == ("running", [
+        "instance 01 runs its old config: config feed.conf not reloaded: feed.conf:8: plugin x:"
+        " not found"
+    ])  # fmt: skip
+    (instance,) = to_json([status], NOW)["configs"][0]["instances"]
+    assert instance["not_reloaded"] == kept.not_reloaded
+    kept.not_reloaded = ""  # a reload took since
+    assert status_of((Instance(1, 100, True), kept)).problems == []
+
+
 def test_instances_add_up(sarra_home: Path) -> None:
     first, second = figures(100), figures(101)
     second.lag_median, second.lag_files, second.lag_max = 4.5, 10, 9.0
