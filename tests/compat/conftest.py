@@ -3,14 +3,18 @@ sr3peer), and an HTTP server for their flows."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from integration.pumpkit import declare
 from peers import PeerEnv, peer_env
 from servers import HttpServer
-from sr3peer import SR3, SR3_SFTP
+from sr3peer import BROKER, SR3, SR3_SFTP
 from v2peer import package_dir, v2_env
+
+from sarra.config.loader import load
 
 
 @pytest.fixture(scope="session")
@@ -51,3 +55,21 @@ def http_server(served_root: Path) -> Iterator[HttpServer]:
     server = HttpServer(served_root).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def broker_credentials(sarra_home: Path) -> None:
+    """Our credentials.conf, holding the local broker's guest password (the peers' own homes
+    get theirs from Sr3Home / run_v2)."""
+    path = sarra_home / "credentials.conf"
+    path.write_text(f"{BROKER}\n")
+    path.chmod(0o600)
+
+
+@pytest.fixture
+def exchange(request: pytest.FixtureRequest) -> str:
+    """A new exchange on the local broker, named after the test module."""
+    module = request.module.__name__.rpartition(".")[2].removeprefix("test_")
+    name = f"x{module}_{uuid.uuid4().hex[:8]}"
+    declare(load("subscribe", None, name="declarer"), name)
+    return name

@@ -18,18 +18,15 @@ import random
 import re
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
-from integration.pumpkit import declare, running, subscriber, wait_for
+from integration.pumpkit import running, subscriber, wait_for
 from peers import PeerEnv, peer_env
 from servers import HttpServer
 from sr3peer import BROKER, SR3_REASSEMBLY, Sr3Home
 
-from sarra.config.loader import load
-
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.usefixtures("broker_credentials")]
 
 BLOCK = 64 * 1024
 FILES = 50
@@ -39,20 +36,6 @@ OURS = Path(sys.executable).parent
 @pytest.fixture(scope="module")
 def sr3() -> PeerEnv:
     return peer_env("sr3", SR3_REASSEMBLY)
-
-
-@pytest.fixture(autouse=True)
-def credentials(sarra_home: Path) -> None:
-    path = sarra_home / "credentials.conf"
-    path.write_text(f"{BROKER}\n")
-    path.chmod(0o600)
-
-
-@pytest.fixture
-def exchange() -> str:
-    name = f"xsr3parts_{uuid.uuid4().hex[:8]}"
-    declare(load("subscribe", None, name="declarer"), name)
-    return name
 
 
 def make_files(folder: Path, seed: int) -> dict[str, bytes]:

@@ -8,34 +8,19 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
-from integration.pumpkit import declare, running, subscriber, take, wait_for, watch
+from integration.pumpkit import running, subscriber, take, wait_for, watch
 from peers import PeerEnv
 from servers import HttpServer
 from sr3peer import BROKER, Sr3Home, publish
 
 from sarra.config.loader import load
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.usefixtures("broker_credentials")]
 
 OURS = Path(sys.executable).parent
-
-
-@pytest.fixture(autouse=True)
-def credentials(sarra_home: Path) -> None:
-    path = sarra_home / "credentials.conf"
-    path.write_text(f"{BROKER}\n")
-    path.chmod(0o600)
-
-
-@pytest.fixture
-def exchange() -> str:
-    name = f"xsr3q_{uuid.uuid4().hex[:8]}"
-    declare(load("subscribe", None, name="declarer"), name)
-    return name
 
 
 def test_a_question_mark_names_a_file_and_a_retrieve_path_carries_a_query_as_in_sr3(

@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from integration.pumpkit import declare, running, subscriber, wait_for, watch
+from integration.pumpkit import running, subscriber, wait_for, watch
 from peers import PeerEnv
 from servers import HttpServer
 from sr3peer import BROKER, WATCHING, Sr3Home
@@ -19,23 +19,9 @@ from sr3peer import BROKER, WATCHING, Sr3Home
 from sarra.broker.consumer import Consumer
 from sarra.config.loader import load
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.usefixtures("broker_credentials")]
 
 OURS = Path(sys.executable).parent
-
-
-@pytest.fixture(autouse=True)
-def credentials(sarra_home: Path) -> None:
-    path = sarra_home / "credentials.conf"
-    path.write_text(f"{BROKER}\n")
-    path.chmod(0o600)
-
-
-@pytest.fixture
-def exchange() -> str:
-    name = f"xsr3ops_{uuid.uuid4().hex[:8]}"
-    declare(load("subscribe", None, name="declarer"), name)
-    return name
 
 
 def tree(root: Path) -> dict[str, tuple[str, str | bytes]]:

@@ -4,34 +4,24 @@ relpath is the name, unescaped, and our v02 subscriber fetches that file from a 
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
-from integration.pumpkit import declare, running, subscriber, take, wait_for, watch
+from integration.pumpkit import running, subscriber, take, wait_for, watch
 from peers import PeerEnv
 from servers import HttpServer
 from v2peer import run_v2
 
 from sarra.config.loader import load
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.usefixtures("broker_credentials")]
 
 BROKER = "amqp://guest:guest@127.0.0.1/"
 
 
-@pytest.fixture(autouse=True)
-def credentials(sarra_home: Path) -> None:
-    path = sarra_home / "credentials.conf"
-    path.write_text(f"{BROKER}\n")
-    path.chmod(0o600)
-
-
 def test_a_name_with_a_question_mark_posted_by_v2_is_fetched_as_that_file(
-    v2: PeerEnv, tmp_path: Path, served_root: Path, http_server: HttpServer
+    v2: PeerEnv, tmp_path: Path, exchange: str, served_root: Path, http_server: HttpServer
 ) -> None:
-    exchange = f"xv2q_{uuid.uuid4().hex[:8]}"
-    declare(load("subscribe", None, name="declarer"), exchange)
     source = served_root / f"q_{exchange}"
     source.mkdir()
     name = "get.py?station=A"
