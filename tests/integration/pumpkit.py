@@ -122,6 +122,15 @@ def raw_publish(config: Config, exchange: str, key: str, body: bytes) -> None:
         assert publisher.flush(20)
 
 
+def serve_files(served_root: Path, folder: str, names: list[str]) -> dict[str, bytes]:
+    """Files of distinct random bytes in a new folder below the HTTP server's root, by name."""
+    (served_root / folder).mkdir()
+    files = {name: os.urandom(100 + i) for i, name in enumerate(names)}
+    for name, data in files.items():
+        (served_root / folder / name).write_bytes(data)
+    return files
+
+
 def file_notice(base_url: str, rel_path: str, data: bytes, mode: str = "640") -> Notice:
     method, value = sum_to_identity("d," + checksum_bytes(data, "d"))
     return Notice(

@@ -5,12 +5,11 @@ after_accept and after_work, are what sr_subscribe posts (sarra.flow.placement.O
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from onward_plugins import V2_PLUGIN
-from pumpkit import announce, file_notice, running, subscriber, take, watch
+from pumpkit import announce, file_notice, running, serve_files, subscriber, take, watch
 from servers import LOCALHOST, HttpServer
 
 pytestmark = pytest.mark.broker
@@ -43,14 +42,6 @@ class Onward(FlowCB):
 """
 
 
-def _serve(served_root: Path, folder: str, names: list[str]) -> dict[str, bytes]:
-    (served_root / folder).mkdir()
-    files = {name: os.urandom(100 + i) for i, name in enumerate(names)}
-    for name, data in files.items():
-        (served_root / folder / name).write_bytes(data)
-    return files
-
-
 def _relay(
     tmp_path: Path, exchange: str, served_root: Path, port: int, plugin_line: str
 ) -> tuple[Path, dict[str, str], dict[str, bytes]]:
@@ -58,7 +49,7 @@ def _relay(
     notice it posted, by file name."""
     names = ["a.dat", "b.dat", "c.dat", "d.dat"]
     folder = f"onward_{exchange}"
-    files = _serve(served_root, folder, names)
+    files = serve_files(served_root, folder, names)
     out = tmp_path / "out"
     posted_to = f"{exchange}_out"
     config = subscriber(

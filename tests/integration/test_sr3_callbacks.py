@@ -4,11 +4,20 @@ at its appointments; `callback scheduled.poll` lets a poll list only at its appo
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-from pumpkit import announce, file_notice, in_thread, running, subscriber, take, wait_for, watch
+from pumpkit import (
+    announce,
+    file_notice,
+    in_thread,
+    running,
+    serve_files,
+    subscriber,
+    take,
+    wait_for,
+    watch,
+)
 from servers import LOCALHOST, HttpServer
 
 from sarra.components.poll import Poll
@@ -40,14 +49,6 @@ class Worked(FlowCB):
 '''
 
 
-def _serve(served_root: Path, folder: str, names: list[str]) -> dict[str, bytes]:
-    (served_root / folder).mkdir()
-    files = {name: os.urandom(150 + i) for i, name in enumerate(names)}
-    for name, data in files.items():
-        (served_root / folder / name).write_bytes(data)
-    return files
-
-
 def test_after_work_keeps_files_from_being_posted_and_after_post_sees_the_posted(
     tmp_path: Path,
     sarra_home: Path,
@@ -61,7 +62,7 @@ def test_after_work_keeps_files_from_being_posted_and_after_post_sees_the_posted
     (plugins / "worked.py").write_text(WORKED)
     folder = f"worked_{exchange}"
     names = ["a.dat", "b.tmp", "c.dat"]
-    files = _serve(served_root, folder, names)
+    files = serve_files(served_root, folder, names)
     out = tmp_path / "out"
     posted_to = f"{exchange}_out"
     config = subscriber(
@@ -91,7 +92,7 @@ def test_scheduled_brings_its_urls_into_a_subscriber_s_flow(
     http_server: HttpServer,
 ) -> None:
     folder = f"sched_{exchange}"
-    files = _serve(served_root, folder, ["one.txt", "two.txt"])
+    files = serve_files(served_root, folder, ["one.txt", "two.txt"])
     out = tmp_path / "out"
     config = subscriber(
         tmp_path, exchange,
@@ -108,7 +109,7 @@ def test_a_scheduled_poll_lists_only_at_its_appointments(
     tmp_path: Path, credentials: Path, exchange: str, served_root: Path, http_server: HttpServer
 ) -> None:
     folder = f"spoll_{exchange}"
-    _serve(served_root, folder, ["first.dat"])
+    serve_files(served_root, folder, ["first.dat"])
     path = tmp_path / "spoll.conf"
     path.write_text(
         f"broker amqp://guest@127.0.0.1/\npost_exchange {exchange}\n"
