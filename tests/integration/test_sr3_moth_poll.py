@@ -16,7 +16,7 @@ from servers import LOCALHOST, WEB_USER, HttpServer
 
 from sarra.compat.sr3 import shim
 from sarra.components.poll import Poll
-from sarra.config.loader import load
+from sarra.config.loader import Config, load
 from sarra.transfer.listing import DEEPEST
 
 pytestmark = pytest.mark.broker
@@ -77,6 +77,23 @@ NAMED_BY_TEXT = '''
 '''
 
 
+def listed_poll(
+    sarra_home: Path, tmp_path: Path, exchange: str, poll_url: str, path: str,
+    extra: str = "", body: str = "    pass",
+) -> Config:  # fmt: skip
+    """The config of a poll of `path` below `poll_url` by the `listed` callback (LISTED with
+    `extra` in its docstring and `body`), posting to `exchange`."""
+    plugins = sarra_home.parent / "sr3" / "plugins"
+    plugins.mkdir(parents=True, exist_ok=True)
+    (plugins / "listed.py").write_text(LISTED.format(extra=extra, body=body))
+    config = tmp_path / "listed.conf"
+    config.write_text(
+        f"broker amqp://guest@127.0.0.1/\npost_exchange {exchange}\npollUrl {poll_url}\n"
+        f"path {path}\nsleep 0.1\naccept .*\ncallback listed\n"
+    )
+    return load("poll", config)
+
+
 @pytest.mark.parametrize("override", [False, True], ids=["sarra's index reader", "handle_data"])
 def test_a_callback_on_the_poll_base_lists_and_posts(
     tmp_path: Path,
@@ -87,25 +104,14 @@ def test_a_callback_on_the_poll_base_lists_and_posts(
     http_server: HttpServer,
     override: bool,
 ) -> None:
-    plugins = sarra_home.parent / "sr3" / "plugins"
-    plugins.mkdir(parents=True, exist_ok=True)
-    (plugins / "listed.py").write_text(
-        LISTED.format(
-            extra=", reading index pages itself" if override else "",
-            body=NAMED_BY_TEXT if override else "    pass",
-        )
-    )
     folder = f"listed_{exchange}"
     (served_root / folder).mkdir()
     for name in ("a.dat", "b.dat"):
         (served_root / folder / name).write_bytes(name.encode() * 10)
     url = f"http://{LOCALHOST}:{http_server.port}/"
-    path = tmp_path / "listed.conf"
-    path.write_text(
-        f"broker amqp://guest@127.0.0.1/\npost_exchange {exchange}\npollUrl {url}\n"
-        f"path /{folder}\nsleep 0.1\naccept .*\ncallback listed\n"
-    )
-    config = load("poll", path)
+    config = listed_poll(sarra_home, tmp_path, exchange, url, f"/{folder}",
+                         extra=", reading index pages itself" if override else "",
+                         body=NAMED_BY_TEXT if override else "    pass")  # fmt: skip
     watcher = watch(config, exchange)
     try:
         with in_thread(lambda stop: Poll(config, 1, stop)) as poll:
@@ -127,21 +133,13 @@ def test_a_callback_on_the_poll_base_descends_at_most_deepest_levels(
     http_server: HttpServer,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    plugins = sarra_home.parent / "sr3" / "plugins"
-    plugins.mkdir(parents=True, exist_ok=True)
-    (plugins / "listed.py").write_text(LISTED.format(extra="", body="    pass"))
     folder = f"deep_{exchange}"
     deepest = served_root.joinpath(folder, *["d"] * DEEPEST)
     (deepest / "d").mkdir(parents=True)
     (deepest / "in.dat").write_bytes(b"DEEPEST levels below: listed")
     (deepest / "d" / "out.dat").write_bytes(b"one level more: not listed")
-    path = tmp_path / "listed.conf"
-    path.write_text(
-        f"broker amqp://guest@127.0.0.1/\npost_exchange {exchange}\n"
-        f"pollUrl http://{LOCALHOST}:{http_server.port}/\npath /{folder}\nsleep 0.1\n"
-        "accept .*\ncallback listed\n"
-    )
-    config = load("poll", path)
+    url = f"http://{LOCALHOST}:{http_server.port}/"
+    config = listed_poll(sarra_home, tmp_path, exchange, url, f"/{folder}")
     watcher = watch(config, exchange)
     try:
         with in_thread(lambda stop: Poll(config, 1, stop)) as poll:
@@ -168,19 +166,11 @@ def test_a_callback_on_the_poll_base_posts_a_link_with_a_query_in_retrieve_path(
 ) -> None:
     """A page of /query/ links `get.py?station=A` (a query): the message names the file in
     relPath and fetches it from the link (retrievePath), as sarra's own poll posts it."""
-    plugins = sarra_home.parent / "sr3" / "plugins"
-    plugins.mkdir(parents=True, exist_ok=True)
-    (plugins / "listed.py").write_text(LISTED.format(extra="", body="    pass"))
     folder = f"query_{exchange}"
     (served_root / folder).mkdir()
     (served_root / folder / "get.py?station=A").write_bytes(b"A" * 10)
-    path = tmp_path / "listed.conf"
-    path.write_text(
-        f"broker amqp://guest@127.0.0.1/\npost_exchange {exchange}\n"
-        f"pollUrl http://{LOCALHOST}:{http_server.port}/query/\npath {folder}\nsleep 0.1\n"
-        "accept .*\ncallback listed\n"
-    )
-    config = load("poll", path)
+    url = f"http://{LOCALHOST}:{http_server.port}/query/"
+    config = listed_poll(sarra_home, tmp_path, exchange, url, folder)
     watcher = watch(config, exchange)
     try:
         with in_thread(lambda stop: Poll(config, 1, stop)):
