@@ -190,6 +190,10 @@ class _Lending:
         self.borrower: int | None = None  # the thread lent to
         self.last_turn = 0.0  # when the borrower last turned the loop (monotonic)
 
+    def lent_to_caller(self) -> bool:
+        """Whether the loop is lent to the calling thread."""
+        return self.state == self.LENT and self.borrower == threading.get_ident()
+
 
 class _LendingIOLoop(IOLoop):
     """pika's IOLoop whose thread, at the end of a turn, can hand the loop to a borrower."""
@@ -198,6 +202,7 @@ class _LendingIOLoop(IOLoop):
         super().__init__()
         self._lending = lending
         self.io_ident: int | None = None
+        """The I/O thread's, once started."""
 
     def process_timeouts(self) -> None:
         super().process_timeouts()
@@ -237,7 +242,6 @@ class Link:
         self._ioloop = _LendingIOLoop(self._lending)
         self._thread = threading.Thread(target=self._run, name=settings.name, daemon=True)
         self._ready = threading.Event()
-        self._io_ident: int | None = None  # the I/O thread's, once started
         self.state = LinkState(str(settings.url))
         """Connecting, connected, refused or unreachable: for `sr status`."""
         # I/O thread only:
@@ -255,7 +259,7 @@ class Link:
     def start(self) -> None:
         """Start the I/O thread, which connects (and reconnects) by itself."""
         self._thread.start()
-        self._io_ident = self._ioloop.io_ident = self._thread.ident
+        self._ioloop.io_ident = self._thread.ident
 
     def call_soon(self, callback: Callable[[], None]) -> None:
         """Have the I/O thread call `callback` as soon as it can."""
@@ -263,7 +267,7 @@ class Link:
 
     def in_io_thread(self) -> bool:
         """Whether the caller is the I/O thread."""
-        return threading.get_ident() == self._io_ident  # asked once a delivery: no property
+        return threading.get_ident() == self._ioloop.io_ident  # once a delivery: no property
 
     def lend(self) -> bool:
         """Have the I/O thread hand its loop to the caller, who then turns it (`turn`) until
@@ -272,7 +276,7 @@ class Link:
         lending = self._lending
         with lending.turns:
             if lending.state != _Lending.NONE or not self._thread.is_alive():
-                return lending.state == _Lending.LENT and lending.borrower == threading.get_ident()
+                return lending.lent_to_caller()
             lending.state = _Lending.WANTED
             lending.borrower = threading.get_ident()
         self.call_soon(_nothing)  # the I/O thread ends its turn
@@ -289,7 +293,7 @@ class Link:
         when the loop is not lent to the caller (any more)."""
         lending = self._lending
         with lending.turns:
-            if lending.state != _Lending.LENT or lending.borrower != threading.get_ident():
+            if not lending.lent_to_caller():
                 return False
             ioloop = self._ioloop
             bound = ioloop.call_later(wait, _nothing)  # poll waits no longer than this
@@ -307,8 +311,7 @@ class Link:
 
     def lent_to_caller(self) -> bool:
         """Whether the loop is lent to the caller now."""
-        lending = self._lending
-        return lending.state == _Lending.LENT and lending.borrower == threading.get_ident()
+        return self._lending.lent_to_caller()
 
     def give_back(self) -> None:
         """The I/O thread turns the loop again (the caller's lend, if any, ends)."""
