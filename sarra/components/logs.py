@@ -100,34 +100,27 @@ class Formatter(logging.Formatter):
         super().__init__(fmt)
         self._second = -1
         self._second_text = ""
-        self._uses_time = self.usesTime()
 
-    def format(self, record: logging.LogRecord) -> str:
-        """The stdlib's `format` for the % style in one frame (no method per step)."""
-        record.message = message = record.getMessage()
-        if self._uses_time:
-            record.asctime = self.formatTime(record)
-        if getattr(record, SEVERAL_LINES, False):
-            text = self._lines(record, message)
-        else:
-            text = self._fmt % record.__dict__ if self._fmt else message  # type: ignore[operator]
-        if record.exc_info and not record.exc_text:
-            record.exc_text = self.formatException(record.exc_info)
-        if record.exc_text:
-            text = f"{text}\n{record.exc_text}" if text[-1:] != "\n" else text + record.exc_text
-        if record.stack_info:
-            text = f"{text}\n{self.formatStack(record.stack_info)}"
-        return text
-
-    def _lines(self, record: logging.LogRecord, message: str) -> str:
-        """Each line of a record of SEVERAL_LINES formatted as a record of its own."""
-        fields = record.__dict__
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        """The record's line; for a record of SEVERAL_LINES, each line formatted as a record of
+        its own (the format's text around the message made once, when it has the message once)."""
+        if not getattr(record, SEVERAL_LINES, False):
+            return super().formatMessage(record)
+        message = record.message
         lines = message.split("\n")
-        whole = self._fmt % {**fields, "message": "\0"}  # type: ignore[operator]
-        if whole.count("\0") == 1:  # the format around the message: written about each line
-            before, after = whole.split("\0")
-            return "\n".join([f"{before}{line}{after}" for line in lines])
-        return "\n".join([self._fmt % {**fields, "message": line} for line in lines])  # type: ignore[operator]
+        try:
+            record.message = "\0"
+            around = super().formatMessage(record)
+            if around.count("\0") == 1:
+                before, after = around.split("\0")
+                return "\n".join([f"{before}{line}{after}" for line in lines])
+            formatted = []
+            for line in lines:
+                record.message = line
+                formatted.append(super().formatMessage(record))
+            return "\n".join(formatted)
+        finally:
+            record.message = message
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         whole = int(record.created)

@@ -264,3 +264,13 @@ def test_a_record_of_several_lines_is_written_as_lines_of_their_own(
     assert written[1].endswith("file:/b\\x1b[2J")  # each line printable
     assert "secret" not in written[2] and "sftp://user:***@host/c" in written[2]
     assert "...(322 characters)..." in written[2]  # each line bounded
+
+
+def test_a_format_writing_the_message_twice_writes_each_line_twice(tmp_path: Path) -> None:
+    body = "log_format %(asctime)s [%(levelname)s] %(message)s | %(message)s\n"
+    with logging_as_instance(tmp_path, "twice", body) as log:
+        log_lines(logging.getLogger("sarra.file"), logging.INFO, ["one", "two"])
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        written = log.read_text().splitlines()
+    assert [line.partition("] ")[2] for line in written] == ["one | one", "two | two"]
