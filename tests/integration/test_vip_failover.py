@@ -87,7 +87,8 @@ def test_a_passive_subscriber_leaves_its_notices_queued_until_it_holds_the_vip(
         path.write_text(common + f"vip {ELSEWHERE},127.0.0.1\n")
         assert sr("sr_subscribe", "start", name).returncode == 0
         wait_for(lambda: arrived(destination) == set(files), "the downloads")
-        assert "active: vip 198.51.100.1,127.0.0.1 is on this host" in log.read_text()
+        active = "active: vip 198.51.100.1,127.0.0.1 is on this host"
+        wait_for(lambda: active in log.read_text(), "the active line (written within 0.1 s)")
         wait_for(lambda: queued(queue) == 0, "the acknowledgements")
     finally:
         sr("sr_subscribe", "stop", name)
